@@ -1,0 +1,57 @@
+/* rtype.c: the registry of providers compiled into plinth and lookups of
+ * resource types by name.  Provider definitions are weak references so a
+ * provider still being written does not break the build. */
+#include "core/rtype.h"
+
+#include <string.h>
+
+#include "core/jpath.h"
+
+extern const provider_def_t gcp_provider __attribute__((weak));
+extern const provider_def_t k8s_provider __attribute__((weak));
+extern const provider_def_t ssh_provider __attribute__((weak));
+
+static const provider_def_t *const all_providers[] = {&gcp_provider, &k8s_provider,
+                                                      &ssh_provider};
+static const provider_def_t *providers[4];
+
+const provider_def_t *const *rtype_providers(void) {
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof all_providers / sizeof *all_providers; i++)
+        if (all_providers[i]) providers[n++] = all_providers[i];
+    providers[n] = NULL;
+    return providers;
+}
+
+const rtype_t *rtype_find(const char *name) {
+    for (const provider_def_t *const *p = rtype_providers(); *p; p++)
+        for (const rtype_t *const *t = (*p)->types; t && *t; t++)
+            if (strcmp((*t)->name, name) == 0) return *t;
+    return NULL;
+}
+
+const provider_def_t *rtype_provider_of(const char *type_name) {
+    const char *dot = strchr(type_name, '.');
+    size_t n = dot ? (size_t)(dot - type_name) : strlen(type_name);
+    for (const provider_def_t *const *p = rtype_providers(); *p; p++)
+        if (strlen((*p)->name) == n && strncmp((*p)->name, type_name, n) == 0) return *p;
+    return NULL;
+}
+
+const char *rtype_closest(const char *name) {
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (const provider_def_t *const *p = rtype_providers(); *p; p++)
+        for (const rtype_t *const *t = (*p)->types; t && *t; t++) {
+            size_t d = util_edit_distance(name, (*t)->name);
+            if (d < best_d) best_d = d, best = (*t)->name;
+        }
+    /* Suggest only when the typo is small relative to the name. */
+    return best && best_d <= strlen(name) / 3 + 1 ? best : NULL;
+}
+
+int rtype_path_in(const char *const *patterns, const char *path) {
+    for (const char *const *p = patterns; p && *p; p++)
+        if (jpath_match(path, *p)) return 1;
+    return 0;
+}

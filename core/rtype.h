@@ -1,0 +1,106 @@
+/* rtype.h: the interface between the engine and a resource type.
+ *
+ * A provider (gcp, k8s, ssh) registers a table of rtype_t.  The engine
+ * never knows which cloud it talks to: it validates bodies against the
+ * type's schema, diffs desired vs live on the paths the spec sets, and
+ * calls read / create / update / remove.  Every callback runs on a worker
+ * thread; several run at once for different resources, so callbacks must be
+ * thread-safe with respect to their provider instance.
+ *
+ * Ownership: json_t passed in are BORROWED; json_t returned through out
+ * parameters are NEW references the engine will decref; char * returned
+ * through out parameters are malloc'ed and freed by the engine. */
+#ifndef PLINTH_RTYPE_H
+#define PLINTH_RTYPE_H
+
+#include <jansson.h>
+#include <signal.h>
+
+#include "util.h"
+
+typedef struct rtype rtype_t;
+
+/* Context of one call on one resource. */
+typedef struct rctx {
+    const rtype_t *type;
+    const char *addr;           /* resource address, for messages */
+    void *prov;                 /* the provider instance (provider_def.open) */
+    perr_t *err;                /* fill on failure (return -1) */
+    volatile sig_atomic_t *cancel; /* non-zero: first SIGINT; stop *waiting* (not in-flight writes), fail with "interrupted" */
+    /* Progress line for long operations ("creating cluster, operation
+     * operation-123: RUNNING"); the engine adds elapsed time. May be NULL. */
+    void (*progress)(void *ud, const char *addr, const char *msg);
+    /* Records provider data needed to resume an interrupted operation
+     * (e.g. {"operation": "...", "api": "container"}) in state before
+     * waiting on it.  May be NULL. */
+    void (*checkpoint)(void *ud, const char *addr, const json_t *data);
+    void *ud;
+    const json_t *resume; /* data from a previous checkpoint of this resource, or NULL */
+    /* Values that must never be logged in plaintext: providers pass them on
+     * to their transport's redaction (see gcp_client_add_secret). */
+} rctx_t;
+
+struct rtype {
+    const char *name;    /* "gcp.compute_network" */
+    const char *api;     /* schema api ("compute"), or NULL for a free-form body */
+    const char *message; /* schema message for the body ("Network") */
+    /* Fields accepted in the body besides the schema's (plinth-only
+     * placement such as "project", "location", "region"), NULL-terminated. */
+    const char *const *extra_fields;
+    const char *const *required;  /* top-level fields the spec must set */
+    const char *const *immutable; /* jpath patterns: a change means replace */
+    const char *const *sensitive; /* jpath patterns holding secrets */
+    const char *const *ignore;    /* jpath patterns never diffed (input-only, server-managed) */
+    /* Fills in body defaults the engine should use before diffing and
+     * creating: e.g. name = the spec name, project/region from the provider
+     * block.  May be NULL. */
+    void (*defaults)(const rtype_t *t, void *prov, const char *spec_name, json_t *body);
+    /* The ID the resource has (or will have) given its desired body: for
+     * Google APIs the relative resource name ("projects/p/global/networks/n").
+     * Known before create so an interrupted create can be found again.
+     * Returns NULL (and fills c->err) if the body is not resolved enough. */
+    char *(*id_of)(rctx_t *c, const json_t *desired);
+    /* Reads the live resource; *live = NULL and 0 when it does not exist. */
+    int (*read)(rctx_t *c, const char *id, const json_t *desired, json_t **live);
+    /* Optional batch read (list calls) for many resources of this type:
+     * fills lives[i] (NULL = not found) for each ids[i].  Returns -1 only
+     * when the batch cannot be done; the engine then falls back to read. */
+    int (*read_many)(rctx_t *c, size_t n, const char *const *ids, const json_t *const *desired, json_t **lives);
+    int (*create)(rctx_t *c, const json_t *desired, char **id, json_t **live);
+    /* changed: the jpaths (as diffed) that differ; none is immutable. */
+    int (*update)(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
+                  const strlist_t *changed, json_t **newlive);
+    int (*remove)(rctx_t *c, const char *id, const json_t *live);
+    /* Import: from the user's ID form (API forms, short forms) to the ID and
+     * the live body.  May be NULL (not importable). */
+    int (*import)(rctx_t *c, const char *import_id, char **id, json_t **live);
+    /* Rewrites live in place so it compares equal to desired where they mean
+     * the same (server defaults, full URL vs short name, case, order).
+     * May be NULL. */
+    void (*normalize)(const rtype_t *t, json_t *live, const json_t *desired);
+    const void *data; /* the provider's own per-type table */
+};
+
+/* A provider: opens an instance from its configuration block. */
+typedef struct prov_env {
+    const char *http_log;   /* --http-log file or NULL */
+    const char *endpoint;   /* PLINTH_GCP_ENDPOINT (or --local's) or NULL */
+    int parallelism;
+} prov_env_t;
+
+typedef struct provider_def {
+    const char *name; /* "gcp" */
+    void *(*open)(const json_t *config, const prov_env_t *env, perr_t *e);
+    void (*close)(void *prov);
+    const rtype_t *const *types; /* NULL-terminated */
+} provider_def_t;
+
+/* Registry (rtype.c): the providers compiled in. */
+const provider_def_t *const *rtype_providers(void);
+const rtype_t *rtype_find(const char *name);
+const provider_def_t *rtype_provider_of(const char *type_name); /* "gcp" for "gcp.x" */
+/* Closest known type name, for "did you mean"; NULL if none is close. */
+const char *rtype_closest(const char *name);
+int rtype_path_in(const char *const *patterns, const char *path); /* jpath_match over a list */
+
+#endif

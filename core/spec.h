@@ -1,0 +1,101 @@
+/* spec.h: loading a platform spec (Lua 5.4) into plain data.
+ *
+ * spec_load runs platform.lua in a sandboxed Lua state and collects what it
+ * declares: resources (address, type, body with deferred values, explicit
+ * dependencies, lifecycle), outputs, variables, provider blocks and the
+ * backend.  After spec_load returns, the Lua state is closed: the rest of
+ * the engine never sees Lua, only spec_t.
+ *
+ * Lua surface (see README "Writing a spec"):
+ *   provider "gcp" { project = "p", region = "europe-west1" }
+ *   backend "gcs" { bucket = "b", prefix = "x" }          -- or "local" { path = ... }
+ *   local v = var("name", { default = 1, type = "number", description = "", sensitive = false })
+ *   local net = gcp.compute_network "main" { autoCreateSubnetworks = false,
+ *                 depends_on = { other }, lifecycle = { prevent_destroy = true,
+ *                 create_before_destroy = true, ignore_changes = { "labels" } } }
+ *   net.selfLink                 -> reference (deferred value)
+ *   "x/" .. net.name, string.format("%s/y", net.id), fmt("%s", ref) -> deferred strings
+ *   output("endpoint", gke.endpoint, { sensitive = false })
+ *   local m = module "mlflow" { source = "mlflow", ...inputs }   -- modules/mlflow.lua
+ *       returns the module's outputs; its resources are addressed
+ *       module.mlflow.gcp.sql_instance.db; modules nest.
+ *   file(path), templatefile(path, vars)  -- relative to the calling file
+ *   require("x") finds modules/x.lua (Lua files only)
+ * Resource types are looked up in the rtype registry (rtype.h): an unknown
+ * type is an error with the closest known name. */
+#ifndef PLINTH_SPEC_H
+#define PLINTH_SPEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "util.h"
+
+typedef struct spec_res {
+    char *addr;    /* "module.mlflow.gcp.sql_instance.db" */
+    char *type;    /* "gcp.sql_instance" */
+    char *name;    /* "db" (the name given in the spec; the API name defaults to it) */
+    char *module;  /* "module.mlflow", or NULL at the root */
+    json_t *body;  /* owned; may contain deferred values (ref.h); no meta keys */
+    strlist_t depends_on; /* explicit dependencies (addresses) */
+    bool prevent_destroy, create_before_destroy;
+    strlist_t ignore_changes; /* jpath patterns */
+    char file[256];
+    int line; /* where the constructor was called */
+} spec_res_t;
+
+typedef struct spec_output {
+    char *name;
+    json_t *value; /* owned; may be deferred */
+    bool sensitive;
+    char file[256];
+    int line;
+} spec_output_t;
+
+typedef struct spec_var {
+    char *name;
+    json_t *value; /* owned: the value used (given or default) */
+    bool sensitive;
+} spec_var_t;
+
+typedef struct spec_provider {
+    char *name;     /* "gcp" */
+    json_t *config; /* owned */
+    char file[256];
+    int line;
+} spec_provider_t;
+
+typedef struct spec {
+    char *path;     /* the spec file */
+    char *dir;      /* its directory */
+    spec_res_t *res;
+    size_t nres;
+    spec_output_t *outputs;
+    size_t noutputs;
+    spec_var_t *vars;
+    size_t nvars;
+    spec_provider_t *providers;
+    size_t nproviders;
+    char *backend_type; /* "local" (default) or "gcs" */
+    json_t *backend;    /* owned config, or NULL */
+    char hash[65];      /* sha256 of the canonical declared content (resources, outputs, providers) */
+} spec_t;
+
+typedef struct spec_opts {
+    strlist_t vars;      /* "k=v" from --var, in order; later wins */
+    strlist_t var_files; /* --var-file paths (Lua files returning a table, or JSON) */
+    const char *modules_dir; /* default: "<spec dir>/modules", then "<exe dir>/../share/plinth/modules" */
+    const char *env_name;    /* --env, exposed to Lua as plinth.env (default "default") */
+} spec_opts_t;
+
+/* Loads and evaluates the spec.  On Lua or declaration errors, returns -1
+ * with every error found in diags (each with "file:line").  PLINTH_VAR_<name>
+ * environment variables feed var() as well (lowest precedence after defaults:
+ * default < PLINTH_VAR_ < --var-file < --var). */
+int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *diags);
+void spec_free(spec_t *s);
+
+spec_res_t *spec_find(const spec_t *s, const char *addr);
+const spec_provider_t *spec_provider(const spec_t *s, const char *name);
+
+#endif

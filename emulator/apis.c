@@ -1,0 +1,26 @@
+/* apis.c: the APIs the emulator serves.  Each is defined in its own
+ * api_*.c; the references are weak so the emulator links while an API is
+ * being written (a missing one is simply not served). */
+#include "emulator/emu.h"
+
+#define EMU_API(x) extern const emu_api_t x __attribute__((weak));
+EMU_API(emu_api_compute)
+EMU_API(emu_api_serviceusage)
+EMU_API(emu_api_storage)
+EMU_API(emu_api_container)
+EMU_API(emu_api_sqladmin)
+EMU_API(emu_api_servicenetworking)
+EMU_API(emu_api_iam)
+EMU_API(emu_api_cloudresourcemanager)
+EMU_API(emu_api_artifactregistry)
+EMU_API(emu_api_secretmanager)
+EMU_API(emu_api_oauth2)
+EMU_API(emu_api_k8s)
+
+const emu_api_t *const emu_apis[] = {
+    &emu_api_compute,      &emu_api_serviceusage,          &emu_api_storage,
+    &emu_api_container,    &emu_api_sqladmin,              &emu_api_servicenetworking,
+    &emu_api_iam,          &emu_api_cloudresourcemanager,  &emu_api_artifactregistry,
+    &emu_api_secretmanager, &emu_api_oauth2,               &emu_api_k8s,
+    NULL,
+};

@@ -1,0 +1,144 @@
+/* emu.h: plinth-emulator's internal contract: a local Google Cloud.
+ *
+ * The server (server.c, libmicrohttpd) receives a request for
+ * <base>/<api>/<path>, applies the configured faults and latency, then
+ * finds the route of <api> whose pattern matches and calls its handler
+ * with the global lock held: handlers run one at a time, so they may read
+ * and modify the store freely.  Latency is slept *before* the lock is
+ * taken so slow answers do not serialise the server.
+ *
+ * The store (store.c) maps keys ("compute/projects/p/global/networks/n") to
+ * JSON resources, persists them under --data DIR atomically, and is the
+ * single source of truth.  Timers (ops.c) run callbacks when due, under the
+ * lock, from a ticker thread: that is how operations go RUNNING -> DONE and
+ * clusters PROVISIONING -> RUNNING.
+ *
+ * Each API lives in its own file (api_compute.c, api_container.c, ...) and
+ * exports one `const emu_api_t` listed in apis.c.  The JSON an API returns
+ * follows the real API (field names, enums, int64 as strings, output-only
+ * fields, error shape) as the gcloud generated clients define it. */
+#ifndef PLINTH_EMU_H
+#define PLINTH_EMU_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/util.h"
+
+typedef struct emu emu_t;
+
+typedef struct emu_config {
+    int port;             /* 0: pick a free one */
+    const char *data_dir; /* NULL: memory only */
+    const char *log_path; /* HTTP log (DESIGN.md format) or NULL */
+    double op_scale;      /* multiplies operation durations (default 1.0) */
+    int latency_ms;
+    double fault_rate, throttle_rate, reset_rate; /* 503, 429+Retry-After, dropped connection */
+    unsigned seed;
+    bool require_auth;
+    const char *project_number_seed; /* unused: numbers derive from the project id */
+} emu_config_t;
+
+typedef struct emu_req {
+    const char *method;    /* "GET" */
+    const char *api;       /* "compute" */
+    const char *path;      /* below the api prefix, no query: "compute/v1/projects/p/global/networks" */
+    json_t *query;         /* object name -> string (last value); BORROWED */
+    json_t *query_multi;   /* object name -> array of strings; BORROWED */
+    json_t *body;          /* parsed JSON body or NULL; BORROWED */
+    const char *raw_body;  /* raw bytes (uploads), may be NULL */
+    size_t raw_len;
+    const char *content_type;
+    const char *base_url;  /* "http://127.0.0.1:PORT" */
+    const char *auth;      /* Authorization header or NULL */
+    const char *const *params; /* values captured by {name} in the pattern, in order */
+    size_t nparams;
+} emu_req_t;
+
+typedef struct emu_resp {
+    int status;           /* default 200 */
+    json_t *body;         /* NEW reference set by the handler, or NULL */
+    char *raw;            /* alternatively raw bytes (malloc'ed), e.g. alt=media */
+    size_t raw_len;
+    char content_type[128];
+    char headers[4][256]; /* extra "Name: value" headers */
+} emu_resp_t;
+
+typedef void (*emu_handler_fn)(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+
+/* A route: method and pattern below the api prefix.  {x} captures one path
+ * segment (up to a ':' custom-verb suffix, which must then match
+ * literally: "v1/projects/{p}/services/{s}:enable"); {x*} captures the rest
+ * of the path including '/'. */
+typedef struct emu_route {
+    const char *method;
+    const char *pattern;
+    emu_handler_fn fn;
+} emu_route_t;
+
+typedef struct emu_api {
+    const char *name;         /* the URL prefix: "compute", "container", "k8s" ... */
+    const emu_route_t *routes;
+    size_t nroutes;
+    void (*init)(emu_t *emu); /* optional, called once at start with the lock held */
+} emu_api_t;
+
+/* apis.c */
+extern const emu_api_t *const emu_apis[]; /* NULL-terminated */
+
+/* server.c: lifecycle (main.c uses these). */
+emu_t *emu_new(const emu_config_t *cfg, perr_t *e);
+int emu_start(emu_t *emu, perr_t *e); /* binds, starts threads */
+int emu_port(const emu_t *emu);
+void emu_stop(emu_t *emu);            /* flushes the store, stops threads */
+void emu_free(emu_t *emu);
+const emu_config_t *emu_cfg(const emu_t *emu);
+
+/* store.c: keyed JSON documents.  Call only with the lock held (handlers
+ * and timers have it).  get/list return BORROWED values; put steals. */
+json_t *emu_get(emu_t *emu, const char *key);
+void emu_put(emu_t *emu, const char *key, json_t *doc); /* steals doc; marks dirty */
+int emu_del(emu_t *emu, const char *key);               /* 0 deleted, -1 absent */
+/* Keys with the given prefix, sorted (new array of strings). */
+json_t *emu_keys(emu_t *emu, const char *prefix);
+/* Monotonic counter per name, persisted (generations, resource ids). */
+int64_t emu_next_id(emu_t *emu, const char *counter);
+/* Project number for a project id: stable, derived from the id. */
+const char *emu_project_number(emu_t *emu, const char *project);
+
+/* ops.c: timers.  Runs fn(emu, arg) once, with the lock held, after
+ * emu_duration(kind) milliseconds.  arg is a key (copied).  Timers are
+ * not persisted: at start, emu re-arms due work by calling each API's
+ * init, which should finish operations left RUNNING. */
+typedef void (*emu_timer_fn)(emu_t *emu, const char *arg);
+void emu_after(emu_t *emu, int64_t ms, emu_timer_fn fn, const char *arg);
+/* Duration of an operation kind ("container.clusters.create") in ms, after
+ * --op-scale.  Unknown kinds take 300 ms. */
+int64_t emu_duration(emu_t *emu, const char *kind);
+/* Fresh operation id "operation-<ms>-<hex>". new string. */
+char *emu_op_id(emu_t *emu);
+
+/* errors.c: Google's error JSON.  status_name is the canonical code
+ * ("NOT_FOUND"); reason is the legacy errors[].reason ("notFound"). */
+void emu_error(emu_resp_t *resp, int http, const char *status_name, const char *reason,
+               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Validates req->body against a schema message; on problems fills a 400
+ * INVALID_ARGUMENT naming the first bad field and returns -1. */
+int emu_validate(emu_resp_t *resp, const char *api, const char *msg, const json_t *body);
+/* Refuses a change to an immutable field: returns -1 with 400 when
+ * body has a value at any of paths that differs from current. */
+int emu_check_immutable(emu_resp_t *resp, const json_t *current, const json_t *body,
+                        const char *const *paths);
+
+/* util: the request's query parameter, or NULL. */
+const char *emu_q(const emu_req_t *req, const char *name);
+/* Paging helper for list methods: given all items (BORROWED array), the
+ * page size parameter name ("maxResults"/"pageSize") and token, returns a
+ * new array for this page and sets *next (new string or NULL). */
+json_t *emu_page(const emu_req_t *req, const json_t *items, const char *size_param,
+                 int default_size, char **next);
+/* RFC 3339 timestamp of now (static per-thread buffer). */
+const char *emu_now(void);
+
+#endif
