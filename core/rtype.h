@@ -79,6 +79,10 @@ struct rtype {
      * May be NULL. */
     void (*normalize)(const rtype_t *t, json_t *live, const json_t *desired);
     const void *data; /* the provider's own per-type table */
+    /* Non-zero: the provider cannot read live state (ssh.exec runs a script
+     * and leaves nothing to query): the engine uses the attributes stored
+     * in state from the last apply as live instead of calling read. */
+    int local_state;
 };
 
 /* A provider: opens an instance from its configuration block. */

@@ -39,8 +39,9 @@ typedef struct state {
     char lineage[37];
     int64_t serial;
     json_t *outputs; /* object name -> {"value":..., "sensitive":bool} */
-    state_res_t *res;
+    state_res_t *res; /* order unspecified (sorted by addr after state_parse/state_sort) */
     size_t nres, cap;
+    struct state_index *index; /* private: addr -> slot, kept by the state_* functions */
 } state_t;
 
 state_t *state_new(void); /* empty, fresh lineage, serial 0 */
@@ -51,11 +52,19 @@ void state_free(state_t *s);
 char *state_dump(const state_t *s); /* new string, pretty JSON */
 int state_parse(const char *data, size_t len, const char *where, state_t **out, perr_t *e);
 
+/* Lookups are O(1) through a hash index.  Add, remove and rename entries
+ * (and change an entry's addr) only through these functions; other fields
+ * may be changed in place.  A pointer returned by find/upsert stays valid
+ * until the next upsert/remove/rename/sort (res[] may move). */
 state_res_t *state_find(const state_t *s, const char *addr);
-/* Adds a resource entry (or returns the existing one) for addr. */
+/* Adds a resource entry (or returns the existing one; its type is set to
+ * type when type is non-NULL) for addr.  A new entry has id, attrs,
+ * applied, pending and resume NULL and applied_hash "". */
 state_res_t *state_upsert(state_t *s, const char *addr, const char *type);
 int state_remove(state_t *s, const char *addr); /* 0 removed, -1 absent */
 int state_rename(state_t *s, const char *from, const char *to, perr_t *e);
+/* Sorts res[] by addr (for listing). */
+void state_sort(state_t *s);
 
 /* Lock information, as stored in the lock file / object. */
 typedef struct state_lock_info {
@@ -67,6 +76,18 @@ typedef struct state_lock_info {
     char created[32]; /* RFC 3339 */
     char heartbeat[32];
 } state_lock_info_t;
+
+/* Lock helpers shared by the backends.  state_lock_init fills a new lock
+ * (random id, user, host, pid, op, created = heartbeat = now);
+ * state_lock_json returns it as a new JSON string; state_lock_parse reads
+ * one back (error naming what is wrong); state_lock_held_error fills e
+ * with "state is locked by who@host (pid N) for op since T (lock ID X)",
+ * noting a stale holder (same host, process gone), and how to unlock. */
+void state_lock_init(state_lock_info_t *li, const char *op);
+char *state_lock_json(const state_lock_info_t *li);
+int state_lock_parse(const char *data, size_t len, const char *where, state_lock_info_t *li,
+                     perr_t *e);
+void state_lock_held_error(perr_t *e, const char *where, const state_lock_info_t *li);
 
 typedef struct backend backend_t;
 struct backend {
@@ -82,10 +103,26 @@ struct backend {
     void (*free)(backend_t *b);
     char *describe; /* "local state .plinth/default.tfstate" */
     void *impl;
+    /* Kept by state_load/state_save: lineage of the stored state as last
+     * read or written through this backend ("" when none is stored), and
+     * whether it is known yet (state_save reads once when it is not). */
+    char lineage[37];
+    bool lineage_known;
 };
 
 /* Local file backend: path of the state file. */
 backend_t *backend_local_new(const char *path);
+
+/* GCS backend: gcp_client is a gcp_client_t * (providers/gcp/gcp_http.h),
+ * borrowed, and must outlive the backend.  State object
+ * "<prefix>/<env>.plinth.json", lock object "<prefix>/<env>.plinth.lock"
+ * (env NULL: "default").  Every write is compare-and-swap on the
+ * generation last read or written (a write without a read first replaces
+ * what is there); a conflict fails with "state was changed by another run
+ * since it was read (generation G): re-run plan".  NULL with e on bad
+ * arguments; no request is made here. */
+backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *prefix,
+                           const char *env_name, perr_t *e);
 
 /* Convenience over a backend: load (empty state when none exists yet,
  * error when corrupt, never overwriting it) and save (serial+1, then

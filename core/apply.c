@@ -1,0 +1,296 @@
+/* apply.c: executing a plan.  Each item becomes up to two steps, a delete
+ * and a create/update, ordered so that:
+ *   - a resource is created/updated after what it depends on;
+ *   - a resource is deleted after everything that depended on it (in
+ *     state) has been deleted or updated away from it;
+ *   - a replace deletes first, then creates (create_before_destroy: the
+ *     other way round).
+ * Before a create, state records the ID the resource will have with
+ * pending="create": a run killed mid-create finds it again by that ID on
+ * the next plan instead of creating a duplicate.  State is saved after
+ * every step. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/diff.h"
+#include "core/engine.h"
+#include "core/jpath.h"
+#include "core/plan_int.h"
+#include "core/ref.h"
+#include "core/ui.h"
+#include "core/walk.h"
+
+typedef struct {
+    engine_t *e;
+    plan_t *p;
+    size_t *step_item; /* step -> item index */
+    bool *step_del;    /* step -> is the delete half */
+    size_t nsteps;
+    long *up, *del;    /* item -> step index or -1 */
+    pthread_mutex_t mu; /* guards items' live/act during the walk */
+} ajob_t;
+
+static void add_step(ajob_t *j, size_t item, bool del) {
+    j->step_item[j->nsteps] = item;
+    j->step_del[j->nsteps] = del;
+    (del ? j->del : j->up)[item] = (long)j->nsteps;
+    j->nsteps++;
+}
+
+static void build_edges(ajob_t *j, walk_t *w) {
+    plan_t *p = j->p;
+    for (size_t i = 0; i < p->n; i++) {
+        plan_item_t *it = &p->items[i];
+        if (j->up[i] >= 0)
+            for (size_t k = 0; k < it->deps.n; k++) {
+                plan_item_t *d = plan_find(p, it->deps.v[k]);
+                if (d && j->up[d - p->items] >= 0) walk_edge(w, (size_t)j->up[d - p->items], (size_t)j->up[i]);
+            }
+        if (j->up[i] >= 0 && j->del[i] >= 0) {
+            if (it->cbd) walk_edge(w, (size_t)j->up[i], (size_t)j->del[i]);
+            else walk_edge(w, (size_t)j->del[i], (size_t)j->up[i]);
+        }
+        /* x's delete waits for dependents (old or new) leaving it. */
+        if (j->del[i] >= 0) {
+            for (size_t y = 0; y < p->n; y++) {
+                plan_item_t *yt = &p->items[y];
+                if (!strlist_has(&yt->old_deps, it->addr) && !strlist_has(&yt->deps, it->addr)) continue;
+                if (j->del[y] >= 0 && y != i) walk_edge(w, (size_t)j->del[y], (size_t)j->del[i]);
+                else if (j->up[y] >= 0 && y != i && yt->act == ACT_UPDATE)
+                    walk_edge(w, (size_t)j->up[y], (size_t)j->del[i]);
+            }
+        }
+    }
+}
+
+/* Lookup for apply: every dependency is finished, its live is current. */
+static int apply_lookup(void *ud, const char *addr, const char *path, json_t **out, perr_t *e) {
+    ajob_t *j = ud;
+    plan_item_t *it = plan_find(j->p, addr);
+    if (!it) {
+        perr_set(e, "", "reference to unknown resource %s", addr);
+        return -1;
+    }
+    pthread_mutex_lock(&j->mu);
+    json_t *v = it->live ? (*path ? jpath_get(it->live, path) : it->live) : NULL;
+    if (!v && it->desired && *path) v = jpath_get(it->desired, path);
+    pthread_mutex_unlock(&j->mu);
+    if (!v || ref_contains(v)) {
+        perr_set(e, "", "%s has no attribute '%s' after apply", addr, path);
+        return -1;
+    }
+    *out = v;
+    return 1;
+}
+
+static void record(ajob_t *j, plan_item_t *it, const json_t *desired, const char *pending) {
+    engine_t *e = j->e;
+    pthread_mutex_lock(&e->state_mu);
+    state_res_t *s = state_upsert(e->state, it->addr, it->type->name);
+    free(s->id);
+    s->id = it->id ? xstrdup(it->id) : NULL;
+    free(s->pending);
+    s->pending = pending ? xstrdup(pending) : NULL;
+    if (!pending) {
+        json_decref(s->resume);
+        s->resume = NULL;
+    }
+    if (it->live) {
+        json_decref(s->attrs);
+        s->attrs = json_deep_copy(it->live);
+        diff_hash_sensitive(it->type, s->attrs);
+    }
+    if (desired) {
+        json_decref(s->applied);
+        s->applied = json_deep_copy(desired);
+        diff_hash_sensitive(it->type, s->applied);
+        char *c = jpath_canonical(s->applied);
+        util_sha256_hex(c, strlen(c), s->applied_hash);
+        free(c);
+    }
+    strlist_free(&s->deps);
+    for (size_t k = 0; k < it->deps.n; k++) strlist_add(&s->deps, it->deps.v[k]);
+    pthread_mutex_unlock(&e->state_mu);
+}
+
+static void checkpoint(void *ud, const char *addr, const json_t *data) {
+    engine_t *e = ud;
+    pthread_mutex_lock(&e->state_mu);
+    state_res_t *s = state_find(e->state, addr);
+    if (s) {
+        json_decref(s->resume);
+        s->resume = json_deep_copy(data);
+    }
+    pthread_mutex_unlock(&e->state_mu);
+    perr_t err = {0};
+    if (engine_save_state(e, &err) != 0) ui_error(e->ui, &err);
+}
+
+static int save(ajob_t *j, perr_t *err) { return engine_save_state(j->e, err); }
+
+static int do_delete(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
+    ui_step_start(j->e->ui, it->addr, "Destroying");
+    record(j, it, NULL, "delete");
+    if (save(j, err) != 0) return -1;
+    int rc = it->type->remove(c, it->id, it->live);
+    if (rc != 0) return -1;
+    pthread_mutex_lock(&j->e->state_mu);
+    state_remove(j->e->state, it->addr);
+    pthread_mutex_unlock(&j->e->state_mu);
+    pthread_mutex_lock(&j->mu);
+    json_decref(it->live);
+    it->live = NULL;
+    pthread_mutex_unlock(&j->mu);
+    ui_step_done(j->e->ui, it->addr, "Destruction complete", true, NULL);
+    return save(j, err);
+}
+
+static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
+    int unknown = 0;
+    json_t *desired = ref_resolve(it->desired, apply_lookup, j, &unknown, err);
+    if (!desired) return -1;
+    if (unknown) {
+        perr_set(err, "", "values still unknown after their dependencies were applied");
+        json_decref(desired);
+        return -1;
+    }
+    bool create = it->act == ACT_CREATE || it->act == ACT_REPLACE || !it->live;
+    int rc;
+    json_t *live = NULL;
+    if (create) {
+        ui_step_start(j->e->ui, it->addr, "Creating");
+        if (it->type->id_of && !it->cbd) {
+            char *id = it->type->id_of(c, desired);
+            if (id) {
+                free(it->id);
+                it->id = id;
+            }
+        }
+        record(j, it, NULL, "create");
+        if (save(j, err) != 0) goto fail;
+        char *id = NULL;
+        rc = it->type->create(c, desired, &id, &live);
+        if (rc != 0) goto fail;
+        if (id) {
+            free(it->id);
+            it->id = id;
+        }
+    } else {
+        diff_t d;
+        state_res_t *s = state_find(j->e->state, it->addr);
+        diff_resource(it->type, desired, it->live, s ? s->applied : NULL,
+                      it->spec ? &it->spec->ignore_changes : NULL, &d);
+        strlist_t changed = {0};
+        for (size_t k = 0; k < d.n; k++) strlist_add(&changed, d.c[k].path);
+        diff_free(&d);
+        if (!changed.n) {
+            /* Known-after-apply values turned out equal: nothing to do. */
+            record(j, it, desired, NULL);
+            json_decref(desired);
+            return save(j, err);
+        }
+        ui_step_start(j->e->ui, it->addr, "Modifying");
+        rc = it->type->update(c, it->id, desired, it->live, &changed, &live);
+        strlist_free(&changed);
+        if (rc != 0) goto fail;
+    }
+    if (live && it->type->normalize) it->type->normalize(it->type, live, desired);
+    pthread_mutex_lock(&j->mu);
+    json_decref(it->live);
+    it->live = live;
+    pthread_mutex_unlock(&j->mu);
+    record(j, it, desired, NULL);
+    json_decref(desired);
+    ui_step_done(j->e->ui, it->addr, create ? "Creation complete" : "Modifications complete", true,
+                 it->id ? it->id : NULL);
+    return save(j, err);
+fail:
+    json_decref(live);
+    json_decref(desired);
+    return -1;
+}
+
+static int astep(void *ud, size_t step) {
+    ajob_t *j = ud;
+    plan_item_t *it = &j->p->items[j->step_item[step]];
+    perr_t err = {0};
+    rctx_t c;
+    plan_ctx(j->e, it, &c, &err);
+    c.checkpoint = checkpoint;
+    state_res_t *s = state_find(j->e->state, it->addr);
+    c.resume = s ? s->resume : NULL;
+    int rc = -1;
+    if (c.prov) rc = j->step_del[step] ? do_delete(j, it, &c, &err) : do_up(j, it, &c, &err);
+    if (rc != 0) {
+        if (!err.msg[0]) perr_set(&err, "", "failed");
+        snprintf(err.where, sizeof err.where, "%s", it->addr);
+        ui_step_done(j->e->ui, it->addr, "", false, NULL);
+        ui_error(j->e->ui, &err);
+    }
+    return rc;
+}
+
+static void report_skipped(ajob_t *j, walk_t *w) {
+    for (size_t s = 0; s < j->nsteps; s++) {
+        walk_status_t st = walk_status(w, s);
+        const char *addr = j->p->items[j->step_item[s]].addr;
+        if (st == WALK_SKIPPED) ui_warn(j->e->ui, "%s: skipped because a dependency failed", addr);
+        else if (st == WALK_PENDING) ui_warn(j->e->ui, "%s: not started (interrupted)", addr);
+    }
+}
+
+int apply_run(engine_t *e, plan_t *p) {
+    ajob_t j = {.e = e, .p = p};
+    pthread_mutex_init(&j.mu, NULL);
+    j.step_item = xcalloc(2 * p->n + 1, sizeof *j.step_item);
+    j.step_del = xcalloc(2 * p->n + 1, sizeof *j.step_del);
+    j.up = xmalloc((p->n + 1) * sizeof *j.up);
+    j.del = xmalloc((p->n + 1) * sizeof *j.del);
+    for (size_t i = 0; i < p->n; i++) {
+        plan_item_t *it = &p->items[i];
+        j.up[i] = j.del[i] = -1;
+        if (it->excluded) continue;
+        if (it->gone) {
+            pthread_mutex_lock(&e->state_mu);
+            state_remove(e->state, it->addr);
+            pthread_mutex_unlock(&e->state_mu);
+        }
+        if (it->act == ACT_DELETE || it->act == ACT_REPLACE) add_step(&j, i, true);
+        if (it->act == ACT_CREATE || it->act == ACT_UPDATE || it->act == ACT_REPLACE) add_step(&j, i, false);
+        if (it->act == ACT_NOOP && it->spec && it->live && !p->refresh_only) {
+            /* Keep state's attributes current (refresh). */
+            pthread_mutex_lock(&e->state_mu);
+            state_res_t *s = state_find(e->state, it->addr);
+            if (s) {
+                json_decref(s->attrs);
+                s->attrs = json_deep_copy(it->live);
+                diff_hash_sensitive(it->type, s->attrs);
+                if (s->pending) {
+                    free(s->pending);
+                    s->pending = NULL;
+                }
+            } else {
+                pthread_mutex_unlock(&e->state_mu);
+                record(&j, it, it->desired, NULL);
+                pthread_mutex_lock(&e->state_mu);
+            }
+            pthread_mutex_unlock(&e->state_mu);
+        }
+    }
+    walk_t *w = walk_new(j.nsteps);
+    build_edges(&j, w);
+    int rc = walk_run(w, e->o.parallelism, astep, &j, e->stop);
+    report_skipped(&j, w);
+    walk_free(w);
+    perr_t err = {0};
+    if (engine_save_state(e, &err) != 0) {
+        ui_error(e->ui, &err);
+        rc = -1;
+    }
+    free(j.step_item);
+    free(j.step_del);
+    free(j.up);
+    free(j.del);
+    pthread_mutex_destroy(&j.mu);
+    return rc;
+}

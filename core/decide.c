@@ -1,0 +1,224 @@
+/* decide.c: phase 2 of a plan: in dependency order, resolve each body
+ * against what is known, diff it with live, and choose the action.  Also
+ * --target selection, dependency order, and the plan's JSON form. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/engine.h"
+#include "core/jpath.h"
+#include "core/plan_int.h"
+#include "core/ref.h"
+#include "core/ui.h"
+
+static int target_match(const strlist_t *targets, const char *addr) {
+    for (size_t i = 0; i < targets->n; i++)
+        if (jpath_under(addr, targets->v[i]) || strcmp(addr, targets->v[i]) == 0) return 1;
+    return 0;
+}
+
+/* Marks everything outside the targets (and what they need) as excluded. */
+int plan_targets(engine_t *e, plan_t *p) {
+    if (!e->o.targets.n) return 0;
+    bool *in = xcalloc(p->n + 1, sizeof *in);
+    for (size_t i = 0; i < p->n; i++) in[i] = target_match(&e->o.targets, p->items[i].addr);
+    /* Fixpoint: dependencies of included items (or dependents, destroying). */
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t i = 0; i < p->n; i++) {
+            plan_item_t *it = &p->items[i];
+            const strlist_t *deps = it->spec ? &it->deps : &it->old_deps;
+            for (size_t k = 0; k < deps->n; k++) {
+                plan_item_t *d = plan_find(p, deps->v[k]);
+                if (!d) continue;
+                size_t di = (size_t)(d - p->items);
+                if (!p->destroy && in[i] && !in[di]) in[di] = changed = true;
+                if (p->destroy && in[di] && !in[i]) in[i] = changed = true;
+            }
+        }
+    }
+    for (size_t i = 0; i < p->n; i++) p->items[i].excluded = !in[i];
+    free(in);
+    return 0;
+}
+
+int plan_order(plan_t *p, size_t **order, perr_t *err) {
+    /* Kahn's algorithm over spec dependencies (state deps for orphans). */
+    size_t n = p->n;
+    size_t *indeg = xcalloc(n + 1, sizeof *indeg), *out = xmalloc((n + 1) * sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        plan_item_t *it = &p->items[i];
+        const strlist_t *deps = it->spec ? &it->deps : &it->old_deps;
+        for (size_t k = 0; k < deps->n; k++)
+            if (plan_find(p, deps->v[k])) indeg[i]++;
+    }
+    size_t head = 0, tail = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!indeg[i]) out[tail++] = i;
+    while (head < tail) {
+        const char *a = p->items[out[head++]].addr;
+        /* O(n * deps) scan: fine for thousands of resources. */
+        for (size_t i = 0; i < n; i++) {
+            plan_item_t *it = &p->items[i];
+            const strlist_t *deps = it->spec ? &it->deps : &it->old_deps;
+            if (indeg[i] && strlist_has(deps, a) && --indeg[i] == 0) out[tail++] = i;
+        }
+    }
+    free(indeg);
+    if (tail < n) {
+        sbuf_t b = {0};
+        for (size_t i = 0; i < n; i++) {
+            bool placed = false;
+            for (size_t k = 0; k < tail && !placed; k++) placed = out[k] == i;
+            if (!placed) sbuf_addf(&b, "%s%s", b.len ? " -> " : "", p->items[i].addr);
+        }
+        perr_set(err, "", "dependency cycle between: %s", b.s);
+        sbuf_free(&b);
+        free(out);
+        return -1;
+    }
+    *order = out;
+    return 0;
+}
+
+static void set_reason(plan_item_t *it) {
+    sbuf_t b = {0};
+    if (it->tainted) sbuf_add(&b, "replacement requested with --replace");
+    for (size_t i = 0; i < it->diff.n; i++) {
+        if (!it->diff.c[i].forces_replace) continue;
+        sbuf_addf(&b, "%s%s cannot be changed in place", b.len ? "; " : "", it->diff.c[i].path);
+    }
+    it->reason = sbuf_steal(&b);
+}
+
+/* Paths the spec sets whose live value moved away from what plinth last
+ * recorded: a change made outside plinth. */
+static void find_drift(engine_t *e, plan_item_t *it) {
+    state_res_t *s = state_find(e->state, it->addr);
+    if (!s || !s->attrs || !it->live) return;
+    for (size_t i = 0; i < it->diff.n; i++) {
+        diff_change_t *c = &it->diff.c[i];
+        if (c->sensitive || c->unknown || !c->after) continue;
+        json_t *was = jpath_get(s->attrs, c->path);
+        if (was && diff_equal(c->after, was)) strlist_add(&it->drift, c->path);
+    }
+}
+
+static int decide_one(engine_t *e, plan_t *p, plan_item_t *it, diag_t *errs) {
+    if (!it->spec) {
+        if (!it->live) {
+            it->gone = true;
+            return 0;
+        }
+        it->act = ACT_DELETE;
+        it->reason = xstrdup(p->destroy ? "destroy requested" : "no longer in the spec");
+        return 0;
+    }
+    if (p->refresh_only) return 0;
+    int unknown = 0;
+    perr_t err = {0};
+    json_t *r = ref_resolve(it->desired, plan_lookup, p, &unknown, &err);
+    if (!r) {
+        diag_add(errs, it->spec->file[0] ? "" : it->addr, "%s:%d: %s: %s", it->spec->file,
+                 it->spec->line, it->addr, err.msg);
+        return -1;
+    }
+    json_decref(it->desired);
+    it->desired = r;
+    state_res_t *s = state_find(e->state, it->addr);
+    if (!it->live) {
+        it->act = ACT_CREATE;
+        if (s && s->id && !s->pending) it->reason = xstrdup("deleted outside plinth");
+        diff_all(it->type, it->desired, &it->diff);
+        return 0;
+    }
+    diff_resource(it->type, it->desired, it->live, s ? s->applied : NULL, &it->spec->ignore_changes,
+                  &it->diff);
+    find_drift(e, it);
+    if (it->diff.replace || it->tainted) {
+        it->act = ACT_REPLACE;
+        set_reason(it);
+    } else if (it->diff.n) {
+        it->act = ACT_UPDATE;
+    }
+    if ((it->act == ACT_REPLACE) && it->spec->prevent_destroy) {
+        diag_add(errs, "", "%s:%d: %s: the plan would replace it, but lifecycle.prevent_destroy is set (%s)",
+                 it->spec->file, it->spec->line, it->addr, it->reason);
+        return -1;
+    }
+    return 0;
+}
+
+int plan_decide(engine_t *e, plan_t *p) {
+    size_t *order = NULL;
+    perr_t err = {0};
+    if (plan_order(p, &order, &err) != 0) {
+        ui_error(e->ui, &err);
+        return -1;
+    }
+    diag_t errs = {0};
+    for (size_t k = 0; k < p->n; k++) {
+        plan_item_t *it = &p->items[order[k]];
+        if (it->excluded) continue;
+        decide_one(e, p, it, &errs);
+        if (it->act == ACT_DELETE && it->spec == NULL && p->destroy) {
+            const spec_res_t *r = e->spec ? spec_find(e->spec, it->addr) : NULL;
+            if (r && r->prevent_destroy)
+                diag_add(&errs, "", "%s:%d: %s: cannot destroy: lifecycle.prevent_destroy is set",
+                         r->file, r->line, it->addr);
+        }
+        switch (it->act) {
+        case ACT_CREATE: p->ncreate++; break;
+        case ACT_UPDATE: p->nupdate++; break;
+        case ACT_REPLACE: p->nreplace++; break;
+        case ACT_DELETE: p->ndelete++; break;
+        default: break;
+        }
+    }
+    free(order);
+    if (errs.n) ui_diags(e->ui, &errs);
+    int rc = errs.n ? -1 : 0;
+    diag_free(&errs);
+    return rc;
+}
+
+static const char *act_name(plan_act_t a) {
+    switch (a) {
+    case ACT_CREATE: return "create";
+    case ACT_UPDATE: return "update";
+    case ACT_REPLACE: return "replace";
+    case ACT_DELETE: return "delete";
+    default: return "no-op";
+    }
+}
+
+static json_t *redacted(const json_t *v, bool sensitive) {
+    if (!v) return json_null();
+    if (sensitive) return json_string("(sensitive value)");
+    if (ref_contains(v)) return json_string("(known after apply)");
+    return json_deep_copy(v);
+}
+
+json_t *plan_to_json(const plan_t *p) {
+    json_t *changes = json_array();
+    for (size_t i = 0; i < p->n; i++) {
+        const plan_item_t *it = &p->items[i];
+        if (it->act == ACT_NOOP && !it->drift.n) continue;
+        json_t *paths = json_array(), *before = json_object(), *after = json_object();
+        for (size_t k = 0; k < it->diff.n; k++) {
+            const diff_change_t *c = &it->diff.c[k];
+            json_array_append_new(paths, json_string(c->path));
+            json_object_set_new(before, c->path, redacted(c->before, c->sensitive));
+            json_object_set_new(after, c->path, redacted(c->after, c->sensitive));
+        }
+        json_t *drift = json_array();
+        for (size_t k = 0; k < it->drift.n; k++) json_array_append_new(drift, json_string(it->drift.v[k]));
+        json_array_append_new(changes, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s?}", "address",
+                                                 it->addr, "type", it->type ? it->type->name : "",
+                                                 "action", act_name(it->act), "changed_paths", paths,
+                                                 "before", before, "after", after, "drift", drift,
+                                                 "reason", it->reason));
+    }
+    return json_pack("{s:i, s:o, s:{s:i, s:i, s:i, s:i}, s:b}", "format_version", 1, "changes", changes,
+                     "summary", "create", p->ncreate, "update", p->nupdate, "replace", p->nreplace,
+                     "destroy", p->ndelete, "changes_present", plan_has_changes(p));
+}

@@ -1,0 +1,241 @@
+/* engine.c: opening and closing one run: spec, validation, backend, lock,
+ * state, providers, and (with --local) the emulator plinth starts itself.
+ * Providers are opened lazily, on first use by a worker thread, so that a
+ * command that touches no cloud needs no credentials. */
+#include "core/engine.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/jpath.h"
+#include "core/ref.h"
+#include "core/ui.h"
+#include "core/validate.h"
+
+static pthread_mutex_t prov_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The directory of the running executable (for bin/plinth-emulator). */
+static char *exe_dir(void) {
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return xstrdup(".");
+    buf[n] = '\0';
+    return xstrdup(dirname(buf));
+}
+
+/* Starts plinth-emulator on a free port with its data in dir; reads the
+ * base URL from its first output line. */
+static int start_emulator(engine_t *e, const char *dir, perr_t *err) {
+    char *bindir = exe_dir();
+    char *emu = xasprintf("%s/plinth-emulator", bindir);
+    free(bindir);
+    char *data = xasprintf("%s/emulator", dir);
+    int fds[2];
+    if (access(emu, X_OK) != 0 || pipe(fds) != 0) {
+        perr_set(err, "", "--local needs %s (build it with make)", emu);
+        free(emu);
+        free(data);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(emu, emu, "--port", "0", "--data", data, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    char line[256] = "";
+    if (!f || !fgets(line, sizeof line, f)) {
+        perr_set(err, "", "the local emulator (%s) did not start", emu);
+        if (f) fclose(f);
+        free(emu);
+        free(data);
+        return -1;
+    }
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    e->endpoint = xstrdup(line);
+    e->emu_pid = pid;
+    free(emu);
+    free(data);
+    return 0;
+}
+
+static char *state_path(engine_t *e, const char *dir) {
+    const char *env = e->o.env_name ? e->o.env_name : "default";
+    if (e->spec && e->spec->backend && e->spec->backend_type &&
+        strcmp(e->spec->backend_type, "local") == 0) {
+        json_t *p = json_object_get(e->spec->backend, "path");
+        if (json_is_string(p)) {
+            const char *s = json_string_value(p);
+            if (s[0] == '/') return xstrdup(s);
+            return xasprintf("%s/%s", e->spec->dir, s);
+        }
+    }
+    return xasprintf("%s/%s.state.json", dir, env);
+}
+
+static int open_backend(engine_t *e, const char *spec_dir, perr_t *err) {
+    if (e->spec && e->spec->backend_type && strcmp(e->spec->backend_type, "gcs") == 0 && !e->o.local) {
+        perr_set(err, "", "the gcs backend is not available in this build yet; use the local backend");
+        return -1;
+    }
+    char *dir = xasprintf("%s/.plinth%s", spec_dir, e->o.local ? "/local" : "");
+    if (util_mkdir_p(dir, err) != 0) {
+        free(dir);
+        return -1;
+    }
+    if (e->o.local) {
+        e->local_dir = xstrdup(dir);
+        if (!getenv("PLINTH_GCP_ENDPOINT") && start_emulator(e, dir, err) != 0) {
+            free(dir);
+            return -1;
+        }
+    }
+    char *path = state_path(e, dir);
+    e->backend = backend_local_new(path);
+    free(path);
+    free(dir);
+    return 0;
+}
+
+engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *stop, bool need_spec) {
+    engine_t *e = xcalloc(1, sizeof *e);
+    e->o = *o;
+    e->ui = ui;
+    e->stop = stop;
+    pthread_mutex_init(&e->state_mu, NULL);
+    const char *ep = getenv("PLINTH_GCP_ENDPOINT");
+    if (ep && *ep) e->endpoint = xstrdup(ep);
+    diag_t d = {0};
+    perr_t err = {0};
+    char *spec_dir = NULL;
+    if (access(o->spec_path, R_OK) == 0) {
+        if (spec_load(o->spec_path, &o->spec, &e->spec, &d) != 0 || validate_spec(e->spec, &d) > 0) {
+            ui_diags(ui, &d);
+            diag_free(&d);
+            goto fail;
+        }
+        spec_dir = xstrdup(e->spec->dir);
+    } else if (need_spec) {
+        perr_set(&err, o->spec_path, "cannot read the spec: %s (use --spec FILE)", strerror(errno));
+        ui_error(ui, &err);
+        goto fail;
+    } else {
+        char tmp[PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s", o->spec_path);
+        spec_dir = xstrdup(dirname(tmp));
+    }
+    if (open_backend(e, spec_dir, &err) != 0) goto fail_err;
+    if (o->lock_op) {
+        if (e->backend->lock(e->backend, o->lock_op, &e->lock, &err) != 0) goto fail_err;
+        e->locked = true;
+    }
+    if (state_load(e->backend, &e->state, &err) != 0) goto fail_err;
+    free(spec_dir);
+    return e;
+fail_err:
+    ui_error(ui, &err);
+fail:
+    free(spec_dir);
+    engine_close(e);
+    return NULL;
+}
+
+void engine_close(engine_t *e) {
+    if (!e) return;
+    for (size_t i = 0; i < e->nprov; i++)
+        if (e->prov[i].inst) e->prov[i].def->close(e->prov[i].inst);
+    if (e->locked) {
+        perr_t err = {0};
+        if (e->backend->unlock(e->backend, e->lock.id, &err) != 0) ui_error(e->ui, &err);
+    }
+    if (e->backend) e->backend->free(e->backend);
+    if (e->emu_pid > 0) {
+        kill(e->emu_pid, SIGTERM);
+        waitpid(e->emu_pid, NULL, 0);
+    }
+    state_free(e->state);
+    spec_free(e->spec);
+    free(e->endpoint);
+    free(e->local_dir);
+    pthread_mutex_destroy(&e->state_mu);
+    free(e);
+}
+
+void *engine_provider(engine_t *e, const rtype_t *t, perr_t *err) {
+    const provider_def_t *def = rtype_provider_of(t->name);
+    if (!def) {
+        perr_set(err, "", "no provider for %s", t->name);
+        return NULL;
+    }
+    pthread_mutex_lock(&prov_mu);
+    prov_inst_t *pi = NULL;
+    for (size_t i = 0; i < e->nprov; i++)
+        if (e->prov[i].def == def) pi = &e->prov[i];
+    if (!pi && e->nprov < sizeof e->prov / sizeof *e->prov) {
+        pi = &e->prov[e->nprov++];
+        pi->def = def;
+    }
+    void *inst = pi ? pi->inst : NULL;
+    if (pi && !inst) {
+        const spec_provider_t *sp = e->spec ? spec_provider(e->spec, def->name) : NULL;
+        json_t *cfg = sp ? json_deep_copy(sp->config) : json_object();
+        /* The provider block may reference variables only, never resources. */
+        prov_env_t env = {e->o.http_log, e->endpoint, e->o.parallelism};
+        inst = pi->inst = def->open(cfg, &env, err);
+        json_decref(cfg);
+    }
+    pthread_mutex_unlock(&prov_mu);
+    return inst;
+}
+
+int engine_save_state(engine_t *e, perr_t *err) {
+    pthread_mutex_lock(&e->state_mu);
+    int rc = state_save(e->backend, e->state, err);
+    pthread_mutex_unlock(&e->state_mu);
+    return rc;
+}
+
+static int out_lookup(void *ud, const char *addr, const char *path, json_t **out, perr_t *e) {
+    engine_t *en = ud;
+    state_res_t *s = state_find(en->state, addr);
+    json_t *v = s && s->attrs ? (*path ? jpath_get(s->attrs, path) : s->attrs) : NULL;
+    if (!v && s && s->applied && *path) v = jpath_get(s->applied, path);
+    if (!v) {
+        perr_set(e, "", "%s.%s is not known (is %s applied?)", addr, path, addr);
+        return -1;
+    }
+    *out = v;
+    return 1;
+}
+
+json_t *engine_outputs(engine_t *e, perr_t *err) {
+    json_t *o = json_object();
+    for (size_t i = 0; e->spec && i < e->spec->noutputs; i++) {
+        const spec_output_t *so = &e->spec->outputs[i];
+        int unknown = 0;
+        json_t *v = ref_resolve(so->value, out_lookup, e, &unknown, err);
+        if (!v) {
+            json_decref(o);
+            return NULL;
+        }
+        if (so->sensitive) {
+            json_t *h = json_string("(sensitive value)");
+            json_decref(v);
+            v = h;
+        }
+        json_object_set_new(o, so->name, json_pack("{s:o, s:b}", "value", v, "sensitive", so->sensitive));
+    }
+    return o;
+}

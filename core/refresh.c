@@ -1,0 +1,213 @@
+/* refresh.c: phase 1 of a plan: read what exists.  Every resource in state
+ * is read by its ID; every resource about to be created is looked up by the
+ * ID it will have, so a name already taken outside plinth is reported at
+ * plan time (with the import command) rather than half-way through apply.
+ * Types that can list (read_many) are read in one batch per type; the rest
+ * one GET each, all on the walk's worker threads. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/engine.h"
+#include "core/jpath.h"
+#include "core/plan_int.h"
+#include "core/ref.h"
+#include "core/ui.h"
+#include "core/walk.h"
+
+static void ctx_progress(void *ud, const char *addr, const char *msg) {
+    engine_t *e = ud;
+    ui_step_msg(e->ui, addr, msg);
+}
+
+void plan_ctx(engine_t *e, plan_item_t *it, rctx_t *c, perr_t *err) {
+    memset(c, 0, sizeof *c);
+    c->type = it->type;
+    c->addr = it->addr;
+    c->err = err;
+    c->cancel = e->stop;
+    c->progress = ctx_progress;
+    c->ud = e;
+    c->prov = engine_provider(e, it->type, err);
+}
+
+/* Lookup against state only: used before anything is planned, to compute
+ * the IDs new resources will have. */
+static int state_lookup(void *ud, const char *addr, const char *path, json_t **out, perr_t *e) {
+    engine_t *en = ud;
+    state_res_t *s = state_find(en->state, addr);
+    if (!s || !s->attrs) return 0;
+    json_t *v = *path ? jpath_get(s->attrs, path) : s->attrs;
+    if (!v) return 0;
+    *out = v;
+    return 1;
+}
+
+typedef struct {
+    engine_t *e;
+    plan_t *p;
+    size_t *idx;   /* items to read */
+    size_t n;
+    /* batches: one per type with read_many */
+    const rtype_t **btype;
+    size_t nb;
+    size_t nsingle;
+    size_t *single;
+    diag_t errs;
+    pthread_mutex_t mu;
+} rjob_t;
+
+static void rerr(rjob_t *j, const perr_t *err, const char *addr) {
+    pthread_mutex_lock(&j->mu);
+    diag_add(&j->errs, addr, "%s", err->msg);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void finish_live(plan_item_t *it, json_t *live) {
+    if (live && it->type->normalize && it->desired) it->type->normalize(it->type, live, it->desired);
+    it->live = live;
+}
+
+static int read_one(rjob_t *j, plan_item_t *it) {
+    perr_t err = {0};
+    rctx_t c;
+    plan_ctx(j->e, it, &c, &err);
+    if (!c.prov) return rerr(j, &err, it->addr), -1;
+    json_t *live = NULL;
+    if (it->type->read(&c, it->id, it->desired, &live) != 0) {
+        if (!err.msg[0]) perr_set(&err, "", "read failed");
+        rerr(j, &err, it->addr);
+        return -1;
+    }
+    finish_live(it, live);
+    return 0;
+}
+
+static int read_batch(rjob_t *j, const rtype_t *t) {
+    size_t n = 0;
+    for (size_t k = 0; k < j->n; k++)
+        if (j->p->items[j->idx[k]].type == t) n++;
+    const char **ids = xcalloc(n, sizeof *ids);
+    const json_t **des = xcalloc(n, sizeof *des);
+    json_t **lives = xcalloc(n, sizeof *lives);
+    plan_item_t **its = xcalloc(n, sizeof *its);
+    size_t m = 0;
+    for (size_t k = 0; k < j->n; k++) {
+        plan_item_t *it = &j->p->items[j->idx[k]];
+        if (it->type != t) continue;
+        its[m] = it;
+        ids[m] = it->id;
+        des[m] = it->desired;
+        m++;
+    }
+    perr_t err = {0};
+    rctx_t c;
+    plan_ctx(j->e, its[0], &c, &err);
+    int rc = 0;
+    if (!c.prov) {
+        rerr(j, &err, its[0]->addr);
+        rc = -1;
+    } else if (t->read_many(&c, n, ids, des, lives) == 0) {
+        for (size_t k = 0; k < n; k++) finish_live(its[k], lives[k]);
+    } else {
+        /* The batch could not be done: one read each. */
+        for (size_t k = 0; k < n; k++)
+            if (read_one(j, its[k]) != 0) rc = -1;
+    }
+    free(ids);
+    free(des);
+    free(lives);
+    free(its);
+    return rc;
+}
+
+static int rstep(void *ud, size_t step) {
+    rjob_t *j = ud;
+    if (step < j->nb) return read_batch(j, j->btype[step]);
+    return read_one(j, &j->p->items[j->single[step - j->nb]]);
+}
+
+/* Applies type defaults to a copy of the spec body. */
+static int base_desired(engine_t *e, plan_item_t *it, diag_t *errs) {
+    it->desired = json_deep_copy(it->spec->body);
+    if (!it->type->defaults) return 0;
+    perr_t err = {0};
+    void *prov = engine_provider(e, it->type, &err);
+    if (!prov) {
+        diag_add(errs, it->addr, "%s", err.msg);
+        return -1;
+    }
+    it->type->defaults(it->type, prov, it->spec->name, it->desired);
+    return 0;
+}
+
+/* The ID a new resource will have, if its body is resolved enough. */
+static void planned_id(engine_t *e, plan_item_t *it) {
+    if (!it->type->id_of) return;
+    int unknown = 0;
+    perr_t err = {0};
+    json_t *r = ref_resolve(it->desired, state_lookup, e, &unknown, &err);
+    if (!r) return;
+    rctx_t c;
+    plan_ctx(e, it, &c, &err);
+    if (c.prov && !unknown) it->id = it->type->id_of(&c, r);
+    json_decref(r);
+}
+
+int plan_refresh(engine_t *e, plan_t *p) {
+    rjob_t j = {.e = e, .p = p};
+    pthread_mutex_init(&j.mu, NULL);
+    j.idx = xcalloc(p->n + 1, sizeof *j.idx);
+    bool *is_new = xcalloc(p->n + 1, sizeof *is_new);
+    for (size_t i = 0; i < p->n; i++) {
+        plan_item_t *it = &p->items[i];
+        if (it->excluded) continue;
+        if (!it->type) {
+            diag_add(&j.errs, it->addr, "resource type of this state entry is not known to this plinth");
+            continue;
+        }
+        if (it->spec && base_desired(e, it, &j.errs) != 0) continue;
+        if (!it->id && it->spec) {
+            planned_id(e, it);
+            is_new[i] = it->id != NULL;
+        }
+        if (it->id) j.idx[j.n++] = i;
+    }
+    if (j.errs.n) goto done;
+    /* Batches for types with read_many and more than one item. */
+    j.btype = xcalloc(j.n + 1, sizeof *j.btype);
+    j.single = xcalloc(j.n + 1, sizeof *j.single);
+    for (size_t k = 0; k < j.n; k++) {
+        const rtype_t *t = p->items[j.idx[k]].type;
+        size_t cnt = 0;
+        for (size_t m = 0; m < j.n; m++) cnt += p->items[j.idx[m]].type == t;
+        if (t->read_many && cnt > 1) {
+            size_t b;
+            for (b = 0; b < j.nb && j.btype[b] != t; b++) {}
+            if (b == j.nb) j.btype[j.nb++] = t;
+        } else {
+            j.single[j.nsingle++] = j.idx[k];
+        }
+    }
+    walk_t *w = walk_new(j.nb + j.nsingle);
+    walk_run(w, e->o.parallelism, rstep, &j, e->stop);
+    walk_free(w);
+    /* A new resource whose name is taken outside plinth. */
+    for (size_t i = 0; i < p->n; i++) {
+        plan_item_t *it = &p->items[i];
+        if (!is_new[i] || !it->live) continue;
+        diag_add(&j.errs, it->addr,
+                 "%s already exists but is not in plinth's state; adopt it with:\n"
+                 "    plinth import %s %s",
+                 it->id, it->addr, it->id);
+    }
+done:
+    if (j.errs.n) ui_diags(e->ui, &j.errs);
+    int rc = j.errs.n ? -1 : 0;
+    diag_free(&j.errs);
+    free(j.idx);
+    free(j.btype);
+    free(j.single);
+    free(is_new);
+    pthread_mutex_destroy(&j.mu);
+    return rc;
+}
