@@ -63,21 +63,26 @@ $(BUILD)/libemu.a: $(EMU_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# Providers and emulator APIs are found through weak references (registries
+# in core/rtype.c and emulator/apis.c), which do not pull objects out of an
+# archive: link the archives whole.
+WHOLE = -Wl,--whole-archive $(1) -Wl,--no-whole-archive
+
 $(BIN)/plinth: $(BUILD)/core/main.o $(BUILD)/libplinth.a
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) $^ -o $@ $(LDLIBS)
+	$(CC) $(SAN) $< $(call WHOLE,$(BUILD)/libplinth.a) -o $@ $(LDLIBS)
 
 $(BIN)/plinth-emulator: $(BUILD)/emulator/main.o $(BUILD)/libemu.a $(BUILD)/libplinth.a
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) $^ -o $@ $(LDLIBS)
+	$(CC) $(SAN) $< $(call WHOLE,$(BUILD)/libemu.a $(BUILD)/libplinth.a) -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libemu.a $(BUILD)/libplinth.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $< $(call WHOLE,$(BUILD)/libemu.a $(BUILD)/libplinth.a) -o $@ $(LDLIBS) -lcmocka
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libemu.a $(BUILD)/libplinth.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $< $(call WHOLE,$(BUILD)/libemu.a $(BUILD)/libplinth.a) -o $@ $(LDLIBS)
 
 deps:
 	@scripts/install-deps.sh

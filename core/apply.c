@@ -177,9 +177,13 @@ static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
         }
     } else {
         diff_t d;
+        pthread_mutex_lock(&j->e->state_mu);
         state_res_t *s = state_find(j->e->state, it->addr);
-        diff_resource(it->type, desired, it->live, s ? s->applied : NULL,
+        json_t *applied = s && s->applied ? json_deep_copy(s->applied) : NULL;
+        pthread_mutex_unlock(&j->e->state_mu);
+        diff_resource(it->type, desired, it->live, applied,
                       it->spec ? &it->spec->ignore_changes : NULL, &d);
+        json_decref(applied);
         strlist_t changed = {0};
         for (size_t k = 0; k < d.n; k++) strlist_add(&changed, d.c[k].path);
         diff_free(&d);
@@ -217,8 +221,11 @@ static int astep(void *ud, size_t step) {
     rctx_t c;
     plan_ctx(j->e, it, &c, &err);
     c.checkpoint = checkpoint;
+    pthread_mutex_lock(&j->e->state_mu);
     state_res_t *s = state_find(j->e->state, it->addr);
-    c.resume = s ? s->resume : NULL;
+    json_t *resume = s && s->resume ? json_deep_copy(s->resume) : NULL;
+    pthread_mutex_unlock(&j->e->state_mu);
+    c.resume = resume;
     int rc = -1;
     if (c.prov) rc = j->step_del[step] ? do_delete(j, it, &c, &err) : do_up(j, it, &c, &err);
     if (rc != 0) {
@@ -227,6 +234,7 @@ static int astep(void *ud, size_t step) {
         ui_step_done(j->e->ui, it->addr, "", false, NULL);
         ui_error(j->e->ui, &err);
     }
+    json_decref(resume);
     return rc;
 }
 

@@ -165,12 +165,22 @@ static int add_leaf(void *ud, const char *path, json_t *leaf) {
     return 0;
 }
 
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 void diff_all(const rtype_t *t, const json_t *desired, diff_t *out) {
     memset(out, 0, sizeof *out);
     dctx_t x = {t, NULL, NULL, NULL, out};
+    /* Sorted, so the plan reads the same every time. */
+    size_t n = json_object_size(desired), i = 0;
+    const char **keys = xcalloc(n + 1, sizeof *keys);
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)desired, k, v) add_leaf(&x, k, v);
+    json_object_foreach((json_t *)desired, k, v) keys[i++] = k;
+    qsort(keys, n, sizeof *keys, cmp_str);
+    for (i = 0; i < n; i++) add_leaf(&x, keys[i], json_object_get(desired, keys[i]));
+    free(keys);
     out->replace = 0;
     for (size_t i = 0; i < out->n; i++) out->c[i].forces_replace = 0;
 }

@@ -68,6 +68,12 @@ static void finish_live(plan_item_t *it, json_t *live) {
 }
 
 static int read_one(rjob_t *j, plan_item_t *it) {
+    if (it->type->local_state) {
+        /* Nothing to query: what the last apply recorded is live. */
+        state_res_t *s = state_find(j->e->state, it->addr);
+        finish_live(it, s && s->attrs && !s->pending ? json_deep_copy(s->attrs) : NULL);
+        return 0;
+    }
     perr_t err = {0};
     rctx_t c;
     plan_ctx(j->e, it, &c, &err);
@@ -180,7 +186,7 @@ int plan_refresh(engine_t *e, plan_t *p) {
         const rtype_t *t = p->items[j.idx[k]].type;
         size_t cnt = 0;
         for (size_t m = 0; m < j.n; m++) cnt += p->items[j.idx[m]].type == t;
-        if (t->read_many && cnt > 1) {
+        if (t->read_many && !t->local_state && cnt > 1) {
             size_t b;
             for (b = 0; b < j.nb && j.btype[b] != t; b++) {}
             if (b == j.nb) j.btype[j.nb++] = t;

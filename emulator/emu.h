@@ -141,4 +141,32 @@ json_t *emu_page(const emu_req_t *req, const json_t *items, const char *size_par
 /* RFC 3339 timestamp of now (static per-thread buffer). */
 const char *emu_now(void);
 
+/* api_cloudresourcemanager.c: IAM policies kept at a store key, shared by
+ * every API with getIamPolicy/setIamPolicy (projects, service accounts,
+ * repositories, secrets).  get: the stored policy, or an empty one
+ * {"version":1,"etag":"ACAB"} (new reference; the store is not changed).
+ * set: takes a SetIamPolicyRequest body ({policy, updateMask}); refuses a
+ * stale etag with 409 ABORTED and bad members/conditions with 400, stores
+ * the policy with a fresh etag and puts it in resp; returns 0, or -1 with
+ * resp holding the error. */
+json_t *emu_iam_policy_get(emu_t *emu, const char *key);
+int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json_t *body);
+
+/* Internal plumbing shared by server.c, store.c and ops.c (not for APIs).
+ * Added by the emulator core; APIs use only the functions above. */
+typedef struct emu_store emu_store_t;
+emu_store_t *emu_store_new(const char *data_dir, perr_t *e); /* loads DIR/emulator.json */
+void emu_store_free(emu_store_t *s);
+/* Serialises the store if dirty (new string, clears dirty) or NULL. */
+char *emu_store_dump_if_dirty(emu_store_t *s);
+int emu_store_write(emu_store_t *s, const char *dump, perr_t *e);
+emu_store_t *emu_store_of(emu_t *emu);
+void emu_lock(emu_t *emu);
+void emu_unlock(emu_t *emu);
+/* ops.c: ticker thread (runs timers, flushes the store). */
+typedef struct emu_ticker emu_ticker_t;
+emu_ticker_t *emu_ticker_start(emu_t *emu);
+void emu_ticker_stop(emu_ticker_t *t); /* joins and frees pending timers */
+emu_ticker_t *emu_ticker_of(emu_t *emu);
+
 #endif

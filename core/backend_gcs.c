@@ -1,0 +1,360 @@
+/* backend_gcs.c: state in a Google Cloud Storage object, written
+ * compare-and-swap (ifGenerationMatch) so two runs never overwrite each
+ * other, and locked by an object created only if absent
+ * (ifGenerationMatch=0).  Objects: "<prefix>/<env>.plinth.json" and
+ * "<prefix>/<env>.plinth.lock". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "providers/gcp/gcp_http.h"
+#include "state.h"
+
+typedef struct gcs {
+    gcp_client_t *c;
+    char *bucket, *obj, *lock_obj; /* names as given */
+    char *bucket_enc, *obj_enc, *lock_enc; /* URL-encoded */
+    int64_t gen;                   /* generation last read or written, 0 = none existed */
+    bool gen_known;
+    state_lock_info_t held;        /* our lock; held.id[0] == 0 when none */
+    int64_t held_gen;
+    time_t heartbeat_at;
+} gcs_t;
+
+/* Seconds between heartbeat refreshes of our lock object from write(). */
+#define HEARTBEAT_EVERY 30
+
+static char *url_encode(const char *s) {
+    sbuf_t b = {0};
+    sbuf_add(&b, "");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~')
+            sbuf_addc(&b, (char)*p);
+        else
+            sbuf_addf(&b, "%%%02X", *p);
+    }
+    return sbuf_steal(&b);
+}
+
+static int64_t generation_of(const json_t *meta) {
+    json_t *g = json_object_get(meta, "generation");
+    if (json_is_integer(g)) return json_integer_value(g);
+    if (json_is_string(g)) return strtoll(json_string_value(g), NULL, 10);
+    return -1;
+}
+
+/* Reads an object: 1 found (data/len/gen filled; data may be NULL when
+ * not wanted), 0 absent, -1 error.  Metadata first, then the media of
+ * exactly that generation, so the bytes and the generation agree. */
+static int get_object(gcs_t *g, const char *enc, char **data, size_t *len, int64_t *gen,
+                      perr_t *e) {
+    gcp_resp_t r = {0};
+    char *path = xasprintf("storage/v1/b/%s/o/%s", g->bucket_enc, enc);
+    int rc = -1;
+    if (data) *data = NULL;
+    if (len) *len = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        gcp_resp_free(&r);
+        if (gcp_call(g->c, "GET", "storage", path, NULL, &r, e) != 0) goto out;
+        if (r.status == 404) {
+            rc = 0;
+            goto out;
+        }
+        if (r.status != 200) {
+            gcp_resp_error(&r, "GET", path, e);
+            goto out;
+        }
+        *gen = generation_of(r.body);
+        if (*gen <= 0) {
+            perr_set(e, path, "GET %s: object metadata has no generation", path);
+            goto out;
+        }
+        if (!data) {
+            rc = 1;
+            goto out;
+        }
+        char *mpath = xasprintf("%s?alt=media&generation=%lld", path, (long long)*gen);
+        gcp_resp_free(&r);
+        int cr = gcp_call(g->c, "GET", "storage", mpath, NULL, &r, e);
+        if (cr == 0 && r.status == 200) {
+            *data = r.raw ? r.raw : xstrdup("");
+            *len = r.raw ? r.raw_len : 0;
+            r.raw = NULL;
+            rc = 1;
+            free(mpath);
+            goto out;
+        }
+        if (cr == 0 && r.status != 404) gcp_resp_error(&r, "GET", mpath, e);
+        free(mpath);
+        if (cr != 0 || r.status != 404) goto out;
+        /* 404: replaced or deleted between the two calls; read again */
+    }
+    perr_set(e, path, "GET %s: object keeps changing while being read", path);
+out:
+    gcp_resp_free(&r);
+    free(path);
+    return rc;
+}
+
+/* Uploads data to an object if its generation is still if_gen (0: only
+ * if absent).  Returns 0 (new generation in *gen), 1 precondition failed
+ * (412), -1 other error. */
+static int put_object(gcs_t *g, const char *name, const char *data, size_t len, int64_t if_gen,
+                      int64_t *gen, perr_t *e) {
+    char *nenc = url_encode(name);
+    char *path = xasprintf("upload/storage/v1/b/%s/o?uploadType=media&name=%s&ifGenerationMatch=%lld",
+                           g->bucket_enc, nenc, (long long)if_gen);
+    free(nenc);
+    gcp_resp_t r = {0};
+    int rc = -1;
+    if (gcp_call_raw(g->c, "POST", "storage", path, "application/json", data, len, NULL, &r, e) != 0)
+        goto out;
+    if (r.status == 412) {
+        rc = 1;
+    } else if (r.status == 200 || r.status == 201) {
+        *gen = generation_of(r.body);
+        if (*gen <= 0) {
+            perr_set(e, path, "POST %s: the answer has no generation", path);
+            goto out;
+        }
+        rc = 0;
+    } else {
+        gcp_resp_error(&r, "POST", path, e);
+        if (r.status == 404)
+            perr_wrap(e, "cannot write gs://%s/%s (does the bucket exist?)", g->bucket, name);
+    }
+out:
+    gcp_resp_free(&r);
+    free(path);
+    return rc;
+}
+
+static int gcs_read(backend_t *b, char **data, size_t *len, perr_t *e) {
+    gcs_t *g = b->impl;
+    int64_t gen = 0;
+    int rc = get_object(g, g->obj_enc, data, len, &gen, e);
+    if (rc < 0) return -1;
+    g->gen = rc == 1 ? gen : 0;
+    g->gen_known = true;
+    return 0;
+}
+
+/* Rewrites our lock object with a fresh heartbeat, if we still hold it. */
+static void heartbeat(gcs_t *g) {
+    time_t now = time(NULL);
+    if (!g->held.id[0] || now - g->heartbeat_at < HEARTBEAT_EVERY) return;
+    perr_t e;
+    state_lock_info_t li = g->held;
+    util_rfc3339(li.heartbeat, (int64_t)now);
+    char *json = state_lock_json(&li);
+    int64_t gen = 0;
+    if (put_object(g, g->lock_obj, json, strlen(json), g->held_gen, &gen, &e) == 0) {
+        g->held = li;
+        g->held_gen = gen;
+        g->heartbeat_at = now;
+    }
+    free(json);
+}
+
+static int gcs_write(backend_t *b, const char *data, size_t len, perr_t *e) {
+    gcs_t *g = b->impl;
+    if (!g->gen_known) { /* written without a read: replace what is there now */
+        int64_t gen = 0;
+        int rc = get_object(g, g->obj_enc, NULL, NULL, &gen, e);
+        if (rc < 0) return -1;
+        g->gen = rc == 1 ? gen : 0;
+        g->gen_known = true;
+    }
+    int64_t gen = 0;
+    int rc = put_object(g, g->obj, data, len, g->gen, &gen, e);
+    if (rc == 0) {
+        g->gen = gen;
+        heartbeat(g);
+        return 0;
+    }
+    perr_t lost = *e;
+    /* A 412 or a lost answer may be our own write having landed (a retry
+     * after the first attempt succeeded): the stored bytes tell. */
+    char *cur = NULL;
+    size_t clen = 0;
+    int64_t cgen = 0;
+    perr_t e2;
+    int got = get_object(g, g->obj_enc, &cur, &clen, &cgen, &e2);
+    bool ours = got == 1 && cgen != g->gen && clen == len && memcmp(cur, data, len) == 0;
+    free(cur);
+    if (ours) {
+        g->gen = cgen;
+        perr_clear(e);
+        return 0;
+    }
+    if (rc == 1)
+        perr_set(e, b->describe,
+                 "state was changed by another run since it was read (generation %lld): re-run plan",
+                 (long long)g->gen);
+    else
+        *e = lost;
+    return -1;
+}
+
+/* Reads the lock object: 1 present (li and *gen filled), 0 absent, -1 error. */
+static int read_lock(gcs_t *g, state_lock_info_t *li, int64_t *gen, perr_t *e) {
+    char *data = NULL;
+    size_t len = 0;
+    int rc = get_object(g, g->lock_enc, &data, &len, gen, e);
+    if (rc != 1) return rc;
+    char *where = xasprintf("gs://%s/%s", g->bucket, g->lock_obj);
+    rc = state_lock_parse(data, len, where, li, e);
+    free(data);
+    if (rc != 0) {
+        perr_wrap(e, "state is locked, but the lock object %s cannot be read (if no run is active, "
+                     "delete that object)", where);
+        free(where);
+        return -1;
+    }
+    free(where);
+    return 1;
+}
+
+static int gcs_lock(backend_t *b, const char *op, state_lock_info_t *out, perr_t *e) {
+    gcs_t *g = b->impl;
+    state_lock_info_t li;
+    state_lock_init(&li, op);
+    char *json = state_lock_json(&li);
+    for (int tries = 0; tries < 5; tries++) {
+        int64_t gen = 0;
+        int rc = put_object(g, g->lock_obj, json, strlen(json), 0, &gen, e);
+        if (rc == 0) {
+            free(json);
+            g->held = li;
+            g->held_gen = gen;
+            g->heartbeat_at = time(NULL);
+            if (out) *out = li;
+            return 0;
+        }
+        if (rc < 0) break;
+        state_lock_info_t cur;
+        int64_t cgen = 0;
+        rc = read_lock(g, &cur, &cgen, e);
+        if (rc < 0) break;
+        if (rc == 1) {
+            if (strcmp(cur.id, li.id) == 0) { /* our own create, retried after it landed */
+                free(json);
+                g->held = li;
+                g->held_gen = cgen;
+                g->heartbeat_at = time(NULL);
+                if (out) *out = li;
+                return 0;
+            }
+            state_lock_held_error(e, b->describe, &cur);
+            if (out) *out = cur;
+            break;
+        }
+        /* released in between: try again */
+        perr_set(e, b->describe, "state lock keeps appearing and vanishing");
+    }
+    free(json);
+    return -1;
+}
+
+static int gcs_unlock(backend_t *b, const char *id, perr_t *e) {
+    gcs_t *g = b->impl;
+    state_lock_info_t cur;
+    int64_t gen = 0;
+    int rc = read_lock(g, &cur, &gen, e);
+    if (rc < 0) return -1;
+    if (rc == 0) {
+        perr_set(e, b->describe, "state is not locked (no gs://%s/%s)", g->bucket, g->lock_obj);
+        return -1;
+    }
+    if (!id || strcmp(cur.id, id) != 0) {
+        state_lock_held_error(e, b->describe, &cur);
+        perr_wrap(e, "lock ID %s does not match the current lock", id ? id : "(none)");
+        return -1;
+    }
+    char *path = xasprintf("storage/v1/b/%s/o/%s?ifGenerationMatch=%lld", g->bucket_enc,
+                           g->lock_enc, (long long)gen);
+    gcp_resp_t r = {0};
+    rc = gcp_call(g->c, "DELETE", "storage", path, NULL, &r, e);
+    if (rc == 0 && r.status != 200 && r.status != 204 && r.status != 404) {
+        if (r.status == 412)
+            perr_set(e, b->describe, "the lock changed while it was being released; check it with plinth state unlock");
+        else
+            gcp_resp_error(&r, "DELETE", path, e);
+        rc = -1;
+    }
+    gcp_resp_free(&r);
+    free(path);
+    if (rc == 0 && strcmp(g->held.id, id) == 0) memset(&g->held, 0, sizeof g->held);
+    return rc;
+}
+
+static int gcs_lock_info(backend_t *b, state_lock_info_t *out, perr_t *e) {
+    gcs_t *g = b->impl;
+    state_lock_info_t cur;
+    int64_t gen = 0;
+    int rc = read_lock(g, &cur, &gen, e);
+    if (rc == 1 && out) *out = cur;
+    return rc;
+}
+
+static void gcs_free(backend_t *b) {
+    if (!b) return;
+    gcs_t *g = b->impl;
+    free(g->bucket);
+    free(g->obj);
+    free(g->lock_obj);
+    free(g->bucket_enc);
+    free(g->obj_enc);
+    free(g->lock_enc);
+    free(g);
+    free(b->describe);
+    free(b);
+}
+
+backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *prefix,
+                           const char *env_name, perr_t *e) {
+    if (!gcp_client) {
+        perr_set(e, "backend \"gcs\"", "no Google Cloud client");
+        return NULL;
+    }
+    if (!bucket || !*bucket || strchr(bucket, '/')) {
+        perr_set(e, "backend \"gcs\"", "bucket: expected a bucket name, found \"%s\"",
+                 bucket ? bucket : "");
+        return NULL;
+    }
+    if (!env_name || !*env_name) env_name = "default";
+    sbuf_t base = {0};
+    sbuf_add(&base, "");
+    if (prefix) {
+        while (*prefix == '/') prefix++;
+        size_t n = strlen(prefix);
+        while (n && prefix[n - 1] == '/') n--;
+        if (n) {
+            sbuf_addn(&base, prefix, n);
+            sbuf_addc(&base, '/');
+        }
+    }
+    sbuf_add(&base, env_name);
+    backend_t *b = xcalloc(1, sizeof *b);
+    gcs_t *g = xcalloc(1, sizeof *g);
+    g->c = gcp_client;
+    g->bucket = xstrdup(bucket);
+    g->obj = xasprintf("%s.plinth.json", base.s);
+    g->lock_obj = xasprintf("%s.plinth.lock", base.s);
+    sbuf_free(&base);
+    g->bucket_enc = url_encode(g->bucket);
+    g->obj_enc = url_encode(g->obj);
+    g->lock_enc = url_encode(g->lock_obj);
+    b->kind = "gcs";
+    b->read = gcs_read;
+    b->write = gcs_write;
+    b->lock = gcs_lock;
+    b->unlock = gcs_unlock;
+    b->lock_info = gcs_lock_info;
+    b->free = gcs_free;
+    b->describe = xasprintf("gcs state gs://%s/%s", g->bucket, g->obj);
+    b->impl = g;
+    return b;
+}

@@ -1,0 +1,651 @@
+/* state.c: the state model (resources plinth manages), its JSON form and
+ * validation, the addr index, and state_load/state_save over a backend.
+ * The backends themselves live in backend_local.c and backend_gcs.c. */
+#include "state.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Open-addressing table of slots holding res[] indexes (-1 empty).  It is
+ * rebuilt whole (O(n)) whenever res[] changes shape (remove, rename, sort)
+ * or is found out of step (n != s->nres); an upsert just adds one slot. */
+struct state_index {
+    int32_t *slot;
+    size_t cap; /* power of two, > 2 * n */
+    size_t n;   /* entries indexed */
+    bool dirty;
+};
+
+static uint64_t hash_str(const char *s) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void index_put(struct state_index *ix, const char *addr, int32_t i) {
+    size_t m = ix->cap - 1, p = hash_str(addr) & m;
+    while (ix->slot[p] >= 0) p = (p + 1) & m;
+    ix->slot[p] = i;
+}
+
+static void index_rebuild(const state_t *s) {
+    struct state_index *ix = s->index;
+    size_t cap = 64;
+    while (cap < 2 * s->nres + 2) cap *= 2;
+    if (cap != ix->cap) {
+        free(ix->slot);
+        ix->slot = xmalloc(cap * sizeof *ix->slot);
+        ix->cap = cap;
+    }
+    memset(ix->slot, 0xff, cap * sizeof *ix->slot);
+    ix->dirty = false;
+    for (size_t i = 0; i < s->nres; i++)
+        if (s->res[i].addr) index_put(ix, s->res[i].addr, (int32_t)i);
+    ix->n = s->nres; /* entries without addr are counted, never found */
+}
+
+/* Slot index in res[] of addr, or -1. */
+static long find_index(const state_t *s, const char *addr) {
+    struct state_index *ix = s->index;
+    if (!ix) {
+        for (size_t i = 0; i < s->nres; i++)
+            if (strcmp(s->res[i].addr, addr) == 0) return (long)i;
+        return -1;
+    }
+    if (ix->dirty || ix->n != s->nres || !ix->slot) index_rebuild(s);
+    size_t m = ix->cap - 1, p = hash_str(addr) & m;
+    for (int32_t i; (i = ix->slot[p]) >= 0; p = (p + 1) & m) {
+        if ((size_t)i >= s->nres || !s->res[i].addr) { /* res[] changed behind our back */
+            index_rebuild(s);
+            return find_index(s, addr);
+        }
+        if (strcmp(s->res[i].addr, addr) == 0) return i;
+    }
+    return -1;
+}
+
+static void lineage_new(char out[37]) {
+    char hex[33];
+    util_random_hex(hex, 16);
+    hex[12] = '4';                             /* version 4 */
+    int nib = hex[16] <= '9' ? hex[16] - '0' : hex[16] - 'a' + 10;
+    hex[16] = "89ab"[nib & 3]; /* RFC 4122 variant */
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+static state_t *state_alloc(void) {
+    state_t *s = xcalloc(1, sizeof *s);
+    s->format = STATE_FORMAT;
+    s->outputs = json_object();
+    s->index = xcalloc(1, sizeof *s->index);
+    return s;
+}
+
+state_t *state_new(void) {
+    state_t *s = state_alloc();
+    lineage_new(s->lineage);
+    return s;
+}
+
+static void res_clear(state_res_t *r) {
+    free(r->addr);
+    free(r->type);
+    free(r->id);
+    json_decref(r->attrs);
+    json_decref(r->applied);
+    strlist_free(&r->deps);
+    free(r->pending);
+    json_decref(r->resume);
+    memset(r, 0, sizeof *r);
+}
+
+void state_free(state_t *s) {
+    if (!s) return;
+    for (size_t i = 0; i < s->nres; i++) res_clear(&s->res[i]);
+    free(s->res);
+    json_decref(s->outputs);
+    if (s->index) free(s->index->slot);
+    free(s->index);
+    free(s);
+}
+
+state_res_t *state_find(const state_t *s, const char *addr) {
+    if (!s || !addr) return NULL;
+    long i = find_index(s, addr);
+    return i < 0 ? NULL : &s->res[i];
+}
+
+/* Appends an entry without checking for duplicates; returns it. */
+static state_res_t *res_append(state_t *s, const char *addr) {
+    if (s->nres == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->res = xrealloc(s->res, s->cap * sizeof *s->res);
+    }
+    state_res_t *r = &s->res[s->nres];
+    memset(r, 0, sizeof *r);
+    r->addr = xstrdup(addr);
+    s->nres++;
+    struct state_index *ix = s->index;
+    if (ix) {
+        if (ix->dirty || !ix->slot || ix->n != s->nres - 1 || 2 * s->nres + 2 > ix->cap)
+            ix->dirty = true; /* rebuilt, at doubling sizes, on the next lookup */
+        else {
+            index_put(ix, addr, (int32_t)(s->nres - 1));
+            ix->n++;
+        }
+    }
+    return r;
+}
+
+state_res_t *state_upsert(state_t *s, const char *addr, const char *type) {
+    state_res_t *r = state_find(s, addr);
+    if (!r) r = res_append(s, addr);
+    if (type && (!r->type || strcmp(r->type, type) != 0)) {
+        free(r->type);
+        r->type = xstrdup(type);
+    }
+    return r;
+}
+
+int state_remove(state_t *s, const char *addr) {
+    long i = find_index(s, addr);
+    if (i < 0) return -1;
+    res_clear(&s->res[i]);
+    memmove(&s->res[i], &s->res[i + 1], (s->nres - (size_t)i - 1) * sizeof *s->res);
+    s->nres--;
+    if (s->index) s->index->dirty = true; /* keeps res[] order; costs one O(n) rebuild */
+    return 0;
+}
+
+int state_rename(state_t *s, const char *from, const char *to, perr_t *e) {
+    long i = find_index(s, from);
+    if (i < 0) {
+        perr_set(e, from, "no resource %s in state", from);
+        return -1;
+    }
+    if (strcmp(from, to) == 0) return 0;
+    if (find_index(s, to) >= 0) {
+        perr_set(e, to, "cannot move %s to %s: %s already exists in state", from, to, to);
+        return -1;
+    }
+    free(s->res[i].addr);
+    s->res[i].addr = xstrdup(to);
+    if (s->index) s->index->dirty = true;
+    return 0;
+}
+
+static int res_cmp(const void *a, const void *b) {
+    return strcmp(((const state_res_t *)a)->addr, ((const state_res_t *)b)->addr);
+}
+
+void state_sort(state_t *s) {
+    if (s->nres > 1) qsort(s->res, s->nres, sizeof *s->res, res_cmp);
+    if (s->index) s->index->dirty = true;
+}
+
+/* ---- JSON ---- */
+
+static int res_ptr_cmp(const void *a, const void *b) {
+    return strcmp((*(state_res_t *const *)a)->addr, (*(state_res_t *const *)b)->addr);
+}
+
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+
+/* json_string() refuses invalid UTF-8; an addr or id never is, but a
+ * dump must not lose an entry silently, so fall back to a lossy copy. */
+static json_t *jstr(const char *s) {
+    json_t *j = str_or_null(s);
+    if (j) return j;
+    char *c = xstrdup(s);
+    for (char *p = c; *p; p++)
+        if ((unsigned char)*p >= 0x80) *p = '?';
+    j = json_string(c);
+    free(c);
+    return j;
+}
+
+char *state_dump(const state_t *s) {
+    json_t *root = json_object();
+    json_object_set_new(root, "format", json_integer(STATE_FORMAT));
+    json_object_set_new(root, "lineage", json_string(s->lineage));
+    json_object_set_new(root, "serial", json_integer(s->serial));
+    json_object_set_new(root, "plinth_version", json_string(PLINTH_VERSION));
+    if (s->outputs)
+        json_object_set(root, "outputs", s->outputs);
+    else
+        json_object_set_new(root, "outputs", json_object());
+
+    state_res_t **order = xmalloc((s->nres ? s->nres : 1) * sizeof *order);
+    for (size_t i = 0; i < s->nres; i++) order[i] = &s->res[i];
+    qsort(order, s->nres, sizeof *order, res_ptr_cmp);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < s->nres; i++) {
+        const state_res_t *r = order[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "addr", jstr(r->addr));
+        json_object_set_new(o, "type", r->type ? jstr(r->type) : json_null());
+        json_object_set_new(o, "id", r->id ? jstr(r->id) : json_null());
+        json_object_set(o, "attrs", r->attrs ? r->attrs : json_null());
+        json_object_set(o, "applied", r->applied ? r->applied : json_null());
+        json_object_set_new(o, "applied_hash", json_string(r->applied_hash));
+        json_t *deps = json_array();
+        for (size_t d = 0; d < r->deps.n; d++) json_array_append_new(deps, jstr(r->deps.v[d]));
+        json_object_set_new(o, "deps", deps);
+        json_object_set_new(o, "pending", r->pending ? jstr(r->pending) : json_null());
+        json_object_set(o, "resume", r->resume ? r->resume : json_null());
+        json_array_append_new(arr, o);
+    }
+    free(order);
+    json_object_set_new(root, "resources", arr);
+    char *out = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(root);
+    if (!out) out = xstrdup("{}"); /* only on out-of-memory inside jansson */
+    size_t n = strlen(out);
+    char *res = xmalloc(n + 2);
+    memcpy(res, out, n);
+    res[n] = '\n';
+    res[n + 1] = '\0';
+    free(out);
+    return res;
+}
+
+static const char *jtype_name(const json_t *j) {
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "?";
+}
+
+static int bad(perr_t *e, const char *where, const char *path, const char *want, const json_t *got) {
+    if (got)
+        perr_set(e, where, "%s: expected %s, found %s", path, want, jtype_name(got));
+    else
+        perr_set(e, where, "%s: missing (expected %s)", path, want);
+    return -1;
+}
+
+static bool valid_pending(const char *p) {
+    return !strcmp(p, "create") || !strcmp(p, "update") || !strcmp(p, "delete");
+}
+
+static bool is_hex64(const char *h) {
+    if (strlen(h) != 64) return false;
+    for (; *h; h++)
+        if (!((*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'f'))) return false;
+    return true;
+}
+
+/* Validates resources[i] and fills r (r->addr first, so res_clear works). */
+static int parse_res(json_t *o, size_t i, const char *where, state_res_t *r, perr_t *e) {
+    char path[128];
+    json_t *v;
+#define P(key) (snprintf(path, sizeof path, "resources[%zu].%s", i, key), path)
+    if (!json_is_object(o)) {
+        snprintf(path, sizeof path, "resources[%zu]", i);
+        return bad(e, where, path, "an object", o);
+    }
+    v = json_object_get(o, "addr");
+    if (!json_is_string(v)) return bad(e, where, P("addr"), "a string", v);
+    if (!json_string_length(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+        perr_set(e, where, "resources[%zu].addr: must be a non-empty string without NUL", i);
+        return -1;
+    }
+    r->addr = xstrdup(json_string_value(v));
+    v = json_object_get(o, "type");
+    if (!json_is_string(v)) return bad(e, where, P("type"), "a string", v);
+    r->type = xstrdup(json_string_value(v));
+    v = json_object_get(o, "id");
+    if (v && !json_is_null(v) && !json_is_string(v)) return bad(e, where, P("id"), "a string or null", v);
+    if (json_is_string(v)) r->id = xstrdup(json_string_value(v));
+    v = json_object_get(o, "attrs");
+    if (v && !json_is_null(v) && !json_is_object(v)) return bad(e, where, P("attrs"), "an object or null", v);
+    if (json_is_object(v)) r->attrs = json_incref(v);
+    v = json_object_get(o, "applied");
+    if (v && !json_is_null(v) && !json_is_object(v)) return bad(e, where, P("applied"), "an object or null", v);
+    if (json_is_object(v)) r->applied = json_incref(v);
+    v = json_object_get(o, "applied_hash");
+    if (v && !json_is_null(v) && !json_is_string(v)) return bad(e, where, P("applied_hash"), "a string", v);
+    if (json_is_string(v) && json_string_length(v)) {
+        if (!is_hex64(json_string_value(v))) {
+            perr_set(e, where, "resources[%zu].applied_hash: expected 64 lowercase hex characters", i);
+            return -1;
+        }
+        memcpy(r->applied_hash, json_string_value(v), 65);
+    }
+    v = json_object_get(o, "deps");
+    if (v && !json_is_null(v) && !json_is_array(v)) return bad(e, where, P("deps"), "an array of strings", v);
+    size_t k;
+    json_t *d;
+    json_array_foreach(v, k, d) {
+        if (!json_is_string(d)) {
+            snprintf(path, sizeof path, "resources[%zu].deps[%zu]", i, k);
+            return bad(e, where, path, "a string", d);
+        }
+        strlist_add(&r->deps, json_string_value(d));
+    }
+    v = json_object_get(o, "pending");
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v)) return bad(e, where, P("pending"), "null, \"create\", \"update\" or \"delete\"", v);
+        if (!valid_pending(json_string_value(v))) {
+            perr_set(e, where, "resources[%zu].pending: expected null, \"create\", \"update\" or \"delete\", found \"%.64s\"",
+                     i, json_string_value(v));
+            return -1;
+        }
+        r->pending = xstrdup(json_string_value(v));
+    }
+    v = json_object_get(o, "resume");
+    if (v && !json_is_null(v)) r->resume = json_incref(v);
+#undef P
+    return 0;
+}
+
+int state_parse(const char *data, size_t len, const char *where, state_t **out, perr_t *e) {
+    *out = NULL;
+    if (!where) where = "state";
+    if (!data || len == 0) {
+        perr_set(e, where, "state is empty (0 bytes): not valid JSON");
+        return -1;
+    }
+    json_error_t je;
+    json_t *root = json_loadb(data, len, 0, &je);
+    if (!root) {
+        perr_set(e, where, "not valid JSON at line %d column %d: %s", je.line, je.column, je.text);
+        return -1;
+    }
+    state_t *s = NULL;
+    json_t *v;
+    if (!json_is_object(root)) {
+        bad(e, where, "top level", "an object", root);
+        goto fail;
+    }
+    v = json_object_get(root, "format");
+    if (!json_is_integer(v)) {
+        bad(e, where, "format", "an integer", v);
+        goto fail;
+    }
+    json_int_t fmt = json_integer_value(v);
+    if (fmt > STATE_FORMAT) {
+        perr_set(e, where,
+                 "state format %lld is newer than this plinth (%s) understands (format %d): "
+                 "upgrade plinth to use this state",
+                 (long long)fmt, PLINTH_VERSION, STATE_FORMAT);
+        goto fail;
+    }
+    if (fmt < 1) {
+        perr_set(e, where, "format: %lld is not a valid state format", (long long)fmt);
+        goto fail;
+    }
+    v = json_object_get(root, "plinth_version");
+    if (v && !json_is_string(v)) {
+        bad(e, where, "plinth_version", "a string", v);
+        goto fail;
+    }
+    s = state_alloc();
+    s->format = (int)fmt;
+    v = json_object_get(root, "lineage");
+    if (!json_is_string(v)) {
+        bad(e, where, "lineage", "a string", v);
+        goto fail;
+    }
+    if (json_string_length(v) == 0 || json_string_length(v) > 36) {
+        perr_set(e, where, "lineage: expected a UUID, found \"%.64s\"", json_string_value(v));
+        goto fail;
+    }
+    snprintf(s->lineage, sizeof s->lineage, "%s", json_string_value(v));
+    v = json_object_get(root, "serial");
+    if (!json_is_integer(v)) {
+        bad(e, where, "serial", "an integer", v);
+        goto fail;
+    }
+    if (json_integer_value(v) < 0) {
+        perr_set(e, where, "serial: must not be negative");
+        goto fail;
+    }
+    s->serial = json_integer_value(v);
+    v = json_object_get(root, "outputs");
+    if (v && !json_is_null(v) && !json_is_object(v)) {
+        bad(e, where, "outputs", "an object", v);
+        goto fail;
+    }
+    if (json_is_object(v)) {
+        json_decref(s->outputs);
+        s->outputs = json_incref(v);
+    }
+    v = json_object_get(root, "resources");
+    if (v && !json_is_null(v) && !json_is_array(v)) {
+        bad(e, where, "resources", "an array", v);
+        goto fail;
+    }
+    size_t n = json_array_size(v);
+    if (n) {
+        s->cap = n;
+        s->res = xcalloc(n, sizeof *s->res);
+    }
+    for (size_t i = 0; i < n; i++) {
+        state_res_t *r = &s->res[i];
+        s->nres++; /* counted at once so state_free releases a half-parsed entry */
+        if (parse_res(json_array_get(v, i), i, where, r, e) != 0) goto fail;
+    }
+    state_sort(s);
+    for (size_t i = 1; i < s->nres; i++) {
+        if (strcmp(s->res[i - 1].addr, s->res[i].addr) == 0) {
+            perr_set(e, where, "resources: duplicate address %s", s->res[i].addr);
+            goto fail;
+        }
+    }
+    json_decref(root);
+    *out = s;
+    return 0;
+fail:
+    state_free(s);
+    json_decref(root);
+    return -1;
+}
+
+/* ---- load / save ---- */
+
+/* Reads the lineage from stored bytes; "" when unreadable. */
+static void stored_lineage(const char *data, size_t len, char out[37]) {
+    out[0] = '\0';
+    json_t *root = json_loadb(data, len, 0, NULL);
+    const char *l = json_string_value(json_object_get(root, "lineage"));
+    if (l) snprintf(out, 37, "%s", l);
+    json_decref(root);
+}
+
+int state_load(backend_t *b, state_t **out, perr_t *e) {
+    char *data = NULL;
+    size_t len = 0;
+    *out = NULL;
+    if (b->read(b, &data, &len, e) != 0) return -1;
+    if (!data) {
+        b->lineage[0] = '\0';
+        b->lineage_known = true;
+        *out = state_new();
+        return 0;
+    }
+    int rc = state_parse(data, len, b->describe, out, e);
+    free(data);
+    if (rc != 0) {
+        perr_wrap(e, "state is corrupt and was left untouched (fix or restore it, e.g. from a backup)");
+        return -1;
+    }
+    snprintf(b->lineage, sizeof b->lineage, "%s", (*out)->lineage);
+    b->lineage_known = true;
+    return 0;
+}
+
+/* Guards the promise that a saved state can always be read back. */
+static int check_saveable(const state_t *s, perr_t *e) {
+    for (size_t i = 0; i < s->nres; i++) {
+        const state_res_t *r = &s->res[i];
+        if (!r->addr || !*r->addr) {
+            perr_set(e, "", "internal error: resource entry %zu has no address", i);
+            return -1;
+        }
+        const char *bad_field = !r->type                               ? "no type"
+                                : r->attrs && !json_is_object(r->attrs)     ? "attrs that are not an object"
+                                : r->applied && !json_is_object(r->applied) ? "applied that is not an object"
+                                : r->pending && !valid_pending(r->pending)  ? "an invalid pending value"
+                                : r->applied_hash[0] && !is_hex64(r->applied_hash) ? "an invalid applied_hash"
+                                                                                   : NULL;
+        if (bad_field) {
+            perr_set(e, r->addr, "internal error: state entry has %s; state not saved", bad_field);
+            return -1;
+        }
+    }
+    if (s->outputs && !json_is_object(s->outputs)) {
+        perr_set(e, "", "internal error: outputs is not an object; state not saved");
+        return -1;
+    }
+    return 0;
+}
+
+int state_save(backend_t *b, state_t *s, perr_t *e) {
+    if (check_saveable(s, e) != 0) return -1;
+    if (!b->lineage_known) {
+        char *data = NULL;
+        size_t len = 0;
+        if (b->read(b, &data, &len, e) != 0) return -1;
+        if (data) stored_lineage(data, len, b->lineage);
+        else b->lineage[0] = '\0';
+        free(data);
+        b->lineage_known = true;
+    }
+    if (b->lineage[0] && strcmp(b->lineage, s->lineage) != 0) {
+        perr_set(e, b->describe,
+                 "refusing to overwrite: the stored state has lineage %s but this state has "
+                 "lineage %s (it belongs to a different environment or was re-created)",
+                 b->lineage, s->lineage);
+        return -1;
+    }
+    s->serial++;
+    char *data = state_dump(s);
+    int rc = b->write(b, data, strlen(data), e);
+    free(data);
+    if (rc != 0) {
+        s->serial--;
+        return -1;
+    }
+    snprintf(b->lineage, sizeof b->lineage, "%s", s->lineage);
+    return 0;
+}
+
+/* ---- lock records ---- */
+
+void state_lock_init(state_lock_info_t *li, const char *op) {
+    memset(li, 0, sizeof *li);
+    char hex[33];
+    util_random_hex(hex, 16);
+    snprintf(li->id, sizeof li->id, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+             hex + 20);
+    const char *who = NULL;
+    struct passwd *pw = getpwuid(geteuid());
+    if (pw && pw->pw_name && *pw->pw_name) who = pw->pw_name;
+    if (!who) who = getenv("USER");
+    snprintf(li->who, sizeof li->who, "%s", who && *who ? who : "unknown");
+    if (gethostname(li->host, sizeof li->host) != 0 || !li->host[0])
+        snprintf(li->host, sizeof li->host, "unknown");
+    li->host[sizeof li->host - 1] = '\0';
+    li->pid = (int)getpid();
+    snprintf(li->op, sizeof li->op, "%s", op && *op ? op : "unknown");
+    util_rfc3339(li->created, (int64_t)time(NULL));
+    memcpy(li->heartbeat, li->created, sizeof li->heartbeat);
+}
+
+char *state_lock_json(const state_lock_info_t *li) {
+    json_t *o = json_object();
+    json_object_set_new(o, "id", jstr(li->id));
+    json_object_set_new(o, "who", jstr(li->who));
+    json_object_set_new(o, "host", jstr(li->host));
+    json_object_set_new(o, "pid", json_integer(li->pid));
+    json_object_set_new(o, "op", jstr(li->op));
+    json_object_set_new(o, "created", jstr(li->created));
+    json_object_set_new(o, "heartbeat", jstr(li->heartbeat));
+    char *out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    char *res = xasprintf("%s\n", out ? out : "{}");
+    free(out);
+    return res;
+}
+
+int state_lock_parse(const char *data, size_t len, const char *where, state_lock_info_t *li,
+                     perr_t *e) {
+    memset(li, 0, sizeof *li);
+    json_error_t je;
+    json_t *o = data && len ? json_loadb(data, len, 0, &je) : NULL;
+    if (!o) {
+        if (data && len)
+            perr_set(e, where, "lock is not valid JSON at line %d column %d: %s", je.line,
+                     je.column, je.text);
+        else
+            perr_set(e, where, "lock is empty");
+        return -1;
+    }
+    static const struct {
+        const char *key;
+        size_t off, size;
+    } f[] = {
+        {"id", offsetof(state_lock_info_t, id), sizeof li->id},
+        {"who", offsetof(state_lock_info_t, who), sizeof li->who},
+        {"host", offsetof(state_lock_info_t, host), sizeof li->host},
+        {"op", offsetof(state_lock_info_t, op), sizeof li->op},
+        {"created", offsetof(state_lock_info_t, created), sizeof li->created},
+        {"heartbeat", offsetof(state_lock_info_t, heartbeat), sizeof li->heartbeat},
+    };
+    int rc = -1;
+    if (!json_is_object(o)) {
+        bad(e, where, "lock", "an object", o);
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        json_t *v = json_object_get(o, f[i].key);
+        if (!json_is_string(v) && !(v == NULL && !strcmp(f[i].key, "heartbeat"))) {
+            char path[32];
+            snprintf(path, sizeof path, "lock.%s", f[i].key);
+            bad(e, where, path, "a string", v);
+            goto out;
+        }
+        snprintf((char *)li + f[i].off, f[i].size, "%s", v ? json_string_value(v) : "");
+    }
+    json_t *pid = json_object_get(o, "pid");
+    if (!json_is_integer(pid)) {
+        bad(e, where, "lock.pid", "an integer", pid);
+        goto out;
+    }
+    li->pid = (int)json_integer_value(pid);
+    if (!li->id[0]) {
+        perr_set(e, where, "lock.id: must not be empty");
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(o);
+    return rc;
+}
+
+void state_lock_held_error(perr_t *e, const char *where, const state_lock_info_t *li) {
+    char host[128] = "", stale[96] = "";
+    if (gethostname(host, sizeof host) == 0 && strcmp(host, li->host) == 0 && li->pid > 0 &&
+        kill((pid_t)li->pid, 0) != 0 && errno == ESRCH)
+        snprintf(stale, sizeof stale, " (stale: process %d is no longer running)", li->pid);
+    perr_set(e, where,
+             "state is locked by %s@%s (pid %d) for %s since %s (lock ID %s)%s; if that run is "
+             "gone, run: plinth state unlock %s",
+             li->who, li->host, li->pid, li->op, li->created, li->id, stale, li->id);
+}

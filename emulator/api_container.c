@@ -1,0 +1,1124 @@
+/* api_container.c: emulated GKE (container v1): clusters and node pools
+ * behind container Operations (PROVISIONING -> RUNNING, one operation per
+ * cluster at a time, 400 FAILED_PRECONDITION otherwise), ClusterUpdate with
+ * exactly one desired* field, the set* verbs, serverConfig.  Node pools
+ * live inside their cluster's document, as the API returns them.  Keys
+ * starting with "plinth:" are private bookkeeping, never returned. */
+#include <ctype.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emulator/emu.h"
+
+#define DEFAULT_VERSION "1.30.5-gke.1014001"
+#define API_BASE "https://container.googleapis.com/v1"
+
+static const char *const versions[] = {"1.31.1-gke.1678000", "1.30.5-gke.1014001",
+                                       "1.29.9-gke.1177000", "1.28.14-gke.1099000", NULL};
+
+/* Deep copy without the private "plinth:" keys (any depth). */
+static json_t *strip(const json_t *v) {
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            if (strncmp(k, "plinth:", 7) != 0)
+                json_object_set_new(o, k, strip(x));
+        }
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array(), *x;
+        size_t i;
+        json_array_foreach(v, i, x) json_array_append_new(a, strip(x));
+        return a;
+    }
+    return json_deep_copy(v);
+}
+
+/* "europe-west1-b" is a zone, "europe-west1" a region. */
+static int is_zone(const char *loc) {
+    const char *dash = strrchr(loc, '-');
+    return dash && strlen(dash + 1) == 1 && isalpha((unsigned char)dash[1]) &&
+           strchr(loc, '-') != dash;
+}
+
+static char *region_of(const char *loc) {
+    if (!is_zone(loc))
+        return xstrdup(loc);
+    return xstrndup(loc, (size_t)(strrchr(loc, '-') - loc));
+}
+
+static const char *last_seg(const char *s) {
+    const char *sl = strrchr(s, '/');
+    return sl ? sl + 1 : s;
+}
+
+static void hex8(char out[9]) { util_random_hex(out, 4); }
+
+static char *fingerprint(const json_t *labels) {
+    char *text = json_dumps(labels ? labels : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+    char h[65];
+    util_sha256_hex(text, strlen(text), h);
+    free(text);
+    return xstrndup(h, 8);
+}
+
+/* A real self-signed CA (EC P-256), as base64 of its PEM, the shape of
+ * masterAuth.clusterCaCertificate. */
+static char *make_ca_b64(const char *cn) {
+    char *out = NULL;
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (!k || !x || !bio)
+        goto done;
+    X509_set_version(x, 2);
+    unsigned char serial[8];
+    RAND_bytes(serial, sizeof serial);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(serial[0] & 0x7f) << 24 | serial[1] << 16 |
+                                                   serial[2] << 8 | serial[3]);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 30L * 365 * 86400);
+    X509_set_pubkey(x, k);
+    X509_NAME *n = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, n);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "critical,CA:TRUE");
+    if (ext) {
+        X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    ext = X509V3_EXT_conf_nid(NULL, NULL, NID_key_usage, "critical,keyCertSign,digitalSignature");
+    if (ext) {
+        X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    if (!X509_sign(x, k, EVP_sha256()) || !PEM_write_bio_X509(bio, x))
+        goto done;
+    char *pem;
+    long len = BIO_get_mem_data(bio, &pem);
+    out = xmalloc((size_t)(4 * ((len + 2) / 3) + 1));
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)pem, (int)len);
+done:
+    BIO_free(bio);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return out ? out : xstrdup("");
+}
+
+/* ---- keys and lookups ------------------------------------------------- */
+
+static char *cluster_key(const char *p, const char *l, const char *c) {
+    return xasprintf("container/projects/%s/locations/%s/clusters/%s", p, l, c);
+}
+
+static json_t *find_pool(json_t *cluster, const char *name, size_t *idx) {
+    size_t i;
+    json_t *np;
+    json_array_foreach(json_object_get(cluster, "nodePools"), i, np) {
+        if (!strcmp(json_string_value(json_object_get(np, "name")) ?: "", name)) {
+            if (idx)
+                *idx = i;
+            return np;
+        }
+    }
+    return NULL;
+}
+
+/* Loads the cluster named by params p,l,c (a copy the caller owns), or
+ * fills a 404. */
+static json_t *load_cluster(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key) {
+    *key = cluster_key(req->params[0], req->params[1], req->params[2]);
+    json_t *c = emu_get(emu, *key);
+    if (!c) {
+        emu_error(resp, 404, "NOT_FOUND", "notFound", "Not found: projects/%s/locations/%s/clusters/%s.",
+                  req->params[0], req->params[1], req->params[2]);
+        free(*key);
+        *key = NULL;
+        return NULL;
+    }
+    return json_deep_copy(c);
+}
+
+/* The running operation on a cluster (borrowed) or NULL. */
+static json_t *running_op(emu_t *emu, const json_t *cluster) {
+    const char *ok = json_string_value(json_object_get(cluster, "plinth:opKey"));
+    json_t *op = ok ? emu_get(emu, ok) : NULL;
+    if (op && strcmp(json_string_value(json_object_get(op, "status")) ?: "", "DONE") != 0)
+        return op;
+    return NULL;
+}
+
+static int refuse_if_busy(emu_t *emu, const json_t *cluster, emu_resp_t *resp) {
+    json_t *op = running_op(emu, cluster);
+    if (!op)
+        return 0;
+    emu_error(resp, 400, "FAILED_PRECONDITION", "failedPrecondition",
+              "Cluster is running incompatible operation %s.",
+              json_string_value(json_object_get(op, "name")));
+    return -1;
+}
+
+static void recount(json_t *c) {
+    json_int_t total = 0;
+    size_t i;
+    json_t *np;
+    json_array_foreach(json_object_get(c, "nodePools"), i, np) {
+        json_int_t n = json_integer_value(json_object_get(np, "plinth:nodeCount"));
+        total += n * (json_int_t)(json_array_size(json_object_get(np, "locations")) ?: 1);
+    }
+    json_object_set_new(c, "currentNodeCount", json_integer(total));
+}
+
+static void op_finish(emu_t *emu, const char *opkey);
+
+/* Starts an operation on a cluster (whose copy c the caller then stores):
+ * records it, arms its completion, returns the public form (new). */
+static json_t *start_op(emu_t *emu, const char *p, const char *l, const char *ckey, json_t *c,
+                        const char *type, const char *target, const char *kind, const char *pool) {
+    char *id = emu_op_id(emu);
+    char *opkey = xasprintf("container/projects/%s/locations/%s/operations/%s", p, l, id);
+    char *self = xasprintf(API_BASE "/projects/%s/locations/%s/operations/%s", p, l, id);
+    json_t *op = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", id, "zone", l,
+                           "location", l, "operationType", type, "status", "RUNNING", "selfLink",
+                           self, "targetLink", target, "startTime", emu_now(), "plinth:cluster",
+                           ckey);
+    if (pool)
+        json_object_set_new(op, "plinth:nodePool", json_string(pool));
+    json_object_set_new(c, "plinth:opKey", json_string(opkey));
+    json_t *pub = strip(op);
+    emu_put(emu, opkey, op);
+    emu_after(emu, emu_duration(emu, kind), op_finish, opkey);
+    free(id);
+    free(opkey);
+    free(self);
+    return pub;
+}
+
+static void op_finish(emu_t *emu, const char *opkey) {
+    json_t *cur = emu_get(emu, opkey);
+    if (!cur || !strcmp(json_string_value(json_object_get(cur, "status")) ?: "", "DONE"))
+        return;
+    json_t *op = json_deep_copy(cur);
+    json_object_set_new(op, "status", json_string("DONE"));
+    json_object_set_new(op, "endTime", json_string(emu_now()));
+    const char *type = json_string_value(json_object_get(op, "operationType")) ?: "";
+    const char *ckey = json_string_value(json_object_get(op, "plinth:cluster")) ?: "";
+    const char *pool = json_string_value(json_object_get(op, "plinth:nodePool"));
+    json_t *stored = emu_get(emu, ckey);
+    if (stored && !strcmp(type, "DELETE_CLUSTER")) {
+        emu_del(emu, ckey);
+    } else if (stored) {
+        json_t *c = json_deep_copy(stored);
+        json_object_set_new(c, "status", json_string("RUNNING"));
+        json_t *pools = json_object_get(c, "nodePools"), *np;
+        size_t i, del = (size_t)-1;
+        json_array_foreach(pools, i, np) {
+            const char *st = json_string_value(json_object_get(np, "status")) ?: "";
+            if (!strcmp(st, "STOPPING") && pool &&
+                !strcmp(json_string_value(json_object_get(np, "name")) ?: "", pool))
+                del = i;
+            else if (strcmp(st, "STOPPING") != 0)
+                json_object_set_new(np, "status", json_string("RUNNING"));
+        }
+        if (del != (size_t)-1 && !strcmp(type, "DELETE_NODE_POOL"))
+            json_array_remove(pools, del);
+        if (json_array_size(pools)) {
+            json_t *first = json_array_get(pools, 0);
+            json_object_set(c, "nodeConfig", json_object_get(first, "config"));
+        }
+        json_object_del(c, "plinth:opKey");
+        recount(c);
+        emu_put(emu, ckey, c);
+    }
+    emu_put(emu, opkey, op);
+}
+
+/* ---- defaults ---------------------------------------------------------- */
+
+static void set_default(json_t *o, const char *k, json_t *v) {
+    if (!json_object_get(o, k))
+        json_object_set_new(o, k, v);
+    else
+        json_decref(v);
+}
+
+static void pool_defaults(json_t *np, const json_t *c, const char *p, const char *l,
+                          const char *cname) {
+    const char *name = json_string_value(json_object_get(np, "name"));
+    json_t *cfg = json_object_get(np, "config");
+    if (!json_is_object(cfg)) {
+        cfg = json_object();
+        json_object_set_new(np, "config", cfg);
+    }
+    set_default(cfg, "machineType", json_string("e2-medium"));
+    set_default(cfg, "diskSizeGb", json_integer(100));
+    set_default(cfg, "diskType", json_string("pd-balanced"));
+    set_default(cfg, "imageType", json_string("COS_CONTAINERD"));
+    set_default(cfg, "serviceAccount", json_string("default"));
+    set_default(cfg, "oauthScopes",
+                json_pack("[s,s,s,s,s,s]", "https://www.googleapis.com/auth/devstorage.read_only",
+                          "https://www.googleapis.com/auth/logging.write",
+                          "https://www.googleapis.com/auth/monitoring",
+                          "https://www.googleapis.com/auth/servicecontrol",
+                          "https://www.googleapis.com/auth/service.management.readonly",
+                          "https://www.googleapis.com/auth/trace.append"));
+    set_default(cfg, "metadata", json_pack("{s:s}", "disable-legacy-endpoints", "true"));
+    set_default(cfg, "shieldedInstanceConfig", json_pack("{s:b}", "enableIntegrityMonitoring", 1));
+    set_default(np, "initialNodeCount", json_integer(json_object_get(np, "autoscaling") ? 1 : 3));
+    json_object_set_new(np, "plinth:nodeCount",
+                        json_integer(json_integer_value(json_object_get(np, "initialNodeCount"))));
+    set_default(np, "locations", json_deep_copy(json_object_get(c, "locations")));
+    json_object_set_new(np, "version",
+                        json_string(json_string_value(json_object_get(c, "currentNodeVersion")) ?: DEFAULT_VERSION));
+    json_object_set_new(np, "status", json_string("PROVISIONING"));
+    char *self = xasprintf(API_BASE "/projects/%s/locations/%s/clusters/%s/nodePools/%s", p, l,
+                           cname, name);
+    json_object_set_new(np, "selfLink", json_string(self));
+    free(self);
+    json_t *igs = json_array(), *z;
+    size_t i;
+    char h[9];
+    hex8(h);
+    json_array_foreach(json_object_get(np, "locations"), i, z) {
+        char *u = xasprintf("https://www.googleapis.com/compute/v1/projects/%s/zones/%s/"
+                            "instanceGroupManagers/gke-%.16s-%.16s-%s-grp",
+                            p, json_string_value(z), cname, name, h);
+        json_array_append_new(igs, json_string(u));
+        free(u);
+    }
+    json_object_set_new(np, "instanceGroupUrls", igs);
+    json_t *mg = json_pack("{s:b,s:b}", "autoUpgrade", 1, "autoRepair", 1);
+    json_object_update(mg, json_object_get(np, "management"));
+    json_object_set_new(np, "management", mg);
+    set_default(np, "upgradeSettings",
+                json_pack("{s:i,s:i,s:s}", "maxSurge", 1, "maxUnavailable", 0, "strategy", "SURGE"));
+    set_default(np, "maxPodsConstraint", json_pack("{s:s}", "maxPodsPerNode", "110"));
+    set_default(np, "podIpv4CidrSize", json_integer(24));
+    json_object_set_new(np, "etag", json_string(h));
+}
+
+static int valid_name(const char *n, size_t max) {
+    size_t len = n ? strlen(n) : 0;
+    if (len == 0 || len > max || !islower((unsigned char)n[0]) || n[len - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!islower((unsigned char)n[i]) && !isdigit((unsigned char)n[i]) && n[i] != '-')
+            return 0;
+    return 1;
+}
+
+/* ---- clusters ---------------------------------------------------------- */
+
+static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    const char *p = req->params[0], *l = req->params[1];
+    if (emu_validate(resp, "container", "CreateClusterRequest", req->body) < 0)
+        return;
+    json_t *in = json_object_get(req->body, "cluster");
+    if (!json_is_object(in)) {
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Cluster is required.");
+        return;
+    }
+    const char *name = json_string_value(json_object_get(in, "name"));
+    if (!valid_name(name, 40)) {
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
+                  "Invalid value for field \"cluster.name\": \"%s\". Must be a match of regex "
+                  "'(?:[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?)' (only alphanumerics and '-' allowed, "
+                  "must start with a letter and end with an alphanumeric, and must be no longer "
+                  "than 40 characters).",
+                  name ? name : "");
+        return;
+    }
+    json_t *in_pools = json_object_get(in, "nodePools");
+    if (json_array_size(in_pools) && json_object_get(in, "initialNodeCount")) {
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
+                  "Cluster.initial_node_count must not be set when Cluster.node_pools is set.");
+        return;
+    }
+    char *key = cluster_key(p, l, name);
+    if (emu_get(emu, key)) {
+        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
+                  "Already exists: projects/%s/locations/%s/clusters/%s.", p, l, name);
+        free(key);
+        return;
+    }
+    json_t *c = json_deep_copy(in);
+    char id[33], h[9];
+    util_random_hex(id, 16);
+    hex8(h);
+    char *region = region_of(l);
+    json_object_set_new(c, "id", json_string(id));
+    char *self = xasprintf(API_BASE "/projects/%s/locations/%s/clusters/%s", p, l, name);
+    json_object_set_new(c, "selfLink", json_string(self));
+    json_object_set_new(c, "location", json_string(l));
+    json_object_set_new(c, "zone", json_string(l));
+    if (!json_array_size(json_object_get(c, "locations"))) {
+        json_t *locs = is_zone(l) ? json_pack("[s]", l) : json_array();
+        if (!is_zone(l))
+            for (const char *s = "bcd"; *s; s++) {
+                char *z = xasprintf("%s-%c", l, *s);
+                json_array_append_new(locs, json_string(z));
+                free(z);
+            }
+        json_object_set_new(c, "locations", locs);
+    }
+    unsigned a = (unsigned)strtoul((char[]){id[0], id[1], 0}, NULL, 16),
+             b = (unsigned)strtoul((char[]){id[2], id[3], 0}, NULL, 16),
+             d = (unsigned)strtoul((char[]){id[4], id[5], 0}, NULL, 16);
+    char ep[32];
+    snprintf(ep, sizeof ep, "34.%u.%u.%u", 16 + a % 200, b, 1 + d % 250);
+    json_object_set_new(c, "endpoint", json_string(ep));
+    const char *net = json_string_value(json_object_get(c, "network")) ?: "default";
+    const char *sub = json_string_value(json_object_get(c, "subnetwork")) ?: "default";
+    char *netfull = xasprintf("projects/%s/global/networks/%s", p, last_seg(net));
+    char *subfull = xasprintf("projects/%s/regions/%s/subnetworks/%s", p, region, last_seg(sub));
+    json_t *netcfg = json_object_get(c, "networkConfig");
+    if (!json_is_object(netcfg)) {
+        netcfg = json_object();
+        json_object_set_new(c, "networkConfig", netcfg);
+    }
+    json_object_set_new(netcfg, "network", json_string(netfull));
+    json_object_set_new(netcfg, "subnetwork", json_string(subfull));
+    json_object_set_new(c, "network", json_string(last_seg(net)));
+    json_object_set_new(c, "subnetwork", json_string(last_seg(sub)));
+    free(netfull);
+    free(subfull);
+
+    json_t *ipa = json_object_get(c, "ipAllocationPolicy");
+    if (!json_is_object(ipa)) {
+        ipa = json_object();
+        json_object_set_new(c, "ipAllocationPolicy", ipa);
+    }
+    set_default(ipa, "useIpAliases", json_true());
+    const char *pods = json_string_value(json_object_get(ipa, "clusterIpv4CidrBlock"))
+                           ?: json_string_value(json_object_get(c, "clusterIpv4Cidr"))
+                           ?: "10.4.0.0/14";
+    const char *svcs =
+        json_string_value(json_object_get(ipa, "servicesIpv4CidrBlock")) ?: "34.118.224.0/20";
+    json_object_set_new(c, "clusterIpv4Cidr", json_string(pods));
+    json_object_set_new(c, "servicesIpv4Cidr", json_string(svcs));
+    set_default(ipa, "clusterIpv4Cidr", json_string(pods));
+    set_default(ipa, "clusterIpv4CidrBlock", json_string(pods));
+    set_default(ipa, "servicesIpv4Cidr", json_string(svcs));
+    set_default(ipa, "servicesIpv4CidrBlock", json_string(svcs));
+    set_default(ipa, "stackType", json_string("IPV4"));
+    set_default(c, "nodeIpv4CidrSize", json_integer(24));
+    set_default(c, "loggingService", json_string("logging.googleapis.com/kubernetes"));
+    set_default(c, "monitoringService", json_string("monitoring.googleapis.com/kubernetes"));
+    const char *icv = json_string_value(json_object_get(c, "initialClusterVersion"));
+    if (!json_object_get(c, "releaseChannel") && !icv)
+        json_object_set_new(c, "releaseChannel", json_pack("{s:s}", "channel", "REGULAR"));
+    const char *ver = icv && strstr(icv, "-gke.") ? icv : DEFAULT_VERSION;
+    json_object_set_new(c, "currentMasterVersion", json_string(ver));
+    json_object_set_new(c, "currentNodeVersion", json_string(ver));
+    set_default(c, "initialClusterVersion", json_string(ver));
+    json_t *addons = json_pack(
+        "{s:{},s:{},s:{s:b},s:{s:b},s:{s:b}}", "httpLoadBalancing", "horizontalPodAutoscaling",
+        "kubernetesDashboard", "disabled", 1, "networkPolicyConfig", "disabled", 1,
+        "gcePersistentDiskCsiDriverConfig", "enabled", 1);
+    json_object_update(addons, json_object_get(c, "addonsConfig"));
+    json_object_set_new(c, "addonsConfig", addons);
+    json_t *ma = json_object_get(c, "masterAuth");
+    if (!json_is_object(ma)) {
+        ma = json_object();
+        json_object_set_new(c, "masterAuth", ma);
+    }
+    json_object_del(ma, "password");
+    char *ca = make_ca_b64(id);
+    json_object_set_new(ma, "clusterCaCertificate", json_string(ca));
+    free(ca);
+    json_t *pcc = json_object_get(c, "privateClusterConfig");
+    if (json_is_object(pcc) && json_is_true(json_object_get(pcc, "enablePrivateNodes"))) {
+        json_object_set_new(pcc, "privateEndpoint", json_string("172.16.0.2"));
+        json_object_set_new(pcc, "publicEndpoint", json_string(ep));
+        char *peer = xasprintf("gke-n%s-%.4s-peer", h, id);
+        json_object_set_new(pcc, "peeringName", json_string(peer));
+        free(peer);
+    }
+    set_default(c, "databaseEncryption", json_pack("{s:s}", "state", "DECRYPTED"));
+    set_default(c, "shieldedNodes", json_pack("{s:b}", "enabled", 1));
+    char *fp = fingerprint(json_object_get(c, "resourceLabels"));
+    json_object_set_new(c, "labelFingerprint", json_string(fp));
+    free(fp);
+    json_object_set_new(c, "createTime", json_string(emu_now()));
+    json_object_set_new(c, "status", json_string("PROVISIONING"));
+    json_object_set_new(c, "etag", json_string(h));
+    char *k8s = xasprintf("k8s/%s", id);
+    json_object_set_new(c, "plinth:k8sPath", json_string(k8s));
+    free(k8s);
+
+    json_t *pools = json_array();
+    if (json_array_size(in_pools)) {
+        size_t i;
+        json_t *np;
+        json_array_foreach(in_pools, i, np) json_array_append_new(pools, json_deep_copy(np));
+    } else if (!json_is_true(json_object_get(json_object_get(c, "autopilot"), "enabled"))) {
+        json_t *np = json_pack("{s:s,s:I}", "name", "default-pool", "initialNodeCount",
+                               json_integer_value(json_object_get(c, "initialNodeCount")) ?: 3);
+        if (json_object_get(c, "nodeConfig"))
+            json_object_set(np, "config", json_object_get(c, "nodeConfig"));
+        json_array_append_new(pools, np);
+    }
+    json_object_set_new(c, "nodePools", pools);
+    size_t i;
+    json_t *np;
+    json_array_foreach(pools, i, np) {
+        if (!valid_name(json_string_value(json_object_get(np, "name")), 40)) {
+            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
+                      "Invalid value for field \"cluster.node_pools[%zu].name\".", i);
+            goto out;
+        }
+        pool_defaults(np, c, p, l, name);
+    }
+    if (json_array_size(pools))
+        json_object_set(c, "nodeConfig", json_object_get(json_array_get(pools, 0), "config"));
+    recount(c);
+    resp->body = start_op(emu, p, l, key, c, "CREATE_CLUSTER", self, "container.clusters.create",
+                          NULL);
+    emu_put(emu, key, c);
+    c = NULL;
+out:
+    json_decref(c);
+    free(self);
+    free(region);
+    free(key);
+}
+
+static void cluster_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    char *key;
+    json_t *c = load_cluster(emu, req, resp, &key);
+    if (!c)
+        return;
+    resp->body = strip(c);
+    json_decref(c);
+    free(key);
+}
+
+static void cluster_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    const char *p = req->params[0], *l = req->params[1];
+    char *prefix = xasprintf("container/projects/%s/locations/", p);
+    json_t *keys = emu_keys(emu, prefix), *k, *items = json_array();
+    size_t i;
+    json_array_foreach(keys, i, k) {
+        const char *s = json_string_value(k) + strlen(prefix);
+        const char *cl = strstr(s, "/clusters/");
+        if (!cl)
+            continue;
+        if (strcmp(l, "-") != 0 && (strlen(l) != (size_t)(cl - s) || strncmp(s, l, strlen(l))))
+            continue;
+        json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
+    }
+    json_decref(keys);
+    free(prefix);
+    resp->body = json_pack("{s:o}", "clusters", items);
+}
+
+static void cluster_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    char *key;
+    json_t *c = load_cluster(emu, req, resp, &key);
+    if (!c)
+        return;
+    if (refuse_if_busy(emu, c, resp) == 0) {
+        json_object_set_new(c, "status", json_string("STOPPING"));
+        resp->body = start_op(emu, req->params[0], req->params[1], key, c, "DELETE_CLUSTER",
+                              json_string_value(json_object_get(c, "selfLink")),
+                              "container.clusters.delete", NULL);
+        emu_put(emu, key, c);
+        c = NULL;
+    }
+    json_decref(c);
+    free(key);
+}
+
+/* desired* fields whose cluster field is not simply the name without
+ * "desired". */
+static const struct {
+    const char *desired, *path; /* dotted */
+} update_map[] = {
+    {"desiredMasterVersion", "currentMasterVersion"},
+    {"desiredNodeVersion", "currentNodeVersion"},
+    {"desiredClusterAutoscaling", "autoscaling"},
+    {"desiredEnablePrivateEndpoint", "privateClusterConfig.enablePrivateEndpoint"},
+    {"desiredDefaultEnablePrivateNodes", "networkConfig.defaultEnablePrivateNodes"},
+    {"desiredIntraNodeVisibilityConfig", "networkConfig.enableIntraNodeVisibility"},
+    {"desiredDatapathProvider", "networkConfig.datapathProvider"},
+    {"desiredPrivateIpv6GoogleAccess", "networkConfig.privateIpv6GoogleAccess"},
+    {"desiredDnsConfig", "networkConfig.dnsConfig"},
+    {"desiredGatewayApiConfig", "networkConfig.gatewayApiConfig"},
+    {"desiredL4ilbSubsettingConfig", "networkConfig.enableL4ilbSubsetting"},
+};
+
+/* Sets value at a dotted path, creating objects on the way; objects are
+ * merged into an existing object value (the API's desired* configs are
+ * whole messages, merged field by field here for the nested ones). */
+static void set_path(json_t *doc, const char *path, json_t *val, int merge) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_t *cur = doc;
+    char *save = NULL, *tok = strtok_r(buf, ".", &save);
+    while (tok) {
+        char *next = strtok_r(NULL, ".", &save);
+        if (!next) {
+            json_t *old = json_object_get(cur, tok);
+            if (merge && json_is_object(old) && json_is_object(val))
+                json_object_update(old, val);
+            else
+                json_object_set(cur, tok, val);
+            return;
+        }
+        json_t *sub = json_object_get(cur, tok);
+        if (!json_is_object(sub)) {
+            sub = json_object();
+            json_object_set_new(cur, tok, sub);
+        }
+        cur = sub;
+        tok = next;
+    }
+}
+
+static const char *resolve_version(const char *v) {
+    if (!v || !strcmp(v, "-") || !strcmp(v, "latest"))
+        return versions[0];
+    for (size_t i = 0; versions[i]; i++)
+        if (!strncmp(versions[i], v, strlen(v)))
+            return versions[i];
+    return NULL;
+}
+
+static void mark_update(json_t *c) {
+    char h[9];
+    hex8(h);
+    json_object_set_new(c, "etag", json_string(h));
+    json_object_set_new(c, "status", json_string("RECONCILING"));
+}
+
+static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    if (emu_validate(resp, "container", "UpdateClusterRequest", req->body) < 0)
+        return;
+    json_t *u = json_object_get(req->body, "update");
+    char *key;
+    json_t *c = load_cluster(emu, req, resp, &key);
+    if (!c)
+        return;
+    const char *field = NULL, *k;
+    json_t *v, *val = NULL;
+    int n = 0;
+    json_object_foreach(u, k, v) {
+        if (!strncmp(k, "desired", 7) && strcmp(k, "desiredNodePoolId") != 0) {
+            n++;
+            field = k;
+            val = v;
+        }
+    }
+    const char *type = "UPDATE_CLUSTER";
+    const char *pool = json_string_value(json_object_get(u, "desiredNodePoolId"));
+    const char *etag = json_string_value(json_object_get(u, "etag"));
+    if (n != 1) {
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
+                  n ? "Exactly one update can be applied to a cluster with each request; got %d."
+                    : "Update request must specify exactly one update (got %d).",
+                  n);
+        goto out;
+    }
+    if (etag && *etag && strcmp(etag, json_string_value(json_object_get(c, "etag")) ?: "")) {
+        emu_error(resp, 409, "ABORTED", "aborted",
+                  "Cluster etag %s does not match the current etag; re-read the cluster.", etag);
+        goto out;
+    }
+    if (refuse_if_busy(emu, c, resp) < 0)
+        goto out;
+    json_t *np = pool ? find_pool(c, pool, NULL) : NULL;
+    if (pool && !np) {
+        emu_error(resp, 404, "NOT_FOUND", "notFound", "Not found: node pool \"%s\".", pool);
+        goto out;
+    }
+    if (!strcmp(field, "desiredMasterVersion") || !strcmp(field, "desiredNodeVersion")) {
+        const char *ver = resolve_version(json_string_value(val));
+        if (!ver) {
+            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
+                      "Master version \"%s\" is unsupported.", json_string_value(val) ?: "");
+            goto out;
+        }
+        if (!strcmp(field, "desiredMasterVersion")) {
+            json_object_set_new(c, "currentMasterVersion", json_string(ver));
+            type = "UPGRADE_MASTER";
+        } else {
+            size_t i;
+            json_t *x;
+            json_array_foreach(json_object_get(c, "nodePools"), i, x) {
+                if (!np || x == np)
+                    json_object_set_new(x, "version", json_string(ver));
+            }
+            json_object_set_new(c, "currentNodeVersion", json_string(ver));
+            type = "UPGRADE_NODES";
+        }
+    } else if (np && !strcmp(field, "desiredNodePoolAutoscaling")) {
+        json_object_set(np, "autoscaling", val);
+    } else if (!strcmp(field, "desiredImageType")) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(json_object_get(c, "nodePools"), i, x) {
+            if (!np || x == np)
+                json_object_set(json_object_get(x, "config"), "imageType", val);
+        }
+    } else if (!strcmp(field, "desiredLocations")) {
+        json_object_set(c, "locations", val);
+        size_t i;
+        json_t *x;
+        json_array_foreach(json_object_get(c, "nodePools"), i, x) json_object_set(x, "locations", val);
+    } else {
+        const char *path = NULL;
+        for (size_t i = 0; i < sizeof update_map / sizeof update_map[0]; i++)
+            if (!strcmp(update_map[i].desired, field))
+                path = update_map[i].path;
+        char *own = NULL;
+        if (!path) {
+            own = xstrdup(field + 7);
+            own[0] = (char)tolower((unsigned char)own[0]);
+            path = own;
+        }
+        json_t *set = val;
+        if (!strcmp(field, "desiredIntraNodeVisibilityConfig") ||
+            !strcmp(field, "desiredL4ilbSubsettingConfig"))
+            set = json_object_get(val, "enabled") ?: json_false();
+        set_path(c, path, set, json_is_object(set));
+        free(own);
+    }
+    mark_update(c);
+    resp->body = start_op(emu, req->params[0], req->params[1], key, c, type,
+                          json_string_value(json_object_get(c, "selfLink")),
+                          "container.clusters.update", NULL);
+    emu_put(emu, key, c);
+    c = NULL;
+out:
+    json_decref(c);
+    free(key);
+}
+
+/* The set* verbs: body field -> cluster field, operation type. */
+static void cluster_set(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *msg,
+                        const char *in, const char *out, const char *type, int merge) {
+    if (emu_validate(resp, "container", msg, req->body) < 0)
+        return;
+    char *key;
+    json_t *c = load_cluster(emu, req, resp, &key);
+    if (!c)
+        return;
+    json_t *val = json_object_get(req->body, in);
+    if (!val) {
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Field \"%s\" is required.", in);
+        goto out;
+    }
+    if (refuse_if_busy(emu, c, resp) < 0)
+        goto out;
+    if (!strcmp(in, "resourceLabels")) {
+        const char *fp = json_string_value(json_object_get(req->body, "labelFingerprint"));
+        if (fp && *fp && strcmp(fp, json_string_value(json_object_get(c, "labelFingerprint")) ?: "")) {
+            emu_error(resp, 400, "FAILED_PRECONDITION", "failedPrecondition",
+                      "Labels could not be set due to fingerprint mismatch.");
+            goto out;
+        }
+        char *nfp = fingerprint(val);
+        json_object_set_new(c, "labelFingerprint", json_string(nfp));
+        free(nfp);
+    }
+    if (!strcmp(in, "maintenancePolicy") && json_is_object(val)) {
+        char h[9];
+        hex8(h);
+        json_t *mp = json_deep_copy(val);
+        json_object_set_new(mp, "resourceVersion", json_string(h));
+        set_path(c, out, mp, 0);
+        json_decref(mp);
+    } else if (!strcmp(in, "update")) { /* setMasterAuth */
+        json_t *ma = json_deep_copy(val);
+        json_object_del(ma, "password");
+        set_path(c, out, ma, 1);
+        json_decref(ma);
+    } else if (!strcmp(in, "enabled")) { /* setLegacyAbac */
+        json_t *la = json_pack("{s:O}", "enabled", val);
+        set_path(c, out, la, 0);
+        json_decref(la);
+    } else {
+        set_path(c, out, val, merge);
+    }
+    if (!strcmp(in, "locations")) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(json_object_get(c, "nodePools"), i, x) json_object_set(x, "locations", val);
+    }
+    mark_update(c);
+    resp->body = start_op(emu, req->params[0], req->params[1], key, c, type,
+                          json_string_value(json_object_get(c, "selfLink")),
+                          "container.clusters.update", NULL);
+    emu_put(emu, key, c);
+    c = NULL;
+out:
+    json_decref(c);
+    free(key);
+}
+
+#define SETTER(fn, msg, in, out, type, merge)                                                     \
+    static void fn(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {                           \
+        cluster_set(emu, req, resp, msg, in, out, type, merge);                                    \
+    }
+SETTER(set_labels, "SetLabelsRequest", "resourceLabels", "resourceLabels", "SET_LABELS", 0)
+SETTER(set_legacy_abac, "SetLegacyAbacRequest", "enabled", "legacyAbac", "UPDATE_CLUSTER", 0)
+SETTER(set_maintenance, "SetMaintenancePolicyRequest", "maintenancePolicy", "maintenancePolicy",
+       "SET_MAINTENANCE_POLICY", 0)
+SETTER(set_network_policy, "SetNetworkPolicyRequest", "networkPolicy", "networkPolicy",
+       "SET_NETWORK_POLICY", 0)
+SETTER(set_logging, "SetLoggingServiceRequest", "loggingService", "loggingService",
+       "UPDATE_CLUSTER", 0)
+SETTER(set_monitoring, "SetMonitoringServiceRequest", "monitoringService", "monitoringService",
+       "UPDATE_CLUSTER", 0)
+SETTER(set_addons, "SetAddonsConfigRequest", "addonsConfig", "addonsConfig", "UPDATE_CLUSTER", 1)
+SETTER(set_locations, "SetLocationsRequest", "locations", "locations", "UPDATE_CLUSTER", 0)
+SETTER(set_master_auth, "SetMasterAuthRequest", "update", "masterAuth", "SET_MASTER_AUTH", 1)
+
+static void update_master(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    const char *v = json_string_value(json_object_get(req->body, "masterVersion"));
+    const char *ver = resolve_version(v);
+    if (!ver) {
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Master version \"%s\" is unsupported.",
+                  v ? v : "");
+        return;
+    }
+    json_t *body = json_pack("{s:s}", "masterVersion", ver);
+    emu_req_t r2 = *req;
+    r2.body = body;
+    cluster_set(emu, &r2, resp, "UpdateMasterRequest", "masterVersion", "currentMasterVersion",
+                "UPGRADE_MASTER", 0);
+    json_decref(body);
+}
+
+/* ---- node pools -------------------------------------------------------- */
+
+static void pool_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    if (emu_validate(resp, "container", "CreateNodePoolRequest", req->body) < 0)
+        return;
+    json_t *in = json_object_get(req->body, "nodePool");
+    const char *name = json_string_value(json_object_get(in, "name"));
+    if (!valid_name(name, 40)) {
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
+                  "Invalid value for field \"node_pool.name\": \"%s\".", name ? name : "");
+        return;
+    }
+    char *key;
+    json_t *c = load_cluster(emu, req, resp, &key);
+    if (!c)
+        return;
+    if (find_pool(c, name, NULL)) {
+        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
+                  "Already exists: projects/%s/locations/%s/clusters/%s/nodePools/%s.",
+                  req->params[0], req->params[1], req->params[2], name);
+        goto out;
+    }
+    if (refuse_if_busy(emu, c, resp) < 0)
+        goto out;
+    json_t *np = json_deep_copy(in);
+    pool_defaults(np, c, req->params[0], req->params[1], req->params[2]);
+    json_t *pools = json_object_get(c, "nodePools");
+    if (!pools) {
+        pools = json_array();
+        json_object_set_new(c, "nodePools", pools);
+    }
+    json_array_append_new(pools, np);
+    json_object_set_new(c, "status", json_string("RECONCILING"));
+    recount(c);
+    resp->body = start_op(emu, req->params[0], req->params[1], key, c, "CREATE_NODE_POOL",
+                          json_string_value(json_object_get(np, "selfLink")),
+                          "container.nodePools.create", name);
+    emu_put(emu, key, c);
+    c = NULL;
+out:
+    json_decref(c);
+    free(key);
+}
+
+/* Loads cluster + pool for routes {p}/{l}/{c}/{np}. */
+static json_t *load_pool(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key,
+                         json_t **np) {
+    json_t *c = load_cluster(emu, req, resp, key);
+    if (!c)
+        return NULL;
+    *np = find_pool(c, req->params[3], NULL);
+    if (!*np) {
+        emu_error(resp, 404, "NOT_FOUND", "notFound",
+                  "Not found: projects/%s/locations/%s/clusters/%s/nodePools/%s.", req->params[0],
+                  req->params[1], req->params[2], req->params[3]);
+        json_decref(c);
+        free(*key);
+        return NULL;
+    }
+    return c;
+}
+
+static void pool_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    char *key;
+    json_t *np, *c = load_pool(emu, req, resp, &key, &np);
+    if (!c)
+        return;
+    resp->body = strip(np);
+    json_decref(c);
+    free(key);
+}
+
+static void pool_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    char *key;
+    json_t *c = load_cluster(emu, req, resp, &key);
+    if (!c)
+        return;
+    json_t *pools = json_object_get(c, "nodePools");
+    resp->body = json_pack("{s:o}", "nodePools", pools ? strip(pools) : json_array());
+    json_decref(c);
+    free(key);
+}
+
+/* Node pool mutations: fn changes np (in c); returns the op type or NULL
+ * after filling an error. */
+typedef const char *(*pool_mut_fn)(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp);
+
+static void pool_mutate(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *msg,
+                        pool_mut_fn fn) {
+    if (emu_validate(resp, "container", msg, req->body) < 0)
+        return;
+    char *key;
+    json_t *np, *c = load_pool(emu, req, resp, &key, &np);
+    if (!c)
+        return;
+    if (refuse_if_busy(emu, c, resp) == 0) {
+        json_t *empty = json_object();
+        const char *type = fn(c, np, req->body ? req->body : empty, resp);
+        json_decref(empty);
+        if (type) {
+            char h[9];
+            hex8(h);
+            json_object_set_new(np, "etag", json_string(h));
+            if (strcmp(type, "DELETE_NODE_POOL") != 0)
+                json_object_set_new(np, "status", json_string("RECONCILING"));
+            json_object_set_new(c, "status", json_string("RECONCILING"));
+            recount(c);
+            const char *kind = !strcmp(type, "DELETE_NODE_POOL") ? "container.nodePools.delete"
+                                                                 : "container.nodePools.update";
+            resp->body = start_op(emu, req->params[0], req->params[1], key, c, type,
+                                  json_string_value(json_object_get(np, "selfLink")), kind,
+                                  req->params[3]);
+            emu_put(emu, key, c);
+            c = NULL;
+        }
+    }
+    json_decref(c);
+    free(key);
+}
+
+static const char *mut_size(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
+    json_t *n = json_object_get(body, "nodeCount");
+    if (!json_is_integer(n) || json_integer_value(n) < 0) {
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
+                  "Invalid value for field \"node_count\": must be a non-negative integer.");
+        return NULL;
+    }
+    json_object_set(np, "plinth:nodeCount", n);
+    return "SET_NODE_POOL_SIZE";
+}
+
+static const char *mut_autoscaling(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
+    json_t *a = json_object_get(body, "autoscaling");
+    if (!json_is_object(a)) {
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Field \"autoscaling\" is required.");
+        return NULL;
+    }
+    json_object_set(np, "autoscaling", a);
+    return "UPDATE_CLUSTER";
+}
+
+static const char *mut_management(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
+    json_t *m = json_object_get(body, "management");
+    if (!json_is_object(m)) {
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Field \"management\" is required.");
+        return NULL;
+    }
+    json_object_set(np, "management", m);
+    return "SET_NODE_POOL_MANAGEMENT";
+}
+
+static const char *mut_delete(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
+    json_object_set_new(np, "status", json_string("STOPPING"));
+    return "DELETE_NODE_POOL";
+}
+
+/* UpdateNodePoolRequest: wrapper messages -> node config fields. */
+static const char *mut_update(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
+    static const struct {
+        const char *field, *inner;
+    } wrapped[] = {{"labels", "labels"}, {"taints", "taints"}, {"tags", "tags"},
+                   {"resourceLabels", "labels"}, {"resourceManagerTags", "tags"}};
+    static const char *const skip[] = {"name", "projectId", "zone", "clusterId", "nodePoolId",
+                                       "nodeVersion", "locations", "upgradeSettings", "etag",
+                                       NULL};
+    const char *type = "UPDATE_CLUSTER";
+    const char *etag = json_string_value(json_object_get(body, "etag"));
+    if (etag && *etag && strcmp(etag, json_string_value(json_object_get(np, "etag")) ?: "")) {
+        emu_error(resp, 409, "ABORTED", "aborted", "Node pool etag %s does not match.", etag);
+        return NULL;
+    }
+    json_t *cfg = json_object_get(np, "config");
+    const char *nv = json_string_value(json_object_get(body, "nodeVersion"));
+    if (nv && *nv) {
+        const char *ver = resolve_version(nv);
+        if (!ver) {
+            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Node version \"%s\" is unsupported.",
+                      nv);
+            return NULL;
+        }
+        if (strcmp(ver, json_string_value(json_object_get(np, "version")) ?: "")) {
+            json_object_set_new(np, "version", json_string(ver));
+            type = "UPGRADE_NODES";
+        }
+    }
+    if (json_array_size(json_object_get(body, "locations")))
+        json_object_set(np, "locations", json_object_get(body, "locations"));
+    if (json_object_get(body, "upgradeSettings"))
+        json_object_set(np, "upgradeSettings", json_object_get(body, "upgradeSettings"));
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)body, k, v) {
+        int s = 0;
+        for (size_t i = 0; skip[i]; i++)
+            s |= !strcmp(skip[i], k);
+        if (s)
+            continue;
+        json_t *val = v;
+        for (size_t i = 0; i < sizeof wrapped / sizeof wrapped[0]; i++)
+            if (!strcmp(wrapped[i].field, k) && json_is_object(v))
+                val = json_object_get(v, wrapped[i].inner) ?: json_null();
+        if (json_is_null(val))
+            json_object_del(cfg, k);
+        else
+            json_object_set(cfg, k, val);
+    }
+    return type;
+}
+
+#define POOLVERB(fn, msg, mut)                                                                     \
+    static void fn(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {                           \
+        pool_mutate(emu, req, resp, msg, mut);                                                     \
+    }
+POOLVERB(pool_set_size, "SetNodePoolSizeRequest", mut_size)
+POOLVERB(pool_set_autoscaling, "SetNodePoolAutoscalingRequest", mut_autoscaling)
+POOLVERB(pool_set_management, "SetNodePoolManagementRequest", mut_management)
+POOLVERB(pool_update, "UpdateNodePoolRequest", mut_update)
+POOLVERB(pool_delete, "DeleteNodePoolRequest", mut_delete)
+
+/* ---- operations and server config --------------------------------------- */
+
+static void op_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    char *key = xasprintf("container/projects/%s/locations/%s/operations/%s", req->params[0],
+                          req->params[1], req->params[2]);
+    json_t *op = emu_get(emu, key);
+    if (op)
+        resp->body = strip(op);
+    else
+        emu_error(resp, 404, "NOT_FOUND", "notFound",
+                  "Not found: projects/%s/locations/%s/operations/%s.", req->params[0],
+                  req->params[1], req->params[2]);
+    free(key);
+}
+
+static void op_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    const char *l = req->params[1];
+    char *prefix = xasprintf("container/projects/%s/locations/", req->params[0]);
+    json_t *keys = emu_keys(emu, prefix), *k, *items = json_array();
+    size_t i;
+    json_array_foreach(keys, i, k) {
+        const char *s = json_string_value(k) + strlen(prefix);
+        const char *o = strstr(s, "/operations/");
+        if (!o || (strcmp(l, "-") && (strlen(l) != (size_t)(o - s) || strncmp(s, l, strlen(l)))))
+            continue;
+        json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
+    }
+    json_decref(keys);
+    free(prefix);
+    resp->body = json_pack("{s:o}", "operations", items);
+}
+
+static void op_cancel(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    emu_error(resp, 400, "FAILED_PRECONDITION", "failedPrecondition",
+              "Operation %s cannot be cancelled.", req->params[2]);
+}
+
+static void server_config(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    json_t *vs = json_array();
+    for (size_t i = 0; versions[i]; i++)
+        json_array_append_new(vs, json_string(versions[i]));
+    json_t *channels = json_array();
+    const char *names[] = {"RAPID", "REGULAR", "STABLE", "EXTENDED"};
+    for (int i = 0; i < 4; i++)
+        json_array_append_new(channels, json_pack("{s:s,s:s,s:O}", "channel", names[i],
+                                                  "defaultVersion", i == 0 ? versions[0] : DEFAULT_VERSION,
+                                                  "validVersions", vs));
+    resp->body = json_pack("{s:s,s:O,s:O,s:s,s:[s,s,s,s],s:o}", "defaultClusterVersion",
+                           DEFAULT_VERSION, "validMasterVersions", vs, "validNodeVersions", vs,
+                           "defaultImageType", "COS_CONTAINERD", "validImageTypes",
+                           "COS_CONTAINERD", "UBUNTU_CONTAINERD", "WINDOWS_LTSC_CONTAINERD",
+                           "COS", "channels", channels);
+    json_decref(vs);
+}
+
+/* Finishes what a previous run left RUNNING (timers are not persisted). */
+static void init(emu_t *emu) {
+    json_t *keys = emu_keys(emu, "container/projects/"), *k;
+    size_t i;
+    json_array_foreach(keys, i, k) {
+        const char *key = json_string_value(k);
+        if (!strstr(key, "/operations/"))
+            continue;
+        json_t *op = emu_get(emu, key);
+        if (strcmp(json_string_value(json_object_get(op, "status")) ?: "", "DONE") != 0)
+            emu_after(emu, 0, op_finish, key);
+    }
+    json_decref(keys);
+}
+
+#define CL "v1/projects/{p}/locations/{l}/clusters"
+#define NP CL "/{c}/nodePools"
+static const emu_route_t routes[] = {
+    {"POST", CL, cluster_create},
+    {"GET", CL, cluster_list},
+    {"GET", CL "/{c}", cluster_get},
+    {"PUT", CL "/{c}", cluster_update},
+    {"DELETE", CL "/{c}", cluster_delete},
+    {"POST", CL "/{c}:setResourceLabels", set_labels},
+    {"POST", CL "/{c}:setLegacyAbac", set_legacy_abac},
+    {"POST", CL "/{c}:setMaintenancePolicy", set_maintenance},
+    {"POST", CL "/{c}:setNetworkPolicy", set_network_policy},
+    {"POST", CL "/{c}:setLogging", set_logging},
+    {"POST", CL "/{c}:setMonitoring", set_monitoring},
+    {"POST", CL "/{c}:setAddons", set_addons},
+    {"POST", CL "/{c}:setLocations", set_locations},
+    {"POST", CL "/{c}:setMasterAuth", set_master_auth},
+    {"POST", CL "/{c}:updateMaster", update_master},
+    {"POST", NP, pool_create},
+    {"GET", NP, pool_list},
+    {"GET", NP "/{np}", pool_get},
+    {"PUT", NP "/{np}", pool_update},
+    {"DELETE", NP "/{np}", pool_delete},
+    {"POST", NP "/{np}:setSize", pool_set_size},
+    {"POST", NP "/{np}:setAutoscaling", pool_set_autoscaling},
+    {"POST", NP "/{np}:setManagement", pool_set_management},
+    {"GET", "v1/projects/{p}/locations/{l}/operations", op_list},
+    {"GET", "v1/projects/{p}/locations/{l}/operations/{op}", op_get},
+    {"POST", "v1/projects/{p}/locations/{l}/operations/{op}:cancel", op_cancel},
+    {"GET", "v1/projects/{p}/locations/{l}/serverConfig", server_config},
+};
+
+const emu_api_t emu_api_container = {"container", routes, sizeof routes / sizeof routes[0], init};

@@ -1,0 +1,110 @@
+-- gke: a private, regional GKE cluster for ML workloads.
+-- Creates: the APIs it needs; a node service account with least-privilege
+-- roles (logs, metrics, image pulls); the cluster (workload identity, release
+-- channel, private nodes, authorized networks, VPC-native ranges) with a
+-- system node pool; an optional GPU node pool (accelerators, spot,
+-- autoscaling from zero, a NoSchedule taint so only GPU workloads land there).
+-- Inputs:  project, name, region, network, subnetwork (required);
+--          pods_range ("pods"), services_range ("services"),
+--          master_cidr ("172.16.0.0/28"), authorized_networks ({}: list of CIDRs),
+--          release_channel ("REGULAR"), system_machine_type ("e2-standard-4"),
+--          system_min_nodes (1), system_max_nodes (3),
+--          gpu (false), gpu_type ("nvidia-l4"), gpu_count (1),
+--          gpu_machine_type ("g2-standard-8"), gpu_max_nodes (2), gpu_spot (true)
+-- Outputs: cluster (resource), endpoint, ca_certificate, node_service_account (email),
+--          workload_pool
+local util = require("util")
+
+return function(args)
+  local i = util.inputs("gke", args, {
+    project = { type = "string", required = true },
+    name = { type = "string", required = true },
+    region = { type = "string", required = true },
+    network = { required = true },
+    subnetwork = { required = true },
+    pods_range = { type = "string", default = "pods" },
+    services_range = { type = "string", default = "services" },
+    master_cidr = { type = "string", default = "172.16.0.0/28" },
+    authorized_networks = { type = "table", default = {} },
+    release_channel = { type = "string", default = "REGULAR" },
+    system_machine_type = { type = "string", default = "e2-standard-4" },
+    system_min_nodes = { type = "number", default = 1 },
+    system_max_nodes = { type = "number", default = 3 },
+    gpu = { type = "boolean", default = false },
+    gpu_type = { type = "string", default = "nvidia-l4" },
+    gpu_count = { type = "number", default = 1 },
+    gpu_machine_type = { type = "string", default = "g2-standard-8" },
+    gpu_max_nodes = { type = "number", default = 2 },
+    gpu_spot = { type = "boolean", default = true },
+  })
+
+  local apis = {}
+  for _, svc in ipairs({ "container.googleapis.com", "compute.googleapis.com" }) do
+    apis[#apis + 1] = gcp.project_service(svc:match("^[a-z]+")) { service = svc }
+  end
+
+  local sa = gcp.service_account "nodes" {
+    accountId = i.name .. "-nodes", displayName = "GKE nodes of " .. i.name,
+  }
+  local roles = { "roles/logging.logWriter", "roles/monitoring.metricWriter",
+                  "roles/monitoring.viewer", "roles/stackdriver.resourceMetadata.writer",
+                  "roles/artifactregistry.reader" }
+  for _, role in ipairs(roles) do
+    gcp.project_iam_member("nodes_" .. role:match("[^/]+$"):gsub("%.", "_")) {
+      role = role, member = "serviceAccount:" .. sa.email,
+    }
+  end
+
+  local node_config = function(machine)
+    return {
+      machineType = machine, serviceAccount = sa.email,
+      oauthScopes = { "https://www.googleapis.com/auth/cloud-platform" },
+      workloadMetadataConfig = { mode = "GKE_METADATA" },
+      shieldedInstanceConfig = { enableSecureBoot = true },
+    }
+  end
+
+  local cidrs = {}
+  for n, c in ipairs(i.authorized_networks) do cidrs[n] = { cidrBlock = c, displayName = "allowed-" .. n } end
+
+  local cluster = gcp.container_cluster "cluster" {
+    name = i.name, location = i.region,
+    network = i.network, subnetwork = i.subnetwork,
+    releaseChannel = { channel = i.release_channel },
+    workloadIdentityConfig = { workloadPool = i.project .. ".svc.id.goog" },
+    privateClusterConfig = { enablePrivateNodes = true, masterIpv4CidrBlock = i.master_cidr },
+    masterAuthorizedNetworksConfig = { enabled = true, cidrBlocks = cidrs },
+    ipAllocationPolicy = { useIpAliases = true, clusterSecondaryRangeName = i.pods_range,
+                           servicesSecondaryRangeName = i.services_range },
+    nodePools = { {
+      name = "system", initialNodeCount = i.system_min_nodes,
+      config = node_config(i.system_machine_type),
+      autoscaling = { enabled = true, minNodeCount = i.system_min_nodes, maxNodeCount = i.system_max_nodes },
+      management = { autoRepair = true, autoUpgrade = true },
+    } },
+    depends_on = apis,
+    -- The system pool is created with the cluster; later changes to it go
+    -- through node pool verbs, not through the cluster body.
+    lifecycle = { ignore_changes = { "nodePools" } },
+  }
+
+  if i.gpu then
+    local cfg = node_config(i.gpu_machine_type)
+    cfg.accelerators = { { acceleratorType = i.gpu_type, acceleratorCount = i.gpu_count } }
+    cfg.spot = i.gpu_spot
+    cfg.taints = { { key = "nvidia.com/gpu", value = "present", effect = "NO_SCHEDULE" } }
+    cfg.labels = { ["plinth.dev/pool"] = "gpu" }
+    gcp.container_node_pool "gpu" {
+      name = "gpu", cluster = cluster.name, location = i.region,
+      initialNodeCount = 0, config = cfg,
+      autoscaling = { enabled = true, minNodeCount = 0, maxNodeCount = i.gpu_max_nodes },
+      management = { autoRepair = true, autoUpgrade = true },
+    }
+  end
+
+  return {
+    cluster = cluster, endpoint = cluster.endpoint,
+    ca_certificate = cluster.masterAuth.clusterCaCertificate,
+    node_service_account = sa.email, workload_pool = i.project .. ".svc.id.goog",
+  }
+end

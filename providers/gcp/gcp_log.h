@@ -1,0 +1,34 @@
+/* gcp_log.h: the HTTP log writer: one JSON object per request attempt,
+ * appended to a file with secrets redacted (internal to the gcp transport). */
+#ifndef PLINTH_GCP_LOG_H
+#define PLINTH_GCP_LOG_H
+
+#include <stddef.h>
+
+#include "core/util.h"
+
+typedef struct gcp_log gcp_log_t;
+
+/* One attempt.  Bodies are raw bytes (may be NULL / 0). */
+typedef struct gcp_log_entry {
+    const char *api, *method, *url;
+    const char *req_type; /* request Content-Type, or NULL */
+    const char *req, *resp;
+    size_t req_len, resp_len;
+    long status;
+    long ms;
+    int attempt;
+} gcp_log_entry_t;
+
+/* Opens path for appending (O_APPEND, created 0600).  NULL with e filled. */
+gcp_log_t *gcp_log_open(const char *path, perr_t *e);
+void gcp_log_close(gcp_log_t *l);
+/* Registers a secret (copied): strings equal to or containing it are
+ * written as "<redacted>".  Thread-safe; empty values are ignored. */
+void gcp_log_add_secret(gcp_log_t *l, const char *value);
+/* Appends one line (one write() under the log's mutex).  Thread-safe. */
+void gcp_log_write(gcp_log_t *l, const gcp_log_entry_t *ent);
+/* Formats the line gcp_log_write would write (new string, no newline). */
+char *gcp_log_format(gcp_log_t *l, const gcp_log_entry_t *ent);
+
+#endif

@@ -1,0 +1,317 @@
+/* types_compute.c: Compute Engine resource types: network, subnetwork,
+ * firewall, router (with its NATs), global address, instance.  All share
+ * the compute operation shape and PATCH-with-fingerprint updates. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/jpath.h"
+#include "providers/gcp/gcp_res.h"
+
+static const char *const extra_project[] = {"project", NULL};
+static const char *const strip_region[] = {"region", NULL};
+static const char *const strip_zone[] = {"zone", NULL};
+static const char *const compute_output[] = {"id", "kind", "selfLink", "selfLinkWithId", "creationTimestamp",
+                                             "fingerprint", "labelFingerprint", NULL};
+
+/* Compute accepts full URLs and partial ones ("projects/p/global/networks/n")
+ * for references, not bare names: expand a bare name. */
+static void expand_ref(json_t *body, const char *path, const char *project, const char *fmt_mid) {
+    json_t *v = jpath_get(body, path);
+    const char *s = json_string_value(v);
+    if (!s || strchr(s, '/')) return;
+    jpath_set_new(body, path, json_sprintf("projects/%s/%s/%s", project, fmt_mid, s));
+}
+
+static const char *body_project(rctx_t *c, const json_t *desired) {
+    const char *p = json_string_value(json_object_get(desired, "project"));
+    return p ? p : GCP_PROV(c)->project;
+}
+
+static int prepare_network_ref(rctx_t *c, const json_t *desired, json_t *body) {
+    expand_ref(body, "network", body_project(c, desired), "global/networks");
+    return 0;
+}
+
+/* ---- network ---- */
+
+static void network_defaults(const rtype_t *t, void *prov, const char *spec_name, json_t *body) {
+    gcp_res_defaults(t, prov, spec_name, body);
+    /* Omitting autoCreateSubnetworks creates a *legacy* network; plinth's
+     * default is a custom-mode VPC (set true for auto mode). */
+    if (!json_object_get(body, "autoCreateSubnetworks"))
+        json_object_set_new(body, "autoCreateSubnetworks", json_false());
+}
+
+static const char *const net_forms[] = {"{project}/{name}", "{name}", NULL};
+static const gcp_type_t network_t = {
+    .api = "compute",
+    .op_api = "compute",
+    .self = "compute/v1/projects/{project}/global/networks/{name}",
+    .collection = "compute/v1/projects/{project}/global/networks",
+    .id_tmpl = "projects/{project}/global/networks/{name}",
+    .import_forms = net_forms,
+    .name_field = "name",
+    .create_style = GCP_CREATE_POST,
+    .update_style = GCP_UPDATE_COMPUTE,
+    .list_items = "items",
+};
+static const char *const net_immutable[] = {"name", "autoCreateSubnetworks", "description", "internalIpv6Range",
+                                            "networkProfile", "enableUlaInternalIpv6", "IPv4Range", NULL};
+static const char *const net_ignore[] = {"id", "kind", "selfLink", "selfLinkWithId", "creationTimestamp",
+                                         "gatewayIPv4", "subnetworks", "peerings", "firewallPolicy", NULL};
+const rtype_t gcp_compute_network = {
+    .name = "gcp.compute_network", .api = "compute", .message = "Network",
+    .extra_fields = extra_project, .immutable = net_immutable, .ignore = net_ignore,
+    GCP_RTYPE_CALLBACKS_NODEFAULTS, .defaults = network_defaults, .data = &network_t,
+};
+
+/* ---- subnetwork ---- */
+
+static int subnet_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
+                         const strlist_t *changed, json_t **newlive) {
+    json_t *vars = gcp_tmpl_match("projects/{project}/regions/{region}/subnetworks/{name}", id);
+    if (!vars) {
+        perr_set(c->err, c->addr, "bad subnetwork ID %s", id);
+        return -1;
+    }
+    char *url = gcp_tmpl_fill("compute/v1/projects/{project}/regions/{region}/subnetworks/{name}", vars, c->err);
+    json_decref(vars);
+    strlist_t rest = {0};
+    int rc = 0;
+    for (size_t i = 0; i < changed->n && rc == 0; i++) {
+        const char *p = changed->v[i];
+        const char *verb = NULL, *field = NULL;
+        if (strcmp(p, "ipCidrRange") == 0) verb = "expandIpCidrRange", field = "ipCidrRange";
+        else if (strcmp(p, "privateIpGoogleAccess") == 0)
+            verb = "setPrivateIpGoogleAccess", field = "privateIpGoogleAccess";
+        if (!verb) {
+            strlist_add(&rest, p);
+            continue;
+        }
+        json_t *b = json_pack("{s:O}", field, json_object_get(desired, field));
+        char *u = xasprintf("%s/%s", url, verb);
+        gcp_resp_t r = {0};
+        rc = gcp_call_busy(c, "POST", "compute", u, b, &r);
+        if (rc == 0 && (r.status < 200 || r.status >= 300)) {
+            gcp_fail(c, &r, "POST", u);
+            rc = -1;
+        } else if (rc == 0)
+            rc = gcp_wait(c, "compute", r.body);
+        gcp_resp_free(&r);
+        free(u);
+        json_decref(b);
+    }
+    free(url);
+    if (rc == 0) {
+        json_t *cur = NULL;
+        if (rest.n) rc = gcp_res_update_std(c, id, desired, live, &rest, newlive);
+        else if ((rc = gcp_res_read(c, id, desired, &cur)) == 0) *newlive = cur;
+    }
+    strlist_free(&rest);
+    return rc;
+}
+
+static const char *const subnet_forms[] = {"{project}/{region}/{name}", "{region}/{name}", NULL};
+static const gcp_type_t subnet_t = {
+    .api = "compute",
+    .op_api = "compute",
+    .self = "compute/v1/projects/{project}/regions/{region}/subnetworks/{name}",
+    .collection = "compute/v1/projects/{project}/regions/{region}/subnetworks",
+    .id_tmpl = "projects/{project}/regions/{region}/subnetworks/{name}",
+    .import_forms = subnet_forms,
+    .name_field = "name",
+    .location_field = "region",
+    .send_strip = strip_region,
+    .create_style = GCP_CREATE_POST,
+    .update_style = GCP_UPDATE_COMPUTE,
+    .list_items = "items",
+    .set_paths = (const char *const[]){"secondaryIpRanges", NULL},
+    .prepare = prepare_network_ref,
+    .update = subnet_update,
+};
+static const char *const subnet_immutable[] = {"name", "network", "region", "description", NULL};
+static const char *const subnet_required[] = {"network", "ipCidrRange", NULL};
+const rtype_t gcp_compute_subnetwork = {
+    .name = "gcp.compute_subnetwork", .api = "compute", .message = "Subnetwork",
+    .extra_fields = extra_project, .required = subnet_required, .immutable = subnet_immutable,
+    .ignore = (const char *const[]){"id", "kind", "selfLink", "creationTimestamp", "fingerprint", "gatewayAddress",
+                                    "state", "ipv6CidrRange", "ipv6GceEndpoint", "internalIpv6Prefix",
+                                    "externalIpv6Prefix", NULL},
+    GCP_RTYPE_CALLBACKS, .data = &subnet_t,
+};
+
+/* ---- firewall ---- */
+
+static const gcp_type_t firewall_t = {
+    .api = "compute",
+    .op_api = "compute",
+    .self = "compute/v1/projects/{project}/global/firewalls/{name}",
+    .collection = "compute/v1/projects/{project}/global/firewalls",
+    .id_tmpl = "projects/{project}/global/firewalls/{name}",
+    .import_forms = net_forms,
+    .name_field = "name",
+    .create_style = GCP_CREATE_POST,
+    .update_style = GCP_UPDATE_COMPUTE,
+    .list_items = "items",
+    .set_paths = (const char *const[]){"allowed", "denied", "allowed.*.ports", "denied.*.ports", "sourceRanges",
+                                       "destinationRanges", "sourceTags", "targetTags", "sourceServiceAccounts",
+                                       "targetServiceAccounts", NULL},
+    .ci_paths = (const char *const[]){"allowed.*.IPProtocol", "denied.*.IPProtocol", NULL},
+    .prepare = prepare_network_ref,
+};
+const rtype_t gcp_compute_firewall = {
+    .name = "gcp.compute_firewall", .api = "compute", .message = "Firewall",
+    .extra_fields = extra_project, .required = (const char *const[]){"network", NULL},
+    .immutable = (const char *const[]){"name", "direction", "network", NULL},
+    .ignore = compute_output,
+    GCP_RTYPE_CALLBACKS, .data = &firewall_t,
+};
+
+/* ---- router (NATs are its nats[] array; a PATCH replaces the list) ---- */
+
+static const gcp_type_t router_t = {
+    .api = "compute",
+    .op_api = "compute",
+    .self = "compute/v1/projects/{project}/regions/{region}/routers/{name}",
+    .collection = "compute/v1/projects/{project}/regions/{region}/routers",
+    .id_tmpl = "projects/{project}/regions/{region}/routers/{name}",
+    .import_forms = subnet_forms,
+    .name_field = "name",
+    .location_field = "region",
+    .send_strip = strip_region,
+    .create_style = GCP_CREATE_POST,
+    .update_style = GCP_UPDATE_COMPUTE,
+    .list_items = "items",
+    .set_paths = (const char *const[]){"nats", "nats.*.subnetworks", "nats.*.natIps", NULL},
+    .prepare = prepare_network_ref,
+};
+const rtype_t gcp_compute_router = {
+    .name = "gcp.compute_router", .api = "compute", .message = "Router",
+    .extra_fields = extra_project, .required = (const char *const[]){"network", NULL},
+    .immutable = (const char *const[]){"name", "network", "region", "encryptedInterconnectRouter", NULL},
+    .ignore = compute_output,
+    GCP_RTYPE_CALLBACKS, .data = &router_t,
+};
+
+/* ---- global address (private services access range) ---- */
+
+static const gcp_type_t address_t = {
+    .api = "compute",
+    .op_api = "compute",
+    .self = "compute/v1/projects/{project}/global/addresses/{name}",
+    .collection = "compute/v1/projects/{project}/global/addresses",
+    .id_tmpl = "projects/{project}/global/addresses/{name}",
+    .import_forms = net_forms,
+    .name_field = "name",
+    .create_style = GCP_CREATE_POST,
+    .update_style = GCP_UPDATE_COMPUTE,
+    .labels_verb = 1,
+    .list_items = "items",
+    .prepare = prepare_network_ref,
+};
+const rtype_t gcp_compute_global_address = {
+    .name = "gcp.compute_global_address", .api = "compute", .message = "Address",
+    .extra_fields = extra_project,
+    .immutable = (const char *const[]){"name", "address", "addressType", "prefixLength", "network", "purpose",
+                                       "ipVersion", "description", "subnetwork", "networkTier", NULL},
+    .ignore = (const char *const[]){"id", "kind", "selfLink", "creationTimestamp", "labelFingerprint", "status",
+                                    "users", "region", NULL},
+    GCP_RTYPE_CALLBACKS, .data = &address_t,
+};
+
+/* ---- instance ---- */
+
+static int instance_prepare(rctx_t *c, const json_t *desired, json_t *body) {
+    const char *zone = json_string_value(json_object_get(desired, "zone"));
+    if (!zone) zone = GCP_PROV(c)->zone;
+    const char *mt = json_string_value(json_object_get(body, "machineType"));
+    if (mt && !strchr(mt, '/') && zone)
+        json_object_set_new(body, "machineType", json_sprintf("zones/%s/machineTypes/%s", zone, mt));
+    size_t i;
+    json_t *ni;
+    json_array_foreach(json_object_get(body, "networkInterfaces"), i, ni) {
+        expand_ref(ni, "network", body_project(c, desired), "global/networks");
+        const char *sub = json_string_value(json_object_get(ni, "subnetwork"));
+        if (sub && !strchr(sub, '/') && GCP_PROV(c)->region)
+            json_object_set_new(ni, "subnetwork", json_sprintf("projects/%s/regions/%s/subnetworks/%s",
+                                                               body_project(c, desired), GCP_PROV(c)->region, sub));
+    }
+    return 0;
+}
+
+/* metadata and tags change through setMetadata / setTags with their
+ * fingerprints; labels through setLabels (labels_verb). */
+static int instance_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
+                           const strlist_t *changed, json_t **newlive) {
+    char *url = xasprintf("compute/v1/%s", id);
+    strlist_t rest = {0};
+    int rc = 0;
+    static const char *const verbs[][2] = {{"metadata", "setMetadata"}, {"tags", "setTags"}};
+    int done[2] = {0, 0};
+    for (size_t i = 0; i < changed->n && rc == 0; i++) {
+        const char *p = changed->v[i];
+        int k = jpath_under(p, "metadata") ? 0 : jpath_under(p, "tags") ? 1 : -1;
+        if (k < 0) {
+            strlist_add(&rest, p);
+            continue;
+        }
+        if (done[k]) continue;
+        done[k] = 1;
+        json_t *b = json_object_get(desired, verbs[k][0]) ? json_deep_copy(json_object_get(desired, verbs[k][0]))
+                                                          : json_object();
+        json_t *fp = jpath_get(live, k == 0 ? "metadata.fingerprint" : "tags.fingerprint");
+        if (fp) json_object_set(b, "fingerprint", fp);
+        char *u = xasprintf("%s/%s", url, verbs[k][1]);
+        gcp_resp_t r = {0};
+        rc = gcp_call_busy(c, "POST", "compute", u, b, &r);
+        if (rc == 0 && (r.status < 200 || r.status >= 300)) {
+            gcp_fail(c, &r, "POST", u);
+            rc = -1;
+        } else if (rc == 0)
+            rc = gcp_wait(c, "compute", r.body);
+        gcp_resp_free(&r);
+        free(u);
+        json_decref(b);
+    }
+    free(url);
+    if (rc == 0) {
+        json_t *cur = NULL;
+        if (rest.n) rc = gcp_res_update_std(c, id, desired, live, &rest, newlive);
+        else if ((rc = gcp_res_read(c, id, desired, &cur)) == 0) *newlive = cur;
+    }
+    strlist_free(&rest);
+    return rc;
+}
+
+static const char *const inst_forms[] = {"{project}/{zone}/{name}", "{zone}/{name}", NULL};
+static const gcp_type_t instance_t = {
+    .api = "compute",
+    .op_api = "compute",
+    .self = "compute/v1/projects/{project}/zones/{zone}/instances/{name}",
+    .collection = "compute/v1/projects/{project}/zones/{zone}/instances",
+    .id_tmpl = "projects/{project}/zones/{zone}/instances/{name}",
+    .import_forms = inst_forms,
+    .name_field = "name",
+    .zone_field = "zone",
+    .send_strip = strip_zone,
+    .create_style = GCP_CREATE_POST,
+    .update_style = GCP_UPDATE_COMPUTE,
+    .labels_verb = 1,
+    .list_items = "items",
+    .set_paths = (const char *const[]){"tags.items", NULL},
+    .prepare = instance_prepare,
+    .update = instance_update,
+};
+const rtype_t gcp_compute_instance = {
+    .name = "gcp.compute_instance", .api = "compute", .message = "Instance",
+    .extra_fields = extra_project,
+    .required = (const char *const[]){"machineType", "disks", "networkInterfaces", NULL},
+    .immutable = (const char *const[]){"name", "zone", "machineType", "disks", "networkInterfaces",
+                                       "serviceAccounts", "guestAccelerators", "scheduling", "canIpForward",
+                                       "description", "shieldedInstanceConfig", "confidentialInstanceConfig",
+                                       "minCpuPlatform", "advancedMachineFeatures", NULL},
+    .ignore = (const char *const[]){"id", "kind", "selfLink", "creationTimestamp", "labelFingerprint", "status",
+                                    "statusMessage", "cpuPlatform", "fingerprint", "lastStartTimestamp",
+                                    "lastStopTimestamp", "metadata.fingerprint", "tags.fingerprint", NULL},
+    GCP_RTYPE_CALLBACKS, .data = &instance_t,
+};

@@ -1,0 +1,316 @@
+/* types_container.c: GKE clusters and node pools.  GKE changes a cluster
+ * with one ClusterUpdate field per call (and special verbs for labels and
+ * maintenance), and refuses concurrent operations on one cluster: every
+ * mutation goes through gcp_call_busy, which retries that refusal. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/jpath.h"
+#include "providers/gcp/gcp_res.h"
+
+/* PUT/POST one mutation and wait for its operation. */
+static int gke_call(rctx_t *c, const char *method, const char *url, const json_t *body) {
+    gcp_resp_t r = {0};
+    int rc = gcp_call_busy(c, method, "container", url, body, &r);
+    if (rc == 0 && (r.status < 200 || r.status >= 300)) {
+        gcp_fail(c, &r, method, url);
+        rc = -1;
+    } else if (rc == 0)
+        rc = gcp_wait(c, "container", r.body);
+    gcp_resp_free(&r);
+    return rc;
+}
+
+/* ---- cluster ---- */
+
+/* How a changed path becomes a ClusterUpdate field; first match wins. */
+static const struct {
+    const char *path, *desired; /* desired == NULL: special verb */
+    const char *verb;
+} cluster_updates[] = {
+    {"resourceLabels", NULL, "setResourceLabels"},
+    {"maintenancePolicy", NULL, "setMaintenancePolicy"},
+    {"privateClusterConfig.enablePrivateNodes", "desiredDefaultEnablePrivateNodes", NULL},
+    {"privateClusterConfig.enablePrivateEndpoint", "desiredEnablePrivateEndpoint", NULL},
+    {"privateClusterConfig", "desiredPrivateClusterConfig", NULL},
+    {"networkConfig.enableIntraNodeVisibility", "desiredIntraNodeVisibilityConfig", NULL},
+    {"networkConfig.datapathProvider", "desiredDatapathProvider", NULL},
+    {"networkConfig.dnsConfig", "desiredDnsConfig", NULL},
+    {"networkConfig.gatewayApiConfig", "desiredGatewayApiConfig", NULL},
+    {"autoscaling", "desiredClusterAutoscaling", NULL},
+    {"releaseChannel", "desiredReleaseChannel", NULL},
+    {"workloadIdentityConfig", "desiredWorkloadIdentityConfig", NULL},
+    {"masterAuthorizedNetworksConfig", "desiredMasterAuthorizedNetworksConfig", NULL},
+    {"locations", "desiredLocations", NULL},
+    {"addonsConfig", "desiredAddonsConfig", NULL},
+    {"loggingService", "desiredLoggingService", NULL},
+    {"monitoringService", "desiredMonitoringService", NULL},
+    {"loggingConfig", "desiredLoggingConfig", NULL},
+    {"monitoringConfig", "desiredMonitoringConfig", NULL},
+    {"verticalPodAutoscaling", "desiredVerticalPodAutoscaling", NULL},
+    {"binaryAuthorization", "desiredBinaryAuthorization", NULL},
+    {"shieldedNodes", "desiredShieldedNodes", NULL},
+    {"databaseEncryption", "desiredDatabaseEncryption", NULL},
+    {"notificationConfig", "desiredNotificationConfig", NULL},
+    {"costManagementConfig", "desiredCostManagementConfig", NULL},
+    {"securityPostureConfig", "desiredSecurityPostureConfig", NULL},
+};
+
+/* The value a ClusterUpdate field carries for a changed path. */
+static json_t *update_value(const char *desired_field, const char *path, const json_t *desired) {
+    if (strcmp(desired_field, "desiredIntraNodeVisibilityConfig") == 0)
+        return json_pack("{s:O}", "enabled", jpath_get(desired, path) ? jpath_get(desired, path) : json_false());
+    json_t *v = jpath_get(desired, path);
+    return v ? json_deep_copy(v) : json_null();
+}
+
+int gcp_container_cluster_update_field(const char *path, char *out, size_t n); /* test hook */
+int gcp_container_cluster_update_field(const char *path, char *out, size_t n) {
+    for (size_t i = 0; i < sizeof cluster_updates / sizeof *cluster_updates; i++)
+        if (jpath_under(path, cluster_updates[i].path)) {
+            snprintf(out, n, "%s", cluster_updates[i].desired ? cluster_updates[i].desired : cluster_updates[i].verb);
+            return (int)i;
+        }
+    /* Fall back on the naming rule: field -> desiredField. */
+    size_t k = strcspn(path, ".");
+    snprintf(out, n, "desired%c%.*s", toupper((unsigned char)path[0]), (int)k - 1, path + 1);
+    return -1;
+}
+
+static int cluster_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
+                          const strlist_t *changed, json_t **newlive) {
+    char *url = xasprintf("v1/%s", id);
+    strlist_t done = {0};
+    int rc = 0;
+    for (size_t i = 0; i < changed->n && rc == 0; i++) {
+        const char *p = changed->v[i];
+        size_t k = strcspn(p, ".");
+        char top[128];
+        snprintf(top, sizeof top, "%.*s", (int)k, p);
+        if (rtype_path_in(c->type->extra_fields, top)) continue;
+        char field[128];
+        int idx = gcp_container_cluster_update_field(p, field, sizeof field);
+        if (strlist_has(&done, field)) continue;
+        strlist_add(&done, field);
+        const char *path = idx >= 0 ? cluster_updates[idx].path : top;
+        if (idx >= 0 && !cluster_updates[idx].desired) {
+            char *u = xasprintf("%s:%s", url, field);
+            json_t *b = json_object();
+            json_t *v = jpath_get(desired, path);
+            json_object_set_new(b, path, v ? json_deep_copy(v) : json_object());
+            if (strcmp(field, "setResourceLabels") == 0) {
+                json_t *fp = json_object_get(live, "labelFingerprint");
+                if (fp) json_object_set(b, "labelFingerprint", fp);
+            }
+            rc = gke_call(c, "POST", u, b);
+            json_decref(b);
+            free(u);
+            continue;
+        }
+        json_t *b = json_pack("{s:{s:o}}", "update", field, update_value(field, path, desired));
+        if (c->progress) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "updating %s", field);
+            c->progress(c->ud, c->addr, msg);
+        }
+        rc = gke_call(c, "PUT", url, b);
+        json_decref(b);
+    }
+    strlist_free(&done);
+    free(url);
+    if (rc == 0) rc = gcp_res_read(c, id, desired, newlive);
+    return rc;
+}
+
+/* deletion_protection is client-side (container v1 has no such field):
+ * destroying a protected cluster needs an apply that sets it false first. */
+static int cluster_remove(rctx_t *c, const char *id, const json_t *live) {
+    if (json_is_true(json_object_get(live, "deletion_protection")) ||
+        json_is_true(json_object_get(live, "deletionProtection"))) {
+        perr_set(c->err, c->addr ? c->addr : "",
+                 "cluster %s has deletion protection: set deletion_protection = false, run apply, then destroy", id);
+        return -1;
+    }
+    char *url = xasprintf("v1/%s", id);
+    gcp_resp_t r = {0};
+    int rc = gcp_call_busy(c, "DELETE", "container", url, NULL, &r);
+    if (rc == 0 && r.status == 404)
+        rc = 0;
+    else if (rc == 0 && (r.status < 200 || r.status >= 300)) {
+        gcp_fail(c, &r, "DELETE", url);
+        rc = -1;
+    } else if (rc == 0)
+        rc = gcp_wait(c, "container", r.body);
+    gcp_resp_free(&r);
+    free(url);
+    return rc;
+}
+
+static const gcp_type_t cluster_t = {
+    .api = "container",
+    .op_api = "container",
+    .self = "v1/projects/{project}/locations/{location}/clusters/{name}",
+    .collection = "v1/projects/{project}/locations/{location}/clusters",
+    .id_tmpl = "projects/{project}/locations/{location}/clusters/{name}",
+    .import_forms = (const char *const[]){"{project}/{location}/{name}", "{location}/{name}", NULL},
+    .name_field = "name",
+    .location_field = "location",
+    .wrap = "cluster",
+    .create_style = GCP_CREATE_POST,
+    .update_style = GCP_UPDATE_HOOK,
+    .list_items = "clusters",
+    .set_paths = (const char *const[]){"locations", "masterAuthorizedNetworksConfig.cidrBlocks", NULL},
+    .update = cluster_update,
+    .remove = cluster_remove,
+};
+const rtype_t gcp_container_cluster = {
+    .name = "gcp.container_cluster", .api = "container", .message = "Cluster",
+    .extra_fields = (const char *const[]){"project", "location", "deletion_protection", NULL},
+    .immutable = (const char *const[]){"name", "location", "network", "subnetwork", "clusterIpv4Cidr",
+                                       "ipAllocationPolicy", "privateClusterConfig.masterIpv4CidrBlock",
+                                       "privateClusterConfig.privateEndpointSubnetwork", "defaultMaxPodsConstraint",
+                                       "enableKubernetesAlpha", "initialNodeCount", "nodePools", "nodeConfig",
+                                       "description", "confidentialNodes", "autopilot", "initialClusterVersion",
+                                       "project", NULL},
+    .ignore = (const char *const[]){"selfLink", "id", "endpoint", "createTime", "expireTime", "status",
+                                    "statusMessage", "conditions", "currentMasterVersion", "currentNodeVersion",
+                                    "currentNodeCount", "nodeIpv4CidrSize", "servicesIpv4Cidr", "instanceGroupUrls",
+                                    "zone", "labelFingerprint", "etag", "masterAuth.clusterCaCertificate",
+                                    "privateClusterConfig.peeringName", "privateClusterConfig.privateEndpoint",
+                                    "privateClusterConfig.publicEndpoint", NULL},
+    GCP_RTYPE_CALLBACKS, .data = &cluster_t,
+};
+
+/* ---- node pool ---- */
+
+static int pool_prepare(rctx_t *c, const json_t *desired, json_t *body) {
+    json_t *n = json_object_get(desired, "node_count");
+    if (n && !json_object_get(body, "initialNodeCount")) json_object_set(body, "initialNodeCount", n);
+    return 0;
+}
+
+/* UpdateNodePoolRequest fields for changed node config paths. */
+static const struct {
+    const char *path, *field, *inner; /* inner: the wrapper message's list/map field */
+} pool_updates[] = {
+    {"config.labels", "labels", "labels"},
+    {"config.resourceLabels", "resourceLabels", "labels"},
+    {"config.taints", "taints", "taints"},
+    {"config.tags", "tags", "tags"},
+    {"config.imageType", "imageType", NULL},
+    {"config.workloadMetadataConfig", "workloadMetadataConfig", NULL},
+    {"config.kubeletConfig", "kubeletConfig", NULL},
+    {"config.linuxNodeConfig", "linuxNodeConfig", NULL},
+    {"config.gcfsConfig", "gcfsConfig", NULL},
+    {"config.gvnic", "gvnic", NULL},
+    {"config.fastSocket", "fastSocket", NULL},
+    {"config.loggingConfig", "loggingConfig", NULL},
+    {"config.machineType", "machineType", NULL},
+    {"config.diskSizeGb", "diskSizeGb", NULL},
+    {"config.diskType", "diskType", NULL},
+    {"version", "nodeVersion", NULL},
+    {"locations", "locations", NULL},
+    {"upgradeSettings", "upgradeSettings", NULL},
+};
+
+static int pool_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
+                       const strlist_t *changed, json_t **newlive) {
+    char *url = xasprintf("v1/%s", id);
+    strlist_t done = {0};
+    int rc = 0;
+    for (size_t i = 0; i < changed->n && rc == 0; i++) {
+        const char *p = changed->v[i];
+        const char *verb = NULL, *key = NULL;
+        json_t *val = NULL;
+        if (jpath_under(p, "autoscaling")) verb = "setAutoscaling", key = "autoscaling";
+        else if (jpath_under(p, "management")) verb = "setManagement", key = "management";
+        else if (jpath_under(p, "node_count")) verb = "setSize", key = "nodeCount";
+        if (verb) {
+            if (strlist_has(&done, verb)) continue;
+            strlist_add(&done, verb);
+            val = json_object_get(desired, strcmp(key, "nodeCount") == 0 ? "node_count" : key);
+            json_t *b = json_object();
+            json_object_set(b, key, val ? val : json_null());
+            char *u = xasprintf("%s:%s", url, verb);
+            rc = gke_call(c, "POST", u, b);
+            free(u);
+            json_decref(b);
+            continue;
+        }
+        size_t j;
+        for (j = 0; j < sizeof pool_updates / sizeof *pool_updates; j++)
+            if (jpath_under(p, pool_updates[j].path)) break;
+        if (j == sizeof pool_updates / sizeof *pool_updates) {
+            if (rtype_path_in(c->type->extra_fields, p)) continue;
+            perr_set(c->err, c->addr, "changing %s of a node pool in place is not supported", p);
+            rc = -1;
+            break;
+        }
+        if (strlist_has(&done, pool_updates[j].field)) continue;
+        strlist_add(&done, pool_updates[j].field);
+        /* nodeVersion and imageType are required by the API: send the current ones. */
+        json_t *b = json_object();
+        json_t *ver = json_object_get(live, "version"), *img = jpath_get(live, "config.imageType");
+        if (ver) json_object_set(b, "nodeVersion", ver);
+        if (img) json_object_set(b, "imageType", img);
+        json_t *v = jpath_get(desired, pool_updates[j].path);
+        if (pool_updates[j].inner) {
+            json_t *w = json_object();
+            json_object_set_new(w, pool_updates[j].inner,
+                                v ? json_deep_copy(v) : (strcmp(pool_updates[j].inner, "labels") == 0 ? json_object() : json_array()));
+            json_object_set_new(b, pool_updates[j].field, w);
+        } else if (v)
+            json_object_set(b, pool_updates[j].field, v);
+        if (strcmp(pool_updates[j].field, "machineType") == 0 || strcmp(pool_updates[j].field, "diskSizeGb") == 0 ||
+            strcmp(pool_updates[j].field, "diskType") == 0) {
+            /* These three travel together (the nodes are recreated once). */
+            static const char *const trio[] = {"machineType", "diskSizeGb", "diskType"};
+            for (int t = 0; t < 3; t++) {
+                char path[64];
+                snprintf(path, sizeof path, "config.%s", trio[t]);
+                json_t *tv = jpath_get(desired, path);
+                if (tv) json_object_set(b, trio[t], tv);
+                strlist_add(&done, trio[t]);
+            }
+        }
+        rc = gke_call(c, "PUT", url, b);
+        json_decref(b);
+    }
+    strlist_free(&done);
+    free(url);
+    if (rc == 0) rc = gcp_res_read(c, id, desired, newlive);
+    return rc;
+}
+
+static const gcp_type_t pool_t = {
+    .api = "container",
+    .op_api = "container",
+    .self = "v1/projects/{project}/locations/{location}/clusters/{cluster}/nodePools/{name}",
+    .collection = "v1/projects/{project}/locations/{location}/clusters/{cluster}/nodePools",
+    .id_tmpl = "projects/{project}/locations/{location}/clusters/{cluster}/nodePools/{name}",
+    .import_forms = (const char *const[]){"{project}/{location}/{cluster}/{name}", "{location}/{cluster}/{name}", NULL},
+    .name_field = "name",
+    .wrap = "nodePool",
+    .create_style = GCP_CREATE_POST,
+    .update_style = GCP_UPDATE_HOOK,
+    .list_items = "nodePools",
+    .set_paths = (const char *const[]){"locations", "config.oauthScopes", "config.taints", "config.tags", NULL},
+    .prepare = pool_prepare,
+    .update = pool_update,
+};
+const rtype_t gcp_container_node_pool = {
+    .name = "gcp.container_node_pool", .api = "container", .message = "NodePool",
+    .extra_fields = (const char *const[]){"project", "location", "cluster", "node_count", NULL},
+    .required = (const char *const[]){"cluster", NULL},
+    .immutable = (const char *const[]){"name", "cluster", "location", "project", "initialNodeCount",
+                                       "maxPodsConstraint", "networkConfig", "placementPolicy", "queuedProvisioning",
+                                       "config.accelerators", "config.spot", "config.preemptible",
+                                       "config.serviceAccount", "config.oauthScopes", "config.metadata",
+                                       "config.minCpuPlatform", "config.localSsdCount", "config.shieldedInstanceConfig",
+                                       "config.reservationAffinity", "config.sandboxConfig", "config.bootDiskKmsKey",
+                                       "config.nodeGroup", "config.advancedMachineFeatures", NULL},
+    .ignore = (const char *const[]){"selfLink", "status", "statusMessage", "conditions", "instanceGroupUrls",
+                                    "podIpv4CidrSize", "updateInfo", "etag", NULL},
+    GCP_RTYPE_CALLBACKS, .data = &pool_t,
+};

@@ -1,0 +1,191 @@
+/* types_secret.c: Secret Manager secrets and secret versions.  A
+ * version's payload is write-once: plinth sends it base64-encoded with
+ * :addVersion, never reads it back (no :access), and keeps it out of live;
+ * the engine stores only a hash of the spec's secret_data.  A changed
+ * secret_data is a replace: a new version, the old one destroyed. */
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/jpath.h"
+#include "providers/gcp/gcp_res.h"
+
+/* ---- secret ---- */
+
+static void secret_defaults(const rtype_t *t, void *prov, const char *spec_name, json_t *body) {
+    gcp_res_defaults(t, prov, spec_name, body);
+    if (!json_object_get(body, "replication"))
+        json_object_set_new(body, "replication", json_pack("{s:{}}", "automatic"));
+}
+
+static const gcp_type_t secret_t = {
+    .api = "secretmanager",
+    .self = "v1/projects/{project}/secrets/{secretId}",
+    .collection = "v1/projects/{project}/secrets",
+    .create_query = "secretId={secretId}",
+    .id_tmpl = "projects/{project}/secrets/{secretId}",
+    .import_forms = (const char *const[]){"{project}/{secretId}", "{secretId}", NULL},
+    .name_field = "secretId",
+    .create_style = GCP_CREATE_POST,
+    .update_style = GCP_UPDATE_PATCH_MASK,
+    .list_items = "secrets",
+    .set_paths = (const char *const[]){"replication.userManaged.replicas", "topics", NULL},
+};
+const rtype_t gcp_secret = {
+    .name = "gcp.secret", .api = "secretmanager", .message = "Secret",
+    .extra_fields = (const char *const[]){"project", "secretId", NULL},
+    .immutable = (const char *const[]){"secretId", "project", "replication", NULL},
+    .ignore = (const char *const[]){"name", "createTime", "etag", "ttl", NULL},
+    GCP_RTYPE_CALLBACKS_NODEFAULTS, .defaults = secret_defaults, .data = &secret_t,
+};
+
+/* ---- secret version ---- */
+
+#define VERSION_TMPL "projects/{project}/secrets/{secret}/versions/{version}"
+
+/* The version number is assigned by :addVersion, so before create the ID
+ * ends in "/versions/new", which read() reports as absent. */
+static char *version_id_of(rctx_t *c, const json_t *desired) {
+    json_t *vars = gcp_body_vars(c, desired);
+    char *sec = gcp_tmpl_fill("projects/{project}/secrets/{secret}", vars, c->err);
+    json_decref(vars);
+    if (!sec) return NULL;
+    char *id = xasprintf("%s/versions/new", sec);
+    free(sec);
+    return id;
+}
+
+static int version_read(rctx_t *c, const char *id, const json_t *desired, json_t **live) {
+    *live = NULL;
+    json_t *vars = gcp_tmpl_match(VERSION_TMPL, id);
+    if (!vars) {
+        perr_set(c->err, c->addr ? c->addr : "", "ID '%s' does not have the form %s", id, VERSION_TMPL);
+        return -1;
+    }
+    const char *ver = json_string_value(json_object_get(vars, "version"));
+    int rc = 0;
+    if (strspn(ver, "0123456789") == strlen(ver)) {
+        char *url = xasprintf("v1/%s", id);
+        json_t *v = NULL;
+        rc = gcp_get(c, "secretmanager", url, &v);
+        free(url);
+        const char *st = json_string_value(json_object_get(v, "state"));
+        if (rc == 0 && v && !(st && strcmp(st, "DESTROYED") == 0)) {
+            json_t *ds = desired ? json_object_get(desired, "secret") : NULL;
+            *live = json_pack("{s:O,s:O,s:b}", "project", json_object_get(vars, "project"), "secret",
+                              json_is_string(ds) ? ds : json_object_get(vars, "secret"), "enabled",
+                              st && strcmp(st, "ENABLED") == 0);
+            const char *k;
+            json_t *x;
+            json_object_foreach(v, k, x) if (strcmp(k, "payload") != 0) json_object_set(*live, k, x);
+        }
+        json_decref(v);
+    }
+    json_decref(vars);
+    return rc;
+}
+
+static int version_verb(rctx_t *c, const char *id, const char *verb) {
+    char *url = xasprintf("v1/%s:%s", id, verb);
+    json_t *b = json_object();
+    gcp_resp_t r = {0};
+    int rc = gcp_call(GCP_PROV(c)->client, "POST", "secretmanager", url, b, &r, c->err);
+    if (rc == 0 && r.status == 404)
+        rc = 0;
+    else if (rc == 0 && strcmp(verb, "destroy") == 0 && r.status == 400 &&
+             strcmp(r.error_status, "FAILED_PRECONDITION") == 0)
+        rc = 0; /* already destroyed */
+    else if (rc == 0 && (r.status < 200 || r.status >= 300)) {
+        gcp_fail(c, &r, "POST", url);
+        rc = -1;
+    }
+    gcp_resp_free(&r);
+    json_decref(b);
+    free(url);
+    return rc;
+}
+
+static int version_create(rctx_t *c, const json_t *desired, char **id, json_t **live) {
+    const char *data = json_string_value(json_object_get(desired, "secret_data"));
+    if (!data) {
+        perr_set(c->err, c->addr ? c->addr : "", "secret_data must be a string");
+        return -1;
+    }
+    json_t *vars = gcp_body_vars(c, desired);
+    char *sec = gcp_tmpl_fill("projects/{project}/secrets/{secret}", vars, c->err);
+    json_decref(vars);
+    if (!sec) return -1;
+    size_t n = strlen(data);
+    char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)data, (int)n);
+    gcp_client_add_secret(GCP_PROV(c)->client, data);
+    gcp_client_add_secret(GCP_PROV(c)->client, b64);
+    json_t *b = json_pack("{s:{s:s}}", "payload", "data", b64);
+    char *url = xasprintf("v1/%s:addVersion", sec);
+    gcp_resp_t r = {0};
+    int rc = gcp_call(GCP_PROV(c)->client, "POST", "secretmanager", url, b, &r, c->err);
+    char *myid = NULL;
+    if (rc == 0 && (r.status < 200 || r.status >= 300)) {
+        gcp_fail(c, &r, "POST", url);
+        rc = -1;
+    } else if (rc == 0) {
+        /* The answer names the project by number: keep the spec's project. */
+        const char *name = json_string_value(json_object_get(r.body, "name"));
+        if (!name) {
+            perr_set(c->err, c->addr, "addVersion answered without a version name");
+            rc = -1;
+        } else
+            myid = xasprintf("%s/versions/%s", sec, gcp_last_segment(name));
+    } else if (r.maybe_applied)
+        perr_wrap(c->err, "the version may have been added; check the secret's versions before retrying");
+    gcp_resp_free(&r);
+    json_decref(b);
+    free(url);
+    free(sec);
+    free(b64);
+    if (rc == 0 && json_is_false(json_object_get(desired, "enabled"))) rc = version_verb(c, myid, "disable");
+    if (rc == 0) rc = version_read(c, myid, desired, live);
+    if (rc == 0 && !*live) {
+        perr_set(c->err, c->addr, "added %s but cannot read it back", myid);
+        rc = -1;
+    }
+    if (rc == 0)
+        *id = myid;
+    else
+        free(myid);
+    return rc;
+}
+
+static int version_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
+                          const strlist_t *changed, json_t **newlive) {
+    int rc = 0;
+    for (size_t i = 0; i < changed->n && rc == 0; i++)
+        if (jpath_under(changed->v[i], "enabled"))
+            rc = version_verb(c, id, json_is_false(json_object_get(desired, "enabled")) ? "disable" : "enable");
+    if (rc == 0) rc = version_read(c, id, desired, newlive);
+    return rc;
+}
+
+static int version_remove(rctx_t *c, const char *id, const json_t *live) { return version_verb(c, id, "destroy"); }
+
+static const gcp_type_t version_t = {
+    .api = "secretmanager",
+    .id_tmpl = VERSION_TMPL,
+    .import_forms = (const char *const[]){"{project}/{secret}/{version}", "{secret}/{version}", NULL},
+    .create_style = GCP_CREATE_HOOK,
+    .update_style = GCP_UPDATE_HOOK,
+    .id_of = version_id_of,
+    .read = version_read,
+    .create = version_create,
+    .update = version_update,
+    .remove = version_remove,
+};
+const rtype_t gcp_secret_version = {
+    .name = "gcp.secret_version", .api = "secretmanager", .message = "SecretVersion",
+    .extra_fields = (const char *const[]){"project", "secret", "secret_data", "enabled", NULL},
+    .required = (const char *const[]){"secret", "secret_data", NULL},
+    .immutable = (const char *const[]){"project", "secret", "secret_data", NULL},
+    .sensitive = (const char *const[]){"secret_data", "payload.data", NULL},
+    .ignore = (const char *const[]){"name", "createTime", "destroyTime", "state", "etag", NULL},
+    GCP_RTYPE_CALLBACKS, .data = &version_t,
+};

@@ -1,0 +1,311 @@
+/* ssh_exec.c: runs a script on a pooled session: sends env + script over
+ * the channel's stdin to a small sh wrapper (so secrets never appear on a
+ * remote command line), streams stdout/stderr line by line (redacted),
+ * keeps the tail, and enforces timeout and cancellation. */
+#include "providers/ssh/ssh.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The remote side: read the env section and the script (their lengths on
+ * the first two lines) into a private temp dir, run the script in its own
+ * session (setsid) with stdin at EOF, and clean up.  The channel's stdin
+ * stays open while the script runs: a watcher kills the script's process
+ * group when it reaches EOF, which happens when plinth gives up (timeout,
+ * interrupt) or the connection drops.  Needs POSIX sh, mktemp, head -c
+ * (GNU coreutils and busybox read no more than asked from a pipe) and
+ * setsid where available.  No single quotes: the text is wrapped in them. */
+static const char wrapper[] =
+    "umask 077; d=$(mktemp -d) || exit 125; "
+    "IFS= read -r n || exit 125; IFS= read -r m || exit 125; "
+    "head -c \"$n\" > \"$d/env\"; head -c \"$m\" > \"$d/run\"; chmod 700 \"$d/run\"; "
+    "if [ \"$(head -c 2 \"$d/run\")\" = \"#!\" ]; then set -- \"$d/run\"; else set -- sh \"$d/run\"; fi; "
+    "command -v setsid >/dev/null 2>&1 && set -- setsid \"$@\"; "
+    "exec 3<&0; "
+    "( . \"$d/env\"; rm -f \"$d/env\"; exec \"$@\" ) </dev/null 3<&- & p=$!; "
+    "( cat >/dev/null 2>&1; kill -TERM -- -$p 2>/dev/null || kill -TERM $p 2>/dev/null ) <&3 >/dev/null 2>&1 & w=$!; "
+    "exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; rm -rf \"$d\"; exit $s";
+
+/* export K='v' with v single-quoted for sh. */
+static void add_exports(sbuf_t *b, const json_t *env) {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)env, k, v) {
+        const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+        char *tmp = NULL;
+        if (!s) s = tmp = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        sbuf_addf(b, "export %s='", k);
+        for (const char *q = s; *q; q++) {
+            if (*q == '\'')
+                sbuf_add(b, "'\\''");
+            else
+                sbuf_addc(b, *q);
+        }
+        sbuf_add(b, "'\n");
+        free(tmp);
+    }
+}
+
+typedef struct out_state {
+    const ssh_exec_opts_t *o;
+    strlist_t needles; /* sensitive values (each line of each) */
+    sbuf_t part[2];    /* incomplete line per stream */
+    char *tail[SSH_TAIL_LINES];
+    size_t ntail, tail_pos;
+} out_state_t;
+
+static char *redact(out_state_t *st, const char *line) {
+    sbuf_t b = {0};
+    sbuf_add(&b, line);
+    for (size_t i = 0; i < st->needles.n; i++) {
+        const char *nd = st->needles.v[i];
+        size_t nl = strlen(nd);
+        char *hit;
+        while ((hit = strstr(b.s, nd))) {
+            sbuf_t r = {0};
+            sbuf_addn(&r, b.s, (size_t)(hit - b.s));
+            sbuf_add(&r, "<redacted>");
+            sbuf_add(&r, hit + nl);
+            sbuf_free(&b);
+            b = r;
+        }
+    }
+    return sbuf_steal(&b);
+}
+
+static void emit(out_state_t *st, const char *line, size_t n) {
+    if (n && line[n - 1] == '\r') n--;
+    char *raw = xstrndup(line, n);
+    char *red = redact(st, raw);
+    free(raw);
+    if (st->o->on_line) st->o->on_line(st->o->ud, red);
+    size_t slot = st->tail_pos;
+    free(st->tail[slot]);
+    st->tail[slot] = red;
+    st->tail_pos = (slot + 1) % SSH_TAIL_LINES;
+    if (st->ntail < SSH_TAIL_LINES) st->ntail++;
+}
+
+/* Very long lines are emitted in pieces so memory stays bounded. */
+#define MAX_LINE 8192
+
+static void feed(out_state_t *st, int stream, const char *buf, size_t n) {
+    sbuf_t *p = &st->part[stream];
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\n') {
+            emit(st, p->s ? p->s : "", p->len);
+            p->len = 0;
+            if (p->s) p->s[0] = 0;
+        } else {
+            sbuf_addc(p, buf[i]);
+            if (p->len >= MAX_LINE) {
+                emit(st, p->s, p->len);
+                p->len = 0;
+                p->s[0] = 0;
+            }
+        }
+    }
+}
+
+static void add_needles(strlist_t *l, const json_t *env) {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)env, k, v) {
+        if (!json_is_string(v)) continue;
+        const char *s = json_string_value(v);
+        while (*s) {
+            const char *nl = strchr(s, '\n');
+            size_t n = nl ? (size_t)(nl - s) : strlen(s);
+            if (n) strlist_add_own(l, xstrndup(s, n));
+            s += n + (nl ? 1 : 0);
+        }
+    }
+}
+
+static char *tail_text(out_state_t *st) {
+    sbuf_t b = {0};
+    size_t start = (st->tail_pos + SSH_TAIL_LINES - st->ntail) % SSH_TAIL_LINES;
+    for (size_t i = 0; i < st->ntail; i++) {
+        if (i) sbuf_addc(&b, '\n');
+        sbuf_add(&b, st->tail[(start + i) % SSH_TAIL_LINES]);
+    }
+    return sbuf_steal(&b);
+}
+
+/* Sends EOF (which makes the remote watcher stop a script still running),
+ * closes and frees a channel, retrying on EAGAIN.  Waiting for the
+ * server's close is bounded: a server that never answers must not hang
+ * the run (libssh2_channel_free does not wait once close was sent). */
+static void chan_free(ssh_conn_t *c, LIBSSH2_CHANNEL *ch) {
+    LIBSSH2_SESSION *s = ssh_conn_session(c);
+    int64_t deadline = util_now_ms() + 3000;
+    for (int phase = 0; phase < 3;) {
+        ssh_conn_lock(c);
+        int rc = phase == 0   ? libssh2_channel_send_eof(ch)
+                 : phase == 1 ? libssh2_channel_close(ch)
+                              : libssh2_channel_free(ch);
+        int dirs = libssh2_session_block_directions(s);
+        ssh_conn_unlock(c);
+        if (rc == LIBSSH2_ERROR_EAGAIN && (phase == 2 || util_now_ms() < deadline)) {
+            ssh_conn_wait(c, dirs);
+            continue;
+        }
+        phase++;
+    }
+}
+
+int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **tail, perr_t *e) {
+    LIBSSH2_SESSION *s = ssh_conn_session(c);
+    const char *label = ssh_conn_label(c);
+    *exit_status = -1;
+    *tail = NULL;
+    out_state_t st = {.o = o};
+    if (o->sensitive_env) add_needles(&st.needles, o->sensitive_env);
+
+    /* stdin payload: "<len>\n" + env exports + script */
+    sbuf_t env = {0}, in = {0};
+    sbuf_add(&env, "");
+    if (o->env) add_exports(&env, o->env);
+    if (o->sensitive_env) add_exports(&env, o->sensitive_env);
+    sbuf_addf(&in, "%zu\n%zu\n", env.len, o->script_len);
+    sbuf_addn(&in, env.s, env.len);
+    sbuf_addn(&in, o->script, o->script_len);
+    sbuf_free(&env);
+    char *cmd = xasprintf("exec sh -c '%s'", wrapper);
+
+    int rc = -1, dirs;
+    LIBSSH2_CHANNEL *ch = NULL;
+    int64_t deadline = o->timeout_sec > 0 ? util_now_ms() + (int64_t)o->timeout_sec * 1000 : 0;
+
+#define TIMED_OUT() ((deadline && util_now_ms() > deadline) || (o->cancel && *o->cancel))
+#define FAIL_TIMEOUT()                                                                     \
+    do {                                                                                   \
+        if (o->cancel && *o->cancel)                                                       \
+            perr_set(e, "", "ssh %s: interrupted", label);                                 \
+        else                                                                               \
+            perr_set(e, "", "ssh %s: timed out after %d s", label, o->timeout_sec);        \
+        goto out;                                                                          \
+    } while (0)
+
+    for (;;) {
+        ssh_conn_lock(c);
+        ch = libssh2_channel_open_session(s);
+        int err = ch ? 0 : libssh2_session_last_errno(s);
+        dirs = libssh2_session_block_directions(s);
+        if (!ch && err != LIBSSH2_ERROR_EAGAIN)
+            perr_set(e, "", "ssh %s: cannot open a channel: %s", label, ssh_conn_errmsg(c));
+        ssh_conn_unlock(c);
+        if (ch) break;
+        if (err != LIBSSH2_ERROR_EAGAIN) goto out;
+        if (TIMED_OUT()) FAIL_TIMEOUT();
+        ssh_conn_wait(c, dirs);
+    }
+    for (;;) {
+        ssh_conn_lock(c);
+        int r = libssh2_channel_exec(ch, cmd);
+        dirs = libssh2_session_block_directions(s);
+        if (r && r != LIBSSH2_ERROR_EAGAIN)
+            perr_set(e, "", "ssh %s: cannot start the script: %s", label, ssh_conn_errmsg(c));
+        ssh_conn_unlock(c);
+        if (r == 0) break;
+        if (r != LIBSSH2_ERROR_EAGAIN) goto out;
+        if (TIMED_OUT()) FAIL_TIMEOUT();
+        ssh_conn_wait(c, dirs);
+    }
+
+    size_t off = 0;
+    int done[2] = {0, 0};
+    char buf[32768];
+    sbuf_t got[2] = {{0}, {0}};
+    for (;;) {
+        int progress = 0;
+        ssh_conn_lock(c);
+        if (off < in.len) {
+            ssize_t w = libssh2_channel_write(ch, in.s + off, in.len - off);
+            if (w > 0) {
+                off += (size_t)w;
+                progress = 1;
+            } else if (w != LIBSSH2_ERROR_EAGAIN) {
+                off = in.len; /* the wrapper exited early; its status says why */
+            }
+        }
+        for (int sid = 0; sid < 2; sid++) {
+            /* Bounded per round so one busy stream cannot starve the lock. */
+            while (!done[sid] && got[sid].len < 4 * sizeof buf) {
+                ssize_t n = libssh2_channel_read_ex(ch, sid ? SSH_EXTENDED_DATA_STDERR : 0, buf, sizeof buf);
+                if (n > 0) {
+                    sbuf_addn(&got[sid], buf, (size_t)n);
+                    progress = 1;
+                    continue;
+                }
+                if (n == 0 && libssh2_channel_eof(ch)) done[sid] = 1;
+                if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
+                    perr_set(e, "", "ssh %s: reading the output failed: %s", label, ssh_conn_errmsg(c));
+                    ssh_conn_unlock(c);
+                    sbuf_free(&got[0]);
+                    sbuf_free(&got[1]);
+                    goto out;
+                }
+                break;
+            }
+        }
+        dirs = libssh2_session_block_directions(s);
+        ssh_conn_unlock(c);
+        /* Lines go to the callback outside the session lock. */
+        for (int sid = 0; sid < 2; sid++)
+            if (got[sid].len) {
+                feed(&st, sid, got[sid].s, got[sid].len);
+                got[sid].len = 0;
+            }
+        if (done[0] && done[1]) break;
+        if (TIMED_OUT()) {
+            sbuf_free(&got[0]);
+            sbuf_free(&got[1]);
+            FAIL_TIMEOUT();
+        }
+        if (!progress) ssh_conn_wait(c, dirs);
+    }
+    sbuf_free(&got[0]);
+    sbuf_free(&got[1]);
+    for (int sid = 0; sid < 2; sid++)
+        if (st.part[sid].len) emit(&st, st.part[sid].s, st.part[sid].len);
+
+    /* Closing waits for the exit-status message. */
+    for (;;) {
+        ssh_conn_lock(c);
+        int r = libssh2_channel_close(ch);
+        if (r == 0) r = libssh2_channel_wait_closed(ch);
+        dirs = libssh2_session_block_directions(s);
+        ssh_conn_unlock(c);
+        if (r != LIBSSH2_ERROR_EAGAIN) break;
+        if (TIMED_OUT()) FAIL_TIMEOUT();
+        ssh_conn_wait(c, dirs);
+    }
+    ssh_conn_lock(c);
+    char *sig = NULL;
+    libssh2_channel_get_exit_signal(ch, &sig, NULL, NULL, NULL, NULL, NULL);
+    *exit_status = libssh2_channel_get_exit_status(ch);
+    ssh_conn_unlock(c);
+    if (sig) {
+        static const char *const names[] = {"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE",
+                                            "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM"};
+        int num = 0;
+        for (int i = 0; i < 15; i++)
+            if (strcmp(sig, names[i]) == 0) num = i + 1;
+        *exit_status = 128 + (num ? num : 1);
+        libssh2_free(s, sig);
+    }
+    rc = 0;
+out:
+    if (ch) chan_free(c, ch);
+    *tail = tail_text(&st);
+    for (size_t i = 0; i < SSH_TAIL_LINES; i++) free(st.tail[i]);
+    sbuf_free(&st.part[0]);
+    sbuf_free(&st.part[1]);
+    strlist_free(&st.needles);
+    sbuf_free(&in);
+    free(cmd);
+    return rc;
+#undef TIMED_OUT
+#undef FAIL_TIMEOUT
+}

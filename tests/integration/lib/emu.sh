@@ -1,0 +1,47 @@
+# emu.sh: shared helpers for integration tests (sourced, POSIX sh).
+#   emu_start [ARGS...]   starts plinth-emulator on a free port, sets EMU_URL,
+#                         EMU_PID and exports PLINTH_GCP_ENDPOINT
+#   emu_stop              stops it (also done by the EXIT trap)
+#   fail MSG              prints MSG and exits 1
+#   expect_rc N CMD...    runs CMD (output in $WORK/last.out, last.err), fails unless it exits N
+#   WORK                  a fresh temporary directory removed at exit
+BIN=${PLINTH_BIN:-$(pwd)/bin}
+PLINTH="$BIN/plinth"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/plinth-test.XXXXXX")
+EMU_PID=""
+
+cleanup() {
+    [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null && wait "$EMU_PID" 2>/dev/null
+    [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+emu_start() {
+    mkfifo "$WORK/emu.fifo"
+    "$BIN/plinth-emulator" --port 0 "$@" > "$WORK/emu.fifo" 2> "$WORK/emu.err" &
+    EMU_PID=$!
+    exec 9< "$WORK/emu.fifo"
+    read -r EMU_URL <&9 || fail "emulator did not start: $(cat "$WORK/emu.err")"
+    export PLINTH_GCP_ENDPOINT="$EMU_URL"
+}
+
+emu_stop() {
+    [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null && wait "$EMU_PID" 2>/dev/null
+    EMU_PID=""
+}
+
+expect_rc() {
+    want=$1
+    shift
+    "$@" > "$WORK/last.out" 2> "$WORK/last.err"
+    rc=$?
+    if [ "$rc" != "$want" ]; then
+        cat "$WORK/last.out" "$WORK/last.err" >&2
+        fail "expected exit $want, got $rc: $*"
+    fi
+}

@@ -1,0 +1,724 @@
+/* test_emulator.c: drives an in-process plinth-emulator over loopback HTTP
+ * with libcurl: routing, error semantics (404/409/412/400), operations,
+ * paging, preconditions under concurrency, persistence, auth, the HTTP log
+ * and injected faults. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <pthread.h>
+
+#include "emulator/emu.h"
+
+/* Strong references: pull these APIs out of libemu.a (apis.c refers to
+ * them weakly, which does not extract archive members). */
+extern const emu_api_t emu_api_compute, emu_api_serviceusage, emu_api_storage;
+
+typedef struct http {
+    long status;
+    int curl_rc;
+    char *body;
+    json_t *json;
+    char retry_after[32];
+} http_t;
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ud) {
+    sbuf_addn(ud, p, sz * n);
+    return sz * n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
+    http_t *h = ud;
+    if (!strncasecmp(p, "Retry-After:", 12))
+        snprintf(h->retry_after, sizeof h->retry_after, "%.*s", (int)strcspn(p + 12, "\r\n"),
+                 p + 12);
+    return sz * n;
+}
+
+static void http_free(http_t *h) {
+    free(h->body);
+    json_decref(h->json);
+    memset(h, 0, sizeof *h);
+}
+
+/* One request; curl may be a reused handle (NULL: a fresh one). */
+static http_t req_with(CURL *c, const char *method, const char *url, const char *body,
+                       const char *ctype, const char *auth) {
+    http_t h = {0};
+    int own = !c;
+    if (own)
+        c = curl_easy_init();
+    else
+        curl_easy_reset(c);
+    sbuf_t out = {0};
+    sbuf_add(&out, "");
+    struct curl_slist *hdrs = NULL;
+    char ct[256];
+    snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "application/json");
+    hdrs = curl_slist_append(hdrs, ct);
+    if (auth) {
+        char a[512];
+        snprintf(a, sizeof a, "Authorization: %s", auth);
+        hdrs = curl_slist_append(hdrs, a);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    /* A reused connection that the server drops would be retried by curl
+     * on a fresh one, hiding injected resets: never reuse. */
+    if (!own)
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    h.curl_rc = (int)curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h.status);
+    curl_slist_free_all(hdrs);
+    if (own)
+        curl_easy_cleanup(c);
+    h.body = sbuf_steal(&out);
+    h.json = json_loads(h.body, JSON_DECODE_ANY, NULL);
+    return h;
+}
+
+static http_t req(const char *method, const char *url, const char *body) {
+    return req_with(NULL, method, url, body, NULL, NULL);
+}
+
+static const char *jstr(const json_t *j, const char *path) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    const json_t *cur = j;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ".", &save); t && cur; t = strtok_r(NULL, ".", &save))
+        cur = json_is_array(cur) ? json_array_get(cur, (size_t)atoi(t)) : json_object_get(cur, t);
+    return json_string_value(cur);
+}
+
+/* ---- fixture ----------------------------------------------------------------- */
+
+typedef struct fx {
+    emu_t *emu;
+    char base[64];
+    char dir[64];
+    char log[96];
+} fx_t;
+
+static emu_t *start(emu_config_t *cfg, char base[64]) {
+    perr_t e;
+    perr_clear(&e);
+    emu_t *emu = emu_new(cfg, &e);
+    assert_non_null(emu);
+    assert_int_equal(emu_start(emu, &e), 0);
+    snprintf(base, 64, "http://127.0.0.1:%d", emu_port(emu));
+    return emu;
+}
+
+static int setup(void **state) {
+    fx_t *f = xcalloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/plinth-emu-test-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->log, sizeof f->log, "%s/http.log", f->dir);
+    emu_config_t cfg = {.op_scale = 0.05, .data_dir = f->dir, .log_path = f->log};
+    f->emu = start(&cfg, f->base);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fx_t *f = *state;
+    if (f->emu)
+        emu_free(f->emu);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+static char *u(const fx_t *f, const char *path) { return xasprintf("%s%s", f->base, path); }
+
+/* Polls a compute/serviceusage op URL until done (or 5 s). */
+static json_t *wait_op(const char *url, const char *done_field) {
+    for (int i = 0; i < 250; i++) {
+        http_t h = req("GET", url, NULL);
+        const char *st = jstr(h.json, "status");
+        json_t *done = json_object_get(h.json, "done");
+        if ((st && !strcmp(st, "DONE")) || json_is_true(done)) {
+            json_t *j = json_incref(h.json);
+            http_free(&h);
+            return j;
+        }
+        http_free(&h);
+        usleep(20000);
+    }
+    (void)done_field;
+    return NULL;
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+static void test_apis_are_linked_and_named(void **state) {
+    assert_string_equal(emu_api_compute.name, "compute");
+    assert_string_equal(emu_api_serviceusage.name, "serviceusage");
+    assert_string_equal(emu_api_storage.name, "storage");
+}
+
+static void test_unknown_api_and_route_are_404_with_google_error_shape(void **state) {
+    fx_t *f = *state;
+    char *a = u(f, "/nosuchapi/v1/x"), *b = u(f, "/compute/compute/v1/projects/p/nothing");
+    http_t h = req("GET", a, NULL);
+    assert_int_equal(h.status, 404);
+    assert_string_equal(jstr(h.json, "error.status"), "NOT_FOUND");
+    assert_string_equal(jstr(h.json, "error.errors.0.reason"), "notFound");
+    http_free(&h);
+    h = req("GET", b, NULL);
+    assert_int_equal(h.status, 404);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(h.json, "error"), "code")),
+                     404);
+    http_free(&h);
+    free(a);
+    free(b);
+}
+
+static void test_malformed_json_body_is_400_invalid_argument(void **state) {
+    fx_t *f = *state;
+    char *url = u(f, "/compute/compute/v1/projects/p/global/networks");
+    http_t h = req("POST", url, "{\"name\": ");
+    assert_int_equal(h.status, 400);
+    assert_string_equal(jstr(h.json, "error.status"), "INVALID_ARGUMENT");
+    http_free(&h);
+    free(url);
+}
+
+static void test_unknown_field_is_400_naming_the_field(void **state) {
+    fx_t *f = *state;
+    char *url = u(f, "/compute/compute/v1/projects/p/global/networks");
+    http_t h = req("POST", url, "{\"name\":\"n\",\"autoCreateSubnetworkz\":false}");
+    assert_int_equal(h.status, 400);
+    assert_non_null(strstr(jstr(h.json, "error.message"), "autoCreateSubnetworkz"));
+    http_free(&h);
+    free(url);
+}
+
+static void test_custom_verb_enable_then_noop_done_operation(void **state) {
+    fx_t *f = *state;
+    char *en = u(f, "/serviceusage/v1/projects/test-proj/services/container.googleapis.com:enable");
+    char *get = u(f, "/serviceusage/v1/projects/test-proj/services/container.googleapis.com");
+    http_t h = req("GET", get, NULL);
+    assert_int_equal(h.status, 200);
+    assert_string_equal(jstr(h.json, "state"), "DISABLED");
+    const char *num = emu_project_number(f->emu, "test-proj");
+    char want[128];
+    snprintf(want, sizeof want, "projects/%s/services/container.googleapis.com", num);
+    assert_string_equal(jstr(h.json, "name"), want);
+    http_free(&h);
+    h = req("POST", en, "{}");
+    assert_int_equal(h.status, 200);
+    assert_false(json_is_true(json_object_get(h.json, "done")));
+    char *opurl = xasprintf("%s/serviceusage/v1/%s", f->base, jstr(h.json, "name"));
+    http_free(&h);
+    json_t *op = wait_op(opurl, "done");
+    assert_non_null(op);
+    assert_string_equal(jstr(op, "response.service.state"), "ENABLED");
+    json_decref(op);
+    h = req("POST", en, "{}");
+    assert_string_equal(jstr(h.json, "name"), "operations/noop.DONE_OPERATION");
+    assert_true(json_is_true(json_object_get(h.json, "done")));
+    http_free(&h);
+    char *list = u(f, "/serviceusage/v1/projects/test-proj/services?filter=state:ENABLED");
+    h = req("GET", list, NULL);
+    assert_non_null(strstr(h.body, "compute.googleapis.com")); /* dependency enabled too */
+    assert_null(strstr(h.body, "sqladmin.googleapis.com"));
+    http_free(&h);
+    free(list);
+    free(opurl);
+    free(en);
+    free(get);
+}
+
+static void test_compute_insert_runs_then_done_and_duplicate_is_409(void **state) {
+    fx_t *f = *state;
+    char *url = u(f, "/compute/compute/v1/projects/p/global/networks");
+    http_t h = req("POST", url, "{\"name\":\"net1\",\"autoCreateSubnetworks\":false}");
+    assert_int_equal(h.status, 200);
+    assert_string_equal(jstr(h.json, "kind"), "compute#operation");
+    assert_string_equal(jstr(h.json, "status"), "RUNNING");
+    char *opurl = xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base,
+                            jstr(h.json, "name"));
+    http_free(&h);
+    json_t *op = wait_op(opurl, "status");
+    assert_non_null(op);
+    assert_string_equal(jstr(op, "targetLink"),
+                        "https://www.googleapis.com/compute/v1/projects/p/global/networks/net1");
+    json_decref(op);
+    char *get = u(f, "/compute/compute/v1/projects/p/global/networks/net1");
+    h = req("GET", get, NULL);
+    assert_int_equal(h.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(h.json, "mtu")), 1460);
+    assert_string_equal(jstr(h.json, "routingConfig.routingMode"), "REGIONAL");
+    assert_true(json_is_string(json_object_get(h.json, "id")));
+    http_free(&h);
+    h = req("POST", url, "{\"name\":\"net1\",\"autoCreateSubnetworks\":false}");
+    assert_int_equal(h.status, 409);
+    assert_string_equal(jstr(h.json, "error.errors.0.reason"), "alreadyExists");
+    http_free(&h);
+    char *missing = u(f, "/compute/compute/v1/projects/p/global/networks/nope");
+    h = req("GET", missing, NULL);
+    assert_int_equal(h.status, 404);
+    http_free(&h);
+    /* the wait verb completes the operation */
+    char *wurl = xasprintf("%s/wait", opurl);
+    h = req("POST", wurl, NULL);
+    assert_string_equal(jstr(h.json, "status"), "DONE");
+    http_free(&h);
+    free(wurl);
+    free(missing);
+    free(get);
+    free(opurl);
+    free(url);
+}
+
+static void test_subnetwork_fingerprint_and_network_in_use(void **state) {
+    fx_t *f = *state;
+    char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
+    char *subs = u(f, "/compute/compute/v1/projects/p/regions/europe-west1/subnetworks");
+    char *sub = u(f, "/compute/compute/v1/projects/p/regions/europe-west1/subnetworks/s1");
+    char *net = u(f, "/compute/compute/v1/projects/p/global/networks/n1");
+    http_t h = req("POST", nets, "{\"name\":\"n1\",\"autoCreateSubnetworks\":false}");
+    http_free(&h);
+    h = req("POST", subs,
+            "{\"name\":\"s1\",\"network\":\"global/networks/n1\",\"ipCidrRange\":\"10.0.0.0/20\"}");
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+    h = req("GET", sub, NULL);
+    assert_string_equal(jstr(h.json, "gatewayAddress"), "10.0.0.1");
+    char *fp = xstrdup(jstr(h.json, "fingerprint"));
+    http_free(&h);
+    h = req("PATCH", sub, "{\"fingerprint\":\"stale\",\"secondaryIpRanges\":[]}");
+    assert_int_equal(h.status, 412);
+    assert_string_equal(jstr(h.json, "error.errors.0.reason"), "conditionNotMet");
+    http_free(&h);
+    char *body = xasprintf("{\"fingerprint\":\"%s\",\"ipCidrRange\":\"10.0.0.0/24\"}", fp);
+    h = req("PATCH", sub, body);
+    assert_int_equal(h.status, 400); /* immutable on patch */
+    http_free(&h);
+    free(body);
+    body = xasprintf("{\"fingerprint\":\"%s\",\"secondaryIpRanges\":[{\"rangeName\":\"pods\","
+                     "\"ipCidrRange\":\"10.4.0.0/14\"}]}",
+                     fp);
+    h = req("PATCH", sub, body);
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+    h = req("DELETE", net, NULL);
+    assert_int_equal(h.status, 400);
+    assert_string_equal(jstr(h.json, "error.errors.0.reason"), "resourceInUseByAnotherResource");
+    http_free(&h);
+    char *exp = xasprintf("%s/expandIpCidrRange", sub);
+    h = req("POST", exp, "{\"ipCidrRange\":\"10.0.0.0/19\"}");
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+    h = req("POST", exp, "{\"ipCidrRange\":\"10.0.0.0/24\"}");
+    assert_int_equal(h.status, 400);
+    http_free(&h);
+    free(exp);
+    free(body);
+    free(fp);
+    free(nets);
+    free(subs);
+    free(sub);
+    free(net);
+}
+
+static void test_list_paging_with_max_results_and_page_token(void **state) {
+    fx_t *f = *state;
+    char *fw = u(f, "/compute/compute/v1/projects/p/global/firewalls");
+    char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
+    http_t h = req("POST", nets, "{\"name\":\"default\",\"autoCreateSubnetworks\":true}");
+    http_free(&h);
+    for (int i = 0; i < 5; i++) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"name\":\"fw%d\",\"allowed\":[{\"IPProtocol\":\"tcp\",\"ports\":[\"22\"]}]}", i);
+        h = req("POST", fw, body);
+        assert_int_equal(h.status, 200);
+        http_free(&h);
+    }
+    int seen = 0;
+    char *token = NULL;
+    for (int page = 0; page < 10; page++) {
+        char *url = token ? xasprintf("%s?maxResults=2&pageToken=%s", fw, token)
+                          : xasprintf("%s?maxResults=2", fw);
+        h = req("GET", url, NULL);
+        free(url);
+        assert_int_equal(h.status, 200);
+        size_t n = json_array_size(json_object_get(h.json, "items"));
+        assert_true(n <= 2);
+        if (seen == 0)
+            assert_int_equal(json_integer_value(
+                                 json_object_get(json_array_get(json_object_get(h.json, "items"), 0),
+                                                 "priority")),
+                             1000);
+        seen += (int)n;
+        free(token);
+        token = jstr(h.json, "nextPageToken") ? xstrdup(jstr(h.json, "nextPageToken")) : NULL;
+        http_free(&h);
+        if (!token)
+            break;
+    }
+    assert_int_equal(seen, 5);
+    free(nets);
+    free(fw);
+}
+
+static void test_bucket_metageneration_precondition_and_not_empty_delete(void **state) {
+    fx_t *f = *state;
+    char *bs = u(f, "/storage/storage/v1/b?project=test-proj");
+    char *b = u(f, "/storage/storage/v1/b/bkt-a");
+    http_t h = req("POST", bs, "{\"name\":\"bkt-a\",\"location\":\"europe-west1\"}");
+    assert_int_equal(h.status, 200);
+    assert_string_equal(jstr(h.json, "location"), "EUROPE-WEST1");
+    assert_string_equal(jstr(h.json, "storageClass"), "STANDARD");
+    assert_string_equal(jstr(h.json, "metageneration"), "1");
+    assert_string_equal(jstr(h.json, "softDeletePolicy.retentionDurationSeconds"), "604800");
+    http_free(&h);
+    h = req("POST", bs, "{\"name\":\"bkt-a\"}");
+    assert_int_equal(h.status, 409);
+    http_free(&h);
+    char *p = xasprintf("%s?ifMetagenerationMatch=7", b);
+    h = req("PATCH", p, "{\"labels\":{\"x\":\"y\"}}");
+    assert_int_equal(h.status, 412);
+    http_free(&h);
+    free(p);
+    p = xasprintf("%s?ifMetagenerationMatch=1", b);
+    h = req("PATCH", p, "{\"labels\":{\"x\":\"y\"},\"versioning\":{\"enabled\":true}}");
+    assert_int_equal(h.status, 200);
+    assert_string_equal(jstr(h.json, "metageneration"), "2");
+    assert_string_equal(jstr(h.json, "labels.x"), "y");
+    http_free(&h);
+    free(p);
+    /* IAM: stale etag -> 412 */
+    char *iam = xasprintf("%s/iam", b);
+    h = req("GET", iam, NULL);
+    assert_string_equal(jstr(h.json, "kind"), "storage#policy");
+    http_free(&h);
+    h = req("PUT", iam, "{\"etag\":\"stale\",\"bindings\":[]}");
+    assert_int_equal(h.status, 412);
+    http_free(&h);
+    free(iam);
+    char *up = u(f, "/storage/upload/storage/v1/b/bkt-a/o?uploadType=media&name=a%2Fb.txt");
+    h = req_with(NULL, "POST", up, "data", "text/plain", NULL);
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+    h = req("DELETE", b, NULL);
+    assert_int_equal(h.status, 409);
+    http_free(&h);
+    char *obj = u(f, "/storage/storage/v1/b/bkt-a/o/a%2Fb.txt");
+    h = req("DELETE", obj, NULL);
+    assert_int_equal(h.status, 204);
+    http_free(&h);
+    h = req("DELETE", b, NULL);
+    assert_int_equal(h.status, 204);
+    http_free(&h);
+    free(obj);
+    free(up);
+    free(b);
+    free(bs);
+}
+
+static void test_object_generation_preconditions_and_listing(void **state) {
+    fx_t *f = *state;
+    char *bs = u(f, "/storage/storage/v1/b?project=p");
+    http_t h = req("POST", bs, "{\"name\":\"objs\"}");
+    http_free(&h);
+    const char *names[] = {"a/1", "a/2", "b/1", "top"};
+    for (int i = 0; i < 4; i++) {
+        char *e = xasprintf("%s/storage/upload/storage/v1/b/objs/o?uploadType=media&name=%s"
+                            "&ifGenerationMatch=0",
+                            f->base, names[i]);
+        h = req_with(NULL, "POST", e, names[i], "text/plain", NULL);
+        assert_int_equal(h.status, 200);
+        http_free(&h);
+        h = req_with(NULL, "POST", e, names[i], "text/plain", NULL);
+        assert_int_equal(h.status, 412); /* exists now */
+        http_free(&h);
+        free(e);
+    }
+    char *l = u(f, "/storage/storage/v1/b/objs/o?delimiter=/");
+    h = req("GET", l, NULL);
+    assert_int_equal(json_array_size(json_object_get(h.json, "prefixes")), 2);
+    assert_int_equal(json_array_size(json_object_get(h.json, "items")), 1);
+    http_free(&h);
+    free(l);
+    l = u(f, "/storage/storage/v1/b/objs/o?prefix=a/&maxResults=1");
+    h = req("GET", l, NULL);
+    assert_string_equal(jstr(h.json, "items.0.name"), "a/1");
+    assert_non_null(jstr(h.json, "nextPageToken"));
+    http_free(&h);
+    free(l);
+    char *m = u(f, "/storage/storage/v1/b/objs/o/top");
+    h = req("GET", m, NULL);
+    char *gen = xstrdup(jstr(h.json, "generation"));
+    http_free(&h);
+    char *media = xasprintf("%s?alt=media", m);
+    h = req("GET", media, NULL);
+    assert_string_equal(h.body, "top");
+    http_free(&h);
+    char *bad = xasprintf("%s?ifGenerationMatch=1", m);
+    h = req("DELETE", bad, NULL);
+    assert_int_equal(h.status, 412);
+    http_free(&h);
+    char *good = xasprintf("%s?ifGenerationMatch=%s", m, gen);
+    h = req("DELETE", good, NULL);
+    assert_int_equal(h.status, 204);
+    http_free(&h);
+    h = req("GET", m, NULL);
+    assert_int_equal(h.status, 404);
+    http_free(&h);
+    free(good);
+    free(bad);
+    free(media);
+    free(gen);
+    free(m);
+    free(bs);
+}
+
+typedef struct race {
+    const char *url;
+    long status;
+} race_t;
+
+static void *race_main(void *arg) {
+    race_t *r = arg;
+    http_t h = req_with(NULL, "POST", r->url, "lock", "text/plain", NULL);
+    r->status = h.status;
+    http_free(&h);
+    return NULL;
+}
+
+static void test_if_generation_match_zero_race_has_exactly_one_winner(void **state) {
+    fx_t *f = *state;
+    char *bs = u(f, "/storage/storage/v1/b?project=p");
+    http_t h = req("POST", bs, "{\"name\":\"racy\"}");
+    http_free(&h);
+    for (int round = 0; round < 5; round++) {
+        char *url = xasprintf("%s/storage/upload/storage/v1/b/racy/o?uploadType=media&name=lock%d"
+                              "&ifGenerationMatch=0",
+                              f->base, round);
+        enum { N = 16 };
+        pthread_t th[N];
+        race_t r[N];
+        for (int i = 0; i < N; i++) {
+            r[i].url = url;
+            r[i].status = 0;
+            pthread_create(&th[i], NULL, race_main, &r[i]);
+        }
+        int ok = 0, pre = 0;
+        for (int i = 0; i < N; i++) {
+            pthread_join(th[i], NULL);
+            ok += r[i].status == 200;
+            pre += r[i].status == 412;
+        }
+        assert_int_equal(ok, 1);
+        assert_int_equal(pre, N - 1);
+        free(url);
+    }
+    free(bs);
+}
+
+static void test_store_persists_across_restart_and_corrupt_file_is_refused(void **state) {
+    fx_t *f = *state;
+    char *bs = u(f, "/storage/storage/v1/b?project=p");
+    http_t h = req("POST", bs, "{\"name\":\"persisted\",\"labels\":{\"k\":\"v\"}}");
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+    free(bs);
+    emu_free(f->emu); /* stops and flushes */
+    emu_config_t cfg = {.op_scale = 0.05, .data_dir = f->dir};
+    f->emu = start(&cfg, f->base);
+    char *b = u(f, "/storage/storage/v1/b/persisted");
+    h = req("GET", b, NULL);
+    assert_int_equal(h.status, 200);
+    assert_string_equal(jstr(h.json, "labels.k"), "v");
+    http_free(&h);
+    free(b);
+    emu_free(f->emu);
+    f->emu = NULL;
+    char *path = xasprintf("%s/emulator.json", f->dir);
+    FILE *fp = fopen(path, "w");
+    fputs("{\"docs\": {broken", fp);
+    fclose(fp);
+    perr_t e;
+    perr_clear(&e);
+    emu_t *bad = emu_new(&cfg, &e);
+    assert_null(bad);
+    assert_non_null(strstr(e.msg, "corrupt"));
+    free(path);
+}
+
+static void test_http_log_has_one_json_line_per_request_without_authorization(void **state) {
+    fx_t *f = *state;
+    char *url = u(f, "/storage/storage/v1/b?project=p");
+    http_t h = req_with(NULL, "POST", url, "{\"name\":\"logged\"}", NULL, "Bearer sekret-token");
+    http_free(&h);
+    free(url);
+    size_t len = 0;
+    perr_t e;
+    char *text = util_read_file(f->log, &len, &e);
+    assert_non_null(text);
+    assert_null(strstr(text, "sekret-token"));
+    char *line = strstr(text, "\"logged\"");
+    assert_non_null(line);
+    while (line > text && line[-1] != '\n')
+        line--;
+    json_t *j = json_loadb(line, strcspn(line, "\n"), 0, NULL);
+    assert_non_null(j);
+    static const char *const keys[] = {"ts", "api", "method", "url", "status", "ms", "attempt",
+                                       "req_body", "resp_body"};
+    for (size_t i = 0; i < 9; i++)
+        assert_non_null(json_object_get(j, keys[i]));
+    assert_string_equal(jstr(j, "api"), "storage");
+    assert_string_equal(jstr(j, "req_body.name"), "logged");
+    json_decref(j);
+    free(text);
+}
+
+static void test_require_auth_refuses_missing_and_unknown_tokens(void **state) {
+    char base[64];
+    emu_config_t cfg = {.require_auth = true};
+    emu_t *emu = start(&cfg, base);
+    char *url = xasprintf("%s/storage/storage/v1/b?project=p", base);
+    http_t h = req("GET", url, NULL);
+    assert_int_equal(h.status, 401);
+    assert_string_equal(jstr(h.json, "error.status"), "UNAUTHENTICATED");
+    http_free(&h);
+    h = req_with(NULL, "GET", url, NULL, NULL, "Bearer nope");
+    assert_int_equal(h.status, 401);
+    http_free(&h);
+    emu_lock(emu);
+    emu_put(emu, "oauth2/tokens/good", json_pack("{s:I}", "expires_ms", (json_int_t)4102444800000));
+    emu_put(emu, "oauth2/tokens/old", json_pack("{s:I}", "expires_ms", (json_int_t)1000));
+    emu_unlock(emu);
+    h = req_with(NULL, "GET", url, NULL, NULL, "Bearer good");
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+    h = req_with(NULL, "GET", url, NULL, NULL, "Bearer old");
+    assert_int_equal(h.status, 401);
+    http_free(&h);
+    free(url);
+    emu_free(emu);
+}
+
+static void test_fault_rates_match_configuration_and_store_survives(void **state) {
+    fx_t *f = *state;
+    emu_free(f->emu);
+    emu_config_t cfg = {.data_dir = f->dir,
+                        .fault_rate = 0.1,
+                        .throttle_rate = 0.05,
+                        .reset_rate = 0.05,
+                        .seed = 42};
+    f->emu = start(&cfg, f->base);
+    char *url = u(f, "/storage/storage/v1/b?project=p");
+    CURL *c = curl_easy_init();
+    enum { N = 10000 };
+    int n503 = 0, n429 = 0, nreset = 0, n200 = 0, retry_after_ok = 1;
+    for (int i = 0; i < N; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"name\":\"fb-%d\"}", i);
+        http_t h = req_with(c, i % 4 ? "GET" : "POST", url, i % 4 ? NULL : body, NULL, NULL);
+        if (h.curl_rc != 0)
+            nreset++;
+        else if (h.status == 503)
+            n503++;
+        else if (h.status == 429) {
+            n429++;
+            if (strcmp(h.retry_after, " 1") && strcmp(h.retry_after, "1"))
+                retry_after_ok = 0;
+        } else if (h.status == 200)
+            n200++;
+        http_free(&h);
+    }
+    curl_easy_cleanup(c);
+    free(url);
+    assert_true(retry_after_ok);
+    assert_in_range(n503, N * 8 / 100, N * 12 / 100);
+    assert_in_range(n429, N * 3 / 100, N * 7 / 100);
+    assert_in_range(nreset, N * 3 / 100, N * 7 / 100);
+    assert_int_equal(n503 + n429 + nreset + n200, N);
+    /* Still serving, and the persisted store is valid JSON. */
+    emu_free(f->emu);
+    emu_config_t clean = {.data_dir = f->dir};
+    f->emu = start(&clean, f->base);
+    char *l = u(f, "/storage/storage/v1/b?project=p&maxResults=5000");
+    http_t h = req("GET", l, NULL);
+    assert_int_equal(h.status, 200);
+    assert_true(json_array_size(json_object_get(h.json, "items")) > 1500);
+    http_free(&h);
+    free(l);
+}
+
+static void test_project_number_is_stable_numeric_and_distinct(void **state) {
+    fx_t *f = *state;
+    emu_lock(f->emu);
+    const char *a = emu_project_number(f->emu, "proj-a");
+    const char *b = emu_project_number(f->emu, "proj-b");
+    assert_string_equal(a, emu_project_number(f->emu, "proj-a"));
+    assert_string_not_equal(a, b);
+    for (const char *p = a; *p; p++)
+        assert_true(*p >= '0' && *p <= '9');
+    emu_unlock(f->emu);
+}
+
+static void test_durations_scale_and_unknown_kind_is_300ms(void **state) {
+    fx_t *f = *state; /* op_scale 0.05 */
+    assert_int_equal(emu_duration(f->emu, "container.clusters.create"), 200);
+    assert_int_equal(emu_duration(f->emu, "compute.networks.insert"), 30);
+    assert_int_equal(emu_duration(f->emu, "what.ever"), 15);
+    char *id = emu_op_id(f->emu);
+    assert_int_equal(strncmp(id, "operation-", 10), 0);
+    free(id);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_apis_are_linked_and_named),
+        T(test_unknown_api_and_route_are_404_with_google_error_shape),
+        T(test_malformed_json_body_is_400_invalid_argument),
+        T(test_unknown_field_is_400_naming_the_field),
+        T(test_custom_verb_enable_then_noop_done_operation),
+        T(test_compute_insert_runs_then_done_and_duplicate_is_409),
+        T(test_subnetwork_fingerprint_and_network_in_use),
+        T(test_list_paging_with_max_results_and_page_token),
+        T(test_bucket_metageneration_precondition_and_not_empty_delete),
+        T(test_object_generation_preconditions_and_listing),
+        T(test_if_generation_match_zero_race_has_exactly_one_winner),
+        T(test_store_persists_across_restart_and_corrupt_file_is_refused),
+        T(test_http_log_has_one_json_line_per_request_without_authorization),
+        cmocka_unit_test(test_require_auth_refuses_missing_and_unknown_tokens),
+        T(test_fault_rates_match_configuration_and_store_survives),
+        T(test_project_number_is_stable_numeric_and_distinct),
+        T(test_durations_scale_and_unknown_kind_is_300ms),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
