@@ -265,7 +265,7 @@ int apply_run(engine_t *e, plan_t *p) {
         }
         if (it->act == ACT_DELETE || it->act == ACT_REPLACE) add_step(&j, i, true);
         if (it->act == ACT_CREATE || it->act == ACT_UPDATE || it->act == ACT_REPLACE) add_step(&j, i, false);
-        if (it->act == ACT_NOOP && it->spec && it->live && !p->refresh_only) {
+        if (it->act == ACT_NOOP && it->live) {
             /* Keep state's attributes current (refresh). */
             pthread_mutex_lock(&e->state_mu);
             state_res_t *s = state_find(e->state, it->addr);

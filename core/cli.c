@@ -208,7 +208,9 @@ static int check_planfile(cli_t *c, engine_t *e, plan_t *p, json_t *pf) {
     json_int_t ser = json_integer_value(json_object_get(pf, "serial"));
     if (!h || strcmp(h, p->spec_hash) != 0)
         perr_set(&err, c->args.v[0], "the spec changed since this plan was made; make a new plan");
-    else if (!lin || strcmp(lin, p->lineage) != 0 || ser != p->serial)
+    /* An empty state gets a fresh lineage on every load: serial 0 on both
+     * sides means nothing was stored then or now. */
+    else if (!lin || ser != p->serial || (ser != 0 && strcmp(lin, p->lineage) != 0))
         perr_set(&err, c->args.v[0],
                  "the state changed since this plan was made (serial %lld, now %lld); make a new plan",
                  (long long)ser, (long long)p->serial);

@@ -18,6 +18,7 @@
 #include "core/ref.h"
 #include "core/ui.h"
 #include "core/validate.h"
+#include "providers/gcp/gcp_http.h"
 
 static pthread_mutex_t prov_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -85,11 +86,27 @@ static char *state_path(engine_t *e, const char *dir) {
     return xasprintf("%s/%s.state.json", dir, env);
 }
 
-static int open_backend(engine_t *e, const char *spec_dir, perr_t *err) {
-    if (e->spec && e->spec->backend_type && strcmp(e->spec->backend_type, "gcs") == 0 && !e->o.local) {
-        perr_set(err, "", "the gcs backend is not available in this build yet; use the local backend");
+/* backend "gcs" { bucket = ..., prefix = ... }: state in Cloud Storage,
+ * through a client of its own (the providers open theirs lazily). */
+static int open_gcs_backend(engine_t *e, perr_t *err) {
+    json_t *b = e->spec->backend;
+    const char *bucket = json_string_value(json_object_get(b, "bucket"));
+    const char *prefix = json_string_value(json_object_get(b, "prefix"));
+    if (!bucket) {
+        perr_set(err, e->spec->path, "backend \"gcs\" needs bucket = \"...\"");
         return -1;
     }
+    gcp_opts_t go = {.endpoint = e->endpoint, .http_log = e->o.http_log, .cancel = e->stop};
+    const spec_provider_t *sp = spec_provider(e->spec, "gcp");
+    if (sp) go.project = json_string_value(json_object_get(sp->config, "project"));
+    e->backend_client = gcp_client_new(&go, err);
+    if (!e->backend_client) return -1;
+    e->backend = backend_gcs_new(e->backend_client, bucket, prefix ? prefix : "plinth",
+                                 e->o.env_name ? e->o.env_name : "default", err);
+    return e->backend ? 0 : -1;
+}
+
+static int open_backend(engine_t *e, const char *spec_dir, perr_t *err) {
     char *dir = xasprintf("%s/.plinth%s", spec_dir, e->o.local ? "/local" : "");
     if (util_mkdir_p(dir, err) != 0) {
         free(dir);
@@ -101,6 +118,10 @@ static int open_backend(engine_t *e, const char *spec_dir, perr_t *err) {
             free(dir);
             return -1;
         }
+    }
+    if (e->spec && e->spec->backend_type && strcmp(e->spec->backend_type, "gcs") == 0 && !e->o.local) {
+        free(dir);
+        return open_gcs_backend(e, err);
     }
     char *path = state_path(e, dir);
     e->backend = backend_local_new(path);
@@ -161,6 +182,7 @@ void engine_close(engine_t *e) {
         if (e->backend->unlock(e->backend, e->lock.id, &err) != 0) ui_error(e->ui, &err);
     }
     if (e->backend) e->backend->free(e->backend);
+    if (e->backend_client) gcp_client_free(e->backend_client);
     if (e->emu_pid > 0) {
         kill(e->emu_pid, SIGTERM);
         waitpid(e->emu_pid, NULL, 0);

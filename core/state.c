@@ -14,14 +14,16 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Open-addressing table of slots holding res[] indexes (-1 empty).  It is
- * rebuilt whole (O(n)) whenever res[] changes shape (remove, rename, sort)
- * or is found out of step (n != s->nres); an upsert just adds one slot. */
+/* Open-addressing table of slots holding res[] indexes (-1 empty).  Every
+ * function that changes res[] leaves the table exact: an upsert adds one
+ * slot (a rebuild at doubling sizes), remove/rename/sort rebuild it whole
+ * (O(n)).  So state_find only reads, and concurrent finds are safe while
+ * nothing modifies the state (the engine's refresh workers rely on that).
+ * A table found out of step (res[] changed behind our back) is rebuilt. */
 struct state_index {
     int32_t *slot;
     size_t cap; /* power of two, > 2 * n */
     size_t n;   /* entries indexed */
-    bool dirty;
 };
 
 static uint64_t hash_str(const char *s) {
@@ -46,7 +48,6 @@ static void index_rebuild(const state_t *s) {
         ix->cap = cap;
     }
     memset(ix->slot, 0xff, cap * sizeof *ix->slot);
-    ix->dirty = false;
     for (size_t i = 0; i < s->nres; i++)
         if (s->res[i].addr) index_put(ix, s->res[i].addr, (int32_t)i);
     ix->n = s->nres; /* entries without addr are counted, never found */
@@ -57,10 +58,10 @@ static long find_index(const state_t *s, const char *addr) {
     struct state_index *ix = s->index;
     if (!ix) {
         for (size_t i = 0; i < s->nres; i++)
-            if (strcmp(s->res[i].addr, addr) == 0) return (long)i;
+            if (s->res[i].addr && strcmp(s->res[i].addr, addr) == 0) return (long)i;
         return -1;
     }
-    if (ix->dirty || ix->n != s->nres || !ix->slot) index_rebuild(s);
+    if (ix->n != s->nres || !ix->slot) index_rebuild(s); /* only after misuse */
     size_t m = ix->cap - 1, p = hash_str(addr) & m;
     for (int32_t i; (i = ix->slot[p]) >= 0; p = (p + 1) & m) {
         if ((size_t)i >= s->nres || !s->res[i].addr) { /* res[] changed behind our back */
@@ -86,6 +87,7 @@ static state_t *state_alloc(void) {
     s->format = STATE_FORMAT;
     s->outputs = json_object();
     s->index = xcalloc(1, sizeof *s->index);
+    index_rebuild(s);
     return s;
 }
 
@@ -135,8 +137,8 @@ static state_res_t *res_append(state_t *s, const char *addr) {
     s->nres++;
     struct state_index *ix = s->index;
     if (ix) {
-        if (ix->dirty || !ix->slot || ix->n != s->nres - 1 || 2 * s->nres + 2 > ix->cap)
-            ix->dirty = true; /* rebuilt, at doubling sizes, on the next lookup */
+        if (!ix->slot || ix->n != s->nres - 1 || 2 * s->nres + 2 > ix->cap)
+            index_rebuild(s); /* at doubling sizes: amortised O(1) */
         else {
             index_put(ix, addr, (int32_t)(s->nres - 1));
             ix->n++;
@@ -161,7 +163,7 @@ int state_remove(state_t *s, const char *addr) {
     res_clear(&s->res[i]);
     memmove(&s->res[i], &s->res[i + 1], (s->nres - (size_t)i - 1) * sizeof *s->res);
     s->nres--;
-    if (s->index) s->index->dirty = true; /* keeps res[] order; costs one O(n) rebuild */
+    if (s->index) index_rebuild(s); /* keeps res[] order; costs one O(n) rebuild */
     return 0;
 }
 
@@ -178,7 +180,7 @@ int state_rename(state_t *s, const char *from, const char *to, perr_t *e) {
     }
     free(s->res[i].addr);
     s->res[i].addr = xstrdup(to);
-    if (s->index) s->index->dirty = true;
+    if (s->index) index_rebuild(s);
     return 0;
 }
 
@@ -188,7 +190,7 @@ static int res_cmp(const void *a, const void *b) {
 
 void state_sort(state_t *s) {
     if (s->nres > 1) qsort(s->res, s->nres, sizeof *s->res, res_cmp);
-    if (s->index) s->index->dirty = true;
+    if (s->index) index_rebuild(s);
 }
 
 /* ---- JSON ---- */
@@ -639,11 +641,29 @@ out:
     return rc;
 }
 
+/* Seconds since an RFC 3339 UTC timestamp ("2026-01-02T03:04:05Z"), or -1. */
+static long long age_of(const char *ts) {
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!end) return -1;
+    long long age = (long long)time(NULL) - (long long)timegm(&tm);
+    return age >= 0 ? age : -1;
+}
+
+/* Beyond this, a lock's heartbeat age is worth mentioning: the holder
+ * refreshes it on its state writes, so a long silence hints that the run
+ * is gone (or waiting on one slow operation). */
+#define HEARTBEAT_NOTE_AFTER 300
+
 void state_lock_held_error(perr_t *e, const char *where, const state_lock_info_t *li) {
-    char host[128] = "", stale[96] = "";
+    char host[128] = "", stale[128] = "";
+    long long age;
     if (gethostname(host, sizeof host) == 0 && strcmp(host, li->host) == 0 && li->pid > 0 &&
         kill((pid_t)li->pid, 0) != 0 && errno == ESRCH)
         snprintf(stale, sizeof stale, " (stale: process %d is no longer running)", li->pid);
+    else if ((age = age_of(li->heartbeat[0] ? li->heartbeat : li->created)) > HEARTBEAT_NOTE_AFTER)
+        snprintf(stale, sizeof stale, " (last heartbeat %lld minutes ago)", age / 60);
     perr_set(e, where,
              "state is locked by %s@%s (pid %d) for %s since %s (lock ID %s)%s; if that run is "
              "gone, run: plinth state unlock %s",

@@ -3,6 +3,7 @@
  * steps every 10 s so a user always sees what is happening. */
 #include "core/ui.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -274,8 +275,8 @@ static void *ticker_main(void *arg) {
             inflight_t *f = &u->fl[i];
             if (now - f->last_tick < 10000) continue;
             f->last_tick = now;
-            printf("%s: Still %s... [%llds elapsed]\n", f->addr, f->verb,
-                   (long long)((now - f->start) / 1000));
+            printf("%s: Still %c%s... [%llds elapsed]\n", f->addr, tolower((unsigned char)f->verb[0]),
+                   f->verb + 1, (long long)((now - f->start) / 1000));
             fflush(stdout);
         }
     }

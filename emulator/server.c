@@ -457,7 +457,7 @@ int emu_start(emu_t *emu, perr_t *e) {
     sa.sin_port = htons((uint16_t)emu->cfg.port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     emu->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
         handle, emu, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)8, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)2048, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,

@@ -149,7 +149,7 @@ def field_docs(cls):
             continue
         indent = len(line) - len(line.lstrip())
         m = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*):\s?(.*)$", line)
-        if m and (base_indent is None or indent <= base_indent):
+        if m and (base_indent is None or indent == base_indent):
             base_indent = indent
             cur = m.group(1)
             docs[cur] = m.group(2)

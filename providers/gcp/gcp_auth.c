@@ -49,8 +49,10 @@ char *gcp_auth_b64url(const unsigned char *data, size_t len) {
     while (n > 0 && out[n - 1] == '=') n--;
     out[n] = 0;
     for (int i = 0; i < n; i++) {
-        if (out[i] == '+') out[i] = '-';
-        else if (out[i] == '/') out[i] = '_';
+        if (out[i] == '+')
+            out[i] = '-';
+        else if (out[i] == '/')
+            out[i] = '_';
     }
     return out;
 }
@@ -82,8 +84,8 @@ static EVP_PKEY *load_key(const char *pem, char *why, size_t whylen) {
     return k;
 }
 
-char *gcp_auth_make_jwt(const char *pem_key, const char *kid, const char *email,
-                        const char *aud, int64_t now, perr_t *e) {
+char *gcp_auth_make_jwt(const char *pem_key, const char *kid, const char *email, const char *aud,
+                        int64_t now, perr_t *e) {
     char why[300];
     EVP_PKEY *k = load_key(pem_key, why, sizeof why);
     if (!k) {
@@ -92,8 +94,8 @@ char *gcp_auth_make_jwt(const char *pem_key, const char *kid, const char *email,
     }
     json_t *h = json_pack("{s:s,s:s}", "alg", "RS256", "typ", "JWT");
     if (kid && kid[0]) json_object_set_new(h, "kid", json_string(kid));
-    json_t *cl = json_pack("{s:s,s:s,s:s,s:I,s:I}", "iss", email, "scope", SCOPE, "aud", aud,
-                           "iat", (json_int_t)now, "exp", (json_int_t)(now + 3600));
+    json_t *cl = json_pack("{s:s,s:s,s:s,s:I,s:I}", "iss", email, "scope", SCOPE, "aud", aud, "iat",
+                           (json_int_t)now, "exp", (json_int_t)(now + 3600));
     char *hs = b64url_json(h), *cs = b64url_json(cl);
     json_decref(h);
     json_decref(cl);
@@ -155,7 +157,8 @@ static int load_file(gcp_auth_t *a, const char *path, const gcp_opts_t *opts, pe
         if (o)
             perr_set(e, path, "credentials file %s: not a JSON object", path);
         else
-            perr_set(e, path, "credentials file %s: bad JSON at line %d: %s", path, je.line, je.text);
+            perr_set(e, path, "credentials file %s: bad JSON at line %d: %s", path, je.line,
+                     je.text);
         json_decref(o);
         return -1;
     }
@@ -163,8 +166,10 @@ static int load_file(gcp_auth_t *a, const char *path, const gcp_opts_t *opts, pe
     int rc = -1;
     a->file = xstrdup(path);
     if (!type) {
-        perr_set(e, path, "credentials file %s: missing \"type\" (want service_account or "
-                 "authorized_user)", path);
+        perr_set(e, path,
+                 "credentials file %s: missing \"type\" (want service_account or "
+                 "authorized_user)",
+                 path);
     } else if (strcmp(type, "service_account") == 0) {
         a->src = SRC_SA;
         a->client_email = dup_str(o, "client_email");
@@ -196,12 +201,15 @@ static int load_file(gcp_auth_t *a, const char *path, const gcp_opts_t *opts, pe
                            : !a->refresh_token ? "refresh_token"
                                                : NULL;
         if (miss)
-            perr_set(e, path, "credentials file %s: authorized_user credentials have no %s", path, miss);
+            perr_set(e, path, "credentials file %s: authorized_user credentials have no %s", path,
+                     miss);
         else
             rc = 0;
     } else {
-        perr_set(e, path, "credentials file %s: credential type \"%s\" is not supported (want "
-                 "service_account or authorized_user)", path, type);
+        perr_set(e, path,
+                 "credentials file %s: credential type \"%s\" is not supported (want "
+                 "service_account or authorized_user)",
+                 path, type);
     }
     json_decref(o);
     if (rc == 0 && !a->token_uri) a->token_uri = xstrdup(DEFAULT_TOKEN_URI);
@@ -274,6 +282,12 @@ gcp_auth_t *gcp_auth_new(gcp_client_t *c, const gcp_opts_t *opts, perr_t *e) {
             }
         }
     }
+    /* An explicit quota project applies to every kind of credential. */
+    const char *qp = getenv("GOOGLE_CLOUD_QUOTA_PROJECT");
+    if (qp && qp[0]) {
+        free(a->quota_project);
+        a->quota_project = xstrdup(qp);
+    }
     rewrite_token_uri(a);
     return a;
 err:
@@ -303,7 +317,7 @@ void gcp_auth_free(gcp_auth_t *a) {
 }
 
 const char *gcp_auth_quota_project(const gcp_auth_t *a) {
-    return a && a->src == SRC_USER ? a->quota_project : NULL;
+    return a && a->src != SRC_NONE ? a->quota_project : NULL;
 }
 
 /* ---- token fetches ---- */
@@ -412,7 +426,9 @@ static int fetch_metadata(gcp_auth_t *a, perr_t *e) {
     if (rc == 0) rc = take_token(a, &r, url, &me);
     gcp_resp_free(&r);
     if (rc < 0)
-        perr_set(e, "", "no Google Cloud credentials found; tried: %s; metadata server %s (%s). "
+        perr_set(e, "",
+                 "no Google Cloud credentials found; tried: %s; metadata server %s "
+                 "(%s). "
                  "Set GOOGLE_APPLICATION_CREDENTIALS to a key file or run `gcloud auth "
                  "application-default login`; to work offline use `--local` or "
                  "PLINTH_GCP_ENDPOINT=http://127.0.0.1:PORT (the emulator)",
@@ -431,7 +447,8 @@ static int64_t parse_rfc3339(const char *s) {
         for (p++; *p >= '0' && *p <= '9'; p++) {}
     if (*p == '+' || *p == '-') {
         int hh = 0, mm = 0;
-        if (sscanf(p + 1, "%d:%d", &hh, &mm) >= 1) t -= (*p == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
+        if (sscanf(p + 1, "%d:%d", &hh, &mm) >= 1)
+            t -= (*p == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
     }
     return t;
 }

@@ -23,13 +23,14 @@ void gcp_auth_free(gcp_auth_t *a);
  * NULL when no Authorization header must be sent (emulator, no creds).
  * Thread-safe. */
 int gcp_auth_token(gcp_auth_t *a, bool force, char **token, perr_t *e);
-/* X-Goog-User-Project value for user credentials, or NULL (borrowed). */
+/* X-Goog-User-Project value (user credentials: quota_project_id or the
+ * default project; any: GOOGLE_CLOUD_QUOTA_PROJECT), or NULL (borrowed). */
 const char *gcp_auth_quota_project(const gcp_auth_t *a);
 
 /* Builds and signs an RS256 JWT (new string) for a service-account key:
  * claims iss=email, scope=cloud-platform, aud, iat=now, exp=now+3600. */
-char *gcp_auth_make_jwt(const char *pem_key, const char *kid, const char *email,
-                        const char *aud, int64_t now, perr_t *e);
+char *gcp_auth_make_jwt(const char *pem_key, const char *kid, const char *email, const char *aud,
+                        int64_t now, perr_t *e);
 /* base64url without padding (new string). */
 char *gcp_auth_b64url(const unsigned char *data, size_t len);
 

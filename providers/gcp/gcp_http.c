@@ -192,8 +192,10 @@ static int check_scheme(const char *url, bool allow_http, perr_t *e) {
     if (strncasecmp(url, "https://", 8) == 0) return 0;
     if (strncasecmp(url, "http://", 7) == 0) {
         if (allow_http || is_loopback_http(url)) return 0;
-        perr_set(e, "", "%s: plain http is only allowed to a loopback endpoint "
-                 "(127.0.0.1, localhost, [::1]); use https", url);
+        perr_set(e, "",
+                 "%s: plain http is only allowed to a loopback endpoint "
+                 "(127.0.0.1, localhost, [::1]); use https",
+                 url);
         return -1;
     }
     perr_set(e, "", "%s: unsupported URL scheme (want https://)", url);
@@ -232,7 +234,8 @@ static void run_attempt(gcp_client_t *c, const char *api, const attempt_t *a, xf
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     long tmo = a->timeout_ms > 0 ? a->timeout_ms : DEFAULT_ATTEMPT_TIMEOUT_MS;
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, tmo);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, tmo < CONNECT_TIMEOUT_MS ? tmo : CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     tmo < CONNECT_TIMEOUT_MS ? tmo : CONNECT_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, a->hdrs);
     if (strcmp(a->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -313,7 +316,8 @@ static long retry_info_ms(const json_t *body) {
                 if (end != json_string_value(rd) && s >= 0) return (long)(s * 1000);
             } else if (json_is_object(rd)) { /* {"seconds": N, "nanos": M} */
                 json_t *sec = json_object_get(rd, "seconds");
-                double s = json_is_string(sec) ? atof(json_string_value(sec)) : json_number_value(sec);
+                double s =
+                    json_is_string(sec) ? atof(json_string_value(sec)) : json_number_value(sec);
                 s += json_number_value(json_object_get(rd, "nanos")) / 1e9;
                 return (long)(s * 1000);
             }
@@ -357,7 +361,9 @@ void gcp_resp_error(const gcp_resp_t *r, const char *method, const char *path, p
 static _Thread_local uint64_t rng_state;
 
 static uint64_t rng_next(void) {
-    if (!rng_state) rng_state = (uint64_t)util_now_ms() ^ ((uint64_t)pthread_self() << 1) ^ 0x9e3779b97f4a7c15ULL;
+    if (!rng_state)
+        rng_state =
+            (uint64_t)util_now_ms() ^ ((uint64_t)pthread_self() << 1) ^ 0x9e3779b97f4a7c15ULL;
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
@@ -377,7 +383,9 @@ static int sleep_cancellable(gcp_client_t *c, long ms) {
     }
 }
 
-static bool status_retryable(long s) { return s == 429 || s == 500 || s == 502 || s == 503 || s == 504; }
+static bool status_retryable(long s) {
+    return s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
+}
 
 /* Transport errors that happened before the request could reach the
  * server (so even a POST is safe to resend). */
@@ -387,10 +395,8 @@ static bool not_sent(const xfer_t *x, size_t len) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_FAILED_INIT:
-        return true;
-    default:
-        break;
+    case CURLE_FAILED_INIT: return true;
+    default: break;
     }
     if (x->cc == CURLE_OPERATION_TIMEDOUT && x->req_size == 0) return true;
     if (len > 0) return x->uploaded < (curl_off_t)len;
@@ -453,27 +459,40 @@ static int do_call(gcp_client_t *c, const char *method, const char *api, const c
         attempt_t a = {method, url, ctype, data, len, NULL, timeout_ms};
         a.hdrs = build_headers(c, token, ctype, extra, data != NULL || is_post);
         xfer_t x;
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
         int64_t t0 = util_now_ms();
         run_attempt(c, api, &a, &x);
         long ms = (long)(util_now_ms() - t0);
         curl_slist_free_all(a.hdrs);
         atomic_fetch_add(&c->requests, 1);
         if (c->log) {
-            gcp_log_entry_t le = {api,    method, url,    ctype,  data,    x.body.s,
-                                  len,    x.body.len, x.cc == CURLE_OK ? x.status : 0, ms, attempt};
+            gcp_log_entry_t le = {.api = api,
+                                  .method = method,
+                                  .url = url,
+                                  .req_type = ctype,
+                                  .req = data,
+                                  .req_len = len,
+                                  .resp = x.body.s,
+                                  .resp_len = x.body.len,
+                                  .status = x.cc == CURLE_OK ? x.status : 0,
+                                  .ms = ms,
+                                  .attempt = attempt,
+                                  .start_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000};
             gcp_log_write(c->log, &le);
         }
         long wait_ms = -1;
         if (x.cc != CURLE_OK) {
-            snprintf(lasterr, sizeof lasterr, "%s", x.errbuf[0] ? x.errbuf : curl_easy_strerror(x.cc));
+            snprintf(lasterr, sizeof lasterr, "%s",
+                     x.errbuf[0] ? x.errbuf : curl_easy_strerror(x.cc));
             bool unsent = not_sent(&x, len);
             sbuf_free(&x.body);
             free(token);
             if (is_post && !unsent) {
                 gcp_resp_free(resp);
                 resp->maybe_applied = true;
-                perr_set(e, "", "%s %s: %s (the request was sent and may have been applied)", method,
-                         url, lasterr);
+                perr_set(e, "", "%s %s: %s (the request was sent and may have been applied)",
+                         method, url, lasterr);
                 return -1;
             }
         } else {
@@ -538,8 +557,10 @@ gcp_client_t *gcp_client_new(const gcp_opts_t *opts, perr_t *e) {
                 goto err;
             }
             if (!is_loopback_endpoint(c->endpoint)) {
-                perr_set(e, "", "endpoint %s: plain http is only allowed to a loopback address "
-                         "(127.0.0.1, localhost, [::1]); use https", c->endpoint);
+                perr_set(e, "",
+                         "endpoint %s: plain http is only allowed to a loopback address "
+                         "(127.0.0.1, localhost, [::1]); use https",
+                         c->endpoint);
                 goto err;
             }
         }

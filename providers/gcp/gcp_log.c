@@ -24,8 +24,8 @@ struct gcp_log {
 };
 
 static const char *const secret_keys[] = {
-    "password",  "access_token", "refresh_token", "client_secret", "assertion", "private_key",
-    "privateKeyData", "accessToken", "id_token", "idToken", NULL,
+    "password",       "access_token", "refresh_token", "client_secret", "assertion", "private_key",
+    "privateKeyData", "accessToken",  "id_token",      "idToken",       NULL,
 };
 
 gcp_log_t *gcp_log_open(const char *path, perr_t *e) {
@@ -86,7 +86,8 @@ static json_t *redact(gcp_log_t *l, json_t *v, bool secret_payload) {
             if (is_secret_key(k) && !json_is_null(x)) {
                 json_object_set_new(v, k, json_string(REDACTED));
             } else if (secret_payload && strcmp(k, "payload") == 0 && json_is_object(x)) {
-                if (json_object_get(x, "data")) json_object_set_new(x, "data", json_string(REDACTED));
+                if (json_object_get(x, "data"))
+                    json_object_set_new(x, "data", json_string(REDACTED));
                 json_incref(x);
                 json_object_set_new(v, k, redact(l, x, secret_payload));
             } else {
@@ -161,19 +162,23 @@ static json_t *body_value(gcp_log_t *l, const char *data, size_t len, const char
     return s;
 }
 
-static void now_ts(char out[40]) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+static void format_ts(char out[40], int64_t ms) {
+    if (ms <= 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    time_t sec = (time_t)(ms / 1000);
     struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    gmtime_r(&sec, &tm);
+    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
 /* Caller holds l->mu. */
 static char *format_locked(gcp_log_t *l, const gcp_log_entry_t *ent) {
     char ts[40];
-    now_ts(ts);
+    format_ts(ts, ent->start_ms);
     bool sp = ent->api && strcmp(ent->api, "secretmanager") == 0;
     json_t *o = json_object();
     json_object_set_new(o, "ts", json_string(ts));

@@ -4,6 +4,7 @@
 #define PLINTH_GCP_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/util.h"
 
@@ -18,6 +19,7 @@ typedef struct gcp_log_entry {
     long status;
     long ms;
     int attempt;
+    int64_t start_ms; /* wall clock (epoch ms) when the attempt began; 0 = now */
 } gcp_log_entry_t;
 
 /* Opens path for appending (O_APPEND, created 0600).  NULL with e filled. */

@@ -485,8 +485,9 @@ static void check_value(chk_t *c, sch_kind_t kind, const char *ref, const json_t
     case SCH_INT64:
         if (json_is_integer(v))
             break;
-        if (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v))
-            break;
+        if (json_is_real(v) && json_real_value(v) > -9.2e18 && json_real_value(v) < 9.2e18 &&
+            json_real_value(v) == (double)(long long)json_real_value(v))
+            break; /* 3.0 is an integer; the range test keeps the cast defined */
         if (json_is_string(v) && is_numeric_string(json_string_value(v), 0))
             break;
         problem(c, path, "expected an integer, got ", json_kind_name(v), NULL);

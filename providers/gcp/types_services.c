@@ -126,7 +126,8 @@ static int conn_read(rctx_t *c, const char *id, const json_t *desired, json_t **
         else
             json_object_set_new(*live, "network", json_sprintf("projects/%s/global/networks/%s", r.project, r.network));
         json_object_set_new(*live, "project", json_string(r.project));
-        if (!json_object_get(*live, "service")) json_object_set_new(*live, "service", json_string(r.service));
+        /* The API says "services/servicenetworking.googleapis.com". */
+        json_object_set_new(*live, "service", json_string(r.service));
         gcp_keep_extras(c, desired, *live);
     }
     json_decref(list);

@@ -133,13 +133,18 @@ static char *tail_text(out_state_t *st) {
 }
 
 /* Sends EOF (which makes the remote watcher stop a script still running),
- * closes and frees a channel, retrying on EAGAIN.  Waiting for the
+ * when aborting, closes and frees a channel, retrying on EAGAIN.  Waiting for the
  * server's close is bounded: a server that never answers must not hang
  * the run (libssh2_channel_free does not wait once close was sent). */
-static void chan_free(ssh_conn_t *c, LIBSSH2_CHANNEL *ch) {
+static void chan_free(ssh_conn_t *c, LIBSSH2_CHANNEL *ch, int abort) {
     LIBSSH2_SESSION *s = ssh_conn_session(c);
     int64_t deadline = util_now_ms() + 3000;
-    for (int phase = 0; phase < 3;) {
+    /* EOF only while the server still runs the script: after its close,
+     * a message on the channel is a protocol error that drops the session. */
+    ssh_conn_lock(c);
+    int phase = abort && !libssh2_channel_eof(ch) ? 0 : 1;
+    ssh_conn_unlock(c);
+    while (phase < 3) {
         ssh_conn_lock(c);
         int rc = phase == 0   ? libssh2_channel_send_eof(ch)
                  : phase == 1 ? libssh2_channel_close(ch)
@@ -297,7 +302,7 @@ int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **t
     }
     rc = 0;
 out:
-    if (ch) chan_free(c, ch);
+    if (ch) chan_free(c, ch, rc != 0);
     *tail = tail_text(&st);
     for (size_t i = 0; i < SSH_TAIL_LINES; i++) free(st.tail[i]);
     sbuf_free(&st.part[0]);

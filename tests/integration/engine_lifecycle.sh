@@ -32,7 +32,7 @@ expect_rc 0 $P plan --detailed-exitcode
 grep -q "No changes." last.out || fail "re-plan not clean: $(cat last.out)"
 
 expect_rc 0 $P output first_account
-grep -q "sa-1@engine-test.iam.gserviceaccount.com" last.out || fail "output: $(cat last.out)"
+grep -q "svc-acct-01@engine-test.iam.gserviceaccount.com" last.out || fail "output: $(cat last.out)"
 
 # One input changed: exactly one in-place update.
 sed 's/owner = "team" .. i/owner = (i == 3 and "other" or "team" .. i)/' fifty.lua > fifty2.lua

@@ -234,6 +234,7 @@ static int setup(void **state) {
     unsetenv("GOOGLE_OAUTH_ACCESS_TOKEN");
     unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
     unsetenv("CLOUDSDK_CONFIG");
+    unsetenv("GOOGLE_CLOUD_QUOTA_PROJECT");
     unsetenv("GCE_METADATA_HOST");
     unsetenv("GCE_METADATA_ROOT");
     snprintf(tmpdir, sizeof tmpdir, "/tmp/plinth-auth-XXXXXX");
@@ -313,7 +314,8 @@ static char *form_value(const char *body, const char *key) {
     return end ? strndup(p, (size_t)(end - p)) : strdup(p);
 }
 
-static const char *TOKEN_RESP = "{\"access_token\":\"ya29.tok-one\",\"expires_in\":3599,\"token_type\":\"Bearer\"}";
+static const char *TOKEN_RESP = "{\"access_token\":\"ya29.tok-one\",\"expires_"
+                                "in\":3599,\"token_type\":\"Bearer\"}";
 
 /* ---- tests ---- */
 
@@ -351,9 +353,12 @@ static void test_service_account_jwt_verifies_and_token_is_sent(void **state) {
     assert_string_equal(json_string_value(json_object_get(h, "kid")), "kid-1");
     json_decref(h);
     json_t *cl = b64url_json(d1 + 1, (size_t)(d2 - d1 - 1));
-    assert_string_equal(json_string_value(json_object_get(cl, "iss")), "robot@p.iam.gserviceaccount.com");
-    assert_string_equal(json_string_value(json_object_get(cl, "scope")), "https://www.googleapis.com/auth/cloud-platform");
-    assert_string_equal(json_string_value(json_object_get(cl, "aud")), "https://oauth2.googleapis.com/token");
+    assert_string_equal(json_string_value(json_object_get(cl, "iss")),
+                        "robot@p.iam.gserviceaccount.com");
+    assert_string_equal(json_string_value(json_object_get(cl, "scope")),
+                        "https://www.googleapis.com/auth/cloud-platform");
+    assert_string_equal(json_string_value(json_object_get(cl, "aud")),
+                        "https://oauth2.googleapis.com/token");
     json_int_t iat = json_integer_value(json_object_get(cl, "iat"));
     assert_true(llabs((long long)iat - (long long)time(NULL)) < 60);
     assert_int_equal(json_integer_value(json_object_get(cl, "exp")) - iat, 3600);
@@ -367,12 +372,14 @@ static void test_service_account_jwt_verifies_and_token_is_sent(void **state) {
     assert_non_null(pub);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub), 1);
-    assert_int_equal(EVP_DigestVerify(md, sig, siglen, (unsigned char *)jwt, (size_t)(d2 - jwt)), 1);
+    assert_int_equal(EVP_DigestVerify(md, sig, siglen, (unsigned char *)jwt, (size_t)(d2 - jwt)),
+                     1);
     /* and a tampered input does not */
     jwt[5] ^= 1;
     EVP_MD_CTX_reset(md);
     EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub);
-    assert_int_not_equal(EVP_DigestVerify(md, sig, siglen, (unsigned char *)jwt, (size_t)(d2 - jwt)), 1);
+    assert_int_not_equal(
+        EVP_DigestVerify(md, sig, siglen, (unsigned char *)jwt, (size_t)(d2 - jwt)), 1);
     jwt[5] ^= 1;
     EVP_MD_CTX_free(md);
     EVP_PKEY_free(pub);
@@ -380,6 +387,7 @@ static void test_service_account_jwt_verifies_and_token_is_sent(void **state) {
 
     const seen_t *call = srv_nth(s, "/compute/compute/v1/projects/p", 0);
     assert_string_equal(call->auth, "Bearer ya29.tok-one");
+    assert_string_equal(call->quota, ""); /* no quota project for a service account */
 
     /* the HTTP log shows the grant type only: no assertion, no token */
     size_t n;
@@ -388,7 +396,8 @@ static void test_service_account_jwt_verifies_and_token_is_sent(void **state) {
     assert_non_null(text);
     assert_null(strstr(text, "ya29.tok-one"));
     assert_null(strstr(text, d2 + 1));
-    assert_non_null(strstr(text, "\"req_body\":{\"grant_type\":\"urn:ietf:params:oauth:grant-type:jwt-bearer\"}"));
+    assert_non_null(strstr(text, "\"req_body\":{\"grant_type\":\"urn:ietf:params:"
+                                 "oauth:grant-type:jwt-bearer\"}"));
     free(text);
     free(jwt);
     free(log);
@@ -420,12 +429,18 @@ static void test_cached_token_is_reused(void **state) {
 
 static void test_token_refreshed_near_expiry_and_after_401(void **state) {
     srv_t *s = *state;
-    /* expires_in 60 s is inside the 5-minute refresh margin: every use refreshes */
-    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"short-1\",\"expires_in\":60}", -1, 1, 0);
-    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"short-2\",\"expires_in\":60}", -1, 1, 0);
-    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-3\",\"expires_in\":3600}", -1, 1, 0);
-    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-4\",\"expires_in\":3600}", -1, 1, 0);
-    srv_rule(s, "GET", "/iam/v1/y", 401, "{\"error\":{\"code\":401,\"status\":\"UNAUTHENTICATED\"}}", -1, 1, 0);
+    /* expires_in 60 s is inside the 5-minute refresh margin: every use refreshes
+     */
+    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"short-1\",\"expires_in\":60}",
+             -1, 1, 0);
+    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"short-2\",\"expires_in\":60}",
+             -1, 1, 0);
+    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-3\",\"expires_in\":3600}",
+             -1, 1, 0);
+    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-4\",\"expires_in\":3600}",
+             -1, 1, 0);
+    srv_rule(s, "GET", "/iam/v1/y", 401,
+             "{\"error\":{\"code\":401,\"status\":\"UNAUTHENTICATED\"}}", -1, 1, 0);
     char *key = sa_key_json("robot@p.iam.gserviceaccount.com", pem_priv);
     char *path = write_tmp("sa.json", key);
     free(key);
@@ -454,9 +469,10 @@ static void test_token_refreshed_near_expiry_and_after_401(void **state) {
 static void test_authorized_user_refresh_sends_quota_project(void **state) {
     srv_t *s = *state;
     srv_rule(s, "POST", "/oauth2/token", 200, TOKEN_RESP, -1, -1, 0);
-    char *path = write_tmp("adc.json",
-                           "{\"type\":\"authorized_user\",\"client_id\":\"cid.apps\",\"client_secret\":\"csecret\","
-                           "\"refresh_token\":\"1//refresh\",\"quota_project_id\":\"billing-proj\"}");
+    char *path = write_tmp("adc.json", "{\"type\":\"authorized_user\",\"client_id\":\"cid."
+                                       "apps\",\"client_secret\":\"csecret\","
+                                       "\"refresh_token\":\"1//"
+                                       "refresh\",\"quota_project_id\":\"billing-proj\"}");
     /* found through the gcloud ADC location, not the env var */
     char *dir = xasprintf("%s/.config/gcloud", tmpdir);
     perr_t e = {0};
@@ -466,7 +482,8 @@ static void test_authorized_user_refresh_sends_quota_project(void **state) {
     gcp_client_t *c = client_for(s, NULL, NULL, &e);
     if (!c) fail_msg("%s", e.msg);
     gcp_resp_t r;
-    assert_int_equal(gcp_call(c, "GET", "container", "v1/projects/p/locations/-/clusters", NULL, &r, &e), 0);
+    assert_int_equal(
+        gcp_call(c, "GET", "container", "v1/projects/p/locations/-/clusters", NULL, &r, &e), 0);
     gcp_resp_free(&r);
     const seen_t *tr = srv_nth(s, "/oauth2/token", 0);
     assert_non_null(tr);
@@ -501,10 +518,12 @@ static void test_malformed_key_files_are_named_and_explained(void **state) {
     char *nomail = sa_key_json("", pem_priv);
     expect_key_error("nomail.json", nomail, "client_email");
     free(nomail);
-    char *badkey = sa_key_json("a@b.c", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    char *badkey =
+        sa_key_json("a@b.c", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
     expect_key_error("badkey.json", badkey, "private_key");
     free(badkey);
-    expect_key_error("user.json", "{\"type\":\"authorized_user\",\"client_id\":\"x\"}", "client_secret");
+    expect_key_error("user.json", "{\"type\":\"authorized_user\",\"client_id\":\"x\"}",
+                     "client_secret");
     expect_key_error("ext.json", "{\"type\":\"external_account\"}", "external_account");
     setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json", 1);
     gcp_opts_t o = {0};
@@ -579,8 +598,10 @@ static void test_metadata_server_used_last_and_failure_explains_offline_use(void
 
 static void test_impersonation_exchanges_base_token(void **state) {
     srv_t *s = *state;
-    const char *ip = "/iamcredentials/v1/projects/-/serviceAccounts/deployer@p.iam.gserviceaccount.com:generateAccessToken";
-    srv_rule(s, "POST", ip, 200, "{\"accessToken\":\"imp-tok\",\"expireTime\":\"2099-01-01T00:00:00Z\"}", -1, -1, 0);
+    const char *ip = "/iamcredentials/v1/projects/-/serviceAccounts/"
+                     "deployer@p.iam.gserviceaccount.com:generateAccessToken";
+    srv_rule(s, "POST", ip, 200,
+             "{\"accessToken\":\"imp-tok\",\"expireTime\":\"2099-01-01T00:00:00Z\"}", -1, -1, 0);
     setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "base-tok", 1);
     gcp_opts_t o = {0};
     o.endpoint = s->base;
@@ -607,13 +628,18 @@ static void test_impersonation_exchanges_base_token(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_service_account_jwt_verifies_and_token_is_sent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_account_jwt_verifies_and_token_is_sent, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cached_token_is_reused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_refreshed_near_expiry_and_after_401, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_authorized_user_refresh_sends_quota_project, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_key_files_are_named_and_explained, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_refreshed_near_expiry_and_after_401, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_authorized_user_refresh_sends_quota_project, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_key_files_are_named_and_explained, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_access_token_env_wins_over_key_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_metadata_server_used_last_and_failure_explains_offline_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_metadata_server_used_last_and_failure_explains_offline_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_impersonation_exchanges_base_token, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

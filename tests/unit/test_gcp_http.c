@@ -37,6 +37,8 @@ typedef struct seen {
     char path[256];
     char *body;
     char auth[512];
+    char ua[64];
+    char ctype[128];
 } seen_t;
 
 typedef struct srv {
@@ -98,6 +100,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char 
         sn->body = c->buf ? strdup(c->buf) : NULL;
         const char *a = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
         snprintf(sn->auth, sizeof sn->auth, "%s", a ? a : "");
+        a = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "User-Agent");
+        snprintf(sn->ua, sizeof sn->ua, "%s", a ? a : "");
+        a = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type");
+        snprintf(sn->ctype, sizeof sn->ctype, "%s", a ? a : "");
     }
     rule_t *hit = NULL;
     for (int i = 0; i < s->nrules; i++) {
@@ -188,6 +194,7 @@ static int setup(void **state) {
     unsetenv("GOOGLE_OAUTH_ACCESS_TOKEN");
     unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
     unsetenv("CLOUDSDK_CONFIG");
+    unsetenv("GOOGLE_CLOUD_QUOTA_PROJECT");
     snprintf(tmpdir, sizeof tmpdir, "/tmp/plinth-http-XXXXXX");
     assert_non_null(mkdtemp(tmpdir));
     setenv("HOME", tmpdir, 1);
@@ -220,8 +227,10 @@ static void test_retries_503_and_429_honouring_retry_after_then_succeeds(void **
     srv_t *s = *state;
     srv_rule(s, "GET", "/compute/compute/v1/x", 503, "{\"error\":{\"code\":503}}", 1, 1, 0);
     srv_rule(s, "GET", "/compute/compute/v1/x", 429,
-             "{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":"
-             "\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"0.3s\"}]}}",
+             "{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\","
+             "\"details\":[{\"@type\":"
+             "\"type.googleapis.com/"
+             "google.rpc.RetryInfo\",\"retryDelay\":\"0.3s\"}]}}",
              -1, 1, 0);
     srv_rule(s, "GET", "/compute/compute/v1/x", 200, "{\"name\":\"x\"}", -1, 1, 0);
     gcp_client_t *c = client(s, 20000, NULL);
@@ -241,7 +250,8 @@ static void test_retries_503_and_429_honouring_retry_after_then_succeeds(void **
 
 static void test_gives_up_after_retry_budget_with_last_response(void **state) {
     srv_t *s = *state;
-    srv_rule(s, "", "/storage/b", 503, "{\"error\":{\"code\":503,\"status\":\"UNAVAILABLE\"}}", -1, -1, 0);
+    srv_rule(s, "", "/storage/b", 503, "{\"error\":{\"code\":503,\"status\":\"UNAVAILABLE\"}}", -1,
+             -1, 0);
     gcp_client_t *c = client(s, 1500, NULL);
     gcp_resp_t r;
     perr_t e = {0};
@@ -341,7 +351,8 @@ static void test_url_rule_for_real_google_and_emulator(void **state) {
     unsetenv("GOOGLE_OAUTH_ACCESS_TOKEN");
     assert_non_null(c);
     char *u = gcp_url(c, "compute", "compute/v1/projects/p/global/networks?maxResults=500");
-    assert_string_equal(u, "https://compute.googleapis.com/compute/v1/projects/p/global/networks?maxResults=500");
+    assert_string_equal(u, "https://compute.googleapis.com/compute/v1/projects/p/"
+                           "global/networks?maxResults=500");
     free(u);
     gcp_client_free(c);
     c = client(s, 1000, NULL);
@@ -364,6 +375,7 @@ static void test_url_rule_for_real_google_and_emulator(void **state) {
 typedef struct worker {
     gcp_client_t *c;
     int ok;
+    const char *api; /* NULL: alternate compute and iam */
 } worker_t;
 
 static void *work(void *arg) {
@@ -371,7 +383,7 @@ static void *work(void *arg) {
     for (int i = 0; i < 10; i++) {
         gcp_resp_t r;
         perr_t e = {0};
-        const char *api = i % 2 ? "compute" : "iam";
+        const char *api = w->api ? w->api : i % 2 ? "compute" : "iam";
         if (gcp_call(w->c, "GET", api, "v1/thing", NULL, &r, &e) == 0 && r.status == 200) w->ok++;
         gcp_resp_free(&r);
     }
@@ -401,6 +413,63 @@ static void test_concurrent_calls_from_8_threads_complete_within_limits(void **s
     assert_true(s->max_active <= 3);
     assert_true(s->max_active >= 2);
     gcp_client_free(c);
+
+    /* one API only: its own limit binds even with a large total */
+    pthread_mutex_lock(&s->mu);
+    s->max_active = 0;
+    pthread_mutex_unlock(&s->mu);
+    o.max_in_flight = 64;
+    c = gcp_client_new(&o, &e);
+    assert_non_null(c);
+    for (int i = 0; i < 8; i++) {
+        w[i].c = c;
+        w[i].ok = 0;
+        w[i].api = "compute";
+        pthread_create(&th[i], NULL, work, &w[i]);
+    }
+    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 8; i++) assert_int_equal(w[i].ok, 10);
+    assert_int_equal(s->max_active, 2);
+    gcp_client_free(c);
+}
+
+static void test_sends_user_agent_content_type_and_logs_raw_bodies_truncated(void **state) {
+    srv_t *s = *state;
+    char log[128];
+    snprintf(log, sizeof log, "%s/raw.log", tmpdir);
+    gcp_client_t *c = client(s, 5000, log);
+    gcp_resp_t r;
+    perr_t e = {0};
+    json_t *b = json_pack("{s:s}", "a", "b");
+    assert_int_equal(gcp_call(c, "PATCH", "iam", "v1/sa", b, &r, &e), 0);
+    json_decref(b);
+    gcp_resp_free(&r);
+    assert_string_equal(s->seen[0].method, "PATCH");
+    assert_string_equal(s->seen[0].ua, "plinth/" PLINTH_VERSION);
+    assert_string_equal(s->seen[0].ctype, "application/json");
+    assert_string_equal(s->seen[0].body, "{\"a\":\"b\"}");
+    char *big = malloc(10000);
+    memset(big, 'x', 9999);
+    big[9999] = 0;
+    const char *hdrs[] = {"X-Upload-Test: 1", NULL};
+    assert_int_equal(gcp_call_raw(c, "POST", "storage", "upload/storage/v1/b/bk/o?uploadType=media",
+                                  "application/octet-stream", big, 9999, hdrs, &r, &e),
+                     0);
+    gcp_resp_free(&r);
+    assert_string_equal(s->seen[1].ctype, "application/octet-stream");
+    assert_int_equal(strlen(s->seen[1].body), 9999);
+    free(big);
+    gcp_client_free(c);
+    FILE *f = fopen(log, "r");
+    char line[20000];
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    json_t *o = json_loads(line, 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(json_string_length(json_object_get(o, "req_body")), 4096);
+    assert_true(json_is_object(json_object_get(o, "resp_body")));
+    json_decref(o);
 }
 
 static char *read_all(const char *path) {
@@ -418,7 +487,9 @@ static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state)
     char log[128];
     snprintf(log, sizeof log, "%s/http.log", tmpdir);
     srv_rule(s, "POST", "/sqladmin/users", 200,
-             "{\"name\":\"u\",\"password\":\"pw-echo\",\"note\":\"has s3cr3t-value inside\"}", -1, 1, 0);
+             "{\"name\":\"u\",\"password\":\"pw-echo\",\"note\":\"has "
+             "s3cr3t-value inside\"}",
+             -1, 1, 0);
     srv_rule(s, "POST", "/secretmanager/v1/projects/p/secrets/s:addVersion", 200,
              "{\"name\":\"projects/1/secrets/s/versions/1\"}", -1, 1, 0);
     srv_rule(s, "GET", "/storage/text", 503, "plain text error s3cr3t-value", -1, 1, 0);
@@ -427,11 +498,13 @@ static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state)
     gcp_client_add_secret(c, "s3cr3t-value");
     gcp_resp_t r;
     perr_t e = {0};
-    json_t *b1 = json_pack("{s:s,s:s,s:i}", "password", "pw-plain", "desc", "x s3cr3t-value y", "n", 1);
+    json_t *b1 =
+        json_pack("{s:s,s:s,s:i}", "password", "pw-plain", "desc", "x s3cr3t-value y", "n", 1);
     assert_int_equal(gcp_call(c, "POST", "sqladmin", "users", b1, &r, &e), 0);
     gcp_resp_free(&r);
     json_t *b2 = json_pack("{s:{s:s}}", "payload", "data", "c2VjcmV0LWRhdGE=");
-    assert_int_equal(gcp_call(c, "POST", "secretmanager", "v1/projects/p/secrets/s:addVersion", b2, &r, &e), 0);
+    assert_int_equal(
+        gcp_call(c, "POST", "secretmanager", "v1/projects/p/secrets/s:addVersion", b2, &r, &e), 0);
     gcp_resp_free(&r);
     assert_int_equal(gcp_call(c, "GET", "storage", "text", NULL, &r, &e), 0);
     assert_int_equal(r.status, 404);
@@ -448,7 +521,8 @@ static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state)
     assert_null(strstr(text, "c2VjcmV0LWRhdGE="));
     assert_non_null(strstr(text, "<redacted>"));
     int lines = 0;
-    static const char *const keys[] = {"ts", "api", "method", "url", "status", "ms", "attempt", "req_body", "resp_body"};
+    static const char *const keys[] = {"ts", "api",     "method",   "url",      "status",
+                                       "ms", "attempt", "req_body", "resp_body"};
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         json_error_t je;
         json_t *o = json_loads(line, 0, &je);
@@ -466,7 +540,8 @@ static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state)
             assert_int_equal(json_integer_value(json_object_get(o, "status")), 200);
             assert_int_equal(json_integer_value(json_object_get(o, "attempt")), 1);
             assert_true(json_is_object(json_object_get(o, "req_body")));
-            assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "req_body"), "n")), 1);
+            assert_int_equal(
+                json_integer_value(json_object_get(json_object_get(o, "req_body"), "n")), 1);
         }
         if (lines == 2) { /* the 503 text body */
             assert_true(json_is_string(json_object_get(o, "resp_body")));
@@ -474,7 +549,8 @@ static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state)
         }
         if (lines == 3) {
             assert_int_equal(json_integer_value(json_object_get(o, "attempt")), 2);
-            assert_string_equal(json_string_value(json_object_get(o, "resp_body")), "not json at all");
+            assert_string_equal(json_string_value(json_object_get(o, "resp_body")),
+                                "not json at all");
         }
         json_decref(o);
         lines++;
@@ -485,12 +561,16 @@ static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state)
 static void test_error_body_fills_status_reason_and_message(void **state) {
     srv_t *s = *state;
     srv_rule(s, "GET", "/compute/compute/v1/x", 404,
-             "{\"error\":{\"code\":404,\"message\":\"The resource 'x' was not found\",\"status\":\"NOT_FOUND\","
-             "\"errors\":[{\"domain\":\"global\",\"reason\":\"notFound\",\"message\":\"m\"}]}}",
+             "{\"error\":{\"code\":404,\"message\":\"The resource 'x' was not "
+             "found\",\"status\":\"NOT_FOUND\","
+             "\"errors\":[{\"domain\":\"global\",\"reason\":\"notFound\","
+             "\"message\":\"m\"}]}}",
              -1, 1, 0);
     srv_rule(s, "POST", "/container/v1/c", 409,
-             "{\"error\":{\"code\":409,\"message\":\"Already exists: c\",\"status\":\"ALREADY_EXISTS\","
-             "\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":\"RESOURCE_EXISTS\"}]}}",
+             "{\"error\":{\"code\":409,\"message\":\"Already exists: "
+             "c\",\"status\":\"ALREADY_EXISTS\","
+             "\"details\":[{\"@type\":\"type.googleapis.com/"
+             "google.rpc.ErrorInfo\",\"reason\":\"RESOURCE_EXISTS\"}]}}",
              -1, 1, 0);
     gcp_client_t *c = client(s, 5000, NULL);
     gcp_resp_t r;
@@ -528,12 +608,14 @@ static void test_wait_op_compute_polls_selflink_until_done(void **state) {
     const char *path = "/compute/compute/v1/projects/p/zones/z/operations/op1";
     srv_rule(s, "GET", path, 200, "{\"name\":\"op1\",\"status\":\"RUNNING\"}", -1, 1, 0);
     srv_rule(s, "GET", path, 404, "{\"error\":{\"code\":404}}", -1, 1, 0);
-    srv_rule(s, "GET", path, 200, "{\"name\":\"op1\",\"status\":\"DONE\",\"targetLink\":\"t\"}", -1, 1, 0);
+    srv_rule(s, "GET", path, 200, "{\"name\":\"op1\",\"status\":\"DONE\",\"targetLink\":\"t\"}", -1,
+             1, 0);
     gcp_client_t *c = client(s, 5000, NULL);
-    json_t *op = json_pack("{s:s,s:s,s:s}", "kind", "compute#operation", "name", "op1", "status",
-                           "PENDING");
+    json_t *op =
+        json_pack("{s:s,s:s,s:s}", "kind", "compute#operation", "name", "op1", "status", "PENDING");
     json_object_set_new(op, "selfLink",
-                        json_string("https://www.googleapis.com/compute/v1/projects/p/zones/z/operations/op1"));
+                        json_string("https://www.googleapis.com/compute/v1/"
+                                    "projects/p/zones/z/operations/op1"));
     prog_t p = {""};
     json_t *res = NULL;
     perr_t e = {0};
@@ -553,15 +635,20 @@ static void test_wait_op_container_polls_locations_path(void **state) {
     srv_rule(s, "GET", path, 200, "{\"name\":\"op2\",\"status\":\"DONE\"}", -1, 1, 0);
     gcp_client_t *c = client(s, 5000, NULL);
     json_t *op = json_pack("{s:s,s:s,s:s}", "name", "op2", "status", "RUNNING", "selfLink",
-                           "https://container.googleapis.com/v1/projects/p/zones/us-central1/operations/op2");
+                           "https://container.googleapis.com/v1/projects/p/zones/"
+                           "us-central1/operations/op2");
     perr_t e = {0};
     if (gcp_wait_op(c, "container", op, NULL, NULL, NULL, &e) != 0) fail_msg("%s", e.msg);
     assert_int_equal(srv_count(s, path), 2);
     json_decref(op);
     /* DONE with a statusMessage is a failure */
-    srv_rule(s, "GET", path, 200, "{\"name\":\"op2\",\"status\":\"DONE\",\"statusMessage\":\"Insufficient regional quota\"}", -1, 1, 0);
+    srv_rule(s, "GET", path, 200,
+             "{\"name\":\"op2\",\"status\":\"DONE\",\"statusMessage\":"
+             "\"Insufficient regional quota\"}",
+             -1, 1, 0);
     op = json_pack("{s:s,s:s,s:s}", "name", "op2", "status", "RUNNING", "selfLink",
-                   "https://container.googleapis.com/v1/projects/p/locations/us-central1/operations/op2");
+                   "https://container.googleapis.com/v1/projects/p/locations/"
+                   "us-central1/operations/op2");
     assert_int_equal(gcp_wait_op(c, "container", op, NULL, NULL, NULL, &e), -1);
     assert_non_null(strstr(e.msg, "Insufficient regional quota"));
     json_decref(op);
@@ -571,14 +658,18 @@ static void test_wait_op_container_polls_locations_path(void **state) {
 static void test_wait_op_sqladmin_and_error_message(void **state) {
     srv_t *s = *state;
     const char *path = "/sqladmin/sql/v1beta4/projects/p/operations/op3";
-    srv_rule(s, "GET", path, 200, "{\"kind\":\"sql#operation\",\"name\":\"op3\",\"status\":\"RUNNING\"}", -1, 1, 0);
     srv_rule(s, "GET", path, 200,
-             "{\"kind\":\"sql#operation\",\"name\":\"op3\",\"status\":\"DONE\",\"error\":{\"errors\":"
-             "[{\"kind\":\"sql#operationError\",\"code\":\"INTERNAL_ERROR\",\"message\":\"The instance is broken\"}]}}",
+             "{\"kind\":\"sql#operation\",\"name\":\"op3\",\"status\":\"RUNNING\"}", -1, 1, 0);
+    srv_rule(s, "GET", path, 200,
+             "{\"kind\":\"sql#operation\",\"name\":\"op3\",\"status\":\"DONE\","
+             "\"error\":{\"errors\":"
+             "[{\"kind\":\"sql#operationError\",\"code\":\"INTERNAL_ERROR\","
+             "\"message\":\"The instance is broken\"}]}}",
              -1, 1, 0);
     gcp_client_t *c = client(s, 5000, NULL);
-    json_t *op = json_pack("{s:s,s:s,s:s,s:s}", "kind", "sql#operation", "name", "op3", "status", "PENDING",
-                           "selfLink", "https://sqladmin.googleapis.com/sql/v1beta4/projects/p/operations/op3");
+    json_t *op = json_pack("{s:s,s:s,s:s,s:s}", "kind", "sql#operation", "name", "op3", "status",
+                           "PENDING", "selfLink",
+                           "https://sqladmin.googleapis.com/sql/v1beta4/projects/p/operations/op3");
     perr_t e = {0};
     json_t *res = NULL;
     assert_int_equal(gcp_wait_op(c, "sqladmin", op, NULL, NULL, &res, &e), -1);
@@ -593,14 +684,18 @@ static void test_wait_op_longrunning_done_noop_and_error(void **state) {
     srv_t *s = *state;
     const char *path = "/serviceusage/v1/operations/acat.p2-1";
     srv_rule(s, "GET", path, 200, "{\"name\":\"operations/acat.p2-1\"}", -1, 1, 0);
-    srv_rule(s, "GET", path, 200, "{\"name\":\"operations/acat.p2-1\",\"done\":true,\"response\":{\"service\":\"x\"}}", -1, 1, 0);
+    srv_rule(s, "GET", path, 200,
+             "{\"name\":\"operations/"
+             "acat.p2-1\",\"done\":true,\"response\":{\"service\":\"x\"}}",
+             -1, 1, 0);
     gcp_client_t *c = client(s, 5000, NULL);
     json_t *op = json_pack("{s:s}", "name", "operations/acat.p2-1");
     perr_t e = {0};
     json_t *res = NULL;
     prog_t p = {""};
     if (gcp_wait_op(c, "serviceusage", op, on_progress, &p, &res, &e) != 0) fail_msg("%s", e.msg);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(res, "response"), "service")), "x");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(res, "response"), "service")), "x");
     assert_string_equal(p.log, "RUNNING,DONE");
     json_decref(res);
     json_decref(op);
@@ -612,7 +707,9 @@ static void test_wait_op_longrunning_done_noop_and_error(void **state) {
     json_decref(op);
 
     srv_rule(s, "GET", "/servicenetworking/v1/operations/o9", 200,
-             "{\"name\":\"operations/o9\",\"done\":true,\"error\":{\"code\":9,\"message\":\"Producer services are still using this connection\"}}",
+             "{\"name\":\"operations/"
+             "o9\",\"done\":true,\"error\":{\"code\":9,\"message\":\"Producer "
+             "services are still using this connection\"}}",
              -1, 1, 0);
     op = json_pack("{s:s,s:b}", "name", "operations/o9", "done", 0);
     assert_int_equal(gcp_wait_op(c, "servicenetworking", op, NULL, NULL, NULL, &e), -1);
@@ -641,20 +738,34 @@ static void test_wait_op_stops_when_cancelled(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_retries_503_and_429_honouring_retry_after_then_succeeds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gives_up_after_retry_budget_with_last_response, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_post_lost_after_send_is_not_retried_and_maybe_applied, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_retries_503_and_429_honouring_retry_after_then_succeeds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gives_up_after_retry_budget_with_last_response, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_post_lost_after_send_is_not_retried_and_maybe_applied,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_lost_in_transit_is_retried, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_post_connection_refused_is_retried_then_fails_cleanly, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plain_http_to_non_loopback_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_url_rule_for_real_google_and_emulator, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_calls_from_8_threads_complete_within_limits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_log_lines_have_exact_keys_and_redact_secrets, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_body_fills_status_reason_and_message, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wait_op_compute_polls_selflink_until_done, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wait_op_container_polls_locations_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_post_connection_refused_is_retried_then_fails_cleanly,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_http_to_non_loopback_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_url_rule_for_real_google_and_emulator, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_calls_from_8_threads_complete_within_limits,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_sends_user_agent_content_type_and_logs_raw_bodies_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_log_lines_have_exact_keys_and_redact_secrets,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_body_fills_status_reason_and_message, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_wait_op_compute_polls_selflink_until_done, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_wait_op_container_polls_locations_path, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_wait_op_sqladmin_and_error_message, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wait_op_longrunning_done_noop_and_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_op_longrunning_done_noop_and_error, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_wait_op_stops_when_cancelled, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,7 +117,7 @@ static int group_teardown(void **state) {
         kill(g.sshd, SIGTERM);
         waitpid(g.sshd, NULL, 0);
     }
-    if (g.dir[0]) {
+    if (g.dir[0] && !getenv("PLINTH_TEST_KEEP")) {
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", g.dir);
         if (system(cmd) != 0) return -1;
@@ -675,17 +675,32 @@ static void test_update_reruns_and_script_file_digest_tracks_content(void **stat
     fix_free(&f);
 }
 
-static void test_timeout_stops_a_hanging_script(void **state) {
+static void test_timeout_stops_a_hanging_script_and_kills_it(void **state) {
     (void)state;
     NEED_SSHD();
     fix_t f;
     fix_init(&f);
-    json_t *b = body_new("echo started; sleep 30");
+    char *pidf = path_in("hang.pid");
+    char *script = xasprintf("echo $$ > '%s'; echo started; sleep 30; echo finished", pidf);
+    json_t *b = body_new(script);
     json_object_set_new(b, "timeout", json_integer(1));
     int64_t t0 = util_now_ms();
     assert_int_equal(create(&f, b, NULL), -1);
     assert_non_null(strstr(f.err.msg, "timed out after 1 s"));
     assert_true(util_now_ms() - t0 < 5000);
+    assert_true(has_line(&f, "started"));
+    /* The server is this machine: the script's process must be gone. */
+    char *pid = slurp(pidf);
+    assert_non_null(pid);
+    int alive = 1;
+    for (int i = 0; i < 100 && alive; i++) {
+        alive = kill(atoi(pid), 0) == 0;
+        if (alive) usleep(20000);
+    }
+    assert_false(alive);
+    free(pid);
+    free(pidf);
+    free(script);
     json_decref(b);
     fix_free(&f);
 }
@@ -763,7 +778,7 @@ int main(void) {
         cmocka_unit_test(test_sensitive_env_values_never_in_progress_or_errors),
         cmocka_unit_test(test_files_are_uploaded_before_the_script),
         cmocka_unit_test(test_update_reruns_and_script_file_digest_tracks_content),
-        cmocka_unit_test(test_timeout_stops_a_hanging_script),
+        cmocka_unit_test(test_timeout_stops_a_hanging_script_and_kills_it),
         cmocka_unit_test(test_remove_runs_destroy_script_only_when_set),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -217,6 +217,51 @@ static void test_parse_survives_truncated_and_mutated_input(void **st) {
     state_free(s);
 }
 
+typedef struct finder {
+    const state_t *s;
+    int found;
+} finder_t;
+
+static void *find_all(void *arg) {
+    finder_t *f = arg;
+    char addr[64];
+    for (int round = 0; round < 20; round++)
+        for (int i = 0; i < 2000; i++) {
+            snprintf(addr, sizeof addr, "gcp.compute_network.n%d", i);
+            const state_res_t *r = state_find(f->s, addr);
+            if (r && strcmp(r->addr, addr) == 0) f->found++;
+        }
+    return NULL;
+}
+
+/* The engine's refresh workers look resources up concurrently right after
+ * load: lookups must not modify anything. */
+static void test_concurrent_finds_after_load_are_safe(void **st) {
+    state_t *s = state_new();
+    char addr[64];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(addr, sizeof addr, "gcp.compute_network.n%d", i);
+        state_upsert(s, addr, "t");
+    }
+    char *d = state_dump(s);
+    state_t *p = NULL;
+    perr_t e = {0};
+    assert_int_equal(state_parse(d, strlen(d), "t", &p, &e), 0);
+    pthread_t th[8];
+    finder_t f[8];
+    for (int i = 0; i < 8; i++) {
+        f[i] = (finder_t){p, 0};
+        pthread_create(&th[i], NULL, find_all, &f[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(f[i].found, 40000);
+    }
+    free(d);
+    state_free(s);
+    state_free(p);
+}
+
 static void test_upsert_find_remove_rename(void **st) {
     state_t *s = state_new();
     perr_t e = {0};
@@ -933,13 +978,6 @@ static void test_gcs_lock_is_exclusive_and_unlock_checks_id(void **st) {
 
 /* ---- the same backend against plinth's emulator (its Storage API). ---- */
 
-/* apis.c refers to each API weakly, which does not pull an archive member
- * into a link, and its table ends at the first missing one: these strong
- * references make sure Storage (and the APIs listed before it) are served. */
-extern const emu_api_t emu_api_compute, emu_api_serviceusage, emu_api_storage;
-const emu_api_t *const test_state_needs_apis[] = {&emu_api_compute, &emu_api_serviceusage,
-                                                  &emu_api_storage};
-
 typedef struct emu_env {
     emu_t *emu;
     gcp_client_t *c;
@@ -1062,6 +1100,7 @@ int main(void) {
         cmocka_unit_test(test_parse_accepts_minimal_document),
         cmocka_unit_test(test_parse_survives_truncated_and_mutated_input),
         cmocka_unit_test(test_upsert_find_remove_rename),
+        cmocka_unit_test(test_concurrent_finds_after_load_are_safe),
         cmocka_unit_test(test_ten_thousand_upserts_and_finds_are_fast),
         cmocka_unit_test(test_local_missing_file_loads_empty_state),
         cmocka_unit_test(test_local_save_keeps_backup_and_leaves_no_temp_files),

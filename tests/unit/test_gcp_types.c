@@ -1,0 +1,761 @@
+/* test_gcp_types.c: the GCP provider's resource types: the type tables,
+ * natural IDs and import forms, normalization, IAM policy editing, and a
+ * create/read/update/remove round trip through the rtype callbacks against
+ * an in-process plinth-emulator. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/jpath.h"
+#include "core/rtype.h"
+#include "emulator/emu.h"
+#include "providers/gcp/gcp_res.h"
+#include "providers/gcp/schema.h"
+
+extern const provider_def_t gcp_provider;
+
+static gcp_prov_t fake_prov = {.project = "p", .region = "europe-west1", .zone = "europe-west1-b"};
+
+static rctx_t mkctx(const rtype_t *t, void *prov, perr_t *e) {
+    rctx_t c;
+    memset(&c, 0, sizeof c);
+    c.type = t;
+    c.addr = t ? t->name : "test";
+    c.prov = prov;
+    c.err = e;
+    return c;
+}
+
+static const rtype_t *find(const char *name) {
+    for (const rtype_t *const *t = gcp_provider.types; *t; t++)
+        if (strcmp((*t)->name, name) == 0) return *t;
+    fail_msg("no type %s", name);
+    return NULL;
+}
+
+static json_t *J(const char *text) {
+    json_error_t je;
+    json_t *v = json_loads(text, 0, &je);
+    if (!v) fail_msg("bad JSON in test: %s: %s", text, je.text);
+    return v;
+}
+
+/* ---- tables ---- */
+
+static void test_every_type_has_the_callbacks_the_engine_needs(void **state) {
+    size_t n = 0;
+    for (const rtype_t *const *tp = gcp_provider.types; *tp; tp++, n++) {
+        const rtype_t *t = *tp;
+        assert_non_null(t->name);
+        assert_int_equal(strncmp(t->name, "gcp.", 4), 0);
+        assert_non_null(t->data);
+        assert_non_null(t->id_of);
+        assert_non_null(t->read);
+        assert_non_null(t->create);
+        assert_non_null(t->update);
+        assert_non_null(t->remove);
+        assert_non_null(t->import);
+        assert_non_null(t->defaults);
+        assert_ptr_equal(rtype_find(t->name), t);
+    }
+    assert_int_equal(n, 21);
+}
+
+static int is_extra(const rtype_t *t, const char *f) {
+    for (const char *const *x = t->extra_fields; x && *x; x++)
+        if (strcmp(*x, f) == 0) return 1;
+    return 0;
+}
+
+static void test_immutable_and_required_fields_exist_in_the_schema(void **state) {
+    int checked = 0;
+    for (const rtype_t *const *tp = gcp_provider.types; *tp; tp++) {
+        const rtype_t *t = *tp;
+        const sch_msg_t *m = t->api && t->message ? schema_msg(t->api, t->message) : NULL;
+        const char *const *lists[] = {t->immutable, t->required};
+        for (int l = 0; l < 2; l++)
+            for (const char *const *p = lists[l]; p && *p; p++) {
+                char top[128];
+                snprintf(top, sizeof top, "%.*s", (int)strcspn(*p, "."), *p);
+                if (is_extra(t, top)) continue;
+                if (!t->api) fail_msg("%s: %s is neither an extra field nor in a schema", t->name, *p);
+                if (!m) continue; /* no schema data for this message (yet) */
+                if (!schema_field(m, top)) fail_msg("%s: '%s' is not a field of %s.%s", t->name, top, t->api, t->message);
+                checked++;
+            }
+    }
+    if (schema_msg("compute", "Network"))
+        assert_true(checked > 20); /* schema data present: the check really ran */
+    else
+        print_message("note: no schema data loaded; checked extra fields only\n");
+}
+
+/* ---- natural IDs ---- */
+
+static const struct {
+    const char *type, *spec_name, *body, *id;
+} id_cases[] = {
+    {"gcp.compute_network", "main", "{}", "projects/p/global/networks/main"},
+    {"gcp.compute_subnetwork", "main", "{\"network\":\"x\",\"ipCidrRange\":\"10.0.0.0/20\"}",
+     "projects/p/regions/europe-west1/subnetworks/main"},
+    {"gcp.compute_subnetwork", "main", "{\"region\":\"https://www.googleapis.com/compute/v1/projects/p/regions/us-east1\"}",
+     "projects/p/regions/us-east1/subnetworks/main"},
+    {"gcp.compute_firewall", "ssh", "{}", "projects/p/global/firewalls/ssh"},
+    {"gcp.compute_router", "r", "{}", "projects/p/regions/europe-west1/routers/r"},
+    {"gcp.compute_global_address", "psa", "{}", "projects/p/global/addresses/psa"},
+    {"gcp.compute_instance", "vm", "{}", "projects/p/zones/europe-west1-b/instances/vm"},
+    {"gcp.project_service", "x", "{\"service\":\"container.googleapis.com\"}",
+     "projects/p/services/container.googleapis.com"},
+    {"gcp.service_networking_connection", "c",
+     "{\"network\":\"https://www.googleapis.com/compute/v1/projects/p/global/networks/vpc\",\"reservedPeeringRanges\":[\"r\"]}",
+     "projects/p/global/networks/vpc:servicenetworking.googleapis.com"},
+    {"gcp.container_cluster", "ml", "{}", "projects/p/locations/europe-west1/clusters/ml"},
+    {"gcp.container_node_pool", "gpu", "{\"cluster\":\"projects/p/locations/europe-west1-b/clusters/ml\"}",
+     "projects/p/locations/europe-west1-b/clusters/ml/nodePools/gpu"},
+    {"gcp.sql_instance", "db", "{}", "projects/p/instances/db"},
+    {"gcp.sql_database", "app", "{\"instance\":\"db\"}", "projects/p/instances/db/databases/app"},
+    {"gcp.sql_user", "app", "{\"instance\":\"projects/p/instances/db\"}", "projects/p/instances/db/users/app"},
+    {"gcp.storage_bucket", "b", "{\"name\":\"acme-b\"}", "projects/_/buckets/acme-b"},
+    {"gcp.storage_bucket_iam_member", "m",
+     "{\"bucket\":\"acme-b\",\"role\":\"roles/storage.objectViewer\",\"member\":\"user:a@x.com\"}",
+     "b/acme-b roles/storage.objectViewer user:a@x.com"},
+    {"gcp.service_account", "builder", "{}", "projects/p/serviceAccounts/builder@p.iam.gserviceaccount.com"},
+    {"gcp.service_account_iam_member", "wi",
+     "{\"service_account\":\"builder@q.iam.gserviceaccount.com\",\"role\":\"roles/iam.workloadIdentityUser\","
+     "\"member\":\"serviceAccount:p.svc.id.goog[ns/ksa]\"}",
+     "projects/q/serviceAccounts/builder@q.iam.gserviceaccount.com roles/iam.workloadIdentityUser "
+     "serviceAccount:p.svc.id.goog[ns/ksa]"},
+    {"gcp.project_iam_member", "v", "{\"role\":\"roles/viewer\",\"member\":\"group:g@x.com\"}",
+     "p roles/viewer group:g@x.com"},
+    {"gcp.project_iam_member", "v",
+     "{\"role\":\"roles/viewer\",\"member\":\"group:g@x.com\",\"condition\":{\"title\":\"until 2030\",\"expression\":\"e\"}}",
+     "p roles/viewer group:g@x.com until 2030"},
+    {"gcp.artifact_registry_repository", "images", "{\"format\":\"DOCKER\"}",
+     "projects/p/locations/europe-west1/repositories/images"},
+    {"gcp.secret", "db-pass", "{}", "projects/p/secrets/db-pass"},
+    {"gcp.secret_version", "v", "{\"secret\":\"projects/123/secrets/db-pass\",\"secret_data\":\"x\"}",
+     "projects/p/secrets/db-pass/versions/new"},
+};
+
+static void test_id_of_gives_the_relative_resource_name_for_every_type(void **state) {
+    for (size_t i = 0; i < sizeof id_cases / sizeof *id_cases; i++) {
+        const rtype_t *t = find(id_cases[i].type);
+        perr_t e;
+        perr_clear(&e);
+        rctx_t c = mkctx(t, &fake_prov, &e);
+        json_t *body = J(id_cases[i].body);
+        t->defaults(t, &fake_prov, id_cases[i].spec_name, body);
+        char *id = t->id_of(&c, body);
+        if (!id || strcmp(id, id_cases[i].id) != 0)
+            fail_msg("%s: id_of = %s (%s), want %s", id_cases[i].type, id ? id : "NULL", e.msg, id_cases[i].id);
+        free(id);
+        json_decref(body);
+    }
+}
+
+static void test_id_of_fails_clearly_when_a_placement_field_is_unresolved(void **state) {
+    perr_t e;
+    perr_clear(&e);
+    const rtype_t *t = find("gcp.sql_database");
+    rctx_t c = mkctx(t, &fake_prov, &e);
+    json_t *body = J("{\"name\":\"app\",\"instance\":{\"$plinth\":\"ref\"}}");
+    assert_null(t->id_of(&c, body));
+    assert_non_null(strstr(e.msg, "instance"));
+    json_decref(body);
+}
+
+static const struct {
+    const char *type, *import, *id;
+} import_cases[] = {
+    {"gcp.compute_network", "main", "projects/p/global/networks/main"},
+    {"gcp.compute_network", "other/main", "projects/other/global/networks/main"},
+    {"gcp.compute_network", "projects/o/global/networks/n", "projects/o/global/networks/n"},
+    {"gcp.compute_subnetwork", "us-east1/sub", "projects/p/regions/us-east1/subnetworks/sub"},
+    {"gcp.compute_firewall", "q/ssh", "projects/q/global/firewalls/ssh"},
+    {"gcp.compute_router", "europe-west4/r", "projects/p/regions/europe-west4/routers/r"},
+    {"gcp.compute_global_address", "psa", "projects/p/global/addresses/psa"},
+    {"gcp.compute_instance", "europe-west1-c/vm", "projects/p/zones/europe-west1-c/instances/vm"},
+    {"gcp.project_service", "container.googleapis.com", "projects/p/services/container.googleapis.com"},
+    {"gcp.project_service", "q/iam.googleapis.com", "projects/q/services/iam.googleapis.com"},
+    {"gcp.service_networking_connection", "vpc:servicenetworking.googleapis.com",
+     "projects/p/global/networks/vpc:servicenetworking.googleapis.com"},
+    {"gcp.container_cluster", "europe-west1/ml", "projects/p/locations/europe-west1/clusters/ml"},
+    {"gcp.container_cluster", "q/us-central1/ml", "projects/q/locations/us-central1/clusters/ml"},
+    {"gcp.container_node_pool", "europe-west1/ml/gpu", "projects/p/locations/europe-west1/clusters/ml/nodePools/gpu"},
+    {"gcp.sql_instance", "db", "projects/p/instances/db"},
+    {"gcp.sql_database", "instances/db/databases/app", "projects/p/instances/db/databases/app"},
+    {"gcp.sql_database", "db/app", "projects/p/instances/db/databases/app"},
+    {"gcp.sql_user", "q/db/app", "projects/q/instances/db/users/app"},
+    {"gcp.storage_bucket", "acme-b", "projects/_/buckets/acme-b"},
+    {"gcp.storage_bucket", "p/acme-b", "projects/_/buckets/acme-b"},
+    {"gcp.storage_bucket", "gs://acme-b", "projects/_/buckets/acme-b"},
+    {"gcp.service_account", "builder@q.iam.gserviceaccount.com", "projects/q/serviceAccounts/builder@q.iam.gserviceaccount.com"},
+    {"gcp.service_account", "builder", "projects/p/serviceAccounts/builder@p.iam.gserviceaccount.com"},
+    {"gcp.artifact_registry_repository", "us/images", "projects/p/locations/us/repositories/images"},
+    {"gcp.secret", "db-pass", "projects/p/secrets/db-pass"},
+    {"gcp.secret_version", "db-pass/3", "projects/p/secrets/db-pass/versions/3"},
+    {"gcp.secret_version", "projects/q/secrets/s/versions/1", "projects/q/secrets/s/versions/1"},
+};
+
+static void test_import_accepts_the_api_id_and_short_forms(void **state) {
+    for (size_t i = 0; i < sizeof import_cases / sizeof *import_cases; i++) {
+        const rtype_t *t = find(import_cases[i].type);
+        perr_t e;
+        perr_clear(&e);
+        rctx_t c = mkctx(t, &fake_prov, &e);
+        char *id = gcp_res_import_id(&c, import_cases[i].import);
+        if (!id || strcmp(id, import_cases[i].id) != 0)
+            fail_msg("%s: import %s -> %s (%s), want %s", import_cases[i].type, import_cases[i].import,
+                     id ? id : "NULL", e.msg, import_cases[i].id);
+        free(id);
+    }
+}
+
+static void test_import_rejects_an_id_of_no_known_form_and_names_the_forms(void **state) {
+    perr_t e;
+    perr_clear(&e);
+    rctx_t c = mkctx(find("gcp.compute_network"), &fake_prov, &e);
+    assert_null(gcp_res_import_id(&c, "a/b/c/d"));
+    assert_non_null(strstr(e.msg, "projects/{project}/global/networks/{name}"));
+}
+
+/* ---- normalization ---- */
+
+/* Every leaf desired sets equals live's value at the same path. */
+static int leaf_eq(void *ud, const char *path, json_t *leaf) {
+    json_t *l = jpath_get(ud, path);
+    return l && json_equal(l, leaf) ? 0 : 1;
+}
+
+static int compares_equal(const char *type, const char *live_text, const char *desired_text) {
+    const rtype_t *t = find(type);
+    json_t *live = J(live_text), *desired = J(desired_text);
+    t->normalize(t, live, desired);
+    int eq = jpath_each_leaf(desired, leaf_eq, live) == 0;
+    json_decref(live);
+    json_decref(desired);
+    return eq;
+}
+
+static void test_normalize_matches_self_links_to_short_and_relative_names(void **state) {
+    const char *live = "{\"network\":\"https://www.googleapis.com/compute/v1/projects/p/global/networks/main\","
+                       "\"region\":\"https://www.googleapis.com/compute/v1/projects/p/regions/europe-west1\"}";
+    assert_true(compares_equal("gcp.compute_subnetwork", live, "{\"network\":\"projects/p/global/networks/main\"}"));
+    assert_true(compares_equal("gcp.compute_subnetwork", live, "{\"network\":\"main\",\"region\":\"europe-west1\"}"));
+    assert_true(compares_equal(
+        "gcp.compute_subnetwork", live,
+        "{\"network\":\"https://compute.googleapis.com/compute/v1/projects/p/global/networks/main\"}"));
+    assert_false(compares_equal("gcp.compute_subnetwork", live, "{\"network\":\"other\"}"));
+    assert_false(compares_equal("gcp.compute_subnetwork", live, "{\"network\":\"projects/q/global/networks/main\"}"));
+    /* GKE answers with short names where the spec passed a self link. */
+    assert_true(compares_equal("gcp.container_cluster", "{\"network\":\"main\"}",
+                               "{\"network\":\"https://www.googleapis.com/compute/v1/projects/p/global/networks/main\"}"));
+}
+
+static void test_normalize_ignores_case_only_where_the_api_folds_case(void **state) {
+    assert_true(compares_equal("gcp.storage_bucket", "{\"location\":\"EUROPE-WEST1\"}", "{\"location\":\"europe-west1\"}"));
+    assert_true(compares_equal("gcp.artifact_registry_repository", "{\"format\":\"DOCKER\"}", "{\"format\":\"docker\"}"));
+    assert_false(compares_equal("gcp.storage_bucket", "{\"name\":\"ABC\"}", "{\"name\":\"abc\"}"));
+    assert_false(compares_equal("gcp.compute_network", "{\"description\":\"X\"}", "{\"description\":\"x\"}"));
+}
+
+static void test_normalize_treats_int64_strings_and_numbers_alike(void **state) {
+    assert_true(compares_equal("gcp.compute_network", "{\"mtu\":\"1460\"}", "{\"mtu\":1460}"));
+    assert_true(compares_equal("gcp.sql_instance", "{\"settings\":{\"dataDiskSizeGb\":20}}",
+                               "{\"settings\":{\"dataDiskSizeGb\":\"20\"}}"));
+    assert_false(compares_equal("gcp.compute_network", "{\"mtu\":\"1500\"}", "{\"mtu\":1460}"));
+    assert_false(compares_equal("gcp.compute_network", "{\"mtu\":\"1460x\"}", "{\"mtu\":1460}"));
+}
+
+static void test_normalize_reorders_sets_the_api_reorders_but_not_lists(void **state) {
+    assert_true(compares_equal("gcp.compute_firewall",
+                               "{\"sourceRanges\":[\"192.168.0.0/16\",\"10.0.0.0/8\"],"
+                               "\"allowed\":[{\"IPProtocol\":\"udp\"},{\"IPProtocol\":\"TCP\",\"ports\":[\"80\",\"22\"]}]}",
+                               "{\"sourceRanges\":[\"10.0.0.0/8\",\"192.168.0.0/16\"],"
+                               "\"allowed\":[{\"IPProtocol\":\"tcp\",\"ports\":[\"22\",\"80\"]},{\"IPProtocol\":\"udp\"}]}"));
+    assert_false(compares_equal("gcp.compute_firewall", "{\"sourceRanges\":[\"10.0.0.0/8\"]}",
+                                "{\"sourceRanges\":[\"10.0.0.0/8\",\"192.168.0.0/16\"]}"));
+    /* secondaryIpRanges is a set of objects keyed by content */
+    assert_true(compares_equal("gcp.compute_subnetwork",
+                               "{\"secondaryIpRanges\":[{\"rangeName\":\"svc\",\"ipCidrRange\":\"10.8.0.0/20\"},"
+                               "{\"rangeName\":\"pods\",\"ipCidrRange\":\"10.4.0.0/14\"}]}",
+                               "{\"secondaryIpRanges\":[{\"rangeName\":\"pods\",\"ipCidrRange\":\"10.4.0.0/14\"},"
+                               "{\"rangeName\":\"svc\",\"ipCidrRange\":\"10.8.0.0/20\"}]}"));
+    /* a list that is not a set keeps its order */
+    assert_false(compares_equal("gcp.compute_network", "{\"x\":[\"b\",\"a\"]}", "{\"x\":[\"a\",\"b\"]}"));
+}
+
+static void test_sql_version_auto_advance_is_not_a_diff(void **state) {
+    perr_t e;
+    perr_clear(&e);
+    const rtype_t *t = find("gcp.sql_instance");
+    rctx_t c = mkctx(t, &fake_prov, &e);
+    const gcp_type_t *T = t->data;
+    json_t *live = J("{\"databaseVersion\":\"MYSQL_8_0_35\"}");
+    json_t *desired = J("{\"databaseVersion\":\"MYSQL_8_0\"}");
+    T->after_read(&c, desired, &live);
+    assert_string_equal(json_string_value(json_object_get(live, "databaseVersion")), "MYSQL_8_0");
+    json_decref(live);
+    json_decref(desired);
+}
+
+/* ---- IAM policy editing ---- */
+
+static int nmembers(const json_t *policy, size_t i) {
+    return (int)json_array_size(json_object_get(json_array_get(json_object_get(policy, "bindings"), i), "members"));
+}
+
+static void test_iam_add_appends_to_the_existing_binding_case_insensitively(void **state) {
+    json_t *p = J("{\"etag\":\"e1\",\"bindings\":[{\"role\":\"roles/viewer\",\"members\":[\"user:a@x.com\"]}]}");
+    assert_int_equal(gcp_iam_add(p, "roles/viewer", NULL, "user:b@x.com"), 1);
+    assert_int_equal(json_array_size(json_object_get(p, "bindings")), 1);
+    assert_int_equal(nmembers(p, 0), 2);
+    assert_int_equal(gcp_iam_add(p, "roles/viewer", NULL, "user:B@X.com"), 0);
+    assert_true(gcp_iam_has(p, "roles/viewer", NULL, "user:A@x.com"));
+    assert_string_equal(json_string_value(json_object_get(p, "etag")), "e1");
+    json_decref(p);
+}
+
+static void test_iam_add_creates_a_binding_for_a_new_role(void **state) {
+    json_t *p = J("{\"bindings\":[{\"role\":\"roles/viewer\",\"members\":[\"user:a@x.com\"]}]}");
+    assert_int_equal(gcp_iam_add(p, "roles/editor", NULL, "user:a@x.com"), 1);
+    assert_int_equal(json_array_size(json_object_get(p, "bindings")), 2);
+    assert_int_equal(nmembers(p, 0), 1);
+    json_decref(p);
+    p = json_object(); /* a policy with no bindings at all */
+    assert_int_equal(gcp_iam_add(p, "roles/viewer", NULL, "group:g@x.com"), 1);
+    assert_true(gcp_iam_has(p, "roles/viewer", NULL, "group:g@x.com"));
+    json_decref(p);
+}
+
+static void test_iam_remove_drops_only_our_member_and_keeps_other_bindings(void **state) {
+    json_t *p = J("{\"bindings\":[{\"role\":\"roles/viewer\",\"members\":[\"user:a@x.com\",\"user:b@x.com\"]},"
+                  "{\"role\":\"roles/editor\",\"members\":[\"user:b@x.com\"]}]}");
+    assert_int_equal(gcp_iam_remove(p, "roles/viewer", NULL, "user:B@x.com"), 1);
+    assert_true(gcp_iam_has(p, "roles/viewer", NULL, "user:a@x.com"));
+    assert_false(gcp_iam_has(p, "roles/viewer", NULL, "user:b@x.com"));
+    assert_true(gcp_iam_has(p, "roles/editor", NULL, "user:b@x.com"));
+    assert_int_equal(gcp_iam_remove(p, "roles/viewer", NULL, "user:a@x.com"), 1);
+    assert_int_equal(json_array_size(json_object_get(p, "bindings")), 1); /* empty binding dropped */
+    assert_int_equal(gcp_iam_remove(p, "roles/viewer", NULL, "user:a@x.com"), 0);
+    json_decref(p);
+}
+
+static void test_iam_conditions_key_bindings_separately(void **state) {
+    json_t *cond = J("{\"title\":\"t\",\"expression\":\"request.time < timestamp('2030-01-01T00:00:00Z')\"}");
+    json_t *p = J("{\"bindings\":[{\"role\":\"roles/viewer\",\"members\":[\"user:a@x.com\"],"
+                  "\"condition\":{\"title\":\"t\",\"expression\":\"request.time < timestamp('2030-01-01T00:00:00Z')\"}}]}");
+    assert_false(gcp_iam_has(p, "roles/viewer", NULL, "user:a@x.com"));
+    assert_true(gcp_iam_has(p, "roles/viewer", cond, "user:a@x.com"));
+    json_t *title_only = J("{\"title\":\"t\"}");
+    assert_true(gcp_iam_has(p, "roles/viewer", title_only, "user:a@x.com"));
+    /* unconditional grant of the same role is a separate binding */
+    assert_int_equal(gcp_iam_add(p, "roles/viewer", NULL, "user:a@x.com"), 1);
+    assert_int_equal(json_array_size(json_object_get(p, "bindings")), 2);
+    /* a conditional grant makes the policy version 3 */
+    assert_int_equal(gcp_iam_add(p, "roles/viewer", cond, "user:b@x.com"), 1);
+    assert_int_equal(json_integer_value(json_object_get(p, "version")), 3);
+    assert_int_equal(nmembers(p, 0), 2);
+    /* removing the conditional member leaves the unconditional one */
+    assert_int_equal(gcp_iam_remove(p, "roles/viewer", cond, "user:a@x.com"), 1);
+    assert_true(gcp_iam_has(p, "roles/viewer", NULL, "user:a@x.com"));
+    assert_false(gcp_iam_has(p, "roles/viewer", cond, "user:a@x.com"));
+    json_decref(title_only);
+    json_decref(cond);
+    json_decref(p);
+}
+
+static void test_iam_add_merges_duplicate_bindings(void **state) {
+    json_t *p = J("{\"bindings\":[{\"role\":\"roles/viewer\",\"members\":[\"user:a@x.com\"]},"
+                  "{\"role\":\"roles/viewer\",\"members\":[\"user:b@x.com\",\"user:a@x.com\"]}]}");
+    assert_int_equal(gcp_iam_add(p, "roles/viewer", NULL, "user:c@x.com"), 1);
+    assert_int_equal(json_array_size(json_object_get(p, "bindings")), 1);
+    assert_int_equal(nmembers(p, 0), 3);
+    json_decref(p);
+}
+
+/* ---- against the emulator ---- */
+
+typedef struct world {
+    emu_t *emu;
+    void *prov;
+    int checkpoints;
+} world_t;
+
+static void on_checkpoint(void *ud, const char *addr, const json_t *data) {
+    world_t *w = ud;
+    if (json_object_get(data, "operation")) w->checkpoints++;
+}
+
+static int world_setup(void **state) {
+    static world_t w;
+    memset(&w, 0, sizeof w);
+    setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "test-token", 1);
+    emu_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.op_scale = 0.02;
+    perr_t e;
+    perr_clear(&e);
+    w.emu = emu_new(&cfg, &e);
+    if (!w.emu || emu_start(w.emu, &e) < 0) {
+        print_message("emulator did not start (%s); skipping emulator tests\n", e.msg);
+        if (w.emu) emu_free(w.emu);
+        w.emu = NULL;
+        *state = &w;
+        return 0;
+    }
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", emu_port(w.emu));
+    json_t *cfgj = json_pack("{s:s,s:s}", "project", "types-proj", "region", "europe-west1");
+    prov_env_t env = {.endpoint = url, .http_log = getenv("TEST_HTTP_LOG"), .parallelism = 4};
+    w.prov = gcp_provider.open(cfgj, &env, &e);
+    json_decref(cfgj);
+    if (!w.prov) fail_msg("provider open: %s", e.msg);
+    *state = &w;
+    return 0;
+}
+
+static int world_teardown(void **state) {
+    world_t *w = *state;
+    if (w->prov) gcp_provider.close(w->prov);
+    if (w->emu) {
+        emu_stop(w->emu);
+        emu_free(w->emu);
+    }
+    return 0;
+}
+
+static rctx_t wctx(world_t *w, const rtype_t *t, perr_t *e) {
+    rctx_t c = mkctx(t, w->prov, e);
+    c.checkpoint = on_checkpoint;
+    c.ud = w;
+    return c;
+}
+
+#define NEED_EMU(w)                                                                                \
+    do {                                                                                           \
+        if (!(w)->emu) skip();                                                                     \
+    } while (0)
+
+static void test_network_create_read_update_remove_against_the_emulator(void **state) {
+    world_t *w = *state;
+    NEED_EMU(w);
+    const rtype_t *t = find("gcp.compute_network");
+    perr_t e;
+    perr_clear(&e);
+    rctx_t c = wctx(w, t, &e);
+    json_t *desired = J("{\"routingConfig\":{\"routingMode\":\"REGIONAL\"},\"mtu\":1460}");
+    t->defaults(t, w->prov, "types-net", desired);
+    char *id = NULL;
+    json_t *live = NULL;
+    if (t->create(&c, desired, &id, &live) < 0) fail_msg("create: %s", e.msg);
+    assert_string_equal(id, "projects/types-proj/global/networks/types-net");
+    assert_non_null(json_object_get(live, "selfLink"));
+    assert_true(w->checkpoints >= 1); /* the operation was recorded before waiting */
+    t->normalize(t, live, desired);
+    assert_int_equal(jpath_each_leaf(desired, leaf_eq, live), 0);
+    json_decref(live);
+
+    /* creating it again is refused with the import hint */
+    char *id2 = NULL;
+    json_t *live2 = NULL;
+    assert_int_equal(t->create(&c, desired, &id2, &live2), -1);
+    assert_non_null(strstr(e.msg, "plinth import"));
+    perr_clear(&e);
+
+    /* update routing mode in place */
+    json_object_set_new(json_object_get(desired, "routingConfig"), "routingMode", json_string("GLOBAL"));
+    strlist_t changed = {0};
+    strlist_add(&changed, "routingConfig.routingMode");
+    json_t *cur = NULL;
+    assert_int_equal(t->read(&c, id, desired, &cur), 0);
+    assert_non_null(cur);
+    json_t *nl = NULL;
+    if (t->update(&c, id, desired, cur, &changed, &nl) < 0) fail_msg("update: %s", e.msg);
+    assert_string_equal(json_string_value(jpath_get(nl, "routingConfig.routingMode")), "GLOBAL");
+    strlist_free(&changed);
+    json_decref(cur);
+    json_decref(nl);
+
+    /* batch read: one list call finds ours and reports the missing one */
+    const char *ids[2] = {id, "projects/types-proj/global/networks/nope"};
+    const json_t *ds[2] = {desired, NULL};
+    json_t *lives[2] = {NULL, NULL};
+    if (t->read_many(&c, 2, ids, ds, lives) < 0) fail_msg("read_many: %s", e.msg);
+    assert_non_null(lives[0]);
+    assert_null(lives[1]);
+    json_decref(lives[0]);
+
+    /* import by short name */
+    char *iid = NULL;
+    json_t *il = NULL;
+    if (t->import(&c, "types-net", &iid, &il) < 0) fail_msg("import: %s", e.msg);
+    assert_string_equal(iid, id);
+    free(iid);
+    json_decref(il);
+
+    if (t->remove(&c, id, NULL) < 0) fail_msg("remove: %s", e.msg);
+    assert_int_equal(t->read(&c, id, desired, &cur), 0);
+    assert_null(cur);
+    assert_int_equal(t->remove(&c, id, NULL), 0); /* already gone */
+    free(id);
+    json_decref(desired);
+}
+
+static void test_bucket_and_member_grant_against_the_emulator(void **state) {
+    world_t *w = *state;
+    NEED_EMU(w);
+    const rtype_t *t = find("gcp.storage_bucket");
+    perr_t e;
+    perr_clear(&e);
+    rctx_t c = wctx(w, t, &e);
+    json_t *desired = J("{\"name\":\"types-test-bkt\",\"location\":\"europe-west1\",\"labels\":{\"a\":\"1\"}}");
+    t->defaults(t, w->prov, "b", desired);
+    char *id = NULL;
+    json_t *live = NULL;
+    if (t->create(&c, desired, &id, &live) < 0) fail_msg("create: %s", e.msg);
+    assert_string_equal(id, "projects/_/buckets/types-test-bkt");
+    t->normalize(t, live, desired);
+    assert_int_equal(jpath_each_leaf(desired, leaf_eq, live), 0);
+
+    /* labels: replace a with b (a must really go away) */
+    json_object_set_new(desired, "labels", json_pack("{s:s}", "b", "2"));
+    strlist_t changed = {0};
+    strlist_add(&changed, "labels.a");
+    strlist_add(&changed, "labels.b");
+    json_t *nl = NULL;
+    if (t->update(&c, id, desired, live, &changed, &nl) < 0) fail_msg("update: %s", e.msg);
+    assert_null(jpath_get(nl, "labels.a"));
+    assert_string_equal(json_string_value(jpath_get(nl, "labels.b")), "2");
+    strlist_free(&changed);
+    json_decref(nl);
+    json_decref(live);
+
+    /* a member grant on it, leaving the bucket's other bindings alone */
+    const rtype_t *mt = find("gcp.storage_bucket_iam_member");
+    rctx_t mc = wctx(w, mt, &e);
+    json_t *md = J("{\"bucket\":\"types-test-bkt\",\"role\":\"roles/storage.objectViewer\",\"member\":\"user:Ann@example.com\"}");
+    mt->defaults(mt, w->prov, "m", md);
+    char *mid = NULL;
+    json_t *ml = NULL;
+    if (mt->create(&mc, md, &mid, &ml) < 0) fail_msg("grant: %s", e.msg);
+    assert_string_equal(mid, "b/types-test-bkt roles/storage.objectViewer user:Ann@example.com");
+    json_decref(ml);
+    json_t *md2 = J("{\"bucket\":\"types-test-bkt\",\"role\":\"roles/storage.objectViewer\",\"member\":\"user:bob@example.com\"}");
+    char *mid2 = NULL;
+    if (mt->create(&mc, md2, &mid2, &ml) < 0) fail_msg("grant 2: %s", e.msg);
+    json_decref(ml);
+    if (mt->remove(&mc, mid, NULL) < 0) fail_msg("revoke: %s", e.msg);
+    assert_int_equal(mt->read(&mc, mid, md, &ml), 0);
+    assert_null(ml);
+    assert_int_equal(mt->read(&mc, mid2, md2, &ml), 0);
+    assert_non_null(ml); /* the other member survived */
+    json_decref(ml);
+    assert_int_equal(mt->remove(&mc, mid2, NULL), 0);
+    free(mid);
+    free(mid2);
+    json_decref(md);
+    json_decref(md2);
+
+    if (t->remove(&c, id, NULL) < 0) fail_msg("remove: %s", e.msg);
+    json_t *cur = NULL;
+    assert_int_equal(t->read(&c, id, desired, &cur), 0);
+    assert_null(cur);
+    free(id);
+    json_decref(desired);
+}
+
+static void test_secret_and_version_against_the_emulator(void **state) {
+    world_t *w = *state;
+    NEED_EMU(w);
+    const rtype_t *t = find("gcp.secret");
+    perr_t e;
+    perr_clear(&e);
+    rctx_t c = wctx(w, t, &e);
+    json_t *desired = J("{\"labels\":{\"env\":\"test\"}}");
+    t->defaults(t, w->prov, "types-secret", desired);
+    char *id = NULL;
+    json_t *live = NULL;
+    if (t->create(&c, desired, &id, &live) < 0) {
+        if (strstr(e.msg, "404")) {
+            print_message("emulator has no secretmanager yet (%s); skipping\n", e.msg);
+            json_decref(desired);
+            skip();
+        }
+        fail_msg("create: %s", e.msg);
+    }
+    assert_string_equal(id, "projects/types-proj/secrets/types-secret");
+    t->normalize(t, live, desired);
+    assert_int_equal(jpath_each_leaf(desired, leaf_eq, live), 0);
+
+    json_object_set_new(desired, "labels", json_pack("{s:s}", "env", "prod"));
+    strlist_t changed = {0};
+    strlist_add(&changed, "labels.env");
+    json_t *nl = NULL;
+    if (t->update(&c, id, desired, live, &changed, &nl) < 0) fail_msg("update: %s", e.msg);
+    assert_string_equal(json_string_value(jpath_get(nl, "labels.env")), "prod");
+    strlist_free(&changed);
+    json_decref(nl);
+    json_decref(live);
+
+    const rtype_t *vt = find("gcp.secret_version");
+    rctx_t vc = wctx(w, vt, &e);
+    json_t *vd = json_pack("{s:s,s:s}", "secret", id, "secret_data", "hunter2");
+    vt->defaults(vt, w->prov, "v", vd);
+    char *vid = NULL;
+    json_t *vl = NULL;
+    if (vt->create(&vc, vd, &vid, &vl) < 0) fail_msg("addVersion: %s", e.msg);
+    assert_string_equal(vid, "projects/types-proj/secrets/types-secret/versions/1");
+    assert_null(json_object_get(vl, "secret_data"));
+    assert_null(json_object_get(vl, "payload"));
+    assert_true(json_is_true(json_object_get(vl, "enabled")));
+    json_decref(vl);
+    if (vt->remove(&vc, vid, NULL) < 0) fail_msg("destroy: %s", e.msg);
+    assert_int_equal(vt->read(&vc, vid, vd, &vl), 0);
+    assert_null(vl); /* DESTROYED counts as gone */
+    free(vid);
+    json_decref(vd);
+
+    if (t->remove(&c, id, NULL) < 0) fail_msg("remove: %s", e.msg);
+    json_t *cur = NULL;
+    assert_int_equal(t->read(&c, id, desired, &cur), 0);
+    assert_null(cur);
+    free(id);
+    json_decref(desired);
+}
+
+/* A whole platform's worth of types, in dependency order: each is
+ * created, read back equal to its spec after normalize, and removed in
+ * reverse order. */
+static const struct {
+    const char *type, *name, *body;
+} platform[] = {
+    {"gcp.project_service", "container", "{\"service\":\"container.googleapis.com\"}"},
+    {"gcp.compute_network", "plat-net", "{}"},
+    {"gcp.compute_subnetwork", "plat-sub",
+     "{\"network\":\"plat-net\",\"ipCidrRange\":\"10.0.0.0/20\",\"privateIpGoogleAccess\":true,"
+     "\"secondaryIpRanges\":[{\"rangeName\":\"pods\",\"ipCidrRange\":\"10.4.0.0/14\"},"
+     "{\"rangeName\":\"svc\",\"ipCidrRange\":\"10.8.0.0/20\"}]}"},
+    {"gcp.compute_firewall", "plat-ssh",
+     "{\"network\":\"projects/types-proj/global/networks/plat-net\",\"sourceRanges\":[\"35.235.240.0/20\"],"
+     "\"allowed\":[{\"IPProtocol\":\"tcp\",\"ports\":[\"22\"]}]}"},
+    {"gcp.compute_router", "plat-router",
+     "{\"network\":\"plat-net\",\"nats\":[{\"name\":\"nat\",\"natIpAllocateOption\":\"AUTO_ONLY\","
+     "\"sourceSubnetworkIpRangesToNat\":\"ALL_SUBNETWORKS_ALL_IP_RANGES\"}]}"},
+    {"gcp.compute_global_address", "plat-psa",
+     "{\"purpose\":\"VPC_PEERING\",\"addressType\":\"INTERNAL\",\"prefixLength\":16,"
+     "\"network\":\"projects/types-proj/global/networks/plat-net\"}"},
+    {"gcp.service_networking_connection", "psa",
+     "{\"network\":\"projects/types-proj/global/networks/plat-net\",\"reservedPeeringRanges\":[\"plat-psa\"]}"},
+    {"gcp.container_cluster", "plat-gke",
+     "{\"network\":\"projects/types-proj/global/networks/plat-net\","
+     "\"subnetwork\":\"projects/types-proj/regions/europe-west1/subnetworks/plat-sub\",\"initialNodeCount\":1,"
+     "\"releaseChannel\":{\"channel\":\"REGULAR\"},\"resourceLabels\":{\"env\":\"dev\"},"
+     "\"workloadIdentityConfig\":{\"workloadPool\":\"types-proj.svc.id.goog\"}}"},
+    {"gcp.container_node_pool", "gpu",
+     "{\"cluster\":\"projects/types-proj/locations/europe-west1/clusters/plat-gke\",\"initialNodeCount\":0,"
+     "\"autoscaling\":{\"enabled\":true,\"minNodeCount\":0,\"maxNodeCount\":2},"
+     "\"config\":{\"machineType\":\"g2-standard-8\",\"labels\":{\"pool\":\"gpu\"}}}"},
+    {"gcp.sql_instance", "plat-db",
+     "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-custom-2-7680\",\"dataDiskSizeGb\":\"20\","
+     "\"userLabels\":{\"env\":\"dev\"}}}"},
+    {"gcp.sql_database", "mlflow", "{\"instance\":\"plat-db\"}"},
+    {"gcp.sql_user", "mlflow", "{\"instance\":\"plat-db\",\"password\":\"s3cret-pw-123\"}"},
+    {"gcp.storage_bucket", "art", "{\"name\":\"types-plat-artifacts\",\"location\":\"EU\"}"},
+    {"gcp.service_account", "mlflow-sa", "{\"displayName\":\"MLflow\"}"},
+    {"gcp.service_account_iam_member", "wi",
+     "{\"service_account\":\"mlflow-sa@types-proj.iam.gserviceaccount.com\",\"role\":\"roles/iam.workloadIdentityUser\","
+     "\"member\":\"serviceAccount:types-proj.svc.id.goog[mlflow/mlflow]\"}"},
+    {"gcp.project_iam_member", "sql-client",
+     "{\"role\":\"roles/cloudsql.client\",\"member\":\"serviceAccount:mlflow-sa@types-proj.iam.gserviceaccount.com\"}"},
+    {"gcp.artifact_registry_repository", "images", "{\"format\":\"docker\",\"description\":\"images\"}"},
+};
+
+static void test_platform_types_round_trip_against_the_emulator(void **state) {
+    world_t *w = *state;
+    NEED_EMU(w);
+    size_t n = sizeof platform / sizeof *platform;
+    char *ids[sizeof platform / sizeof *platform] = {0};
+    json_t *bodies[sizeof platform / sizeof *platform] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const rtype_t *t = find(platform[i].type);
+        perr_t e;
+        perr_clear(&e);
+        rctx_t c = wctx(w, t, &e);
+        json_t *d = J(platform[i].body);
+        t->defaults(t, w->prov, platform[i].name, d);
+        bodies[i] = d;
+        json_t *live = NULL;
+        if (t->create(&c, d, &ids[i], &live) < 0) fail_msg("%s.%s create: %s", platform[i].type, platform[i].name, e.msg);
+        json_t *again = NULL;
+        if (t->read(&c, ids[i], d, &again) < 0 || !again)
+            fail_msg("%s read after create: %s", platform[i].type, e.msg);
+        t->normalize(t, again, d);
+        json_t *cmp = json_deep_copy(d); /* sensitive values are write-only: never in live */
+        for (const char *const *sp = t->sensitive; sp && *sp; sp++) {
+            jpath_del(cmp, *sp);
+            if (jpath_get(again, *sp)) fail_msg("%s: live holds sensitive %s", platform[i].type, *sp);
+        }
+        char *want = jpath_canonical(cmp), *got = jpath_canonical(again);
+        if (jpath_each_leaf(cmp, leaf_eq, again) != 0)
+            fail_msg("%s: live does not match spec after normalize\nspec: %s\nlive: %s", platform[i].type, want, got);
+        free(want);
+        free(got);
+        json_decref(cmp);
+        json_decref(again);
+        json_decref(live);
+    }
+    for (size_t i = n; i-- > 0;) {
+        const rtype_t *t = find(platform[i].type);
+        perr_t e;
+        perr_clear(&e);
+        rctx_t c = wctx(w, t, &e);
+        json_t *live = NULL;
+        if (t->read(&c, ids[i], bodies[i], &live) < 0) fail_msg("%s read: %s", platform[i].type, e.msg);
+        if (t->remove(&c, ids[i], live) < 0) fail_msg("%s remove: %s", platform[i].type, e.msg);
+        json_decref(live);
+        live = NULL;
+        if (strcmp(platform[i].type, "gcp.project_service") != 0 &&
+            strcmp(platform[i].type, "gcp.service_networking_connection") != 0) {
+            if (t->read(&c, ids[i], bodies[i], &live) < 0) fail_msg("%s read after remove: %s", platform[i].type, e.msg);
+            if (live) fail_msg("%s still exists after remove", platform[i].type);
+        }
+        free(ids[i]);
+        json_decref(bodies[i]);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest pure[] = {
+        cmocka_unit_test(test_every_type_has_the_callbacks_the_engine_needs),
+        cmocka_unit_test(test_immutable_and_required_fields_exist_in_the_schema),
+        cmocka_unit_test(test_id_of_gives_the_relative_resource_name_for_every_type),
+        cmocka_unit_test(test_id_of_fails_clearly_when_a_placement_field_is_unresolved),
+        cmocka_unit_test(test_import_accepts_the_api_id_and_short_forms),
+        cmocka_unit_test(test_import_rejects_an_id_of_no_known_form_and_names_the_forms),
+        cmocka_unit_test(test_normalize_matches_self_links_to_short_and_relative_names),
+        cmocka_unit_test(test_normalize_ignores_case_only_where_the_api_folds_case),
+        cmocka_unit_test(test_normalize_treats_int64_strings_and_numbers_alike),
+        cmocka_unit_test(test_normalize_reorders_sets_the_api_reorders_but_not_lists),
+        cmocka_unit_test(test_sql_version_auto_advance_is_not_a_diff),
+        cmocka_unit_test(test_iam_add_appends_to_the_existing_binding_case_insensitively),
+        cmocka_unit_test(test_iam_add_creates_a_binding_for_a_new_role),
+        cmocka_unit_test(test_iam_remove_drops_only_our_member_and_keeps_other_bindings),
+        cmocka_unit_test(test_iam_conditions_key_bindings_separately),
+        cmocka_unit_test(test_iam_add_merges_duplicate_bindings),
+    };
+    const struct CMUnitTest emu[] = {
+        cmocka_unit_test(test_network_create_read_update_remove_against_the_emulator),
+        cmocka_unit_test(test_bucket_and_member_grant_against_the_emulator),
+        cmocka_unit_test(test_secret_and_version_against_the_emulator),
+        cmocka_unit_test(test_platform_types_round_trip_against_the_emulator),
+    };
+    int rc = cmocka_run_group_tests_name("gcp_types", pure, NULL, NULL);
+    rc += cmocka_run_group_tests_name("gcp_types_emulator", emu, world_setup, world_teardown);
+    return rc;
+}
