@@ -136,22 +136,26 @@ int jpath_under(const char *path, const char *prefix) {
     return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '.');
 }
 
+/* Length of the segment at s (up to an unescaped '.'); allocation-free,
+ * since the diff calls this for every leaf against every pattern. */
+static size_t seg_len(const char *s) {
+    size_t n = 0;
+    while (s[n] && s[n] != '.') n += (s[n] == '\\' && s[n + 1]) ? 2 : 1;
+    return n;
+}
+
 int jpath_match(const char *path, const char *pattern) {
-    sbuf_t a = {0}, b = {0};
-    int ok = 1;
-    while (next_seg(&pattern, &b)) {
-        if (!next_seg(&path, &a)) {
-            ok = 0;
-            break;
-        }
-        if (strcmp(b.s, "*") != 0 && strcmp(a.s, b.s) != 0) {
-            ok = 0;
-            break;
-        }
+    while (*pattern) {
+        if (!*path) return 0;
+        size_t lp = seg_len(pattern), la = seg_len(path);
+        if (!(lp == 1 && pattern[0] == '*') && (lp != la || memcmp(path, pattern, lp) != 0)) return 0;
+        pattern += lp;
+        path += la;
+        if (*pattern == '.') pattern++;
+        if (*path == '.') path++;
+        else if (*pattern) return 0;
     }
-    sbuf_free(&a);
-    sbuf_free(&b);
-    return ok;
+    return 1;
 }
 
 static int each_leaf(json_t *v, const char *path, jpath_leaf_fn fn, void *ud) {

@@ -115,9 +115,11 @@ static int read_batch(rjob_t *j, const rtype_t *t) {
     } else if (t->read_many(&c, n, ids, des, lives) == 0) {
         for (size_t k = 0; k < n; k++) finish_live(its[k], lives[k]);
     } else {
-        /* The batch could not be done: one read each. */
-        for (size_t k = 0; k < n; k++)
-            if (read_one(j, its[k]) != 0) rc = -1;
+        /* The batch could not be done: read each one, in parallel, after
+         * the batches (plan_refresh's second walk). */
+        pthread_mutex_lock(&j->mu);
+        for (size_t k = 0; k < n; k++) j->single[j->nsingle++] = (size_t)(its[k] - j->p->items);
+        pthread_mutex_unlock(&j->mu);
     }
     free(ids);
     free(des);
@@ -126,10 +128,14 @@ static int read_batch(rjob_t *j, const rtype_t *t) {
     return rc;
 }
 
-static int rstep(void *ud, size_t step) {
+static int batch_step(void *ud, size_t step) {
     rjob_t *j = ud;
-    if (step < j->nb) return read_batch(j, j->btype[step]);
-    return read_one(j, &j->p->items[j->single[step - j->nb]]);
+    return read_batch(j, j->btype[step]);
+}
+
+static int single_step(void *ud, size_t step) {
+    rjob_t *j = ud;
+    return read_one(j, &j->p->items[j->single[step]]);
 }
 
 /* Applies type defaults to a copy of the spec body. */
@@ -194,8 +200,13 @@ int plan_refresh(engine_t *e, plan_t *p) {
             j.single[j.nsingle++] = j.idx[k];
         }
     }
-    walk_t *w = walk_new(j.nb + j.nsingle);
-    walk_run(w, e->o.parallelism, rstep, &j, e->stop);
+    /* Batches first (one list call per type and scope), then single reads
+     * for the rest, including items of batches that could not be done. */
+    walk_t *w = walk_new(j.nb);
+    walk_run(w, e->o.parallelism, batch_step, &j, e->stop);
+    walk_free(w);
+    w = walk_new(j.nsingle);
+    walk_run(w, e->o.parallelism, single_step, &j, e->stop);
     walk_free(w);
     /* A new resource whose name is taken outside plinth. */
     for (size_t i = 0; i < p->n; i++) {

@@ -2,7 +2,10 @@
  * spec uses (provider, backend, var, output, module, resource constructors,
  * require, file, templatefile), error locations, and the checks made once
  * the spec has run.  Deferred values live in spec_lua.c, conversions in
- * spec_conv.c. */
+ * spec_conv.c.  Unknown resource types and depends_on naming undeclared
+ * resources are left to validate_spec (core/validate.c), which the engine
+ * runs right after loading, so that they are reported together with schema
+ * errors. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -323,14 +326,14 @@ static void push_file(lua_State *L, const char *fn, const char *path) {
     size_t len;
     perr_t e;
     char *data = util_read_file(p, &len, &e);
-    if (!data) {
+    int ok = data != NULL;
+    if (ok)
+        lua_pushlstring(L, data, len);
+    else
         lua_pushfstring(L, "%s(\"%s\"): cannot read %s: %s", fn, path, p, strerror(errno));
-        free(p);
-        lua_error(L);
-    }
-    free(p);
-    lua_pushlstring(L, data, len);
     free(data);
+    free(p);
+    if (!ok) lua_error(L);
 }
 
 static int l_file(lua_State *L) {
@@ -505,18 +508,6 @@ static void res_meta(spec_ld_t *ld, spec_res_t *r, json_t *deps, json_t *lc) {
     }
 }
 
-/* Reports an unknown type when its provider is compiled in with types. */
-static void check_type(spec_ld_t *ld, const char *type, const char *file, int line) {
-    if (rtype_find(type)) return;
-    const provider_def_t *p = rtype_provider_of(type);
-    if (!p || !p->types || !p->types[0]) return;
-    const char *close = rtype_closest(type);
-    if (close)
-        decl_error(ld, file, line, "unknown resource type %s (did you mean %s?)", type, close);
-    else
-        decl_error(ld, file, line, "unknown resource type %s", type);
-}
-
 /* gcp.TYPE "name" { body }: upvalues type, name, file, line. */
 static int l_res_body(lua_State *L) {
     spec_ld_t *ld = spec_ld_of(L);
@@ -535,7 +526,6 @@ static int l_res_body(lua_State *L) {
     addr = (char *)lua_tostring(L, -1); /* anchored on the stack */
     int addr_idx = lua_gettop(L);
 
-    check_type(ld, type, file, line);
     lua_getfield(L, LUA_REGISTRYINDEX, "plinth.addrs");
     if (lua_getfield(L, -1, addr) == LUA_TSTRING) {
         decl_error(ld, file, line, "duplicate resource %s (first declared at %s)", addr,
@@ -629,6 +619,28 @@ static void add_namespace(lua_State *L, const char *ns) {
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
     lua_setglobal(L, ns);
+}
+
+/* Reports keys of the options table at idx that are not in known. */
+static void check_keys(spec_ld_t *ld, lua_State *L, int idx, const char *const *known,
+                       const char *fn, const char *name, const char *file, int line) {
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        int ok = 0;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            for (int i = 0; known[i]; i++)
+                if (strcmp(lua_tostring(L, -1), known[i]) == 0) ok = 1;
+        if (!ok) {
+            sbuf_t b = {0};
+            for (int i = 0; known[i]; i++) sbuf_addf(&b, "%s%s", i ? ", " : "", known[i]);
+            decl_error(ld, file, line, "%s(\"%s\"): unknown option %s%s%s (known: %s)", fn, name,
+                       lua_type(L, -1) == LUA_TSTRING ? "\"" : "",
+                       lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1),
+                       lua_type(L, -1) == LUA_TSTRING ? "\"" : "", b.s);
+            sbuf_free(&b);
+        }
+    }
 }
 
 /* ---- provider, backend, output ---- */
@@ -736,6 +748,8 @@ static int l_output(lua_State *L) {
         }
     bool sensitive = false;
     if (lua_type(L, 3) == LUA_TTABLE) {
+        static const char *const known[] = {"sensitive", "description", NULL};
+        check_keys(ld, L, 3, known, "output", name, file, line);
         lua_getfield(L, 3, "sensitive");
         sensitive = lua_toboolean(L, -1);
         lua_pop(L, 1);
@@ -844,10 +858,16 @@ static int l_var(lua_State *L) {
     char file[256];
     int line;
     spec_where(L, 1, file, sizeof file, &line);
+    /* Declaring a variable again (a module asking for the same setting)
+     * gives the same value; only a conflicting type is an error. */
     for (size_t i = 0; i < s->nvars; i++)
         if (strcmp(s->vars[i].name, name) == 0) {
-            decl_error(ld, file, line, "variable \"%s\" is declared twice (first at %s:%d)", name,
-                       ld->varlocs[i].file, ld->varlocs[i].line);
+            if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "type") == LUA_TSTRING &&
+                strcmp(lua_tostring(L, -1), type_of_json(s->vars[i].value)) != 0)
+                decl_error(ld, file, line,
+                           "variable \"%s\" is declared again as %s (first at %s:%d as %s)", name,
+                           lua_tostring(L, -1), ld->varlocs[i].file, ld->varlocs[i].line,
+                           type_of_json(s->vars[i].value));
             spec_conv_push(L, s->vars[i].value);
             return 1;
         }
@@ -857,6 +877,8 @@ static int l_var(lua_State *L) {
     bool sensitive = false;
     json_t *def = NULL;
     if (lua_type(L, 2) == LUA_TTABLE) {
+        static const char *const known[] = {"default", "type", "description", "sensitive", NULL};
+        check_keys(ld, L, 2, known, "var", name, file, line);
         if (lua_getfield(L, 2, "type") != LUA_TNIL) {
             const char *t = lua_tostring(L, -1);
             for (int i = 0; t && VAR_TYPES[i]; i++)
@@ -955,6 +977,23 @@ static int l_var(lua_State *L) {
 
 /* ---- modules ---- */
 
+static int l_restore_prefix(lua_State *L) {
+    spec_ld_t *ld = spec_ld_of(L);
+    ld->prefix = lua_touserdata(L, lua_upvalueindex(1));
+    return 0;
+}
+
+/* Pushes a to-be-closed value that sets the module prefix back to saved. */
+static void push_prefix_closer(lua_State *L, const char *saved) {
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushlightuserdata(L, (void *)saved);
+    lua_pushcclosure(L, l_restore_prefix, 1);
+    lua_setfield(L, -2, "__close");
+    lua_setmetatable(L, -2);
+    lua_toclose(L, -1);
+}
+
 /* Runs module `name` from the table at idx; pushes its outputs. */
 static int run_module(lua_State *L, const char *name, int idx, const char *file, int line) {
     spec_ld_t *ld = spec_ld_of(L);
@@ -998,21 +1037,21 @@ static int run_module(lua_State *L, const char *name, int idx, const char *file,
     }
     lua_pushstring(L, path);
     free(path);
-    load_chunk(L, lua_tostring(L, -1));
-    /* The module file runs inside the prefix too. */
-    const char *saved = ld->prefix;
+    int path_idx = lua_gettop(L);
+    /* The module file runs inside the prefix too; the to-be-closed slot
+     * puts the outer prefix back however this frame is left (return, or an
+     * error caught by a pcall in the spec). */
+    push_prefix_closer(L, ld->prefix);
     ld->prefix = full;
+    load_chunk(L, lua_tostring(L, path_idx));
     lua_call(L, 0, 1);
-    if (lua_type(L, -1) != LUA_TFUNCTION) {
-        ld->prefix = saved;
+    if (lua_type(L, -1) != LUA_TFUNCTION)
         return spec_raise(L, "module \"%s\": %s must return a function(inputs), got %s", name,
-                          lua_tostring(L, -2), luaL_typename(L, -1));
-    }
-    lua_newtable(L); /* inputs: everything but source and name */
+                          lua_tostring(L, path_idx), luaL_typename(L, -1));
+    lua_newtable(L); /* inputs: everything but source */
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        if (lua_type(L, -2) == LUA_TSTRING && (!strcmp(lua_tostring(L, -2), "source") ||
-                                              !strcmp(lua_tostring(L, -2), "name"))) {
+        if (lua_type(L, -2) == LUA_TSTRING && !strcmp(lua_tostring(L, -2), "source")) {
             lua_pop(L, 1);
             continue;
         }
@@ -1021,7 +1060,6 @@ static int run_module(lua_State *L, const char *name, int idx, const char *file,
         lua_settable(L, -4);
     }
     lua_call(L, 1, 1);
-    ld->prefix = saved;
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         lua_newtable(L);
@@ -1228,8 +1266,7 @@ static void check_depends(spec_ld_t *ld) {
                         strlist_add(&out, s->res[k].addr);
                 continue;
             }
-            decl_error(ld, r->file, r->line, "%s: depends_on names %s, which is not declared",
-                       r->addr, d);
+            if (!strlist_has(&out, d)) strlist_add(&out, d); /* validate_spec reports it */
         }
         strlist_free(&r->depends_on);
         r->depends_on = out;
@@ -1286,6 +1323,7 @@ static void exe_moddir(strlist_t *dirs) {
     exe[n] = '\0';
     char *d = dir_of(exe);
     strlist_add_own(dirs, xasprintf("%s/../share/plinth/modules", d));
+    strlist_add_own(dirs, xasprintf("%s/../modules", d)); /* bin/plinth in a source tree */
     free(d);
 }
 

@@ -107,6 +107,8 @@ static void repo_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         return;
     }
     const char *mode = json_string_value(json_object_get(body, "mode"));
+    if (mode && !strcmp(mode, "MODE_UNSPECIFIED"))
+        mode = NULL; /* gcloud sends it; the server picks the default */
     if (mode && !in_list(modes, mode)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
                   "Invalid value at 'repository.mode', \"%s\"", mode);
@@ -128,6 +130,8 @@ static void repo_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_object_set_new(r, "name", json_string(name));
     if (!mode)
         json_object_set_new(r, "mode", json_string("STANDARD_REPOSITORY"));
+    if (json_object_get(r, "sizeBytes") == NULL)
+        json_object_set_new(r, "sizeBytes", json_string("0"));
     json_object_set_new(r, "registryUri", json_string(uri));
     json_object_set_new(r, "createTime", json_string(emu_now()));
     json_object_set_new(r, "updateTime", json_string(emu_now()));

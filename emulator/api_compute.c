@@ -247,6 +247,34 @@ static void h_rop_wait(emu_t *e, const emu_req_t *r, emu_resp_t *s) { op_get_sco
 static void h_zop_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) { op_get_scoped(e, r, s, SC_ZONE, 0); }
 static void h_zop_wait(emu_t *e, const emu_req_t *r, emu_resp_t *s) { op_get_scoped(e, r, s, SC_ZONE, 1); }
 
+/* requestId: a retried mutation with the same id gets the first one's
+ * operation instead of acting twice.  Returns 1 when answered. */
+static int replayed(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    const char *rid = emu_q(req, "requestId");
+    if (!rid || !*rid)
+        return 0;
+    char *key = xasprintf("compute-requests/%s/%s", req->params[0], rid);
+    const char *opkey = json_string_value(json_object_get(emu_get(emu, key), "op"));
+    json_t *op = opkey ? emu_get(emu, opkey) : NULL;
+    free(key);
+    if (!op)
+        return 0;
+    resp->body = render(op);
+    return 1;
+}
+
+static void remember(emu_t *emu, const emu_req_t *req, const emu_resp_t *resp) {
+    const char *rid = emu_q(req, "requestId");
+    const char *self = json_string_value(json_object_get(resp->body, "selfLink"));
+    if (!rid || !*rid || resp->status != 200 || !self || !strstr(self, "/operations/"))
+        return;
+    char *key = xasprintf("compute-requests/%s/%s", req->params[0], rid);
+    char *opkey = ref_key(self);
+    emu_put(emu, key, json_pack("{s:s}", "op", opkey));
+    free(opkey);
+    free(key);
+}
+
 /* ---- generic collection methods --------------------------------------- */
 
 static json_t *load(emu_t *emu, const coll_t *c, const target_t *t, emu_resp_t *resp,
@@ -279,8 +307,9 @@ static void c_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const col
     json_t *keys = emu_keys(emu, prefix), *items = json_array();
     size_t i;
     json_t *k;
-    json_array_foreach(keys, i, k) json_array_append_new(items,
-                                                         render(emu_get(emu, json_string_value(k))));
+    json_array_foreach(keys, i, k) {
+        json_array_append_new(items, render(emu_get(emu, json_string_value(k))));
+    }
     char *next = NULL;
     json_t *page = emu_page(req, items, "maxResults", 500, &next);
     char *self = xasprintf(SELF_BASE "%s", cp);
@@ -578,9 +607,11 @@ static void net_subnets(emu_t *emu, const char *net_url, const char *sub_url, in
         }
         size_t i;
         json_t *v;
-        json_array_foreach(subs, i, v) if (!strcmp(json_string_value(v), sub_url)) {
-            json_array_remove(subs, i);
-            break;
+        json_array_foreach(subs, i, v) {
+            if (!strcmp(json_string_value(v), sub_url)) {
+                json_array_remove(subs, i);
+                break;
+            }
         }
         if (add)
             json_array_append_new(subs, json_string(sub_url));
@@ -769,7 +800,7 @@ static int prep_instance(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t 
     json_t *nic;
     size_t i;
     json_array_foreach(nics, i, nic) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "nic%zu", i);
         json_object_set_new(nic, "name", json_string(name));
         json_object_set_new(nic, "kind", json_string("compute#networkInterface"));
@@ -896,16 +927,20 @@ static const coll_t c_instances = {"instances", "Instance", "compute#instance",
         c_list(e, r, s, &c_##id);                                                                \
     }                                                                                            \
     static __attribute__((unused)) void id##_insert(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                       \
-        c_insert(e, r, s, &c_##id);                                                              \
+        if (!replayed(e, r, s))                                                                  \
+            c_insert(e, r, s, &c_##id), remember(e, r, s);                                       \
     }                                                                                            \
     static __attribute__((unused)) void id##_delete(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                       \
-        c_delete(e, r, s, &c_##id);                                                              \
+        if (!replayed(e, r, s))                                                                  \
+            c_delete(e, r, s, &c_##id), remember(e, r, s);                                       \
     }                                                                                            \
     static __attribute__((unused)) void id##_patch(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                        \
-        c_update(e, r, s, &c_##id, 0);                                                           \
+        if (!replayed(e, r, s))                                                                  \
+            c_update(e, r, s, &c_##id, 0), remember(e, r, s);                                    \
     }                                                                                            \
     static __attribute__((unused)) void id##_put(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                          \
-        c_update(e, r, s, &c_##id, 1);                                                           \
+        if (!replayed(e, r, s))                                                                  \
+            c_update(e, r, s, &c_##id, 1), remember(e, r, s);                                    \
     }                                                                                            \
     static __attribute__((unused)) void id##_agg(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                          \
         c_aggregated(e, r, s, &c_##id);                                                          \

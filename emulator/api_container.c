@@ -65,7 +65,7 @@ static const char *last_seg(const char *s) {
 static void hex8(char out[9]) { util_random_hex(out, 4); }
 
 static char *fingerprint(const json_t *labels) {
-    char *text = json_dumps(labels ? labels : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = labels ? json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS) : xstrdup("{}");
     char h[65];
     util_sha256_hex(text, strlen(text), h);
     free(text);

@@ -199,14 +199,17 @@ static void h_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *prefix = xasprintf("serviceusage/projects/%s/services/", num);
     json_t *keys = emu_keys(emu, prefix), *k;
     size_t i;
-    json_array_foreach(keys, i, k) json_object_set_new(
-        names, json_string_value(k) + strlen(prefix), json_true());
+    json_array_foreach(keys, i, k) {
+        json_object_set_new(names, json_string_value(k) + strlen(prefix), json_true());
+    }
     json_decref(keys);
     free(prefix);
     json_t *sorted = json_array();
     const char *n;
     json_t *v;
-    json_object_foreach(names, n, v) json_array_append_new(sorted, json_string(n));
+    json_object_foreach(names, n, v) {
+        json_array_append_new(sorted, json_string(n));
+    }
     json_decref(names);
     /* insertion sort: the list is short */
     for (size_t a = 1; a < json_array_size(sorted); a++)
@@ -358,7 +361,9 @@ static const emu_route_t routes[] = {
 static void serviceusage_init(emu_t *emu) {
     json_t *keys = emu_keys(emu, "serviceusage/operations/"), *k;
     size_t i;
-    json_array_foreach(keys, i, k) op_done(emu, json_string_value(k));
+    json_array_foreach(keys, i, k) {
+        op_done(emu, json_string_value(k));
+    }
     json_decref(keys);
 }
 

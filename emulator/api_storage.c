@@ -93,7 +93,10 @@ static json_t *render(const json_t *doc) {
     const char *k;
     json_t *v;
     void *tmp;
-    json_object_foreach_safe(c, tmp, k, v) if (k[0] == '_') json_object_del(c, k);
+    json_object_foreach_safe(c, tmp, k, v) {
+        if (k[0] == '_')
+            json_object_del(c, k);
+    }
     return c;
 }
 
@@ -597,9 +600,9 @@ static int parse_multipart(const emu_req_t *req, json_t **meta, const char **dat
         return -1;
     char boundary[200], delim[210];
     bp += 9;
-    if (*bp == '"')
+    if (*bp == '"' || *bp == '\'')
         bp++;
-    size_t bl = strcspn(bp, "\";");
+    size_t bl = strcspn(bp, "\"';");
     if (bl == 0 || bl >= sizeof boundary)
         return -1;
     memcpy(boundary, bp, bl);
@@ -613,10 +616,12 @@ static int parse_multipart(const emu_req_t *req, json_t **meta, const char **dat
         p += strlen(delim);
         if (p + 2 <= end && p[0] == '-' && p[1] == '-')
             break;
+        /* Python's email package writes bare \n line ends. */
         const char *hdr_end = memmem_s(p, (size_t)(end - p), "\r\n\r\n");
+        const char *lf = memmem_s(p, (size_t)(end - p), "\n\n");
         size_t skip = 4;
-        if (!hdr_end) {
-            hdr_end = memmem_s(p, (size_t)(end - p), "\n\n");
+        if (lf && (!hdr_end || lf < hdr_end)) {
+            hdr_end = lf;
             skip = 2;
         }
         if (!hdr_end)

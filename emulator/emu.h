@@ -32,7 +32,8 @@ typedef struct emu_config {
     int port;             /* 0: pick a free one */
     const char *data_dir; /* NULL: memory only */
     const char *log_path; /* HTTP log (DESIGN.md format) or NULL */
-    double op_scale;      /* multiplies operation durations (default 1.0) */
+    double op_scale;      /* multiplies operation durations (default 1.0; 0 in a zeroed config
+                           * means 1.0, negative means instant) */
     int latency_ms;
     double fault_rate, throttle_rate, reset_rate; /* 503, 429+Retry-After, dropped connection */
     unsigned seed;

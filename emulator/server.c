@@ -173,6 +173,37 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* Secret values never reach the log: passwords, keys, tokens, and
+ * Secret Manager payloads.  Returns a new reference (or NULL). */
+static json_t *redact(const json_t *v, int in_payload) {
+    static const char *const secret[] = {"password",     "rootPassword",  "privateKeyData",
+                                         "access_token", "refresh_token", "id_token",
+                                         "client_secret", "assertion",    "private_key",
+                                         "token",        NULL};
+    if (!v)
+        return NULL;
+    if (json_is_array(v)) {
+        json_t *out = json_array(), *x;
+        size_t i;
+        json_array_foreach((json_t *)v, i, x) {
+            json_array_append_new(out, redact(x, in_payload));
+        }
+        return out;
+    }
+    if (!json_is_object(v))
+        return json_incref((json_t *)v);
+    json_t *out = json_object(), *x;
+    const char *k;
+    json_object_foreach((json_t *)v, k, x) {
+        int hide = in_payload && !strcmp(k, "data");
+        for (size_t i = 0; !hide && secret[i]; i++)
+            hide = !strcmp(k, secret[i]);
+        json_object_set_new(out, k,
+                            hide ? json_string("<redacted>") : redact(x, !strcmp(k, "payload")));
+    }
+    return out;
+}
+
 static void log_request(emu_t *emu, const char *api, const char *method, const char *url,
                         const json_t *query, int status, int64_t ms, const json_t *req_body,
                         const json_t *resp_body) {
@@ -189,9 +220,10 @@ static void log_request(emu_t *emu, const char *api, const char *method, const c
         sbuf_addf(&u, "%c%s=%s", first ? '?' : '&', k, json_string_value(v));
         first = 0;
     }
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:i,s:O?,s:O?}", "ts", ts, "api", api ? api : "",
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:i,s:o?,s:o?}", "ts", ts, "api", api ? api : "",
                           "method", method, "url", u.s, "status", status, "ms", (json_int_t)ms,
-                          "attempt", 1, "req_body", req_body, "resp_body", resp_body);
+                          "attempt", 1, "req_body", redact(req_body, 0), "resp_body",
+                          redact(resp_body, 0));
     sbuf_free(&u);
     char *line = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -310,6 +342,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     char *api_name = xstrndup(p, alen);
     const char *rest = p[alen] == '/' ? p + alen + 1 : p + alen;
     const emu_api_t *api = find_api(p, alen);
+    if (!api && ((alen == 6 && !memcmp(p, "upload", 6)) || (alen == 8 && !memcmp(p, "download", 8)))) {
+        /* gcloud derives the media URL from the host root of the storage
+         * endpoint (/upload/storage/v1/...): serve it as storage's. */
+        api = find_api("storage", 7);
+        rest = p;
+        free(api_name);
+        api_name = xstrdup("storage");
+    }
     emu_req_t req = {
         .method = method,
         .api = api_name,

@@ -16,7 +16,10 @@ into every binary):
        "enums":    { ENUM: ["VALUE", ...], ... },
        "methods":  [ {"id": "compute.networks.insert", "m": "POST",
                       "p": "compute/v1/projects/{project}/global/networks",
-                      "q": ["requestId"], "b": "Network" or null}, ... ] } } }
+                      "q": ["requestId"], "b": "Network" or null,
+                      "r": "Operation" or null}, ... ] } } }
+    ("b": request body message, "r": response message; null for none, and
+    "r" is null for media downloads, whose body is the object's bytes.)
 
   FIELD = [json_name, kind, flags, ref, value_kind]
     kind:  "string" | "int" | "int64" | "double" | "bool" | "enum" |
@@ -295,16 +298,17 @@ def gen_api(api, version, only_services=None):
                     body = g.add_message(f.type)
             query = [encoding.GetCustomJsonFieldMapping(req_cls, python_name=q) or q
                      for q in cfg.query_params]
+            resp = None
             if cfg.response_type_name:
                 rt = getattr(mmod, cfg.response_type_name, None)
                 if rt is not None:
-                    g.add_message(rt)
+                    resp = g.add_message(rt)
             g.methods.append({"id": cfg.method_id, "m": cfg.http_method, "p": path,
-                              "q": query, "b": body})
+                              "q": query, "b": body, "r": resp})
             if cfg.supports_download and api == "storage":
                 # media downloads are also served below download/
                 g.methods.append({"id": cfg.method_id, "m": cfg.http_method,
-                                  "p": "download/" + path, "q": query, "b": body})
+                                  "p": "download/" + path, "q": query, "b": body, "r": None})
             up = uploads.get(mname)
             if up is not None:
                 for upath in (up.simple_path, up.resumable_path):
@@ -315,18 +319,18 @@ def gen_api(api, version, only_services=None):
                     if cfg.flat_path and "{+" in p and p.endswith(cfg.relative_path):
                         p = p[:len(p) - len(cfg.relative_path)] + cfg.flat_path
                     g.methods.append({"id": cfg.method_id, "m": cfg.http_method, "p": p,
-                                      "q": query, "b": body})
+                                      "q": query, "b": body, "r": resp})
                     if upath == up.resumable_path:
                         # the session URL continues with PUT on the same path
                         g.methods.append({"id": cfg.method_id, "m": "PUT", "p": p,
-                                          "q": query, "b": None})
+                                          "q": query, "b": None, "r": resp})
                 # resumable session uploads also continue at the simple path
                 if up.simple_path:
                     p = up.simple_path.lstrip("/")
                     if cfg.flat_path and "{+" in p and p.endswith(cfg.relative_path):
                         p = p[:len(p) - len(cfg.relative_path)] + cfg.flat_path
                     g.methods.append({"id": cfg.method_id, "m": "PUT", "p": p, "q": query,
-                                      "b": None})
+                                      "b": None, "r": resp})
     return g.to_json()
 
 
@@ -356,7 +360,7 @@ def add_aiplatform_resource_operations(doc):
                 suffix = m["p"].rsplit("{operationsId}", 1)[1]
                 p = path + "/operations/{operationsId}" + suffix
             api["methods"].append({"id": rid + "." + verb, "m": m["m"], "p": p,
-                                   "q": m["q"], "b": m["b"]})
+                                   "q": m["q"], "b": m["b"], "r": m.get("r")})
 
 
 def dump(doc):

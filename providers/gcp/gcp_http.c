@@ -374,7 +374,8 @@ static uint64_t rng_next(void) {
 static int sleep_cancellable(gcp_client_t *c, long ms) {
     int64_t end = util_now_ms() + ms;
     for (;;) {
-        if (c->cancel && *c->cancel) return -1;
+        /* atomic read: the flag is set by a signal handler or another thread */
+        if (c->cancel && __atomic_load_n(c->cancel, __ATOMIC_RELAXED)) return -1;
         int64_t left = end - util_now_ms();
         if (left <= 0) return 0;
         long slice = left > 50 ? 50 : (long)left;

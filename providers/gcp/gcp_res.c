@@ -215,7 +215,10 @@ static void progress_adapter(void *ud, const char *msg) {
 
 int gcp_wait(rctx_t *c, const char *op_api, const json_t *op) {
     if (!op_api || !op) return 0;
-    if (c->checkpoint) {
+    /* Resuming: the operation is already in state (and op may point into
+     * c->resume, which a new checkpoint could replace). */
+    int resumed = c->resume && json_object_get(c->resume, "operation") == op;
+    if (c->checkpoint && !resumed) {
         json_t *data = json_pack("{s:O,s:s}", "operation", op, "api", op_api);
         c->checkpoint(c->ud, c->addr, data);
         json_decref(data);
@@ -479,8 +482,16 @@ int gcp_res_create(rctx_t *c, const json_t *desired, char **id, json_t **live) {
             continue;
         }
         if (r.status == 409) {
-            already_exists(c, myid);
             gcp_resp_free(&r);
+            /* Bucket names are global: a 409 may mean someone else's bucket. */
+            json_t *mine = NULL;
+            if (strcmp(T->api, "storage") == 0 && (gcp_res_read(c, myid, desired, &mine) < 0 || !mine))
+                perr_set(c->err, c->addr ? c->addr : "",
+                         "bucket name '%s' is already taken by another project (bucket names are global); choose another name",
+                         gcp_last_segment(myid));
+            else
+                already_exists(c, myid);
+            json_decref(mine);
             goto out;
         }
         if (!resp_ok(&r)) {
@@ -637,7 +648,8 @@ int gcp_res_update_std(rctx_t *c, const char *id, const json_t *desired, const j
             sbuf_addf(&u, "%s%supdateMask=", url, strchr(url, '?') ? "&" : "?");
             for (size_t i = 0; i < tops.n; i++) sbuf_addf(&u, "%s%s", i ? "," : "", tops.v[i]);
             b = gcp_send_body(c, desired);
-            rc = send_update(c, "PATCH", u.s, b);
+            if (T->prepare && T->prepare(c, desired, b) < 0) rc = -1;
+            if (rc == 0) rc = send_update(c, "PATCH", u.s, b);
             sbuf_free(&u);
             break;
         }
@@ -1110,9 +1122,12 @@ static int iam_rmw(rctx_t *c, const iam_id_t *x, const json_t *cond, int add) {
     for (int attempt = 0; attempt < 6; attempt++) {
         json_t *policy = NULL;
         gcp_resp_t r = {0};
-        if (K->get(c, x->res, &policy, &r) < 0 || !policy) {
-            if (!policy && rc < 0 && !c->err->msg[0])
-                perr_set(c->err, c->addr, "%s does not exist", x->res);
+        int grc = K->get(c, x->res, &policy, &r);
+        if (grc < 0 || !policy) {
+            if (grc == 0 && !add)
+                rc = 0; /* the resource is gone, and the grant with it */
+            else if (grc == 0)
+                perr_set(c->err, c->addr ? c->addr : "", "%s does not exist", x->res);
             gcp_resp_free(&r);
             json_decref(policy);
             break;

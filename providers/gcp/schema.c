@@ -4,7 +4,7 @@
  * Data format (see the script for the full description):
  *   {"apis": {API: {"messages": {MSG: [[name, kind, flags, ref, vkind?], ...]},
  *                   "enums": {ENUM: ["VALUE", ...]},
- *                   "methods": [{"id","m","p","q":[...],"b"}]}}}
+ *                   "methods": [{"id","m","p","q":[...],"b","r"}]}}}
  *   flags: bit 0 repeated, bit 1 output only.
  *
  * Loading happens once (pthread_once) on first use: the JSON is parsed with
@@ -239,6 +239,7 @@ static void load_api(api_t *a, const char *name, const json_t *doc) {
         if (!m->path)
             m->path = "";
         m->request = json_string_value(json_object_get(mj, "b"));
+        m->response = json_string_value(json_object_get(mj, "r"));
         const json_t *q = json_object_get(mj, "q");
         size_t nq = json_array_size(q);
         const char **qs = xcalloc(nq + 1, sizeof *qs);
@@ -610,6 +611,58 @@ int schema_check(const char *api, const char *msg, const json_t *body, int skip_
         check_msg(&c, m, body, &path);
     sbuf_free(&path);
     return c.n;
+}
+
+/* ---- empty-list repair ---- */
+
+static int fix_msg(const api_t *a, const sch_msg_t *m, json_t *obj);
+
+/* Repairs one value of message kind (ref) inside a list, map or field. */
+static int fix_value(const api_t *a, const char *ref, json_t *v) {
+    if (!json_is_object(v) || json_object_get(v, "$plinth") || !ref)
+        return 0;
+    const sch_msg_t *m = smap_get(&a->msgs, ref);
+    return m ? fix_msg(a, m, v) : 0;
+}
+
+static int fix_msg(const api_t *a, const sch_msg_t *m, json_t *obj) {
+    int n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        const sch_field_t *f = schema_field(m, k);
+        if (!f)
+            continue;
+        if (f->repeated && json_is_object(v) && json_object_size(v) == 0) {
+            /* replacing the value of the current key is safe while iterating */
+            json_object_set_new(obj, k, json_array());
+            n++;
+            continue;
+        }
+        int is_msg = f->kind == SCH_MESSAGE || (f->kind == SCH_MAP && f->value_kind == SCH_MESSAGE);
+        if (!is_msg)
+            continue;
+        if (f->repeated && json_is_array(v)) {
+            size_t i;
+            json_t *el;
+            json_array_foreach(v, i, el) n += fix_value(a, f->ref, el);
+        } else if (f->kind == SCH_MAP && json_is_object(v) && !json_object_get(v, "$plinth")) {
+            const char *mk;
+            json_t *mv;
+            json_object_foreach(v, mk, mv) n += fix_value(a, f->ref, mv);
+        } else {
+            n += fix_value(a, f->ref, v);
+        }
+    }
+    return n;
+}
+
+int schema_fix_empty_lists(const char *api, const char *msg, json_t *body) {
+    const api_t *a = api_get(api);
+    const sch_msg_t *m = a && msg ? smap_get(&a->msgs, msg) : NULL;
+    if (!m || !json_is_object(body) || json_object_get(body, "$plinth"))
+        return 0;
+    return fix_msg(a, m, body);
 }
 
 /* ---- path matching ---- */

@@ -44,6 +44,7 @@ typedef struct sch_method {
     const char *path;        /* full path below the host: "compute/v1/projects/{project}/global/networks" */
     const char *const *query;/* allowed query parameter names, NULL-terminated */
     const char *request;     /* body message name, or NULL for no body */
+    const char *response;    /* response message name, or NULL (media) */
 } sch_method_t;
 
 /* Message by API and name ("compute", "Network"); NULL if unknown. */
@@ -65,6 +66,12 @@ const char *const *schema_enum_values(const char *api, const char *enum_name);
  * number of problems added. */
 int schema_check(const char *api, const char *msg, const json_t *body, int skip_deferred,
                  const char *where, diag_t *d);
+
+/* Turns empty objects into empty arrays wherever msg's schema says the
+ * field is repeated, recursively (a Lua spec's {} cannot say it meant []).
+ * Modifies body in place; deferred values ("$plinth") are left alone.
+ * Returns the number of values replaced (0 when api/msg are unknown). */
+int schema_fix_empty_lists(const char *api, const char *msg, json_t *body);
 
 /* Methods of an API (for the request checker and the emulator's routing
  * sanity tests). */

@@ -103,9 +103,16 @@ static int subnet_update(rctx_t *c, const char *id, const json_t *desired, const
     }
     free(url);
     if (rc == 0) {
+        /* The verbs moved the fingerprint: patch against a fresh read. */
         json_t *cur = NULL;
-        if (rest.n) rc = gcp_res_update_std(c, id, desired, live, &rest, newlive);
-        else if ((rc = gcp_res_read(c, id, desired, &cur)) == 0) *newlive = cur;
+        if ((rc = gcp_res_read(c, id, desired, &cur)) == 0 && cur) {
+            if (rest.n) rc = gcp_res_update_std(c, id, desired, cur, &rest, newlive);
+            else *newlive = json_incref(cur);
+        } else if (rc == 0) {
+            perr_set(c->err, c->addr, "%s disappeared during update", id);
+            rc = -1;
+        }
+        json_decref(cur);
     }
     strlist_free(&rest);
     return rc;

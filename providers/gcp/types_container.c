@@ -147,6 +147,65 @@ static int cluster_remove(rctx_t *c, const char *id, const json_t *live) {
     return rc;
 }
 
+/* Create-time fields: GKE does not report them back faithfully (the
+ * default pool may be gone, nodeConfig mirrors the first pool), so live
+ * takes the spec's value; a change still plans a replace through the
+ * engine's last-applied comparison. */
+static void cluster_after_read(rctx_t *c, const json_t *desired, json_t **live) {
+    static const char *const create_only[] = {"initialNodeCount", "nodeConfig", "nodePools"};
+    if (!desired) return;
+    int removed = json_is_true(json_object_get(desired, "remove_default_node_pool"));
+    for (int i = 0; i < 3; i++) {
+        json_t *d = json_object_get(desired, create_only[i]);
+        if (d && (removed || !json_object_get(*live, create_only[i]))) json_object_set(*live, create_only[i], d);
+    }
+}
+
+/* remove_default_node_pool = true: GKE Standard needs a node pool at
+ * create, so the cluster comes up with "default-pool" (initialNodeCount
+ * nodes), which is then deleted so separately managed pools are the only
+ * ones (Terraform's pattern). */
+static int cluster_create(rctx_t *c, const json_t *desired, char **id, json_t **live) {
+    const gcp_type_t *T = GCP_TYPE(c);
+    gcp_type_t plain = *T;
+    plain.create = NULL;
+    rctx_t c2 = *c;
+    rtype_t t2 = *c->type;
+    t2.data = &plain;
+    c2.type = &t2;
+    int rc = gcp_res_create(&c2, desired, id, live);
+    if (rc < 0 || !json_is_true(json_object_get(desired, "remove_default_node_pool"))) return rc;
+    size_t i;
+    json_t *np;
+    int has_default = 0;
+    json_array_foreach(json_object_get(*live, "nodePools"), i, np) {
+        const char *n = json_string_value(json_object_get(np, "name"));
+        has_default |= n && strcmp(n, "default-pool") == 0;
+    }
+    if (!has_default) return 0;
+    if (c->progress) c->progress(c->ud, c->addr, "removing default-pool");
+    char *url = xasprintf("v1/%s/nodePools/default-pool", *id);
+    gcp_resp_t r = {0};
+    rc = gcp_call_busy(c, "DELETE", "container", url, NULL, &r);
+    if (rc == 0 && r.status != 404 && (r.status < 200 || r.status >= 300)) {
+        gcp_fail(c, &r, "DELETE", url);
+        rc = -1;
+    } else if (rc == 0 && r.status != 404)
+        rc = gcp_wait(c, "container", r.body);
+    gcp_resp_free(&r);
+    free(url);
+    if (rc == 0) {
+        json_decref(*live);
+        *live = NULL;
+        rc = gcp_res_read(c, *id, desired, live);
+    }
+    if (rc < 0) {
+        /* The cluster exists: report the error but keep its ID for state. */
+        perr_wrap(c->err, "cluster %s was created but its default pool could not be removed", *id);
+    }
+    return rc;
+}
+
 static const gcp_type_t cluster_t = {
     .api = "container",
     .op_api = "container",
@@ -161,12 +220,14 @@ static const gcp_type_t cluster_t = {
     .update_style = GCP_UPDATE_HOOK,
     .list_items = "clusters",
     .set_paths = (const char *const[]){"locations", "masterAuthorizedNetworksConfig.cidrBlocks", NULL},
+    .create = cluster_create,
     .update = cluster_update,
     .remove = cluster_remove,
+    .after_read = cluster_after_read,
 };
 const rtype_t gcp_container_cluster = {
     .name = "gcp.container_cluster", .api = "container", .message = "Cluster",
-    .extra_fields = (const char *const[]){"project", "location", "deletion_protection", NULL},
+    .extra_fields = (const char *const[]){"project", "location", "deletion_protection", "remove_default_node_pool", NULL},
     .immutable = (const char *const[]){"name", "location", "network", "subnetwork", "clusterIpv4Cidr",
                                        "ipAllocationPolicy", "privateClusterConfig.masterIpv4CidrBlock",
                                        "privateClusterConfig.privateEndpointSubnetwork", "defaultMaxPodsConstraint",

@@ -215,9 +215,19 @@ static int conn_remove(rctx_t *c, const char *id, const json_t *live) {
         json_object_set_new(b, "consumerNetwork", json_sprintf("projects/%s/global/networks/%s", r.num, r.network));
         gcp_resp_t resp = {0};
         rc = gcp_call_busy(c, "POST", "servicenetworking", url, b, &resp);
-        if (rc == 0 && resp.status == 404)
-            rc = 0;
-        else if (rc == 0 && (resp.status < 200 || resp.status >= 300)) {
+        if (rc == 0 && resp.status == 404) {
+            /* Gone already, or a wrong URL: tell the two apart by looking. */
+            json_t *still = NULL;
+            gcp_fail(c, &resp, "POST", url);
+            perr_t keep = *c->err;
+            perr_clear(c->err);
+            rc = conn_read(c, id, NULL, &still);
+            if (rc == 0 && still) {
+                *c->err = keep;
+                rc = -1;
+            }
+            json_decref(still);
+        } else if (rc == 0 && (resp.status < 200 || resp.status >= 300)) {
             gcp_fail(c, &resp, "POST", url);
             rc = -1;
         } else if (rc == 0)

@@ -164,21 +164,40 @@ static const char *user_host(const json_t *a, const json_t *b) {
     return h;
 }
 
+/* Reads through the list (as Terraform does): it carries each user's host,
+ * which a MySQL user's GET needs and a destroy without a spec lacks. */
 static int user_read(rctx_t *c, const char *id, const json_t *desired, json_t **live) {
     *live = NULL;
-    char *url = user_url(c, id, user_host(desired, NULL), 0);
-    if (!url) return -1;
-    int rc = gcp_get(c, "sqladmin", url, live);
-    if (rc == 0 && *live) {
+    json_t *v = gcp_tmpl_match("projects/{project}/instances/{instance}/users/{name}", id);
+    if (!v) {
+        perr_set(c->err, c->addr ? c->addr : "", "bad user ID '%s'", id);
+        return -1;
+    }
+    const char *name = json_string_value(json_object_get(v, "name"));
+    const char *host = user_host(desired, NULL);
+    char *url = xasprintf("sql/v1beta4/projects/%s/instances/%s/users", json_string_value(json_object_get(v, "project")),
+                          json_string_value(json_object_get(v, "instance")));
+    json_t *list = NULL;
+    int rc = gcp_get(c, "sqladmin", url, &list);
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(list, "items"), i, u) {
+        const char *n = json_string_value(json_object_get(u, "name"));
+        const char *h = json_string_value(json_object_get(u, "host"));
+        if (n && strcmp(n, name) == 0 && (!host || (h && strcmp(h, host) == 0))) {
+            *live = json_deep_copy(u);
+            break;
+        }
+    }
+    if (*live) {
         json_object_del(*live, "password");
-        json_t *v = gcp_tmpl_match("projects/{project}/instances/{instance}/users/{name}", id);
         json_object_set(*live, "project", json_object_get(v, "project"));
-        if (!json_object_get(*live, "instance")) json_object_set(*live, "instance", json_object_get(v, "instance"));
-        json_decref(v);
         const char *di = desired ? json_string_value(json_object_get(desired, "instance")) : NULL;
-        if (di) json_object_set_new(*live, "instance", json_string(di)); /* compared by last segment anyway */
+        json_object_set_new(*live, "instance", di ? json_string(di) : json_incref(json_object_get(v, "instance")));
         gcp_keep_extras(c, desired, *live);
     }
+    json_decref(list);
+    json_decref(v);
     free(url);
     return rc;
 }

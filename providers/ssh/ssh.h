@@ -53,7 +53,9 @@ const char *ssh_conn_label(const ssh_conn_t *c); /* "user@host:port" */
  * by "<redacted>") goes to on_line.  On return *exit_status is the remote
  * status (128+N for a signal) and *tail (malloc'ed) holds the last
  * SSH_TAIL_LINES lines.  Returns -1 with e filled on transport failure,
- * timeout ("timed out after N s") or cancel ("interrupted"). */
+ * timeout ("timed out after N s") or cancel ("interrupted"); -2 when the
+ * script could not be started (no channel: the session may have died while
+ * idle in the pool; nothing ran, so the caller may retry on a new one). */
 #define SSH_TAIL_LINES 20
 typedef struct ssh_exec_opts {
     const char *script;
@@ -66,7 +68,8 @@ typedef struct ssh_exec_opts {
 } ssh_exec_opts_t;
 int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **tail, perr_t *e);
 
-/* Writes data to remote_path (parents created) with the given mode. */
+/* Writes data to remote_path (parents created) with the given mode.
+ * -1 on failure; -2 when SFTP could not even start (see ssh_exec). */
 int ssh_sftp_upload(ssh_conn_t *c, const char *remote_path, const char *data, size_t len, int mode,
                     perr_t *e);
 

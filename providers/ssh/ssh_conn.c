@@ -458,7 +458,9 @@ ssh_tunnels_t *ssh_pool_tunnels(ssh_pool_t *p) { return p->tunnels; }
 void ssh_pool_free(ssh_pool_t *p) {
     if (!p) return;
     /* Shared sessions first: those reached through a bastion talk over a
-     * tunnel, which must still run while they say goodbye. */
+     * tunnel, which must still run while they say goodbye.  The lock keeps
+     * a tunnel thread that is reconnecting out of the lists meanwhile. */
+    pthread_mutex_lock(&p->mu);
     for (ssh_host_t *h = p->hosts; h; h = h->next) {
         ssh_sess_t **pp = &h->sessions;
         while (*pp) {
@@ -471,6 +473,7 @@ void ssh_pool_free(ssh_pool_t *p) {
             }
         }
     }
+    pthread_mutex_unlock(&p->mu);
     ssh_tunnels_free(p->tunnels);
     while (p->hosts) {
         ssh_host_t *h = p->hosts;

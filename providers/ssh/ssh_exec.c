@@ -201,7 +201,10 @@ int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **t
             perr_set(e, "", "ssh %s: cannot open a channel: %s", label, ssh_conn_errmsg(c));
         ssh_conn_unlock(c);
         if (ch) break;
-        if (err != LIBSSH2_ERROR_EAGAIN) goto out;
+        if (err != LIBSSH2_ERROR_EAGAIN) {
+            rc = -2;
+            goto out;
+        }
         if (TIMED_OUT()) FAIL_TIMEOUT();
         ssh_conn_wait(c, dirs);
     }
@@ -213,7 +216,10 @@ int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **t
             perr_set(e, "", "ssh %s: cannot start the script: %s", label, ssh_conn_errmsg(c));
         ssh_conn_unlock(c);
         if (r == 0) break;
-        if (r != LIBSSH2_ERROR_EAGAIN) goto out;
+        if (r != LIBSSH2_ERROR_EAGAIN) {
+            rc = -2;
+            goto out;
+        }
         if (TIMED_OUT()) FAIL_TIMEOUT();
         ssh_conn_wait(c, dirs);
     }

@@ -304,6 +304,49 @@ static void on_line(void *ud, const char *line) {
     if (c->progress) c->progress(c->ud, c->addr, line);
 }
 
+/* Uploads body.files before the script: 0, -1 (e filled), or -2 when
+ * SFTP could not start on this session. */
+static int upload_files(rctx_t *c, ssh_conn_t *conn, const json_t *body, const char *field) {
+    json_t *files = json_object_get(body, "files");
+    if (!files || strcmp(field, "script") != 0) return 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(files, k, v) {
+        char *path = local_path(body, json_string_value(v));
+        size_t len;
+        char *data = util_read_file(path, &len, c->err);
+        struct stat st;
+        int mode = stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : 0644;
+        if (!data) perr_set(c->err, "", "files[\"%s\"]: cannot read %s", k, path);
+        free(path);
+        if (!data) return -1;
+        int r = ssh_sftp_upload(conn, k, data, len, mode, c->err);
+        free(data);
+        if (r) return r;
+    }
+    return 0;
+}
+
+/* Runs the script: 0 (see *status), -2 not started, -3 failed midway
+ * (the session is suspect). */
+static int exec_on(rctx_t *c, ssh_conn_t *conn, const json_t *body, const char *script,
+                   size_t slen, int *status, char **tail) {
+    json_t *to = json_object_get(body, "timeout");
+    line_ctx_t lc = {c};
+    ssh_exec_opts_t o = {
+        .script = script,
+        .script_len = slen,
+        .env = json_object_get(body, "env"),
+        .sensitive_env = json_object_get(body, "sensitive_env"),
+        .timeout_sec = to ? (int)json_number_value(to) : 600,
+        .cancel = c->cancel,
+        .on_line = on_line,
+        .ud = &lc,
+    };
+    int r = ssh_exec(conn, &o, status, tail, c->err);
+    return r == 0 ? 0 : r == -2 ? -2 : -3;
+}
+
 /* Uploads files, then runs body[field]; on success returns 0 and sets
  * *live (if non-NULL) to the body as applied. */
 static int run(rctx_t *c, const json_t *body, const char *field, json_t **live) {
@@ -329,41 +372,18 @@ static int run(rctx_t *c, const json_t *body, const char *field, json_t **live) 
             goto out;
         }
     }
-    if (!(conn = ssh_conn_acquire(p->pool, body, e))) goto out;
-    json_t *files = json_object_get(body, "files");
-    if (files && strcmp(field, "script") == 0) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(files, k, v) {
-            char *path = local_path(body, json_string_value(v));
-            size_t len;
-            char *data = util_read_file(path, &len, e);
-            struct stat st;
-            int mode = stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : 0644;
-            if (!data) perr_set(e, "", "files[\"%s\"]: cannot read %s", k, path);
-            free(path);
-            if (!data) goto out;
-            int r = ssh_sftp_upload(conn, k, data, len, mode, e);
-            free(data);
-            if (r) goto out;
-        }
-    }
-    json_t *to = json_object_get(body, "timeout");
-    ssh_exec_opts_t o = {
-        .script = script,
-        .script_len = slen,
-        .env = json_object_get(body, "env"),
-        .sensitive_env = json_object_get(body, "sensitive_env"),
-        .timeout_sec = to ? (int)json_number_value(to) : 600,
-        .cancel = c->cancel,
-        .on_line = on_line,
-    };
-    line_ctx_t lc = {c};
-    o.ud = &lc;
-    if (ssh_exec(conn, &o, &status, &tail, e)) {
-        ssh_conn_release(conn, 1);
+    /* A pooled session may have died while idle (NAT timeouts, sshd
+     * restart): when nothing could start on it, retry once on a new one. */
+    for (int attempt = 0;; attempt++) {
+        if (!(conn = ssh_conn_acquire(p->pool, body, e))) goto out;
+        int r = upload_files(c, conn, body, field);
+        if (r == 0) r = exec_on(c, conn, body, script, slen, &status, &tail);
+        if (r == 0) break;
+        ssh_conn_release(conn, r == -2 || r == -3);
         conn = NULL;
-        goto out;
+        if (r != -2 || attempt > 0) goto out;
+        free(tail);
+        tail = NULL;
     }
     if (status != 0) {
         perr_set(e, "", "exit status %d; last lines:\n%s", status, tail);
@@ -410,8 +430,15 @@ static int exec_read(rctx_t *c, const char *id, const json_t *desired, json_t **
 
 static int exec_remove(rctx_t *c, const char *id, const json_t *live) {
     if (!live || !json_is_string(json_object_get(live, "destroy_script"))) return 0;
+    /* live comes from state, where sensitive values are stored hashed
+     * ("sha256:..."): the destroy script runs without them. */
     json_t *body = json_deep_copy(live);
     json_object_del(body, "exit_status");
+    if (!json_is_object(json_object_get(body, "sensitive_env"))) json_object_del(body, "sensitive_env");
+    for (json_t *o = body; json_is_object(o); o = json_object_get(o, "via")) {
+        const char *pp = json_string_value(json_object_get(o, "private_key_passphrase"));
+        if (pp && strncmp(pp, "sha256:", 7) == 0) json_object_del(o, "private_key_passphrase");
+    }
     int rc = run(c, body, "destroy_script", NULL);
     json_decref(body);
     return rc;

@@ -53,7 +53,7 @@ int ssh_sftp_upload(ssh_conn_t *c, const char *remote_path, const char *data, si
     RETRY_PTR(c, sftp, libssh2_sftp_init(ssh_conn_session(c)), errbuf);
     if (!sftp) {
         perr_set(e, "", "ssh %s: cannot start SFTP: %s", label, errbuf);
-        return -1;
+        return -2;
     }
     int rc = -1, r;
     /* Parents: mkdir each prefix, ignoring failures (most exist already;

@@ -33,6 +33,8 @@ typedef struct tunnel {
     int lfd, port;
     int wake[2];
     ssh_conn_t *conn;
+    ssh_pool_t *pool;
+    json_t *cfg; /* the bastion's, to reconnect */
     pthread_t th;
     volatile int stop;
     fwd_t *fwds;
@@ -61,21 +63,46 @@ ssh_tunnels_t *ssh_tunnels_new(ssh_pool_t *p) {
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 /* Opens the channel for a new client.  Runs on the tunnel thread, so it
- * may wait (bounded) without hurting other clients for long. */
-static LIBSSH2_CHANNEL *open_channel(tunnel_t *t) {
+ * may wait (bounded) without hurting other clients for long.  On failure
+ * *err is libssh2's code: LIBSSH2_ERROR_CHANNEL_FAILURE means the bastion
+ * could not reach the target; others mean the session itself is in
+ * trouble. */
+static LIBSSH2_CHANNEL *open_channel(tunnel_t *t, int *err) {
     LIBSSH2_SESSION *s = ssh_conn_session(t->conn);
     int64_t deadline = util_now_ms() + 15000;
     for (;;) {
         ssh_conn_lock(t->conn);
         LIBSSH2_CHANNEL *ch =
             libssh2_channel_direct_tcpip_ex(s, t->target, t->target_port, "127.0.0.1", t->port);
-        int err = ch ? 0 : libssh2_session_last_errno(s);
+        *err = ch ? 0 : libssh2_session_last_errno(s);
         int dirs = libssh2_session_block_directions(s);
         ssh_conn_unlock(t->conn);
         if (ch) return ch;
-        if (err != LIBSSH2_ERROR_EAGAIN || t->stop || util_now_ms() > deadline) return NULL;
+        if (*err != LIBSSH2_ERROR_EAGAIN || t->stop) return NULL;
+        if (util_now_ms() > deadline) {
+            *err = LIBSSH2_ERROR_TIMEOUT;
+            return NULL;
+        }
         ssh_conn_wait(t->conn, dirs);
     }
+}
+
+static void fwd_close(tunnel_t *t, fwd_t *f);
+
+/* The bastion session died (idle timeout, bastion restart): drops its
+ * forwards and connects a new one.  0 on success. */
+static int reconnect(tunnel_t *t) {
+    while (t->fwds) {
+        fwd_t *f = t->fwds;
+        t->fwds = f->next;
+        fwd_close(t, f);
+    }
+    perr_t e;
+    ssh_conn_t *nc = ssh_conn_acquire_dedicated(t->pool, t->cfg, &e);
+    if (!nc) return -1;
+    ssh_conn_release(t->conn, 1);
+    t->conn = nc;
+    return 0;
 }
 
 static void fwd_close(tunnel_t *t, fwd_t *f) {
@@ -186,7 +213,10 @@ static void *tunnel_main(void *arg) {
             int fd = accept4(t->lfd, NULL, NULL, SOCK_CLOEXEC);
             if (fd >= 0) {
                 set_nonblock(fd);
-                LIBSSH2_CHANNEL *ch = open_channel(t);
+                int err = 0;
+                LIBSSH2_CHANNEL *ch = open_channel(t, &err);
+                if (!ch && !t->stop && err != LIBSSH2_ERROR_CHANNEL_FAILURE && reconnect(t) == 0)
+                    ch = open_channel(t, &err);
                 if (!ch) {
                     close(fd);
                 } else {
@@ -239,6 +269,8 @@ int ssh_tunnel_open(ssh_pool_t *pool, const json_t *bastion_cfg, const char *tar
     t->target = xstrdup(target_host);
     t->target_port = target_port;
     t->lfd = t->wake[0] = t->wake[1] = -1;
+    t->pool = pool;
+    t->cfg = json_deep_copy(bastion_cfg);
     t->conn = ssh_conn_acquire_dedicated(pool, bastion_cfg, e);
     if (!t->conn) goto err;
     t->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -266,6 +298,7 @@ err:
     if (t->conn) ssh_conn_release(t->conn, 1);
     if (t->lfd >= 0) close(t->lfd);
     if (t->wake[0] >= 0) close(t->wake[0]), close(t->wake[1]);
+    json_decref(t->cfg);
     free(t->target);
     free(t->key);
     free(t);
@@ -290,6 +323,7 @@ void ssh_tunnels_free(ssh_tunnels_t *ts) {
         close(t->lfd);
         close(t->wake[0]);
         close(t->wake[1]);
+        json_decref(t->cfg);
         free(t->target);
         free(t->key);
         free(t);

@@ -4,7 +4,10 @@
  * it, and the JSON body's field names, types and enum values are valid for
  * the method's request message.
  *
- * Usage: reqcheck LOGFILE...
+ * Usage: reqcheck [--responses] LOGFILE...
+ * --responses also checks each successful (2xx) JSON response body against
+ * the method's response message: this keeps the emulator honest (no
+ * invented fields, right types and enum values).
  * Log lines are {"ts","api","method","url","status","ms","attempt",
  * "req_body","resp_body"} (see DESIGN.md, "HTTP log").  Prints one line per
  * problem, "LOGFILE:LINE: METHOD URL: problem", then
@@ -158,7 +161,27 @@ static void check_body(ctx_t *c, const char *api, const sch_method_t *m, const c
 
 typedef struct {
     size_t requests, problems, skipped_other, unknown_api;
+    int responses; /* --responses */
 } totals_t;
+
+static int is_media_download(const char *path) {
+    const char *q = strchr(path, '?');
+    return strncmp(path, "download/", 9) == 0 || (q && strstr(q, "alt=media") != NULL);
+}
+
+static void check_response(ctx_t *c, const char *api, const sch_method_t *m, const char *path,
+                           const json_t *rec) {
+    json_int_t status = json_integer_value(json_object_get(rec, "status"));
+    const json_t *body = json_object_get(rec, "resp_body");
+    if (status < 200 || status > 299 || !m->response || !json_is_object(body) ||
+        is_media_download(path))
+        return;
+    diag_t d = {0};
+    schema_check(api, m->response, body, 0, "", &d);
+    for (size_t i = 0; i < d.n; i++)
+        report(c, "response %s: %s", m->response, d.items[i].msg);
+    diag_free(&d);
+}
 
 static void check_line(const char *file, size_t lineno, const char *line, totals_t *t) {
     ctx_t c = {file, lineno, NULL, NULL, 0};
@@ -212,6 +235,8 @@ static void check_line(const char *file, size_t lineno, const char *line, totals
         free(query);
     }
     check_body(&c, api, m, path, json_object_get(o, "req_body"));
+    if (t->responses)
+        check_response(&c, api, m, path, o);
 out:
     t->problems += (size_t)c.problems;
     json_decref(o);
@@ -239,13 +264,18 @@ static int check_file(const char *file, totals_t *t) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: reqcheck LOGFILE...\n");
+    totals_t t = {0};
+    int first = 1;
+    if (argc > 1 && strcmp(argv[1], "--responses") == 0) {
+        t.responses = 1;
+        first = 2;
+    }
+    if (argc <= first) {
+        fprintf(stderr, "usage: reqcheck [--responses] LOGFILE...\n");
         return 2;
     }
-    totals_t t = {0};
     int io_err = 0;
-    for (int i = 1; i < argc; i++)
+    for (int i = first; i < argc; i++)
         if (check_file(argv[i], &t) < 0)
             io_err = 1;
     printf("reqcheck: %zu requests checked, %zu problems", t.requests, t.problems);

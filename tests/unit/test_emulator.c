@@ -17,8 +17,9 @@
 
 #include "emulator/emu.h"
 
-/* Strong references: pull these APIs out of libemu.a (apis.c refers to
- * them weakly, which does not extract archive members). */
+/* Strong references: apis.c refers to the APIs weakly, and a weak
+ * reference alone would not pull them out of libemu.a; this test must fail
+ * to link rather than silently serve nothing. */
 extern const emu_api_t emu_api_compute, emu_api_serviceusage, emu_api_storage;
 
 typedef struct http {
@@ -575,7 +576,8 @@ static void test_store_persists_across_restart_and_corrupt_file_is_refused(void 
 static void test_http_log_has_one_json_line_per_request_without_authorization(void **state) {
     fx_t *f = *state;
     char *url = u(f, "/storage/storage/v1/b?project=p");
-    http_t h = req_with(NULL, "POST", url, "{\"name\":\"logged\"}", NULL, "Bearer sekret-token");
+    http_t h = req_with(NULL, "POST", url, "{\"name\":\"logged\",\"labels\":{\"password\":\"hunter2\"}}",
+                        NULL, "Bearer sekret-token");
     http_free(&h);
     free(url);
     size_t len = 0;
@@ -583,6 +585,8 @@ static void test_http_log_has_one_json_line_per_request_without_authorization(vo
     char *text = util_read_file(f->log, &len, &e);
     assert_non_null(text);
     assert_null(strstr(text, "sekret-token"));
+    assert_null(strstr(text, "hunter2"));
+    assert_non_null(strstr(text, "<redacted>"));
     char *line = strstr(text, "\"logged\"");
     assert_non_null(line);
     while (line > text && line[-1] != '\n')
@@ -682,6 +686,133 @@ static void test_fault_rates_match_configuration_and_store_survives(void **state
     free(l);
 }
 
+static void test_compute_request_id_replays_the_first_operation(void **state) {
+    fx_t *f = *state;
+    char *url = u(f, "/compute/compute/v1/projects/p/global/networks?requestId=abc-123");
+    http_t h = req("POST", url, "{\"name\":\"rq\",\"autoCreateSubnetworks\":false}");
+    assert_int_equal(h.status, 200);
+    char *op = xstrdup(jstr(h.json, "name"));
+    http_free(&h);
+    h = req("POST", url, "{\"name\":\"rq\",\"autoCreateSubnetworks\":false}");
+    assert_int_equal(h.status, 200); /* not 409: same request */
+    assert_string_equal(jstr(h.json, "name"), op);
+    http_free(&h);
+    free(op);
+    free(url);
+}
+
+static void test_instance_provisioning_then_running_and_metadata_fingerprint(void **state) {
+    fx_t *f = *state;
+    char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
+    http_t h = req("POST", nets, "{\"name\":\"default\",\"autoCreateSubnetworks\":false}");
+    http_free(&h);
+    char *ins = u(f, "/compute/compute/v1/projects/p/zones/europe-west1-b/instances");
+    h = req("POST", ins,
+            "{\"name\":\"vm\",\"machineType\":\"e2-medium\",\"networkInterfaces\":[{"
+            "\"accessConfigs\":[{}]}]}");
+    assert_int_equal(h.status, 200);
+    char *opurl = xasprintf("%s/compute/compute/v1/projects/p/zones/europe-west1-b/operations/%s",
+                            f->base, jstr(h.json, "name"));
+    http_free(&h);
+    char *vm = u(f, "/compute/compute/v1/projects/p/zones/europe-west1-b/instances/vm");
+    h = req("GET", vm, NULL);
+    assert_string_equal(jstr(h.json, "status"), "PROVISIONING");
+    assert_non_null(jstr(h.json, "networkInterfaces.0.networkIP"));
+    assert_non_null(jstr(h.json, "networkInterfaces.0.accessConfigs.0.natIP"));
+    http_free(&h);
+    json_decref(wait_op(opurl, "status"));
+    h = req("GET", vm, NULL);
+    assert_string_equal(jstr(h.json, "status"), "RUNNING");
+    char *fp = xstrdup(jstr(h.json, "metadata.fingerprint"));
+    http_free(&h);
+    char *sm = xasprintf("%s/setMetadata", vm);
+    h = req("POST", sm, "{\"fingerprint\":\"old\",\"items\":[]}");
+    assert_int_equal(h.status, 412);
+    http_free(&h);
+    char *body = xasprintf("{\"fingerprint\":\"%s\",\"items\":[{\"key\":\"k\",\"value\":\"v\"}]}", fp);
+    h = req("POST", sm, body);
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+    h = req("DELETE", vm, NULL);
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+    free(body);
+    free(sm);
+    free(fp);
+    free(vm);
+    free(opurl);
+    free(ins);
+    free(nets);
+}
+
+static void test_storage_multipart_and_resumable_uploads(void **state) {
+    fx_t *f = *state;
+    char *bs = u(f, "/storage/storage/v1/b?project=p");
+    http_t h = req("POST", bs, "{\"name\":\"ups\"}");
+    http_free(&h);
+    /* Python's email package style: quoted boundary, bare \n line ends. */
+    const char *mp = "--'==b=='\nContent-Type: application/json\n\n{\"name\": \"m/1\", "
+                     "\"contentType\": \"text/plain\"}\n--'==b=='\nContent-Type: text/plain\n\n"
+                     "multi\n--'==b=='--\n";
+    char *url = u(f, "/upload/storage/v1/b/ups/o?uploadType=multipart");
+    h = req_with(NULL, "POST", url, mp, "multipart/related; boundary='==b=='", NULL);
+    assert_int_equal(h.status, 200);
+    assert_string_equal(jstr(h.json, "name"), "m/1");
+    assert_string_equal(jstr(h.json, "size"), "5");
+    http_free(&h);
+    free(url);
+    url = u(f, "/storage/upload/storage/v1/b/ups/o?uploadType=resumable&name=r1");
+    CURL *c = curl_easy_init();
+    h = req_with(NULL, "POST", url, "{}", NULL, NULL);
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+    curl_easy_cleanup(c);
+    free(url);
+    /* The Location header carries the session; find it through the store. */
+    emu_lock(f->emu);
+    json_t *keys = emu_keys(f->emu, "storage/uploads/");
+    assert_int_equal(json_array_size(keys), 1);
+    char *id = xstrdup(json_string_value(json_array_get(keys, 0)) + strlen("storage/uploads/"));
+    json_decref(keys);
+    emu_unlock(f->emu);
+    char *put = xasprintf("%s/storage/upload/storage/v1/b/ups/o?uploadType=resumable&upload_id=%s",
+                          f->base, id);
+    h = req_with(NULL, "PUT", put, "resumed", "application/octet-stream", NULL);
+    assert_int_equal(h.status, 200);
+    assert_string_equal(jstr(h.json, "name"), "r1");
+    http_free(&h);
+    char *get = u(f, "/storage/storage/v1/b/ups/o/r1?alt=media");
+    h = req("GET", get, NULL);
+    assert_string_equal(h.body, "resumed");
+    http_free(&h);
+    free(get);
+    free(put);
+    free(id);
+    free(bs);
+}
+
+static void test_latency_is_slept_outside_the_lock(void **state) {
+    char base[64];
+    emu_config_t cfg = {.latency_ms = 300};
+    emu_t *emu = start(&cfg, base);
+    char *url = xasprintf("%s/storage/storage/v1/b?project=p", base);
+    enum { N = 4 };
+    pthread_t th[N];
+    race_t r[N];
+    int64_t t0 = util_now_ms();
+    for (int i = 0; i < N; i++) {
+        r[i].url = url;
+        pthread_create(&th[i], NULL, race_main, &r[i]);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    int64_t ms = util_now_ms() - t0;
+    assert_true(ms >= 300);
+    assert_true(ms < 2 * 300 * N / 2); /* parallel, not 4 x 300 ms in a row */
+    free(url);
+    emu_free(emu);
+}
+
 static void test_project_number_is_stable_numeric_and_distinct(void **state) {
     fx_t *f = *state;
     emu_lock(f->emu);
@@ -724,6 +855,10 @@ int main(void) {
         T(test_http_log_has_one_json_line_per_request_without_authorization),
         cmocka_unit_test(test_require_auth_refuses_missing_and_unknown_tokens),
         T(test_fault_rates_match_configuration_and_store_survives),
+        T(test_compute_request_id_replays_the_first_operation),
+        T(test_instance_provisioning_then_running_and_metadata_fingerprint),
+        T(test_storage_multipart_and_resumable_uploads),
+        cmocka_unit_test(test_latency_is_slept_outside_the_lock),
         T(test_project_number_is_stable_numeric_and_distinct),
         T(test_durations_scale_and_unknown_kind_is_300ms),
     };

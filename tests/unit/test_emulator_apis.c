@@ -611,9 +611,9 @@ static EVP_PKEY *pkey_of(const json_t *file) {
 
 static void test_jwt_grant_with_created_key_issues_working_token(void **state) {
     fx_t *f = *state;
-    emu_free(f->emu);
-    start(f, 0.1, 1); /* --require-auth */
     json_t *file = make_key();
+    emu_free(f->emu);
+    start(f, 0.1, 1); /* --require-auth; the key persisted in the data dir */
     EVP_PKEY *k = pkey_of(file);
     long now = (long)time(NULL);
     char *jwt = sign_jwt(k, jstr(file, "private_key_id"), jstr(file, "client_email"),

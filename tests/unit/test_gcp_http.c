@@ -326,6 +326,46 @@ static void test_post_connection_refused_is_retried_then_fails_cleanly(void **st
     gcp_client_free(c);
 }
 
+typedef struct canceller {
+    volatile sig_atomic_t *flag;
+    int after_ms;
+} canceller_t;
+
+static void *cancel_later(void *arg) {
+    canceller_t *k = arg;
+    usleep((useconds_t)k->after_ms * 1000);
+    __atomic_store_n(k->flag, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void test_cancel_stops_retry_waits(void **state) {
+    srv_t *s = *state;
+    srv_rule(s, "", "/compute/busy", 503, "{\"error\":{\"code\":503}}", 30, -1, 0);
+    volatile sig_atomic_t cancel = 0;
+    gcp_opts_t o = {0};
+    o.endpoint = s->base;
+    o.retry_budget_ms = 120000;
+    o.cancel = &cancel;
+    perr_t e = {0};
+    gcp_client_t *c = gcp_client_new(&o, &e);
+    assert_non_null(c);
+    canceller_t k = {&cancel, 300};
+    pthread_t th;
+    pthread_create(&th, NULL, cancel_later, &k);
+    gcp_resp_t r;
+    int64_t t0 = util_now_ms();
+    int rc = gcp_call(c, "GET", "compute", "busy", NULL, &r, &e);
+    int64_t dt = util_now_ms() - t0;
+    pthread_join(th, NULL);
+    /* the last answer comes back at once instead of after Retry-After: 30 */
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.status, 503);
+    assert_true(dt < 2000);
+    assert_int_equal(srv_count(s, "/compute/busy"), 1);
+    gcp_resp_free(&r);
+    gcp_client_free(c);
+}
+
 static void test_plain_http_to_non_loopback_is_refused(void **state) {
     (void)state;
     gcp_opts_t o = {0};
@@ -747,6 +787,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_get_lost_in_transit_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_post_connection_refused_is_retried_then_fails_cleanly,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_stops_retry_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_http_to_non_loopback_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_url_rule_for_real_google_and_emulator, setup,

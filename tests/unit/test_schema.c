@@ -1,18 +1,46 @@
 /* test_schema.c: unit tests for providers/gcp/schema.c, the Google API
  * shapes embedded from providers/gcp/data/gcp_api.json.
  *
- * schema.c is included (not only linked) so that the path-template matcher
- * can be tested on templates the data does not hold ({+name} rest-of-path
- * segments); the library's schema.o is then not pulled from the archive. */
+ * schema.c is also compiled into this test a second time, with its public
+ * names renamed, so that the static path-template matcher can be tested on
+ * templates the data does not hold ({+name} rest-of-path segments).  All
+ * other tests use the library's copy through schema.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "providers/gcp/schema.h"
+
+#define schema_msg t_schema_msg
+#define schema_msg_name t_schema_msg_name
+#define schema_field t_schema_field
+#define schema_fields t_schema_fields
+#define schema_closest t_schema_closest
+#define schema_enum_has t_schema_enum_has
+#define schema_enum_values t_schema_enum_values
+#define schema_check t_schema_check
+#define schema_methods t_schema_methods
+#define schema_match t_schema_match
+#define schema_apis t_schema_apis
+#define schema_fix_empty_lists t_schema_fix_empty_lists
 #include "providers/gcp/schema.c"
+#undef schema_msg
+#undef schema_msg_name
+#undef schema_field
+#undef schema_fields
+#undef schema_closest
+#undef schema_enum_has
+#undef schema_enum_values
+#undef schema_check
+#undef schema_methods
+#undef schema_match
+#undef schema_apis
+#undef schema_fix_empty_lists
 
 static const sch_field_t *field(const char *api, const char *msg, const char *name) {
     const sch_msg_t *m = schema_msg(api, msg);
@@ -260,6 +288,29 @@ static void test_rest_of_path_templates_take_several_segments(void **state) {
     assert_false(tmatch("v1/a/b", "v1/a"));
 }
 
+static void test_fix_empty_lists_turns_empty_tables_into_arrays(void **state) {
+    json_t *b = json_loads("{\"cluster\":{\"name\":\"c\",\"resourceLabels\":{},"
+                           "\"masterAuthorizedNetworksConfig\":{\"cidrBlocks\":{}},"
+                           "\"nodePools\":[{\"locations\":{},\"config\":{\"tags\":{}}}],"
+                           "\"locations\":{\"$plinth\":\"ref\"}}}",
+                           0, NULL);
+    assert_non_null(b);
+    assert_int_equal(schema_fix_empty_lists("container", "CreateClusterRequest", b), 3);
+    json_t *c = json_object_get(b, "cluster");
+    assert_true(json_is_array(
+        json_object_get(json_object_get(c, "masterAuthorizedNetworksConfig"), "cidrBlocks")));
+    json_t *np = json_array_get(json_object_get(c, "nodePools"), 0);
+    assert_true(json_is_array(json_object_get(np, "locations")));
+    assert_true(json_is_array(json_object_get(json_object_get(np, "config"), "tags")));
+    assert_true(json_is_object(json_object_get(c, "resourceLabels"))); /* a map stays a map */
+    assert_true(json_is_object(json_object_get(c, "locations")));      /* deferred stays */
+    diag_t d = {0};
+    assert_int_equal(schema_check("container", "CreateClusterRequest", b, 1, "t", &d), 0);
+    diag_free(&d);
+    assert_int_equal(schema_fix_empty_lists("container", "NoSuchMessage", b), 0);
+    json_decref(b);
+}
+
 static void test_spec_mode_accepts_empty_table_for_lists(void **state) {
     diag_t d = {0};
     assert_int_equal(check("compute", "Subnetwork", "{\"secondaryIpRanges\":{}}", 1, &d), 0);
@@ -310,6 +361,7 @@ int main(void) {
         cmocka_unit_test(test_method_query_params_are_listed),
         cmocka_unit_test(test_rest_of_path_templates_take_several_segments),
         cmocka_unit_test(test_spec_mode_accepts_empty_table_for_lists),
+        cmocka_unit_test(test_fix_empty_lists_turns_empty_tables_into_arrays),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@ fail() {
 }
 
 emu_start() {
+    rm -f "$WORK/emu.fifo"
     mkfifo "$WORK/emu.fifo"
     "$BIN/plinth-emulator" --port 0 "$@" > "$WORK/emu.fifo" 2> "$WORK/emu.err" &
     EMU_PID=$!
