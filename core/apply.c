@@ -214,6 +214,23 @@ fail:
     return -1;
 }
 
+/* Counts a finished step for the summary line (a replace counts once, at
+ * its second half). */
+static void count_done(ajob_t *j, plan_item_t *it, bool del) {
+    pthread_mutex_lock(&j->mu);
+    plan_t *p = j->p;
+    switch (it->act) {
+    case ACT_CREATE: p->done_create++; break;
+    case ACT_UPDATE: p->done_update++; break;
+    case ACT_DELETE: p->done_delete++; break;
+    case ACT_REPLACE:
+        if ((del && it->cbd) || (!del && !it->cbd)) p->done_replace++;
+        break;
+    default: break;
+    }
+    pthread_mutex_unlock(&j->mu);
+}
+
 static int astep(void *ud, size_t step) {
     ajob_t *j = ud;
     plan_item_t *it = &j->p->items[j->step_item[step]];
@@ -228,6 +245,7 @@ static int astep(void *ud, size_t step) {
     c.resume = resume;
     int rc = -1;
     if (c.prov) rc = j->step_del[step] ? do_delete(j, it, &c, &err) : do_up(j, it, &c, &err);
+    if (rc == 0) count_done(j, it, j->step_del[step]);
     if (rc != 0) {
         if (!err.msg[0]) perr_set(&err, "", "failed");
         snprintf(err.where, sizeof err.where, "%s", it->addr);

@@ -17,6 +17,7 @@
 #include "core/ref.h"
 #include "core/ui.h"
 #include "core/validate.h"
+#include "providers/k8s/k8s.h"
 
 typedef struct cli {
     engine_opts_t eo;
@@ -39,6 +40,7 @@ static const char usage[] =
     "  output [NAME] [--json]\n"
     "  state list | show ADDR | rm ADDR | mv FROM TO | pull | push FILE | unlock LOCK_ID\n"
     "  graph                         DOT on stdout\n"
+    "  kubeconfig ADDR               kubeconfig for a cluster in state\n"
     "  version\n";
 
 static int need_value(int i, int argc, char **argv) {
@@ -261,8 +263,8 @@ static int run_apply(cli_t *c, bool destroy) {
         if (!*c->stop) {
             int n = p->ncreate + p->nupdate + p->nreplace + p->ndelete;
             ui_out(c->ui, "\n%s %s: %d added, %d changed, %d replaced, %d destroyed.\n",
-                   destroy ? "Destroy" : "Apply", rc == 0 ? "complete" : "finished with errors", p->ncreate,
-                   p->nupdate, p->nreplace, p->ndelete);
+                   destroy ? "Destroy" : "Apply", rc == 0 ? "complete" : "finished with errors", p->done_create,
+                   p->done_update, p->done_replace, p->done_delete);
             (void)n;
         }
     } else if (rc == 0 && plan_has_changes(p)) {
@@ -438,6 +440,33 @@ static int cmd_graph(cli_t *c) {
     return 0;
 }
 
+/* kubeconfig ADDR: a kubeconfig (stdout) for a gcp.container_cluster in state. */
+static int cmd_kubeconfig(cli_t *c) {
+    if (c->args.n != 1) {
+        fprintf(stderr, "Error: usage: plinth kubeconfig ADDR\n");
+        return 1;
+    }
+    engine_t *e = open_engine(c, NULL, false);
+    if (!e) return 1;
+    state_res_t *r = state_find(e->state, c->args.v[0]);
+    int rc = 1;
+    if (!r || !r->attrs) {
+        fprintf(stderr, "Error: %s is not in the state\n", c->args.v[0]);
+    } else {
+        perr_t err = {0};
+        char *yaml = NULL;
+        if (k8s_kubeconfig(e->endpoint, r->attrs, NULL, &yaml, &err) != 0) {
+            fprintf(stderr, "Error: %s: %s\n", c->args.v[0], err.msg);
+        } else {
+            fputs(yaml, stdout);
+            rc = 0;
+        }
+        free(yaml);
+    }
+    engine_close(e);
+    return rc;
+}
+
 static void cli_free(cli_t *c) {
     strlist_free(&c->eo.spec.vars);
     strlist_free(&c->eo.spec.var_files);
@@ -468,6 +497,7 @@ int cli_main(int argc, char **argv, volatile sig_atomic_t *stop) {
     else if (!strcmp(cmd, "output")) rc = cmd_output(&c);
     else if (!strcmp(cmd, "state")) rc = cmd_state(&c);
     else if (!strcmp(cmd, "graph")) rc = cmd_graph(&c);
+    else if (!strcmp(cmd, "kubeconfig")) rc = cmd_kubeconfig(&c);
     else if (!strcmp(cmd, "help")) { fputs(usage, stdout); rc = 0; }
     else { fprintf(stderr, "Error: unknown command %s\n%s", cmd, usage); rc = 1; }
     cli_free(&c);

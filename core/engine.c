@@ -214,7 +214,7 @@ void *engine_provider(engine_t *e, const rtype_t *t, perr_t *err) {
         const spec_provider_t *sp = e->spec ? spec_provider(e->spec, def->name) : NULL;
         json_t *cfg = sp ? json_deep_copy(sp->config) : json_object();
         /* The provider block may reference variables only, never resources. */
-        prov_env_t env = {e->o.http_log, e->endpoint, e->o.parallelism};
+        prov_env_t env = {e->o.http_log, e->endpoint, e->o.parallelism, e->stop};
         inst = pi->inst = def->open(cfg, &env, err);
         json_decref(cfg);
     }

@@ -97,6 +97,7 @@ typedef struct plan {
     plan_item_t *items;
     size_t n;
     int ncreate, nupdate, nreplace, ndelete;
+    int done_create, done_update, done_replace, done_delete; /* what apply_run finished */
     bool destroy;       /* a destroy plan */
     bool refresh_only;
     char spec_hash[65];

@@ -45,7 +45,7 @@ static void add_part(json_t *out, json_t *part) {
         json_t *sub = json_object_get(part, "parts");
         size_t i;
         json_t *p;
-        json_array_foreach(sub, i, p) add_part(out, p);
+        json_array_foreach(sub, i, p) { add_part(out, p); }
         return;
     }
     char *txt = ref_is_ref(part) ? NULL : scalar_text(part);
@@ -69,7 +69,7 @@ json_t *ref_concat_new(json_t *parts) {
     json_t *out = json_array();
     size_t i;
     json_t *p;
-    json_array_foreach(parts, i, p) add_part(out, p);
+    json_array_foreach(parts, i, p) { add_part(out, p); }
     json_decref(parts);
     size_t n = json_array_size(out);
     if (n == 0) {
@@ -89,11 +89,15 @@ int ref_contains(const json_t *v) {
     if (json_is_object(v)) {
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) if (ref_contains(x)) return 1;
+        json_object_foreach((json_t *)v, k, x) {
+            if (ref_contains(x)) return 1;
+        }
     } else if (json_is_array(v)) {
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) if (ref_contains(x)) return 1;
+        json_array_foreach(v, i, x) {
+            if (ref_contains(x)) return 1;
+        }
     }
     return 0;
 }
@@ -107,11 +111,11 @@ void ref_collect(const json_t *v, strlist_t *addrs) {
     if (json_is_object(v)) {
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) ref_collect(x, addrs);
+        json_object_foreach((json_t *)v, k, x) { ref_collect(x, addrs); }
     } else if (json_is_array(v)) {
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) ref_collect(x, addrs);
+        json_array_foreach(v, i, x) { ref_collect(x, addrs); }
     }
 }
 
@@ -151,7 +155,9 @@ static json_t *resolve_concat(const json_t *v, ref_lookup_fn lookup, void *ud, i
         if (!txt) {
             char *d = ref_describe(p);
             perr_set(e, "", "%s: cannot use a non-string value in a string (it is %s)", d,
-                     json_is_null(val) ? "null" : json_is_array(val) ? "a list" : "an object");
+                     json_is_null(val)    ? "null"
+                     : json_is_array(val) ? "a list"
+                                          : "an object");
             free(d);
             json_decref(val);
             sbuf_free(&b);

@@ -13,6 +13,7 @@
 #include "core/ref.h"
 #include "core/ui.h"
 #include "core/walk.h"
+#include "providers/gcp/schema.h"
 
 static void ctx_progress(void *ud, const char *addr, const char *msg) {
     engine_t *e = ud;
@@ -141,6 +142,8 @@ static int single_step(void *ud, size_t step) {
 /* Applies type defaults to a copy of the spec body. */
 static int base_desired(engine_t *e, plan_item_t *it, diag_t *errs) {
     it->desired = json_deep_copy(it->spec->body);
+    /* A Lua {} cannot say it meant []: the schema knows which fields are lists. */
+    if (it->type->api && it->type->message) schema_fix_empty_lists(it->type->api, it->type->message, it->desired);
     if (!it->type->defaults) return 0;
     perr_t err = {0};
     void *prov = engine_provider(e, it->type, &err);
@@ -178,6 +181,12 @@ int plan_refresh(engine_t *e, plan_t *p) {
             continue;
         }
         if (it->spec && base_desired(e, it, &j.errs) != 0) continue;
+        if (!it->spec) {
+            /* To destroy: the provider still needs the options it was
+             * applied with (force_destroy, deletion_policy, ...). */
+            state_res_t *s = state_find(e->state, it->addr);
+            if (s && s->applied) it->desired = json_deep_copy(s->applied);
+        }
         if (!it->id && it->spec) {
             planned_id(e, it);
             is_new[i] = it->id != NULL;
@@ -211,7 +220,7 @@ int plan_refresh(engine_t *e, plan_t *p) {
     /* A new resource whose name is taken outside plinth. */
     for (size_t i = 0; i < p->n; i++) {
         plan_item_t *it = &p->items[i];
-        if (!is_new[i] || !it->live) continue;
+        if (!is_new[i] || !it->live || it->type->adopt_existing) continue;
         diag_add(&j.errs, it->addr,
                  "%s already exists but is not in plinth's state; adopt it with:\n"
                  "    plinth import %s %s",

@@ -83,6 +83,10 @@ struct rtype {
      * and leaves nothing to query): the engine uses the attributes stored
      * in state from the last apply as live instead of calling read. */
     int local_state;
+    /* Non-zero: a resource of this type that already exists when plinth
+     * would create it is adopted silently instead of reported (enabling an
+     * API is idempotent; there is nothing to import). */
+    int adopt_existing;
 };
 
 /* A provider: opens an instance from its configuration block. */
@@ -90,6 +94,7 @@ typedef struct prov_env {
     const char *http_log;   /* --http-log file or NULL */
     const char *endpoint;   /* PLINTH_GCP_ENDPOINT (or --local's) or NULL */
     int parallelism;
+    volatile sig_atomic_t *cancel; /* set on the first SIGINT: stop waiting */
 } prov_env_t;
 
 typedef struct provider_def {

@@ -251,7 +251,9 @@ static void repo_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *prefix = xasprintf("%s/", key);
     json_t *keys = emu_keys(emu, prefix), *k;
     size_t i;
-    json_array_foreach(keys, i, k) emu_del(emu, json_string_value(k));
+    json_array_foreach(keys, i, k) {
+        emu_del(emu, json_string_value(k));
+    }
     json_decref(keys);
     free(prefix);
     emu_del(emu, key);

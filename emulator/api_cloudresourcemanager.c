@@ -137,7 +137,9 @@ int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json
             int dup = 0;
             size_t k;
             json_t *x;
-            json_array_foreach(members, k, x) dup |= !strcmp(json_string_value(x), nm);
+            json_array_foreach(members, k, x) {
+                dup |= !strcmp(json_string_value(x), nm);
+            }
             if (!dup)
                 json_array_append_new(members, json_string(nm));
             free(nm);

@@ -422,6 +422,56 @@ out:
     free(cp);
 }
 
+/* Does a value name the same resource as url?  Other APIs write
+ * references relatively and sometimes with the project number. */
+static int same_ref(const char *v, const char *url, const char *project, const char *num) {
+    if (!v)
+        return 0;
+    const char *tail = strstr(url, "/global/") ? strstr(url, "/global/") : strstr(url, "/regions/");
+    const char *vt = strstr(v, "/global/") ? strstr(v, "/global/") : strstr(v, "/regions/");
+    if (!tail || !vt || strcmp(tail, vt) != 0)
+        return 0;
+    char *a = xasprintf("projects/%s/", project), *b = xasprintf("projects/%s/", num);
+    int ok = strstr(v, a) || strstr(v, b);
+    free(a);
+    free(b);
+    return ok;
+}
+
+/* A GKE cluster, Cloud SQL instance, peering connection... that uses url. */
+static const char *other_api_user(emu_t *emu, const char *project, const char *url,
+                                  const char *field, char *found, size_t cap) {
+    static const char *const nested[][2] = {{"networkConfig", NULL}, {"settings", "ipConfiguration"}};
+    const char *num = emu_project_number(emu, project);
+    json_t *keys = emu_keys(emu, "");
+    const char *res = NULL;
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k) {
+        const char *ks = json_string_value(k);
+        if (!strncmp(ks, "compute", 7) || strstr(ks, "operations/") || !strncmp(ks, "oauth2/", 7))
+            continue;
+        json_t *doc = emu_get(emu, ks);
+        int hit = same_ref(json_string_value(json_object_get(doc, field)), url, project, num);
+        for (size_t n = 0; !hit && n < 2; n++) {
+            json_t *sub = json_object_get(doc, nested[n][0]);
+            if (nested[n][1])
+                sub = json_object_get(sub, nested[n][1]);
+            hit = same_ref(json_string_value(json_object_get(sub, field)), url, project, num) ||
+                  (!strcmp(field, "network") &&
+                   same_ref(json_string_value(json_object_get(sub, "privateNetwork")), url,
+                            project, num));
+        }
+        if (hit) {
+            snprintf(found, cap, "%s", ks);
+            res = found;
+            break;
+        }
+    }
+    json_decref(keys);
+    return res;
+}
+
 /* Does any resource of the project refer to url (network/subnetwork)? */
 static const char *user_of(emu_t *emu, const char *project, const char *url, const char *field) {
     char *prefix = xasprintf("compute/projects/%s/", project);
@@ -452,6 +502,8 @@ static const char *user_of(emu_t *emu, const char *project, const char *url, con
     }
     json_decref(keys);
     free(prefix);
+    if (!res)
+        res = other_api_user(emu, project, url, field, found, sizeof found);
     return res;
 }
 
@@ -804,6 +856,8 @@ static int prep_instance(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t 
         snprintf(name, sizeof name, "nic%zu", i);
         json_object_set_new(nic, "name", json_string(name));
         json_object_set_new(nic, "kind", json_string("compute#networkInterface"));
+        if (!json_object_get(nic, "network") && !json_object_get(nic, "subnetwork"))
+            json_object_set_new(nic, "network", json_string("global/networks/default"));
         if (json_object_get(nic, "subnetwork")) {
             char region[64];
             snprintf(region, sizeof region, "%s", t->loc);

@@ -38,7 +38,9 @@ static json_t *strip(const json_t *v) {
     if (json_is_array(v)) {
         json_t *a = json_array(), *x;
         size_t i;
-        json_array_foreach(v, i, x) json_array_append_new(a, strip(x));
+        json_array_foreach(v, i, x) {
+            json_array_append_new(a, strip(x));
+        }
         return a;
     }
     return json_deep_copy(v);
@@ -216,6 +218,18 @@ static void op_finish(emu_t *emu, const char *opkey) {
     const char *pool = json_string_value(json_object_get(op, "plinth:nodePool"));
     json_t *stored = emu_get(emu, ckey);
     if (stored && !strcmp(type, "DELETE_CLUSTER")) {
+        /* The cluster's Kubernetes objects (served under k8s/<id>/) go too. */
+        const char *id = json_string_value(json_object_get(stored, "id"));
+        if (id && *id) {
+            char *prefix = xasprintf("k8s/%s/", id);
+            json_t *keys = emu_keys(emu, prefix), *k;
+            size_t i;
+            json_array_foreach(keys, i, k) {
+                emu_del(emu, json_string_value(k));
+            }
+            json_decref(keys);
+            free(prefix);
+        }
         emu_del(emu, ckey);
     } else if (stored) {
         json_t *c = json_deep_copy(stored);
@@ -460,7 +474,9 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (json_array_size(in_pools)) {
         size_t i;
         json_t *np;
-        json_array_foreach(in_pools, i, np) json_array_append_new(pools, json_deep_copy(np));
+        json_array_foreach(in_pools, i, np) {
+            json_array_append_new(pools, json_deep_copy(np));
+        }
     } else if (!json_is_true(json_object_get(json_object_get(c, "autopilot"), "enabled"))) {
         json_t *np = json_pack("{s:s,s:I}", "name", "default-pool", "initialNodeCount",
                                json_integer_value(json_object_get(c, "initialNodeCount")) ?: 3);
@@ -636,6 +652,11 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     if (refuse_if_busy(emu, c, resp) < 0)
         goto out;
+    if (!pool && !strcmp(field, "desiredNodePoolAutoscaling")) {
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
+                  "desiredNodePoolAutoscaling requires desiredNodePoolId.");
+        goto out;
+    }
     json_t *np = pool ? find_pool(c, pool, NULL) : NULL;
     if (pool && !np) {
         emu_error(resp, 404, "NOT_FOUND", "notFound", "Not found: node pool \"%s\".", pool);
@@ -674,7 +695,9 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         json_object_set(c, "locations", val);
         size_t i;
         json_t *x;
-        json_array_foreach(json_object_get(c, "nodePools"), i, x) json_object_set(x, "locations", val);
+        json_array_foreach(json_object_get(c, "nodePools"), i, x) {
+            json_object_set(x, "locations", val);
+        }
     } else {
         const char *path = NULL;
         for (size_t i = 0; i < sizeof update_map / sizeof update_map[0]; i++)
@@ -753,7 +776,9 @@ static void cluster_set(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cons
     if (!strcmp(in, "locations")) {
         size_t i;
         json_t *x;
-        json_array_foreach(json_object_get(c, "nodePools"), i, x) json_object_set(x, "locations", val);
+        json_array_foreach(json_object_get(c, "nodePools"), i, x) {
+            json_object_set(x, "locations", val);
+        }
     }
     mark_update(c);
     resp->body = start_op(emu, req->params[0], req->params[1], key, c, type,

@@ -200,7 +200,9 @@ static void sa_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *prefix = xasprintf("%s/", key);
     json_t *keys = emu_keys(emu, prefix), *k;
     size_t i;
-    json_array_foreach(keys, i, k) emu_del(emu, json_string_value(k));
+    json_array_foreach(keys, i, k) {
+        emu_del(emu, json_string_value(k));
+    }
     json_decref(keys);
     free(prefix);
     emu_del(emu, key);
@@ -386,7 +388,9 @@ static void key_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *prefix = xasprintf("%s/keys/", key);
     json_t *keys = emu_keys(emu, prefix), *k, *items = json_array();
     size_t i;
-    json_array_foreach(keys, i, k) json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
+    json_array_foreach(keys, i, k) {
+        json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
+    }
     resp->body = json_pack("{s:o}", "keys", items);
     json_decref(keys);
     free(prefix);

@@ -487,7 +487,7 @@ static int kpath_parse(const char *cid, const char *rest, kpath_t *kp) {
         i = 2;
     } else if (n >= 1 && !strcmp(segs[0], "apis")) {
         if (n < 3) {
-            kp->discovery = 1;
+            kp->discovery = n == 1 ? 2 : 3;
             kp->group = seg_dup(segs, n, 1);
             goto out;
         }
@@ -499,7 +499,7 @@ static int kpath_parse(const char *cid, const char *rest, kpath_t *kp) {
         goto out;
     }
     if (i >= n) {
-        kp->discovery = 1;
+        kp->discovery = 4;
         goto out;
     }
     if (!strcmp(segs[i], "namespaces") && n - i >= 3) {
@@ -579,21 +579,17 @@ static void discovery(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const 
                       const ktypes_t *t) {
     (void)emu;
     (void)req;
-    if (!kp->group) {
+    if (kp->discovery == 1) {
         resp->body = json_pack("{s:s,s:[s],s:[{s:s,s:s}]}", "kind", "APIVersions", "versions", "v1",
                                "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress",
                                "127.0.0.1:443");
         return;
     }
-    if (!*kp->group && kp->version) {
-        resp->body = resource_list(t, "", kp->version);
-        return;
-    }
-    if (*kp->group == 0 || (!kp->version && !kp->group[0])) {
+    if (kp->discovery == 2) {
         resp->body = group_list(t);
         return;
     }
-    if (!kp->version) {
+    if (kp->discovery == 3) {
         json_t *all = group_list(t), *g;
         size_t i;
         json_array_foreach(json_object_get(all, "groups"), i, g) {
@@ -1047,6 +1043,56 @@ static void do_delete(kctx_t *x) {
     free(key);
 }
 
+static json_t *scale_of(const json_t *o) {
+    json_t *r = jpath_get(o, "spec.replicas");
+    json_int_t n = json_is_integer(r) ? json_integer_value(r) : 1;
+    json_t *sr = jpath_get(o, "status.replicas");
+    return json_pack("{s:s,s:s,s:{s:O,s:O,s:O,s:O},s:{s:I},s:{s:I}}", "kind", "Scale", "apiVersion",
+                     "autoscaling/v1", "metadata", "name", jpath_get(o, "metadata.name"), "namespace",
+                     jpath_get(o, "metadata.namespace"), "uid", jpath_get(o, "metadata.uid"),
+                     "resourceVersion", jpath_get(o, "metadata.resourceVersion"), "spec", "replicas", n,
+                     "status", "replicas", json_is_integer(sr) ? json_integer_value(sr) : 0);
+}
+
+/* The scale subresource of Deployments, StatefulSets and ReplicaSets. */
+static void do_scale(kctx_t *x) {
+    char *key = obj_key(x->kp->cid, x->kt, x->kp->ns, x->kp->name);
+    json_t *old = emu_get(x->emu, key);
+    if (!old) {
+        not_found(x->resp, x->kt, x->kp->name);
+        free(key);
+        return;
+    }
+    json_t *sc = scale_of(old);
+    if (!strcmp(x->req->method, "GET")) {
+        x->resp->body = sc;
+        free(key);
+        return;
+    }
+    if (!json_is_object(x->req->body)) {
+        status_err(x->resp, 400, "BadRequest", x->kt, x->kp->name, "the body of the request was not a JSON object");
+        json_decref(sc);
+        free(key);
+        return;
+    }
+    if (!strcmp(x->req->method, "PUT")) {
+        json_decref(sc);
+        sc = json_deep_copy(x->req->body);
+    } else {
+        k8s_ssa_merge_patch(sc, x->req->body, 0);
+    }
+    json_t *n = jpath_get(sc, "spec.replicas");
+    json_t *obj = json_deep_copy(old);
+    if (json_is_integer(n)) jpath_set_new(obj, "spec.replicas", json_integer(json_integer_value(n)));
+    json_decref(sc);
+    k8s_ssa_update(obj, old, manager_of(x, "unknown"), x->kt->group, x->kt->version);
+    store(x, key, obj, old);
+    json_t *stored = emu_get(x->emu, key);
+    json_decref(x->resp->body);
+    x->resp->body = scale_of(stored ? stored : old);
+    free(key);
+}
+
 /* ---- dispatch ------------------------------------------------------------------ */
 
 static void handle(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
@@ -1086,6 +1132,11 @@ static void handle(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         status_err(resp, 404, "NotFound", NULL, NULL, "the server could not find the requested resource");
         goto out;
     }
+    if (kp.sub && !strcmp(kp.sub, "scale") && !strcmp(kt->group, "apps") && strcmp(kt->resource, "daemonsets")) {
+        kctx_t x = {emu, req, resp, &kp, kt, &types};
+        do_scale(&x);
+        goto out;
+    }
     if (kp.sub && strcmp(kp.sub, "status") != 0) {
         status_err(resp, 404, "NotFound", kt, kp.name, "the server could not find the requested resource");
         goto out;
@@ -1119,10 +1170,40 @@ out:
     kpath_free(&kp);
 }
 
+/* OpenAPI v3: only what kubectl needs to see that PATCH takes
+ * fieldValidation (it then leaves validation to the server). */
 static void openapi(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    (void)emu;
-    (void)req;
-    status_err(resp, 404, "NotFound", NULL, NULL, "the server could not find the requested resource");
+    const char *cid = req->params[0], *rest = req->params[1];
+    snprintf(resp->content_type, sizeof resp->content_type, "application/json");
+    if (!cluster_exists(emu, cid) || strncmp(rest, "v3", 2) != 0) {
+        status_err(resp, 404, "NotFound", NULL, NULL, "the server could not find the requested resource");
+        return;
+    }
+    ktypes_t t;
+    types_load(emu, cid, &t);
+    const char *gvpath = rest[2] == '/' ? rest + 3 : "";
+    json_t *paths = json_object();
+    for (size_t i = 0; i < t.n; i++) {
+        const ktype_t *k = &t.v[i];
+        char *gvp = *k->group ? xasprintf("apis/%s/%s", k->group, k->version) : xasprintf("api/%s", k->version);
+        if (!*gvpath) {
+            char *url = xasprintf("/k8s/%s/openapi/v3/%s?hash=0", cid, gvp);
+            json_object_set_new(paths, gvp, json_pack("{s:s}", "serverRelativeURL", url));
+            free(url);
+        } else if (!strcmp(gvp, gvpath)) {
+            char *path = xasprintf("/%s/%s%s/{name}", gvp, k->namespaced ? "namespaces/{namespace}/" : "", k->resource);
+            json_t *op = json_pack("{s:{s:s,s:s,s:s},s:[{s:s,s:s,s:{s:s}}],s:{}}", "x-kubernetes-group-version-kind",
+                                   "group", k->group, "version", k->version, "kind", k->kind, "parameters",
+                                   "name", "fieldValidation", "in", "query", "schema", "type", "string", "responses");
+            json_object_set_new(paths, path, json_pack("{s:o,s:o}", "patch", op, "put", json_deep_copy(op)));
+            free(path);
+        }
+        free(gvp);
+    }
+    types_free(&t);
+    if (!*gvpath) resp->body = json_pack("{s:o}", "paths", paths);
+    else resp->body = json_pack("{s:s,s:{s:s,s:s},s:o,s:{s:{}}}", "openapi", "3.0.0", "info", "title", "Kubernetes",
+                                "version", "v1.31.1", "paths", paths, "components", "schemas");
 }
 
 static void init(emu_t *emu) {

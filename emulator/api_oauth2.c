@@ -185,7 +185,9 @@ static json_t *known_keys(emu_t *emu) {
     }
     json_decref(keys);
     keys = emu_keys(emu, "oauth2/trusted/");
-    json_array_foreach(keys, i, k) json_array_append(out, emu_get(emu, json_string_value(k)));
+    json_array_foreach(keys, i, k) {
+        json_array_append(out, emu_get(emu, json_string_value(k)));
+    }
     json_decref(keys);
     return out;
 }
@@ -444,7 +446,9 @@ static void load_trusted(emu_t *emu, const char *path, int n) {
 static void init(emu_t *emu) {
     json_t *old = emu_keys(emu, "oauth2/trusted/"), *k;
     size_t i;
-    json_array_foreach(old, i, k) emu_del(emu, json_string_value(k));
+    json_array_foreach(old, i, k) {
+        emu_del(emu, json_string_value(k));
+    }
     json_decref(old);
     const char *env = getenv("PLINTH_EMU_TRUSTED_KEYS");
     if (!env)

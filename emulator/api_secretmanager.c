@@ -269,7 +269,9 @@ static void secret_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *prefix = xasprintf("%s/", key);
     json_t *keys = emu_keys(emu, prefix), *k;
     size_t i;
-    json_array_foreach(keys, i, k) emu_del(emu, json_string_value(k));
+    json_array_foreach(keys, i, k) {
+        emu_del(emu, json_string_value(k));
+    }
     json_decref(keys);
     free(prefix);
     emu_del(emu, key);
@@ -419,7 +421,9 @@ static void version_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     size_t n = json_array_size(keys);
     long long *nums = xcalloc(n ? n : 1, sizeof *nums);
     size_t i;
-    json_array_foreach(keys, i, k) nums[i] = strtoll(json_string_value(k) + strlen(prefix), NULL, 10);
+    json_array_foreach(keys, i, k) {
+        nums[i] = strtoll(json_string_value(k) + strlen(prefix), NULL, 10);
+    }
     for (size_t a = 0; a < n; a++) {
         size_t best = a;
         for (size_t b = a + 1; b < n; b++)

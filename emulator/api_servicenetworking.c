@@ -215,7 +215,9 @@ static int ranges_equal(const json_t *a, const json_t *b) {
         int found = 0;
         size_t j;
         json_t *y;
-        json_array_foreach(b, j, y) found |= json_equal(x, y);
+        json_array_foreach(b, j, y) {
+            found |= json_equal(x, y);
+        }
         if (!found)
             return 0;
     }
@@ -352,6 +354,9 @@ static const emu_route_t routes[] = {
     {"POST", "v1/services/{s}/connections", conn_create},
     {"GET", "v1/services/{s}/connections", conn_list},
     {"PATCH", "v1/services/{s}/connections/{c}", conn_patch},
+    /* deleteConnection: the generated client's path is v1/{+name} (no
+     * verb suffix); the ":deleteConnection" form is accepted too. */
+    {"POST", "v1/services/{s}/connections/{c}", conn_delete},
     {"POST", "v1/services/{s}/connections/{c}:deleteConnection", conn_delete},
     {"GET", "v1/operations/{op}", op_get},
 };

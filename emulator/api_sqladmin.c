@@ -98,7 +98,9 @@ static json_t *start_op(emu_t *emu, const char *p, const char *iname, const char
 static void del_prefix(emu_t *emu, const char *prefix) {
     json_t *keys = emu_keys(emu, prefix), *k;
     size_t i;
-    json_array_foreach(keys, i, k) emu_del(emu, json_string_value(k));
+    json_array_foreach(keys, i, k) {
+        emu_del(emu, json_string_value(k));
+    }
     json_decref(keys);
 }
 
@@ -562,7 +564,9 @@ static void db_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *prefix = xasprintf("%s/databases/", key);
     json_t *keys = emu_keys(emu, prefix), *k, *items = json_array();
     size_t i;
-    json_array_foreach(keys, i, k) json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
+    json_array_foreach(keys, i, k) {
+        json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
+    }
     resp->body = json_pack("{s:s,s:o}", "kind", "sql#databasesList", "items", items);
     json_decref(keys);
     free(prefix);
@@ -659,7 +663,9 @@ static void user_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *prefix = xasprintf("%s/users/", key);
     json_t *keys = emu_keys(emu, prefix), *k, *items = json_array();
     size_t i;
-    json_array_foreach(keys, i, k) json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
+    json_array_foreach(keys, i, k) {
+        json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
+    }
     resp->body = json_pack("{s:s,s:o}", "kind", "sql#usersList", "items", items);
     json_decref(keys);
     free(prefix);

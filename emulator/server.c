@@ -29,13 +29,27 @@ struct emu {
     emu_ticker_t *ticker;
     struct MHD_Daemon *daemon;
     int port;
+    /* --latency: suspended connections waiting to be resumed, so a slow
+     * answer occupies no server thread (and no lock). */
+    pthread_mutex_t delay_mu;
+    pthread_cond_t delay_cond;
+    struct delayed *delayed;
+    pthread_t delay_thread;
+    int delay_stop, delay_running;
     char base_url[64];
 };
 
 enum fault { F_NONE, F_UNAVAILABLE, F_THROTTLE, F_RESET };
 
 /* Per-request state, from the first access-handler call to completion. */
+typedef struct delayed {
+    int64_t due_ms;
+    struct MHD_Connection *con;
+    struct delayed *next;
+} delayed_t;
+
 typedef struct reqctx {
+    int delayed;
     int64_t start_ms;
     enum fault fault;
     sbuf_t body;
@@ -322,8 +336,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         return MHD_YES;
     }
 
-    if (emu->cfg.latency_ms > 0)
-        usleep((useconds_t)emu->cfg.latency_ms * 1000);
+    if (emu->cfg.latency_ms > 0 && !ctx->delayed) {
+        /* Park the connection; the delay thread resumes it when due and
+         * MHD calls us again to answer. */
+        ctx->delayed = 1;
+        pthread_mutex_lock(&emu->delay_mu);
+        if (emu->delay_running && !emu->delay_stop) { /* stopping: answer now */
+            delayed_t *d = xcalloc(1, sizeof *d);
+            d->due_ms = util_now_ms() + emu->cfg.latency_ms;
+            d->con = con;
+            MHD_suspend_connection(con);
+            d->next = emu->delayed;
+            emu->delayed = d;
+            pthread_cond_signal(&emu->delay_cond);
+            pthread_mutex_unlock(&emu->delay_mu);
+            return MHD_YES;
+        }
+        pthread_mutex_unlock(&emu->delay_mu);
+    }
 
     emu_resp_t resp;
     memset(&resp, 0, sizeof resp);
@@ -447,6 +477,41 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
     *con_cls = NULL;
 }
 
+/* Resumes due connections (all of them when stopping). */
+static void *delay_main(void *arg) {
+    emu_t *emu = arg;
+    pthread_mutex_lock(&emu->delay_mu);
+    for (;;) {
+        int64_t now = util_now_ms(), next = now + 50;
+        for (delayed_t **pp = &emu->delayed; *pp;) {
+            delayed_t *d = *pp;
+            if (d->due_ms <= now || emu->delay_stop) {
+                *pp = d->next;
+                MHD_resume_connection(d->con);
+                free(d);
+            } else {
+                if (d->due_ms < next)
+                    next = d->due_ms;
+                pp = &d->next;
+            }
+        }
+        if (emu->delay_stop)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wait = next - now;
+        ts.tv_sec += wait / 1000;
+        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&emu->delay_cond, &emu->delay_mu, &ts);
+    }
+    pthread_mutex_unlock(&emu->delay_mu);
+    return NULL;
+}
+
 emu_t *emu_new(const emu_config_t *cfg, perr_t *e) {
     emu_t *emu = xcalloc(1, sizeof *emu);
     emu->cfg = *cfg;
@@ -463,6 +528,8 @@ emu_t *emu_new(const emu_config_t *cfg, perr_t *e) {
     pthread_mutex_init(&emu->lock, NULL);
     pthread_mutex_init(&emu->rng_lock, NULL);
     pthread_mutex_init(&emu->log_lock, NULL);
+    pthread_mutex_init(&emu->delay_mu, NULL);
+    pthread_cond_init(&emu->delay_cond, NULL);
     emu->store = emu_store_new(emu->data_dir, e);
     if (!emu->store)
         goto err;
@@ -491,13 +558,18 @@ int emu_start(emu_t *emu, perr_t *e) {
             emu_apis[i]->init(emu);
     pthread_mutex_unlock(&emu->lock);
 
+    if (pthread_create(&emu->delay_thread, NULL, delay_main, emu) != 0) {
+        perr_set(e, "", "cannot start the latency thread");
+        return -1;
+    }
+    emu->delay_running = 1;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)emu->cfg.port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     emu->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
         handle, emu, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)8, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)2048, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
@@ -514,6 +586,16 @@ int emu_start(emu_t *emu, perr_t *e) {
 }
 
 void emu_stop(emu_t *emu) {
+    if (emu->delay_running) { /* resumes every parked connection */
+        pthread_mutex_lock(&emu->delay_mu);
+        emu->delay_stop = 1;
+        pthread_cond_signal(&emu->delay_cond);
+        pthread_mutex_unlock(&emu->delay_mu);
+        pthread_join(emu->delay_thread, NULL);
+        pthread_mutex_lock(&emu->delay_mu);
+        emu->delay_running = 0;
+        pthread_mutex_unlock(&emu->delay_mu);
+    }
     if (emu->daemon) {
         MHD_stop_daemon(emu->daemon);
         emu->daemon = NULL;
@@ -539,6 +621,8 @@ void emu_free(emu_t *emu) {
     pthread_mutex_destroy(&emu->lock);
     pthread_mutex_destroy(&emu->rng_lock);
     pthread_mutex_destroy(&emu->log_lock);
+    pthread_mutex_destroy(&emu->delay_mu);
+    pthread_cond_destroy(&emu->delay_cond);
     free(emu->data_dir);
     free(emu->log_path);
     free(emu);

@@ -105,6 +105,9 @@ return function(args)
   return {
     cluster = cluster, endpoint = cluster.endpoint,
     ca_certificate = cluster.masterAuth.clusterCaCertificate,
-    node_service_account = sa.email, workload_pool = i.project .. ".svc.id.goog",
+    node_service_account = sa.email,
+    -- The identity pool exists once a cluster with workload identity does:
+    -- bindings that name it must wait for the cluster (a reference does that).
+    workload_pool = cluster.workloadIdentityConfig.workloadPool,
   }
 end

@@ -47,9 +47,11 @@ return function(args)
   local mlflow = module "mlflow" {
     source = "mlflow", project = i.project, name = name, region = i.region,
     network = net.network, psa = net.psa, tier = size.tier, availability = size.availability,
-    deletion_protection = size.protect,
+    deletion_protection = size.protect, workload_pool = gke.workload_pool,
   }
-  local argo = module "argo" { source = "argo_workflows", project = i.project, name = name }
+  local argo = module "argo" {
+    source = "argo_workflows", project = i.project, name = name, workload_pool = gke.workload_pool,
+  }
 
   return {
     cluster_endpoint = gke.endpoint, registry_url = registry.url,

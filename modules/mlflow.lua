@@ -5,7 +5,8 @@
 -- reaches the bucket and Cloud SQL, bound through workload identity to the
 -- Kubernetes service account mlflow/mlflow.
 -- Inputs:  project, name, region, network (selfLink), psa (the private
---          services connection, waited for) (required);
+--          services connection, waited for), workload_pool (the gke
+--          module's output) (required);
 --          tier ("db-custom-1-3840"), availability ("ZONAL"),
 --          deletion_protection (true), bucket_location ("EU"),
 --          namespace ("mlflow")
@@ -16,6 +17,7 @@ local util = require("util")
 return function(args)
   local i = util.inputs("mlflow", args, {
     project = { type = "string", required = true },
+    workload_pool = { required = true },
     name = { type = "string", required = true },
     region = { type = "string", required = true },
     network = { required = true },
@@ -65,7 +67,7 @@ return function(args)
   gcp.project_iam_member "mlflow_sql" { role = "roles/cloudsql.client", member = member }
   gcp.service_account_iam_member "mlflow_wi" {
     service_account = sa.name, role = "roles/iam.workloadIdentityUser",
-    member = string.format("serviceAccount:%s.svc.id.goog[%s/mlflow]", i.project, i.namespace),
+    member = fmt("serviceAccount:%s[%s/mlflow]", i.workload_pool, i.namespace),
   }
 
   return {

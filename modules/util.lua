@@ -8,17 +8,17 @@ function util.inputs(module, given, spec)
   local out = {}
   for k in pairs(given) do
     if k ~= "source" and spec[k] == nil then
-      error(string.format("module %s: unknown input '%s'", module, k), 3)
+      error(string.format("module %s: unknown input '%s'", module, k), 4)
     end
   end
   for name, s in pairs(spec) do
     local v = given[name]
     if v == nil then v = s.default end
     if v == nil and s.required then
-      error(string.format("module %s: input '%s' is required", module, name), 3)
+      error(string.format("module %s: input '%s' is required", module, name), 4)
     end
     if v ~= nil and s.type and type(v) ~= s.type and type(v) ~= "userdata" then
-      error(string.format("module %s: input '%s' must be a %s, got %s", module, name, s.type, type(v)), 3)
+      error(string.format("module %s: input '%s' must be a %s, got %s", module, name, s.type, type(v)), 4)
     end
     out[name] = v
   end

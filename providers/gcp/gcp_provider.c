@@ -60,6 +60,7 @@ static void *gcp_open(const json_t *config, const prov_env_t *env, perr_t *e) {
     gcp_opts_t o = {0};
     o.endpoint = env && env->endpoint && *env->endpoint ? env->endpoint : NULL;
     o.http_log = env ? env->http_log : NULL;
+    o.cancel = env ? env->cancel : NULL;
     o.project = P->project;
     o.impersonate = cfg_str(config, "impersonate_service_account");
     if (env && env->parallelism > 0) o.max_in_flight = env->parallelism * 4;

@@ -1093,8 +1093,15 @@ int gcp_iam_member_read(rctx_t *c, const char *id, const json_t *desired, json_t
     int rc = K->get(c, x.res, &policy, &r);
     gcp_resp_free(&r);
     if (rc == 0 && policy && gcp_iam_has(policy, x.role, cond, x.member)) {
+        /* Show the spec's spelling only where it names the same thing as
+         * the ID, so a changed bucket/member in the spec still diffs. */
         const char *fv = desired ? json_string_value(json_object_get(desired, K->res_field)) : NULL;
         const char *dm = desired ? json_string_value(json_object_get(desired, "member")) : NULL;
+        char *fres = fv ? K->res_of(c, fv) : NULL;
+        if (!fres || strcmp(fres, x.res) != 0) fv = NULL;
+        free(fres);
+        perr_clear(c->err);
+        if (dm && !member_eq(dm, x.member)) dm = NULL;
         *live = json_pack("{s:s,s:s,s:s}", K->res_field, fv ? fv : (strncmp(x.res, "b/", 2) == 0 ? x.res + 2 : x.res),
                           "role", x.role, "member", dm ? dm : x.member);
         /* Return the binding's full condition. */

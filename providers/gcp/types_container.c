@@ -147,6 +147,18 @@ static int cluster_remove(rctx_t *c, const char *id, const json_t *live) {
     return rc;
 }
 
+/* GKE documents network/subnetwork as names or relative names: send the
+ * relative form when the spec passes a compute self link. */
+static int cluster_prepare(rctx_t *c, const json_t *desired, json_t *body) {
+    static const char *const refs[] = {"network", "subnetwork"};
+    for (int i = 0; i < 2; i++) {
+        const char *v = json_string_value(json_object_get(body, refs[i]));
+        const char *tail = v && strstr(v, "://") ? gcp_projects_tail(v) : NULL;
+        if (tail) json_object_set_new(body, refs[i], json_string(tail));
+    }
+    return 0;
+}
+
 /* Create-time fields: GKE does not report them back faithfully (the
  * default pool may be gone, nodeConfig mirrors the first pool), so live
  * takes the spec's value; a change still plans a replace through the
@@ -220,6 +232,7 @@ static const gcp_type_t cluster_t = {
     .update_style = GCP_UPDATE_HOOK,
     .list_items = "clusters",
     .set_paths = (const char *const[]){"locations", "masterAuthorizedNetworksConfig.cidrBlocks", NULL},
+    .prepare = cluster_prepare,
     .create = cluster_create,
     .update = cluster_update,
     .remove = cluster_remove,

@@ -2,8 +2,15 @@
  * version's payload is write-once: plinth sends it base64-encoded with
  * :addVersion, never reads it back (no :access), and keeps it out of live;
  * the engine stores only a hash of the spec's secret_data.  A changed
- * secret_data is a replace: a new version, the old one destroyed. */
+ * secret_data is a replace: a new version, the old one destroyed.
+ *
+ * A version may instead be generated: `generate = { length = 32 }` makes
+ * a random value at create time that exists only in Secret Manager.  Such a
+ * version is read back with :access so that references to its secret_data
+ * (a database user's password) resolve in later runs; the engine keeps only
+ * a hash of it in state. */
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +62,49 @@ static char *version_id_of(rctx_t *c, const json_t *desired) {
     return id;
 }
 
+/* Reads a generated version's value into live.secret_data (kept in memory
+ * for references; registered as a secret so no log shows it). */
+static int access_data(rctx_t *c, const char *id, json_t *live) {
+    char *url = xasprintf("v1/%s:access", id);
+    json_t *v = NULL;
+    int rc = gcp_get(c, "secretmanager", url, &v);
+    free(url);
+    const char *b64 = json_string_value(jpath_get(v, "payload.data"));
+    if (rc == 0 && b64) {
+        size_t n = strlen(b64);
+        unsigned char *out = xmalloc(n + 1);
+        int len = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n);
+        if (len >= 0) {
+            while (n > 0 && b64[n - 1] == '=' && len > 0) n--, len--; /* padding */
+            json_t *pt = json_stringn((const char *)out, (size_t)len);
+            if (pt) {
+                gcp_client_add_secret(GCP_PROV(c)->client, json_string_value(pt));
+                json_object_set_new(live, "secret_data", pt);
+            }
+        }
+        free(out);
+    }
+    json_decref(v);
+    return rc;
+}
+
+/* A random value of `length` characters from [A-Za-z0-9] (new string). */
+static char *generate_value(const json_t *gen) {
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    json_int_t n = json_integer_value(json_object_get(gen, "length"));
+    if (n < 16) n = 32;
+    if (n > 4096) n = 4096;
+    char *s = xmalloc((size_t)n + 1);
+    for (json_int_t i = 0; i < n;) {
+        unsigned char b;
+        if (RAND_bytes(&b, 1) != 1) abort();
+        if (b >= 248) continue; /* 248 = 4 * 62: keep the draw uniform */
+        s[i++] = alphabet[b % 62];
+    }
+    s[n] = '\0';
+    return s;
+}
+
 static int version_read(rctx_t *c, const char *id, const json_t *desired, json_t **live) {
     *live = NULL;
     json_t *vars = gcp_tmpl_match(VERSION_TMPL, id);
@@ -72,12 +122,18 @@ static int version_read(rctx_t *c, const char *id, const json_t *desired, json_t
         const char *st = json_string_value(json_object_get(v, "state"));
         if (rc == 0 && v && !(st && strcmp(st, "DESTROYED") == 0)) {
             json_t *ds = desired ? json_object_get(desired, "secret") : NULL;
+            if (json_is_string(ds) &&
+                strcmp(gcp_last_segment(json_string_value(ds)), json_string_value(json_object_get(vars, "secret"))) != 0)
+                ds = NULL; /* a different secret: let it diff */
             *live = json_pack("{s:O,s:O,s:b}", "project", json_object_get(vars, "project"), "secret",
                               json_is_string(ds) ? ds : json_object_get(vars, "secret"), "enabled",
                               st && strcmp(st, "ENABLED") == 0);
             const char *k;
             json_t *x;
             json_object_foreach(v, k, x) if (strcmp(k, "payload") != 0) json_object_set(*live, k, x);
+            if (desired && json_object_get(desired, "generate") && !json_object_get(desired, "secret_data") &&
+                st && strcmp(st, "ENABLED") == 0 && access_data(c, id, *live) != 0)
+                rc = -1;
         }
         json_decref(v);
     }
@@ -107,8 +163,11 @@ static int version_verb(rctx_t *c, const char *id, const char *verb) {
 
 static int version_create(rctx_t *c, const json_t *desired, char **id, json_t **live) {
     const char *data = json_string_value(json_object_get(desired, "secret_data"));
+    char *generated = NULL;
+    json_t *gen = json_object_get(desired, "generate");
+    if (!data && json_is_object(gen)) data = generated = generate_value(gen);
     if (!data) {
-        perr_set(c->err, c->addr ? c->addr : "", "secret_data must be a string");
+        perr_set(c->err, c->addr ? c->addr : "", "set secret_data (a string) or generate = { length = N }");
         return -1;
     }
     json_t *vars = gcp_body_vars(c, desired);
@@ -149,6 +208,8 @@ static int version_create(rctx_t *c, const json_t *desired, char **id, json_t **
         perr_set(c->err, c->addr, "added %s but cannot read it back", myid);
         rc = -1;
     }
+    if (rc == 0 && generated) json_object_set_new(*live, "secret_data", json_string(generated));
+    free(generated);
     if (rc == 0)
         *id = myid;
     else
@@ -182,10 +243,10 @@ static const gcp_type_t version_t = {
 };
 const rtype_t gcp_secret_version = {
     .name = "gcp.secret_version", .api = "secretmanager", .message = "SecretVersion",
-    .extra_fields = (const char *const[]){"project", "secret", "secret_data", "enabled", NULL},
-    .required = (const char *const[]){"secret", "secret_data", NULL},
+    .extra_fields = (const char *const[]){"project", "secret", "secret_data", "enabled", "generate", NULL},
+    .required = (const char *const[]){"secret", NULL},
     .immutable = (const char *const[]){"project", "secret", "secret_data", NULL},
     .sensitive = (const char *const[]){"secret_data", "payload.data", NULL},
-    .ignore = (const char *const[]){"name", "createTime", "destroyTime", "state", "etag", NULL},
+    .ignore = (const char *const[]){"name", "createTime", "destroyTime", "state", "etag", "generate", NULL},
     GCP_RTYPE_CALLBACKS, .data = &version_t,
 };

@@ -59,6 +59,7 @@ const rtype_t gcp_project_service = {
     .extra_fields = (const char *const[]){"project", "service", "disable_on_destroy", NULL},
     .required = (const char *const[]){"service", NULL},
     .immutable = (const char *const[]){"project", "service", NULL},
+    .adopt_existing = 1,
     GCP_RTYPE_CALLBACKS, .data = &service_t,
 };
 
@@ -121,7 +122,7 @@ static int conn_read(rctx_t *c, const char *id, const json_t *desired, json_t **
     if (*live) {
         /* The API names the network by project number: show it as the spec does. */
         json_t *dn = desired ? json_object_get(desired, "network") : NULL;
-        if (json_is_string(dn))
+        if (json_is_string(dn) && strcmp(gcp_last_segment(json_string_value(dn)), r.network) == 0)
             json_object_set(*live, "network", dn);
         else
             json_object_set_new(*live, "network", json_sprintf("projects/%s/global/networks/%s", r.project, r.network));

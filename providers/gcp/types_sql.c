@@ -27,6 +27,10 @@ static int sql_call(rctx_t *c, const char *method, const char *url, const json_t
 /* ---- instance ---- */
 
 static int instance_prepare(rctx_t *c, const json_t *desired, json_t *body) {
+    /* Cloud SQL names the VPC by relative name ("projects/p/global/networks/n"). */
+    const char *net = json_string_value(jpath_get(body, "settings.ipConfiguration.privateNetwork"));
+    const char *tail = net && strstr(net, "://") ? gcp_projects_tail(net) : NULL;
+    if (tail) jpath_set_new(body, "settings.ipConfiguration.privateNetwork", json_string(tail));
     const char *pw = json_string_value(json_object_get(desired, "rootPassword"));
     if (pw && *pw) gcp_client_add_secret(GCP_PROV(c)->client, pw);
     return 0;
@@ -193,7 +197,9 @@ static int user_read(rctx_t *c, const char *id, const json_t *desired, json_t **
         json_object_del(*live, "password");
         json_object_set(*live, "project", json_object_get(v, "project"));
         const char *di = desired ? json_string_value(json_object_get(desired, "instance")) : NULL;
-        json_object_set_new(*live, "instance", di ? json_string(di) : json_incref(json_object_get(v, "instance")));
+        const char *vi = json_string_value(json_object_get(v, "instance"));
+        if (di && strcmp(gcp_last_segment(di), vi) != 0) di = NULL; /* a different instance: let it diff */
+        json_object_set_new(*live, "instance", json_string(di ? di : vi));
         gcp_keep_extras(c, desired, *live);
     }
     json_decref(list);

@@ -260,6 +260,10 @@ int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **t
                 break;
             }
         }
+        /* Keeps NAT / firewall state alive during long quiet scripts
+         * (sends only when the interval set at connect time passed). */
+        int next_ka;
+        libssh2_keepalive_send(s, &next_ka);
         dirs = libssh2_session_block_directions(s);
         ssh_conn_unlock(c);
         /* Lines go to the callback outside the session lock. */

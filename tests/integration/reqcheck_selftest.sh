@@ -2,8 +2,9 @@
 # reqcheck_selftest.sh: the request checker (tests/tools/reqcheck) flags
 # exactly the bad requests of a small hand-written HTTP log: an unknown body
 # field, a bad enum value, a path no method serves, an unknown query
-# parameter and a wrong HTTP method; good requests (real and emulator URLs, custom verbs, uploads,
-# oauth2/k8s lines) pass.
+# parameter and a wrong HTTP method (and, with --responses, a response body
+# with an invented field); good requests (real and emulator URLs, custom
+# verbs, uploads, oauth2/k8s lines) pass.
 set -u
 RC=${PLINTH_BUILD:-build}/tools/reqcheck
 if [ ! -x "$RC" ]; then
@@ -44,6 +45,11 @@ rec() { # api method url req_body
     rec compute GET "https://compute.googleapis.com/compute/v1/projects/p/global/networks/n?bogus=1" null
     # 13: a path that exists, with the wrong HTTP method
     rec compute PUT "$E/compute/compute/v1/projects/p/global/networks/n" '{"name":"n"}'
+    # 14: a good request whose response invents a field (only --responses sees it)
+    printf '%s\n' '{"api":"compute","method":"GET","url":"'"$E"'/compute/compute/v1/projects/p/global/networks/n","status":200,"req_body":null,"resp_body":{"name":"n","mtu":1460,"autoCreateSubnetwork":false}}'
+    # 15-16: good: media upload without the emulator prefix, media download
+    rec storage POST "/upload/storage/v1/b/bkt/o?alt=json&uploadType=multipart" '"--b\\r\\n"'
+    rec storage GET "$E/storage/download/storage/v1/b/bkt/o/dir%2Fa.txt?generation=1&alt=media" null
 } > "$log"
 
 out=$("$RC" "$log")
@@ -70,7 +76,19 @@ expect "^$log:10: POST .*direction: invalid value 'SIDEWAYS'"
 expect "^$log:11: GET .*no compute method matches GET /compute/v1/projects/p/global/netwrks/n"
 expect "^$log:12: GET .*query parameter 'bogus' is not accepted by compute.networks.get"
 expect "^$log:13: PUT .*no compute method matches PUT .*(the path takes GET, PATCH, DELETE)"
-expect "^reqcheck: 13 requests checked, 5 problems"
+expect "^reqcheck: 16 requests checked, 5 problems"
+
+# --responses also checks 2xx response bodies
+rout=$("$RC" --responses "$log")
+if ! printf '%s\n' "$rout" | grep -q "^$log:14: GET .*response Network: autoCreateSubnetwork: unknown field 'autoCreateSubnetwork' (did you mean 'autoCreateSubnetworks'?)"; then
+    echo "FAIL: --responses did not flag the invented response field:"
+    echo "$rout"
+    fail=1
+fi
+if ! printf '%s\n' "$rout" | grep -q "^reqcheck: 16 requests checked, 6 problems"; then
+    echo "FAIL: --responses summary wrong"
+    fail=1
+fi
 
 # a clean log passes with exit 0
 head -n 8 "$log" > "$tmp/good.log"

@@ -27,9 +27,9 @@
 /* Standard query parameters every Google API accepts (StandardQueryParameters
  * in the generated clients, plus the media upload protocol's). */
 static const char *const system_params[] = {
-    "alt",       "fields",  "key",          "prettyPrint", "quotaUser", "uploadType",
-    "upload_id", "$.xgafv", "access_token", "callback",    "oauth_token", "userIp",
-    "trace",     NULL};
+    "alt",         "fields",    "key",          "prettyPrint", "quotaUser",
+    "uploadType",  "upload_id", "upload_protocol", "$.xgafv",  "access_token",
+    "callback",    "oauth_token", "userIp",     "trace",       NULL};
 
 typedef struct {
     const char *file;
@@ -79,7 +79,7 @@ static char *pct_decode(const char *s, size_t n) {
 /* The path below the host, without the leading '/' and without the emulator's
  * "/<api>" prefix; points into url. */
 static const char *url_path(const char *url, const char *api) {
-    const char *p = strstr(url, "://");
+    const char *p = url[0] == '/' ? NULL : strstr(url, "://"); /* emulator logs: "/api/..." */
     p = p ? p + 3 : url;
     const char *host = p;
     p = strchr(p, '/');
@@ -88,19 +88,27 @@ static const char *url_path(const char *url, const char *api) {
     size_t hlen = (size_t)(p - host);
     int real = hlen >= 14 && memcmp(p - 14, "googleapis.com", 14) == 0;
     if (!real) {
-        /* emulator: $PLINTH_GCP_ENDPOINT/<api>/<path>; the endpoint may
-         * carry a path of its own, so look for the first "/<api>/" */
+        /* emulator: $PLINTH_GCP_ENDPOINT/<api>/<path>.  Media uploads and
+         * downloads may arrive without the prefix (/upload/storage/v1/...),
+         * as clients build them from the host.  An endpoint with a path of
+         * its own is handled by looking for the first "/<api>/". */
         size_t al = strlen(api);
-        for (const char *q = p; (q = strchr(q, '/')) != NULL; q++) {
-            if (strncmp(q + 1, api, al) == 0 && (q[al + 1] == '/' || q[al + 1] == '?' ||
-                                                 q[al + 1] == '\0')) {
-                p = q + 1 + al;
-                break;
+        const char *q = p;
+        if (!(strncmp(p + 1, api, al) == 0 && (p[al + 1] == '/' || p[al + 1] == '?' ||
+                                               p[al + 1] == '\0'))) {
+            q = NULL;
+            if (strncmp(p, "/upload/", 8) != 0 && strncmp(p, "/download/", 10) != 0 &&
+                strncmp(p, "/resumable/", 11) != 0) {
+                size_t plen = strcspn(p, "?#");
+                for (const char *x = p; (x = strchr(x + 1, '/')) != NULL && x < p + plen;)
+                    if (strncmp(x + 1, api, al) == 0 && x[al + 1] == '/') {
+                        q = x;
+                        break;
+                    }
             }
-            const char *qm = strchr(p, '?');
-            if (qm && q > qm)
-                break;
         }
+        if (q)
+            p = q + 1 + al;
     }
     while (*p == '/') p++;
     return p;

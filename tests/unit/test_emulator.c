@@ -347,6 +347,30 @@ static void test_subnetwork_fingerprint_and_network_in_use(void **state) {
     free(net);
 }
 
+static void test_network_used_by_another_api_cannot_be_deleted(void **state) {
+    fx_t *f = *state;
+    char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
+    http_t h = req("POST", nets, "{\"name\":\"shared\",\"autoCreateSubnetworks\":false}");
+    http_free(&h);
+    emu_lock(f->emu);
+    emu_put(f->emu, "container/projects/p/locations/europe-west1/clusters/c1",
+            json_pack("{s:s,s:s}", "name", "c1", "network", "projects/p/global/networks/shared"));
+    emu_unlock(f->emu);
+    char *net = u(f, "/compute/compute/v1/projects/p/global/networks/shared");
+    h = req("DELETE", net, NULL);
+    assert_int_equal(h.status, 400);
+    assert_non_null(strstr(jstr(h.json, "error.message"), "clusters/c1"));
+    http_free(&h);
+    emu_lock(f->emu);
+    emu_del(f->emu, "container/projects/p/locations/europe-west1/clusters/c1");
+    emu_unlock(f->emu);
+    h = req("DELETE", net, NULL);
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+    free(net);
+    free(nets);
+}
+
 static void test_list_paging_with_max_results_and_page_token(void **state) {
     fx_t *f = *state;
     char *fw = u(f, "/compute/compute/v1/projects/p/global/firewalls");
@@ -751,9 +775,9 @@ static void test_storage_multipart_and_resumable_uploads(void **state) {
     http_t h = req("POST", bs, "{\"name\":\"ups\"}");
     http_free(&h);
     /* Python's email package style: quoted boundary, bare \n line ends. */
-    const char *mp = "--'==b=='\nContent-Type: application/json\n\n{\"name\": \"m/1\", "
-                     "\"contentType\": \"text/plain\"}\n--'==b=='\nContent-Type: text/plain\n\n"
-                     "multi\n--'==b=='--\n";
+    const char *mp = "--==b==\nContent-Type: application/json\n\n{\"name\": \"m/1\", "
+                     "\"contentType\": \"text/plain\"}\n--==b==\nContent-Type: text/plain\n\n"
+                     "multi\n--==b==--\n";
     char *url = u(f, "/upload/storage/v1/b/ups/o?uploadType=multipart");
     h = req_with(NULL, "POST", url, mp, "multipart/related; boundary='==b=='", NULL);
     assert_int_equal(h.status, 200);
@@ -813,6 +837,71 @@ static void test_latency_is_slept_outside_the_lock(void **state) {
     emu_free(emu);
 }
 
+static void test_running_operations_finish_after_restart(void **state) {
+    fx_t *f = *state;
+    emu_free(f->emu);
+    emu_config_t slow = {.op_scale = 1000, .data_dir = f->dir}; /* never finishes on its own */
+    f->emu = start(&slow, f->base);
+    char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
+    http_t h = req("POST", nets, "{\"name\":\"default\",\"autoCreateSubnetworks\":false}");
+    char *op = xasprintf("/compute/compute/v1/projects/p/global/operations/%s", jstr(h.json, "name"));
+    http_free(&h);
+    char *su = u(f, "/serviceusage/v1/projects/p/services/sqladmin.googleapis.com:enable");
+    h = req("POST", su, "{}");
+    char *suop = xasprintf("/serviceusage/v1/%s", jstr(h.json, "name"));
+    http_free(&h);
+    char *opurl = u(f, op);
+    h = req("GET", opurl, NULL);
+    assert_string_equal(jstr(h.json, "status"), "RUNNING");
+    http_free(&h);
+    free(opurl);
+    emu_free(f->emu);
+    emu_config_t cfg = {.data_dir = f->dir};
+    f->emu = start(&cfg, f->base);
+    opurl = u(f, op);
+    h = req("GET", opurl, NULL);
+    assert_string_equal(jstr(h.json, "status"), "DONE");
+    http_free(&h);
+    char *suurl = u(f, suop);
+    h = req("GET", suurl, NULL);
+    assert_true(json_is_true(json_object_get(h.json, "done")));
+    http_free(&h);
+    free(suurl);
+    free(opurl);
+    free(suop);
+    free(su);
+    free(op);
+    free(nets);
+}
+
+/* The outcome letters of n sequential requests against a fresh emulator. */
+static char *fault_pattern(unsigned seed, int n) {
+    char base[64];
+    emu_config_t cfg = {.fault_rate = 0.2, .throttle_rate = 0.2, .reset_rate = 0.1, .seed = seed};
+    emu_t *emu = start(&cfg, base);
+    char *url = xasprintf("%s/compute/compute/v1/projects/p/global/networks", base);
+    char *out = xcalloc(1, (size_t)n + 1);
+    CURL *c = curl_easy_init();
+    for (int i = 0; i < n; i++) {
+        http_t h = req_with(c, "GET", url, NULL, NULL, NULL);
+        out[i] = h.curl_rc ? 'R' : h.status == 503 ? 'U' : h.status == 429 ? 'T' : 'o';
+        http_free(&h);
+    }
+    curl_easy_cleanup(c);
+    free(url);
+    emu_free(emu);
+    return out;
+}
+
+static void test_same_seed_reproduces_the_same_faults(void **state) {
+    char *a = fault_pattern(1234, 200), *b = fault_pattern(1234, 200), *c = fault_pattern(99, 200);
+    assert_string_equal(a, b);
+    assert_string_not_equal(a, c);
+    free(a);
+    free(b);
+    free(c);
+}
+
 static void test_project_number_is_stable_numeric_and_distinct(void **state) {
     fx_t *f = *state;
     emu_lock(f->emu);
@@ -847,6 +936,7 @@ int main(void) {
         T(test_custom_verb_enable_then_noop_done_operation),
         T(test_compute_insert_runs_then_done_and_duplicate_is_409),
         T(test_subnetwork_fingerprint_and_network_in_use),
+        T(test_network_used_by_another_api_cannot_be_deleted),
         T(test_list_paging_with_max_results_and_page_token),
         T(test_bucket_metageneration_precondition_and_not_empty_delete),
         T(test_object_generation_preconditions_and_listing),
@@ -859,6 +949,8 @@ int main(void) {
         T(test_instance_provisioning_then_running_and_metadata_fingerprint),
         T(test_storage_multipart_and_resumable_uploads),
         cmocka_unit_test(test_latency_is_slept_outside_the_lock),
+        T(test_running_operations_finish_after_restart),
+        cmocka_unit_test(test_same_seed_reproduces_the_same_faults),
         T(test_project_number_is_stable_numeric_and_distinct),
         T(test_durations_scale_and_unknown_kind_is_300ms),
     };

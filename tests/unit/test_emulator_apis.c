@@ -826,6 +826,96 @@ static void test_servicenetworking_connection_lro_and_list_by_network(void **sta
     free(net);
 }
 
+static void test_trusted_key_files_from_env_verify_jwts(void **state) {
+    fx_t *f = *state;
+    EVP_PKEY *k = EVP_RSA_gen(2048);
+    char *pem_path = xasprintf("%s/trusted.pem", f->dir);
+    FILE *fp = fopen(pem_path, "w");
+    assert_non_null(fp);
+    assert_int_equal(PEM_write_PUBKEY(fp, k), 1);
+    fclose(fp);
+    setenv("PLINTH_EMU_TRUSTED_KEYS", pem_path, 1);
+    emu_free(f->emu);
+    start(f, 0.1, 0);
+    unsetenv("PLINTH_EMU_TRUSTED_KEYS");
+    long now = (long)time(NULL);
+    char *jwt = sign_jwt(k, "any", "ci@other.iam.gserviceaccount.com",
+                         "https://oauth2.googleapis.com/token", now, now + 600);
+    http_t h = token_request(jwt);
+    assert_int_equal(h.status, 200);
+    assert_non_null(jstr(h.json, "access_token"));
+    http_free(&h);
+    free(jwt);
+    /* A key the emulator does not know is still refused. */
+    EVP_PKEY *other = EVP_RSA_gen(2048);
+    jwt = sign_jwt(other, "any", "ci@other.iam.gserviceaccount.com",
+                   "https://oauth2.googleapis.com/token", now, now + 600);
+    h = token_request(jwt);
+    assert_int_equal(h.status, 400);
+    http_free(&h);
+    free(jwt);
+    EVP_PKEY_free(other);
+    EVP_PKEY_free(k);
+    free(pem_path);
+}
+
+static void test_workload_identity_binding_needs_a_wi_cluster(void **state) {
+    http_t h = call("POST", "{\"accountId\":\"app-gsa\"}", "/iam/v1/projects/p/serviceAccounts");
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+    const char *pol = "{\"policy\":{\"bindings\":[{\"role\":\"roles/iam.workloadIdentityUser\","
+                      "\"members\":[\"serviceAccount:p.svc.id.goog[ml/runner]\"]}]}}";
+    h = call("POST", pol,
+             "/iam/v1/projects/p/serviceAccounts/app-gsa@p.iam.gserviceaccount.com:setIamPolicy");
+    assert_int_equal(h.status, 400);
+    assert_non_null(strstr(jstr(h.json, "error.message"), "Identity Pool does not exist"));
+    http_free(&h);
+    h = call("POST",
+             "{\"cluster\":{\"name\":\"wi\",\"workloadIdentityConfig\":{\"workloadPool\":"
+             "\"p.svc.id.goog\"}}}",
+             GKE "/clusters");
+    gke_wait(h.json);
+    http_free(&h);
+    h = call("POST", pol,
+             "/iam/v1/projects/p/serviceAccounts/app-gsa@p.iam.gserviceaccount.com:setIamPolicy");
+    assert_int_equal(h.status, 200);
+    assert_string_equal(jstr(h.json, "bindings.0.members.0"), "serviceAccount:p.svc.id.goog[ml/runner]");
+    http_free(&h);
+}
+
+static void test_servicenetworking_delete_fails_while_sql_uses_network(void **state) {
+    const char *net = "projects/p/global/networks/vpc";
+    char *body = xasprintf("{\"network\":\"%s\",\"reservedPeeringRanges\":[\"r\"]}", net);
+    http_t h = call("POST", body, "/servicenetworking/v1/services/servicenetworking.googleapis.com/connections");
+    char *op = xasprintf("/servicenetworking/v1/%s", jstr(h.json, "name"));
+    http_free(&h);
+    json_decref(wait_done(op));
+    free(op);
+    char *inst = xasprintf("{\"name\":\"priv\",\"databaseVersion\":\"POSTGRES_16\",\"settings\":"
+                           "{\"ipConfiguration\":{\"ipv4Enabled\":false,\"privateNetwork\":\"%s\"}}}",
+                           net);
+    h = call("POST", inst, SQL "/instances");
+    sql_wait(h.json);
+    http_free(&h);
+    h = call("GET", NULL, SQL "/instances/priv");
+    assert_string_equal(jstr(h.json, "ipAddresses.0.type"), "PRIVATE");
+    http_free(&h);
+    char *del = xasprintf("{\"consumerNetwork\":\"%s\"}", net);
+    h = call("POST", del,
+             "/servicenetworking/v1/services/servicenetworking.googleapis.com/connections/"
+             "servicenetworking-googleapis-com");
+    assert_int_equal(h.status, 200);
+    op = xasprintf("/servicenetworking/v1/%s", jstr(h.json, "name"));
+    http_free(&h);
+    json_t *d = wait_done(op);
+    assert_int_equal(json_integer_value(jget(d, "error.code")), 9);
+    json_decref(d);
+    free(op);
+    free(del);
+    free(inst);
+    free(body);
+}
+
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     assert_string_equal(emu_api_container.name, "container");
@@ -854,6 +944,9 @@ int main(void) {
         T(test_secret_versions_access_disable_destroy),
         T(test_ar_repository_create_is_lro_and_format_immutable),
         T(test_servicenetworking_connection_lro_and_list_by_network),
+        T(test_trusted_key_files_from_env_verify_jwts),
+        T(test_workload_identity_binding_needs_a_wi_cluster),
+        T(test_servicenetworking_delete_fails_while_sql_uses_network),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -96,6 +96,51 @@ static void test_immutable_and_required_fields_exist_in_the_schema(void **state)
         print_message("note: no schema data loaded; checked extra fields only\n");
 }
 
+/* Every URL a type builds matches a method of the API in the schema data
+ * (taken from gcloud's generated clients): catches typos in templates. */
+static char *sample_url(const char *tmpl) {
+    json_t *v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "project", "p", "region", "r", "zone", "z",
+                          "location", "l", "name", "n", "repositoryId", "n", "secretId", "n", "accountId", "sa",
+                          "cluster", "c", "instance", "i", "service", "s.googleapis.com", "network", "net");
+    perr_t e;
+    char *u = gcp_tmpl_fill(tmpl, v, &e);
+    json_decref(v);
+    if (u) u[strcspn(u, "?")] = 0;
+    return u;
+}
+
+static void test_url_templates_match_methods_of_the_api(void **state) {
+    if (!schema_msg("compute", "Network")) {
+        print_message("note: no schema data loaded; skipping\n");
+        return;
+    }
+    int checked = 0;
+    for (const rtype_t *const *tp = gcp_provider.types; *tp; tp++) {
+        const gcp_type_t *T = (*tp)->data;
+        if (!T->self) continue;
+        char *self = sample_url(T->self), *coll = T->collection ? sample_url(T->collection) : NULL;
+        if (!self) fail_msg("%s: cannot fill %s", (*tp)->name, T->self);
+        size_t nm = 0;
+        if (!schema_methods(T->api, &nm) || !nm) {
+            free(self);
+            free(coll);
+            continue;
+        }
+        const char *checks[][2] = {{"GET", self},
+                                   {T->remove ? NULL : "DELETE", self},
+                                   {T->create || T->create_style != GCP_CREATE_POST ? NULL : "POST", coll}};
+        for (int k = 0; k < 3; k++) {
+            if (!checks[k][0] || !checks[k][1]) continue;
+            if (!schema_match(T->api, checks[k][0], checks[k][1]))
+                fail_msg("%s: %s %s matches no %s method", (*tp)->name, checks[k][0], checks[k][1], T->api);
+            checked++;
+        }
+        free(self);
+        free(coll);
+    }
+    assert_true(checked > 30);
+}
+
 /* ---- natural IDs ---- */
 
 static const struct {
@@ -547,6 +592,14 @@ static void test_bucket_and_member_grant_against_the_emulator(void **state) {
     if (mt->create(&mc, md, &mid, &ml) < 0) fail_msg("grant: %s", e.msg);
     assert_string_equal(mid, "b/types-test-bkt roles/storage.objectViewer user:Ann@example.com");
     json_decref(ml);
+    /* the spec now names another bucket: live must keep the real one so it diffs */
+    json_t *moved = J("{\"bucket\":\"other-bkt\",\"role\":\"roles/storage.objectViewer\",\"member\":\"user:ann@example.com\"}");
+    assert_int_equal(mt->read(&mc, mid, moved, &ml), 0);
+    assert_non_null(ml);
+    assert_string_equal(json_string_value(json_object_get(ml, "bucket")), "types-test-bkt");
+    assert_string_equal(json_string_value(json_object_get(ml, "member")), "user:ann@example.com");
+    json_decref(ml);
+    json_decref(moved);
     json_t *md2 = J("{\"bucket\":\"types-test-bkt\",\"role\":\"roles/storage.objectViewer\",\"member\":\"user:bob@example.com\"}");
     char *mid2 = NULL;
     if (mt->create(&mc, md2, &mid2, &ml) < 0) fail_msg("grant 2: %s", e.msg);
@@ -662,6 +715,12 @@ static const struct {
      "{\"cluster\":\"projects/types-proj/locations/europe-west1/clusters/plat-gke\",\"initialNodeCount\":0,"
      "\"autoscaling\":{\"enabled\":true,\"minNodeCount\":0,\"maxNodeCount\":2},"
      "\"config\":{\"machineType\":\"g2-standard-8\",\"labels\":{\"pool\":\"gpu\"}}}"},
+    {"gcp.compute_instance", "plat-vm",
+     "{\"zone\":\"europe-west1-b\",\"machineType\":\"e2-medium\",\"labels\":{\"role\":\"bastion\"},"
+     "\"disks\":[{\"boot\":true,\"autoDelete\":true,\"initializeParams\":{\"sourceImage\":"
+     "\"projects/debian-cloud/global/images/family/debian-12\"}}],"
+     "\"networkInterfaces\":[{\"network\":\"plat-net\",\"subnetwork\":\"plat-sub\"}],"
+     "\"metadata\":{\"items\":[{\"key\":\"enable-oslogin\",\"value\":\"TRUE\"}]}}"},
     {"gcp.sql_instance", "plat-db",
      "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-custom-2-7680\",\"dataDiskSizeGb\":\"20\","
      "\"userLabels\":{\"env\":\"dev\"}}}"},
@@ -785,6 +844,15 @@ static const struct {
      "\"config\":{\"labels\":{\"a\":\"2\"}},\"autoscaling\":{\"enabled\":true,\"minNodeCount\":1,\"maxNodeCount\":3},"
      "\"management\":{\"autoRepair\":true,\"autoUpgrade\":true}}",
      "config.labels.a,autoscaling,management"},
+    {"gcp.compute_instance", "upd-vm",
+     "{\"zone\":\"europe-west1-b\",\"machineType\":\"e2-medium\",\"disks\":[{\"boot\":true,\"initializeParams\":"
+     "{\"sourceImage\":\"projects/debian-cloud/global/images/family/debian-12\"}}],"
+     "\"networkInterfaces\":[{\"network\":\"upd-net\"}]}",
+     "{\"zone\":\"europe-west1-b\",\"machineType\":\"e2-medium\",\"disks\":[{\"boot\":true,\"initializeParams\":"
+     "{\"sourceImage\":\"projects/debian-cloud/global/images/family/debian-12\"}}],"
+     "\"networkInterfaces\":[{\"network\":\"upd-net\"}],"
+     "\"metadata\":{\"items\":[{\"key\":\"startup-script\",\"value\":\"echo hi\"}]}}",
+     "metadata.items"},
     {"gcp.sql_instance", "upd-db", "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-f1-micro\"}}",
      "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-custom-2-7680\",\"userLabels\":{\"x\":\"y\"}}}",
      "settings.tier,settings.userLabels.x"},
@@ -943,6 +1011,54 @@ static void test_concurrent_node_pool_creates_wait_out_the_cluster_lock(void **s
     json_decref(d);
 }
 
+typedef struct create_job {
+    world_t *w;
+    const char *type, *name, *body;
+    int rc;
+    char msg[512];
+} create_job_t;
+
+static void *create_any(void *arg) {
+    create_job_t *j = arg;
+    const rtype_t *t = find(j->type);
+    perr_t e;
+    perr_clear(&e);
+    rctx_t c = mkctx(t, j->w->prov, &e);
+    json_t *d = J(j->body);
+    t->defaults(t, j->w->prov, j->name, d);
+    char *id = NULL;
+    json_t *live = NULL;
+    j->rc = t->create(&c, d, &id, &live);
+    snprintf(j->msg, sizeof j->msg, "%s", e.msg);
+    free(id);
+    json_decref(live);
+    json_decref(d);
+    return NULL;
+}
+
+static void test_concurrent_sql_children_wait_out_the_instance_lock(void **state) {
+    world_t *w = *state;
+    NEED_EMU(w);
+    create_job_t inst = {w, "gcp.sql_instance", "busy-db", "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-f1-micro\"}}", 0, ""};
+    create_any(&inst);
+    if (inst.rc) fail_msg("instance: %s", inst.msg);
+    create_job_t jobs[4] = {
+        {w, "gcp.sql_database", "a", "{\"instance\":\"busy-db\"}", 0, ""},
+        {w, "gcp.sql_database", "b", "{\"instance\":\"busy-db\"}", 0, ""},
+        {w, "gcp.sql_user", "u1", "{\"instance\":\"busy-db\",\"password\":\"pw-one-1234\"}", 0, ""},
+        {w, "gcp.sql_user", "u2", "{\"instance\":\"busy-db\",\"password\":\"pw-two-1234\"}", 0, ""},
+    };
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, create_any, &jobs[i]);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        if (jobs[i].rc != 0) fail_msg("%s %s: %s", jobs[i].type, jobs[i].name, jobs[i].msg);
+    perr_t e;
+    perr_clear(&e);
+    rctx_t c = mkctx(find("gcp.sql_instance"), w->prov, &e);
+    assert_int_equal(c.type->remove(&c, "projects/types-proj/instances/busy-db", NULL), 0);
+}
+
 static void test_protected_resources_refuse_removal_with_a_way_out(void **state) {
     world_t *w = *state;
     NEED_EMU(w);
@@ -1024,6 +1140,7 @@ int main(void) {
     const struct CMUnitTest pure[] = {
         cmocka_unit_test(test_every_type_has_the_callbacks_the_engine_needs),
         cmocka_unit_test(test_immutable_and_required_fields_exist_in_the_schema),
+        cmocka_unit_test(test_url_templates_match_methods_of_the_api),
         cmocka_unit_test(test_id_of_gives_the_relative_resource_name_for_every_type),
         cmocka_unit_test(test_id_of_fails_clearly_when_a_placement_field_is_unresolved),
         cmocka_unit_test(test_import_accepts_the_api_id_and_short_forms),
@@ -1047,6 +1164,7 @@ int main(void) {
         cmocka_unit_test(test_in_place_updates_use_each_apis_verbs_against_the_emulator),
         cmocka_unit_test(test_create_resumes_a_checkpointed_operation_instead_of_posting_again),
         cmocka_unit_test(test_concurrent_node_pool_creates_wait_out_the_cluster_lock),
+        cmocka_unit_test(test_concurrent_sql_children_wait_out_the_instance_lock),
         cmocka_unit_test(test_protected_resources_refuse_removal_with_a_way_out),
         cmocka_unit_test(test_mysql_user_is_found_and_removed_without_a_spec),
     };

@@ -573,6 +573,10 @@ static void test_module_mistakes_are_errors(void **st) {
                               "output('echo', e)\n",
                               &o, &s, &d),
                      0);
+    assert_non_null(spec_find(s, "module.i2.gcp.storage_bucket.c"));
+    assert_int_equal(spec_find(s, "gcp.storage_bucket.y")->depends_on.n, 2); /* the module's resources */
+    /* every input but source reaches the module function, name included */
+    assert_json(s->outputs[0].value, "{\"name\":\"n1\",\"x\":2}");
     spec_free(s);
     /* an error inside a module caught by pcall leaves the root prefix */
     assert_int_equal(load_src("local ok, err = pcall(function() module 'b' { source = 'boom' } end)\n"
@@ -585,10 +589,6 @@ static void test_module_mistakes_are_errors(void **st) {
     dump_diags(&d);
     assert_non_null(spec_find(s, "module.b.gcp.storage_bucket.x"));
     assert_non_null(spec_find(s, "gcp.storage_bucket.root"));
-    /* every input but source reaches the module function, name included */
-    assert_json(s->outputs[0].value, "{\"name\":\"n1\",\"x\":2}");
-    assert_non_null(spec_find(s, "module.i2.gcp.storage_bucket.c"));
-    assert_int_equal(spec_find(s, "gcp.storage_bucket.y")->depends_on.n, 2); /* the module's resources */
     spec_free(s);
 }
 

@@ -73,7 +73,9 @@ static int start_sshd(const char *helper) {
     g.sshd = pid;
     /* Generous waits: key generation is slow on a loaded CI machine. */
     for (int i = 0; i < 600 && access(portf, R_OK) != 0; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
+        int st = 0;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            fprintf(stderr, "test_ssh: sshd helper exited (status %d) before listening\n", st);
             g.sshd = 0;
             return 0;
         }
@@ -89,8 +91,22 @@ static int start_sshd(const char *helper) {
         int ok = connect(s, (struct sockaddr *)&a, sizeof a) == 0;
         close(s);
         if (ok) return 1;
-        if (waitpid(pid, NULL, WNOHANG) == pid) break; /* e.g. the port was taken */
+        if (waitpid(pid, NULL, WNOHANG) == pid) { /* e.g. the port was taken */
+            pid = 0;
+            break;
+        }
         usleep(50000);
+    }
+    char logf[512];
+    snprintf(logf, sizeof logf, "%s/sshd.log", g.dir);
+    char *log = slurp(logf);
+    fprintf(stderr, "test_ssh: sshd on port %d did not accept connections; sshd.log:\n%s\n", g.port,
+            log ? log : "(none)");
+    free(log);
+    if (!pid) {
+        g.sshd = 0;
+        g.port = 0;
+        return 0;
     }
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
@@ -531,6 +547,48 @@ static void echo_stop(echo_t *es) {
     pthread_join(es->th, NULL);
 }
 
+/* Kills the per-connection sshd processes (children of our sshd): every
+ * pooled session dies while the listener stays up. */
+static int kill_sshd_connections(void) {
+    int n = 0;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "ps -o pid= --ppid %d", (int)g.sshd);
+    FILE *f = popen(cmd, "r");
+    if (!f) return 0;
+    int pid;
+    while (fscanf(f, "%d", &pid) == 1)
+        if (kill(pid, SIGKILL) == 0) n++;
+    pclose(f);
+    return n;
+}
+
+/* Sends 200 KB through the tunnel at lport and checks the echo. */
+static void echo_roundtrip(int lport, int round) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lport),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(s, (struct sockaddr *)&a, sizeof a), 0);
+    /* 200 KB through the tunnel and back */
+    size_t total = 200000, sent = 0, got = 0;
+    char *out = xmalloc(total), *in = xmalloc(total);
+    for (size_t i = 0; i < total; i++) out[i] = (char)('a' + (i * 7 + round) % 26);
+    while (got < total) {
+        if (sent < total) {
+            ssize_t w = write(s, out + sent, total - sent > 16384 ? 16384 : total - sent);
+            assert_true(w > 0);
+            sent += (size_t)w;
+        }
+        ssize_t n = recv(s, in + got, total - got, sent < total ? MSG_DONTWAIT : 0);
+        if (n > 0) got += (size_t)n;
+        else if (n == 0) break;
+    }
+    assert_int_equal(got, total);
+    assert_memory_equal(in, out, total);
+    close(s);
+    free(out);
+    free(in);
+}
+
 static void test_tunnel_forwards_bytes_through_bastion(void **state) {
     (void)state;
     NEED_SSHD();
@@ -546,31 +604,13 @@ static void test_tunnel_forwards_bytes_through_bastion(void **state) {
     assert_true(lport > 0);
     assert_int_equal(ssh_tunnel_open(pool, bastion, "127.0.0.1", es.port, &lport2, &e), 0);
     assert_int_equal(lport, lport2); /* shared for the same target */
-    for (int round = 0; round < 2; round++) {
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lport),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        assert_int_equal(connect(s, (struct sockaddr *)&a, sizeof a), 0);
-        /* 200 KB through the tunnel and back */
-        size_t total = 200000, sent = 0, got = 0;
-        char *out = xmalloc(total), *in = xmalloc(total);
-        for (size_t i = 0; i < total; i++) out[i] = (char)('a' + (i * 7 + round) % 26);
-        while (got < total) {
-            if (sent < total) {
-                ssize_t w = write(s, out + sent, total - sent > 16384 ? 16384 : total - sent);
-                assert_true(w > 0);
-                sent += (size_t)w;
-            }
-            ssize_t n = recv(s, in + got, total - got, sent < total ? MSG_DONTWAIT : 0);
-            if (n > 0) got += (size_t)n;
-            else if (n == 0) break;
-        }
-        assert_int_equal(got, total);
-        assert_memory_equal(in, out, total);
-        close(s);
-        free(out);
-        free(in);
-    }
+    echo_roundtrip(lport, 0);
+    echo_roundtrip(lport, 1);
+    /* The bastion session dies (idle timeout, restart): the next client
+     * connection gets a new one. */
+    assert_true(kill_sshd_connections() > 0);
+    usleep(100000);
+    echo_roundtrip(lport, 2);
     ssh_pool_free(pool);
     json_decref(bastion);
     echo_stop(&es);
@@ -779,21 +819,6 @@ static void test_invalid_bodies_are_rejected_before_connecting(void **state) {
     fix_free(&f);
 }
 
-/* Kills the per-connection sshd processes (children of our sshd): every
- * pooled session dies while the listener stays up. */
-static int kill_sshd_connections(void) {
-    int n = 0;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "ps -o pid= --ppid %d", (int)g.sshd);
-    FILE *f = popen(cmd, "r");
-    if (!f) return 0;
-    int pid;
-    while (fscanf(f, "%d", &pid) == 1)
-        if (kill(pid, SIGKILL) == 0) n++;
-    pclose(f);
-    return n;
-}
-
 static void test_dead_pooled_session_is_replaced(void **state) {
     (void)state;
     NEED_SSHD();
@@ -813,6 +838,64 @@ static void test_dead_pooled_session_is_replaced(void **state) {
     fix_free(&f);
 }
 
+static void test_provider_block_supplies_connection_defaults(void **state) {
+    (void)state;
+    NEED_SSHD();
+    char *key = path_in("user_ed25519");
+    json_t *cfg = json_pack("{s:s, s:i, s:s, s:s}", "user", g.user, "port", g.port,
+                            "private_key_file", key, "host_key_sha256", g.fp);
+    prov_env_t env = {.parallelism = 4};
+    perr_t e = {0};
+    fix_t f;
+    fix_init(&f);
+    ssh_provider.close(f.prov);
+    f.prov = f.c.prov = ssh_provider.open(cfg, &env, &e);
+    assert_non_null(f.prov);
+    json_t *b = json_pack("{s:s, s:s}", "host", "127.0.0.1", "script", "echo from-defaults");
+    int rc = create(&f, b, NULL);
+    if (rc) fail_msg("create failed: %s", f.err.msg);
+    assert_true(has_line(&f, "from-defaults"));
+    /* An unknown field in the provider block is an error. */
+    json_t *bad = json_pack("{s:s}", "usr", "x");
+    assert_null(ssh_provider.open(bad, &env, &e));
+    assert_non_null(strstr(e.msg, "usr: unknown field"));
+    json_decref(bad);
+    json_decref(b);
+    json_decref(cfg);
+    free(key);
+    fix_free(&f);
+}
+
+static void test_trust_on_first_use_records_key_in_known_hosts(void **state) {
+    (void)state;
+    NEED_SSHD();
+    char *khf = path_in("tofu_known_hosts");
+    unlink(khf);
+    json_t *b = body_new("echo tofu");
+    json_object_del(b, "host_key_sha256");
+    json_object_set_new(b, "known_hosts_file", json_string(khf));
+    json_object_set_new(b, "trust_on_first_use", json_true());
+    fix_t f;
+    fix_init(&f);
+    int rc = create(&f, b, NULL);
+    if (rc) fail_msg("create failed: %s", f.err.msg);
+    fix_free(&f);
+    char *kh = slurp(khf);
+    assert_non_null(kh);
+    char *want = xasprintf("[127.0.0.1]:%d ssh-ed25519 ", g.port);
+    assert_non_null(strstr(kh, want));
+    /* Now pinned by the file: works without trust_on_first_use. */
+    json_object_set_new(b, "trust_on_first_use", json_false());
+    fix_init(&f);
+    rc = create(&f, b, NULL);
+    if (rc) fail_msg("create with recorded key failed: %s", f.err.msg);
+    fix_free(&f);
+    free(want);
+    free(kh);
+    free(khf);
+    json_decref(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_invalid_bodies_are_rejected_before_connecting),
@@ -822,6 +905,7 @@ int main(void) {
         cmocka_unit_test(test_host_key_mismatch_is_refused),
         cmocka_unit_test(test_unpinned_host_key_error_names_fingerprint),
         cmocka_unit_test(test_known_hosts_file_verifies_host_key),
+        cmocka_unit_test(test_trust_on_first_use_records_key_in_known_hosts),
         cmocka_unit_test(test_wrong_key_gives_clear_auth_error),
         cmocka_unit_test(test_passphrase_key_auth_and_passphrase_not_in_errors),
         cmocka_unit_test(test_agent_auth),
@@ -834,6 +918,7 @@ int main(void) {
         cmocka_unit_test(test_timeout_stops_a_hanging_script_and_kills_it),
         cmocka_unit_test(test_remove_runs_destroy_script_only_when_set),
         cmocka_unit_test(test_dead_pooled_session_is_replaced),
+        cmocka_unit_test(test_provider_block_supplies_connection_defaults),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
