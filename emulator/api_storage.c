@@ -693,7 +693,16 @@ static void h_upload(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     } else if (!strcmp(type, "resumable")) {
         if (!bucket_load(emu, bucket, resp, NULL))
             return;
-        json_t *meta = json_is_object(req->body) ? json_deep_copy(req->body) : json_object();
+        /* Upload bodies reach us raw: the session's metadata is JSON. */
+        json_t *meta = req->raw_body ? json_loadb(req->raw_body, req->raw_len, 0, NULL) : NULL;
+        if (!json_is_object(meta)) {
+            json_decref(meta);
+            meta = json_object();
+        }
+        if (emu_validate(resp, "storage", "Object", meta) < 0) {
+            json_decref(meta);
+            return;
+        }
         if (!json_object_get(meta, "name") && emu_q(req, "name"))
             json_object_set_new(meta, "name", json_string(emu_q(req, "name")));
         char id[33];

@@ -372,11 +372,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     char *api_name = xstrndup(p, alen);
     const char *rest = p[alen] == '/' ? p + alen + 1 : p + alen;
     const emu_api_t *api = find_api(p, alen);
-    if (!api && ((alen == 6 && !memcmp(p, "upload", 6)) || (alen == 8 && !memcmp(p, "download", 8)))) {
-        /* gcloud derives the media URL from the host root of the storage
-         * endpoint (/upload/storage/v1/...): serve it as storage's. */
+    int media = (alen == 6 && !memcmp(p, "upload", 6)) || (alen == 8 && !memcmp(p, "download", 8));
+    int resumable = alen == 9 && !memcmp(p, "resumable", 9) && !strncmp(rest, "upload/", 7);
+    if (!api && (media || resumable)) {
+        /* gcloud derives media URLs from the host root of the storage
+         * endpoint (/upload/storage/v1/..., /resumable/upload/storage/v1/...):
+         * serve them as storage's. */
         api = find_api("storage", 7);
-        rest = p;
+        if (media)
+            rest = p;
         free(api_name);
         api_name = xstrdup("storage");
     }

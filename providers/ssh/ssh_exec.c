@@ -167,7 +167,7 @@ int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **t
     out_state_t st = {.o = o};
     if (o->sensitive_env) add_needles(&st.needles, o->sensitive_env);
 
-    /* stdin payload: "<len>\n" + env exports + script */
+    /* stdin payload: "<env len>\n<script len>\n" + env exports + script */
     sbuf_t env = {0}, in = {0};
     sbuf_add(&env, "");
     if (o->env) add_exports(&env, o->env);
@@ -175,6 +175,7 @@ int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **t
     sbuf_addf(&in, "%zu\n%zu\n", env.len, o->script_len);
     sbuf_addn(&in, env.s, env.len);
     sbuf_addn(&in, o->script, o->script_len);
+    if (env.s) explicit_bzero(env.s, env.len);
     sbuf_free(&env);
     char *cmd = xasprintf("exec sh -c '%s'", wrapper);
 
@@ -318,6 +319,7 @@ out:
     sbuf_free(&st.part[0]);
     sbuf_free(&st.part[1]);
     strlist_free(&st.needles);
+    if (in.s) explicit_bzero(in.s, in.len); /* holds sensitive_env values */
     sbuf_free(&in);
     free(cmd);
     return rc;

@@ -33,4 +33,5 @@ curl -s -o /dev/null -w '%{http_code}' "$EMU_URL/storage/storage/v1/b/plinth-dem
     fail "bucket left after destroy"
 n=$(curl -s "$EMU_URL/storage/storage/v1/b?project=plinth-demo" | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("items",[])))')
 [ "$n" = 0 ] || fail "$n buckets left"
+reqcheck_log
 echo "ci_pr_flow: ok"

@@ -12,4 +12,5 @@ for want in "mistakes.lua:3:.*autoCreateSubnetwork" "mistakes.lua:4:.*SIDEWAYS" 
 done
 [ -s http.log ] && fail "requests were sent: $(cat http.log)"
 expect_rc 1 $PLINTH --spec mistakes.lua --no-color validate
+reqcheck_log
 echo "engine_errors: ok"

@@ -49,4 +49,5 @@ if dups: print("created twice:", dups); sys.exit(1)
 PY
 n=$(curl -s "$EMU_URL/storage/storage/v1/b?project=engine-test&maxResults=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("items",[])))')
 [ "$n" = 20 ] || fail "expected 20 buckets, found $n"
+reqcheck_log
 echo "engine_kill: ok"

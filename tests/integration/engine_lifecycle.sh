@@ -50,4 +50,5 @@ grep -q "Destroy complete" last.out || fail "destroy: $(tail -5 last.out)"
 expect_rc 0 $P state list
 [ -s last.out ] && fail "state not empty after destroy: $(cat last.out)"
 expect_rc 2 $P plan --detailed-exitcode
+reqcheck_log
 echo "engine_lifecycle: ok"

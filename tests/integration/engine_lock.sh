@@ -29,4 +29,5 @@ expect_rc 1 $P state unlock wrong-id
 expect_rc 0 $P state unlock "$id"
 expect_rc 0 $P apply --auto-approve
 expect_rc 0 $P plan --detailed-exitcode
+reqcheck_log
 echo "engine_lock: ok"

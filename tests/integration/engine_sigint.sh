@@ -22,4 +22,5 @@ done_before=$(python3 -c 'import json; print(len([r for r in json.load(open(".pl
 [ "$done_before" -gt 0 ] && [ "$done_before" -lt 50 ] || fail "expected a partial apply, state has $done_before finished resources"
 expect_rc 0 $P apply --auto-approve
 expect_rc 0 $P plan --detailed-exitcode
+reqcheck_log
 echo "engine_sigint: ok ($done_before of 50 done before the interrupt)"

@@ -25,4 +25,5 @@ expect_rc 0 $P apply --auto-approve
 expect_rc 0 $P plan --detailed-exitcode
 mode=$(gcloud compute networks describe main --format='value(routingConfig.routingMode)' 2> gcloud.err) || fail "describe: $(cat gcloud.err)"
 [ "$mode" = REGIONAL ] || fail "apply did not restore the routing mode: $mode"
+reqcheck_log
 echo "gcp_drift: ok"

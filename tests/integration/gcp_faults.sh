@@ -33,5 +33,6 @@ if d: print("created twice:", d); sys.exit(1)
 PY
     emu_stop
 done
+reqcheck_log
 echo "gcp_faults: $ok of $RUNS runs succeeded"
 [ "$ok" = "$RUNS" ] || fail "only $ok of $RUNS runs succeeded"

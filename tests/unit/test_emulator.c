@@ -785,9 +785,9 @@ static void test_storage_multipart_and_resumable_uploads(void **state) {
     assert_string_equal(jstr(h.json, "size"), "5");
     http_free(&h);
     free(url);
-    url = u(f, "/storage/upload/storage/v1/b/ups/o?uploadType=resumable&name=r1");
+    url = u(f, "/storage/upload/storage/v1/b/ups/o?uploadType=resumable");
     CURL *c = curl_easy_init();
-    h = req_with(NULL, "POST", url, "{}", NULL, NULL);
+    h = req_with(NULL, "POST", url, "{\"name\":\"r1\",\"contentType\":\"text/x-r\"}", NULL, NULL);
     assert_int_equal(h.status, 200);
     http_free(&h);
     curl_easy_cleanup(c);
@@ -804,6 +804,7 @@ static void test_storage_multipart_and_resumable_uploads(void **state) {
     h = req_with(NULL, "PUT", put, "resumed", "application/octet-stream", NULL);
     assert_int_equal(h.status, 200);
     assert_string_equal(jstr(h.json, "name"), "r1");
+    assert_string_equal(jstr(h.json, "contentType"), "text/x-r");
     http_free(&h);
     char *get = u(f, "/storage/storage/v1/b/ups/o/r1?alt=media");
     h = req("GET", get, NULL);

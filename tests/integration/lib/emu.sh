@@ -9,6 +9,11 @@ BIN=${PLINTH_BIN:-$(pwd)/bin}
 PLINTH="$BIN/plinth"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/plinth-test.XXXXXX")
 EMU_PID=""
+# Every request plinth sends in a test is logged and checked against the
+# Google Cloud CLI's API definitions (reqcheck_log).
+export PLINTH_HTTP_LOG="$WORK/plinth-http.log"
+TOOLS=${PLINTH_TOOLS:-$(pwd)/build/tools}
+[ -x "$TOOLS/reqcheck" ] || TOOLS="$(dirname "$BIN")/tools"
 
 cleanup() {
     [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null && wait "$EMU_PID" 2>/dev/null
@@ -45,4 +50,11 @@ expect_rc() {
         cat "$WORK/last.out" "$WORK/last.err" >&2
         fail "expected exit $want, got $rc: $*"
     fi
+}
+
+# reqcheck_log: every request in the test's HTTP log is valid for the real API.
+reqcheck_log() {
+    [ -s "$PLINTH_HTTP_LOG" ] || return 0
+    "$TOOLS/reqcheck" "$PLINTH_HTTP_LOG" > "$WORK/reqcheck.out" 2>&1 ||
+        fail "requests not valid for the real API: $(tail -20 "$WORK/reqcheck.out")"
 }
