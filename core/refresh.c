@@ -4,6 +4,7 @@
  * plan time (with the import command) rather than half-way through apply.
  * Types that can list (read_many) are read in one batch per type; the rest
  * one GET each, all on the walk's worker threads. */
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,13 @@ static int single_step(void *ud, size_t step) {
 /* Applies type defaults to a copy of the spec body. */
 static int base_desired(engine_t *e, plan_item_t *it, diag_t *errs) {
     it->desired = json_deep_copy(it->spec->body);
+    /* Types that read files named in the body (ssh.exec's script_file) get
+     * the directory of the file that declared them. */
+    if (rtype_path_in(it->type->extra_fields, "_spec_dir")) {
+        char buf[sizeof it->spec->file];
+        memcpy(buf, it->spec->file, sizeof buf);
+        json_object_set_new(it->desired, "_spec_dir", json_string(dirname(buf)));
+    }
     /* A Lua {} cannot say it meant []: the schema knows which fields are lists. */
     if (it->type->api && it->type->message) schema_fix_empty_lists(it->type->api, it->type->message, it->desired);
     if (!it->type->defaults) return 0;

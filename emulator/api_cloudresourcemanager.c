@@ -19,6 +19,19 @@ static void new_etag(char out[16]) {
     EVP_EncodeBlock((unsigned char *)out, raw, 8);
 }
 
+/* Etags are bytes fields: clients may send them back in the URL-safe
+ * base64 alphabet (apitools does), with or without padding. */
+static int etag_equal(const char *a, const char *b) {
+    for (;; a++, b++) {
+        char x = *a == '-' ? '+' : *a == '_' ? '/' : *a;
+        char y = *b == '-' ? '+' : *b == '_' ? '/' : *b;
+        if ((x == '\0' || x == '=') && (y == '\0' || y == '='))
+            return 1;
+        if (x != y)
+            return 0;
+    }
+}
+
 json_t *emu_iam_policy_get(emu_t *emu, const char *key) {
     json_t *p = emu_get(emu, key);
     if (p)
@@ -76,7 +89,7 @@ int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json
     json_t *cur = emu_iam_policy_get(emu, key);
     const char *etag = json_string_value(json_object_get(policy, "etag"));
     const char *cur_etag = json_string_value(json_object_get(cur, "etag"));
-    if (etag && *etag && strcmp(etag, cur_etag) != 0) {
+    if (etag && *etag && !etag_equal(etag, cur_etag)) {
         emu_error(resp, 409, "ABORTED", "aborted",
                   "There were concurrent policy changes. Please retry the whole read-modify-write "
                   "with exponential backoff. The request's ETag '%s' did not match the current "

@@ -41,40 +41,33 @@ static const char *scope_seg(scope_t s) {
 
 /* "projects/p/global/networks" or "projects/p/regions/r/subnetworks". */
 static char *coll_path(const coll_t *c, const target_t *t) {
-    if (c->scope == SC_GLOBAL)
-        return xasprintf("projects/%s/global/%s", t->project, c->name);
+    if (c->scope == SC_GLOBAL) return xasprintf("projects/%s/global/%s", t->project, c->name);
     return xasprintf("projects/%s/%s/%s/%s", t->project, scope_seg(c->scope), t->loc, c->name);
 }
 
 static target_t target_of(const coll_t *c, const emu_req_t *req, int with_name) {
     target_t t = {req->params[0], NULL, NULL};
     size_t i = 1;
-    if (c->scope != SC_GLOBAL)
-        t.loc = req->params[i++];
-    if (with_name && i < req->nparams)
-        t.name = req->params[i];
+    if (c->scope != SC_GLOBAL) t.loc = req->params[i++];
+    if (with_name && i < req->nparams) t.name = req->params[i];
     return t;
 }
 
 static int valid_name(const char *n) {
     size_t len = strlen(n);
-    if (len < 1 || len > 63 || n[0] < 'a' || n[0] > 'z')
-        return 0;
+    if (len < 1 || len > 63 || n[0] < 'a' || n[0] > 'z') return 0;
     for (size_t i = 0; i < len; i++)
-        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '-'))
-            return 0;
+        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '-')) return 0;
     return n[len - 1] != '-';
 }
 
 static char *new_id(emu_t *emu) {
-    return xasprintf("%lld", (long long)(1234567890123456789LL +
-                                         emu_next_id(emu, "compute.id") * 1000003LL));
+    return xasprintf("%lld", (long long)(1234567890123456789LL + emu_next_id(emu, "compute.id") * 1000003LL));
 }
 
 static char *new_fingerprint(void) {
     /* 8 random bytes, base64-ish like the real API's fingerprints. */
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char hex[17];
     util_random_hex(hex, 8);
     char *out = xmalloc(13);
@@ -89,10 +82,8 @@ static char *new_fingerprint(void) {
  * coll: "global/networks" for bare names.  New string. */
 static char *norm_ref(const char *project, const char *v, const char *coll) {
     const char *p = strstr(v, "projects/");
-    if (strstr(v, "://") && p)
-        return xasprintf(SELF_BASE "%s", p);
-    if (strncmp(v, "projects/", 9) == 0)
-        return xasprintf(SELF_BASE "%s", v);
+    if (strstr(v, "://") && p) return xasprintf(SELF_BASE "%s", p);
+    if (strncmp(v, "projects/", 9) == 0) return xasprintf(SELF_BASE "%s", v);
     if (!strncmp(v, "global/", 7) || !strncmp(v, "regions/", 8) || !strncmp(v, "zones/", 6))
         return xasprintf(SELF_BASE "projects/%s/%s", project, v);
     return xasprintf(SELF_BASE "projects/%s/%s/%s", project, coll, v);
@@ -106,8 +97,7 @@ static char *ref_key(const char *url) {
 
 static void norm_field(json_t *doc, const char *field, const char *project, const char *coll) {
     const char *v = json_string_value(json_object_get(doc, field));
-    if (!v)
-        return;
+    if (!v) return;
     char *n = norm_ref(project, v, coll);
     json_object_set_new(doc, field, json_string(n));
     free(n);
@@ -115,8 +105,12 @@ static void norm_field(json_t *doc, const char *field, const char *project, cons
 
 /* Copy without internal "_emu" bookkeeping. */
 static json_t *render(const json_t *doc) {
-    json_t *c = json_deep_copy(doc);
-    json_object_del(c, "_emu");
+    json_t *c = json_deep_copy(doc), *v;
+    const char *k;
+    void *tmp;
+    json_object_foreach_safe(c, tmp, k, v) {
+        if (k[0] == '_') json_object_del(c, k);
+    }
     return c;
 }
 
@@ -138,14 +132,12 @@ static int parse_cidr(const char *cidr, uint32_t *base, int *prefix) {
     char buf[64];
     snprintf(buf, sizeof buf, "%s", cidr ? cidr : "");
     char *slash = strchr(buf, '/');
-    if (!slash)
-        return -1;
+    if (!slash) return -1;
     *slash = '\0';
     char *end = NULL;
     long pl = strtol(slash + 1, &end, 10);
     struct in_addr a;
-    if (*end || pl < 8 || pl > 29 || inet_pton(AF_INET, buf, &a) != 1)
-        return -1;
+    if (*end || pl < 8 || pl > 29 || inet_pton(AF_INET, buf, &a) != 1) return -1;
     *base = ntohl(a.s_addr);
     *prefix = (int)pl;
     uint32_t mask = pl == 0 ? 0 : 0xffffffffu << (32 - pl);
@@ -161,17 +153,18 @@ static void ip_str(uint32_t ip, char out[16]) {
 
 static void op_finish(emu_t *emu, const char *key) {
     json_t *op = emu_get(emu, key);
-    if (!op || !strcmp(json_string_value(json_object_get(op, "status")) ?: "", "DONE"))
-        return;
+    if (!op || !strcmp(json_string_value(json_object_get(op, "status")) ?: "", "DONE")) return;
     json_t *after = json_object_get(op, "_emu");
-    const char *del = json_string_value(json_object_get(after, "delete"));
-    if (del)
-        emu_del(emu, del);
+    json_t *del = json_object_get(after, "delete"), *d;
+    size_t di;
+    if (json_is_string(del)) emu_del(emu, json_string_value(del));
+    json_array_foreach(del, di, d) {
+        emu_del(emu, json_string_value(d));
+    }
     const char *setkey = json_string_value(json_object_get(after, "key"));
     json_t *set = json_object_get(after, "set");
     json_t *doc = setkey ? emu_get(emu, setkey) : NULL;
-    if (doc && json_is_object(set))
-        json_object_update(doc, set);
+    if (doc && json_is_object(set)) json_object_update(doc, set);
     json_object_set_new(op, "status", json_string("DONE"));
     json_object_set_new(op, "progress", json_integer(100));
     json_object_set_new(op, "endTime", json_string(emu_now()));
@@ -182,32 +175,27 @@ static void op_finish(emu_t *emu, const char *key) {
 /* Creates a RUNNING operation on target (selfLink + id) and arms its
  * timer.  after: {"delete": key} or {"key": k, "set": {...}} applied at
  * DONE (stolen; may be NULL).  Returns the response body (new). */
-static json_t *op_start(emu_t *emu, scope_t scope, const target_t *t, const char *optype,
-                        const char *kind, const char *target_link, const char *target_id,
-                        json_t *after) {
+static json_t *op_start(emu_t *emu, scope_t scope, const target_t *t, const char *optype, const char *kind,
+                        const char *target_link, const char *target_id, json_t *after) {
     char *name = emu_op_id(emu);
-    char *path = scope == SC_GLOBAL
-                     ? xasprintf("projects/%s/global/operations/%s", t->project, name)
-                     : xasprintf("projects/%s/%s/%s/operations/%s", t->project, scope_seg(scope),
-                                 t->loc, name);
+    char *path = scope == SC_GLOBAL ? xasprintf("projects/%s/global/operations/%s", t->project, name)
+                                    : xasprintf("projects/%s/%s/%s/operations/%s", t->project,
+                                                scope_seg(scope), t->loc, name);
     char *id = new_id(emu);
-    json_t *op = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s}", "kind",
-                           "compute#operation", "id", id, "name", name, "operationType", optype,
-                           "targetLink", target_link, "status", "RUNNING", "user",
-                           "emulator@plinth.local", "progress", 0, "insertTime", emu_now(),
+    json_t *op = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s}", "kind", "compute#operation", "id",
+                           id, "name", name, "operationType", optype, "targetLink", target_link, "status",
+                           "RUNNING", "user", "emulator@plinth.local", "progress", 0, "insertTime", emu_now(),
                            "startTime", emu_now(), "selfLink", "");
     char *self = xasprintf(SELF_BASE "%s", path);
     json_object_set_new(op, "selfLink", json_string(self));
-    if (target_id)
-        json_object_set_new(op, "targetId", json_string(target_id));
+    if (target_id) json_object_set_new(op, "targetId", json_string(target_id));
     if (scope != SC_GLOBAL) {
         char *loc = xasprintf(SELF_BASE "projects/%s/%s/%s", t->project, scope_seg(scope), t->loc);
         json_object_set_new(op, scope == SC_REGION ? "region" : "zone", json_string(loc));
         free(loc);
     }
     json_t *out = render(op);
-    if (after)
-        json_object_set_new(op, "_emu", after);
+    if (after) json_object_set_new(op, "_emu", after);
     char *key = xasprintf("compute/%s", path);
     emu_put(emu, key, op);
     emu_after(emu, emu_duration(emu, kind), op_finish, key);
@@ -219,13 +207,11 @@ static json_t *op_start(emu_t *emu, scope_t scope, const target_t *t, const char
     return out;
 }
 
-static void op_get_scoped(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, scope_t scope,
-                          int wait) {
+static void op_get_scoped(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, scope_t scope, int wait) {
     char *key = scope == SC_GLOBAL
-                    ? xasprintf("compute/projects/%s/global/operations/%s", req->params[0],
-                                req->params[1])
-                    : xasprintf("compute/projects/%s/%s/%s/operations/%s", req->params[0],
-                                scope_seg(scope), req->params[1], req->params[2]);
+                    ? xasprintf("compute/projects/%s/global/operations/%s", req->params[0], req->params[1])
+                    : xasprintf("compute/projects/%s/%s/%s/operations/%s", req->params[0], scope_seg(scope),
+                                req->params[1], req->params[2]);
     json_t *op = emu_get(emu, key);
     if (!op) {
         emu_error(resp, 404, "NOT_FOUND", "notFound", "The resource '%s' was not found",
@@ -233,32 +219,41 @@ static void op_get_scoped(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, sc
     } else {
         /* wait: the real call blocks until DONE (<= 2 min); handlers may
          * not block, so the operation completes now. */
-        if (wait)
-            op_finish(emu, key);
+        if (wait) op_finish(emu, key);
         resp->body = render(emu_get(emu, key));
     }
     free(key);
 }
 
-static void h_gop_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) { op_get_scoped(e, r, s, SC_GLOBAL, 0); }
-static void h_gop_wait(emu_t *e, const emu_req_t *r, emu_resp_t *s) { op_get_scoped(e, r, s, SC_GLOBAL, 1); }
-static void h_rop_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) { op_get_scoped(e, r, s, SC_REGION, 0); }
-static void h_rop_wait(emu_t *e, const emu_req_t *r, emu_resp_t *s) { op_get_scoped(e, r, s, SC_REGION, 1); }
-static void h_zop_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) { op_get_scoped(e, r, s, SC_ZONE, 0); }
-static void h_zop_wait(emu_t *e, const emu_req_t *r, emu_resp_t *s) { op_get_scoped(e, r, s, SC_ZONE, 1); }
+static void h_gop_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) {
+    op_get_scoped(e, r, s, SC_GLOBAL, 0);
+}
+static void h_gop_wait(emu_t *e, const emu_req_t *r, emu_resp_t *s) {
+    op_get_scoped(e, r, s, SC_GLOBAL, 1);
+}
+static void h_rop_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) {
+    op_get_scoped(e, r, s, SC_REGION, 0);
+}
+static void h_rop_wait(emu_t *e, const emu_req_t *r, emu_resp_t *s) {
+    op_get_scoped(e, r, s, SC_REGION, 1);
+}
+static void h_zop_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) {
+    op_get_scoped(e, r, s, SC_ZONE, 0);
+}
+static void h_zop_wait(emu_t *e, const emu_req_t *r, emu_resp_t *s) {
+    op_get_scoped(e, r, s, SC_ZONE, 1);
+}
 
 /* requestId: a retried mutation with the same id gets the first one's
  * operation instead of acting twice.  Returns 1 when answered. */
 static int replayed(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *rid = emu_q(req, "requestId");
-    if (!rid || !*rid)
-        return 0;
+    if (!rid || !*rid) return 0;
     char *key = xasprintf("compute-requests/%s/%s", req->params[0], rid);
     const char *opkey = json_string_value(json_object_get(emu_get(emu, key), "op"));
     json_t *op = opkey ? emu_get(emu, opkey) : NULL;
     free(key);
-    if (!op)
-        return 0;
+    if (!op) return 0;
     resp->body = render(op);
     return 1;
 }
@@ -266,8 +261,7 @@ static int replayed(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void remember(emu_t *emu, const emu_req_t *req, const emu_resp_t *resp) {
     const char *rid = emu_q(req, "requestId");
     const char *self = json_string_value(json_object_get(resp->body, "selfLink"));
-    if (!rid || !*rid || resp->status != 200 || !self || !strstr(self, "/operations/"))
-        return;
+    if (!rid || !*rid || resp->status != 200 || !self || !strstr(self, "/operations/")) return;
     char *key = xasprintf("compute-requests/%s/%s", req->params[0], rid);
     char *opkey = ref_key(self);
     emu_put(emu, key, json_pack("{s:s}", "op", opkey));
@@ -277,14 +271,12 @@ static void remember(emu_t *emu, const emu_req_t *req, const emu_resp_t *resp) {
 
 /* ---- generic collection methods --------------------------------------- */
 
-static json_t *load(emu_t *emu, const coll_t *c, const target_t *t, emu_resp_t *resp,
-                    char **key_out) {
+static json_t *load(emu_t *emu, const coll_t *c, const target_t *t, emu_resp_t *resp, char **key_out) {
     char *cp = coll_path(c, t);
     char *key = xasprintf("compute/%s/%s", cp, t->name);
     json_t *doc = emu_get(emu, key);
     if (!doc)
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "The resource '%s/%s' was not found", cp,
-                  t->name);
+        emu_error(resp, 404, "NOT_FOUND", "notFound", "The resource '%s/%s' was not found", cp, t->name);
     free(cp);
     if (doc && key_out)
         *key_out = key;
@@ -296,8 +288,7 @@ static json_t *load(emu_t *emu, const coll_t *c, const target_t *t, emu_resp_t *
 static void c_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c) {
     target_t t = target_of(c, req, 1);
     json_t *doc = load(emu, c, &t, resp, NULL);
-    if (doc)
-        resp->body = render(doc);
+    if (doc) resp->body = render(doc);
 }
 
 static void c_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c) {
@@ -313,10 +304,9 @@ static void c_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const col
     char *next = NULL;
     json_t *page = emu_page(req, items, "maxResults", 500, &next);
     char *self = xasprintf(SELF_BASE "%s", cp);
-    resp->body = json_pack("{s:s,s:s,s:o,s:s}", "kind", c->list_kind, "id", cp, "items", page,
-                           "selfLink", self);
-    if (next)
-        json_object_set_new(resp->body, "nextPageToken", json_string(next));
+    resp->body =
+        json_pack("{s:s,s:s,s:o,s:s}", "kind", c->list_kind, "id", cp, "items", page, "selfLink", self);
+    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
     free(next);
     free(self);
     json_decref(keys);
@@ -335,25 +325,21 @@ static void c_aggregated(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, con
     json_array_foreach(keys, i, k) {
         const char *ks = json_string_value(k) + strlen(prefix); /* "r/subnetworks/n" */
         const char *s = strstr(ks, seg);
-        if (!s || strchr(s + strlen(seg), '/'))
-            continue;
+        if (!s || strchr(s + strlen(seg), '/')) continue;
         char *scope_key = xasprintf("%s/%.*s", scope_seg(c->scope), (int)(s - ks), ks);
         json_t *bucket = json_object_get(items, scope_key);
         if (!bucket) {
             bucket = json_pack("{s:[]}", c->name);
             json_object_set_new(items, scope_key, bucket);
         }
-        json_array_append_new(json_object_get(bucket, c->name),
-                              render(emu_get(emu, json_string_value(k))));
+        json_array_append_new(json_object_get(bucket, c->name), render(emu_get(emu, json_string_value(k))));
         free(scope_key);
     }
     char *self = xasprintf(SELF_BASE "projects/%s/aggregated/%s", req->params[0], c->name);
     char *kind = xasprintf("compute#%sAggregatedList", c->list_kind + strlen("compute#"));
     char *dot = strstr(kind, "ListAggregatedList");
-    if (dot)
-        strcpy(dot, "AggregatedList");
-    resp->body = json_pack("{s:s,s:s,s:o,s:s}", "kind", kind, "id", self, "items", items,
-                           "selfLink", self);
+    if (dot) strcpy(dot, "AggregatedList");
+    resp->body = json_pack("{s:s,s:s,s:o,s:s}", "kind", kind, "id", self, "items", items, "selfLink", self);
     free(kind);
     free(self);
     free(seg);
@@ -367,8 +353,7 @@ static void c_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required field 'resource' not specified");
         return;
     }
-    if (emu_validate(resp, "compute", c->msg, req->body) < 0)
-        return;
+    if (emu_validate(resp, "compute", c->msg, req->body) < 0) return;
     const char *name = json_string_value(json_object_get(req->body, "name"));
     if (!name) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "required",
@@ -386,8 +371,8 @@ static void c_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
     char *cp = coll_path(c, &t);
     char *key = xasprintf("compute/%s/%s", cp, name);
     if (emu_get(emu, key)) {
-        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
-                  "The resource '%s/%s' already exists", cp, name);
+        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists", "The resource '%s/%s' already exists", cp,
+                  name);
         goto out;
     }
     json_t *doc = json_deep_copy(req->body);
@@ -408,8 +393,7 @@ static void c_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
         json_decref(doc);
     } else {
         json_t *after = json_object_get(doc, "_emu");
-        if (after)
-            json_incref(after), json_object_del(doc, "_emu");
+        if (after) json_incref(after), json_object_del(doc, "_emu");
         char *kind = xasprintf("compute.%s.insert", c->name);
         emu_put(emu, key, doc);
         resp->body = op_start(emu, c->scope, &t, "insert", kind, self, id, after);
@@ -425,12 +409,10 @@ out:
 /* Does a value name the same resource as url?  Other APIs write
  * references relatively and sometimes with the project number. */
 static int same_ref(const char *v, const char *url, const char *project, const char *num) {
-    if (!v)
-        return 0;
+    if (!v) return 0;
     const char *tail = strstr(url, "/global/") ? strstr(url, "/global/") : strstr(url, "/regions/");
     const char *vt = strstr(v, "/global/") ? strstr(v, "/global/") : strstr(v, "/regions/");
-    if (!tail || !vt || strcmp(tail, vt) != 0)
-        return 0;
+    if (!tail || !vt || strcmp(tail, vt) != 0) return 0;
     char *a = xasprintf("projects/%s/", project), *b = xasprintf("projects/%s/", num);
     int ok = strstr(v, a) || strstr(v, b);
     free(a);
@@ -439,8 +421,8 @@ static int same_ref(const char *v, const char *url, const char *project, const c
 }
 
 /* A GKE cluster, Cloud SQL instance, peering connection... that uses url. */
-static const char *other_api_user(emu_t *emu, const char *project, const char *url,
-                                  const char *field, char *found, size_t cap) {
+static const char *other_api_user(emu_t *emu, const char *project, const char *url, const char *field,
+                                  char *found, size_t cap) {
     static const char *const nested[][2] = {{"networkConfig", NULL}, {"settings", "ipConfiguration"}};
     const char *num = emu_project_number(emu, project);
     json_t *keys = emu_keys(emu, "");
@@ -449,18 +431,15 @@ static const char *other_api_user(emu_t *emu, const char *project, const char *u
     json_t *k;
     json_array_foreach(keys, i, k) {
         const char *ks = json_string_value(k);
-        if (!strncmp(ks, "compute", 7) || strstr(ks, "operations/") || !strncmp(ks, "oauth2/", 7))
-            continue;
+        if (!strncmp(ks, "compute", 7) || strstr(ks, "operations/") || !strncmp(ks, "oauth2/", 7)) continue;
         json_t *doc = emu_get(emu, ks);
         int hit = same_ref(json_string_value(json_object_get(doc, field)), url, project, num);
         for (size_t n = 0; !hit && n < 2; n++) {
             json_t *sub = json_object_get(doc, nested[n][0]);
-            if (nested[n][1])
-                sub = json_object_get(sub, nested[n][1]);
+            if (nested[n][1]) sub = json_object_get(sub, nested[n][1]);
             hit = same_ref(json_string_value(json_object_get(sub, field)), url, project, num) ||
                   (!strcmp(field, "network") &&
-                   same_ref(json_string_value(json_object_get(sub, "privateNetwork")), url,
-                            project, num));
+                   same_ref(json_string_value(json_object_get(sub, "privateNetwork")), url, project, num));
         }
         if (hit) {
             snprintf(found, cap, "%s", ks);
@@ -482,17 +461,17 @@ static const char *user_of(emu_t *emu, const char *project, const char *url, con
     json_t *k;
     json_array_foreach(keys, i, k) {
         const char *ks = json_string_value(k);
-        if (strstr(ks, "/operations/"))
-            continue;
+        if (strstr(ks, "/operations/")) continue;
         json_t *doc = emu_get(emu, ks);
+        if (json_is_true(json_object_get(doc, "_auto")) && !strcmp(field, "network"))
+            continue; /* auto-mode subnetworks go with their network */
         const char *v = json_string_value(json_object_get(doc, field));
         int hit = v && !strcmp(v, url);
         json_t *nics = json_object_get(doc, "networkInterfaces"), *nic;
         size_t j;
         json_array_foreach(nics, j, nic) {
             v = json_string_value(json_object_get(nic, field));
-            if (v && !strcmp(v, url))
-                hit = 1;
+            if (v && !strcmp(v, url)) hit = 1;
         }
         if (hit) {
             snprintf(found, sizeof found, "%s", ks + strlen("compute/"));
@@ -502,8 +481,7 @@ static const char *user_of(emu_t *emu, const char *project, const char *url, con
     }
     json_decref(keys);
     free(prefix);
-    if (!res)
-        res = other_api_user(emu, project, url, field, found, sizeof found);
+    if (!res) res = other_api_user(emu, project, url, field, found, sizeof found);
     return res;
 }
 
@@ -511,8 +489,7 @@ static void c_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
     target_t t = target_of(c, req, 1);
     char *key = NULL;
     json_t *doc = load(emu, c, &t, resp, &key);
-    if (!doc)
-        return;
+    if (!doc) return;
     const char *self = json_string_value(json_object_get(doc, "selfLink"));
     const char *field = !strcmp(c->name, "networks")      ? "network"
                         : !strcmp(c->name, "subnetworks") ? "subnetwork"
@@ -520,32 +497,40 @@ static void c_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
     const char *user = field ? user_of(emu, t.project, self, field) : NULL;
     if (user) {
         emu_error(resp, 400, "FAILED_PRECONDITION", "resourceInUseByAnotherResource",
-                  "The %s resource '%s' is already being used by '%s'", c->name + 0,
-                  self + strlen(SELF_BASE), user);
+                  "The %s resource '%s' is already being used by '%s'", c->name + 0, self + strlen(SELF_BASE),
+                  user);
     } else {
         char *kind = xasprintf("compute.%s.delete", c->name);
-        resp->body = op_start(emu, c->scope, &t, "delete", kind, self,
-                              json_string_value(json_object_get(doc, "id")),
-                              json_pack("{s:s}", "delete", key));
+        json_t *dels = json_pack("[s]", key);
+        if (json_is_true(json_object_get(doc, "autoCreateSubnetworks"))) {
+            json_t *subs = json_object_get(doc, "subnetworks"), *sv;
+            size_t si;
+            json_array_foreach(subs, si, sv) {
+                char *sk = ref_key(json_string_value(sv));
+                if (json_is_true(json_object_get(emu_get(emu, sk), "_auto")))
+                    json_array_append_new(dels, json_string(sk));
+                free(sk);
+            }
+        }
+        resp->body =
+            op_start(emu, c->scope, &t, "delete", kind, self, json_string_value(json_object_get(doc, "id")),
+                     json_pack("{s:o}", "delete", dels));
         free(kind);
     }
     free(key);
 }
 
 /* PATCH (merge) or PUT (replace) of a resource. */
-static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c,
-                     int replace) {
+static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c, int replace) {
     target_t t = target_of(c, req, 1);
     char *key = NULL;
     json_t *doc = load(emu, c, &t, resp, &key);
-    if (!doc)
-        return;
+    if (!doc) return;
     if (!req->body) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required field 'resource' not specified");
         goto out;
     }
-    if (emu_validate(resp, "compute", c->msg, req->body) < 0)
-        goto out;
+    if (emu_validate(resp, "compute", c->msg, req->body) < 0) goto out;
     json_t *body = json_deep_copy(req->body);
     static const char *const ref_fields[][2] = {{"network", "global/networks"},
                                                 {"subnetwork", "regions/-/subnetworks"}};
@@ -564,8 +549,7 @@ static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
         const char *sent = json_string_value(json_object_get(body, "fingerprint"));
         if (!sent || strcmp(sent, fp) != 0) {
             if (sent)
-                emu_error(resp, 412, "FAILED_PRECONDITION", "conditionNotMet",
-                          "Invalid fingerprint.");
+                emu_error(resp, 412, "FAILED_PRECONDITION", "conditionNotMet", "Invalid fingerprint.");
             else
                 emu_error(resp, 400, "INVALID_ARGUMENT", "required",
                           "Required field 'fingerprint' not specified.");
@@ -579,14 +563,14 @@ static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
     }
     for (size_t i = 0; c->output && c->output[i]; i++)
         json_object_del(body, c->output[i]);
-    static const char *const keep[] = {"kind", "id", "creationTimestamp", "selfLink", "name",
-                                       "region", "zone", "fingerprint", "gatewayAddress", NULL};
+    static const char *const keep[] = {"kind",   "id",   "creationTimestamp", "selfLink",       "name",
+                                       "region", "zone", "fingerprint",       "gatewayAddress", "_auto",
+                                       NULL};
     if (replace) {
         json_t *next = json_deep_copy(body);
         for (size_t i = 0; keep[i]; i++) {
             json_t *v = json_object_get(doc, keep[i]);
-            if (v)
-                json_object_set(next, keep[i], v);
+            if (v) json_object_set(next, keep[i], v);
         }
         json_object_clear(doc);
         json_object_update(doc, next);
@@ -620,11 +604,10 @@ out:
 
 /* ---- per-type preparation ---------------------------------------------- */
 
-static int need_ref(emu_t *emu, json_t *doc, const char *field, const char *project,
-                    const char *coll, int required, emu_resp_t *resp) {
+static int need_ref(emu_t *emu, json_t *doc, const char *field, const char *project, const char *coll,
+                    int required, emu_resp_t *resp) {
     if (!json_object_get(doc, field)) {
-        if (!required)
-            return 0;
+        if (!required) return 0;
         emu_error(resp, 400, "INVALID_ARGUMENT", "required",
                   "Invalid value for field 'resource.%s': ''. Must be specified.", field);
         return -1;
@@ -632,8 +615,7 @@ static int need_ref(emu_t *emu, json_t *doc, const char *field, const char *proj
     norm_field(doc, field, project, coll);
     const char *url = json_string_value(json_object_get(doc, field));
     if (!url) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid value for field 'resource.%s'.",
-                  field);
+        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid value for field 'resource.%s'.", field);
         return -1;
     }
     char *key = ref_key(url);
@@ -665,11 +647,48 @@ static void net_subnets(emu_t *emu, const char *net_url, const char *sub_url, in
                 break;
             }
         }
-        if (add)
-            json_array_append_new(subs, json_string(sub_url));
+        if (add) json_array_append_new(subs, json_string(sub_url));
         emu_put(emu, key, json_incref(net));
     }
     free(key);
+}
+
+/* Auto-mode networks get one subnetwork per region, named after the
+ * network, from 10.128.0.0/9 (a few regions only). */
+static void auto_subnets(emu_t *emu, const target_t *t, json_t *net) {
+    static const struct {
+        const char *region;
+        int octet;
+    } regions[] = {{"us-central1", 128}, {"europe-west1", 132}, {"us-west1", 138},
+                   {"asia-east1", 140},  {"us-east1", 142},     {"europe-west4", 164}};
+    const char *name = json_string_value(json_object_get(net, "name"));
+    const char *self = json_string_value(json_object_get(net, "selfLink"));
+    json_t *list = json_array();
+    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
+        char cidr[32], gw[16];
+        snprintf(cidr, sizeof cidr, "10.%d.0.0/20", regions[i].octet);
+        snprintf(gw, sizeof gw, "10.%d.0.1", regions[i].octet);
+        char *path = xasprintf("projects/%s/regions/%s/subnetworks/%s", t->project, regions[i].region, name);
+        char *sub_self = xasprintf(SELF_BASE "%s", path);
+        char *region = xasprintf(SELF_BASE "projects/%s/regions/%s", t->project, regions[i].region);
+        char *id = new_id(emu), *fp = new_fingerprint(), *key = xasprintf("compute/%s", path);
+        if (!emu_get(emu, key)) {
+            emu_put(emu, key,
+                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:s,s:b}", "kind",
+                              "compute#subnetwork", "id", id, "creationTimestamp", emu_now(), "name", name,
+                              "network", self, "ipCidrRange", cidr, "gatewayAddress", gw, "region", region,
+                              "selfLink", sub_self, "fingerprint", fp, "privateIpGoogleAccess", 0, "purpose",
+                              "PRIVATE", "stackType", "IPV4_ONLY", "_auto", 1));
+            json_array_append_new(list, json_string(sub_self));
+        }
+        free(key);
+        free(fp);
+        free(id);
+        free(region);
+        free(sub_self);
+        free(path);
+    }
+    json_object_set_new(net, "subnetworks", list);
 }
 
 static int prep_network(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp) {
@@ -679,20 +698,20 @@ static int prep_network(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *
         json_object_set_new(doc, "IPv4Range", json_string("10.240.0.0/16"));
         json_object_set_new(doc, "gatewayIPv4", json_string("10.240.0.1"));
     }
-    if (!json_object_get(doc, "mtu"))
-        json_object_set_new(doc, "mtu", json_integer(1460));
+    if (!json_object_get(doc, "mtu")) json_object_set_new(doc, "mtu", json_integer(1460));
     json_t *rc = json_object_get(doc, "routingConfig");
     if (!json_is_object(rc)) {
         rc = json_object();
         json_object_set_new(doc, "routingConfig", rc);
     }
-    if (!json_object_get(rc, "routingMode"))
-        json_object_set_new(rc, "routingMode", json_string("REGIONAL"));
+    if (!json_object_get(rc, "routingMode")) json_object_set_new(rc, "routingMode", json_string("REGIONAL"));
     if (!json_object_get(doc, "networkFirewallPolicyEnforcementOrder"))
         json_object_set_new(doc, "networkFirewallPolicyEnforcementOrder",
                             json_string("AFTER_CLASSIC_FIREWALL"));
     const char *self = json_string_value(json_object_get(doc, "selfLink"));
     const char *id = json_string_value(json_object_get(doc, "id"));
+    int inserting = !json_object_get(doc, "selfLinkWithId");
+    if (inserting && json_is_true(json_object_get(doc, "autoCreateSubnetworks"))) auto_subnets(emu, t, doc);
     if (self && id && !json_object_get(doc, "selfLinkWithId")) {
         char *s = xasprintf("%.*s%s", (int)(strrchr(self, '/') - self + 1), self, id);
         json_object_set_new(doc, "selfLinkWithId", json_string(s));
@@ -704,8 +723,7 @@ static int prep_network(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *
 static int prep_subnetwork(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp) {
     if (json_object_get(doc, "fingerprint") && json_object_get(doc, "gatewayAddress"))
         return 0; /* update: nothing to derive */
-    if (need_ref(emu, doc, "network", t->project, "global/networks", 1, resp) < 0)
-        return -1;
+    if (need_ref(emu, doc, "network", t->project, "global/networks", 1, resp) < 0) return -1;
     uint32_t base;
     int prefix;
     const char *cidr = json_string_value(json_object_get(doc, "ipCidrRange"));
@@ -735,10 +753,8 @@ static int prep_subnetwork(emu_t *emu, const target_t *t, json_t *doc, emu_resp_
     free(fp);
     if (!json_object_get(doc, "privateIpGoogleAccess"))
         json_object_set_new(doc, "privateIpGoogleAccess", json_false());
-    if (!json_object_get(doc, "purpose"))
-        json_object_set_new(doc, "purpose", json_string("PRIVATE"));
-    if (!json_object_get(doc, "stackType"))
-        json_object_set_new(doc, "stackType", json_string("IPV4_ONLY"));
+    if (!json_object_get(doc, "purpose")) json_object_set_new(doc, "purpose", json_string("PRIVATE"));
+    if (!json_object_get(doc, "stackType")) json_object_set_new(doc, "stackType", json_string("IPV4_ONLY"));
     net_subnets(emu, json_string_value(json_object_get(doc, "network")),
                 json_string_value(json_object_get(doc, "selfLink")), 1);
     return 0;
@@ -747,14 +763,10 @@ static int prep_subnetwork(emu_t *emu, const target_t *t, json_t *doc, emu_resp_
 static int prep_firewall(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp) {
     if (!json_object_get(doc, "network"))
         json_object_set_new(doc, "network", json_string("global/networks/default"));
-    if (need_ref(emu, doc, "network", t->project, "global/networks", 1, resp) < 0)
-        return -1;
-    if (!json_object_get(doc, "priority"))
-        json_object_set_new(doc, "priority", json_integer(1000));
-    if (!json_object_get(doc, "direction"))
-        json_object_set_new(doc, "direction", json_string("INGRESS"));
-    if (!json_object_get(doc, "disabled"))
-        json_object_set_new(doc, "disabled", json_false());
+    if (need_ref(emu, doc, "network", t->project, "global/networks", 1, resp) < 0) return -1;
+    if (!json_object_get(doc, "priority")) json_object_set_new(doc, "priority", json_integer(1000));
+    if (!json_object_get(doc, "direction")) json_object_set_new(doc, "direction", json_string("INGRESS"));
+    if (!json_object_get(doc, "disabled")) json_object_set_new(doc, "disabled", json_false());
     if (!json_object_get(doc, "logConfig"))
         json_object_set_new(doc, "logConfig", json_pack("{s:b}", "enable", 0));
     const char *dir = json_string_value(json_object_get(doc, "direction"));
@@ -773,13 +785,14 @@ static int prep_firewall(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t 
 }
 
 static int prep_router(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp) {
-    if (need_ref(emu, doc, "network", t->project, "global/networks", 1, resp) < 0)
-        return -1;
+    if (need_ref(emu, doc, "network", t->project, "global/networks", 1, resp) < 0) return -1;
     static const struct {
         const char *f;
         int v;
-    } nat_defaults[] = {{"udpIdleTimeoutSec", 30},          {"icmpIdleTimeoutSec", 30},
-                        {"tcpEstablishedIdleTimeoutSec", 1200}, {"tcpTransitoryIdleTimeoutSec", 30},
+    } nat_defaults[] = {{"udpIdleTimeoutSec", 30},
+                        {"icmpIdleTimeoutSec", 30},
+                        {"tcpEstablishedIdleTimeoutSec", 1200},
+                        {"tcpTransitoryIdleTimeoutSec", 30},
                         {"tcpTimeWaitTimeoutSec", 120}};
     json_t *nats = json_object_get(doc, "nats"), *nat;
     size_t i;
@@ -792,8 +805,7 @@ static int prep_router(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *r
         for (size_t j = 0; j < sizeof nat_defaults / sizeof nat_defaults[0]; j++)
             if (!json_object_get(nat, nat_defaults[j].f))
                 json_object_set_new(nat, nat_defaults[j].f, json_integer(nat_defaults[j].v));
-        if (!json_object_get(nat, "type"))
-            json_object_set_new(nat, "type", json_string("PUBLIC"));
+        if (!json_object_get(nat, "type")) json_object_set_new(nat, "type", json_string("PUBLIC"));
         if (!json_object_get(nat, "enableEndpointIndependentMapping"))
             json_object_set_new(nat, "enableEndpointIndependentMapping", json_false());
     }
@@ -801,15 +813,13 @@ static int prep_router(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *r
 }
 
 static int prep_address(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp) {
-    if (json_object_get(doc, "address") && json_object_get(doc, "status"))
-        return 0; /* update */
-    if (need_ref(emu, doc, "network", t->project, "global/networks", 0, resp) < 0)
-        return -1;
+    if (json_object_get(doc, "address") && json_object_get(doc, "status")) return 0; /* update */
+    if (need_ref(emu, doc, "network", t->project, "global/networks", 0, resp) < 0) return -1;
     const char *purpose = json_string_value(json_object_get(doc, "purpose"));
     if (!json_object_get(doc, "addressType"))
-        json_object_set_new(doc, "addressType",
-                            json_string(purpose && !strcmp(purpose, "VPC_PEERING") ? "INTERNAL"
-                                                                                  : "EXTERNAL"));
+        json_object_set_new(
+            doc, "addressType",
+            json_string(purpose && !strcmp(purpose, "VPC_PEERING") ? "INTERNAL" : "EXTERNAL"));
     const char *type = json_string_value(json_object_get(doc, "addressType"));
     int internal = type && !strcmp(type, "INTERNAL");
     if (purpose && !strcmp(purpose, "VPC_PEERING") && !json_object_get(doc, "prefixLength"))
@@ -833,8 +843,7 @@ static int prep_address(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *
 }
 
 static int prep_instance(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp) {
-    if (json_object_get(doc, "status"))
-        return 0; /* update */
+    if (json_object_get(doc, "status")) return 0; /* update */
     const char *mt = json_string_value(json_object_get(doc, "machineType"));
     if (!mt) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "required",
@@ -862,8 +871,7 @@ static int prep_instance(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t 
             char region[64];
             snprintf(region, sizeof region, "%s", t->loc);
             char *dash = strrchr(region, '-');
-            if (dash)
-                *dash = '\0';
+            if (dash) *dash = '\0';
             char *rc = xasprintf("regions/%s/subnetworks", region);
             if (need_ref(emu, nic, "subnetwork", t->project, rc, 1, resp) < 0) {
                 free(rc);
@@ -878,28 +886,23 @@ static int prep_instance(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t 
             uint32_t base;
             int prefix;
             if (!json_object_get(nic, "networkIP") &&
-                parse_cidr(json_string_value(json_object_get(sub, "ipCidrRange")), &base,
-                           &prefix) == 0) {
+                parse_cidr(json_string_value(json_object_get(sub, "ipCidrRange")), &base, &prefix) == 0) {
                 char ip[16];
                 ip_str(base + 2 + (uint32_t)(emu_next_id(emu, "compute.nicip") % 200), ip);
                 json_object_set_new(nic, "networkIP", json_string(ip));
             }
         }
-        if (need_ref(emu, nic, "network", t->project, "global/networks", 1, resp) < 0)
-            return -1;
+        if (need_ref(emu, nic, "network", t->project, "global/networks", 1, resp) < 0) return -1;
         if (!json_object_get(nic, "networkIP")) {
             char ip[16];
-            ip_str((10u << 24) | (128u << 16) | (uint32_t)(2 + emu_next_id(emu, "compute.nicip") % 250),
-                   ip);
+            ip_str((10u << 24) | (128u << 16) | (uint32_t)(2 + emu_next_id(emu, "compute.nicip") % 250), ip);
             json_object_set_new(nic, "networkIP", json_string(ip));
         }
         json_t *acs = json_object_get(nic, "accessConfigs"), *ac;
         size_t j;
         json_array_foreach(acs, j, ac) {
-            if (!json_object_get(ac, "type"))
-                json_object_set_new(ac, "type", json_string("ONE_TO_ONE_NAT"));
-            if (!json_object_get(ac, "name"))
-                json_object_set_new(ac, "name", json_string("External NAT"));
+            if (!json_object_get(ac, "type")) json_object_set_new(ac, "type", json_string("ONE_TO_ONE_NAT"));
+            if (!json_object_get(ac, "name")) json_object_set_new(ac, "name", json_string("External NAT"));
             if (!json_object_get(ac, "networkTier"))
                 json_object_set_new(ac, "networkTier", json_string("PREMIUM"));
             json_object_set_new(ac, "kind", json_string("compute#accessConfig"));
@@ -923,81 +926,74 @@ static int prep_instance(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t 
     json_object_set_new(md, "kind", json_string("compute#metadata"));
     free(fp);
     json_object_set_new(doc, "status", json_string("PROVISIONING"));
-    if (!json_object_get(doc, "canIpForward"))
-        json_object_set_new(doc, "canIpForward", json_false());
+    if (!json_object_get(doc, "canIpForward")) json_object_set_new(doc, "canIpForward", json_false());
     if (!json_object_get(doc, "deletionProtection"))
         json_object_set_new(doc, "deletionProtection", json_false());
     char *key = ref_key(json_string_value(json_object_get(doc, "selfLink")));
-    json_object_set_new(doc, "_emu",
-                        json_pack("{s:s,s:{s:s}}", "key", key, "set", "status", "RUNNING"));
+    json_object_set_new(doc, "_emu", json_pack("{s:s,s:{s:s}}", "key", key, "set", "status", "RUNNING"));
     free(key);
     return 0;
 }
 
 /* ---- collections --------------------------------------------------------- */
 
-static const char *const net_imm[] = {"name", "autoCreateSubnetworks", "IPv4Range",
-                                      "internalIpv6Range", "description", NULL};
-static const char *const net_out[] = {"id", "selfLink", "selfLinkWithId", "creationTimestamp",
-                                      "gatewayIPv4", "subnetworks", "peerings", "kind",
-                                      "firewallPolicy", NULL};
+static const char *const net_imm[] = {
+    "name", "autoCreateSubnetworks", "IPv4Range", "internalIpv6Range", "description", NULL};
+static const char *const net_out[] = {
+    "id",          "selfLink", "selfLinkWithId", "creationTimestamp", "gatewayIPv4",
+    "subnetworks", "peerings", "kind",           "firewallPolicy",    NULL};
 static const char *const sub_imm[] = {"name", "network", "region", "ipCidrRange", NULL};
-static const char *const sub_out[] = {"id", "selfLink", "creationTimestamp", "gatewayAddress",
-                                      "kind", "state", NULL};
+static const char *const sub_out[] = {"id",    "selfLink", "creationTimestamp", "gatewayAddress", "kind",
+                                      "state", NULL};
 static const char *const fw_imm[] = {"name", "direction", "network", NULL};
 static const char *const std_out[] = {"id", "selfLink", "creationTimestamp", "kind", NULL};
 static const char *const rt_imm[] = {"name", "network", "region", NULL};
-static const char *const addr_imm[] = {"name", "address", "purpose", "addressType",
+static const char *const addr_imm[] = {"name",         "address", "purpose", "addressType",
                                        "prefixLength", "network", NULL};
-static const char *const addr_out[] = {"id", "selfLink", "creationTimestamp", "kind", "status",
-                                       "users", "labelFingerprint", NULL};
+static const char *const addr_out[] = {"id",     "selfLink", "creationTimestamp", "kind",
+                                       "status", "users",    "labelFingerprint",  NULL};
 static const char *const inst_imm[] = {"name", "zone", NULL};
-static const char *const inst_out[] = {"id", "selfLink", "creationTimestamp", "kind", "status",
+static const char *const inst_out[] = {"id",          "selfLink", "creationTimestamp", "kind", "status",
                                        "cpuPlatform", NULL};
 
-static const coll_t c_networks = {"networks", "Network", "compute#network", "compute#networkList",
-                                  SC_GLOBAL, prep_network, net_imm, net_out};
-static const coll_t c_subnetworks = {"subnetworks", "Subnetwork", "compute#subnetwork",
-                                     "compute#subnetworkList", SC_REGION, prep_subnetwork,
-                                     sub_imm, sub_out};
-static const coll_t c_firewalls = {"firewalls", "Firewall", "compute#firewall",
-                                   "compute#firewallList", SC_GLOBAL, prep_firewall, fw_imm,
-                                   std_out};
-static const coll_t c_routers = {"routers", "Router", "compute#router", "compute#routerList",
-                                 SC_REGION, prep_router, rt_imm, std_out};
-static const coll_t c_addresses = {"addresses", "Address", "compute#address",
-                                   "compute#addressList", SC_GLOBAL, prep_address, addr_imm,
-                                   addr_out};
-static const coll_t c_raddresses = {"addresses", "Address", "compute#address",
-                                    "compute#addressList", SC_REGION, prep_address, addr_imm,
-                                    addr_out};
-static const coll_t c_instances = {"instances", "Instance", "compute#instance",
-                                   "compute#instanceList", SC_ZONE, prep_instance, inst_imm,
-                                   inst_out};
+static const coll_t c_networks = {"networks", "Network",    "compute#network", "compute#networkList",
+                                  SC_GLOBAL,  prep_network, net_imm,           net_out};
+static const coll_t c_subnetworks = {
+    "subnetworks", "Subnetwork", "compute#subnetwork", "compute#subnetworkList", SC_REGION, prep_subnetwork,
+    sub_imm,       sub_out};
+static const coll_t c_firewalls = {
+    "firewalls", "Firewall", "compute#firewall", "compute#firewallList", SC_GLOBAL, prep_firewall,
+    fw_imm,      std_out};
+static const coll_t c_routers = {"routers", "Router",    "compute#router", "compute#routerList",
+                                 SC_REGION, prep_router, rt_imm,           std_out};
+static const coll_t c_addresses = {"addresses", "Address",    "compute#address", "compute#addressList",
+                                   SC_GLOBAL,   prep_address, addr_imm,          addr_out};
+static const coll_t c_raddresses = {"addresses", "Address",    "compute#address", "compute#addressList",
+                                    SC_REGION,   prep_address, addr_imm,          addr_out};
+static const coll_t c_instances = {"instances", "Instance",    "compute#instance", "compute#instanceList",
+                                   SC_ZONE,     prep_instance, inst_imm,           inst_out};
 
-#define HANDLERS(id)                                                                             \
-    static __attribute__((unused)) void id##_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) { c_get(e, r, s, &c_##id); } \
-    static __attribute__((unused)) void id##_list(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                         \
-        c_list(e, r, s, &c_##id);                                                                \
-    }                                                                                            \
-    static __attribute__((unused)) void id##_insert(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                       \
-        if (!replayed(e, r, s))                                                                  \
-            c_insert(e, r, s, &c_##id), remember(e, r, s);                                       \
-    }                                                                                            \
-    static __attribute__((unused)) void id##_delete(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                       \
-        if (!replayed(e, r, s))                                                                  \
-            c_delete(e, r, s, &c_##id), remember(e, r, s);                                       \
-    }                                                                                            \
-    static __attribute__((unused)) void id##_patch(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                        \
-        if (!replayed(e, r, s))                                                                  \
-            c_update(e, r, s, &c_##id, 0), remember(e, r, s);                                    \
-    }                                                                                            \
-    static __attribute__((unused)) void id##_put(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                          \
-        if (!replayed(e, r, s))                                                                  \
-            c_update(e, r, s, &c_##id, 1), remember(e, r, s);                                    \
-    }                                                                                            \
-    static __attribute__((unused)) void id##_agg(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                          \
-        c_aggregated(e, r, s, &c_##id);                                                          \
+#define HANDLERS(id)                                                                                         \
+    static __attribute__((unused)) void id##_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) {              \
+        c_get(e, r, s, &c_##id);                                                                             \
+    }                                                                                                        \
+    static __attribute__((unused)) void id##_list(emu_t *e, const emu_req_t *r, emu_resp_t *s) {             \
+        c_list(e, r, s, &c_##id);                                                                            \
+    }                                                                                                        \
+    static __attribute__((unused)) void id##_insert(emu_t *e, const emu_req_t *r, emu_resp_t *s) {           \
+        if (!replayed(e, r, s)) c_insert(e, r, s, &c_##id), remember(e, r, s);                               \
+    }                                                                                                        \
+    static __attribute__((unused)) void id##_delete(emu_t *e, const emu_req_t *r, emu_resp_t *s) {           \
+        if (!replayed(e, r, s)) c_delete(e, r, s, &c_##id), remember(e, r, s);                               \
+    }                                                                                                        \
+    static __attribute__((unused)) void id##_patch(emu_t *e, const emu_req_t *r, emu_resp_t *s) {            \
+        if (!replayed(e, r, s)) c_update(e, r, s, &c_##id, 0), remember(e, r, s);                            \
+    }                                                                                                        \
+    static __attribute__((unused)) void id##_put(emu_t *e, const emu_req_t *r, emu_resp_t *s) {              \
+        if (!replayed(e, r, s)) c_update(e, r, s, &c_##id, 1), remember(e, r, s);                            \
+    }                                                                                                        \
+    static __attribute__((unused)) void id##_agg(emu_t *e, const emu_req_t *r, emu_resp_t *s) {              \
+        c_aggregated(e, r, s, &c_##id);                                                                      \
     }
 
 HANDLERS(networks)
@@ -1014,14 +1010,16 @@ static void sub_expand(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     target_t t = target_of(&c_subnetworks, req, 1);
     char *key = NULL;
     json_t *doc = load(emu, &c_subnetworks, &t, resp, &key);
-    if (!doc)
+    if (!doc) return;
+    if (emu_validate(resp, "compute", "SubnetworksExpandIpCidrRangeRequest", req->body) < 0) {
+        free(key);
         return;
+    }
     const char *nc = json_string_value(json_object_get(req->body, "ipCidrRange"));
     uint32_t ob, nb;
     int op, np;
     parse_cidr(json_string_value(json_object_get(doc, "ipCidrRange")), &ob, &op);
-    if (!nc || parse_cidr(nc, &nb, &np) < 0 || np >= op ||
-        (ob & (0xffffffffu << (32 - np))) != nb) {
+    if (!nc || parse_cidr(nc, &nb, &np) < 0 || np >= op || (ob & (0xffffffffu << (32 - np))) != nb) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
                   "Invalid value for field 'ipCidrRange': '%s'. The new range must be a strict "
                   "superset of the current range.",
@@ -1032,10 +1030,10 @@ static void sub_expand(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         json_object_set_new(doc, "fingerprint", json_string(fp));
         free(fp);
         emu_put(emu, key, json_incref(doc));
-        resp->body = op_start(emu, SC_REGION, &t, "expandIpCidrRange",
-                              "compute.subnetworks.expandIpCidrRange",
-                              json_string_value(json_object_get(doc, "selfLink")),
-                              json_string_value(json_object_get(doc, "id")), NULL);
+        resp->body =
+            op_start(emu, SC_REGION, &t, "expandIpCidrRange", "compute.subnetworks.expandIpCidrRange",
+                     json_string_value(json_object_get(doc, "selfLink")),
+                     json_string_value(json_object_get(doc, "id")), NULL);
     }
     free(key);
 }
@@ -1044,8 +1042,11 @@ static void sub_private_access(emu_t *emu, const emu_req_t *req, emu_resp_t *res
     target_t t = target_of(&c_subnetworks, req, 1);
     char *key = NULL;
     json_t *doc = load(emu, &c_subnetworks, &t, resp, &key);
-    if (!doc)
+    if (!doc) return;
+    if (emu_validate(resp, "compute", "SubnetworksSetPrivateIpGoogleAccessRequest", req->body) < 0) {
+        free(key);
         return;
+    }
     json_t *v = json_object_get(req->body, "privateIpGoogleAccess");
     if (!json_is_boolean(v)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "required",
@@ -1065,8 +1066,11 @@ static void addr_set_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
     target_t t = target_of(&c_addresses, req, 1);
     char *key = NULL;
     json_t *doc = load(emu, &c_addresses, &t, resp, &key);
-    if (!doc)
+    if (!doc) return;
+    if (emu_validate(resp, "compute", "GlobalSetLabelsRequest", req->body) < 0) {
+        free(key);
         return;
+    }
     const char *fp = json_string_value(json_object_get(req->body, "labelFingerprint"));
     const char *cur = json_string_value(json_object_get(doc, "labelFingerprint"));
     if (!fp || (cur && strcmp(fp, cur) != 0)) {
@@ -1090,10 +1094,8 @@ static void inst_set_metadata(emu_t *emu, const emu_req_t *req, emu_resp_t *resp
     target_t t = target_of(&c_instances, req, 1);
     char *key = NULL;
     json_t *doc = load(emu, &c_instances, &t, resp, &key);
-    if (!doc)
-        return;
-    if (emu_validate(resp, "compute", "Metadata", req->body) < 0)
-        goto out;
+    if (!doc) return;
+    if (emu_validate(resp, "compute", "Metadata", req->body) < 0) goto out;
     json_t *md = json_object_get(doc, "metadata");
     const char *fp = json_string_value(json_object_get(req->body, "fingerprint"));
     const char *cur = json_string_value(json_object_get(md, "fingerprint"));
@@ -1106,8 +1108,7 @@ static void inst_set_metadata(emu_t *emu, const emu_req_t *req, emu_resp_t *resp
     char *nfp = new_fingerprint();
     json_t *nmd = json_pack("{s:s,s:s}", "kind", "compute#metadata", "fingerprint", nfp);
     free(nfp);
-    if (items)
-        json_object_set_new(nmd, "items", json_deep_copy(items));
+    if (items) json_object_set_new(nmd, "items", json_deep_copy(items));
     json_object_set_new(doc, "metadata", nmd);
     emu_put(emu, key, json_incref(doc));
     resp->body = op_start(emu, SC_ZONE, &t, "setMetadata", "compute.instances.setMetadata",
@@ -1121,22 +1122,21 @@ out:
 static void subnetworks_delete2(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     target_t t = target_of(&c_subnetworks, req, 1);
     json_t *doc = load(emu, &c_subnetworks, &t, resp, NULL);
-    if (!doc)
-        return;
+    if (!doc) return;
     char *net = xstrdup(json_string_value(json_object_get(doc, "network")) ?: "");
     char *self = xstrdup(json_string_value(json_object_get(doc, "selfLink")) ?: "");
     subnetworks_delete(emu, req, resp);
-    if (resp->status == 200)
-        net_subnets(emu, net, self, 0);
+    if (resp->status == 200) net_subnets(emu, net, self, 0);
     free(net);
     free(self);
 }
 
 #define P "compute/v1/projects/{p}/"
-#define ROUTES(coll, scope, id)                                                                  \
-    {"GET", P scope #coll, id##_list}, {"POST", P scope #coll, id##_insert},                     \
-        {"GET", P scope #coll "/{n}", id##_get}, {"PATCH", P scope #coll "/{n}", id##_patch},    \
-        {"PUT", P scope #coll "/{n}", id##_put}
+#define ROUTES(coll, scope, id)                                                                              \
+    {"GET", P scope #coll, id##_list}, {"POST", P scope #coll, id##_insert},                                 \
+        {"GET", P scope #coll "/{n}", id##_get}, {"PATCH", P scope #coll "/{n}", id##_patch}, {              \
+        "PUT", P scope #coll "/{n}", id##_put                                                                \
+    }
 
 static const emu_route_t routes[] = {
     ROUTES(networks, "global/", networks),
@@ -1176,11 +1176,9 @@ static void compute_init(emu_t *emu) {
     json_t *k;
     json_array_foreach(keys, i, k) {
         const char *ks = json_string_value(k);
-        if (strstr(ks, "/operations/"))
-            op_finish(emu, ks);
+        if (strstr(ks, "/operations/")) op_finish(emu, ks);
     }
     json_decref(keys);
 }
 
-const emu_api_t emu_api_compute = {"compute", routes, sizeof routes / sizeof routes[0],
-                                   compute_init};
+const emu_api_t emu_api_compute = {"compute", routes, sizeof routes / sizeof routes[0], compute_init};

@@ -13,6 +13,7 @@
  *
  * Objects live in the store at "k8s/<cid>/<group or core>/<resource>/<ns or
  * _>/<name>", whatever version they were written in. */
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -680,6 +681,16 @@ static int check_body(kctx_t *x, json_t *obj, const char *name) {
                    "the name of the object (%s) does not match the name on the URL (%s)", bname, name);
         return -1;
     }
+    const char *gen = json_string_value(json_object_get(md, "generateName"));
+    if (!bname && !name && gen && *gen) {
+        char h[6];
+        util_random_hex(h, 3);
+        h[5] = 0;
+        char *n = xasprintf("%s%s", gen, h);
+        json_object_set_new(md, "name", json_string(n));
+        free(n);
+        bname = json_string_value(json_object_get(md, "name"));
+    }
     if (!bname && !name) {
         status_err(x->resp, 422, "Invalid", x->kt, "", "%s \"\" is invalid: metadata.name: Required value: name or generateName is required", x->kt->kind);
         return -1;
@@ -732,8 +743,34 @@ static int spec_changed(const json_t *a, const json_t *b) {
     return ch;
 }
 
+/* Secrets keep stringData only as base64 data, as the API server does. */
+static void secret_fold(const ktype_t *kt, json_t *obj) {
+    if (*kt->group || strcmp(kt->resource, "secrets") != 0) return;
+    json_t *sd = json_object_get(obj, "stringData");
+    if (!json_object_get(obj, "type")) json_object_set_new(obj, "type", json_string("Opaque"));
+    if (!json_is_object(sd)) return;
+    json_t *data = json_object_get(obj, "data");
+    if (!json_is_object(data)) {
+        data = json_object();
+        json_object_set_new(obj, "data", data);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(sd, k, v) {
+        const char *str = json_string_value(v);
+        if (!str) continue;
+        size_t n = strlen(str);
+        unsigned char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+        EVP_EncodeBlock(out, (const unsigned char *)str, (int)n);
+        json_object_set_new(data, k, json_string((char *)out));
+        free(out);
+    }
+    json_object_del(obj, "stringData");
+}
+
 /* Stores obj (new or changed) with the bookkeeping the server does. */
 static void store(kctx_t *x, const char *key, json_t *obj, const json_t *old) {
+    secret_fold(x->kt, obj);
     json_t *md = json_object_get(obj, "metadata");
     if (!old) {
         char *uid = new_uid();
@@ -1093,6 +1130,31 @@ static void do_scale(kctx_t *x) {
     free(key);
 }
 
+/* Every cluster starts with these namespaces. */
+static void ensure_system_namespaces(emu_t *emu, const char *cid) {
+    static const char *const names[] = {"default", "kube-system", "kube-public", "kube-node-lease", NULL};
+    char *mark = xasprintf("k8s/%s/_initialized", cid);
+    int have = emu_get(emu, mark) != NULL;
+    if (have) {
+        free(mark);
+        return;
+    }
+    for (const char *const *n = names; *n; n++) {
+        char *key = xasprintf("k8s/%s/core/namespaces/_/%s", cid, *n);
+        char *uid = new_uid();
+        json_t *o = json_pack("{s:{s:s,s:s,s:i,s:s,s:{s:s}},s:{s:[s]},s:{s:s}}", "metadata", "name", *n, "uid", uid,
+                              "generation", 1, "creationTimestamp", emu_now(), "labels",
+                              "kubernetes.io/metadata.name", *n, "spec", "finalizers", "kubernetes", "status",
+                              "phase", "Active");
+        bump_rv(emu, o);
+        emu_put(emu, key, o);
+        free(uid);
+        free(key);
+    }
+    emu_put(emu, mark, json_true());
+    free(mark);
+}
+
 /* ---- dispatch ------------------------------------------------------------------ */
 
 static void handle(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
@@ -1103,6 +1165,7 @@ static void handle(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         status_err(resp, 404, "NotFound", NULL, NULL, "no cluster with id %s", cid);
         return;
     }
+    ensure_system_namespaces(emu, cid);
     if (!strcmp(rest, "version") || !strcmp(rest, "version/")) {
         resp->body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", "1", "minor", "31",
                                "gitVersion", "v1.31.1-gke.1678000", "gitCommit", "emulated",

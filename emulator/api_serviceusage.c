@@ -12,21 +12,30 @@
 
 /* Services a fresh project has enabled (a subset of the real default set). */
 static const char *const default_enabled[] = {
-    "serviceusage.googleapis.com", "storage.googleapis.com",   "storage-api.googleapis.com",
-    "storage-component.googleapis.com", "cloudapis.googleapis.com", "logging.googleapis.com",
-    "monitoring.googleapis.com", NULL};
+    "serviceusage.googleapis.com", "storage.googleapis.com",
+    "storage-api.googleapis.com",  "storage-component.googleapis.com",
+    "cloudapis.googleapis.com",    "logging.googleapis.com",
+    "monitoring.googleapis.com",   NULL};
 
 /* What list shows beyond the services the project touched. */
-static const char *const catalog[] = {
-    "aiplatform.googleapis.com",        "artifactregistry.googleapis.com",
-    "cloudresourcemanager.googleapis.com", "compute.googleapis.com",
-    "container.googleapis.com",         "iam.googleapis.com",
-    "iamcredentials.googleapis.com",    "logging.googleapis.com",
-    "monitoring.googleapis.com",        "secretmanager.googleapis.com",
-    "servicenetworking.googleapis.com", "serviceusage.googleapis.com",
-    "sqladmin.googleapis.com",          "storage.googleapis.com",
-    "storage-api.googleapis.com",       "storage-component.googleapis.com",
-    "cloudapis.googleapis.com",         NULL};
+static const char *const catalog[] = {"aiplatform.googleapis.com",
+                                      "artifactregistry.googleapis.com",
+                                      "cloudresourcemanager.googleapis.com",
+                                      "compute.googleapis.com",
+                                      "container.googleapis.com",
+                                      "iam.googleapis.com",
+                                      "iamcredentials.googleapis.com",
+                                      "logging.googleapis.com",
+                                      "monitoring.googleapis.com",
+                                      "secretmanager.googleapis.com",
+                                      "servicenetworking.googleapis.com",
+                                      "serviceusage.googleapis.com",
+                                      "sqladmin.googleapis.com",
+                                      "storage.googleapis.com",
+                                      "storage-api.googleapis.com",
+                                      "storage-component.googleapis.com",
+                                      "cloudapis.googleapis.com",
+                                      NULL};
 
 /* Enabling the key also enables the values (a small dependency graph). */
 static const char *const deps[][2] = {
@@ -39,8 +48,7 @@ static const char *const deps[][2] = {
 
 static const char *number_of(emu_t *emu, const char *p) {
     for (const char *c = p; *c; c++)
-        if (!isdigit((unsigned char)*c))
-            return emu_project_number(emu, p);
+        if (!isdigit((unsigned char)*c)) return emu_project_number(emu, p);
     return p;
 }
 
@@ -52,11 +60,9 @@ static int is_enabled(emu_t *emu, const char *num, const char *svc) {
     char *key = svc_key(num, svc);
     json_t *doc = emu_get(emu, key);
     free(key);
-    if (doc)
-        return !strcmp(json_string_value(json_object_get(doc, "state")) ?: "", "ENABLED");
+    if (doc) return !strcmp(json_string_value(json_object_get(doc, "state")) ?: "", "ENABLED");
     for (size_t i = 0; default_enabled[i]; i++)
-        if (!strcmp(default_enabled[i], svc))
-            return 1;
+        if (!strcmp(default_enabled[i], svc)) return 1;
     return 0;
 }
 
@@ -71,13 +77,11 @@ static json_t *service_json(emu_t *emu, const char *num, const char *svc) {
     char *parent = xasprintf("projects/%s", num);
     char title[128];
     snprintf(title, sizeof title, "%.*s API", (int)strcspn(svc, "."), svc);
-    if (title[0])
-        title[0] = (char)toupper((unsigned char)title[0]);
-    json_t *s = json_pack("{s:s,s:s,s:{s:s,s:s,s:{},s:{},s:{},s:{s:[s]},s:{}},s:s}", "name", name,
-                          "parent", parent, "config", "name", svc, "title", title,
-                          "documentation", "quota", "authentication", "usage", "requirements",
-                          "serviceusage.googleapis.com/tos/cloud", "monitoring", "state",
-                          is_enabled(emu, num, svc) ? "ENABLED" : "DISABLED");
+    if (title[0]) title[0] = (char)toupper((unsigned char)title[0]);
+    json_t *s = json_pack("{s:s,s:s,s:{s:s,s:s,s:{},s:{},s:{},s:{s:[s]},s:{}},s:s}", "name", name, "parent",
+                          parent, "config", "name", svc, "title", title, "documentation", "quota",
+                          "authentication", "usage", "requirements", "serviceusage.googleapis.com/tos/cloud",
+                          "monitoring", "state", is_enabled(emu, num, svc) ? "ENABLED" : "DISABLED");
     free(name);
     free(parent);
     return s;
@@ -91,8 +95,7 @@ static int valid_service(const char *svc) {
 
 static void op_done(emu_t *emu, const char *key) {
     json_t *op = emu_get(emu, key);
-    if (!op || json_is_true(json_object_get(op, "done")))
-        return;
+    if (!op || json_is_true(json_object_get(op, "done"))) return;
     json_t *work = json_object_get(op, "_emu");
     const char *num = json_string_value(json_object_get(work, "number"));
     const char *state = json_string_value(json_object_get(work, "state"));
@@ -116,12 +119,12 @@ static void op_done(emu_t *emu, const char *key) {
     emu_put(emu, key, json_incref(op));
 }
 
-static json_t *op_start(emu_t *emu, const char *num, json_t *services, const char *state,
-                        int batch, const char *kind) {
+static json_t *op_start(emu_t *emu, const char *num, json_t *services, const char *state, int batch,
+                        const char *kind) {
     char hex[33];
     util_random_hex(hex, 16);
-    char *id = xasprintf("acat.p2-%s-%.8s-%.4s-%.4s-%.4s-%.12s", num, hex, hex + 8, hex + 12,
-                         hex + 16, hex + 20);
+    char *id =
+        xasprintf("acat.p2-%s-%.8s-%.4s-%.4s-%.4s-%.12s", num, hex, hex + 8, hex + 12, hex + 16, hex + 20);
     char *name = xasprintf("operations/%s", id);
     const char *rtype = !strcmp(state, "ENABLED")
                             ? (batch ? "type.googleapis.com/google.api.serviceusage.v1."
@@ -133,8 +136,8 @@ static json_t *op_start(emu_t *emu, const char *num, json_t *services, const cha
                            "type.googleapis.com/google.protobuf.Empty", "done", 0);
     json_t *out = json_deep_copy(op);
     json_object_set_new(op, "_emu",
-                        json_pack("{s:s,s:O,s:s,s:b,s:s}", "number", num, "services", services,
-                                  "state", state, "batch", batch, "rtype", rtype));
+                        json_pack("{s:s,s:O,s:s,s:b,s:s}", "number", num, "services", services, "state",
+                                  state, "batch", batch, "rtype", rtype));
     char *key = xasprintf("serviceusage/%s", name);
     emu_put(emu, key, op);
     emu_after(emu, emu_duration(emu, kind), op_done, key);
@@ -145,9 +148,8 @@ static json_t *op_start(emu_t *emu, const char *num, json_t *services, const cha
 }
 
 static json_t *noop_op(emu_t *emu, const char *num, const char *svc) {
-    return json_pack("{s:s,s:b,s:{s:s,s:o}}", "name", "operations/noop.DONE_OPERATION", "done", 1,
-                     "response", "@type",
-                     "type.googleapis.com/google.api.serviceusage.v1.EnableServiceResponse",
+    return json_pack("{s:s,s:b,s:{s:s,s:o}}", "name", "operations/noop.DONE_OPERATION", "done", 1, "response",
+                     "@type", "type.googleapis.com/google.api.serviceusage.v1.EnableServiceResponse",
                      "service", service_json(emu, num, svc));
 }
 
@@ -237,16 +239,14 @@ static void h_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         json_object_set_new(resp->body, "services", page);
     else
         json_decref(page);
-    if (next)
-        json_object_set_new(resp->body, "nextPageToken", json_string(next));
+    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
     free(next);
 }
 
 static void h_enable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *num = number_of(emu, req->params[0]);
     const char *svc = req->params[1];
-    if (emu_validate(resp, "serviceusage", "EnableServiceRequest", req->body) < 0)
-        return;
+    if (emu_validate(resp, "serviceusage", "EnableServiceRequest", req->body) < 0) return;
     if (!valid_service(svc)) {
         emu_error(resp, 403, "PERMISSION_DENIED", "forbidden",
                   "Not found or permission denied for service(s): %s.", svc);
@@ -266,8 +266,7 @@ static void h_enable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void h_disable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *num = number_of(emu, req->params[0]);
     const char *svc = req->params[1];
-    if (emu_validate(resp, "serviceusage", "DisableServiceRequest", req->body) < 0)
-        return;
+    if (emu_validate(resp, "serviceusage", "DisableServiceRequest", req->body) < 0) return;
     if (!is_enabled(emu, num, svc)) {
         emu_error(resp, 400, "FAILED_PRECONDITION", "failedPrecondition",
                   "The service %s is not enabled for project %s.", svc, num);
@@ -276,8 +275,7 @@ static void h_disable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     int dependents = json_is_true(json_object_get(req->body, "disableDependentServices"));
     json_t *list = json_pack("[s]", svc);
     for (size_t d = 0; d < sizeof deps / sizeof deps[0]; d++) {
-        if (strcmp(deps[d][1], svc) != 0 || !is_enabled(emu, num, deps[d][0]))
-            continue;
+        if (strcmp(deps[d][1], svc) != 0 || !is_enabled(emu, num, deps[d][0])) continue;
         if (!dependents) {
             emu_error(resp, 400, "FAILED_PRECONDITION", "failedPrecondition",
                       "The service %s is depended on by the following active service(s): %s; "
@@ -295,8 +293,7 @@ static void h_disable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void h_batch_enable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *num = number_of(emu, req->params[0]);
-    if (emu_validate(resp, "serviceusage", "BatchEnableServicesRequest", req->body) < 0)
-        return;
+    if (emu_validate(resp, "serviceusage", "BatchEnableServicesRequest", req->body) < 0) return;
     json_t *ids = json_object_get(req->body, "serviceIds"), *v;
     size_t n = json_array_size(ids), i;
     if (n == 0 || n > 20) {
@@ -338,8 +335,7 @@ static void h_op_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = xasprintf("serviceusage/operations/%s", req->params[0]);
     json_t *op = emu_get(emu, key);
     if (!op) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Operation 'operations/%s' not found.",
-                  req->params[0]);
+        emu_error(resp, 404, "NOT_FOUND", "notFound", "Operation 'operations/%s' not found.", req->params[0]);
     } else {
         resp->body = json_deep_copy(op);
         json_object_del(resp->body, "_emu");

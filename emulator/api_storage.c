@@ -27,13 +27,10 @@ static unsigned char *unb64(const char *s, size_t *len) {
     size_t n = strlen(s);
     unsigned char *out = xmalloc(n / 4 * 3 + 4);
     int r = n ? EVP_DecodeBlock(out, (const unsigned char *)s, (int)n) : 0;
-    if (r < 0)
-        r = 0;
+    if (r < 0) r = 0;
     size_t pad = 0;
-    if (n >= 1 && s[n - 1] == '=')
-        pad++;
-    if (n >= 2 && s[n - 2] == '=')
-        pad++;
+    if (n >= 1 && s[n - 1] == '=') pad++;
+    if (n >= 2 && s[n - 2] == '=') pad++;
     *len = (size_t)r >= pad ? (size_t)r - pad : 0;
     return out;
 }
@@ -68,11 +65,12 @@ static char *urlenc(const char *s) {
     return sbuf_steal(&b);
 }
 
-static char *i64s(int64_t v) { return xasprintf("%lld", (long long)v); }
+static char *i64s(int64_t v) {
+    return xasprintf("%lld", (long long)v);
+}
 
 static int64_t jint(const json_t *v) {
-    if (json_is_string(v))
-        return strtoll(json_string_value(v), NULL, 10);
+    if (json_is_string(v)) return strtoll(json_string_value(v), NULL, 10);
     return (int64_t)json_integer_value(v);
 }
 
@@ -94,8 +92,7 @@ static json_t *render(const json_t *doc) {
     json_t *v;
     void *tmp;
     json_object_foreach_safe(c, tmp, k, v) {
-        if (k[0] == '_')
-            json_object_del(c, k);
+        if (k[0] == '_') json_object_del(c, k);
     }
     return c;
 }
@@ -118,19 +115,16 @@ static void merge_patch(json_t *dst, const json_t *patch) {
 
 static int valid_bucket(const char *n) {
     size_t len = strlen(n);
-    if (len < 3 || len > 63 || !isalnum((unsigned char)n[0]) || !isalnum((unsigned char)n[len - 1]))
-        return 0;
+    if (len < 3 || len > 63 || !isalnum((unsigned char)n[0]) || !isalnum((unsigned char)n[len - 1])) return 0;
     for (size_t i = 0; i < len; i++)
-        if (!(islower((unsigned char)n[i]) || isdigit((unsigned char)n[i]) || strchr("-_.", n[i])))
-            return 0;
+        if (!(islower((unsigned char)n[i]) || isdigit((unsigned char)n[i]) || strchr("-_.", n[i]))) return 0;
     return 1;
 }
 
 static json_t *bucket_load(emu_t *emu, const char *name, emu_resp_t *resp, char **key_out) {
     char *key = xasprintf("storage/buckets/%s", name);
     json_t *b = emu_get(emu, key);
-    if (!b)
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "The specified bucket does not exist.");
+    if (!b) emu_error(resp, 404, "NOT_FOUND", "notFound", "The specified bucket does not exist.");
     if (b && key_out)
         *key_out = key;
     else
@@ -155,12 +149,12 @@ static void bucket_defaults(emu_t *emu, json_t *b) {
     int multi = !strcmp(up, "US") || !strcmp(up, "EU") || !strcmp(up, "ASIA");
     int dual = !multi && (!strcmp(up, "NAM4") || !strcmp(up, "EUR4") || !strcmp(up, "ASIA1"));
     json_object_set_new(b, "locationType",
-                        json_string(multi ? "multi-region" : dual ? "dual-region" : "region"));
+                        json_string(multi  ? "multi-region"
+                                    : dual ? "dual-region"
+                                           : "region"));
     if (multi || dual)
-        json_object_set_new(b, "rpo", json_string(json_string_value(json_object_get(b, "rpo"))
-                                                      ?: "DEFAULT"));
-    if (!json_object_get(b, "storageClass"))
-        json_object_set_new(b, "storageClass", json_string("STANDARD"));
+        json_object_set_new(b, "rpo", json_string(json_string_value(json_object_get(b, "rpo")) ?: "DEFAULT"));
+    if (!json_object_get(b, "storageClass")) json_object_set_new(b, "storageClass", json_string("STANDARD"));
     json_t *iam = json_object_get(b, "iamConfiguration");
     if (!json_is_object(iam)) {
         iam = json_object();
@@ -176,8 +170,7 @@ static void bucket_defaults(emu_t *emu, json_t *b) {
             json_object_set_new(ubla, "lockedTime", json_string(emu_now()));
     } else {
         json_object_del(ubla, "lockedTime");
-        if (!json_object_get(ubla, "enabled"))
-            json_object_set_new(ubla, "enabled", json_false());
+        if (!json_object_get(ubla, "enabled")) json_object_set_new(ubla, "enabled", json_false());
     }
     json_object_set_new(iam, "bucketPolicyOnly", json_deep_copy(ubla));
     if (!json_object_get(iam, "publicAccessPrevention"))
@@ -201,10 +194,10 @@ static void bucket_defaults(emu_t *emu, json_t *b) {
     free(etag);
 }
 
-static const char *const bucket_out[] = {"id", "selfLink", "projectNumber", "metageneration",
-                                         "etag", "timeCreated", "updated", "locationType",
-                                         "owner", "generation", "kind", "softDeleteTime",
-                                         "hardDeleteTime", "satisfiesPZS", NULL};
+static const char *const bucket_out[] = {
+    "id",          "selfLink",       "projectNumber",  "metageneration", "etag",
+    "timeCreated", "updated",        "locationType",   "owner",          "generation",
+    "kind",        "softDeleteTime", "hardDeleteTime", "satisfiesPZS",   NULL};
 
 static void h_bucket_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *project = emu_q(req, "project");
@@ -216,12 +209,10 @@ static void h_bucket_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required field 'resource' not specified");
         return;
     }
-    if (emu_validate(resp, "storage", "Bucket", req->body) < 0)
-        return;
+    if (emu_validate(resp, "storage", "Bucket", req->body) < 0) return;
     const char *name = json_string_value(json_object_get(req->body, "name"));
     if (!name || !valid_bucket(name)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid bucket name: '%s'",
-                  name ? name : "");
+        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid bucket name: '%s'", name ? name : "");
         return;
     }
     char *key = xasprintf("storage/buckets/%s", name);
@@ -280,8 +271,7 @@ static int check_metagen(const emu_req_t *req, const json_t *doc, emu_resp_t *re
 
 static void h_bucket_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *b = bucket_load(emu, req->params[0], resp, NULL);
-    if (b && check_metagen(req, b, resp) == 0)
-        resp->body = render(b);
+    if (b && check_metagen(req, b, resp) == 0) resp->body = render(b);
 }
 
 static void h_bucket_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
@@ -299,10 +289,8 @@ static void h_bucket_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         const char *name = json_string_value(json_object_get(b, "name"));
         const char *bn = json_string_value(json_object_get(b, "projectNumber"));
         const char *bp = json_string_value(json_object_get(b, "_project"));
-        if ((bn && !strcmp(bn, project)) || (bp && !strcmp(bp, project)) ||
-            (bn && !strcmp(bn, num)))
-            if (!prefix || !strncmp(name, prefix, strlen(prefix)))
-                json_array_append_new(items, render(b));
+        if ((bn && !strcmp(bn, project)) || (bp && !strcmp(bp, project)) || (bn && !strcmp(bn, num)))
+            if (!prefix || !strncmp(name, prefix, strlen(prefix))) json_array_append_new(items, render(b));
     }
     json_decref(keys);
     char *next = NULL;
@@ -313,24 +301,20 @@ static void h_bucket_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         json_object_set_new(resp->body, "items", page);
     else
         json_decref(page);
-    if (next)
-        json_object_set_new(resp->body, "nextPageToken", json_string(next));
+    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
     free(next);
 }
 
 static void bucket_modify(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int replace) {
     char *key = NULL;
     json_t *b = bucket_load(emu, req->params[0], resp, &key);
-    if (!b)
-        return;
-    if (check_metagen(req, b, resp) < 0)
-        goto out;
+    if (!b) return;
+    if (check_metagen(req, b, resp) < 0) goto out;
     if (!json_is_object(req->body)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required field 'resource' not specified");
         goto out;
     }
-    if (emu_validate(resp, "storage", "Bucket", req->body) < 0)
-        goto out;
+    if (emu_validate(resp, "storage", "Bucket", req->body) < 0) goto out;
     json_t *body = json_deep_copy(req->body);
     const char *loc = json_string_value(json_object_get(body, "location"));
     if (loc) {
@@ -350,13 +334,12 @@ static void bucket_modify(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, in
     json_t *nb;
     if (replace) {
         nb = body;
-        static const char *const keep[] = {"kind", "id", "selfLink", "projectNumber", "_project",
-                                           "timeCreated", "generation", "name", "location",
-                                           "metageneration", NULL};
+        static const char *const keep[] = {
+            "kind",       "id",   "selfLink", "projectNumber",  "_project", "timeCreated",
+            "generation", "name", "location", "metageneration", NULL};
         for (size_t i = 0; keep[i]; i++) {
             json_t *v = json_object_get(b, keep[i]);
-            if (v)
-                json_object_set(nb, keep[i], v);
+            if (v) json_object_set(nb, keep[i], v);
         }
     } else {
         nb = json_deep_copy(b);
@@ -374,14 +357,17 @@ out:
     free(key);
 }
 
-static void h_bucket_patch(emu_t *e, const emu_req_t *r, emu_resp_t *s) { bucket_modify(e, r, s, 0); }
-static void h_bucket_update(emu_t *e, const emu_req_t *r, emu_resp_t *s) { bucket_modify(e, r, s, 1); }
+static void h_bucket_patch(emu_t *e, const emu_req_t *r, emu_resp_t *s) {
+    bucket_modify(e, r, s, 0);
+}
+static void h_bucket_update(emu_t *e, const emu_req_t *r, emu_resp_t *s) {
+    bucket_modify(e, r, s, 1);
+}
 
 static void h_bucket_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = NULL;
     json_t *b = bucket_load(emu, req->params[0], resp, &key);
-    if (!b)
-        return;
+    if (!b) return;
     if (check_metagen(req, b, resp) == 0) {
         char *prefix = xasprintf("storage/objects/%s/", req->params[0]);
         json_t *objs = emu_keys(emu, prefix);
@@ -429,20 +415,17 @@ static json_t *policy_of(emu_t *emu, const char *bucket, const json_t *b) {
 
 static void h_iam_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *b = bucket_load(emu, req->params[0], resp, NULL);
-    if (b)
-        resp->body = json_deep_copy(policy_of(emu, req->params[0], b));
+    if (b) resp->body = json_deep_copy(policy_of(emu, req->params[0], b));
 }
 
 static void h_iam_set(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *b = bucket_load(emu, req->params[0], resp, NULL);
-    if (!b)
-        return;
+    if (!b) return;
     if (!json_is_object(req->body)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required field 'policy' not specified");
         return;
     }
-    if (emu_validate(resp, "storage", "Policy", req->body) < 0)
-        return;
+    if (emu_validate(resp, "storage", "Policy", req->body) < 0) return;
     json_t *cur = policy_of(emu, req->params[0], b);
     const char *etag = json_string_value(json_object_get(req->body, "etag"));
     if (etag && strcmp(etag, json_string_value(json_object_get(cur, "etag"))) != 0) {
@@ -452,8 +435,7 @@ static void h_iam_set(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *bindings = json_object_get(req->body, "bindings"), *bd;
     size_t i;
     json_array_foreach(bindings, i, bd) {
-        if (!json_is_string(json_object_get(bd, "role")) ||
-            !json_is_array(json_object_get(bd, "members"))) {
+        if (!json_is_string(json_object_get(bd, "role")) || !json_is_array(json_object_get(bd, "members"))) {
             emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
                       "Invalid argument: bindings[%zu] needs a role and members.", i);
             return;
@@ -462,9 +444,8 @@ static void h_iam_set(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *ne = new_etag(emu);
     json_int_t version = json_integer_value(json_object_get(req->body, "version"));
     json_t *np = json_pack("{s:s,s:O,s:I,s:s,s:o}", "kind", "storage#policy", "resourceId",
-                           json_object_get(cur, "resourceId"), "version", version ? version : 1,
-                           "etag", ne, "bindings",
-                           bindings ? json_deep_copy(bindings) : json_array());
+                           json_object_get(cur, "resourceId"), "version", version ? version : 1, "etag", ne,
+                           "bindings", bindings ? json_deep_copy(bindings) : json_array());
     free(ne);
     char *key = xasprintf("storage/iam/%s", req->params[0]);
     resp->body = json_deep_copy(np);
@@ -512,31 +493,37 @@ static int check_gen(const emu_req_t *req, const json_t *obj, emu_resp_t *resp) 
     return 0;
 }
 
-static const char *const obj_settable[] = {
-    "contentType",  "contentEncoding", "contentDisposition", "contentLanguage", "cacheControl",
-    "metadata",     "storageClass",    "customTime",         "temporaryHold",   "eventBasedHold",
-    "acl",          "kmsKeyName",      "retention",          NULL};
+static const char *const obj_settable[] = {"contentType",
+                                           "contentEncoding",
+                                           "contentDisposition",
+                                           "contentLanguage",
+                                           "cacheControl",
+                                           "metadata",
+                                           "storageClass",
+                                           "customTime",
+                                           "temporaryHold",
+                                           "eventBasedHold",
+                                           "acl",
+                                           "kmsKeyName",
+                                           "retention",
+                                           NULL};
 
 /* Writes an object (lock held: the check-and-write is atomic). */
 static void obj_write(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *bucket,
-                      const char *name, const json_t *meta, const char *data, size_t len,
-                      const char *ctype) {
+                      const char *name, const json_t *meta, const char *data, size_t len, const char *ctype) {
     if (!name || !*name) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required parameter: name");
         return;
     }
     json_t *b = bucket_load(emu, bucket, resp, NULL);
-    if (!b)
-        return;
+    if (!b) return;
     char *key = obj_key(bucket, name), *dkey = data_key(bucket, name);
     json_t *cur = emu_get(emu, key);
-    if (check_gen(req, cur, resp) < 0)
-        goto out;
+    if (check_gen(req, cur, resp) < 0) goto out;
     json_t *o = json_object();
     for (size_t i = 0; meta && obj_settable[i]; i++) {
         json_t *v = json_object_get(meta, obj_settable[i]);
-        if (v && !json_is_null(v))
-            json_object_set(o, obj_settable[i], v);
+        if (v && !json_is_null(v)) json_object_set(o, obj_settable[i], v);
     }
     if (!json_object_get(o, "contentType"))
         json_object_set_new(o, "contentType",
@@ -547,8 +534,8 @@ static void obj_write(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const 
     char *gens = i64s(gen), *sizes = i64s((int64_t)len), *enc = urlenc(name);
     char *id = xasprintf("%s/%s/%s", bucket, name, gens);
     char *self = xasprintf(SELF "%s/o/%s", bucket, enc);
-    char *media = xasprintf("%s/storage/download/storage/v1/b/%s/o/%s?generation=%s&alt=media",
-                            req->base_url, bucket, enc, gens);
+    char *media = xasprintf("%s/storage/download/storage/v1/b/%s/o/%s?generation=%s&alt=media", req->base_url,
+                            bucket, enc, gens);
     unsigned char md5[16];
     unsigned int mdlen = 0;
     EVP_Digest(data ? data : "", len, md5, &mdlen, EVP_md5(), NULL);
@@ -560,12 +547,11 @@ static void obj_write(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const 
     snprintf(etagraw, sizeof etagraw, "%s/1", gens);
     char *etag = b64((const unsigned char *)etagraw, strlen(etagraw));
     const char *now = emu_now();
-    json_t *out = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
-                                    "kind", "storage#object", "id", id, "selfLink", self,
-                                    "mediaLink", media, "name", name, "bucket", bucket,
-                                    "generation", gens, "metageneration", "1", "size", sizes,
-                                    "md5Hash", md5s, "crc32c", crcs, "etag", etag, "timeCreated",
-                                    now, "updated", now, "timeStorageClassUpdated", now);
+    json_t *out =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "kind", "storage#object",
+                  "id", id, "selfLink", self, "mediaLink", media, "name", name, "bucket", bucket,
+                  "generation", gens, "metageneration", "1", "size", sizes, "md5Hash", md5s, "crc32c", crcs,
+                  "etag", etag, "timeCreated", now, "updated", now, "timeStorageClassUpdated", now);
     json_object_update(o, out);
     json_decref(out);
     resp->body = json_deep_copy(o);
@@ -592,19 +578,16 @@ static const char *memmem_s(const char *h, size_t hl, const char *n) {
 }
 
 /* multipart/related: part 1 JSON metadata, part 2 the data. */
-static int parse_multipart(const emu_req_t *req, json_t **meta, const char **data, size_t *len,
-                           char *ctype, size_t ctlen) {
+static int parse_multipart(const emu_req_t *req, json_t **meta, const char **data, size_t *len, char *ctype,
+                           size_t ctlen) {
     const char *ct = req->content_type ? req->content_type : "";
     const char *bp = strstr(ct, "boundary=");
-    if (!bp || !req->raw_body)
-        return -1;
+    if (!bp || !req->raw_body) return -1;
     char boundary[200], delim[210];
     bp += 9;
-    if (*bp == '"' || *bp == '\'')
-        bp++;
+    if (*bp == '"' || *bp == '\'') bp++;
     size_t bl = strcspn(bp, "\"';");
-    if (bl == 0 || bl >= sizeof boundary)
-        return -1;
+    if (bl == 0 || bl >= sizeof boundary) return -1;
     memcpy(boundary, bp, bl);
     boundary[bl] = '\0';
     snprintf(delim, sizeof delim, "--%s", boundary);
@@ -614,8 +597,7 @@ static int parse_multipart(const emu_req_t *req, json_t **meta, const char **dat
     const char *p = memmem_s(s, (size_t)(end - s), delim);
     while (p && np < 2) {
         p += strlen(delim);
-        if (p + 2 <= end && p[0] == '-' && p[1] == '-')
-            break;
+        if (p + 2 <= end && p[0] == '-' && p[1] == '-') break;
         /* Python's email package writes bare \n line ends. */
         const char *hdr_end = memmem_s(p, (size_t)(end - p), "\r\n\r\n");
         const char *lf = memmem_s(p, (size_t)(end - p), "\n\n");
@@ -624,12 +606,10 @@ static int parse_multipart(const emu_req_t *req, json_t **meta, const char **dat
             hdr_end = lf;
             skip = 2;
         }
-        if (!hdr_end)
-            return -1;
+        if (!hdr_end) return -1;
         const char *body = hdr_end + skip;
         const char *next = memmem_s(body, (size_t)(end - body), delim);
-        if (!next)
-            return -1;
+        if (!next) return -1;
         const char *bend = next;
         if (bend - body >= 2 && bend[-2] == '\r' && bend[-1] == '\n')
             bend -= 2;
@@ -637,8 +617,7 @@ static int parse_multipart(const emu_req_t *req, json_t **meta, const char **dat
             bend -= 1;
         if (np == 1) { /* the data part's Content-Type */
             const char *h = memmem_s(p, (size_t)(hdr_end - p), "ontent-Type:");
-            if (!h)
-                h = memmem_s(p, (size_t)(hdr_end - p), "ontent-type:");
+            if (!h) h = memmem_s(p, (size_t)(hdr_end - p), "ontent-type:");
             if (h) {
                 h += 12;
                 while (*h == ' ')
@@ -652,8 +631,7 @@ static int parse_multipart(const emu_req_t *req, json_t **meta, const char **dat
         np++;
         p = next;
     }
-    if (np != 2)
-        return -1;
+    if (np != 2) return -1;
     json_error_t je;
     *meta = json_loadb(parts[0][0], (size_t)(parts[0][1] - parts[0][0]), 0, &je);
     if (!json_is_object(*meta)) {
@@ -669,8 +647,7 @@ static int parse_multipart(const emu_req_t *req, json_t **meta, const char **dat
 static void h_upload(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *bucket = req->params[0];
     const char *type = emu_q(req, "uploadType");
-    if (!type)
-        type = "media";
+    if (!type) type = "media";
     if (!strcmp(type, "media")) {
         obj_write(emu, req, resp, bucket, emu_q(req, "name"), NULL, req->raw_body, req->raw_len,
                   req->content_type);
@@ -686,13 +663,11 @@ static void h_upload(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         }
         if (emu_validate(resp, "storage", "Object", meta) == 0) {
             const char *name = json_string_value(json_object_get(meta, "name"));
-            obj_write(emu, req, resp, bucket, name ? name : emu_q(req, "name"), meta, data, len,
-                      ctype);
+            obj_write(emu, req, resp, bucket, name ? name : emu_q(req, "name"), meta, data, len, ctype);
         }
         json_decref(meta);
     } else if (!strcmp(type, "resumable")) {
-        if (!bucket_load(emu, bucket, resp, NULL))
-            return;
+        if (!bucket_load(emu, bucket, resp, NULL)) return;
         /* Upload bodies reach us raw: the session's metadata is JSON. */
         json_t *meta = req->raw_body ? json_loadb(req->raw_body, req->raw_len, 0, NULL) : NULL;
         if (!json_is_object(meta)) {
@@ -708,8 +683,9 @@ static void h_upload(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         char id[33];
         util_random_hex(id, 16);
         char *key = xasprintf("storage/uploads/%s", id);
-        emu_put(emu, key, json_pack("{s:s,s:o,s:O}", "bucket", bucket, "meta", meta, "query",
-                                    req->query));
+        emu_put(
+            emu, key,
+            json_pack("{s:s,s:o,s:o}", "bucket", bucket, "meta", meta, "query", json_deep_copy(req->query)));
         free(key);
         snprintf(resp->headers[0], sizeof resp->headers[0],
                  "Location: %s/storage/upload/storage/v1/b/%s/o?uploadType=resumable&upload_id=%s",
@@ -743,8 +719,7 @@ static void h_upload_put(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void h_obj_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (!bucket_load(emu, req->params[0], resp, NULL))
-        return;
+    if (!bucket_load(emu, req->params[0], resp, NULL)) return;
     char *key = obj_key(req->params[0], req->params[1]);
     json_t *o = emu_get(emu, key);
     free(key);
@@ -755,8 +730,7 @@ static void h_obj_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
                   req->params[1]);
         return;
     }
-    if (check_gen(req, o, resp) < 0)
-        return;
+    if (check_gen(req, o, resp) < 0) return;
     const char *alt = emu_q(req, "alt");
     if (alt && !strcmp(alt, "media")) {
         char *dk = data_key(req->params[0], req->params[1]);
@@ -779,8 +753,7 @@ static void h_download(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void h_obj_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (!bucket_load(emu, req->params[0], resp, NULL))
-        return;
+    if (!bucket_load(emu, req->params[0], resp, NULL)) return;
     char *key = obj_key(req->params[0], req->params[1]);
     json_t *o = emu_get(emu, key);
     if (!o) {
@@ -797,20 +770,17 @@ static void h_obj_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void h_obj_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (!bucket_load(emu, req->params[0], resp, NULL))
-        return;
+    if (!bucket_load(emu, req->params[0], resp, NULL)) return;
     char *key = obj_key(req->params[0], req->params[1]);
     json_t *o = emu_get(emu, key);
     if (!o) {
         emu_error(resp, 404, "NOT_FOUND", "notFound", "No such object: %s/%s", req->params[0],
                   req->params[1]);
-    } else if (check_gen(req, o, resp) == 0 &&
-               emu_validate(resp, "storage", "Object", req->body) == 0) {
+    } else if (check_gen(req, o, resp) == 0 && emu_validate(resp, "storage", "Object", req->body) == 0) {
         json_t *n = json_deep_copy(o), *patch = json_object();
         for (size_t i = 0; obj_settable[i]; i++) {
             json_t *v = json_object_get(req->body, obj_settable[i]);
-            if (v)
-                json_object_set(patch, obj_settable[i], v);
+            if (v) json_object_set(patch, obj_settable[i], v);
         }
         merge_patch(n, patch);
         json_decref(patch);
@@ -825,14 +795,11 @@ static void h_obj_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void h_obj_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (!bucket_load(emu, req->params[0], resp, NULL))
-        return;
+    if (!bucket_load(emu, req->params[0], resp, NULL)) return;
     const char *prefix = emu_q(req, "prefix");
     const char *delim = emu_q(req, "delimiter");
-    if (delim && !*delim)
-        delim = NULL;
-    if (!prefix)
-        prefix = "";
+    if (delim && !*delim) delim = NULL;
+    if (!prefix) prefix = "";
     char *kp = xasprintf("storage/objects/%s/%s", req->params[0], prefix);
     size_t base = strlen("storage/objects/") + strlen(req->params[0]) + 1;
     json_t *keys = emu_keys(emu, kp), *k;
@@ -866,8 +833,8 @@ static void h_obj_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         if (pk)
             json_array_append_new(prefixes, json_string(pk));
         else
-            json_array_append_new(items, json_deep_copy(emu_get(
-                                             emu, json_string_value(json_object_get(e, "key")))));
+            json_array_append_new(items,
+                                  json_deep_copy(emu_get(emu, json_string_value(json_object_get(e, "key")))));
     }
     json_decref(page);
     resp->body = json_pack("{s:s}", "kind", "storage#objects");
@@ -880,8 +847,7 @@ static void h_obj_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     } else {
         json_decref(prefixes);
     }
-    if (next)
-        json_object_set_new(resp->body, "nextPageToken", json_string(next));
+    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
     free(next);
 }
 

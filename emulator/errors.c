@@ -9,8 +9,8 @@
 #include "emulator/emu.h"
 #include "providers/gcp/schema.h"
 
-void emu_error(emu_resp_t *resp, int http, const char *status_name, const char *reason,
-               const char *fmt, ...) {
+void emu_error(emu_resp_t *resp, int http, const char *status_name, const char *reason, const char *fmt,
+               ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -21,26 +21,24 @@ void emu_error(emu_resp_t *resp, int http, const char *status_name, const char *
     resp->raw = NULL;
     resp->raw_len = 0;
     resp->status = http;
-    resp->body = json_pack("{s:{s:i,s:s,s:s,s:[{s:s,s:s,s:s}]}}", "error", "code", http, "message",
-                           msg, "status", status_name, "errors", "domain", "global", "reason",
-                           reason, "message", msg);
+    resp->body =
+        json_pack("{s:{s:i,s:s,s:s,s:[{s:s,s:s,s:s}]}}", "error", "code", http, "message", msg, "status",
+                  status_name, "errors", "domain", "global", "reason", reason, "message", msg);
 }
 
 int emu_validate(emu_resp_t *resp, const char *api, const char *msg, const json_t *body) {
-    if (!body)
-        return 0;
+    if (!body) return 0;
     if (!json_is_object(body)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
                   "Invalid JSON payload received. Expected an object.");
         return -1;
     }
-    if (!schema_msg(api, msg))
-        return 0; /* unknown to the schema data: accept */
+    if (!schema_msg(api, msg)) return 0; /* unknown to the schema data: accept */
     diag_t d = {0};
     int n = schema_check(api, msg, body, 0, "", &d);
     if (n > 0 && d.n > 0) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
-                  "Invalid JSON payload received. %s", d.items[0].msg);
+        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid JSON payload received. %s",
+                  d.items[0].msg);
         diag_free(&d);
         return -1;
     }
@@ -63,13 +61,11 @@ int emu_check_immutable(emu_resp_t *resp, const json_t *current, const json_t *b
                         const char *const *paths) {
     for (size_t i = 0; paths && paths[i]; i++) {
         const json_t *nv = at_path(body, paths[i]);
-        if (!nv || json_is_null(nv))
-            continue;
+        if (!nv || json_is_null(nv)) continue;
         const json_t *ov = at_path(current, paths[i]);
         if (!ov || !json_equal((json_t *)ov, (json_t *)nv)) {
             emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
-                      "Invalid value for field '%s': field is immutable and cannot be changed.",
-                      paths[i]);
+                      "Invalid value for field '%s': field is immutable and cannot be changed.", paths[i]);
             return -1;
         }
     }
@@ -77,35 +73,31 @@ int emu_check_immutable(emu_resp_t *resp, const json_t *current, const json_t *b
 }
 
 const char *emu_q(const emu_req_t *req, const char *name) {
-    if (!req->query)
-        return NULL;
+    if (!req->query) return NULL;
     return json_string_value(json_object_get(req->query, name));
 }
 
-json_t *emu_page(const emu_req_t *req, const json_t *items, const char *size_param,
-                 int default_size, char **next) {
+json_t *emu_page(const emu_req_t *req, const json_t *items, const char *size_param, int default_size,
+                 char **next) {
     *next = NULL;
     size_t n = json_array_size(items);
     long size = default_size > 0 ? default_size : 500;
     const char *sz = size_param ? emu_q(req, size_param) : NULL;
     if (sz && *sz) {
         long v = strtol(sz, NULL, 10);
-        if (v > 0)
-            size = v;
+        if (v > 0) size = v;
     }
     size_t start = 0;
     const char *tok = emu_q(req, "pageToken");
     if (tok && *tok) {
         long v = strtol(tok, NULL, 10);
-        if (v > 0)
-            start = (size_t)v;
+        if (v > 0) start = (size_t)v;
     }
     json_t *page = json_array();
     size_t i = start;
     for (; i < n && (long)(i - start) < size; i++)
         json_array_append(page, json_array_get(items, i));
-    if (i < n)
-        *next = xasprintf("%zu", i);
+    if (i < n) *next = xasprintf("%zu", i);
     return page;
 }
 

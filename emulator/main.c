@@ -51,32 +51,25 @@ int main(int argc, char **argv) {
             else
                 cfg.log_path = v;
         } else if (!strcmp(a, "--port")) {
-            if (num(a, v, 0, 65535, &d) < 0)
-                return 1;
+            if (num(a, v, 0, 65535, &d) < 0) return 1;
             cfg.port = (int)d;
         } else if (!strcmp(a, "--op-scale")) {
-            if (num(a, v, 0, 1000, &d) < 0)
-                return 1;
+            if (num(a, v, 0, 1000, &d) < 0) return 1;
             cfg.op_scale = d == 0 ? -1 : d; /* -1: instant (emu_new keeps 0 for <0) */
         } else if (!strcmp(a, "--latency")) {
-            if (num(a, v, 0, 600000, &d) < 0)
-                return 1;
+            if (num(a, v, 0, 600000, &d) < 0) return 1;
             cfg.latency_ms = (int)d;
         } else if (!strcmp(a, "--fault-rate")) {
-            if (num(a, v, 0, 1, &d) < 0)
-                return 1;
+            if (num(a, v, 0, 1, &d) < 0) return 1;
             cfg.fault_rate = d;
         } else if (!strcmp(a, "--throttle-rate")) {
-            if (num(a, v, 0, 1, &d) < 0)
-                return 1;
+            if (num(a, v, 0, 1, &d) < 0) return 1;
             cfg.throttle_rate = d;
         } else if (!strcmp(a, "--reset-rate")) {
-            if (num(a, v, 0, 1, &d) < 0)
-                return 1;
+            if (num(a, v, 0, 1, &d) < 0) return 1;
             cfg.reset_rate = d;
         } else if (!strcmp(a, "--seed")) {
-            if (num(a, v, 0, 4294967295.0, &d) < 0)
-                return 1;
+            if (num(a, v, 0, 4294967295.0, &d) < 0) return 1;
             cfg.seed = (unsigned)d;
         } else {
             fprintf(stderr, "plinth-emulator: unknown option '%s'\n", a);

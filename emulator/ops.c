@@ -27,8 +27,7 @@ struct emu_ticker {
 
 void emu_after(emu_t *emu, int64_t ms, emu_timer_fn fn, const char *arg) {
     emu_ticker_t *t = emu_ticker_of(emu);
-    if (!t)
-        return;
+    if (!t) return;
     timer_t_ *tm = xcalloc(1, sizeof *tm);
     tm->due_ms = util_now_ms() + (ms < 0 ? 0 : ms);
     tm->fn = fn;
@@ -50,8 +49,7 @@ static void run_due(emu_ticker_t *t) {
                 break;
             }
         }
-        if (!due)
-            return;
+        if (!due) return;
         due->fn(t->emu, due->arg);
         free(due->arg);
         free(due);
@@ -59,11 +57,9 @@ static void run_due(emu_ticker_t *t) {
 }
 
 static void flush(emu_ticker_t *t, int locked) {
-    if (!locked)
-        emu_lock(t->emu);
+    if (!locked) emu_lock(t->emu);
     char *dump = emu_store_dump_if_dirty(emu_store_of(t->emu));
-    if (!locked)
-        emu_unlock(t->emu);
+    if (!locked) emu_unlock(t->emu);
     if (dump) {
         perr_t e;
         /* A failed write keeps serving from memory; the next change retries. */
@@ -85,8 +81,7 @@ static void *ticker_main(void *arg) {
             ts.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&t->cond, &t->mu, &ts);
-        if (t->stop)
-            break;
+        if (t->stop) break;
         pthread_mutex_unlock(&t->mu);
         emu_lock(t->emu);
         run_due(t);
@@ -116,8 +111,7 @@ emu_ticker_t *emu_ticker_start(emu_t *emu) {
 }
 
 void emu_ticker_stop(emu_ticker_t *t) {
-    if (!t)
-        return;
+    if (!t) return;
     pthread_mutex_lock(&t->mu);
     t->stop = 1;
     pthread_cond_signal(&t->cond);
@@ -165,8 +159,7 @@ int64_t emu_duration(emu_t *emu, const char *kind) {
         }
     }
     double scale = emu_cfg(emu)->op_scale;
-    if (scale < 0)
-        scale = 0;
+    if (scale < 0) scale = 0;
     return (int64_t)((double)ms * scale);
 }
 

@@ -56,12 +56,24 @@ typedef struct reqctx {
     int too_big;
 } reqctx_t;
 
-const emu_config_t *emu_cfg(const emu_t *emu) { return &emu->cfg; }
-emu_store_t *emu_store_of(emu_t *emu) { return emu->store; }
-emu_ticker_t *emu_ticker_of(emu_t *emu) { return emu->ticker; }
-void emu_lock(emu_t *emu) { pthread_mutex_lock(&emu->lock); }
-void emu_unlock(emu_t *emu) { pthread_mutex_unlock(&emu->lock); }
-int emu_port(const emu_t *emu) { return emu->port; }
+const emu_config_t *emu_cfg(const emu_t *emu) {
+    return &emu->cfg;
+}
+emu_store_t *emu_store_of(emu_t *emu) {
+    return emu->store;
+}
+emu_ticker_t *emu_ticker_of(emu_t *emu) {
+    return emu->ticker;
+}
+void emu_lock(emu_t *emu) {
+    pthread_mutex_lock(&emu->lock);
+}
+void emu_unlock(emu_t *emu) {
+    pthread_mutex_unlock(&emu->lock);
+}
+int emu_port(const emu_t *emu) {
+    return emu->port;
+}
 
 /* xorshift64*: one draw per request, so a seed reproduces the sequence of
  * faults for a given order of requests. */
@@ -77,12 +89,9 @@ static double rng_draw(emu_t *emu) {
 }
 
 static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -105,7 +114,9 @@ static char *pct_decode(const char *s, size_t n, int plus_space) {
 
 /* MHD would decode the path before we see it, turning an object name's
  * %2F into '/'; we keep raw bytes and decode captured segments ourselves. */
-static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) { return strlen(s); }
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
+    return strlen(s);
+}
 
 /* Matches path against pattern; fills params (new strings) on success.
  * strict: a {x} capture refuses a segment holding ':' (so custom verbs
@@ -116,14 +127,11 @@ static int match(const char *pattern, const char *path, int strict, char **param
     while (*p) {
         if (*p == '{') {
             const char *close = strchr(p, '}');
-            if (!close)
-                goto fail;
+            if (!close) goto fail;
             int rest = close[-1] == '*';
             if (rest) {
-                if (*np >= MAX_PARAMS || !*s)
-                    goto fail;
-                if (close[1] != '\0')
-                    goto fail;
+                if (*np >= MAX_PARAMS || !*s) goto fail;
+                if (close[1] != '\0') goto fail;
                 params[(*np)++] = pct_decode(s, strlen(s), 0);
                 return 1;
             }
@@ -131,27 +139,21 @@ static int match(const char *pattern, const char *path, int strict, char **param
             const char *suf = close + 1;
             size_t suflen = strcspn(suf, "/");
             size_t seglen = strcspn(s, "/");
-            if (seglen < suflen + 1)
-                goto fail;
+            if (seglen < suflen + 1) goto fail;
             size_t caplen = seglen - suflen;
-            if (suflen && memcmp(s + caplen, suf, suflen) != 0)
-                goto fail;
-            if (strict && memchr(s, ':', caplen))
-                goto fail;
-            if (*np >= MAX_PARAMS)
-                goto fail;
+            if (suflen && memcmp(s + caplen, suf, suflen) != 0) goto fail;
+            if (strict && memchr(s, ':', caplen)) goto fail;
+            if (*np >= MAX_PARAMS) goto fail;
             params[(*np)++] = pct_decode(s, caplen, 0);
             p = suf + suflen;
             s += seglen;
             continue;
         }
-        if (*p != *s)
-            goto fail;
+        if (*p != *s) goto fail;
         p++;
         s++;
     }
-    if (*s == '\0')
-        return 1;
+    if (*s == '\0') return 1;
 fail:
     for (size_t i = 0; i < *np; i++)
         free(params[i]);
@@ -161,8 +163,7 @@ fail:
 
 static const emu_api_t *find_api(const char *name, size_t n) {
     for (size_t i = 0; emu_apis[i]; i++)
-        if (strlen(emu_apis[i]->name) == n && memcmp(emu_apis[i]->name, name, n) == 0)
-            return emu_apis[i];
+        if (strlen(emu_apis[i]->name) == n && memcmp(emu_apis[i]->name, name, n) == 0) return emu_apis[i];
     return NULL;
 }
 
@@ -170,8 +171,7 @@ typedef struct qctx {
     json_t *q, *multi;
 } qctx_t;
 
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value) {
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
     qctx_t *qc = cls;
     char *k = pct_decode(key, strlen(key), 1);
     char *v = value ? pct_decode(value, strlen(value), 1) : xstrdup("");
@@ -190,12 +190,11 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 /* Secret values never reach the log: passwords, keys, tokens, and
  * Secret Manager payloads.  Returns a new reference (or NULL). */
 static json_t *redact(const json_t *v, int in_payload) {
-    static const char *const secret[] = {"password",     "rootPassword",  "privateKeyData",
-                                         "access_token", "refresh_token", "id_token",
-                                         "client_secret", "assertion",    "private_key",
-                                         "token",        NULL};
-    if (!v)
-        return NULL;
+    static const char *const secret[] = {
+        "password", "rootPassword",  "privateKeyData", "access_token", "refresh_token",
+        "id_token", "client_secret", "assertion",      "private_key",  "token",
+        NULL};
+    if (!v) return NULL;
     if (json_is_array(v)) {
         json_t *out = json_array(), *x;
         size_t i;
@@ -204,25 +203,21 @@ static json_t *redact(const json_t *v, int in_payload) {
         }
         return out;
     }
-    if (!json_is_object(v))
-        return json_incref((json_t *)v);
+    if (!json_is_object(v)) return json_incref((json_t *)v);
     json_t *out = json_object(), *x;
     const char *k;
     json_object_foreach((json_t *)v, k, x) {
         int hide = in_payload && !strcmp(k, "data");
         for (size_t i = 0; !hide && secret[i]; i++)
             hide = !strcmp(k, secret[i]);
-        json_object_set_new(out, k,
-                            hide ? json_string("<redacted>") : redact(x, !strcmp(k, "payload")));
+        json_object_set_new(out, k, hide ? json_string("<redacted>") : redact(x, !strcmp(k, "payload")));
     }
     return out;
 }
 
-static void log_request(emu_t *emu, const char *api, const char *method, const char *url,
-                        const json_t *query, int status, int64_t ms, const json_t *req_body,
-                        const json_t *resp_body) {
-    if (!emu->log)
-        return;
+static void log_request(emu_t *emu, const char *api, const char *method, const char *url, const json_t *query,
+                        int status, int64_t ms, const json_t *req_body, const json_t *resp_body) {
+    if (!emu->log) return;
     char ts[64];
     snprintf(ts, sizeof ts, "%s", emu_now());
     sbuf_t u = {0};
@@ -235,9 +230,8 @@ static void log_request(emu_t *emu, const char *api, const char *method, const c
         first = 0;
     }
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:i,s:o?,s:o?}", "ts", ts, "api", api ? api : "",
-                          "method", method, "url", u.s, "status", status, "ms", (json_int_t)ms,
-                          "attempt", 1, "req_body", redact(req_body, 0), "resp_body",
-                          redact(resp_body, 0));
+                          "method", method, "url", u.s, "status", status, "ms", (json_int_t)ms, "attempt", 1,
+                          "req_body", redact(req_body, 0), "resp_body", redact(resp_body, 0));
     sbuf_free(&u);
     char *line = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -249,21 +243,18 @@ static void log_request(emu_t *emu, const char *api, const char *method, const c
 }
 
 static int auth_ok(emu_t *emu, const char *auth) {
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0)
-        return 0;
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0) return 0;
     char *key = xasprintf("oauth2/tokens/%s", auth + 7);
     json_t *tok = emu_get(emu, key);
     free(key);
-    if (!tok)
-        return 0;
+    if (!tok) return 0;
     json_t *exp = json_object_get(tok, "expires_ms");
-    if (!exp)
-        return 1;
+    if (!exp) return 1;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    int64_t deadline = json_is_string(exp) ? strtoll(json_string_value(exp), NULL, 10)
-                                           : (int64_t)json_number_value(exp);
+    int64_t deadline =
+        json_is_string(exp) ? strtoll(json_string_value(exp), NULL, 10) : (int64_t)json_number_value(exp);
     return deadline > now;
 }
 
@@ -274,10 +265,8 @@ static void dispatch(emu_t *emu, const emu_api_t *api, emu_req_t *req, emu_resp_
     for (int strict = 1; strict >= 0; strict--) {
         for (size_t i = 0; i < api->nroutes; i++) {
             const emu_route_t *r = &api->routes[i];
-            if (strcmp(r->method, req->method) != 0)
-                continue;
-            if (!match(r->pattern, req->path, strict, params, &np))
-                continue;
+            if (strcmp(r->method, req->method) != 0) continue;
+            if (!match(r->pattern, req->path, strict, params, &np)) continue;
             req->params = (const char *const *)params;
             req->nparams = np;
             r->fn(emu, req, resp);
@@ -288,14 +277,13 @@ static void dispatch(emu_t *emu, const emu_api_t *api, emu_req_t *req, emu_resp_
             return;
         }
     }
-    emu_error(resp, 404, "NOT_FOUND", "notFound", "The requested URL /%s/%s was not found (%s).",
-              req->api, req->path, req->method);
+    emu_error(resp, 404, "NOT_FOUND", "notFound", "The requested URL /%s/%s was not found (%s).", req->api,
+              req->path, req->method);
 }
 
 static void add_header(struct MHD_Response *r, const char *line) {
     const char *colon = strchr(line, ':');
-    if (!colon || colon == line)
-        return;
+    if (!colon || colon == line) return;
     char name[128];
     size_t n = (size_t)(colon - line) < sizeof name - 1 ? (size_t)(colon - line) : sizeof name - 1;
     memcpy(name, line, n);
@@ -306,9 +294,9 @@ static void add_header(struct MHD_Response *r, const char *line) {
     MHD_add_response_header(r, name, v);
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **con_cls) {
+static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_data_size,
+                              void **con_cls) {
     emu_t *emu = cls;
     reqctx_t *ctx = *con_cls;
     if (!ctx) {
@@ -323,8 +311,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         else if (u < c->fault_rate + c->throttle_rate + c->reset_rate)
             ctx->fault = F_RESET;
         *con_cls = ctx;
-        if (ctx->fault == F_RESET)
-            return MHD_NO; /* MHD closes the connection without answering */
+        if (ctx->fault == F_RESET) return MHD_NO; /* MHD closes the connection without answering */
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -358,7 +345,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     emu_resp_t resp;
     memset(&resp, 0, sizeof resp);
     resp.status = 200;
-    json_t *body = NULL;
+    json_t *body = NULL, *logged_body = NULL;
     qctx_t qc = {json_object(), json_object()};
     MHD_get_connection_values(con, MHD_GET_ARGUMENT_KIND, collect_arg, &qc);
     const char *ctype = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type");
@@ -379,8 +366,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
          * endpoint (/upload/storage/v1/..., /resumable/upload/storage/v1/...):
          * serve them as storage's. */
         api = find_api("storage", 7);
-        if (media)
-            rest = p;
+        if (media) rest = p;
         free(api_name);
         api_name = xstrdup("storage");
     }
@@ -413,8 +399,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
          * body (curl -d) is tried as JSON quietly; uploads stay raw. */
         int upload = strncmp(rest, "upload/", 7) == 0;
         int is_json = ctx->body.len > 0 && !upload && (!ctype || strstr(ctype, "json"));
-        int maybe_json = ctx->body.len > 0 && !upload && ctype &&
-                         strstr(ctype, "x-www-form-urlencoded") && strcmp(api->name, "oauth2");
+        int maybe_json = ctx->body.len > 0 && !upload && ctype && strstr(ctype, "x-www-form-urlencoded") &&
+                         strcmp(api->name, "oauth2");
         int bad = 0;
         if (is_json || maybe_json) {
             json_error_t je;
@@ -422,11 +408,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
             if (!body && is_json) {
                 bad = 1;
                 emu_error(&resp, 400, "INVALID_ARGUMENT", "parseError",
-                          "Invalid JSON payload received. %s (line %d, column %d)", je.text,
-                          je.line, je.column);
+                          "Invalid JSON payload received. %s (line %d, column %d)", je.text, je.line,
+                          je.column);
             }
         }
         req.body = body;
+        /* Handlers may link parts of the body into the store; the log
+         * (written after the lock is released) gets its own copy. */
+        if (emu->log && body) logged_body = json_deep_copy(body);
         if (!bad) {
             pthread_mutex_lock(&emu->lock);
             if (emu->cfg.require_auth && strcmp(api->name, "oauth2") != 0 && !auth_ok(emu, auth))
@@ -435,6 +424,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
                           "2 access token.");
             else
                 dispatch(emu, api, &req, &resp);
+            /* The body is serialised after the lock is released: it must
+             * not share nodes with the store, which other threads modify
+             * (handlers may embed borrowed store values), so copy it. */
+            if (resp.body) {
+                json_t *copy = json_deep_copy(resp.body);
+                json_decref(resp.body);
+                resp.body = copy;
+            }
             pthread_mutex_unlock(&emu->lock);
         }
     }
@@ -446,23 +443,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         resp.raw = NULL;
         MHD_add_response_header(r, "Content-Type",
                                 resp.content_type[0] ? resp.content_type : "application/octet-stream");
-    } else if (resp.body && resp.status != 204) {
+    } else if (resp.body && resp.status != 204 && resp.status != 304) {
         char *text = json_dumps(resp.body, JSON_INDENT(1) | JSON_ENCODE_ANY);
         r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
         MHD_add_response_header(r, "Content-Type",
-                                resp.content_type[0] ? resp.content_type
-                                                     : "application/json; charset=UTF-8");
+                                resp.content_type[0] ? resp.content_type : "application/json; charset=UTF-8");
     } else {
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     }
     for (int i = 0; i < 4; i++)
-        if (resp.headers[i][0])
-            add_header(r, resp.headers[i]);
+        if (resp.headers[i][0]) add_header(r, resp.headers[i]);
     enum MHD_Result ret = MHD_queue_response(con, (unsigned)resp.status, r);
     MHD_destroy_response(r);
 
-    log_request(emu, api_name, method, url, qc.q, resp.status, util_now_ms() - ctx->start_ms, body,
+    log_request(emu, api_name, method, url, qc.q, resp.status, util_now_ms() - ctx->start_ms, logged_body,
                 resp.body);
+    json_decref(logged_body);
     json_decref(resp.body);
     json_decref(body);
     json_decref(qc.q);
@@ -474,8 +470,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
 static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
     reqctx_t *ctx = *con_cls;
-    if (!ctx)
-        return;
+    if (!ctx) return;
     sbuf_free(&ctx->body);
     free(ctx);
     *con_cls = NULL;
@@ -494,13 +489,11 @@ static void *delay_main(void *arg) {
                 MHD_resume_connection(d->con);
                 free(d);
             } else {
-                if (d->due_ms < next)
-                    next = d->due_ms;
+                if (d->due_ms < next) next = d->due_ms;
                 pp = &d->next;
             }
         }
-        if (emu->delay_stop)
-            break;
+        if (emu->delay_stop) break;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         int64_t wait = next - now;
@@ -519,24 +512,21 @@ static void *delay_main(void *arg) {
 emu_t *emu_new(const emu_config_t *cfg, perr_t *e) {
     emu_t *emu = xcalloc(1, sizeof *emu);
     emu->cfg = *cfg;
-    if (emu->cfg.op_scale <= 0)
-        emu->cfg.op_scale = cfg->op_scale < 0 ? 0 : 1.0;
+    if (emu->cfg.op_scale <= 0) emu->cfg.op_scale = cfg->op_scale < 0 ? 0 : 1.0;
     emu->data_dir = cfg->data_dir ? xstrdup(cfg->data_dir) : NULL;
     emu->log_path = cfg->log_path ? xstrdup(cfg->log_path) : NULL;
     emu->cfg.data_dir = emu->data_dir;
     emu->cfg.log_path = emu->log_path;
     emu->cfg.project_number_seed = NULL;
     emu->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)cfg->seed * 0xBF58476D1CE4E5B9ULL);
-    if (!emu->rng)
-        emu->rng = 1;
+    if (!emu->rng) emu->rng = 1;
     pthread_mutex_init(&emu->lock, NULL);
     pthread_mutex_init(&emu->rng_lock, NULL);
     pthread_mutex_init(&emu->log_lock, NULL);
     pthread_mutex_init(&emu->delay_mu, NULL);
     pthread_cond_init(&emu->delay_cond, NULL);
     emu->store = emu_store_new(emu->data_dir, e);
-    if (!emu->store)
-        goto err;
+    if (!emu->store) goto err;
     if (emu->log_path) {
         emu->log = fopen(emu->log_path, "a");
         if (!emu->log) {
@@ -558,8 +548,7 @@ int emu_start(emu_t *emu, perr_t *e) {
     }
     pthread_mutex_lock(&emu->lock);
     for (size_t i = 0; emu_apis[i]; i++)
-        if (emu_apis[i]->init)
-            emu_apis[i]->init(emu);
+        if (emu_apis[i]->init) emu_apis[i]->init(emu);
     pthread_mutex_unlock(&emu->lock);
 
     if (pthread_create(&emu->delay_thread, NULL, delay_main, emu) != 0) {
@@ -573,12 +562,11 @@ int emu_start(emu_t *emu, perr_t *e) {
     sa.sin_port = htons((uint16_t)emu->cfg.port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     emu->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-        handle, emu, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)8, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)2048, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed,
-        NULL, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, handle,
+        emu, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)8,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)2048,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
     if (!emu->daemon) {
         perr_set(e, "", "cannot listen on 127.0.0.1:%d", emu->cfg.port);
         return -1;
@@ -616,12 +604,10 @@ void emu_stop(emu_t *emu) {
 }
 
 void emu_free(emu_t *emu) {
-    if (!emu)
-        return;
+    if (!emu) return;
     emu_stop(emu);
     emu_store_free(emu->store);
-    if (emu->log)
-        fclose(emu->log);
+    if (emu->log) fclose(emu->log);
     pthread_mutex_destroy(&emu->lock);
     pthread_mutex_destroy(&emu->rng_lock);
     pthread_mutex_destroy(&emu->log_lock);

@@ -22,28 +22,24 @@ emu_store_t *emu_store_new(const char *data_dir, perr_t *e) {
     s->docs = json_object();
     s->counters = json_object();
     s->numbers = json_object();
-    if (!data_dir)
-        return s;
-    if (util_mkdir_p(data_dir, e) < 0)
-        goto err;
+    if (!data_dir) return s;
+    if (util_mkdir_p(data_dir, e) < 0) goto err;
     s->path = xasprintf("%s/emulator.json", data_dir);
     struct stat st;
     if (stat(s->path, &st) < 0) {
-        if (errno == ENOENT)
-            return s;
+        if (errno == ENOENT) return s;
         perr_set(e, s->path, "cannot stat: %s", strerror(errno));
         goto err;
     }
     size_t len = 0;
     char *text = util_read_file(s->path, &len, e);
-    if (!text)
-        goto err;
+    if (!text) goto err;
     json_error_t je;
     json_t *root = json_loadb(text, len, 0, &je);
     free(text);
     if (!root) {
-        perr_set(e, s->path, "corrupt emulator data file (line %d: %s); move it away to start fresh",
-                 je.line, je.text);
+        perr_set(e, s->path, "corrupt emulator data file (line %d: %s); move it away to start fresh", je.line,
+                 je.text);
         goto err;
     }
     json_t *docs = json_object_get(root, "docs");
@@ -63,8 +59,7 @@ err:
 }
 
 void emu_store_free(emu_store_t *s) {
-    if (!s)
-        return;
+    if (!s) return;
     json_decref(s->docs);
     json_decref(s->counters);
     json_decref(s->numbers);
@@ -73,19 +68,16 @@ void emu_store_free(emu_store_t *s) {
 }
 
 char *emu_store_dump_if_dirty(emu_store_t *s) {
-    if (!s->dirty || !s->path)
-        return NULL;
+    if (!s->dirty || !s->path) return NULL;
     s->dirty = 0;
-    json_t *root = json_pack("{s:i,s:O,s:O}", "version", 1, "docs", s->docs, "counters",
-                             s->counters);
+    json_t *root = json_pack("{s:i,s:O,s:O}", "version", 1, "docs", s->docs, "counters", s->counters);
     char *out = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(root);
     return out;
 }
 
 int emu_store_write(emu_store_t *s, const char *dump, perr_t *e) {
-    if (!s->path || !dump)
-        return 0;
+    if (!s->path || !dump) return 0;
     return util_write_atomic(s->path, dump, strlen(dump), e);
 }
 
@@ -101,8 +93,7 @@ void emu_put(emu_t *emu, const char *key, json_t *doc) {
 
 int emu_del(emu_t *emu, const char *key) {
     emu_store_t *s = emu_store_of(emu);
-    if (json_object_del(s->docs, key) < 0)
-        return -1;
+    if (json_object_del(s->docs, key) < 0) return -1;
     s->dirty = 1;
     return 0;
 }
@@ -120,8 +111,7 @@ json_t *emu_keys(emu_t *emu, const char *prefix) {
     const char *k;
     json_t *val;
     json_object_foreach(s->docs, k, val) {
-        if (strncmp(k, prefix, plen) != 0)
-            continue;
+        if (strncmp(k, prefix, plen) != 0) continue;
         if (n == cap) {
             cap *= 2;
             v = xrealloc(v, cap * sizeof *v);

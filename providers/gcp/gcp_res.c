@@ -348,6 +348,22 @@ int gcp_res_read(rctx_t *c, const char *id, const json_t *desired, json_t **live
     return rc;
 }
 
+/* Variables naming a resource's collection: those of its ID, completed
+ * from its body and the provider (a bucket's ID has no project, but its
+ * collection is listed per project). */
+static json_t *list_vars(rctx_t *c, const gcp_type_t *T, const char *id, const json_t *desired) {
+    json_t *vars = gcp_tmpl_match(T->id_tmpl, id);
+    if (!vars) return NULL;
+    json_t *empty = json_object();
+    json_t *more = gcp_body_vars(c, desired ? desired : empty);
+    json_decref(empty);
+    const char *k;
+    json_t *v;
+    json_object_foreach(more, k, v) if (!json_object_get(vars, k)) json_object_set(vars, k, v);
+    json_decref(more);
+    return vars;
+}
+
 int gcp_res_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t *const *desired,
                       json_t **lives) {
     const gcp_type_t *T = GCP_TYPE(c);
@@ -356,7 +372,7 @@ int gcp_res_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t 
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         lives[i] = NULL;
-        json_t *vars = gcp_tmpl_match(T->id_tmpl, ids[i]);
+        json_t *vars = list_vars(c, T, ids[i], desired ? desired[i] : NULL);
         char *coll = vars ? gcp_tmpl_fill(T->collection, vars, c->err) : NULL;
         json_decref(vars);
         if (!coll) {
@@ -398,7 +414,7 @@ int gcp_res_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t 
     }
     if (rc == 0) {
         for (size_t i = 0; i < n; i++) {
-            json_t *vars = gcp_tmpl_match(T->id_tmpl, ids[i]);
+            json_t *vars = list_vars(c, T, ids[i], desired ? desired[i] : NULL);
             char *coll = gcp_tmpl_fill(T->collection, vars, c->err);
             json_t *it = json_object_get(json_object_get(by_coll, coll), gcp_last_segment(ids[i]));
             lives[i] = it ? json_deep_copy(it) : NULL;

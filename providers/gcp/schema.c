@@ -7,8 +7,9 @@
  *                   "methods": [{"id","m","p","q":[...],"b","r"}]}}}
  *   flags: bit 0 repeated, bit 1 output only.
  *
- * Loading happens once (pthread_once) on first use: the JSON is parsed with
- * jansson and kept alive for the whole process, because every name handed
+ * Loading is lazy and per API: the first use indexes where each API's text
+ * lies in the embedded data; an API's JSON is parsed (pthread_once per API)
+ * the first time it is asked for, and kept alive for the whole process, because every name handed
  * out points into its strings; lookup tables (open-addressing hash maps for
  * messages and enums, a name-sorted index per message for fields, method
  * paths pre-split into segments) are built over it.  Nothing is ever freed:
@@ -109,10 +110,14 @@ typedef struct {
 } api_t;
 
 typedef struct {
-    json_t *root;
     api_t *apis;
     size_t napis;
     const char **api_names; /* NULL-terminated */
+    /* Each API's JSON text inside the embedded data, parsed on first use:
+     * a command that touches one API does not pay for parsing a dozen. */
+    size_t *off, *len;
+    json_t **roots;
+    pthread_once_t *once;
 } db_t;
 
 static db_t g_db;
@@ -251,20 +256,96 @@ static void load_api(api_t *a, const char *name, const json_t *doc) {
     }
 }
 
-static void db_load(void) {
-    json_error_t err;
-    g_db.root = json_loadb(data_gcp_api, data_gcp_api_len, 0, &err);
-    const json_t *apis = json_object_get(g_db.root, "apis");
-    size_t n = json_object_size(apis);
-    g_db.apis = xcalloc(n ? n : 1, sizeof *g_db.apis);
-    g_db.api_names = xcalloc(n + 1, sizeof *g_db.api_names);
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)apis, key, val) {
-        load_api(&g_db.apis[g_db.napis], key, val);
-        g_db.api_names[g_db.napis] = key;
-        g_db.napis++;
+/* Skips one JSON value starting at i (after white space); returns the index
+ * just past it.  Only structure matters here: strings (with escapes),
+ * nesting, and scalars up to a delimiter. */
+static size_t skip_ws(const char *t, size_t i, size_t n) {
+    while (i < n && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' || t[i] == '\r')) i++;
+    return i;
+}
+
+static size_t skip_string(const char *t, size_t i, size_t n) {
+    for (i++; i < n && t[i] != '"'; i++)
+        if (t[i] == '\\') i++;
+    return i + 1;
+}
+
+static size_t skip_value(const char *t, size_t i, size_t n) {
+    i = skip_ws(t, i, n);
+    if (i >= n) return n;
+    if (t[i] == '"') return skip_string(t, i, n);
+    if (t[i] == '{' || t[i] == '[') {
+        int depth = 0;
+        for (; i < n; i++) {
+            if (t[i] == '"') {
+                i = skip_string(t, i, n) - 1;
+            } else if (t[i] == '{' || t[i] == '[') {
+                depth++;
+            } else if (t[i] == '}' || t[i] == ']') {
+                if (--depth == 0) return i + 1;
+            }
+        }
+        return n;
     }
+    while (i < n && t[i] != ',' && t[i] != '}' && t[i] != ']') i++;
+    return i;
+}
+
+/* Indexes the APIs of {"apis": {NAME: {...}, ...}} without parsing them. */
+static void db_load(void) {
+    const char *t = data_gcp_api;
+    size_t n = data_gcp_api_len, i = 0, cap = 16;
+    g_db.apis = xcalloc(cap, sizeof *g_db.apis);
+    g_db.api_names = xcalloc(cap + 1, sizeof *g_db.api_names);
+    g_db.off = xcalloc(cap, sizeof *g_db.off);
+    g_db.len = xcalloc(cap, sizeof *g_db.len);
+    const char *apis = strstr(t, "\"apis\"");
+    if (!apis) return;
+    i = (size_t)(apis - t) + 6;
+    i = skip_ws(t, i, n);
+    if (i < n && t[i] == ':') i = skip_ws(t, i + 1, n);
+    if (i >= n || t[i] != '{') return;
+    i++;
+    for (;;) {
+        i = skip_ws(t, i, n);
+        if (i >= n || t[i] != '"') break;
+        size_t kend = skip_string(t, i, n);
+        char *name = xstrndup(t + i + 1, kend - i - 2);
+        i = skip_ws(t, kend, n);
+        if (i < n && t[i] == ':') i++;
+        i = skip_ws(t, i, n);
+        size_t vend = skip_value(t, i, n);
+        if (g_db.napis == cap) {
+            cap *= 2;
+            g_db.apis = xrealloc(g_db.apis, cap * sizeof *g_db.apis);
+            g_db.api_names = xrealloc(g_db.api_names, (cap + 1) * sizeof *g_db.api_names);
+            g_db.off = xrealloc(g_db.off, cap * sizeof *g_db.off);
+            g_db.len = xrealloc(g_db.len, cap * sizeof *g_db.len);
+        }
+        memset(&g_db.apis[g_db.napis], 0, sizeof *g_db.apis);
+        g_db.apis[g_db.napis].name = name;
+        g_db.api_names[g_db.napis] = name;
+        g_db.off[g_db.napis] = i;
+        g_db.len[g_db.napis] = vend - i;
+        g_db.napis++;
+        i = skip_ws(t, vend, n);
+        if (i < n && t[i] == ',') i++;
+    }
+    g_db.api_names[g_db.napis] = NULL;
+    g_db.roots = xcalloc(g_db.napis + 1, sizeof *g_db.roots);
+    g_db.once = xcalloc(g_db.napis + 1, sizeof *g_db.once);
+    for (size_t k = 0; k < g_db.napis; k++) g_db.once[k] = (pthread_once_t)PTHREAD_ONCE_INIT;
+}
+
+/* pthread_once takes no argument: the API being loaded is passed through a
+ * thread-local. */
+static __thread size_t tl_loading;
+
+static void api_load_one(void) {
+    size_t k = tl_loading;
+    json_error_t err;
+    g_db.roots[k] = json_loadb(data_gcp_api + g_db.off[k], g_db.len[k], 0, &err);
+    if (g_db.roots[k]) load_api(&g_db.apis[k], g_db.apis[k].name, g_db.roots[k]);
 }
 
 static const api_t *api_get(const char *api) {
@@ -272,8 +353,11 @@ static const api_t *api_get(const char *api) {
     if (!api)
         return NULL;
     for (size_t i = 0; i < g_db.napis; i++) /* a dozen APIs: a scan is fine */
-        if (strcmp(g_db.apis[i].name, api) == 0)
+        if (strcmp(g_db.apis[i].name, api) == 0) {
+            tl_loading = i;
+            pthread_once(&g_db.once[i], api_load_one);
             return &g_db.apis[i];
+        }
     return NULL;
 }
 

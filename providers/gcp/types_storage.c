@@ -125,6 +125,7 @@ static const gcp_type_t bucket_t = {
     .self = "storage/v1/b/{name}",
     .collection = "storage/v1/b?project={project}",
     .id_tmpl = "projects/_/buckets/{name}",
+    .list_items = "items", /* buckets.list answers full bucket resources */
     .import_forms = (const char *const[]){"{project}/{name}", "gs://{name}", "{name}", NULL},
     .name_field = "name",
     .create_style = GCP_CREATE_POST,

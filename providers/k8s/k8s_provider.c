@@ -60,7 +60,21 @@ typedef struct k8s_prov {
     pthread_mutex_t mu;
     conn_t *conns;
     perr_t gcp_err;
+    /* Connections, TLS sessions and DNS shared by every request (reuse). */
+    CURLSH *share;
+    pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
 } k8s_prov_t;
+
+static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud) {
+    (void)h;
+    (void)a;
+    pthread_mutex_lock(&((k8s_prov_t *)ud)->share_mu[d]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data d, void *ud) {
+    (void)h;
+    pthread_mutex_unlock(&((k8s_prov_t *)ud)->share_mu[d]);
+}
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -462,6 +476,7 @@ static int kcall(k8s_prov_t *P, conn_t *c, const char *method, const char *path,
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
         curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
         curl_easy_setopt(h, CURLOPT_USERAGENT, "plinth/" PLINTH_VERSION);
+        if (P->share) curl_easy_setopt(h, CURLOPT_SHARE, P->share);
         if (body) {
             curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -830,7 +845,7 @@ static int wait_ready(rctx_t *c, target_t *t, const char *path, const json_t *de
             kresp_free(&r);
             return -1;
         }
-        if (util_now_ms() - start > timeout_ms) {
+        if (util_now_ms() - start >= timeout_ms) {
             sbuf_t b = {0};
             sbuf_addf(&b, "timed out after %lld s: %s %s%s%s is not ready (%s)", (long long)(timeout_ms / 1000),
                       t->kind, t->ns, *t->ns ? "/" : "", t->name, msg);
@@ -859,8 +874,9 @@ static int is_immutable_error(const kresp_t *r) {
     return r->status == 422 && m && strstr(m, "immutable");
 }
 
-static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **live) {
+static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **live, int *immutable) {
     *live = NULL;
+    if (immutable) *immutable = 0;
     char *id = obj_id(c, desired);
     if (!id) return -1;
     target_t t;
@@ -870,6 +886,25 @@ static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **li
     if (t.gone) {
         perr_set(c->err, "", "the cluster does not exist");
         goto out;
+    }
+    if (!t.known) {
+        /* Its CRD may be on its way (applied concurrently, or by an operator). */
+        int64_t start = util_now_ms(), delay = t.P->endpoint ? 50 : 1000;
+        int64_t limit = t.P->endpoint ? 5000 : 60000;
+        json_t *wt = json_object_get(desired, "wait_timeout");
+        if (json_is_number(wt) && json_number_value(wt) * 1000 < limit) limit = (int64_t)(json_number_value(wt) * 1000);
+        if (c->progress) {
+            char m[256];
+            snprintf(m, sizeof m, "waiting for the cluster to serve %s %s", t.api_version, t.kind);
+            c->progress(c->ud, c->addr, m);
+        }
+        while (!t.known && util_now_ms() - start < limit && !(c->cancel && *c->cancel)) {
+            sleep_ms(delay, c->cancel);
+            delay = delay * 2 > 5000 ? 5000 : delay * 2;
+            int d = discover(t.P, t.conn, t.api_version, t.kind, &t.kr, c->cancel, c->err);
+            if (d < 0) goto out;
+            t.known = d;
+        }
     }
     if (!t.known) {
         perr_set(c->err, "", "the cluster does not serve %s %s (is its CustomResourceDefinition applied?)",
@@ -893,11 +928,29 @@ static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **li
     text = json_dumps(wb, JSON_COMPACT);
     json_decref(wb);
     kresp_t r;
-    int hr = kcall(t.P, t.conn, "PATCH", q, "application/apply-patch+yaml", text, &r, c->cancel, c->err);
+    int hr;
+    int64_t start = util_now_ms(), delay = t.P->endpoint ? 50 : 1000;
+    for (;;) {
+        hr = kcall(t.P, t.conn, "PATCH", q, "application/apply-patch+yaml", text, &r, c->cancel, c->err);
+        const char *dk = hr == 0 ? json_string_value(jpath_get(r.body, "details.kind")) : NULL;
+        /* Its namespace may be on its way too. */
+        if (hr != 0 || r.status != 404 || !dk || strcmp(dk, "namespaces") != 0 ||
+            util_now_ms() - start > (t.P->endpoint ? 5000 : 60000) || (c->cancel && *c->cancel))
+            break;
+        if (c->progress) {
+            char m[256];
+            snprintf(m, sizeof m, "waiting for namespace %s", t.ns);
+            c->progress(c->ud, c->addr, m);
+        }
+        kresp_free(&r);
+        sleep_ms(delay, c->cancel);
+        delay = delay * 2 > 5000 ? 5000 : delay * 2;
+    }
     free(q);
     if (hr != 0) goto out;
     if (r.status != 200 && r.status != 201) {
         kerr(&r, "PATCH", path, c->err);
+        if (is_immutable_error(&r) && immutable) *immutable = 1;
         if (is_immutable_error(&r))
             perr_wrap(c->err, "a field that cannot change was changed; recreate the object with "
                               "plinth apply --replace %s", c->addr ? c->addr : "ADDR");
@@ -931,12 +984,23 @@ out:
 }
 
 static int obj_create(rctx_t *c, const json_t *desired, char **id, json_t **live) {
-    return apply_obj(c, desired, id, live);
+    return apply_obj(c, desired, id, live, NULL);
 }
 
+static int obj_remove(rctx_t *c, const char *id, const json_t *live);
+
+/* A Job's template cannot change: the Job is run again (deleted and
+ * recreated); any other kind asks for --replace. */
 static int obj_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
                       const strlist_t *changed, json_t **newlive) {
-    return apply_obj(c, desired, NULL, newlive);
+    int immutable = 0;
+    if (apply_obj(c, desired, NULL, newlive, &immutable) == 0) return 0;
+    const char *kind = jstr(desired, "kind");
+    if (!immutable || !kind || strcmp(kind, "Job") != 0) return -1;
+    perr_clear(c->err);
+    if (c->progress) c->progress(c->ud, c->addr, "the job's template changed: recreating the job");
+    if (obj_remove(c, id, live) != 0) return -1;
+    return apply_obj(c, desired, NULL, newlive, NULL);
 }
 
 static int obj_remove(rctx_t *c, const char *id, const json_t *live) {
@@ -1017,33 +1081,94 @@ static int obj_import(rctx_t *c, const char *import_id, char **id, json_t **live
     return 0;
 }
 
+/* A Kubernetes quantity ("500m", "1Gi", "2e3", "1.5") as a number; 0 when
+ * s is not one. */
+static int quantity(const char *s, long double *out) {
+    char *end;
+    long double v = strtold(s, &end);
+    if (end == s) return 0;
+    static const struct {
+        const char *suf;
+        long double mul;
+    } sx[] = {{"Ki", 1024.0L}, {"Mi", 1048576.0L}, {"Gi", 1073741824.0L}, {"Ti", 1099511627776.0L},
+              {"Pi", 1125899906842624.0L}, {"Ei", 1152921504606846976.0L}, {"m", 1e-3L}, {"k", 1e3L},
+              {"M", 1e6L}, {"G", 1e9L}, {"T", 1e12L}, {"P", 1e15L}, {"E", 1e18L}, {"", 1.0L}};
+    for (size_t i = 0; i < sizeof sx / sizeof *sx; i++)
+        if (!strcmp(end, sx[i].suf)) {
+            *out = v * sx[i].mul;
+            return 1;
+        }
+    return 0;
+}
+
+static int quantity_path(const char *path) {
+    static const char *const words[] = {"limits", "requests", "capacity", "allocatable", "hard", "storage", NULL};
+    for (const char *const *w = words; *w; w++)
+        if (strstr(path, *w)) return 1;
+    return 0;
+}
+
 /* Live values the API spells differently from what a spec writes. */
-static void norm(json_t *live, const json_t *desired) {
+static void norm(json_t *live, const json_t *desired, const char *path) {
     if (!json_is_object(desired) || !json_is_object(live)) return;
     const char *k;
     json_t *d;
     json_object_foreach((json_t *)desired, k, d) {
         json_t *l = json_object_get(live, k);
         if (!l) continue;
-        if (json_is_object(d)) norm(l, d);
+        if (json_is_null(d)) {
+            /* null in a manifest means "no opinion" (creationTimestamp: null) */
+            json_object_set_new(live, k, json_null());
+            continue;
+        }
+        char *p = jpath_join(path, k);
+        if (json_is_object(d)) norm(l, d, p);
         else if (json_is_array(d) && json_is_array(l) && json_array_size(d) == json_array_size(l)) {
-            for (size_t i = 0; i < json_array_size(d); i++) norm(json_array_get(l, i), json_array_get(d, i));
+            for (size_t i = 0; i < json_array_size(d); i++) {
+                char idx[24];
+                snprintf(idx, sizeof idx, "%zu", i);
+                char *pi = jpath_join(p, idx);
+                norm(json_array_get(l, i), json_array_get(d, i), pi);
+                free(pi);
+            }
         } else if (json_is_real(d) && json_is_integer(l) && json_real_value(d) == (double)json_integer_value(l)) {
             json_object_set_new(live, k, json_real(json_real_value(d)));
-        } else if (json_is_string(d) && json_is_string(l)) {
-            /* quantities: "1000m" == "1", "1024Mi" == "1Gi" are left as is;
-             * a trailing-zero decimal "0.50" == "0.5" */
-            const char *ds = json_string_value(d), *ls = json_string_value(l);
-            char *e1, *e2;
-            double a = strtod(ds, &e1), b = strtod(ls, &e2);
-            if (*ds && *ls && !*e1 && !*e2 && a == b && strcmp(ds, ls)) json_object_set(live, k, d);
+        } else if ((json_is_string(d) || json_is_number(d)) && (json_is_string(l) || json_is_number(l)) &&
+                   quantity_path(p)) {
+            /* quantities are canonicalised by the API: "1000m" -> "1", "0.5" -> "500m" */
+            char dbuf[64], lbuf[64];
+            const char *ds = json_is_string(d) ? json_string_value(d) : (snprintf(dbuf, sizeof dbuf, "%.17g", json_number_value(d)), dbuf);
+            const char *ls = json_is_string(l) ? json_string_value(l) : (snprintf(lbuf, sizeof lbuf, "%.17g", json_number_value(l)), lbuf);
+            long double a, b;
+            if (strcmp(ds, ls) && quantity(ds, &a) && quantity(ls, &b) &&
+                (a - b <= 1e-9L * (a > 0 ? a : -a) && b - a <= 1e-9L * (a > 0 ? a : -a)))
+                json_object_set(live, k, d);
         }
+        free(p);
     }
+}
+
+/* The API keeps stringData only as base64 data: compare what the spec wrote. */
+static void norm_secret(json_t *live, const json_t *desired) {
+    const char *kind = jstr(desired, "kind");
+    json_t *sd = json_object_get(desired, "stringData"), *data = json_object_get(live, "data");
+    if (!kind || strcmp(kind, "Secret") != 0 || !json_is_object(sd) || json_object_get(live, "stringData")) return;
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(sd, k, v) {
+        const char *b64 = jstr(data, k);
+        char *dec = b64 ? b64_decode(b64, NULL) : NULL;
+        if (dec) json_object_set_new(out, k, json_string(dec));
+        free(dec);
+    }
+    json_object_set_new(live, "stringData", out);
 }
 
 static void obj_normalize(const rtype_t *t, json_t *live, const json_t *desired) {
     strip_live(live);
-    norm(live, desired);
+    norm_secret(live, desired);
+    norm(live, desired, "");
 }
 
 static void obj_defaults(const rtype_t *t, void *prov, const char *spec_name, json_t *body) {
@@ -1129,6 +1254,16 @@ static void *k8s_open(const json_t *config, const prov_env_t *env, perr_t *e) {
     }
     pthread_mutex_init(&P->mu, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&P->share_mu[i], NULL);
+    P->share = curl_share_init();
+    if (P->share) {
+        curl_share_setopt(P->share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(P->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(P->share, CURLSHOPT_USERDATA, P);
+        curl_share_setopt(P->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+        curl_share_setopt(P->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        curl_share_setopt(P->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    }
     return P;
 }
 
@@ -1149,6 +1284,8 @@ static void k8s_close(void *prov) {
     }
     if (P->gcp) gcp_client_free(P->gcp);
     if (P->log) gcp_log_close(P->log);
+    if (P->share) curl_share_cleanup(P->share);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&P->share_mu[i]);
     pthread_mutex_destroy(&P->mu);
     free(P->endpoint);
     free(P->http_log);

@@ -90,6 +90,11 @@ char *ssh_cfg_key(const json_t *cfg); /* pool key, new string */
  * data meant for this caller's channel, so waits are short). */
 void ssh_conn_lock(ssh_conn_t *c);
 void ssh_conn_unlock(ssh_conn_t *c);
+/* libssh2 keeps the state of a channel open (and of sftp_init) in the
+ * session, not the channel: two threads interleaving opens through EAGAIN
+ * would finish each other's.  Hold this around the whole open loop. */
+void ssh_conn_open_lock(ssh_conn_t *c);
+void ssh_conn_open_unlock(ssh_conn_t *c);
 LIBSSH2_SESSION *ssh_conn_session(ssh_conn_t *c);
 int ssh_conn_socket(ssh_conn_t *c);
 void ssh_conn_wait(ssh_conn_t *c, int dirs); /* dirs: libssh2_session_block_directions */

@@ -25,6 +25,7 @@ typedef struct ssh_sess {
     LIBSSH2_SESSION *s;
     int sock;
     pthread_mutex_t mu;
+    pthread_mutex_t open_mu; /* one channel / SFTP open in flight at a time */
     int users, broken, dedicated;
     struct ssh_sess *next;
 } ssh_sess_t;
@@ -398,6 +399,7 @@ static void sess_free(ssh_sess_t *ss) {
     }
     if (ss->sock >= 0) close(ss->sock);
     pthread_mutex_destroy(&ss->mu);
+    pthread_mutex_destroy(&ss->open_mu);
     free(ss);
 }
 
@@ -419,6 +421,7 @@ static ssh_sess_t *sess_connect(ssh_pool_t *p, const json_t *cfg, const char *la
     if (sock < 0) return NULL;
     ssh_sess_t *ss = xcalloc(1, sizeof *ss);
     pthread_mutex_init(&ss->mu, NULL);
+    pthread_mutex_init(&ss->open_mu, NULL);
     ss->sock = sock;
     ss->s = libssh2_session_init();
     if (!ss->s) {
@@ -594,6 +597,8 @@ void ssh_conn_release(ssh_conn_t *c, int broken) {
 const char *ssh_conn_label(const ssh_conn_t *c) { return c->sess->host->label; }
 void ssh_conn_lock(ssh_conn_t *c) { pthread_mutex_lock(&c->sess->mu); }
 void ssh_conn_unlock(ssh_conn_t *c) { pthread_mutex_unlock(&c->sess->mu); }
+void ssh_conn_open_lock(ssh_conn_t *c) { pthread_mutex_lock(&c->sess->open_mu); }
+void ssh_conn_open_unlock(ssh_conn_t *c) { pthread_mutex_unlock(&c->sess->open_mu); }
 LIBSSH2_SESSION *ssh_conn_session(ssh_conn_t *c) { return c->sess->s; }
 int ssh_conn_socket(ssh_conn_t *c) { return c->sess->sock; }
 const char *ssh_conn_errmsg(ssh_conn_t *c) { return sess_err(c->sess->s); }

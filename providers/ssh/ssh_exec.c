@@ -193,6 +193,8 @@ int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **t
         goto out;                                                                          \
     } while (0)
 
+    int64_t open_deadline = util_now_ms() + 30000;
+    ssh_conn_open_lock(c);
     for (;;) {
         ssh_conn_lock(c);
         ch = libssh2_channel_open_session(s);
@@ -203,12 +205,25 @@ int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **t
         ssh_conn_unlock(c);
         if (ch) break;
         if (err != LIBSSH2_ERROR_EAGAIN) {
+            ssh_conn_open_unlock(c);
             rc = -2;
             goto out;
         }
-        if (TIMED_OUT()) FAIL_TIMEOUT();
+        /* Giving up mid-open leaves libssh2's open state in the session:
+         * the caller then drops the session (rc -1 / -2 both do). */
+        if (TIMED_OUT()) {
+            ssh_conn_open_unlock(c);
+            FAIL_TIMEOUT();
+        }
+        if (util_now_ms() > open_deadline) {
+            ssh_conn_open_unlock(c);
+            perr_set(e, "", "ssh %s: no answer to a channel open in 30 s", label);
+            rc = -2; /* a dead connection kept in the pool: retry on a new one */
+            goto out;
+        }
         ssh_conn_wait(c, dirs);
     }
+    ssh_conn_open_unlock(c);
     for (;;) {
         ssh_conn_lock(c);
         int r = libssh2_channel_exec(ch, cmd);

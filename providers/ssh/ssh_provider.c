@@ -444,7 +444,8 @@ static int exec_remove(rctx_t *c, const char *id, const json_t *live) {
     return rc;
 }
 
-static const char *const exec_required[] = {"host", "user", NULL};
+/* user may come from the provider block, which validate does not see. */
+static const char *const exec_required[] = {"host", NULL};
 static const char *const exec_sensitive[] = {"sensitive_env", "private_key_passphrase",
                                              "via.private_key_passphrase", NULL};
 static const char *const exec_ignore[] = {"_spec_dir", "timeout", "connect_timeout", "exit_status",

@@ -6,22 +6,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Gives up on a session that stops answering (a dead connection). */
+#define SFTP_WAIT_MS 60000
+
 /* Repeats `expr` (an int-returning libssh2 call) under the session lock
- * while it returns EAGAIN. */
-#define RETRY_INT(c, var, expr)                                          \
-    for (;;) {                                                           \
-        ssh_conn_lock(c);                                                \
-        var = (expr);                                                    \
-        int dirs_ = libssh2_session_block_directions(ssh_conn_session(c)); \
-        ssh_conn_unlock(c);                                              \
-        if (var != LIBSSH2_ERROR_EAGAIN) break;                          \
-        ssh_conn_wait(c, dirs_);                                         \
+ * while it returns EAGAIN, for at most SFTP_WAIT_MS. */
+#define RETRY_INT(c, var, expr)                                              \
+    for (int64_t dl_ = util_now_ms() + SFTP_WAIT_MS;;) {                     \
+        ssh_conn_lock(c);                                                    \
+        var = (expr);                                                        \
+        int dirs_ = libssh2_session_block_directions(ssh_conn_session(c));   \
+        ssh_conn_unlock(c);                                                  \
+        if (var != LIBSSH2_ERROR_EAGAIN) break;                              \
+        if (util_now_ms() > dl_) {                                           \
+            var = LIBSSH2_ERROR_TIMEOUT;                                     \
+            break;                                                           \
+        }                                                                    \
+        ssh_conn_wait(c, dirs_);                                             \
     }
 
 /* Same for calls returning a pointer (NULL + last_errno EAGAIN); on other
  * failures the message is copied to errbuf under the lock. */
 #define RETRY_PTR(c, var, expr, errbuf)                                                    \
-    for (;;) {                                                                             \
+    for (int64_t dl_ = util_now_ms() + SFTP_WAIT_MS;;) {                                   \
         ssh_conn_lock(c);                                                                  \
         var = (expr);                                                                      \
         int err_ = var ? 0 : libssh2_session_last_errno(ssh_conn_session(c));              \
@@ -30,6 +37,10 @@
             snprintf(errbuf, sizeof errbuf, "%s", ssh_conn_errmsg(c));                     \
         ssh_conn_unlock(c);                                                                \
         if (var || err_ != LIBSSH2_ERROR_EAGAIN) break;                                    \
+        if (util_now_ms() > dl_) {                                                         \
+            snprintf(errbuf, sizeof errbuf, "no answer in %d s", SFTP_WAIT_MS / 1000);      \
+            break;                                                                         \
+        }                                                                                  \
         ssh_conn_wait(c, dirs_);                                                           \
     }
 
@@ -50,7 +61,9 @@ int ssh_sftp_upload(ssh_conn_t *c, const char *remote_path, const char *data, si
     const char *label = ssh_conn_label(c);
     char errbuf[512] = "";
     LIBSSH2_SFTP *sftp;
+    ssh_conn_open_lock(c);
     RETRY_PTR(c, sftp, libssh2_sftp_init(ssh_conn_session(c)), errbuf);
+    ssh_conn_open_unlock(c);
     if (!sftp) {
         perr_set(e, "", "ssh %s: cannot start SFTP: %s", label, errbuf);
         return -2;

@@ -92,6 +92,13 @@ out=$(run storage cat gs://plinth-core-bkt/dir/obj.txt)
 check "objects upload + download" "hello emulator" "$out"
 out=$(run storage ls gs://plinth-core-bkt/dir/)
 check "objects list" "gs://plinth-core-bkt/dir/obj.txt" "$out"
+# A bigger file goes through a resumable upload (/resumable/upload/...).
+head -c 12000000 /dev/urandom > "$TMP/big.bin"
+out=$(run storage cp "$TMP/big.bin" gs://plinth-core-bkt/big.bin)
+out=$(run storage cp gs://plinth-core-bkt/big.bin "$TMP/big2.bin")
+if cmp -s "$TMP/big.bin" "$TMP/big2.bin"; then echo "ok   resumable upload round trip"; else echo "FAIL resumable upload round trip: $out"; fails=$((fails + 1)); fi
+grep -q 'uploadType=resumable' "$TMP/http.log" || { echo "FAIL no resumable upload seen"; fails=$((fails + 1)); }
+out=$(run storage rm gs://plinth-core-bkt/big.bin)
 out=$(run storage buckets list --format='value(name)')
 check "buckets list" "plinth-core-bkt" "$out"
 out=$(run storage rm gs://plinth-core-bkt/dir/obj.txt)
@@ -104,6 +111,19 @@ if grep -qi authorization "$TMP/http.log"; then echo "FAIL log mentions Authoriz
 if command -v python3 >/dev/null 2>&1; then
     python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$TMP/http.log" \
         || { echo "FAIL http log is not JSON lines"; fails=$((fails + 1)); }
+fi
+
+# Every request gcloud made and every answer we gave fit the real API.
+TOOLS=${PLINTH_TOOLS:-$(dirname "$BIN")/tools}
+[ -x "$TOOLS/reqcheck" ] || TOOLS=build/tools
+if [ -x "$TOOLS/reqcheck" ]; then
+    if "$TOOLS/reqcheck" --responses "$TMP/http.log" > "$TMP/reqcheck.out" 2>&1; then
+        echo "ok   reqcheck --responses: $(tail -n 1 "$TMP/reqcheck.out")"
+    else
+        echo "FAIL reqcheck:"; tail -n 20 "$TMP/reqcheck.out" | sed 's/^/    /'; fails=$((fails + 1))
+    fi
+else
+    echo "note: reqcheck not built; request/response check skipped"
 fi
 
 kill -0 "$PID" 2>/dev/null || { echo "FAIL emulator died"; fails=$((fails + 1)); }

@@ -33,6 +33,16 @@ grep -q "apps *gizmo" last.out || fail "kubectl get widgets -A: $(cat last.out)"
 expect_rc 0 $K get deploy web -n apps -o jsonpath='{.status.availableReplicas}'
 [ "$(cat last.out)" = 2 ] || fail "rollout status: $(cat last.out)"
 
+# Label selectors, NotFound / AlreadyExists Status errors.
+expect_rc 0 $K get deploy -A -l app=web
+grep -q "web" last.out || fail "label selector: $(cat last.out)"
+expect_rc 0 $K get deploy -A -l app=nope
+grep -q "web" last.out && fail "label selector matched: $(cat last.out)"
+expect_rc 1 $K get deploy nope -n apps
+grep -q 'deployments.apps "nope" not found' last.err || fail "NotFound: $(cat last.err)"
+expect_rc 1 $K create ns apps
+grep -q 'already exists' last.err || fail "AlreadyExists: $(cat last.err)"
+
 # Another manager changes fields the spec does not set: not fought over.
 expect_rc 0 $K patch deploy web -n apps --type merge -p '{"spec":{"minReadySeconds":5}}'
 expect_rc 0 $K annotate deploy web -n apps team=ml
@@ -59,6 +69,15 @@ Y
 expect_rc 1 $K apply --server-side -f w.yaml
 grep -q "conflict with \"plinth\"" last.err || fail "SSA conflict: $(cat last.err)"
 
-expect_rc 0 $P destroy --auto-approve
+# An immutable field (a Deployment's selector): replace, not update.
+sed 's/app = "web"/app = "web2"/g' platform.lua > selector.lua
+expect_rc 2 $P --spec selector.lua plan --detailed-exitcode
+grep -q "1 to replace" last.out || fail "selector change: $(cat last.out)"
+expect_rc 0 $P --spec selector.lua apply --auto-approve
+expect_rc 0 $K get deploy web -n apps -o jsonpath='{.spec.selector.matchLabels.app}'
+[ "$(cat last.out)" = web2 ] || fail "after replace: $(cat last.out)"
+expect_rc 0 $P --spec selector.lua plan --detailed-exitcode
+
+expect_rc 0 $P --spec selector.lua destroy --auto-approve
 grep -q "Destroy complete" last.out || fail "destroy: $(cat last.out last.err)"
 echo "k8s_kubectl: ok"

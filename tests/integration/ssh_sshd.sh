@@ -13,23 +13,30 @@ SSHD_DIR="$WORK/sshd"
 SSHD_PID=""
 stop_sshd() { [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null; SSHD_PID=""; }
 trap 'stop_sshd; cleanup' EXIT INT TERM
-sh "$HERE/lib/sshd.sh" "$SSHD_DIR" > "$WORK/sshd.out" 2>&1 &
-SSHD_PID=$!
-i=0
-while [ ! -s "$SSHD_DIR/port" ]; do
-    i=$((i + 1)); [ $i -gt 300 ] && fail "sshd did not start: $(cat "$WORK/sshd.out")"
-    kill -0 "$SSHD_PID" 2>/dev/null || fail "sshd helper exited: $(cat "$WORK/sshd.out")"
-    sleep 0.1
+# sshd may lose its port to another process before binding: retry.
+listening() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; }
+PORT=""
+for attempt in 1 2 3; do
+    rm -f "$SSHD_DIR/port" "$SSHD_DIR/sshd.log"
+    sh "$HERE/lib/sshd.sh" "$SSHD_DIR" > "$WORK/sshd.out" 2>&1 &
+    SSHD_PID=$!
+    i=0
+    while [ ! -s "$SSHD_DIR/port" ] && kill -0 "$SSHD_PID" 2>/dev/null && [ $i -lt 300 ]; do
+        i=$((i + 1)); sleep 0.1
+    done
+    p=$(cat "$SSHD_DIR/port" 2>/dev/null)
+    i=0
+    while [ -n "$p" ] && kill -0 "$SSHD_PID" 2>/dev/null && [ $i -lt 100 ]; do
+        listening "$p" && { PORT=$p; break; }
+        grep -q 'Cannot bind' "$SSHD_DIR/sshd.log" 2>/dev/null && break
+        i=$((i + 1)); sleep 0.1
+    done
+    [ -n "$PORT" ] && break
+    stop_sshd
 done
-PORT=$(cat "$SSHD_DIR/port")
+[ -n "$PORT" ] || fail "sshd did not start: $(cat "$WORK/sshd.out" "$SSHD_DIR/sshd.log" 2>/dev/null)"
 FP=$(cat "$SSHD_DIR/host_fp")
 USER_NAME=$(id -un)
-# wait until it accepts connections
-i=0
-until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $PORT), 1)" 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt 100 ] && fail "sshd not listening on $PORT"
-    sleep 0.1
-done
 
 cd "$WORK" || exit 1
 OUT="$WORK/remote"
@@ -43,11 +50,11 @@ SH
 
 write_spec() { # $1 = extra ssh.exec resource (Lua) appended
     cat > ssh.lua <<LUA
-local conn = {
-  host = "127.0.0.1", port = $PORT, user = "$USER_NAME",
+provider "ssh" {
+  port = $PORT, user = "$USER_NAME",
   private_key_file = "$SSHD_DIR/user_ed25519", host_key_sha256 = "$FP",
 }
-local function with(t) for k, v in pairs(conn) do if t[k] == nil then t[k] = v end end return t end
+local function with(t) t.host = "127.0.0.1" return t end
 ssh.exec "hello" (with {
   script = "echo hello > $OUT/hello.txt; echo \"token=\$TOKEN plain=\$PLAIN\"; cat $OUT/sub/payload.txt",
   env = { PLAIN = "visible" },

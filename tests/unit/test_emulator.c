@@ -38,8 +38,7 @@ static size_t on_data(char *p, size_t sz, size_t n, void *ud) {
 static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
     http_t *h = ud;
     if (!strncasecmp(p, "Retry-After:", 12))
-        snprintf(h->retry_after, sizeof h->retry_after, "%.*s", (int)strcspn(p + 12, "\r\n"),
-                 p + 12);
+        snprintf(h->retry_after, sizeof h->retry_after, "%.*s", (int)strcspn(p + 12, "\r\n"), p + 12);
     return sz * n;
 }
 
@@ -50,8 +49,8 @@ static void http_free(http_t *h) {
 }
 
 /* One request; curl may be a reused handle (NULL: a fresh one). */
-static http_t req_with(CURL *c, const char *method, const char *url, const char *body,
-                       const char *ctype, const char *auth) {
+static http_t req_with(CURL *c, const char *method, const char *url, const char *body, const char *ctype,
+                       const char *auth) {
     http_t h = {0};
     int own = !c;
     if (own)
@@ -80,8 +79,7 @@ static http_t req_with(CURL *c, const char *method, const char *url, const char 
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     /* A reused connection that the server drops would be retried by curl
      * on a fresh one, hiding injected resets: never reuse. */
-    if (!own)
-        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    if (!own) curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -89,8 +87,7 @@ static http_t req_with(CURL *c, const char *method, const char *url, const char 
     h.curl_rc = (int)curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h.status);
     curl_slist_free_all(hdrs);
-    if (own)
-        curl_easy_cleanup(c);
+    if (own) curl_easy_cleanup(c);
     h.body = sbuf_steal(&out);
     h.json = json_loads(h.body, JSON_DECODE_ANY, NULL);
     return h;
@@ -132,8 +129,7 @@ static emu_t *start(emu_config_t *cfg, char base[64]) {
 static int setup(void **state) {
     fx_t *f = xcalloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/plinth-emu-test-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
+    if (!mkdtemp(f->dir)) return -1;
     snprintf(f->log, sizeof f->log, "%s/http.log", f->dir);
     emu_config_t cfg = {.op_scale = 0.05, .data_dir = f->dir, .log_path = f->log};
     f->emu = start(&cfg, f->base);
@@ -143,17 +139,17 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fx_t *f = *state;
-    if (f->emu)
-        emu_free(f->emu);
+    if (f->emu) emu_free(f->emu);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        return -1;
+    if (system(cmd) != 0) return -1;
     free(f);
     return 0;
 }
 
-static char *u(const fx_t *f, const char *path) { return xasprintf("%s%s", f->base, path); }
+static char *u(const fx_t *f, const char *path) {
+    return xasprintf("%s%s", f->base, path);
+}
 
 /* Polls a compute/serviceusage op URL until done (or 5 s). */
 static json_t *wait_op(const char *url, const char *done_field) {
@@ -191,8 +187,7 @@ static void test_unknown_api_and_route_are_404_with_google_error_shape(void **st
     http_free(&h);
     h = req("GET", b, NULL);
     assert_int_equal(h.status, 404);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(h.json, "error"), "code")),
-                     404);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(h.json, "error"), "code")), 404);
     http_free(&h);
     free(a);
     free(b);
@@ -261,8 +256,8 @@ static void test_compute_insert_runs_then_done_and_duplicate_is_409(void **state
     assert_int_equal(h.status, 200);
     assert_string_equal(jstr(h.json, "kind"), "compute#operation");
     assert_string_equal(jstr(h.json, "status"), "RUNNING");
-    char *opurl = xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base,
-                            jstr(h.json, "name"));
+    char *opurl =
+        xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base, jstr(h.json, "name"));
     http_free(&h);
     json_t *op = wait_op(opurl, "status");
     assert_non_null(op);
@@ -371,6 +366,38 @@ static void test_network_used_by_another_api_cannot_be_deleted(void **state) {
     free(nets);
 }
 
+static void test_auto_mode_network_brings_and_removes_its_subnetworks(void **state) {
+    fx_t *f = *state;
+    char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
+    http_t h = req("POST", nets, "{\"name\":\"auto\",\"autoCreateSubnetworks\":true}");
+    /* Wait for the insert: deleting a network still being created is refused. */
+    char *insop =
+        xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base, jstr(h.json, "name"));
+    http_free(&h);
+    json_decref(wait_op(insop, "status"));
+    free(insop);
+    char *sub = u(f, "/compute/compute/v1/projects/p/regions/europe-west1/subnetworks/auto");
+    h = req("GET", sub, NULL);
+    assert_int_equal(h.status, 200);
+    assert_string_equal(jstr(h.json, "ipCidrRange"), "10.132.0.0/20");
+    assert_null(json_object_get(h.json, "_auto"));
+    http_free(&h);
+    char *net = u(f, "/compute/compute/v1/projects/p/global/networks/auto");
+    h = req("DELETE", net, NULL);
+    assert_int_equal(h.status, 200);
+    char *opurl =
+        xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base, jstr(h.json, "name"));
+    http_free(&h);
+    json_decref(wait_op(opurl, "status"));
+    h = req("GET", sub, NULL);
+    assert_int_equal(h.status, 404);
+    http_free(&h);
+    free(opurl);
+    free(net);
+    free(sub);
+    free(nets);
+}
+
 static void test_list_paging_with_max_results_and_page_token(void **state) {
     fx_t *f = *state;
     char *fw = u(f, "/compute/compute/v1/projects/p/global/firewalls");
@@ -388,24 +415,22 @@ static void test_list_paging_with_max_results_and_page_token(void **state) {
     int seen = 0;
     char *token = NULL;
     for (int page = 0; page < 10; page++) {
-        char *url = token ? xasprintf("%s?maxResults=2&pageToken=%s", fw, token)
-                          : xasprintf("%s?maxResults=2", fw);
+        char *url =
+            token ? xasprintf("%s?maxResults=2&pageToken=%s", fw, token) : xasprintf("%s?maxResults=2", fw);
         h = req("GET", url, NULL);
         free(url);
         assert_int_equal(h.status, 200);
         size_t n = json_array_size(json_object_get(h.json, "items"));
         assert_true(n <= 2);
         if (seen == 0)
-            assert_int_equal(json_integer_value(
-                                 json_object_get(json_array_get(json_object_get(h.json, "items"), 0),
-                                                 "priority")),
+            assert_int_equal(json_integer_value(json_object_get(
+                                 json_array_get(json_object_get(h.json, "items"), 0), "priority")),
                              1000);
         seen += (int)n;
         free(token);
         token = jstr(h.json, "nextPageToken") ? xstrdup(jstr(h.json, "nextPageToken")) : NULL;
         http_free(&h);
-        if (!token)
-            break;
+        if (!token) break;
     }
     assert_int_equal(seen, 5);
     free(nets);
@@ -617,8 +642,8 @@ static void test_http_log_has_one_json_line_per_request_without_authorization(vo
         line--;
     json_t *j = json_loadb(line, strcspn(line, "\n"), 0, NULL);
     assert_non_null(j);
-    static const char *const keys[] = {"ts", "api", "method", "url", "status", "ms", "attempt",
-                                       "req_body", "resp_body"};
+    static const char *const keys[] = {"ts", "api",     "method",   "url",      "status",
+                                       "ms", "attempt", "req_body", "resp_body"};
     for (size_t i = 0; i < 9; i++)
         assert_non_null(json_object_get(j, keys[i]));
     assert_string_equal(jstr(j, "api"), "storage");
@@ -656,17 +681,14 @@ static void test_require_auth_refuses_missing_and_unknown_tokens(void **state) {
 static void test_fault_rates_match_configuration_and_store_survives(void **state) {
     fx_t *f = *state;
     emu_free(f->emu);
-    emu_config_t cfg = {.data_dir = f->dir,
-                        .fault_rate = 0.1,
-                        .throttle_rate = 0.05,
-                        .reset_rate = 0.05,
-                        .seed = 42};
+    emu_config_t cfg = {
+        .data_dir = f->dir, .fault_rate = 0.1, .throttle_rate = 0.05, .reset_rate = 0.05, .seed = 42};
     f->emu = start(&cfg, f->base);
     /* The bucket the requests read and the object they overwrite. */
     emu_lock(f->emu);
     emu_put(f->emu, "storage/buckets/fb",
-            json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", "storage#bucket", "name", "fb",
-                      "projectNumber", "1", "metageneration", "1", "storageClass", "STANDARD"));
+            json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", "storage#bucket", "name", "fb", "projectNumber", "1",
+                      "metageneration", "1", "storageClass", "STANDARD"));
     emu_unlock(f->emu);
     char *url = u(f, "/storage/storage/v1/b/fb");
     char *up = u(f, "/storage/upload/storage/v1/b/fb/o?uploadType=media&name=obj");
@@ -684,8 +706,7 @@ static void test_fault_rates_match_configuration_and_store_survives(void **state
             n503++;
         else if (h.status == 429) {
             n429++;
-            if (strcmp(h.retry_after, " 1") && strcmp(h.retry_after, "1"))
-                retry_after_ok = 0;
+            if (strcmp(h.retry_after, " 1") && strcmp(h.retry_after, "1")) retry_after_ok = 0;
         } else if (h.status == 200)
             n200++;
         http_free(&h);
@@ -735,8 +756,8 @@ static void test_instance_provisioning_then_running_and_metadata_fingerprint(voi
             "{\"name\":\"vm\",\"machineType\":\"e2-medium\",\"networkInterfaces\":[{"
             "\"accessConfigs\":[{}]}]}");
     assert_int_equal(h.status, 200);
-    char *opurl = xasprintf("%s/compute/compute/v1/projects/p/zones/europe-west1-b/operations/%s",
-                            f->base, jstr(h.json, "name"));
+    char *opurl = xasprintf("%s/compute/compute/v1/projects/p/zones/europe-west1-b/operations/%s", f->base,
+                            jstr(h.json, "name"));
     http_free(&h);
     char *vm = u(f, "/compute/compute/v1/projects/p/zones/europe-west1-b/instances/vm");
     h = req("GET", vm, NULL);
@@ -799,8 +820,8 @@ static void test_storage_multipart_and_resumable_uploads(void **state) {
     char *id = xstrdup(json_string_value(json_array_get(keys, 0)) + strlen("storage/uploads/"));
     json_decref(keys);
     emu_unlock(f->emu);
-    char *put = xasprintf("%s/storage/upload/storage/v1/b/ups/o?uploadType=resumable&upload_id=%s",
-                          f->base, id);
+    char *put =
+        xasprintf("%s/storage/upload/storage/v1/b/ups/o?uploadType=resumable&upload_id=%s", f->base, id);
     h = req_with(NULL, "PUT", put, "resumed", "application/octet-stream", NULL);
     assert_int_equal(h.status, 200);
     assert_string_equal(jstr(h.json, "name"), "r1");
@@ -938,6 +959,7 @@ int main(void) {
         T(test_compute_insert_runs_then_done_and_duplicate_is_409),
         T(test_subnetwork_fingerprint_and_network_in_use),
         T(test_network_used_by_another_api_cannot_be_deleted),
+        T(test_auto_mode_network_brings_and_removes_its_subnetworks),
         T(test_list_paging_with_max_results_and_page_token),
         T(test_bucket_metageneration_precondition_and_not_empty_delete),
         T(test_object_generation_preconditions_and_listing),

@@ -496,6 +496,32 @@ static void test_crm_stale_etag_is_409_aborted(void **state) {
     free(etag);
 }
 
+/* apitools sends bytes fields back in URL-safe base64 without padding. */
+static void test_setiampolicy_accepts_url_safe_etag(void **state) {
+    const char *url = "/cloudresourcemanager/v1/projects/test-proj:setIamPolicy";
+    http_t h = call("POST", "{}", "/cloudresourcemanager/v1/projects/test-proj:getIamPolicy");
+    char *etag = xstrdup(jstr(h.json, "etag"));
+    http_free(&h);
+    for (int i = 0; i < 100 && !strpbrk(etag, "+/"); i++) {
+        char *body = xasprintf("{\"policy\":{\"etag\":\"%s\",\"bindings\":[]}}", etag);
+        h = call("POST", body, "%s", url);
+        assert_int_equal(h.status, 200);
+        free(etag);
+        etag = xstrdup(jstr(h.json, "etag"));
+        http_free(&h);
+        free(body);
+    }
+    assert_non_null(strpbrk(etag, "+/"));
+    for (char *c = etag; *c; c++)
+        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c == '=' ? '\0' : *c;
+    char *body = xasprintf("{\"policy\":{\"etag\":\"%s\",\"bindings\":[]}}", etag);
+    h = call("POST", body, "%s", url);
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+    free(body);
+    free(etag);
+}
+
 static void test_iam_service_account_create_duplicate_and_email(void **state) {
     http_t h = call("POST", "{\"accountId\":\"builder\",\"serviceAccount\":{\"displayName\":\"B\"}}",
                     "/iam/v1/projects/p/serviceAccounts");
@@ -937,6 +963,7 @@ int main(void) {
         T(test_sql_deletion_protection_refuses_delete),
         T(test_sql_second_operation_is_409_operation_in_progress),
         T(test_crm_stale_etag_is_409_aborted),
+        T(test_setiampolicy_accepts_url_safe_etag),
         T(test_iam_service_account_create_duplicate_and_email),
         T(test_jwt_grant_with_created_key_issues_working_token),
         T(test_jwt_with_bad_signature_is_invalid_grant),

@@ -463,15 +463,20 @@ static void test_agent_auth(void **state) {
 
 typedef struct par {
     fix_t *f;
-    int i, rc;
+    int i, rc, via;
     char msg[256];
 } par_t;
 
 static void *par_main(void *arg) {
     par_t *p = arg;
     char script[128];
-    snprintf(script, sizeof script, "sleep 0.3; echo done-%d", p->i);
+    snprintf(script, sizeof script, "sleep 1; echo done-%d", p->i);
     json_t *b = body_new(script);
+    if (p->via) {
+        json_t *via = body_new("");
+        json_object_del(via, "script");
+        json_object_set_new(b, "via", via);
+    }
     perr_t err = {0};
     rctx_t c = p->f->c;
     c.err = &err;
@@ -506,8 +511,10 @@ static void test_twenty_concurrent_execs_on_one_host_all_finish(void **state) {
         snprintf(want, sizeof want, "done-%d", i);
         assert_true(has_line(&f, want));
     }
-    /* They ran side by side, not one after another (20 x 0.3 s = 6 s). */
-    assert_true(util_now_ms() - t0 < 5000);
+    /* They ran side by side, not one after another (20 x 1 s); the margin
+     * is for loaded CI machines. */
+    int64_t ms = util_now_ms() - t0;
+    if (ms >= 10000) fail_msg("20 execs of 1 s took %lld ms: not concurrent", (long long)ms);
     fix_free(&f);
 }
 
@@ -628,6 +635,17 @@ static void test_exec_via_bastion(void **state) {
     int rc = create(&f, b, NULL);
     if (rc) fail_msg("create via bastion failed: %s", f.err.msg);
     assert_true(has_line(&f, "via-ok"));
+    /* Many at once: several inner sessions share the one tunnel. */
+    enum { N = 12 };
+    par_t ps[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        ps[i] = (par_t){.f = &f, .i = 100 + i, .via = 1};
+        assert_int_equal(pthread_create(&th[i], NULL, par_main, &ps[i]), 0);
+    }
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++)
+        if (ps[i].rc) fail_msg("via exec %d failed: %s", i, ps[i].msg);
     json_decref(b);
     fix_free(&f);
 }
@@ -746,7 +764,7 @@ static void test_timeout_stops_a_hanging_script_and_kills_it(void **state) {
     int64_t t0 = util_now_ms();
     assert_int_equal(create(&f, b, NULL), -1);
     assert_non_null(strstr(f.err.msg, "timed out after 1 s"));
-    assert_true(util_now_ms() - t0 < 5000);
+    assert_true(util_now_ms() - t0 < 8000); /* 1 s + bounded close, loaded CI margin */
     assert_true(has_line(&f, "started"));
     /* The server is this machine: the script's process must be gone. */
     char *pid = slurp(pidf);

@@ -25,12 +25,17 @@ cat "$dir/user_ed25519.pub" "$dir/pass_ed25519.pub" > "$dir/authorized_keys"
 chmod 600 "$dir/authorized_keys" "$dir"/*_ed25519
 ssh-keygen -l -E sha256 -f "$dir/host_ed25519.pub" | awk '{print $2}' > "$dir/host_fp"
 
-# A free port: not among the listening TCP sockets (ports in hex in /proc).
-used=$(awk 'NR > 1 && $4 == "0A" { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u)
+# A free port: below the kernel's ephemeral range (so no outgoing
+# connection can be holding it) and absent from /proc/net/tcp* in any state.
+# Another process may still take it before sshd binds: callers retry.
+lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$lo" -gt 12000 ] 2>/dev/null || lo=32768
+used=$(awk 'NR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u)
+seed=$(( $$ + $(date +%N | sed 's/^0*//;s/^$/1/') ))
 port=
 i=0
 while [ -z "$port" ] && [ $i -lt 200 ]; do
-    cand=$(( ($$ * 7919 + i * 104729 + $(date +%N | sed 's/^0*//;s/^$/1/')) % 30000 + 20000 ))
+    cand=$(( 10000 + (seed + i * 7919) % (lo - 10000) ))
     hex=$(printf '%04X' "$cand")
     echo "$used" | grep -qx "$hex" || port=$cand
     i=$((i + 1))
