@@ -12,7 +12,13 @@
 
 static int target_match(const strlist_t *targets, const char *addr) {
     for (size_t i = 0; i < targets->n; i++)
-        if (jpath_under(addr, targets->v[i]) || strcmp(addr, targets->v[i]) == 0) return 1;
+    {
+        size_t n = strlen(targets->v[i]);
+        /* the target itself, or anything under it: "module.x.", or the
+         * objects of a manifest: k8s.manifest.argo["..."] */
+        if (strncmp(addr, targets->v[i], n) == 0 && (addr[n] == '\0' || addr[n] == '.' || addr[n] == '['))
+            return 1;
+    }
     return 0;
 }
 

@@ -8,6 +8,7 @@
  * errors. */
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "core/ref.h"
 #include "core/rtype.h"
 #include "core/spec_int.h"
+#include "providers/k8s/k8s_manifest.h"
 
 #define MEM_LIMIT ((size_t)512 << 20)
 #define HOOK_EVERY 1000000 /* instructions between count hooks */
@@ -509,9 +511,61 @@ static void res_meta(spec_ld_t *ld, spec_res_t *r, json_t *deps, json_t *lc) {
 }
 
 /* gcp.TYPE "name" { body }: upvalues type, name, file, line. */
+/* Appends a resource (takes body, deps and lc). */
+static spec_res_t *add_res(spec_ld_t *ld, const char *addr, const char *type, const char *name,
+                           const char *file, int line, json_t *body, json_t *deps, json_t *lc) {
+    spec_t *s = ld->s;
+    if (s->nres == ld->capres) {
+        ld->capres = ld->capres ? ld->capres * 2 : 16;
+        s->res = xrealloc(s->res, ld->capres * sizeof *s->res);
+    }
+    spec_res_t *r = &s->res[s->nres++];
+    memset(r, 0, sizeof *r);
+    r->addr = xstrdup(addr);
+    r->type = xstrdup(type);
+    r->name = xstrdup(name);
+    r->module = ld->prefix ? xstrdup(ld->prefix) : NULL;
+    snprintf(r->file, sizeof r->file, "%s", file);
+    r->line = line;
+    r->body = body;
+    res_meta(ld, r, deps, lc);
+    return r;
+}
+
+/* k8s.manifest "argo" { file = ... }: one k8s.object per YAML document,
+ * addressed k8s.manifest.argo["Kind/ns/name"], each with the manifest's
+ * depends_on and lifecycle.  Returns to Lua a table key -> reference. */
+static int expand_manifest(lua_State *L, spec_ld_t *ld, const char *addr, const char *file, int line,
+                           json_t *body, json_t *deps, json_t *lc) {
+    char dir[sizeof ((spec_res_t *)0)->file];
+    snprintf(dir, sizeof dir, "%s", file);
+    json_t *items = NULL;
+    perr_t e = {0};
+    lua_newtable(L);
+    if (k8s_manifest_expand(body, dirname(dir), &items, &e) != 0) {
+        decl_error(ld, file, line, "%s: %s", addr, e.msg);
+    } else {
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) {
+            const char *key = json_string_value(json_object_get(it, "key"));
+            char *a = xasprintf("%s[\"%s\"]", addr, key);
+            add_res(ld, a, "k8s.object", key, file, line, json_incref(json_object_get(it, "body")),
+                    deps ? json_deep_copy(deps) : NULL, lc ? json_deep_copy(lc) : NULL);
+            spec_lua_push(L, ref_new(a, ""));
+            lua_setfield(L, -2, key);
+            free(a);
+        }
+    }
+    json_decref(items);
+    json_decref(body);
+    json_decref(deps);
+    json_decref(lc);
+    return 1;
+}
+
 static int l_res_body(lua_State *L) {
     spec_ld_t *ld = spec_ld_of(L);
-    spec_t *s = ld->s;
     const char *type = lua_tostring(L, lua_upvalueindex(1));
     const char *name = lua_tostring(L, lua_upvalueindex(2));
     const char *file = lua_tostring(L, lua_upvalueindex(3));
@@ -546,22 +600,10 @@ static int l_res_body(lua_State *L) {
         decl_error(ld, file, line, "%s", e.msg);
         body = json_object();
     }
-    if (s->nres == ld->capres) {
-        ld->capres = ld->capres ? ld->capres * 2 : 16;
-        s->res = xrealloc(s->res, ld->capres * sizeof *s->res);
-    }
-    spec_res_t *r = &s->res[s->nres++];
-    memset(r, 0, sizeof *r);
-    r->addr = xstrdup(addr);
-    r->type = xstrdup(type);
-    r->name = xstrdup(name);
-    r->module = ld->prefix ? xstrdup(ld->prefix) : NULL;
-    snprintf(r->file, sizeof r->file, "%s", file);
-    r->line = line;
     json_t *deps = take_meta(body, "depends_on");
     json_t *lc = take_meta(body, "lifecycle");
-    r->body = body;
-    res_meta(ld, r, deps, lc);
+    if (strcmp(type, "k8s.manifest") == 0) return expand_manifest(L, ld, addr, file, line, body, deps, lc);
+    add_res(ld, addr, type, name, file, line, body, deps, lc);
     spec_lua_push(L, ref_new(lua_tostring(L, addr_idx), ""));
     return 1;
 }
@@ -1364,6 +1406,7 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
             load_var_files(ld);
             int ok = protected_run(ld, path) == 0;
             if (ok) lua_pop(L, 1);
+            if (ok) k8s_implicit_deps(s);
             if (ok) check_depends(ld);
         }
         lua_close(L);

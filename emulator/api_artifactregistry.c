@@ -9,13 +9,11 @@
 
 #include "emulator/emu.h"
 
-static const char *const formats[] = {"DOCKER", "MAVEN", "NPM", "APT", "YUM", "PYTHON", "KFP",
-                                      "GO", "GENERIC", "GOOGET", "RUBY", NULL};
-static const char *const modes[] = {"STANDARD_REPOSITORY", "VIRTUAL_REPOSITORY",
-                                    "REMOTE_REPOSITORY", NULL};
-static const char *const regions[] = {"us", "europe", "asia", "us-central1", "us-east1",
-                                      "us-west1", "europe-west1", "europe-west4", "asia-east1",
-                                      NULL};
+static const char *const formats[] = {"DOCKER", "MAVEN", "NPM",     "APT",    "YUM",  "PYTHON",
+                                      "KFP",    "GO",    "GENERIC", "GOOGET", "RUBY", NULL};
+static const char *const modes[] = {"STANDARD_REPOSITORY", "VIRTUAL_REPOSITORY", "REMOTE_REPOSITORY", NULL};
+static const char *const regions[] = {"us",       "europe",       "asia",         "us-central1", "us-east1",
+                                      "us-west1", "europe-west1", "europe-west4", "asia-east1",  NULL};
 
 static json_t *strip(const json_t *v) {
     if (json_is_object(v)) {
@@ -23,8 +21,7 @@ static json_t *strip(const json_t *v) {
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)v, k, x) {
-            if (strncmp(k, "plinth:", 7) != 0)
-                json_object_set_new(o, k, strip(x));
+            if (strncmp(k, "plinth:", 7) != 0) json_object_set_new(o, k, strip(x));
         }
         return o;
     }
@@ -33,8 +30,7 @@ static json_t *strip(const json_t *v) {
 
 static int in_list(const char *const *l, const char *s) {
     for (size_t i = 0; s && l[i]; i++)
-        if (!strcmp(l[i], s))
-            return 1;
+        if (!strcmp(l[i], s)) return 1;
     return 0;
 }
 
@@ -44,24 +40,21 @@ static char *repo_key(const char *p, const char *l, const char *r) {
 
 static void op_finish(emu_t *emu, const char *key) {
     json_t *cur = emu_get(emu, key);
-    if (!cur || json_is_true(json_object_get(cur, "done")))
-        return;
+    if (!cur || json_is_true(json_object_get(cur, "done"))) return;
     json_t *op = json_deep_copy(cur);
     json_object_set_new(op, "done", json_true());
     json_t *r = json_object_get(op, "plinth:response");
-    if (r)
-        json_object_set(op, "response", r);
+    if (r) json_object_set(op, "response", r);
     json_object_del(op, "plinth:response");
     emu_put(emu, key, op);
 }
 
 /* A google.longrunning.Operation finishing later with response (stolen). */
-static json_t *start_op(emu_t *emu, const char *p, const char *l, json_t *response,
-                        const char *kind) {
+static json_t *start_op(emu_t *emu, const char *p, const char *l, json_t *response, const char *kind) {
     char h[33];
     util_random_hex(h, 16);
-    char *name = xasprintf("projects/%s/locations/%s/operations/%.8s-%.4s-%.4s-%.4s-%.12s", p, l, h,
-                           h + 8, h + 12, h + 16, h + 20);
+    char *name = xasprintf("projects/%s/locations/%s/operations/%.8s-%.4s-%.4s-%.4s-%.12s", p, l, h, h + 8,
+                           h + 12, h + 16, h + 20);
     char *key = xasprintf("artifactregistry/%s", name);
     json_t *op = json_pack("{s:s,s:{s:s,s:s},s:b,s:o}", "name", name, "metadata", "@type",
                            "type.googleapis.com/google.devtools.artifactregistry.v1.OperationMetadata",
@@ -76,19 +69,16 @@ static json_t *start_op(emu_t *emu, const char *p, const char *l, json_t *respon
 
 static int valid_id(const char *s) {
     size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 63 || !islower((unsigned char)s[0]) || s[n - 1] == '-')
-        return 0;
+    if (n == 0 || n > 63 || !islower((unsigned char)s[0]) || s[n - 1] == '-') return 0;
     for (size_t i = 0; i < n; i++)
-        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
-            return 0;
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-') return 0;
     return 1;
 }
 
 static void repo_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *p = req->params[0], *l = req->params[1];
     const char *id = emu_q(req, "repositoryId");
-    if (emu_validate(resp, "artifactregistry", "Repository", req->body) < 0)
-        return;
+    if (emu_validate(resp, "artifactregistry", "Repository", req->body) < 0) return;
     if (!valid_id(id)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
                   "Invalid repository id \"%s\": must start with a lowercase letter, contain only "
@@ -110,14 +100,13 @@ static void repo_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (mode && !strcmp(mode, "MODE_UNSPECIFIED"))
         mode = NULL; /* gcloud sends it; the server picks the default */
     if (mode && !in_list(modes, mode)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "Invalid value at 'repository.mode', \"%s\"", mode);
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Invalid value at 'repository.mode', \"%s\"",
+                  mode);
         return;
     }
     char *key = repo_key(p, l, id);
     if (emu_get(emu, key)) {
-        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
-                  "the repository already exists");
+        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists", "the repository already exists");
         free(key);
         return;
     }
@@ -128,10 +117,8 @@ static void repo_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         *c = (char)tolower((unsigned char)*c);
     char *uri = xasprintf("%s-%s.pkg.dev/%s/%s", l, lower, p, id);
     json_object_set_new(r, "name", json_string(name));
-    if (!mode)
-        json_object_set_new(r, "mode", json_string("STANDARD_REPOSITORY"));
-    if (json_object_get(r, "sizeBytes") == NULL)
-        json_object_set_new(r, "sizeBytes", json_string("0"));
+    if (!mode) json_object_set_new(r, "mode", json_string("STANDARD_REPOSITORY"));
+    if (json_object_get(r, "sizeBytes") == NULL) json_object_set_new(r, "sizeBytes", json_string("0"));
     json_object_set_new(r, "registryUri", json_string(uri));
     json_object_set_new(r, "createTime", json_string(emu_now()));
     json_object_set_new(r, "updateTime", json_string(emu_now()));
@@ -152,8 +139,7 @@ static json_t *load_repo(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cha
     *key = repo_key(req->params[0], req->params[1], req->params[2]);
     json_t *r = emu_get(emu, *key);
     if (!r) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound",
-                  "Requested entity was not found.");
+        emu_error(resp, 404, "NOT_FOUND", "notFound", "Requested entity was not found.");
         free(*key);
         *key = NULL;
     }
@@ -163,28 +149,24 @@ static json_t *load_repo(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cha
 static void repo_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *r = load_repo(emu, req, resp, &key);
-    if (r)
-        resp->body = strip(r);
+    if (r) resp->body = strip(r);
     free(key);
 }
 
 static void repo_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    char *prefix = xasprintf("artifactregistry/projects/%s/locations/%s/repositories/",
-                             req->params[0], req->params[1]);
+    char *prefix =
+        xasprintf("artifactregistry/projects/%s/locations/%s/repositories/", req->params[0], req->params[1]);
     json_t *keys = emu_keys(emu, prefix), *k, *all = json_array();
     size_t i;
     json_array_foreach(keys, i, k) {
         const char *s = json_string_value(k);
-        if (!strchr(s + strlen(prefix), '/'))
-            json_array_append_new(all, strip(emu_get(emu, s)));
+        if (!strchr(s + strlen(prefix), '/')) json_array_append_new(all, strip(emu_get(emu, s)));
     }
     char *next = NULL;
     json_t *page = emu_page(req, all, "pageSize", 1000, &next);
     resp->body = json_object();
-    if (json_array_size(page))
-        json_object_set(resp->body, "repositories", page);
-    if (next)
-        json_object_set_new(resp->body, "nextPageToken", json_string(next));
+    if (json_array_size(page)) json_object_set(resp->body, "repositories", page);
+    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
     json_decref(page);
     free(next);
     json_decref(all);
@@ -193,27 +175,23 @@ static void repo_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static const char *const immutable[] = {"name", "format", "mode", "kmsKeyName", NULL};
-static const char *const output_only[] = {"name", "createTime", "updateTime", "sizeBytes",
+static const char *const output_only[] = {"name",        "createTime",   "updateTime",   "sizeBytes",
                                           "registryUri", "satisfiesPzs", "satisfiesPzi", NULL};
 
 static void repo_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (emu_validate(resp, "artifactregistry", "Repository", req->body) < 0)
-        return;
+    if (emu_validate(resp, "artifactregistry", "Repository", req->body) < 0) return;
     char *key;
     json_t *cur = load_repo(emu, req, resp, &key);
-    if (!cur)
-        return;
+    if (!cur) return;
     json_t *body = req->body ? req->body : NULL;
     json_t *r = json_deep_copy(cur);
     const char *mask = emu_q(req, "updateMask");
-    if (emu_check_immutable(resp, cur, body, immutable) < 0)
-        goto out;
+    if (emu_check_immutable(resp, cur, body, immutable) < 0) goto out;
     if (mask && *mask) {
         char *m = xstrdup(mask), *save = NULL;
         for (char *f = strtok_r(m, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
             char *dot = strchr(f, '.');
-            if (dot)
-                *dot = '\0'; /* sub-field masks replace the whole top-level field */
+            if (dot) *dot = '\0'; /* sub-field masks replace the whole top-level field */
             if (in_list(output_only, f)) {
                 emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
                           "Invalid update_mask: field \"%s\" cannot be updated.", f);
@@ -231,8 +209,7 @@ static void repo_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         const char *k;
         json_t *v;
         json_object_foreach(body, k, v) {
-            if (!in_list(output_only, k) && !in_list(immutable, k))
-                json_object_set(r, k, v);
+            if (!in_list(output_only, k) && !in_list(immutable, k)) json_object_set(r, k, v);
         }
     }
     json_object_set_new(r, "updateTime", json_string(emu_now()));
@@ -246,8 +223,7 @@ out:
 
 static void repo_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
-    if (!load_repo(emu, req, resp, &key))
-        return;
+    if (!load_repo(emu, req, resp, &key)) return;
     char *prefix = xasprintf("%s/", key);
     json_t *keys = emu_keys(emu, prefix), *k;
     size_t i;
@@ -265,8 +241,7 @@ static void repo_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void repo_get_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
-    if (!load_repo(emu, req, resp, &key))
-        return;
+    if (!load_repo(emu, req, resp, &key)) return;
     char *pkey = xasprintf("%s/iamPolicy", key);
     resp->body = emu_iam_policy_get(emu, pkey);
     free(pkey);
@@ -274,11 +249,9 @@ static void repo_get_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
 }
 
 static void repo_set_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (emu_validate(resp, "artifactregistry", "SetIamPolicyRequest", req->body) < 0)
-        return;
+    if (emu_validate(resp, "artifactregistry", "SetIamPolicyRequest", req->body) < 0) return;
     char *key;
-    if (!load_repo(emu, req, resp, &key))
-        return;
+    if (!load_repo(emu, req, resp, &key)) return;
     char *pkey = xasprintf("%s/iamPolicy", key);
     emu_iam_policy_set(emu, resp, pkey, req->body);
     free(pkey);
@@ -287,8 +260,7 @@ static void repo_set_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
 
 static void repo_test_perms(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
-    if (!load_repo(emu, req, resp, &key))
-        return;
+    if (!load_repo(emu, req, resp, &key)) return;
     json_t *perms = json_object_get(req->body, "permissions");
     resp->body = json_object();
     json_object_set_new(resp->body, "permissions", perms ? json_deep_copy(perms) : json_array());
@@ -324,8 +296,8 @@ static void location_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void project_settings(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *name = xasprintf("projects/%s/projectSettings", req->params[0]);
-    resp->body = json_pack("{s:s,s:s}", "name", name, "legacyRedirectionState",
-                           "REDIRECTION_FROM_GCR_IO_DISABLED");
+    resp->body =
+        json_pack("{s:s,s:s}", "name", name, "legacyRedirectionState", "REDIRECTION_FROM_GCR_IO_DISABLED");
     free(name);
 }
 
@@ -356,5 +328,5 @@ static const emu_route_t routes[] = {
     {"GET", "v1/projects/{p}/projectSettings", project_settings},
 };
 
-const emu_api_t emu_api_artifactregistry = {"artifactregistry", routes,
-                                            sizeof routes / sizeof routes[0], init};
+const emu_api_t emu_api_artifactregistry = {"artifactregistry", routes, sizeof routes / sizeof routes[0],
+                                            init};

@@ -25,34 +25,29 @@ static int etag_equal(const char *a, const char *b) {
     for (;; a++, b++) {
         char x = *a == '-' ? '+' : *a == '_' ? '/' : *a;
         char y = *b == '-' ? '+' : *b == '_' ? '/' : *b;
-        if ((x == '\0' || x == '=') && (y == '\0' || y == '='))
-            return 1;
-        if (x != y)
-            return 0;
+        if ((x == '\0' || x == '=') && (y == '\0' || y == '=')) return 1;
+        if (x != y) return 0;
     }
 }
 
 json_t *emu_iam_policy_get(emu_t *emu, const char *key) {
     json_t *p = emu_get(emu, key);
-    if (p)
-        return json_deep_copy(p);
+    if (p) return json_deep_copy(p);
     return json_pack("{s:i,s:s}", "version", 1, "etag", "ACAB");
 }
 
 static const char *const member_prefixes[] = {
-    "user:", "serviceAccount:", "group:", "domain:", "principal:", "principalSet:", "deleted:",
-    "projectOwner:", "projectEditor:", "projectViewer:", NULL,
+    "user:",    "serviceAccount:", "group:",         "domain:",        "principal:", "principalSet:",
+    "deleted:", "projectOwner:",   "projectEditor:", "projectViewer:", NULL,
 };
 
 /* Checks one member; lower-cases the email part of email-type members as
  * the real service does.  Returns a new string or NULL when malformed. */
 static char *norm_member(const char *m) {
-    if (!strcmp(m, "allUsers") || !strcmp(m, "allAuthenticatedUsers"))
-        return xstrdup(m);
+    if (!strcmp(m, "allUsers") || !strcmp(m, "allAuthenticatedUsers")) return xstrdup(m);
     for (size_t i = 0; member_prefixes[i]; i++) {
         size_t n = strlen(member_prefixes[i]);
-        if (strncmp(m, member_prefixes[i], n) != 0 || !m[n])
-            continue;
+        if (strncmp(m, member_prefixes[i], n) != 0 || !m[n]) continue;
         char *out = xstrdup(m);
         if (i < 3 && !strchr(out + n, '['))
             for (char *c = out + n; *c; c++)
@@ -64,13 +59,11 @@ static char *norm_member(const char *m) {
 
 /* A serviceAccount: member naming an emulated project's account must exist. */
 static int sa_missing(emu_t *emu, const char *member) {
-    if (strncmp(member, "serviceAccount:", 15) != 0)
-        return 0;
+    if (strncmp(member, "serviceAccount:", 15) != 0) return 0;
     const char *email = member + 15;
     const char *at = strchr(email, '@');
     const char *suf = ".iam.gserviceaccount.com";
-    if (!at || strlen(at) <= strlen(suf) || strcmp(at + strlen(at) - strlen(suf), suf) != 0)
-        return 0;
+    if (!at || strlen(at) <= strlen(suf) || strcmp(at + strlen(at) - strlen(suf), suf) != 0) return 0;
     char *proj = xstrndup(at + 1, strlen(at + 1) - strlen(suf));
     char *key = xasprintf("iam/projects/%s/serviceAccounts/%s", proj, email);
     int missing = emu_get(emu, key) == NULL;
@@ -99,8 +92,7 @@ int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json
         return -1;
     }
     const char *mask = json_string_value(json_object_get(body, "updateMask"));
-    if (!mask || !*mask)
-        mask = "bindings,etag";
+    if (!mask || !*mask) mask = "bindings,etag";
     int want_bindings = strstr(mask, "bindings") != NULL;
     int want_audit = strstr(mask, "auditConfigs") != NULL;
 
@@ -121,8 +113,7 @@ int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json
             if (!json_string_value(json_object_get(cond, "expression")) ||
                 !json_string_value(json_object_get(cond, "title"))) {
                 emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                          "Condition of binding for role %s must have a title and an expression.",
-                          role);
+                          "Condition of binding for role %s must have a title and an expression.", role);
                 goto fail;
             }
             has_cond = 1;
@@ -141,8 +132,8 @@ int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json
                 goto fail;
             }
             if (sa_missing(emu, nm)) {
-                emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                          "Service account %s does not exist.", nm + 15);
+                emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Service account %s does not exist.",
+                          nm + 15);
                 free(nm);
                 json_decref(members);
                 goto fail;
@@ -153,8 +144,7 @@ int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json
             json_array_foreach(members, k, x) {
                 dup |= !strcmp(json_string_value(x), nm);
             }
-            if (!dup)
-                json_array_append_new(members, json_string(nm));
+            if (!dup) json_array_append_new(members, json_string(nm));
             free(nm);
         }
         if (json_array_size(members) == 0) {
@@ -162,8 +152,7 @@ int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json
             continue; /* an empty binding is dropped, as the real service does */
         }
         json_t *copy = json_pack("{s:s,s:o}", "role", role, "members", members);
-        if (cond && !json_is_null(cond))
-            json_object_set(copy, "condition", cond);
+        if (cond && !json_is_null(cond)) json_object_set(copy, "condition", cond);
         json_array_append_new(nb, copy);
     }
     json_int_t version = json_integer_value(json_object_get(policy, "version"));
@@ -209,8 +198,7 @@ static char *policy_key(emu_t *emu, const char *project) {
 
 /* A project's policy starts with one owner, like a fresh real project. */
 static void seed_policy(emu_t *emu, const char *key) {
-    if (emu_get(emu, key))
-        return;
+    if (emu_get(emu, key)) return;
     char et[16];
     new_etag(et);
     emu_put(emu, key,
@@ -223,29 +211,24 @@ static int bad_project(emu_resp_t *resp, const char *p) {
     int ok = n >= 6 && n <= 30 && islower((unsigned char)p[0]);
     for (size_t i = 0; ok && i < n; i++)
         ok = islower((unsigned char)p[i]) || isdigit((unsigned char)p[i]) || p[i] == '-';
-    if (!ok)
-        emu_error(resp, 403, "PERMISSION_DENIED", "forbidden",
-                  "The caller does not have permission");
+    if (!ok) emu_error(resp, 403, "PERMISSION_DENIED", "forbidden", "The caller does not have permission");
     return !ok;
 }
 
 static void project_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *p = req->params[0];
-    if (bad_project(resp, p))
-        return;
-    resp->body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "projectNumber", emu_project_number(emu, p),
-                           "projectId", p, "lifecycleState", "ACTIVE", "name", p, "createTime",
-                           "2024-01-01T00:00:00.000Z");
+    if (bad_project(resp, p)) return;
+    resp->body =
+        json_pack("{s:s,s:s,s:s,s:s,s:s}", "projectNumber", emu_project_number(emu, p), "projectId", p,
+                  "lifecycleState", "ACTIVE", "name", p, "createTime", "2024-01-01T00:00:00.000Z");
 }
 
 static void project_get_v3(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *p = req->params[0];
-    if (bad_project(resp, p))
-        return;
+    if (bad_project(resp, p)) return;
     char *name = xasprintf("projects/%s", emu_project_number(emu, p));
-    resp->body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "name", name, "projectId", p, "state",
-                           "ACTIVE", "displayName", p, "createTime", "2024-01-01T00:00:00.000Z",
-                           "etag", "W/\"emu\"");
+    resp->body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "name", name, "projectId", p, "state", "ACTIVE",
+                           "displayName", p, "createTime", "2024-01-01T00:00:00.000Z", "etag", "W/\"emu\"");
     free(name);
 }
 
@@ -257,9 +240,9 @@ static void project_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         const char *s = json_string_value(k) + strlen("cloudresourcemanager/projects/");
         const char *slash = strchr(s, '/');
         char *p = xstrndup(s, slash ? (size_t)(slash - s) : strlen(s));
-        json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:s}", "projectNumber",
-                                               emu_project_number(emu, p), "projectId", p,
-                                               "lifecycleState", "ACTIVE", "name", p));
+        json_array_append_new(items,
+                              json_pack("{s:s,s:s,s:s,s:s}", "projectNumber", emu_project_number(emu, p),
+                                        "projectId", p, "lifecycleState", "ACTIVE", "name", p));
         free(p);
     }
     json_decref(keys);
@@ -268,8 +251,7 @@ static void project_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void project_get_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *p = req->params[0];
-    if (bad_project(resp, p))
-        return;
+    if (bad_project(resp, p)) return;
     char *key = policy_key(emu, p);
     seed_policy(emu, key);
     resp->body = emu_iam_policy_get(emu, key);
@@ -278,10 +260,8 @@ static void project_get_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *res
 
 static void project_set_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *p = req->params[0];
-    if (bad_project(resp, p))
-        return;
-    if (emu_validate(resp, "cloudresourcemanager", "SetIamPolicyRequest", req->body) < 0)
-        return;
+    if (bad_project(resp, p)) return;
+    if (emu_validate(resp, "cloudresourcemanager", "SetIamPolicyRequest", req->body) < 0) return;
     char *key = policy_key(emu, p);
     seed_policy(emu, key);
     emu_iam_policy_set(emu, resp, key, req->body);

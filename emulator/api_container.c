@@ -20,8 +20,8 @@
 #define DEFAULT_VERSION "1.30.5-gke.1014001"
 #define API_BASE "https://container.googleapis.com/v1"
 
-static const char *const versions[] = {"1.31.1-gke.1678000", "1.30.5-gke.1014001",
-                                       "1.29.9-gke.1177000", "1.28.14-gke.1099000", NULL};
+static const char *const versions[] = {"1.31.1-gke.1678000", "1.30.5-gke.1014001", "1.29.9-gke.1177000",
+                                       "1.28.14-gke.1099000", NULL};
 
 /* Deep copy without the private "plinth:" keys (any depth). */
 static json_t *strip(const json_t *v) {
@@ -30,8 +30,7 @@ static json_t *strip(const json_t *v) {
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)v, k, x) {
-            if (strncmp(k, "plinth:", 7) != 0)
-                json_object_set_new(o, k, strip(x));
+            if (strncmp(k, "plinth:", 7) != 0) json_object_set_new(o, k, strip(x));
         }
         return o;
     }
@@ -49,13 +48,11 @@ static json_t *strip(const json_t *v) {
 /* "europe-west1-b" is a zone, "europe-west1" a region. */
 static int is_zone(const char *loc) {
     const char *dash = strrchr(loc, '-');
-    return dash && strlen(dash + 1) == 1 && isalpha((unsigned char)dash[1]) &&
-           strchr(loc, '-') != dash;
+    return dash && strlen(dash + 1) == 1 && isalpha((unsigned char)dash[1]) && strchr(loc, '-') != dash;
 }
 
 static char *region_of(const char *loc) {
-    if (!is_zone(loc))
-        return xstrdup(loc);
+    if (!is_zone(loc)) return xstrdup(loc);
     return xstrndup(loc, (size_t)(strrchr(loc, '-') - loc));
 }
 
@@ -64,7 +61,9 @@ static const char *last_seg(const char *s) {
     return sl ? sl + 1 : s;
 }
 
-static void hex8(char out[9]) { util_random_hex(out, 4); }
+static void hex8(char out[9]) {
+    util_random_hex(out, 4);
+}
 
 static char *fingerprint(const json_t *labels) {
     char *text = labels ? json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS) : xstrdup("{}");
@@ -81,13 +80,12 @@ static char *make_ca_b64(const char *cn) {
     EVP_PKEY *k = EVP_EC_gen("P-256");
     X509 *x = X509_new();
     BIO *bio = BIO_new(BIO_s_mem());
-    if (!k || !x || !bio)
-        goto done;
+    if (!k || !x || !bio) goto done;
     X509_set_version(x, 2);
     unsigned char serial[8];
     RAND_bytes(serial, sizeof serial);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(serial[0] & 0x7f) << 24 | serial[1] << 16 |
-                                                   serial[2] << 8 | serial[3]);
+    ASN1_INTEGER_set(X509_get_serialNumber(x),
+                     (long)(serial[0] & 0x7f) << 24 | serial[1] << 16 | serial[2] << 8 | serial[3]);
     X509_gmtime_adj(X509_getm_notBefore(x), 0);
     X509_gmtime_adj(X509_getm_notAfter(x), 30L * 365 * 86400);
     X509_set_pubkey(x, k);
@@ -104,8 +102,7 @@ static char *make_ca_b64(const char *cn) {
         X509_add_ext(x, ext, -1);
         X509_EXTENSION_free(ext);
     }
-    if (!X509_sign(x, k, EVP_sha256()) || !PEM_write_bio_X509(bio, x))
-        goto done;
+    if (!X509_sign(x, k, EVP_sha256()) || !PEM_write_bio_X509(bio, x)) goto done;
     char *pem;
     long len = BIO_get_mem_data(bio, &pem);
     out = xmalloc((size_t)(4 * ((len + 2) / 3) + 1));
@@ -128,8 +125,7 @@ static json_t *find_pool(json_t *cluster, const char *name, size_t *idx) {
     json_t *np;
     json_array_foreach(json_object_get(cluster, "nodePools"), i, np) {
         if (!strcmp(json_string_value(json_object_get(np, "name")) ?: "", name)) {
-            if (idx)
-                *idx = i;
+            if (idx) *idx = i;
             return np;
         }
     }
@@ -155,15 +151,13 @@ static json_t *load_cluster(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, 
 static json_t *running_op(emu_t *emu, const json_t *cluster) {
     const char *ok = json_string_value(json_object_get(cluster, "plinth:opKey"));
     json_t *op = ok ? emu_get(emu, ok) : NULL;
-    if (op && strcmp(json_string_value(json_object_get(op, "status")) ?: "", "DONE") != 0)
-        return op;
+    if (op && strcmp(json_string_value(json_object_get(op, "status")) ?: "", "DONE") != 0) return op;
     return NULL;
 }
 
 static int refuse_if_busy(emu_t *emu, const json_t *cluster, emu_resp_t *resp) {
     json_t *op = running_op(emu, cluster);
-    if (!op)
-        return 0;
+    if (!op) return 0;
     emu_error(resp, 400, "FAILED_PRECONDITION", "failedPrecondition",
               "Cluster is running incompatible operation %s.",
               json_string_value(json_object_get(op, "name")));
@@ -190,12 +184,10 @@ static json_t *start_op(emu_t *emu, const char *p, const char *l, const char *ck
     char *id = emu_op_id(emu);
     char *opkey = xasprintf("container/projects/%s/locations/%s/operations/%s", p, l, id);
     char *self = xasprintf(API_BASE "/projects/%s/locations/%s/operations/%s", p, l, id);
-    json_t *op = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", id, "zone", l,
-                           "location", l, "operationType", type, "status", "RUNNING", "selfLink",
-                           self, "targetLink", target, "startTime", emu_now(), "plinth:cluster",
-                           ckey);
-    if (pool)
-        json_object_set_new(op, "plinth:nodePool", json_string(pool));
+    json_t *op = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", id, "zone", l, "location", l,
+                           "operationType", type, "status", "RUNNING", "selfLink", self, "targetLink", target,
+                           "startTime", emu_now(), "plinth:cluster", ckey);
+    if (pool) json_object_set_new(op, "plinth:nodePool", json_string(pool));
     json_object_set_new(c, "plinth:opKey", json_string(opkey));
     json_t *pub = strip(op);
     emu_put(emu, opkey, op);
@@ -208,8 +200,7 @@ static json_t *start_op(emu_t *emu, const char *p, const char *l, const char *ck
 
 static void op_finish(emu_t *emu, const char *opkey) {
     json_t *cur = emu_get(emu, opkey);
-    if (!cur || !strcmp(json_string_value(json_object_get(cur, "status")) ?: "", "DONE"))
-        return;
+    if (!cur || !strcmp(json_string_value(json_object_get(cur, "status")) ?: "", "DONE")) return;
     json_t *op = json_deep_copy(cur);
     json_object_set_new(op, "status", json_string("DONE"));
     json_object_set_new(op, "endTime", json_string(emu_now()));
@@ -244,8 +235,7 @@ static void op_finish(emu_t *emu, const char *opkey) {
             else if (strcmp(st, "STOPPING") != 0)
                 json_object_set_new(np, "status", json_string("RUNNING"));
         }
-        if (del != (size_t)-1 && !strcmp(type, "DELETE_NODE_POOL"))
-            json_array_remove(pools, del);
+        if (del != (size_t)-1 && !strcmp(type, "DELETE_NODE_POOL")) json_array_remove(pools, del);
         if (json_array_size(pools)) {
             json_t *first = json_array_get(pools, 0);
             json_object_set(c, "nodeConfig", json_object_get(first, "config"));
@@ -266,8 +256,7 @@ static void set_default(json_t *o, const char *k, json_t *v) {
         json_decref(v);
 }
 
-static void pool_defaults(json_t *np, const json_t *c, const char *p, const char *l,
-                          const char *cname) {
+static void pool_defaults(json_t *np, const json_t *c, const char *p, const char *l, const char *cname) {
     const char *name = json_string_value(json_object_get(np, "name"));
     json_t *cfg = json_object_get(np, "config");
     if (!json_is_object(cfg)) {
@@ -292,11 +281,11 @@ static void pool_defaults(json_t *np, const json_t *c, const char *p, const char
     json_object_set_new(np, "plinth:nodeCount",
                         json_integer(json_integer_value(json_object_get(np, "initialNodeCount"))));
     set_default(np, "locations", json_deep_copy(json_object_get(c, "locations")));
-    json_object_set_new(np, "version",
-                        json_string(json_string_value(json_object_get(c, "currentNodeVersion")) ?: DEFAULT_VERSION));
+    json_object_set_new(
+        np, "version",
+        json_string(json_string_value(json_object_get(c, "currentNodeVersion")) ?: DEFAULT_VERSION));
     json_object_set_new(np, "status", json_string("PROVISIONING"));
-    char *self = xasprintf(API_BASE "/projects/%s/locations/%s/clusters/%s/nodePools/%s", p, l,
-                           cname, name);
+    char *self = xasprintf(API_BASE "/projects/%s/locations/%s/clusters/%s/nodePools/%s", p, l, cname, name);
     json_object_set_new(np, "selfLink", json_string(self));
     free(self);
     json_t *igs = json_array(), *z;
@@ -323,11 +312,9 @@ static void pool_defaults(json_t *np, const json_t *c, const char *p, const char
 
 static int valid_name(const char *n, size_t max) {
     size_t len = n ? strlen(n) : 0;
-    if (len == 0 || len > max || !islower((unsigned char)n[0]) || n[len - 1] == '-')
-        return 0;
+    if (len == 0 || len > max || !islower((unsigned char)n[0]) || n[len - 1] == '-') return 0;
     for (size_t i = 0; i < len; i++)
-        if (!islower((unsigned char)n[i]) && !isdigit((unsigned char)n[i]) && n[i] != '-')
-            return 0;
+        if (!islower((unsigned char)n[i]) && !isdigit((unsigned char)n[i]) && n[i] != '-') return 0;
     return 1;
 }
 
@@ -335,8 +322,7 @@ static int valid_name(const char *n, size_t max) {
 
 static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *p = req->params[0], *l = req->params[1];
-    if (emu_validate(resp, "container", "CreateClusterRequest", req->body) < 0)
-        return;
+    if (emu_validate(resp, "container", "CreateClusterRequest", req->body) < 0) return;
     json_t *in = json_object_get(req->body, "cluster");
     if (!json_is_object(in)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Cluster is required.");
@@ -416,8 +402,7 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *pods = json_string_value(json_object_get(ipa, "clusterIpv4CidrBlock"))
                            ?: json_string_value(json_object_get(c, "clusterIpv4Cidr"))
                            ?: "10.4.0.0/14";
-    const char *svcs =
-        json_string_value(json_object_get(ipa, "servicesIpv4CidrBlock")) ?: "34.118.224.0/20";
+    const char *svcs = json_string_value(json_object_get(ipa, "servicesIpv4CidrBlock")) ?: "34.118.224.0/20";
     json_object_set_new(c, "clusterIpv4Cidr", json_string(pods));
     json_object_set_new(c, "servicesIpv4Cidr", json_string(svcs));
     set_default(ipa, "clusterIpv4Cidr", json_string(pods));
@@ -435,10 +420,10 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_object_set_new(c, "currentMasterVersion", json_string(ver));
     json_object_set_new(c, "currentNodeVersion", json_string(ver));
     set_default(c, "initialClusterVersion", json_string(ver));
-    json_t *addons = json_pack(
-        "{s:{},s:{},s:{s:b},s:{s:b},s:{s:b}}", "httpLoadBalancing", "horizontalPodAutoscaling",
-        "kubernetesDashboard", "disabled", 1, "networkPolicyConfig", "disabled", 1,
-        "gcePersistentDiskCsiDriverConfig", "enabled", 1);
+    json_t *addons =
+        json_pack("{s:{},s:{},s:{s:b},s:{s:b},s:{s:b}}", "httpLoadBalancing", "horizontalPodAutoscaling",
+                  "kubernetesDashboard", "disabled", 1, "networkPolicyConfig", "disabled", 1,
+                  "gcePersistentDiskCsiDriverConfig", "enabled", 1);
     json_object_update(addons, json_object_get(c, "addonsConfig"));
     json_object_set_new(c, "addonsConfig", addons);
     json_t *ma = json_object_get(c, "masterAuth");
@@ -480,8 +465,7 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     } else if (!json_is_true(json_object_get(json_object_get(c, "autopilot"), "enabled"))) {
         json_t *np = json_pack("{s:s,s:I}", "name", "default-pool", "initialNodeCount",
                                json_integer_value(json_object_get(c, "initialNodeCount")) ?: 3);
-        if (json_object_get(c, "nodeConfig"))
-            json_object_set(np, "config", json_object_get(c, "nodeConfig"));
+        if (json_object_get(c, "nodeConfig")) json_object_set(np, "config", json_object_get(c, "nodeConfig"));
         json_array_append_new(pools, np);
     }
     json_object_set_new(c, "nodePools", pools);
@@ -498,8 +482,7 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (json_array_size(pools))
         json_object_set(c, "nodeConfig", json_object_get(json_array_get(pools, 0), "config"));
     recount(c);
-    resp->body = start_op(emu, p, l, key, c, "CREATE_CLUSTER", self, "container.clusters.create",
-                          NULL);
+    resp->body = start_op(emu, p, l, key, c, "CREATE_CLUSTER", self, "container.clusters.create", NULL);
     emu_put(emu, key, c);
     c = NULL;
 out:
@@ -512,8 +495,7 @@ out:
 static void cluster_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *c = load_cluster(emu, req, resp, &key);
-    if (!c)
-        return;
+    if (!c) return;
     resp->body = strip(c);
     json_decref(c);
     free(key);
@@ -527,10 +509,8 @@ static void cluster_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_array_foreach(keys, i, k) {
         const char *s = json_string_value(k) + strlen(prefix);
         const char *cl = strstr(s, "/clusters/");
-        if (!cl)
-            continue;
-        if (strcmp(l, "-") != 0 && (strlen(l) != (size_t)(cl - s) || strncmp(s, l, strlen(l))))
-            continue;
+        if (!cl) continue;
+        if (strcmp(l, "-") != 0 && (strlen(l) != (size_t)(cl - s) || strncmp(s, l, strlen(l)))) continue;
         json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
     }
     json_decref(keys);
@@ -541,13 +521,12 @@ static void cluster_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void cluster_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *c = load_cluster(emu, req, resp, &key);
-    if (!c)
-        return;
+    if (!c) return;
     if (refuse_if_busy(emu, c, resp) == 0) {
         json_object_set_new(c, "status", json_string("STOPPING"));
-        resp->body = start_op(emu, req->params[0], req->params[1], key, c, "DELETE_CLUSTER",
-                              json_string_value(json_object_get(c, "selfLink")),
-                              "container.clusters.delete", NULL);
+        resp->body =
+            start_op(emu, req->params[0], req->params[1], key, c, "DELETE_CLUSTER",
+                     json_string_value(json_object_get(c, "selfLink")), "container.clusters.delete", NULL);
         emu_put(emu, key, c);
         c = NULL;
     }
@@ -602,11 +581,9 @@ static void set_path(json_t *doc, const char *path, json_t *val, int merge) {
 }
 
 static const char *resolve_version(const char *v) {
-    if (!v || !strcmp(v, "-") || !strcmp(v, "latest"))
-        return versions[0];
+    if (!v || !strcmp(v, "-") || !strcmp(v, "latest")) return versions[0];
     for (size_t i = 0; versions[i]; i++)
-        if (!strncmp(versions[i], v, strlen(v)))
-            return versions[i];
+        if (!strncmp(versions[i], v, strlen(v))) return versions[i];
     return NULL;
 }
 
@@ -618,13 +595,11 @@ static void mark_update(json_t *c) {
 }
 
 static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (emu_validate(resp, "container", "UpdateClusterRequest", req->body) < 0)
-        return;
+    if (emu_validate(resp, "container", "UpdateClusterRequest", req->body) < 0) return;
     json_t *u = json_object_get(req->body, "update");
     char *key;
     json_t *c = load_cluster(emu, req, resp, &key);
-    if (!c)
-        return;
+    if (!c) return;
     const char *field = NULL, *k;
     json_t *v, *val = NULL;
     int n = 0;
@@ -650,8 +625,7 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
                   "Cluster etag %s does not match the current etag; re-read the cluster.", etag);
         goto out;
     }
-    if (refuse_if_busy(emu, c, resp) < 0)
-        goto out;
+    if (refuse_if_busy(emu, c, resp) < 0) goto out;
     if (!pool && !strcmp(field, "desiredNodePoolAutoscaling")) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
                   "desiredNodePoolAutoscaling requires desiredNodePoolId.");
@@ -665,8 +639,8 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (!strcmp(field, "desiredMasterVersion") || !strcmp(field, "desiredNodeVersion")) {
         const char *ver = resolve_version(json_string_value(val));
         if (!ver) {
-            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                      "Master version \"%s\" is unsupported.", json_string_value(val) ?: "");
+            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Master version \"%s\" is unsupported.",
+                      json_string_value(val) ?: "");
             goto out;
         }
         if (!strcmp(field, "desiredMasterVersion")) {
@@ -676,8 +650,7 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
             size_t i;
             json_t *x;
             json_array_foreach(json_object_get(c, "nodePools"), i, x) {
-                if (!np || x == np)
-                    json_object_set_new(x, "version", json_string(ver));
+                if (!np || x == np) json_object_set_new(x, "version", json_string(ver));
             }
             json_object_set_new(c, "currentNodeVersion", json_string(ver));
             type = "UPGRADE_NODES";
@@ -688,8 +661,7 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         size_t i;
         json_t *x;
         json_array_foreach(json_object_get(c, "nodePools"), i, x) {
-            if (!np || x == np)
-                json_object_set(json_object_get(x, "config"), "imageType", val);
+            if (!np || x == np) json_object_set(json_object_get(x, "config"), "imageType", val);
         }
     } else if (!strcmp(field, "desiredLocations")) {
         json_object_set(c, "locations", val);
@@ -701,8 +673,7 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     } else {
         const char *path = NULL;
         for (size_t i = 0; i < sizeof update_map / sizeof update_map[0]; i++)
-            if (!strcmp(update_map[i].desired, field))
-                path = update_map[i].path;
+            if (!strcmp(update_map[i].desired, field)) path = update_map[i].path;
         char *own = NULL;
         if (!path) {
             own = xstrdup(field + 7);
@@ -717,9 +688,9 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         free(own);
     }
     mark_update(c);
-    resp->body = start_op(emu, req->params[0], req->params[1], key, c, type,
-                          json_string_value(json_object_get(c, "selfLink")),
-                          "container.clusters.update", NULL);
+    resp->body =
+        start_op(emu, req->params[0], req->params[1], key, c, type,
+                 json_string_value(json_object_get(c, "selfLink")), "container.clusters.update", NULL);
     emu_put(emu, key, c);
     c = NULL;
 out:
@@ -728,21 +699,18 @@ out:
 }
 
 /* The set* verbs: body field -> cluster field, operation type. */
-static void cluster_set(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *msg,
-                        const char *in, const char *out, const char *type, int merge) {
-    if (emu_validate(resp, "container", msg, req->body) < 0)
-        return;
+static void cluster_set(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *msg, const char *in,
+                        const char *out, const char *type, int merge) {
+    if (emu_validate(resp, "container", msg, req->body) < 0) return;
     char *key;
     json_t *c = load_cluster(emu, req, resp, &key);
-    if (!c)
-        return;
+    if (!c) return;
     json_t *val = json_object_get(req->body, in);
     if (!val) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Field \"%s\" is required.", in);
         goto out;
     }
-    if (refuse_if_busy(emu, c, resp) < 0)
-        goto out;
+    if (refuse_if_busy(emu, c, resp) < 0) goto out;
     if (!strcmp(in, "resourceLabels")) {
         const char *fp = json_string_value(json_object_get(req->body, "labelFingerprint"));
         if (fp && *fp && strcmp(fp, json_string_value(json_object_get(c, "labelFingerprint")) ?: "")) {
@@ -781,9 +749,9 @@ static void cluster_set(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cons
         }
     }
     mark_update(c);
-    resp->body = start_op(emu, req->params[0], req->params[1], key, c, type,
-                          json_string_value(json_object_get(c, "selfLink")),
-                          "container.clusters.update", NULL);
+    resp->body =
+        start_op(emu, req->params[0], req->params[1], key, c, type,
+                 json_string_value(json_object_get(c, "selfLink")), "container.clusters.update", NULL);
     emu_put(emu, key, c);
     c = NULL;
 out:
@@ -791,18 +759,17 @@ out:
     free(key);
 }
 
-#define SETTER(fn, msg, in, out, type, merge)                                                     \
-    static void fn(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {                           \
-        cluster_set(emu, req, resp, msg, in, out, type, merge);                                    \
+#define SETTER(fn, msg, in, out, type, merge)                                                                \
+    static void fn(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {                                     \
+        cluster_set(emu, req, resp, msg, in, out, type, merge);                                              \
     }
 SETTER(set_labels, "SetLabelsRequest", "resourceLabels", "resourceLabels", "SET_LABELS", 0)
 SETTER(set_legacy_abac, "SetLegacyAbacRequest", "enabled", "legacyAbac", "UPDATE_CLUSTER", 0)
 SETTER(set_maintenance, "SetMaintenancePolicyRequest", "maintenancePolicy", "maintenancePolicy",
        "SET_MAINTENANCE_POLICY", 0)
-SETTER(set_network_policy, "SetNetworkPolicyRequest", "networkPolicy", "networkPolicy",
-       "SET_NETWORK_POLICY", 0)
-SETTER(set_logging, "SetLoggingServiceRequest", "loggingService", "loggingService",
-       "UPDATE_CLUSTER", 0)
+SETTER(set_network_policy, "SetNetworkPolicyRequest", "networkPolicy", "networkPolicy", "SET_NETWORK_POLICY",
+       0)
+SETTER(set_logging, "SetLoggingServiceRequest", "loggingService", "loggingService", "UPDATE_CLUSTER", 0)
 SETTER(set_monitoring, "SetMonitoringServiceRequest", "monitoringService", "monitoringService",
        "UPDATE_CLUSTER", 0)
 SETTER(set_addons, "SetAddonsConfigRequest", "addonsConfig", "addonsConfig", "UPDATE_CLUSTER", 1)
@@ -828,8 +795,7 @@ static void update_master(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 /* ---- node pools -------------------------------------------------------- */
 
 static void pool_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (emu_validate(resp, "container", "CreateNodePoolRequest", req->body) < 0)
-        return;
+    if (emu_validate(resp, "container", "CreateNodePoolRequest", req->body) < 0) return;
     json_t *in = json_object_get(req->body, "nodePool");
     const char *name = json_string_value(json_object_get(in, "name"));
     if (!valid_name(name, 40)) {
@@ -839,16 +805,14 @@ static void pool_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     char *key;
     json_t *c = load_cluster(emu, req, resp, &key);
-    if (!c)
-        return;
+    if (!c) return;
     if (find_pool(c, name, NULL)) {
         emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
-                  "Already exists: projects/%s/locations/%s/clusters/%s/nodePools/%s.",
-                  req->params[0], req->params[1], req->params[2], name);
+                  "Already exists: projects/%s/locations/%s/clusters/%s/nodePools/%s.", req->params[0],
+                  req->params[1], req->params[2], name);
         goto out;
     }
-    if (refuse_if_busy(emu, c, resp) < 0)
-        goto out;
+    if (refuse_if_busy(emu, c, resp) < 0) goto out;
     json_t *np = json_deep_copy(in);
     pool_defaults(np, c, req->params[0], req->params[1], req->params[2]);
     json_t *pools = json_object_get(c, "nodePools");
@@ -859,9 +823,9 @@ static void pool_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_array_append_new(pools, np);
     json_object_set_new(c, "status", json_string("RECONCILING"));
     recount(c);
-    resp->body = start_op(emu, req->params[0], req->params[1], key, c, "CREATE_NODE_POOL",
-                          json_string_value(json_object_get(np, "selfLink")),
-                          "container.nodePools.create", name);
+    resp->body =
+        start_op(emu, req->params[0], req->params[1], key, c, "CREATE_NODE_POOL",
+                 json_string_value(json_object_get(np, "selfLink")), "container.nodePools.create", name);
     emu_put(emu, key, c);
     c = NULL;
 out:
@@ -870,11 +834,9 @@ out:
 }
 
 /* Loads cluster + pool for routes {p}/{l}/{c}/{np}. */
-static json_t *load_pool(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key,
-                         json_t **np) {
+static json_t *load_pool(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key, json_t **np) {
     json_t *c = load_cluster(emu, req, resp, key);
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     *np = find_pool(c, req->params[3], NULL);
     if (!*np) {
         emu_error(resp, 404, "NOT_FOUND", "notFound",
@@ -890,8 +852,7 @@ static json_t *load_pool(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cha
 static void pool_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *np, *c = load_pool(emu, req, resp, &key, &np);
-    if (!c)
-        return;
+    if (!c) return;
     resp->body = strip(np);
     json_decref(c);
     free(key);
@@ -900,8 +861,7 @@ static void pool_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void pool_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *c = load_cluster(emu, req, resp, &key);
-    if (!c)
-        return;
+    if (!c) return;
     json_t *pools = json_object_get(c, "nodePools");
     resp->body = json_pack("{s:o}", "nodePools", pools ? strip(pools) : json_array());
     json_decref(c);
@@ -912,14 +872,11 @@ static void pool_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
  * after filling an error. */
 typedef const char *(*pool_mut_fn)(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp);
 
-static void pool_mutate(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *msg,
-                        pool_mut_fn fn) {
-    if (emu_validate(resp, "container", msg, req->body) < 0)
-        return;
+static void pool_mutate(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *msg, pool_mut_fn fn) {
+    if (emu_validate(resp, "container", msg, req->body) < 0) return;
     char *key;
     json_t *np, *c = load_pool(emu, req, resp, &key, &np);
-    if (!c)
-        return;
+    if (!c) return;
     if (refuse_if_busy(emu, c, resp) == 0) {
         json_t *empty = json_object();
         const char *type = fn(c, np, req->body ? req->body : empty, resp);
@@ -935,8 +892,7 @@ static void pool_mutate(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cons
             const char *kind = !strcmp(type, "DELETE_NODE_POOL") ? "container.nodePools.delete"
                                                                  : "container.nodePools.update";
             resp->body = start_op(emu, req->params[0], req->params[1], key, c, type,
-                                  json_string_value(json_object_get(np, "selfLink")), kind,
-                                  req->params[3]);
+                                  json_string_value(json_object_get(np, "selfLink")), kind, req->params[3]);
             emu_put(emu, key, c);
             c = NULL;
         }
@@ -985,11 +941,14 @@ static const char *mut_delete(json_t *c, json_t *np, const json_t *body, emu_res
 static const char *mut_update(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
     static const struct {
         const char *field, *inner;
-    } wrapped[] = {{"labels", "labels"}, {"taints", "taints"}, {"tags", "tags"},
-                   {"resourceLabels", "labels"}, {"resourceManagerTags", "tags"}};
-    static const char *const skip[] = {"name", "projectId", "zone", "clusterId", "nodePoolId",
-                                       "nodeVersion", "locations", "upgradeSettings", "etag",
-                                       NULL};
+    } wrapped[] = {{"labels", "labels"},
+                   {"taints", "taints"},
+                   {"tags", "tags"},
+                   {"resourceLabels", "labels"},
+                   {"resourceManagerTags", "tags"}};
+    static const char *const skip[] = {"name",       "projectId",   "zone",      "clusterId",
+                                       "nodePoolId", "nodeVersion", "locations", "upgradeSettings",
+                                       "etag",       NULL};
     const char *type = "UPDATE_CLUSTER";
     const char *etag = json_string_value(json_object_get(body, "etag"));
     if (etag && *etag && strcmp(etag, json_string_value(json_object_get(np, "etag")) ?: "")) {
@@ -1001,8 +960,7 @@ static const char *mut_update(json_t *c, json_t *np, const json_t *body, emu_res
     if (nv && *nv) {
         const char *ver = resolve_version(nv);
         if (!ver) {
-            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Node version \"%s\" is unsupported.",
-                      nv);
+            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Node version \"%s\" is unsupported.", nv);
             return NULL;
         }
         if (strcmp(ver, json_string_value(json_object_get(np, "version")) ?: "")) {
@@ -1020,8 +978,7 @@ static const char *mut_update(json_t *c, json_t *np, const json_t *body, emu_res
         int s = 0;
         for (size_t i = 0; skip[i]; i++)
             s |= !strcmp(skip[i], k);
-        if (s)
-            continue;
+        if (s) continue;
         json_t *val = v;
         for (size_t i = 0; i < sizeof wrapped / sizeof wrapped[0]; i++)
             if (!strcmp(wrapped[i].field, k) && json_is_object(v))
@@ -1034,9 +991,9 @@ static const char *mut_update(json_t *c, json_t *np, const json_t *body, emu_res
     return type;
 }
 
-#define POOLVERB(fn, msg, mut)                                                                     \
-    static void fn(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {                           \
-        pool_mutate(emu, req, resp, msg, mut);                                                     \
+#define POOLVERB(fn, msg, mut)                                                                               \
+    static void fn(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {                                     \
+        pool_mutate(emu, req, resp, msg, mut);                                                               \
     }
 POOLVERB(pool_set_size, "SetNodePoolSizeRequest", mut_size)
 POOLVERB(pool_set_autoscaling, "SetNodePoolAutoscalingRequest", mut_autoscaling)
@@ -1047,15 +1004,14 @@ POOLVERB(pool_delete, "DeleteNodePoolRequest", mut_delete)
 /* ---- operations and server config --------------------------------------- */
 
 static void op_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    char *key = xasprintf("container/projects/%s/locations/%s/operations/%s", req->params[0],
-                          req->params[1], req->params[2]);
+    char *key = xasprintf("container/projects/%s/locations/%s/operations/%s", req->params[0], req->params[1],
+                          req->params[2]);
     json_t *op = emu_get(emu, key);
     if (op)
         resp->body = strip(op);
     else
-        emu_error(resp, 404, "NOT_FOUND", "notFound",
-                  "Not found: projects/%s/locations/%s/operations/%s.", req->params[0],
-                  req->params[1], req->params[2]);
+        emu_error(resp, 404, "NOT_FOUND", "notFound", "Not found: projects/%s/locations/%s/operations/%s.",
+                  req->params[0], req->params[1], req->params[2]);
     free(key);
 }
 
@@ -1067,8 +1023,7 @@ static void op_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_array_foreach(keys, i, k) {
         const char *s = json_string_value(k) + strlen(prefix);
         const char *o = strstr(s, "/operations/");
-        if (!o || (strcmp(l, "-") && (strlen(l) != (size_t)(o - s) || strncmp(s, l, strlen(l)))))
-            continue;
+        if (!o || (strcmp(l, "-") && (strlen(l) != (size_t)(o - s) || strncmp(s, l, strlen(l))))) continue;
         json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
     }
     json_decref(keys);
@@ -1077,8 +1032,8 @@ static void op_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void op_cancel(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    emu_error(resp, 400, "FAILED_PRECONDITION", "failedPrecondition",
-              "Operation %s cannot be cancelled.", req->params[2]);
+    emu_error(resp, 400, "FAILED_PRECONDITION", "failedPrecondition", "Operation %s cannot be cancelled.",
+              req->params[2]);
 }
 
 static void server_config(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
@@ -1088,14 +1043,13 @@ static void server_config(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *channels = json_array();
     const char *names[] = {"RAPID", "REGULAR", "STABLE", "EXTENDED"};
     for (int i = 0; i < 4; i++)
-        json_array_append_new(channels, json_pack("{s:s,s:s,s:O}", "channel", names[i],
-                                                  "defaultVersion", i == 0 ? versions[0] : DEFAULT_VERSION,
-                                                  "validVersions", vs));
-    resp->body = json_pack("{s:s,s:O,s:O,s:s,s:[s,s,s,s],s:o}", "defaultClusterVersion",
-                           DEFAULT_VERSION, "validMasterVersions", vs, "validNodeVersions", vs,
-                           "defaultImageType", "COS_CONTAINERD", "validImageTypes",
-                           "COS_CONTAINERD", "UBUNTU_CONTAINERD", "WINDOWS_LTSC_CONTAINERD",
-                           "COS", "channels", channels);
+        json_array_append_new(channels,
+                              json_pack("{s:s,s:s,s:O}", "channel", names[i], "defaultVersion",
+                                        i == 0 ? versions[0] : DEFAULT_VERSION, "validVersions", vs));
+    resp->body = json_pack("{s:s,s:O,s:O,s:s,s:[s,s,s,s],s:o}", "defaultClusterVersion", DEFAULT_VERSION,
+                           "validMasterVersions", vs, "validNodeVersions", vs, "defaultImageType",
+                           "COS_CONTAINERD", "validImageTypes", "COS_CONTAINERD", "UBUNTU_CONTAINERD",
+                           "WINDOWS_LTSC_CONTAINERD", "COS", "channels", channels);
     json_decref(vs);
 }
 
@@ -1105,8 +1059,7 @@ static void init(emu_t *emu) {
     size_t i;
     json_array_foreach(keys, i, k) {
         const char *key = json_string_value(k);
-        if (!strstr(key, "/operations/"))
-            continue;
+        if (!strstr(key, "/operations/")) continue;
         json_t *op = emu_get(emu, key);
         if (strcmp(json_string_value(json_object_get(op, "status")) ?: "", "DONE") != 0)
             emu_after(emu, 0, op_finish, key);

@@ -21,8 +21,7 @@ static json_t *strip(const json_t *v) {
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)v, k, x) {
-            if (strncmp(k, "plinth:", 7) != 0)
-                json_object_set_new(o, k, strip(x));
+            if (strncmp(k, "plinth:", 7) != 0) json_object_set_new(o, k, strip(x));
         }
         return o;
     }
@@ -31,11 +30,9 @@ static json_t *strip(const json_t *v) {
 
 static int valid_account_id(const char *s) {
     size_t n = s ? strlen(s) : 0;
-    if (n < 6 || n > 30 || !islower((unsigned char)s[0]) || s[n - 1] == '-')
-        return 0;
+    if (n < 6 || n > 30 || !islower((unsigned char)s[0]) || s[n - 1] == '-') return 0;
     for (size_t i = 0; i < n; i++)
-        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
-            return 0;
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-') return 0;
     return 1;
 }
 
@@ -45,12 +42,11 @@ static char *find_sa(emu_t *emu, const char *project, const char *id) {
     if (strchr(id, '@')) {
         const char *at = strchr(id, '@');
         size_t sl = strlen(SA_SUFFIX), al = strlen(at + 1);
-        char *p = al > sl && !strcmp(at + 1 + al - sl, SA_SUFFIX) ? xstrndup(at + 1, al - sl)
-                                                                  : xstrdup(project);
+        char *p =
+            al > sl && !strcmp(at + 1 + al - sl, SA_SUFFIX) ? xstrndup(at + 1, al - sl) : xstrdup(project);
         char *key = xasprintf("iam/projects/%s/serviceAccounts/%s", p, id);
         free(p);
-        if (emu_get(emu, key))
-            return key;
+        if (emu_get(emu, key)) return key;
         free(key);
     }
     json_t *keys = emu_keys(emu, "iam/projects/"), *k;
@@ -59,8 +55,7 @@ static char *find_sa(emu_t *emu, const char *project, const char *id) {
     json_array_foreach(keys, i, k) {
         const char *key = json_string_value(k);
         const char *sa = strstr(key, "/serviceAccounts/");
-        if (!sa || strchr(sa + 17, '/'))
-            continue;
+        if (!sa || strchr(sa + 17, '/')) continue;
         json_t *doc = emu_get(emu, key);
         if (!strcmp(json_string_value(json_object_get(doc, "uniqueId")) ?: "", id) ||
             !strcasecmp(json_string_value(json_object_get(doc, "email")) ?: "", id)) {
@@ -83,8 +78,7 @@ static char *load_sa(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void sa_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *p = req->params[0];
-    if (emu_validate(resp, "iam", "CreateServiceAccountRequest", req->body) < 0)
-        return;
+    if (emu_validate(resp, "iam", "CreateServiceAccountRequest", req->body) < 0) return;
     const char *aid = json_string_value(json_object_get(req->body, "accountId"));
     if (!valid_account_id(aid)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
@@ -107,15 +101,14 @@ static void sa_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         uid[i + 1] = (char)('0' + (hex[i] % 10));
     uid[21] = '\0';
     char *name = xasprintf("projects/%s/serviceAccounts/%s", p, email);
-    json_t *sa = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "name", name, "projectId", p, "uniqueId",
-                           uid, "email", email, "etag", "MDEwMjE5MjA=", "oauth2ClientId", uid);
+    json_t *sa = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "name", name, "projectId", p, "uniqueId", uid,
+                           "email", email, "etag", "MDEwMjE5MjA=", "oauth2ClientId", uid);
     free(name);
     json_t *in = json_object_get(req->body, "serviceAccount");
     const char *fields[] = {"displayName", "description"};
     for (int i = 0; i < 2; i++) {
         json_t *v = json_object_get(in, fields[i]);
-        if (json_is_string(v) && *json_string_value(v))
-            json_object_set(sa, fields[i], v);
+        if (json_is_string(v) && *json_string_value(v)) json_object_set(sa, fields[i], v);
     }
     resp->body = strip(sa);
     emu_put(emu, key, sa);
@@ -126,8 +119,7 @@ out:
 
 static void sa_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = load_sa(emu, req, resp);
-    if (key)
-        resp->body = strip(emu_get(emu, key));
+    if (key) resp->body = strip(emu_get(emu, key));
     free(key);
 }
 
@@ -137,16 +129,13 @@ static void sa_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     size_t i;
     json_array_foreach(keys, i, k) {
         const char *s = json_string_value(k);
-        if (!strchr(s + strlen(prefix), '/'))
-            json_array_append_new(all, strip(emu_get(emu, s)));
+        if (!strchr(s + strlen(prefix), '/')) json_array_append_new(all, strip(emu_get(emu, s)));
     }
     char *next = NULL;
     json_t *page = emu_page(req, all, "pageSize", 100, &next);
     resp->body = json_object();
-    if (json_array_size(page))
-        json_object_set(resp->body, "accounts", page);
-    if (next)
-        json_object_set_new(resp->body, "nextPageToken", json_string(next));
+    if (json_array_size(page)) json_object_set(resp->body, "accounts", page);
+    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
     json_decref(page);
     free(next);
     json_decref(all);
@@ -156,12 +145,10 @@ static void sa_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 /* PATCH {serviceAccount, updateMask} and the older PUT ServiceAccount. */
 static void sa_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int patch) {
-    if (emu_validate(resp, "iam", patch ? "PatchServiceAccountRequest" : "ServiceAccount",
-                     req->body) < 0)
+    if (emu_validate(resp, "iam", patch ? "PatchServiceAccountRequest" : "ServiceAccount", req->body) < 0)
         return;
     char *key = load_sa(emu, req, resp);
-    if (!key)
-        return;
+    if (!key) return;
     json_t *sa = json_deep_copy(emu_get(emu, key));
     const json_t *in = patch ? json_object_get(req->body, "serviceAccount") : req->body;
     const char *mask = patch ? json_string_value(json_object_get(req->body, "updateMask")) : NULL;
@@ -173,8 +160,7 @@ static void sa_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int pa
     }
     const char *fields[] = {"displayName", "description"};
     for (int i = 0; i < 2; i++) {
-        if (mask && !strstr(mask, fields[i]))
-            continue;
+        if (mask && !strstr(mask, fields[i])) continue;
         json_t *v = json_object_get(in, fields[i]);
         if (json_is_string(v) && *json_string_value(v))
             json_object_set(sa, fields[i], v);
@@ -195,8 +181,7 @@ static void sa_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void sa_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = load_sa(emu, req, resp);
-    if (!key)
-        return;
+    if (!key) return;
     char *prefix = xasprintf("%s/", key);
     json_t *keys = emu_keys(emu, prefix), *k;
     size_t i;
@@ -212,8 +197,7 @@ static void sa_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void sa_enable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int on) {
     char *key = load_sa(emu, req, resp);
-    if (!key)
-        return;
+    if (!key) return;
     json_t *sa = json_deep_copy(emu_get(emu, key));
     if (on)
         json_object_del(sa, "disabled");
@@ -234,8 +218,7 @@ static void sa_disable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void sa_get_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = load_sa(emu, req, resp);
-    if (!key)
-        return;
+    if (!key) return;
     char *pkey = xasprintf("%s/iamPolicy", key);
     resp->body = emu_iam_policy_get(emu, pkey);
     free(pkey);
@@ -249,11 +232,10 @@ static int pool_exists(emu_t *emu, const char *pool) {
     size_t i;
     int found = 0;
     json_array_foreach(keys, i, k) {
-        if (found || !strstr(json_string_value(k), "/clusters/"))
-            continue;
+        if (found || !strstr(json_string_value(k), "/clusters/")) continue;
         json_t *c = emu_get(emu, json_string_value(k));
-        const char *wp = json_string_value(
-            json_object_get(json_object_get(c, "workloadIdentityConfig"), "workloadPool"));
+        const char *wp =
+            json_string_value(json_object_get(json_object_get(c, "workloadIdentityConfig"), "workloadPool"));
         found = wp && !strcmp(wp, pool);
     }
     json_decref(keys);
@@ -261,19 +243,16 @@ static int pool_exists(emu_t *emu, const char *pool) {
 }
 
 static void sa_set_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (emu_validate(resp, "iam", "SetIamPolicyRequest", req->body) < 0)
-        return;
+    if (emu_validate(resp, "iam", "SetIamPolicyRequest", req->body) < 0) return;
     char *key = load_sa(emu, req, resp);
-    if (!key)
-        return;
+    if (!key) return;
     size_t i, j;
     json_t *b, *m;
     json_array_foreach(json_object_get(json_object_get(req->body, "policy"), "bindings"), i, b) {
         json_array_foreach(json_object_get(b, "members"), j, m) {
             const char *s = json_string_value(m) ?: "";
             const char *svc = strstr(s, ".svc.id.goog[");
-            if (strncmp(s, "serviceAccount:", 15) != 0 || !svc)
-                continue;
+            if (strncmp(s, "serviceAccount:", 15) != 0 || !svc) continue;
             char *pool = xstrndup(s + 15, (size_t)(svc - (s + 15)) + strlen(".svc.id.goog"));
             if (!pool_exists(emu, pool)) {
                 emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
@@ -315,15 +294,12 @@ static char *b64(const char *data, size_t len) {
 }
 
 static void key_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (emu_validate(resp, "iam", "CreateServiceAccountKeyRequest", req->body) < 0)
-        return;
+    if (emu_validate(resp, "iam", "CreateServiceAccountKeyRequest", req->body) < 0) return;
     char *key = load_sa(emu, req, resp);
-    if (!key)
-        return;
+    if (!key) return;
     json_t *sa = emu_get(emu, key);
     const char *type = json_string_value(json_object_get(req->body, "privateKeyType"));
-    if (type && strcmp(type, "TYPE_GOOGLE_CREDENTIALS_FILE") != 0 &&
-        strcmp(type, "TYPE_UNSPECIFIED") != 0) {
+    if (type && strcmp(type, "TYPE_GOOGLE_CREDENTIALS_FILE") != 0 && strcmp(type, "TYPE_UNSPECIFIED") != 0) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
                   "The emulator only issues TYPE_GOOGLE_CREDENTIALS_FILE keys (got %s).", type);
         free(key);
@@ -343,24 +319,23 @@ static void key_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *project = json_string_value(json_object_get(sa, "projectId"));
     char *cert_url = xasprintf("https://www.googleapis.com/robot/v1/metadata/x509/%s", email);
     char *token_uri = xasprintf("%s/oauth2/token", req->base_url ? req->base_url : "");
-    json_t *file = json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "type", "service_account", "project_id",
-        project, "private_key_id", kid, "private_key", priv_pem, "client_email", email, "client_id",
-        json_string_value(json_object_get(sa, "uniqueId")), "auth_uri",
-        "https://accounts.google.com/o/oauth2/auth", "token_uri", token_uri,
-        "auth_provider_x509_cert_url", "https://www.googleapis.com/oauth2/v1/certs",
-        "client_x509_cert_url", cert_url, "universe_domain", "googleapis.com");
+    json_t *file =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "type", "service_account", "project_id",
+                  project, "private_key_id", kid, "private_key", priv_pem, "client_email", email, "client_id",
+                  json_string_value(json_object_get(sa, "uniqueId")), "auth_uri",
+                  "https://accounts.google.com/o/oauth2/auth", "token_uri", token_uri,
+                  "auth_provider_x509_cert_url", "https://www.googleapis.com/oauth2/v1/certs",
+                  "client_x509_cert_url", cert_url, "universe_domain", "googleapis.com");
     char *text = json_dumps(file, JSON_INDENT(2));
     char *data = b64(text, strlen(text));
     char *name = xasprintf("%s/keys/%s", json_string_value(json_object_get(sa, "name")), kid);
     char *kkey = xasprintf("%s/keys/%s", key, kid);
     char now[40];
     snprintf(now, sizeof now, "%s", emu_now());
-    json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", name,
-                            "validAfterTime", now, "validBeforeTime", "9999-12-31T23:59:59Z",
-                            "keyAlgorithm", "KEY_ALG_RSA_2048", "keyOrigin", "GOOGLE_PROVIDED",
-                            "keyType", "USER_MANAGED", "plinth:publicKeyPem", pub_pem,
-                            "plinth:clientEmail", email, "plinth:keyId", kid);
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", name, "validAfterTime", now,
+                            "validBeforeTime", "9999-12-31T23:59:59Z", "keyAlgorithm", "KEY_ALG_RSA_2048",
+                            "keyOrigin", "GOOGLE_PROVIDED", "keyType", "USER_MANAGED", "plinth:publicKeyPem",
+                            pub_pem, "plinth:clientEmail", email, "plinth:keyId", kid);
     resp->body = strip(doc);
     json_object_set_new(resp->body, "privateKeyType", json_string("TYPE_GOOGLE_CREDENTIALS_FILE"));
     json_object_set_new(resp->body, "privateKeyData", json_string(data));
@@ -383,8 +358,7 @@ out:
 
 static void key_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = load_sa(emu, req, resp);
-    if (!key)
-        return;
+    if (!key) return;
     char *prefix = xasprintf("%s/keys/", key);
     json_t *keys = emu_keys(emu, prefix), *k, *items = json_array();
     size_t i;
@@ -399,8 +373,7 @@ static void key_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static char *load_key(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = load_sa(emu, req, resp);
-    if (!key)
-        return NULL;
+    if (!key) return NULL;
     char *kkey = xasprintf("%s/keys/%s", key, req->params[2]);
     free(key);
     if (!emu_get(emu, kkey)) {
@@ -414,8 +387,7 @@ static char *load_key(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void key_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *kkey = load_key(emu, req, resp);
-    if (!kkey)
-        return;
+    if (!kkey) return;
     json_t *doc = emu_get(emu, kkey);
     resp->body = strip(doc);
     const char *pt = emu_q(req, "publicKeyType");
@@ -430,8 +402,7 @@ static void key_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void key_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *kkey = load_key(emu, req, resp);
-    if (!kkey)
-        return;
+    if (!kkey) return;
     emu_del(emu, kkey);
     resp->body = json_object();
     free(kkey);

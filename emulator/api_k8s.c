@@ -657,6 +657,26 @@ static void do_list(kctx_t *x) {
     }
     json_decref(keys);
     free(prefix);
+    const char *watch = emu_q(x->req, "watch");
+    if (watch && (!strcmp(watch, "true") || !strcmp(watch, "1"))) {
+        /* A watch that reports the current objects and ends: clients
+         * (kubectl delete --wait, informers) list again and see changes. */
+        sbuf_t b = {0};
+        size_t j;
+        json_t *it;
+        json_array_foreach(items, j, it) {
+            json_t *ev = json_pack("{s:s,s:O}", "type", "ADDED", "object", it);
+            char *line = json_dumps(ev, JSON_COMPACT);
+            sbuf_addf(&b, "%s\n", line);
+            free(line);
+            json_decref(ev);
+        }
+        json_decref(items);
+        x->resp->raw = sbuf_steal(&b);
+        x->resp->raw_len = strlen(x->resp->raw);
+        snprintf(x->resp->content_type, sizeof x->resp->content_type, "application/json");
+        return;
+    }
     char *av = api_version_of(x->kt), *kind = xasprintf("%sList", x->kt->kind), rv[32];
     snprintf(rv, sizeof rv, "%lld", (long long)emu_next_id(x->emu, "k8s.resourceVersion"));
     x->resp->body = json_pack("{s:s,s:s,s:{s:s},s:o}", "kind", kind, "apiVersion", av, "metadata",

@@ -37,12 +37,9 @@ static void oauth_error(emu_resp_t *resp, int http, const char *err, const char 
 }
 
 static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -68,8 +65,7 @@ static json_t *form_fields(const emu_req_t *req) {
         const char *k;
         json_t *v;
         json_object_foreach(req->body, k, v) {
-            if (json_is_string(v))
-                json_object_set(f, k, v);
+            if (json_is_string(v)) json_object_set(f, k, v);
         }
     } else if (req->raw_body) {
         const char *s = req->raw_body, *end = req->raw_body + req->raw_len;
@@ -90,8 +86,7 @@ static json_t *form_fields(const emu_req_t *req) {
     const char *k;
     json_t *v;
     json_object_foreach(req->query, k, v) {
-        if (!json_object_get(f, k))
-            json_object_set(f, k, v);
+        if (!json_object_get(f, k)) json_object_set(f, k, v);
     }
     return f;
 }
@@ -137,8 +132,7 @@ static unsigned char *b64_decode(const char *s, size_t n, size_t *outlen) {
 static json_t *b64_json(const char *s, size_t n) {
     size_t len;
     unsigned char *raw = b64_decode(s, n, &len);
-    if (!raw)
-        return NULL;
+    if (!raw) return NULL;
     json_t *j = json_loadb((const char *)raw, len, 0, NULL);
     free(raw);
     return j;
@@ -151,11 +145,10 @@ static EVP_PKEY *load_pub(const char *pem) {
     return k;
 }
 
-static int verify_rs256(const char *pem, const char *signed_part, size_t slen,
-                        const unsigned char *sig, size_t siglen) {
+static int verify_rs256(const char *pem, const char *signed_part, size_t slen, const unsigned char *sig,
+                        size_t siglen) {
     EVP_PKEY *k = load_pub(pem);
-    if (!k)
-        return 0;
+    if (!k) return 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, k) == 1 &&
              EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)signed_part, slen) == 1;
@@ -174,13 +167,12 @@ static json_t *known_keys(emu_t *emu) {
         const char *kp = strstr(key, "/keys/");
         json_t *doc = emu_get(emu, key);
         const char *pem = json_string_value(json_object_get(doc, "plinth:publicKeyPem"));
-        if (!kp || !pem)
-            continue;
+        if (!kp || !pem) continue;
         char *sa = xstrndup(key, (size_t)(kp - key));
-        json_array_append_new(out, json_pack("{s:s,s:s?,s:s?,s:s}", "pem", pem, "email",
-                                             json_string_value(json_object_get(doc, "plinth:clientEmail")),
-                                             "kid", json_string_value(json_object_get(doc, "plinth:keyId")),
-                                             "sa", sa));
+        json_array_append_new(out,
+                              json_pack("{s:s,s:s?,s:s?,s:s}", "pem", pem, "email",
+                                        json_string_value(json_object_get(doc, "plinth:clientEmail")), "kid",
+                                        json_string_value(json_object_get(doc, "plinth:keyId")), "sa", sa));
         free(sa);
     }
     json_decref(keys);
@@ -205,8 +197,7 @@ static void issue(emu_t *emu, emu_resp_t *resp, const char *sub, const char *sco
     size_t i;
     json_array_foreach(keys, i, k) {
         json_t *doc = emu_get(emu, json_string_value(k));
-        if (json_integer_value(json_object_get(doc, "expires_ms")) < now)
-            emu_del(emu, json_string_value(k));
+        if (json_integer_value(json_object_get(doc, "expires_ms")) < now) emu_del(emu, json_string_value(k));
     }
     json_decref(keys);
     char hex[49];
@@ -214,18 +205,18 @@ static void issue(emu_t *emu, emu_resp_t *resp, const char *sub, const char *sco
     char *tok = xasprintf("ya29.emu-%s", hex);
     char *key = xasprintf("oauth2/tokens/%s", tok);
     int64_t ttl = token_ttl();
-    emu_put(emu, key, json_pack("{s:I,s:s,s:s}", "expires_ms", (json_int_t)(now + ttl * 1000),
-                                "sub", sub, "scope", scope ? scope : ""));
-    resp->body = json_pack("{s:s,s:I,s:s}", "access_token", tok, "expires_in", (json_int_t)ttl,
-                           "token_type", "Bearer");
+    emu_put(emu, key,
+            json_pack("{s:I,s:s,s:s}", "expires_ms", (json_int_t)(now + ttl * 1000), "sub", sub, "scope",
+                      scope ? scope : ""));
+    resp->body = json_pack("{s:s,s:I,s:s}", "access_token", tok, "expires_in", (json_int_t)ttl, "token_type",
+                           "Bearer");
     free(key);
     free(tok);
 }
 
 static int aud_ok(const emu_req_t *req, const char *aud) {
     for (size_t i = 0; audiences[i]; i++)
-        if (!strcmp(aud, audiences[i]))
-            return 1;
+        if (!strcmp(aud, audiences[i])) return 1;
     if (req->base_url) {
         char *own = xasprintf("%s/oauth2/token", req->base_url);
         int ok = !strcmp(own, aud);
@@ -270,10 +261,8 @@ static void jwt_grant(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const 
     json_array_foreach(keys, i, k) {
         const char *email = json_string_value(json_object_get(k, "email"));
         const char *kkid = json_string_value(json_object_get(k, "kid"));
-        if (email && strcasecmp(email, iss) != 0)
-            continue;
-        if (kid && kkid && strcmp(kid, kkid) != 0)
-            continue;
+        if (email && strcasecmp(email, iss) != 0) continue;
+        if (kid && kkid && strcmp(kid, kkid) != 0) continue;
         candidates++;
         if (verify_rs256(json_string_value(json_object_get(k, "pem")), jwt, (size_t)(d2 - jwt), sig,
                          siglen)) {
@@ -304,8 +293,8 @@ static void jwt_grant(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const 
     json_t *jexp = json_object_get(claims, "exp"), *jiat = json_object_get(claims, "iat");
     int64_t now = wall_ms() / 1000;
     int64_t exp = (int64_t)json_number_value(jexp), iat = (int64_t)json_number_value(jiat);
-    if (!json_is_number(jexp) || !json_is_number(jiat) || exp <= now || iat > now + 300 ||
-        exp < iat || exp - iat > 3600 + 60) {
+    if (!json_is_number(jexp) || !json_is_number(jiat) || exp <= now || iat > now + 300 || exp < iat ||
+        exp - iat > 3600 + 60) {
         oauth_error(resp, 400, "invalid_grant",
                     "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
                     "reasonable timeframe. Check your iat and exp values in the JWT claim.");
@@ -321,16 +310,13 @@ out:
 }
 
 static int listed(const char *list, const char *tok) {
-    if (!list || !tok || !*tok)
-        return 0;
+    if (!list || !tok || !*tok) return 0;
     size_t n = strlen(tok);
     for (const char *s = list; *s;) {
         size_t len = strcspn(s, ",");
-        if (len == n && !strncmp(s, tok, n))
-            return 1;
+        if (len == n && !strncmp(s, tok, n)) return 1;
         s += len;
-        if (*s == ',')
-            s++;
+        if (*s == ',') s++;
     }
     return 0;
 }
@@ -378,11 +364,10 @@ static void tokeninfo(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         char e[32], in[32];
         snprintf(e, sizeof e, "%lld", (long long)(exp / 1000));
         snprintf(in, sizeof in, "%lld", (long long)((exp - now) / 1000));
-        resp->body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "azp", sub, "aud", sub, "sub", sub,
-                               "scope", json_string_value(json_object_get(doc, "scope")) ?: "",
-                               "exp", e, "expires_in", in, "access_type", "online");
-        if (strchr(sub, '@'))
-            json_object_set_new(resp->body, "email", json_string(sub));
+        resp->body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "azp", sub, "aud", sub, "sub", sub, "scope",
+                               json_string_value(json_object_get(doc, "scope")) ?: "", "exp", e, "expires_in",
+                               in, "access_type", "online");
+        if (strchr(sub, '@')) json_object_set_new(resp->body, "email", json_string(sub));
     }
     free(key);
     json_decref(f);
@@ -394,8 +379,7 @@ static void load_trusted(emu_t *emu, const char *path, int n) {
     perr_t e;
     size_t len;
     char *text = util_read_file(path, &len, &e);
-    if (!text)
-        return;
+    if (!text) return;
     char *pem = NULL;
     const char *email = NULL, *kid = NULL;
     json_t *j = json_loads(text, 0, NULL);
@@ -434,8 +418,8 @@ static void load_trusted(emu_t *emu, const char *path, int n) {
     }
     if (pem) {
         char *key = xasprintf("oauth2/trusted/%03d", n);
-        emu_put(emu, key, json_pack("{s:s,s:s,s:s?,s:s?}", "pem", pem, "path", path, "email",
-                                    email, "kid", kid));
+        emu_put(emu, key,
+                json_pack("{s:s,s:s,s:s?,s:s?}", "pem", pem, "path", path, "email", email, "kid", kid));
         free(key);
     }
     free(pem);
@@ -451,23 +435,18 @@ static void init(emu_t *emu) {
     }
     json_decref(old);
     const char *env = getenv("PLINTH_EMU_TRUSTED_KEYS");
-    if (!env)
-        return;
+    if (!env) return;
     char *copy = xstrdup(env), *save = NULL;
     int n = 0;
     for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save))
-        if (*p)
-            load_trusted(emu, p, n++);
+        if (*p) load_trusted(emu, p, n++);
     free(copy);
 }
 
 static const emu_route_t routes[] = {
-    {"POST", "token", token},
-    {"POST", "oauth2/v4/token", token},
-    {"POST", "v4/token", token},
-    {"GET", "tokeninfo", tokeninfo},
-    {"POST", "tokeninfo", tokeninfo},
-    {"GET", "oauth2/v3/tokeninfo", tokeninfo},
+    {"POST", "token", token},         {"POST", "oauth2/v4/token", token},
+    {"POST", "v4/token", token},      {"GET", "tokeninfo", tokeninfo},
+    {"POST", "tokeninfo", tokeninfo}, {"GET", "oauth2/v3/tokeninfo", tokeninfo},
 };
 
 const emu_api_t emu_api_oauth2 = {"oauth2", routes, sizeof routes / sizeof routes[0], init};

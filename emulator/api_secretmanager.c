@@ -20,8 +20,7 @@ static json_t *strip(const json_t *v) {
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)v, k, x) {
-            if (strncmp(k, "plinth:", 7) != 0)
-                json_object_set_new(o, k, strip(x));
+            if (strncmp(k, "plinth:", 7) != 0) json_object_set_new(o, k, strip(x));
         }
         return o;
     }
@@ -32,8 +31,7 @@ static json_t *strip(const json_t *v) {
  * request paths too. */
 static const char *pnum(emu_t *emu, const char *p) {
     for (const char *s = p; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            return emu_project_number(emu, p);
+        if (!isdigit((unsigned char)*s)) return emu_project_number(emu, p);
     return p;
 }
 
@@ -110,18 +108,15 @@ static json_t *load_secret(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, c
 
 static int valid_id(const char *s) {
     size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 255)
-        return 0;
+    if (n == 0 || n > 255) return 0;
     for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
-            return 0;
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_') return 0;
     return 1;
 }
 
 static void secret_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *id = emu_q(req, "secretId");
-    if (emu_validate(resp, "secretmanager", "Secret", req->body) < 0)
-        return;
+    if (emu_validate(resp, "secretmanager", "Secret", req->body) < 0) return;
     if (!valid_id(id)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
                   "The provided Secret ID [%s] does not match the expected format [[a-zA-Z_0-9-]+].",
@@ -164,8 +159,7 @@ static void secret_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void secret_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *s = load_secret(emu, req, resp, &key);
-    if (s)
-        resp->body = strip(s);
+    if (s) resp->body = strip(s);
     free(key);
 }
 
@@ -175,16 +169,13 @@ static void secret_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     size_t i;
     json_array_foreach(keys, i, k) {
         const char *s = json_string_value(k);
-        if (!strchr(s + strlen(prefix), '/'))
-            json_array_append_new(all, strip(emu_get(emu, s)));
+        if (!strchr(s + strlen(prefix), '/')) json_array_append_new(all, strip(emu_get(emu, s)));
     }
     char *next = NULL;
     json_t *page = emu_page(req, all, "pageSize", 25000, &next);
     resp->body = json_pack("{s:I}", "totalSize", (json_int_t)json_array_size(all));
-    if (json_array_size(page))
-        json_object_set(resp->body, "secrets", page);
-    if (next)
-        json_object_set_new(resp->body, "nextPageToken", json_string(next));
+    if (json_array_size(page)) json_object_set(resp->body, "secrets", page);
+    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
     json_decref(page);
     free(next);
     json_decref(all);
@@ -193,8 +184,7 @@ static void secret_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void secret_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (emu_validate(resp, "secretmanager", "Secret", req->body) < 0)
-        return;
+    if (emu_validate(resp, "secretmanager", "Secret", req->body) < 0) return;
     const char *mask = emu_q(req, "updateMask");
     if (!mask || !*mask) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "update_mask is required.");
@@ -202,11 +192,16 @@ static void secret_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     char *key;
     json_t *cur = load_secret(emu, req, resp, &key);
-    if (!cur)
-        return;
-    static const char *const mutable_fields[] = {"labels", "annotations", "expireTime", "ttl",
-                                                 "rotation", "topics", "versionAliases",
-                                                 "versionDestroyTtl", "customerManagedEncryption",
+    if (!cur) return;
+    static const char *const mutable_fields[] = {"labels",
+                                                 "annotations",
+                                                 "expireTime",
+                                                 "ttl",
+                                                 "rotation",
+                                                 "topics",
+                                                 "versionAliases",
+                                                 "versionDestroyTtl",
+                                                 "customerManagedEncryption",
                                                  NULL};
     json_t *s = json_deep_copy(cur);
     const char *etag = json_string_value(json_object_get(req->body, "etag"));
@@ -257,8 +252,7 @@ out:
 static void secret_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *cur = load_secret(emu, req, resp, &key);
-    if (!cur)
-        return;
+    if (!cur) return;
     const char *etag = emu_q(req, "etag");
     if (etag && *etag && strcmp(etag, json_string_value(json_object_get(cur, "etag")) ?: "")) {
         emu_error(resp, 409, "ABORTED", "aborted",
@@ -282,12 +276,10 @@ static void secret_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 /* ---- versions --------------------------------------------------------------- */
 
 static void add_version(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (emu_validate(resp, "secretmanager", "AddSecretVersionRequest", req->body) < 0)
-        return;
+    if (emu_validate(resp, "secretmanager", "AddSecretVersionRequest", req->body) < 0) return;
     char *key;
     json_t *s = load_secret(emu, req, resp, &key);
-    if (!s)
-        return;
+    if (!s) return;
     json_t *payload = json_object_get(req->body, "payload");
     const char *data = json_string_value(json_object_get(payload, "data"));
     size_t len = 0;
@@ -298,15 +290,14 @@ static void add_version(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         goto out;
     }
     if (len > MAX_PAYLOAD) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "Secret Payload cannot exceed 65536 bytes.");
+        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Secret Payload cannot exceed 65536 bytes.");
         goto out;
     }
     json_t *jc = json_object_get(payload, "dataCrc32c");
     uint32_t crc = crc32c(raw, len);
     if (jc && !json_is_null(jc)) {
-        long long given = json_is_string(jc) ? strtoll(json_string_value(jc), NULL, 10)
-                                             : (long long)json_integer_value(jc);
+        long long given =
+            json_is_string(jc) ? strtoll(json_string_value(jc), NULL, 10) : (long long)json_integer_value(jc);
         if (given != (long long)crc) {
             emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
                       "Checksum mismatch: the data_crc32c in the request does not match the "
@@ -317,15 +308,14 @@ static void add_version(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *counter = xasprintf("%s/versions", key);
     int64_t n = emu_next_id(emu, counter);
     free(counter);
-    char *name = xasprintf("%s/versions/%lld", json_string_value(json_object_get(s, "name")),
-                           (long long)n);
+    char *name = xasprintf("%s/versions/%lld", json_string_value(json_object_get(s, "name")), (long long)n);
     char *vkey = xasprintf("%s/versions/%lld", key, (long long)n);
     char crcs[16];
     snprintf(crcs, sizeof crcs, "%u", crc);
-    json_t *v = json_pack("{s:s,s:s,s:s,s:{s:{}},s:b,s:s,s:s}", "name", name, "createTime",
-                          emu_now(), "state", "ENABLED", "replicationStatus", "automatic",
-                          "clientSpecifiedPayloadChecksum", jc && !json_is_null(jc),
-                          "plinth:data", data, "plinth:crc32c", crcs);
+    json_t *v =
+        json_pack("{s:s,s:s,s:s,s:{s:{}},s:b,s:s,s:s}", "name", name, "createTime", emu_now(), "state",
+                  "ENABLED", "replicationStatus", "automatic", "clientSpecifiedPayloadChecksum",
+                  jc && !json_is_null(jc), "plinth:data", data, "plinth:crc32c", crcs);
     new_etag(v);
     resp->body = strip(v);
     emu_put(emu, vkey, v);
@@ -341,8 +331,7 @@ out:
 static char *version_key(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *s = load_secret(emu, req, resp, &key);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     const char *v = req->params[2];
     char *vkey = NULL;
     json_t *alias = json_object_get(json_object_get(s, "versionAliases"), v);
@@ -353,16 +342,13 @@ static char *version_key(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         size_t i;
         json_array_foreach(keys, i, k) {
             long long n = strtoll(json_string_value(k) + strlen(prefix), NULL, 10);
-            if (n > best)
-                best = n;
+            if (n > best) best = n;
         }
         json_decref(keys);
         free(prefix);
-        if (best)
-            vkey = xasprintf("%s/versions/%lld", key, best);
+        if (best) vkey = xasprintf("%s/versions/%lld", key, best);
     } else if (alias) {
-        vkey = xasprintf("%s/versions/%s", key,
-                         json_is_string(alias) ? json_string_value(alias) : "0");
+        vkey = xasprintf("%s/versions/%s", key, json_is_string(alias) ? json_string_value(alias) : "0");
         if (json_is_integer(alias)) {
             free(vkey);
             vkey = xasprintf("%s/versions/%lld", key, (long long)json_integer_value(alias));
@@ -372,8 +358,8 @@ static char *version_key(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     if (!vkey || !emu_get(emu, vkey)) {
         emu_error(resp, 404, "NOT_FOUND", "notFound",
-                  "Secret Version [projects/%s/secrets/%s/versions/%s] not found.",
-                  pnum(emu, req->params[0]), req->params[1], v);
+                  "Secret Version [projects/%s/secrets/%s/versions/%s] not found.", pnum(emu, req->params[0]),
+                  req->params[1], v);
         free(vkey);
         vkey = NULL;
     }
@@ -383,15 +369,13 @@ static char *version_key(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void version_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *vkey = version_key(emu, req, resp);
-    if (vkey)
-        resp->body = strip(emu_get(emu, vkey));
+    if (vkey) resp->body = strip(emu_get(emu, vkey));
     free(vkey);
 }
 
 static void version_access(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *vkey = version_key(emu, req, resp);
-    if (!vkey)
-        return;
+    if (!vkey) return;
     json_t *v = emu_get(emu, vkey);
     const char *state = json_string_value(json_object_get(v, "state")) ?: "";
     if (strcmp(state, "ENABLED") != 0) {
@@ -399,11 +383,9 @@ static void version_access(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
                   "Secret Version [%s] is in %s state.", json_string_value(json_object_get(v, "name")),
                   state);
     } else {
-        resp->body = json_pack("{s:s,s:{s:s,s:s}}", "name",
-                               json_string_value(json_object_get(v, "name")), "payload", "data",
-                               json_string_value(json_object_get(v, "plinth:data")) ?: "",
-                               "dataCrc32c",
-                               json_string_value(json_object_get(v, "plinth:crc32c")) ?: "0");
+        resp->body = json_pack("{s:s,s:{s:s,s:s}}", "name", json_string_value(json_object_get(v, "name")),
+                               "payload", "data", json_string_value(json_object_get(v, "plinth:data")) ?: "",
+                               "dataCrc32c", json_string_value(json_object_get(v, "plinth:crc32c")) ?: "0");
     }
     free(vkey);
 }
@@ -411,8 +393,7 @@ static void version_access(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void version_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *s = load_secret(emu, req, resp, &key);
-    if (!s)
-        return;
+    if (!s) return;
     const char *filter = emu_q(req, "filter");
     const char *want = filter && !strncmp(filter, "state:", 6) ? filter + 6 : NULL;
     char *prefix = xasprintf("%s/versions/", key);
@@ -427,8 +408,7 @@ static void version_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     for (size_t a = 0; a < n; a++) {
         size_t best = a;
         for (size_t b = a + 1; b < n; b++)
-            if (nums[b] > nums[best])
-                best = b;
+            if (nums[b] > nums[best]) best = b;
         long long t = nums[a];
         nums[a] = nums[best];
         nums[best] = t;
@@ -442,10 +422,8 @@ static void version_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *next = NULL;
     json_t *page = emu_page(req, all, "pageSize", 25000, &next);
     resp->body = json_pack("{s:I}", "totalSize", (json_int_t)json_array_size(all));
-    if (json_array_size(page))
-        json_object_set(resp->body, "versions", page);
-    if (next)
-        json_object_set_new(resp->body, "nextPageToken", json_string(next));
+    if (json_array_size(page)) json_object_set(resp->body, "versions", page);
+    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
     json_decref(page);
     free(next);
     json_decref(all);
@@ -456,8 +434,7 @@ static void version_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void version_state(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *to) {
     char *vkey = version_key(emu, req, resp);
-    if (!vkey)
-        return;
+    if (!vkey) return;
     json_t *v = json_deep_copy(emu_get(emu, vkey));
     const char *state = json_string_value(json_object_get(v, "state")) ?: "";
     const char *etag = json_string_value(json_object_get(req->body, "etag"));
@@ -499,8 +476,7 @@ static void version_destroy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
 
 static void secret_get_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
-    if (!load_secret(emu, req, resp, &key))
-        return;
+    if (!load_secret(emu, req, resp, &key)) return;
     char *pkey = xasprintf("%s/iamPolicy", key);
     resp->body = emu_iam_policy_get(emu, pkey);
     free(pkey);
@@ -508,11 +484,9 @@ static void secret_get_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp
 }
 
 static void secret_set_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (emu_validate(resp, "secretmanager", "SetIamPolicyRequest", req->body) < 0)
-        return;
+    if (emu_validate(resp, "secretmanager", "SetIamPolicyRequest", req->body) < 0) return;
     char *key;
-    if (!load_secret(emu, req, resp, &key))
-        return;
+    if (!load_secret(emu, req, resp, &key)) return;
     char *pkey = xasprintf("%s/iamPolicy", key);
     emu_iam_policy_set(emu, resp, pkey, req->body);
     free(pkey);
@@ -538,5 +512,4 @@ static const emu_route_t routes[] = {
     {"POST", VE "/{v}:destroy", version_destroy},
 };
 
-const emu_api_t emu_api_secretmanager = {"secretmanager", routes, sizeof routes / sizeof routes[0],
-                                         NULL};
+const emu_api_t emu_api_secretmanager = {"secretmanager", routes, sizeof routes / sizeof routes[0], NULL};

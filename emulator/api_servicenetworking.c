@@ -19,8 +19,7 @@ static json_t *strip(const json_t *v) {
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)v, k, x) {
-            if (strncmp(k, "plinth:", 7) != 0)
-                json_object_set_new(o, k, strip(x));
+            if (strncmp(k, "plinth:", 7) != 0) json_object_set_new(o, k, strip(x));
         }
         return o;
     }
@@ -28,11 +27,9 @@ static json_t *strip(const json_t *v) {
 }
 
 static int all_digits(const char *s) {
-    if (!*s)
-        return 0;
+    if (!*s) return 0;
     for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            return 0;
+        if (!isdigit((unsigned char)*s)) return 0;
     return 1;
 }
 
@@ -41,8 +38,7 @@ static int all_digits(const char *s) {
 static char *norm_network(emu_t *emu, const char *net) {
     const char *p = strstr(net ? net : "", "projects/");
     const char *g = p ? strstr(p, "/global/networks/") : NULL;
-    if (!p || !g)
-        return xstrdup(net ? net : "");
+    if (!p || !g) return xstrdup(net ? net : "");
     char *proj = xstrndup(p + 9, (size_t)(g - (p + 9)));
     char *out = xasprintf("%s/%s", all_digits(proj) ? proj : emu_project_number(emu, proj),
                           g + strlen("/global/networks/"));
@@ -60,24 +56,21 @@ static char *conn_key(emu_t *emu, const char *svc, const char *net) {
 /* The compute network document's key for a normalised "NUMBER/NAME". */
 static char *compute_network_key(emu_t *emu, const char *norm) {
     const char *slash = strchr(norm, '/');
-    if (!slash)
-        return NULL;
+    if (!slash) return NULL;
     json_t *keys = emu_keys(emu, "compute/projects/"), *k;
     size_t i;
     char *found = NULL;
     json_array_foreach(keys, i, k) {
         const char *key = json_string_value(k);
         const char *g = strstr(key, "/global/networks/");
-        if (!g || strcmp(g + strlen("/global/networks/"), slash + 1) != 0)
-            continue;
-        char *proj = xstrndup(key + strlen("compute/projects/"),
-                              (size_t)(g - key) - strlen("compute/projects/"));
+        if (!g || strcmp(g + strlen("/global/networks/"), slash + 1) != 0) continue;
+        char *proj =
+            xstrndup(key + strlen("compute/projects/"), (size_t)(g - key) - strlen("compute/projects/"));
         if (!strncmp(emu_project_number(emu, proj), norm, (size_t)(slash - norm)) &&
             strlen(emu_project_number(emu, proj)) == (size_t)(slash - norm))
             found = xstrdup(key);
         free(proj);
-        if (found)
-            break;
+        if (found) break;
     }
     json_decref(keys);
     return found;
@@ -106,12 +99,12 @@ static void set_peering(emu_t *emu, const char *net, int add) {
             char *tenant = xasprintf("https://www.googleapis.com/compute/v1/projects/"
                                      "tenant-%.8s/global/networks/servicenetworking",
                                      emu_project_number(emu, norm));
-            json_array_append_new(
-                peers, json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:b}", "name", PEERING,
-                                 "network", tenant, "state", "ACTIVE", "stateDetails",
-                                 "[2024-01-01T00:00:00.000-00:00]: Connected.", "autoCreateRoutes",
-                                 1, "exchangeSubnetRoutes", 1, "exportCustomRoutes", 0,
-                                 "importCustomRoutes", 0, "exportSubnetRoutesWithPublicIp", 0));
+            json_array_append_new(peers,
+                                  json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:b}", "name", PEERING,
+                                            "network", tenant, "state", "ACTIVE", "stateDetails",
+                                            "[2024-01-01T00:00:00.000-00:00]: Connected.", "autoCreateRoutes",
+                                            1, "exchangeSubnetRoutes", 1, "exportCustomRoutes", 0,
+                                            "importCustomRoutes", 0, "exportSubnetRoutesWithPublicIp", 0));
             free(tenant);
         }
         emu_put(emu, key, n);
@@ -129,8 +122,7 @@ static int network_in_use(emu_t *emu, const char *net) {
     json_array_foreach(keys, i, k) {
         const char *key = json_string_value(k);
         const char *in = strstr(key, "/instances/");
-        if (used || !in || strchr(in + 11, '/'))
-            continue;
+        if (used || !in || strchr(in + 11, '/')) continue;
         const char *pn = json_string_value(json_object_get(
             json_object_get(json_object_get(emu_get(emu, key), "settings"), "ipConfiguration"),
             "privateNetwork"));
@@ -148,8 +140,7 @@ static int network_in_use(emu_t *emu, const char *net) {
 /* Completes an operation: applies "plinth:put" / "plinth:del". */
 static void op_finish(emu_t *emu, const char *key) {
     json_t *cur = emu_get(emu, key);
-    if (!cur || json_is_true(json_object_get(cur, "done")))
-        return;
+    if (!cur || json_is_true(json_object_get(cur, "done"))) return;
     json_t *op = json_deep_copy(cur);
     json_object_set_new(op, "done", json_true());
     const char *put = json_string_value(json_object_get(op, "plinth:put"));
@@ -169,13 +160,13 @@ static void op_finish(emu_t *emu, const char *key) {
         }
         if (del) {
             emu_del(emu, del);
-            if (net)
-                set_peering(emu, net, 0);
+            if (net) set_peering(emu, net, 0);
         }
         json_t *r = doc && put ? strip(doc) : json_object();
-        json_object_set_new(r, "@type",
-                            json_string(put ? "type.googleapis.com/google.cloud.servicenetworking.v1.Connection"
-                                            : "type.googleapis.com/google.protobuf.Empty"));
+        json_object_set_new(
+            r, "@type",
+            json_string(put ? "type.googleapis.com/google.cloud.servicenetworking.v1.Connection"
+                            : "type.googleapis.com/google.protobuf.Empty"));
         json_object_set_new(op, "response", r);
     }
     json_object_del(op, "plinth:put");
@@ -184,20 +175,16 @@ static void op_finish(emu_t *emu, const char *key) {
     emu_put(emu, key, op);
 }
 
-static json_t *start_op(emu_t *emu, const char *put, const char *del, const json_t *doc,
-                        const char *kind) {
+static json_t *start_op(emu_t *emu, const char *put, const char *del, const json_t *doc, const char *kind) {
     char h[17];
     util_random_hex(h, 8);
     char *name = xasprintf("operations/pssn.p24-%s-%s", emu_project_number(emu, h), h);
     char *key = xasprintf("servicenetworking/%s", name);
     json_t *op = json_pack("{s:s,s:{s:s},s:b}", "name", name, "metadata", "@type",
                            "type.googleapis.com/google.protobuf.Empty", "done", 0);
-    if (put)
-        json_object_set_new(op, "plinth:put", json_string(put));
-    if (del)
-        json_object_set_new(op, "plinth:del", json_string(del));
-    if (doc)
-        json_object_set_new(op, "plinth:doc", json_deep_copy(doc));
+    if (put) json_object_set_new(op, "plinth:put", json_string(put));
+    if (del) json_object_set_new(op, "plinth:del", json_string(del));
+    if (doc) json_object_set_new(op, "plinth:doc", json_deep_copy(doc));
     json_t *pub = strip(op);
     emu_put(emu, key, op);
     emu_after(emu, emu_duration(emu, kind), op_finish, key);
@@ -207,8 +194,7 @@ static json_t *start_op(emu_t *emu, const char *put, const char *del, const json
 }
 
 static int ranges_equal(const json_t *a, const json_t *b) {
-    if (json_array_size(a) != json_array_size(b))
-        return 0;
+    if (json_array_size(a) != json_array_size(b)) return 0;
     size_t i;
     json_t *x;
     json_array_foreach(a, i, x) {
@@ -218,18 +204,16 @@ static int ranges_equal(const json_t *a, const json_t *b) {
         json_array_foreach(b, j, y) {
             found |= json_equal(x, y);
         }
-        if (!found)
-            return 0;
+        if (!found) return 0;
     }
     return 1;
 }
 
 static json_t *make_conn(const char *svc, const json_t *body) {
     char *service = xasprintf("services/%s", svc);
-    json_t *c = json_pack("{s:s,s:O,s:s,s:s}", "network",
-                          json_string_value(json_object_get(body, "network")),
-                          "reservedPeeringRanges", json_object_get(body, "reservedPeeringRanges"),
-                          "peering", PEERING, "service", service);
+    json_t *c = json_pack("{s:s,s:O,s:s,s:s}", "network", json_string_value(json_object_get(body, "network")),
+                          "reservedPeeringRanges", json_object_get(body, "reservedPeeringRanges"), "peering",
+                          PEERING, "service", service);
     free(service);
     return c;
 }
@@ -278,13 +262,11 @@ static void conn_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     size_t i;
     json_array_foreach(keys, i, k) {
         const char *s = json_string_value(k);
-        if (want && strcmp(s + strlen(prefix), want) != 0)
-            continue;
+        if (want && strcmp(s + strlen(prefix), want) != 0) continue;
         json_array_append_new(items, strip(emu_get(emu, s)));
     }
     resp->body = json_object();
-    if (json_array_size(items))
-        json_object_set(resp->body, "connections", items);
+    if (json_array_size(items)) json_object_set(resp->body, "connections", items);
     json_decref(items);
     json_decref(keys);
     free(prefix);
@@ -305,8 +287,7 @@ static void conn_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         json_t *c = json_deep_copy(cur);
         const char *mask = emu_q(req, "updateMask");
         if (!mask || strstr(mask, "reservedPeeringRanges"))
-            json_object_set(c, "reservedPeeringRanges",
-                            json_object_get(req->body, "reservedPeeringRanges"));
+            json_object_set(c, "reservedPeeringRanges", json_object_get(req->body, "reservedPeeringRanges"));
         resp->body = start_op(emu, key, NULL, c, "servicenetworking.connections.patch");
         json_decref(c);
     }
@@ -334,8 +315,7 @@ static void op_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (op)
         resp->body = strip(op);
     else
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Operation operations/%s not found.",
-                  req->params[0]);
+        emu_error(resp, 404, "NOT_FOUND", "notFound", "Operation operations/%s not found.", req->params[0]);
     free(key);
 }
 
@@ -344,8 +324,7 @@ static void init(emu_t *emu) {
     size_t i;
     json_array_foreach(keys, i, k) {
         const char *key = json_string_value(k);
-        if (!json_is_true(json_object_get(emu_get(emu, key), "done")))
-            emu_after(emu, 0, op_finish, key);
+        if (!json_is_true(json_object_get(emu_get(emu, key), "done"))) emu_after(emu, 0, op_finish, key);
     }
     json_decref(keys);
 }
@@ -361,5 +340,5 @@ static const emu_route_t routes[] = {
     {"GET", "v1/operations/{op}", op_get},
 };
 
-const emu_api_t emu_api_servicenetworking = {"servicenetworking", routes,
-                                             sizeof routes / sizeof routes[0], init};
+const emu_api_t emu_api_servicenetworking = {"servicenetworking", routes, sizeof routes / sizeof routes[0],
+                                             init};

@@ -19,8 +19,7 @@ static json_t *strip(const json_t *v) {
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)v, k, x) {
-            if (strncmp(k, "plinth:", 7) != 0)
-                json_object_set_new(o, k, strip(x));
+            if (strncmp(k, "plinth:", 7) != 0) json_object_set_new(o, k, strip(x));
         }
         return o;
     }
@@ -32,8 +31,7 @@ static char *inst_key(const char *p, const char *i) {
 }
 
 static int64_t as_int(const json_t *v) {
-    if (json_is_string(v))
-        return strtoll(json_string_value(v), NULL, 10);
+    if (json_is_string(v)) return strtoll(json_string_value(v), NULL, 10);
     return (int64_t)json_integer_value(v);
 }
 
@@ -41,8 +39,7 @@ static json_t *load_inst(emu_t *emu, const char *p, const char *i, emu_resp_t *r
     *key = inst_key(p, i);
     json_t *d = emu_get(emu, *key);
     if (!d) {
-        emu_error(resp, 404, "NOT_FOUND", "instanceDoesNotExist",
-                  "The Cloud SQL instance does not exist.");
+        emu_error(resp, 404, "NOT_FOUND", "instanceDoesNotExist", "The Cloud SQL instance does not exist.");
         free(*key);
         *key = NULL;
         return NULL;
@@ -71,17 +68,16 @@ static char *uuid(void) {
 
 /* Starts an operation on instance copy inst (stored by the caller) and
  * returns the public sql#operation (new). */
-static json_t *start_op(emu_t *emu, const char *p, const char *iname, const char *ikey,
-                        json_t *inst, const char *type, const char *kind) {
+static json_t *start_op(emu_t *emu, const char *p, const char *iname, const char *ikey, json_t *inst,
+                        const char *type, const char *kind) {
     char *id = uuid();
     char *opkey = xasprintf("sqladmin/projects/%s/operations/%s", p, id);
     char *self = xasprintf(API_BASE "/projects/%s/operations/%s", p, id);
     char *target = xasprintf(API_BASE "/projects/%s/instances/%s", p, iname);
-    json_t *op = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "kind",
-                           "sql#operation", "name", id, "status", "RUNNING", "operationType", type,
-                           "targetLink", target, "targetId", iname, "targetProject", p, "selfLink",
-                           self, "insertTime", emu_now(), "startTime", emu_now(), "user",
-                           "emulator@example.com", "plinth:instance", ikey);
+    json_t *op = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "kind", "sql#operation",
+                           "name", id, "status", "RUNNING", "operationType", type, "targetLink", target,
+                           "targetId", iname, "targetProject", p, "selfLink", self, "insertTime", emu_now(),
+                           "startTime", emu_now(), "user", "emulator@example.com", "plinth:instance", ikey);
     json_object_set_new(inst, "plinth:opKey", json_string(opkey));
     json_t *pub = strip(op);
     json_object_set_new(pub, "status", json_string("PENDING"));
@@ -104,24 +100,22 @@ static void del_prefix(emu_t *emu, const char *prefix) {
     json_decref(keys);
 }
 
-static void put_user(emu_t *emu, const char *ikey, const char *p, const char *inst,
-                     const char *name, const char *host, const char *type) {
+static void put_user(emu_t *emu, const char *ikey, const char *p, const char *inst, const char *name,
+                     const char *host, const char *type) {
     char *key = xasprintf("%s/users/%s|%s", ikey, host ? host : "", name);
-    json_t *u = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "kind", "sql#user", "name", name, "instance",
-                          inst, "project", p, "etag", "", "type", type ? type : "BUILT_IN");
-    if (host && *host)
-        json_object_set_new(u, "host", json_string(host));
+    json_t *u = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "kind", "sql#user", "name", name, "instance", inst,
+                          "project", p, "etag", "", "type", type ? type : "BUILT_IN");
+    if (host && *host) json_object_set_new(u, "host", json_string(host));
     emu_put(emu, key, u);
     free(key);
 }
 
-static void put_db(emu_t *emu, const char *ikey, const char *p, const char *inst,
-                   const char *name, const char *charset, const char *collation) {
+static void put_db(emu_t *emu, const char *ikey, const char *p, const char *inst, const char *name,
+                   const char *charset, const char *collation) {
     char *key = xasprintf("%s/databases/%s", ikey, name);
     char *self = xasprintf(API_BASE "/projects/%s/instances/%s/databases/%s", p, inst, name);
-    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "kind", "sql#database", "name", name,
-                          "instance", inst, "project", p, "selfLink", self, "charset", charset,
-                          "collation", collation);
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "kind", "sql#database", "name", name, "instance",
+                          inst, "project", p, "selfLink", self, "charset", charset, "collation", collation);
     emu_put(emu, key, d);
     free(self);
     free(key);
@@ -157,8 +151,7 @@ static void set_ips(json_t *inst) {
 
 static void op_finish(emu_t *emu, const char *opkey) {
     json_t *cur = emu_get(emu, opkey);
-    if (!cur || !strcmp(json_string_value(json_object_get(cur, "status")) ?: "", "DONE"))
-        return;
+    if (!cur || !strcmp(json_string_value(json_object_get(cur, "status")) ?: "", "DONE")) return;
     json_t *op = json_deep_copy(cur);
     json_object_set_new(op, "status", json_string("DONE"));
     json_object_set_new(op, "endTime", json_string(emu_now()));
@@ -247,22 +240,19 @@ static void settings_defaults(json_t *s, const char *zone) {
 
 static int valid_name(const char *n) {
     size_t len = n ? strlen(n) : 0;
-    if (len == 0 || len > 98 || !islower((unsigned char)n[0]) || n[len - 1] == '-')
-        return 0;
+    if (len == 0 || len > 98 || !islower((unsigned char)n[0]) || n[len - 1] == '-') return 0;
     for (size_t i = 0; i < len; i++)
-        if (!islower((unsigned char)n[i]) && !isdigit((unsigned char)n[i]) && n[i] != '-')
-            return 0;
+        if (!islower((unsigned char)n[i]) && !isdigit((unsigned char)n[i]) && n[i] != '-') return 0;
     return 1;
 }
 
 static void inst_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *p = req->params[0];
-    if (emu_validate(resp, "sqladmin", "DatabaseInstance", req->body) < 0)
-        return;
+    if (emu_validate(resp, "sqladmin", "DatabaseInstance", req->body) < 0) return;
     const char *name = json_string_value(json_object_get(req->body, "name"));
     if (!valid_name(name)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
-                  "Invalid request: instance name (%s).", name ? name : "");
+        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid request: instance name (%s).",
+                  name ? name : "");
         return;
     }
     char *key = inst_key(p, name);
@@ -282,11 +272,9 @@ static void inst_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         s = json_object();
         json_object_set_new(inst, "settings", s);
     }
-    const char *zone = json_string_value(
-        json_object_get(json_object_get(s, "locationPreference"), "zone"));
+    const char *zone = json_string_value(json_object_get(json_object_get(s, "locationPreference"), "zone"));
     char *defzone = xasprintf("%s-b", region);
-    if (!zone)
-        zone = defzone;
+    if (!zone) zone = defzone;
     settings_defaults(s, zone);
     json_object_set_new(s, "settingsVersion", json_string("1"));
     json_object_set_new(inst, "kind", json_string("sql#instance"));
@@ -302,8 +290,7 @@ static void inst_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *self = xasprintf(API_BASE "/projects/%s/instances/%s", p, name);
     char h[9];
     util_random_hex(h, 4);
-    char *sa = xasprintf("p%s-%s@gcp-sa-cloud-sql.iam.gserviceaccount.com",
-                         emu_project_number(emu, p), h);
+    char *sa = xasprintf("p%s-%s@gcp-sa-cloud-sql.iam.gserviceaccount.com", emu_project_number(emu, p), h);
     json_object_set_new(inst, "connectionName", json_string(conn));
     json_object_set_new(inst, "selfLink", json_string(self));
     json_object_set_new(inst, "serviceAccountEmailAddress", json_string(sa));
@@ -321,8 +308,7 @@ static void inst_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void inst_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *inst = load_inst(emu, req->params[0], req->params[1], resp, &key);
-    if (!inst)
-        return;
+    if (!inst) return;
     resp->body = strip(inst);
     json_decref(inst);
     free(key);
@@ -334,14 +320,12 @@ static void inst_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     size_t i;
     json_array_foreach(keys, i, k) {
         const char *s = json_string_value(k);
-        if (!strchr(s + strlen(prefix), '/'))
-            json_array_append_new(all, strip(emu_get(emu, s)));
+        if (!strchr(s + strlen(prefix), '/')) json_array_append_new(all, strip(emu_get(emu, s)));
     }
     char *next = NULL;
     json_t *page = emu_page(req, all, "maxResults", 500, &next);
     resp->body = json_pack("{s:s,s:o}", "kind", "sql#instancesList", "items", page);
-    if (next)
-        json_object_set_new(resp->body, "nextPageToken", json_string(next));
+    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
     free(next);
     json_decref(all);
     json_decref(keys);
@@ -363,24 +347,36 @@ static void merge(json_t *dst, const json_t *patch) {
     }
 }
 
-static const char *const output_only[] = {
-    "kind", "selfLink", "connectionName", "ipAddresses", "state", "gceZone",
-    "serviceAccountEmailAddress", "createTime", "backendType", "serverCaCert",
-    "databaseInstalledVersion", "project", "etag", "secondaryGceZone", "dnsName", "dnsNames",
-    "satisfiesPzs", "upgradableDatabaseVersions", "availableMaintenanceVersions", NULL};
+static const char *const output_only[] = {"kind",
+                                          "selfLink",
+                                          "connectionName",
+                                          "ipAddresses",
+                                          "state",
+                                          "gceZone",
+                                          "serviceAccountEmailAddress",
+                                          "createTime",
+                                          "backendType",
+                                          "serverCaCert",
+                                          "databaseInstalledVersion",
+                                          "project",
+                                          "etag",
+                                          "secondaryGceZone",
+                                          "dnsName",
+                                          "dnsNames",
+                                          "satisfiesPzs",
+                                          "upgradableDatabaseVersions",
+                                          "availableMaintenanceVersions",
+                                          NULL};
 
-static const char *const immutable[] = {"name", "region", "masterInstanceName",
-                                        "encryptionKeyName", NULL};
+static const char *const immutable[] = {"name", "region", "masterInstanceName", "encryptionKeyName", NULL};
 
 /* patch (merge) and update (PUT, full settings). */
 static void inst_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int full) {
     const char *p = req->params[0], *name = req->params[1];
-    if (emu_validate(resp, "sqladmin", "DatabaseInstance", req->body) < 0)
-        return;
+    if (emu_validate(resp, "sqladmin", "DatabaseInstance", req->body) < 0) return;
     char *key;
     json_t *inst = load_inst(emu, p, name, resp, &key);
-    if (!inst)
-        return;
+    if (!inst) return;
     json_t *body = req->body ? json_deep_copy(req->body) : json_object();
     json_t *bs = json_object_get(body, "settings");
     json_t *cs = json_object_get(inst, "settings");
@@ -388,8 +384,7 @@ static void inst_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int 
     json_t *given = json_object_get(bs, "settingsVersion");
     for (size_t i = 0; output_only[i]; i++)
         json_object_del(body, output_only[i]);
-    if (emu_check_immutable(resp, inst, body, immutable) < 0)
-        goto out;
+    if (emu_check_immutable(resp, inst, body, immutable) < 0) goto out;
     if (full && !given) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
                   "Invalid request: settings.settingsVersion is required for update.");
@@ -413,11 +408,9 @@ static void inst_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int 
             goto out;
         }
     }
-    if (refuse_if_busy(emu, inst, resp) < 0)
-        goto out;
+    if (refuse_if_busy(emu, inst, resp) < 0) goto out;
     int64_t ver = strtoll(cur_ver, NULL, 10) + 1;
-    if (bs)
-        json_object_del(bs, "settingsVersion");
+    if (bs) json_object_del(bs, "settingsVersion");
     if (full && bs) {
         json_t *ns = json_deep_copy(bs);
         settings_defaults(ns, json_string_value(json_object_get(inst, "gceZone")) ?: "");
@@ -428,8 +421,7 @@ static void inst_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int 
     char vbuf[32];
     snprintf(vbuf, sizeof vbuf, "%lld", (long long)ver);
     json_object_set_new(json_object_get(inst, "settings"), "settingsVersion", json_string(vbuf));
-    if (!strcmp(json_string_value(json_object_get(inst, "state")) ?: "", "RUNNABLE"))
-        set_ips(inst);
+    if (!strcmp(json_string_value(json_object_get(inst, "state")) ?: "", "RUNNABLE")) set_ips(inst);
     resp->body = start_op(emu, p, name, key, inst, "UPDATE", "sqladmin.instances.update");
     emu_put(emu, key, inst);
     inst = NULL;
@@ -449,16 +441,15 @@ static void inst_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void inst_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *inst = load_inst(emu, req->params[0], req->params[1], resp, &key);
-    if (!inst)
-        return;
+    if (!inst) return;
     if (json_is_true(json_object_get(json_object_get(inst, "settings"), "deletionProtectionEnabled"))) {
         emu_error(resp, 400, "FAILED_PRECONDITION", "deletionProtectionEnabled",
                   "The instance is protected by deletion protection. Disable deletion protection "
                   "(settings.deletionProtectionEnabled=false) before deleting it.");
     } else if (refuse_if_busy(emu, inst, resp) == 0) {
         json_object_set_new(inst, "state", json_string("PENDING_DELETE"));
-        resp->body = start_op(emu, req->params[0], req->params[1], key, inst, "DELETE",
-                              "sqladmin.instances.delete");
+        resp->body =
+            start_op(emu, req->params[0], req->params[1], key, inst, "DELETE", "sqladmin.instances.delete");
         emu_put(emu, key, inst);
         inst = NULL;
     }
@@ -469,11 +460,10 @@ static void inst_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void inst_restart(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *inst = load_inst(emu, req->params[0], req->params[1], resp, &key);
-    if (!inst)
-        return;
+    if (!inst) return;
     if (refuse_if_busy(emu, inst, resp) == 0) {
-        resp->body = start_op(emu, req->params[0], req->params[1], key, inst, "RESTART",
-                              "sqladmin.instances.restart");
+        resp->body =
+            start_op(emu, req->params[0], req->params[1], key, inst, "RESTART", "sqladmin.instances.restart");
         emu_put(emu, key, inst);
         inst = NULL;
     }
@@ -499,8 +489,7 @@ static json_t *load_parent(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, c
 }
 
 static void db_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (emu_validate(resp, "sqladmin", "Database", req->body) < 0)
-        return;
+    if (emu_validate(resp, "sqladmin", "Database", req->body) < 0) return;
     const char *name = json_string_value(json_object_get(req->body, "name"));
     if (!name || !*name) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid request: database name is empty.");
@@ -508,8 +497,7 @@ static void db_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     char *key;
     json_t *inst = load_parent(emu, req, resp, &key);
-    if (!inst)
-        return;
+    if (!inst) return;
     char *dkey = xasprintf("%s/databases/%s", key, name);
     if (emu_get(emu, dkey)) {
         emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
@@ -518,8 +506,12 @@ static void db_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         const char *cs = json_string_value(json_object_get(req->body, "charset"));
         const char *co = json_string_value(json_object_get(req->body, "collation"));
         put_db(emu, key, req->params[0], req->params[1], name,
-               cs ? cs : is_pg(inst) ? "UTF8" : "utf8mb3",
-               co ? co : is_pg(inst) ? "en_US.UTF8" : "utf8mb3_general_ci");
+               cs            ? cs
+               : is_pg(inst) ? "UTF8"
+                             : "utf8mb3",
+               co            ? co
+               : is_pg(inst) ? "en_US.UTF8"
+                             : "utf8mb3_general_ci");
         resp->body = start_op(emu, req->params[0], req->params[1], key, inst, "CREATE_DATABASE",
                               "sqladmin.databases.insert");
         emu_put(emu, key, inst);
@@ -531,8 +523,8 @@ static void db_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static json_t *load_db(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **dkey) {
-    *dkey = xasprintf("sqladmin/projects/%s/instances/%s/databases/%s", req->params[0],
-                      req->params[1], req->params[2]);
+    *dkey = xasprintf("sqladmin/projects/%s/instances/%s/databases/%s", req->params[0], req->params[1],
+                      req->params[2]);
     json_t *d = emu_get(emu, *dkey);
     if (!d) {
         char *ik = inst_key(req->params[0], req->params[1]);
@@ -551,16 +543,14 @@ static json_t *load_db(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char 
 static void db_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *dkey;
     json_t *d = load_db(emu, req, resp, &dkey);
-    if (d)
-        resp->body = strip(d);
+    if (d) resp->body = strip(d);
     free(dkey);
 }
 
 static void db_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *inst = load_parent(emu, req, resp, &key);
-    if (!inst)
-        return;
+    if (!inst) return;
     char *prefix = xasprintf("%s/databases/", key);
     json_t *keys = emu_keys(emu, prefix), *k, *items = json_array();
     size_t i;
@@ -576,32 +566,26 @@ static void db_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 /* patch / update / delete of a database: all hold the instance's lock. */
 static void db_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *type) {
-    if (strcmp(type, "DELETE_DATABASE") && emu_validate(resp, "sqladmin", "Database", req->body) < 0)
-        return;
+    if (strcmp(type, "DELETE_DATABASE") && emu_validate(resp, "sqladmin", "Database", req->body) < 0) return;
     char *dkey, *key = NULL;
     json_t *d = load_db(emu, req, resp, &dkey);
-    if (!d)
-        return;
+    if (!d) return;
     json_t *inst = load_parent(emu, req, resp, &key);
     static const char *const imm[] = {"name", "instance", "project", NULL};
-    if (!inst || refuse_if_busy(emu, inst, resp) < 0)
-        goto out;
+    if (!inst || refuse_if_busy(emu, inst, resp) < 0) goto out;
     if (strcmp(type, "DELETE_DATABASE")) {
-        if (emu_check_immutable(resp, d, req->body, imm) < 0)
-            goto out;
+        if (emu_check_immutable(resp, d, req->body, imm) < 0) goto out;
         json_t *nd = json_deep_copy(d);
         const char *fields[] = {"charset", "collation"};
         for (int i = 0; i < 2; i++) {
             json_t *v = json_object_get(req->body, fields[i]);
-            if (json_is_string(v))
-                json_object_set(nd, fields[i], v);
+            if (json_is_string(v)) json_object_set(nd, fields[i], v);
         }
         emu_put(emu, dkey, nd);
     } else {
         emu_del(emu, dkey);
     }
-    resp->body = start_op(emu, req->params[0], req->params[1], key, inst, type,
-                          "sqladmin.databases.change");
+    resp->body = start_op(emu, req->params[0], req->params[1], key, inst, type, "sqladmin.databases.change");
     emu_put(emu, key, inst);
     inst = NULL;
 out:
@@ -624,8 +608,7 @@ static char *user_key(const char *ikey, const char *name, const char *host) {
 }
 
 static void user_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (emu_validate(resp, "sqladmin", "User", req->body) < 0)
-        return;
+    if (emu_validate(resp, "sqladmin", "User", req->body) < 0) return;
     const char *name = json_string_value(json_object_get(req->body, "name"));
     if (!name || !*name) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid request: user name is empty.");
@@ -633,11 +616,9 @@ static void user_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     char *key;
     json_t *inst = load_parent(emu, req, resp, &key);
-    if (!inst)
-        return;
+    if (!inst) return;
     const char *host = json_string_value(json_object_get(req->body, "host"));
-    if (!host && is_mysql(inst))
-        host = "%";
+    if (!host && is_mysql(inst)) host = "%";
     char *ukey = user_key(key, name, host);
     if (emu_get(emu, ukey)) {
         emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
@@ -645,8 +626,8 @@ static void user_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     } else if (refuse_if_busy(emu, inst, resp) == 0) {
         put_user(emu, key, req->params[0], req->params[1], name, host,
                  json_string_value(json_object_get(req->body, "type")));
-        resp->body = start_op(emu, req->params[0], req->params[1], key, inst, "CREATE_USER",
-                              "sqladmin.users.insert");
+        resp->body =
+            start_op(emu, req->params[0], req->params[1], key, inst, "CREATE_USER", "sqladmin.users.insert");
         emu_put(emu, key, inst);
         inst = NULL;
     }
@@ -658,8 +639,7 @@ static void user_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void user_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *inst = load_parent(emu, req, resp, &key);
-    if (!inst)
-        return;
+    if (!inst) return;
     char *prefix = xasprintf("%s/users/", key);
     json_t *keys = emu_keys(emu, prefix), *k, *items = json_array();
     size_t i;
@@ -676,11 +656,9 @@ static void user_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void user_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *inst = load_inst(emu, req->params[0], req->params[1], resp, &key);
-    if (!inst)
-        return;
+    if (!inst) return;
     const char *host = emu_q(req, "host");
-    if (!host && is_mysql(inst))
-        host = "%";
+    if (!host && is_mysql(inst)) host = "%";
     char *ukey = user_key(key, req->params[2], host);
     json_t *u = emu_get(emu, ukey);
     if (u)
@@ -694,8 +672,7 @@ static void user_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 /* PUT/DELETE .../users?name=&host= */
 static void user_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int del) {
-    if (!del && emu_validate(resp, "sqladmin", "User", req->body) < 0)
-        return;
+    if (!del && emu_validate(resp, "sqladmin", "User", req->body) < 0) return;
     const char *name = emu_q(req, "name");
     if (!name) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required parameter: name");
@@ -703,18 +680,15 @@ static void user_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int 
     }
     char *key;
     json_t *inst = load_parent(emu, req, resp, &key);
-    if (!inst)
-        return;
+    if (!inst) return;
     const char *host = emu_q(req, "host");
-    if (!host && is_mysql(inst))
-        host = "%";
+    if (!host && is_mysql(inst)) host = "%";
     char *ukey = user_key(key, name, host);
     json_t *u = emu_get(emu, ukey);
     if (!u) {
         emu_error(resp, 404, "NOT_FOUND", "notFound", "Not Found");
     } else if (refuse_if_busy(emu, inst, resp) == 0) {
-        if (del)
-            emu_del(emu, ukey);
+        if (del) emu_del(emu, ukey);
         resp->body = start_op(emu, req->params[0], req->params[1], key, inst,
                               del ? "DELETE_USER" : "UPDATE_USER", "sqladmin.users.change");
         emu_put(emu, key, inst);
@@ -740,8 +714,7 @@ static void op_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (op)
         resp->body = strip(op);
     else
-        emu_error(resp, 404, "NOT_FOUND", "operationDoesNotExist",
-                  "The Cloud SQL operation does not exist.");
+        emu_error(resp, 404, "NOT_FOUND", "operationDoesNotExist", "The Cloud SQL operation does not exist.");
     free(key);
 }
 
@@ -752,15 +725,13 @@ static void op_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     size_t i;
     json_array_foreach(keys, i, k) {
         json_t *op = emu_get(emu, json_string_value(k));
-        if (inst && strcmp(inst, json_string_value(json_object_get(op, "targetId")) ?: ""))
-            continue;
+        if (inst && strcmp(inst, json_string_value(json_object_get(op, "targetId")) ?: "")) continue;
         json_array_append_new(all, strip(op));
     }
     char *next = NULL;
     json_t *page = emu_page(req, all, "maxResults", 500, &next);
     resp->body = json_pack("{s:s,s:o}", "kind", "sql#operationsList", "items", page);
-    if (next)
-        json_object_set_new(resp->body, "nextPageToken", json_string(next));
+    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
     free(next);
     json_decref(all);
     json_decref(keys);
@@ -768,10 +739,10 @@ static void op_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void tiers(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    resp->body = json_pack(
-        "{s:s,s:[{s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s}]}", "kind", "sql#tiersList", "items", "kind",
-        "sql#tier", "tier", "db-f1-micro", "RAM", "644245094", "DiskQuota", "3221225472000", "kind",
-        "sql#tier", "tier", "db-custom-1-3840", "RAM", "4026531840", "DiskQuota", "3221225472000");
+    resp->body =
+        json_pack("{s:s,s:[{s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s}]}", "kind", "sql#tiersList", "items", "kind",
+                  "sql#tier", "tier", "db-f1-micro", "RAM", "644245094", "DiskQuota", "3221225472000", "kind",
+                  "sql#tier", "tier", "db-custom-1-3840", "RAM", "4026531840", "DiskQuota", "3221225472000");
 }
 
 static void init(emu_t *emu) {
@@ -779,8 +750,7 @@ static void init(emu_t *emu) {
     size_t i;
     json_array_foreach(keys, i, k) {
         const char *key = json_string_value(k);
-        if (!strstr(key, "/operations/"))
-            continue;
+        if (!strstr(key, "/operations/")) continue;
         json_t *op = emu_get(emu, key);
         if (strcmp(json_string_value(json_object_get(op, "status")) ?: "", "DONE") != 0)
             emu_after(emu, 0, op_finish, key);

@@ -4,8 +4,11 @@
  *
  * Connection: every body carries `cluster` = {endpoint, ca_certificate, id,
  * name, location, project?, self_link?} (values referenced from a
- * gcp.container_cluster) or `kubeconfig` = path (+ `context`).  Those
- * plinth-only fields are never sent nor diffed.  The resource ID names the
+ * gcp.container_cluster; `cluster = gke`, the whole resource, works too:
+ * its endpoint, masterAuth.clusterCaCertificate, id, name, location and
+ * selfLink are used) or `kubeconfig` = path (+ `context`).  Those
+ * plinth-only fields (and `wait_timeout`, seconds) are never sent nor
+ * diffed.  The resource ID names the
  * connection so that a read or delete without a resolved body (plan, state
  * only) can reconnect: "projects/P/locations/L/clusters/N|apps/v1|Deployment|ns|name"
  * (the cluster's endpoint and CA then come from the container API) or
@@ -925,6 +928,7 @@ static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **li
     char *q = xasprintf("%s?fieldManager=plinth&force=true", path);
     json_t *wb = wire_body(desired);
     if (t.kr.namespaced) jpath_set_new(wb, "metadata.namespace", json_string(t.ns));
+    else jpath_del(wb, "metadata.namespace");
     text = json_dumps(wb, JSON_COMPACT);
     json_decref(wb);
     kresp_t r;

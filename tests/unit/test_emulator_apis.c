@@ -23,9 +23,8 @@
 #include "emulator/emu.h"
 
 /* Strong references so the archive members are linked in. */
-extern const emu_api_t emu_api_container, emu_api_sqladmin, emu_api_servicenetworking,
-    emu_api_iam, emu_api_cloudresourcemanager, emu_api_artifactregistry, emu_api_secretmanager,
-    emu_api_oauth2;
+extern const emu_api_t emu_api_container, emu_api_sqladmin, emu_api_servicenetworking, emu_api_iam,
+    emu_api_cloudresourcemanager, emu_api_artifactregistry, emu_api_secretmanager, emu_api_oauth2;
 
 typedef struct http {
     long status;
@@ -88,7 +87,9 @@ static const json_t *jget(const json_t *j, const char *path) {
     return cur;
 }
 
-static const char *jstr(const json_t *j, const char *path) { return json_string_value(jget(j, path)); }
+static const char *jstr(const json_t *j, const char *path) {
+    return json_string_value(jget(j, path));
+}
 
 /* ---- fixture ------------------------------------------------------------------ */
 
@@ -113,8 +114,7 @@ static void start(fx_t *f, double scale, int require_auth) {
 static int setup(void **state) {
     fx_t *f = xcalloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/plinth-emuapis-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
+    if (!mkdtemp(f->dir)) return -1;
     start(f, 0.1, 0);
     F = f;
     *state = f;
@@ -123,8 +123,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fx_t *f = *state;
-    if (f->emu)
-        emu_free(f->emu);
+    if (f->emu) emu_free(f->emu);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
     int rc = system(cmd);
@@ -211,8 +210,9 @@ static void test_gke_cluster_provisions_then_runs_with_real_fields(void **state)
     h = call("GET", NULL, GKE "/clusters/c1");
     assert_int_equal(h.status, 200);
     assert_string_equal(jstr(h.json, "status"), "RUNNING");
-    assert_string_equal(jstr(h.json, "selfLink"),
-                        "https://container.googleapis.com/v1/projects/p/locations/europe-west1-b/clusters/c1");
+    assert_string_equal(
+        jstr(h.json, "selfLink"),
+        "https://container.googleapis.com/v1/projects/p/locations/europe-west1-b/clusters/c1");
     assert_string_equal(jstr(h.json, "releaseChannel.channel"), "REGULAR");
     assert_string_equal(jstr(h.json, "nodePools.0.name"), "default-pool");
     assert_string_equal(jstr(h.json, "nodePools.0.status"), "RUNNING");
@@ -261,17 +261,16 @@ static void test_gke_second_operation_while_one_runs_is_400_failed_precondition(
 
 static void test_gke_update_takes_exactly_one_desired_field(void **state) {
     make_cluster("c3");
-    http_t h = call("PUT",
-                    "{\"update\":{\"desiredLoggingService\":\"none\",\"desiredMonitoringService\":\"none\"}}",
-                    GKE "/clusters/c3");
+    http_t h =
+        call("PUT", "{\"update\":{\"desiredLoggingService\":\"none\",\"desiredMonitoringService\":\"none\"}}",
+             GKE "/clusters/c3");
     assert_int_equal(h.status, 400);
     assert_string_equal(jstr(h.json, "error.status"), "INVALID_ARGUMENT");
     http_free(&h);
     h = call("PUT", "{\"update\":{}}", GKE "/clusters/c3");
     assert_int_equal(h.status, 400);
     http_free(&h);
-    h = call("PUT",
-             "{\"update\":{\"desiredWorkloadIdentityConfig\":{\"workloadPool\":\"p.svc.id.goog\"}}}",
+    h = call("PUT", "{\"update\":{\"desiredWorkloadIdentityConfig\":{\"workloadPool\":\"p.svc.id.goog\"}}}",
              GKE "/clusters/c3");
     assert_int_equal(h.status, 200);
     assert_string_equal(jstr(h.json, "operationType"), "UPDATE_CLUSTER");
@@ -527,8 +526,7 @@ static void test_iam_service_account_create_duplicate_and_email(void **state) {
                     "/iam/v1/projects/p/serviceAccounts");
     assert_int_equal(h.status, 200);
     assert_string_equal(jstr(h.json, "email"), "builder@p.iam.gserviceaccount.com");
-    assert_string_equal(jstr(h.json, "name"),
-                        "projects/p/serviceAccounts/builder@p.iam.gserviceaccount.com");
+    assert_string_equal(jstr(h.json, "name"), "projects/p/serviceAccounts/builder@p.iam.gserviceaccount.com");
     assert_int_equal(strlen(jstr(h.json, "uniqueId")), 21);
     http_free(&h);
     h = call("POST", "{\"accountId\":\"builder\"}", "/iam/v1/projects/p/serviceAccounts");
@@ -544,8 +542,7 @@ static void test_iam_service_account_create_duplicate_and_email(void **state) {
              "/cloudresourcemanager/v1/projects/test-proj:setIamPolicy");
     assert_int_equal(h.status, 400);
     http_free(&h);
-    h = call("PATCH",
-             "{\"serviceAccount\":{\"description\":\"d\"},\"updateMask\":\"description\"}",
+    h = call("PATCH", "{\"serviceAccount\":{\"description\":\"d\"},\"updateMask\":\"description\"}",
              "/iam/v1/projects/p/serviceAccounts/builder@p.iam.gserviceaccount.com");
     assert_int_equal(h.status, 200);
     assert_string_equal(jstr(h.json, "description"), "d");
@@ -560,16 +557,14 @@ static char *b64url(const unsigned char *d, size_t n) {
     EVP_EncodeBlock((unsigned char *)out, d, (int)n);
     char *w = out;
     for (char *r = out; *r; r++) {
-        if (*r == '=')
-            continue;
+        if (*r == '=') continue;
         *w++ = *r == '+' ? '-' : *r == '/' ? '_' : *r;
     }
     *w = '\0';
     return out;
 }
 
-static char *sign_jwt(EVP_PKEY *k, const char *kid, const char *iss, const char *aud,
-                      long iat, long exp) {
+static char *sign_jwt(EVP_PKEY *k, const char *kid, const char *iss, const char *aud, long iat, long exp) {
     char *hdr = xasprintf("{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", kid);
     char *cl = xasprintf("{\"iss\":\"%s\",\"scope\":\"https://www.googleapis.com/auth/"
                          "cloud-platform\",\"aud\":\"%s\",\"iat\":%ld,\"exp\":%ld}",
@@ -666,8 +661,8 @@ static void test_jwt_grant_with_created_key_issues_working_token(void **state) {
     assert_int_equal(h.status, 400);
     assert_string_equal(jstr(h.json, "error"), "invalid_grant");
     http_free(&h);
-    char *aud = sign_jwt(k, jstr(file, "private_key_id"), jstr(file, "client_email"),
-                         "https://example.com/", now, now + 600);
+    char *aud = sign_jwt(k, jstr(file, "private_key_id"), jstr(file, "client_email"), "https://example.com/",
+                         now, now + 600);
     h = token_request(aud);
     assert_int_equal(h.status, 400);
     http_free(&h);
@@ -693,8 +688,8 @@ static void test_jwt_with_bad_signature_is_invalid_grant(void **state) {
     http_free(&h);
     free(jwt);
     /* Unknown issuer. */
-    jwt = sign_jwt(other, "nokey", "ghost@p.iam.gserviceaccount.com",
-                   "https://oauth2.googleapis.com/token", now, now + 3600);
+    jwt = sign_jwt(other, "nokey", "ghost@p.iam.gserviceaccount.com", "https://oauth2.googleapis.com/token",
+                   now, now + 3600);
     h = token_request(jwt);
     assert_int_equal(h.status, 400);
     assert_string_equal(jstr(h.json, "error"), "invalid_grant");
@@ -708,12 +703,11 @@ static void test_refresh_token_grant_and_token_ttl(void **state) {
     setenv("PLINTH_EMU_REFRESH_TOKENS", "rt-one,rt-two", 1);
     setenv("PLINTH_EMU_TOKEN_TTL", "1", 1);
     char *url = xasprintf("%s/oauth2/token", F->base);
-    http_t h = req_full("POST", url,
-                        "grant_type=refresh_token&client_id=c&client_secret=s&refresh_token=rt-two",
-                        "application/x-www-form-urlencoded", NULL);
+    http_t h =
+        req_full("POST", url, "grant_type=refresh_token&client_id=c&client_secret=s&refresh_token=rt-two",
+                 "application/x-www-form-urlencoded", NULL);
     assert_int_equal(h.status, 200);
-    char *info = xasprintf("%s/oauth2/tokeninfo?access_token=%s", F->base,
-                           jstr(h.json, "access_token"));
+    char *info = xasprintf("%s/oauth2/tokeninfo?access_token=%s", F->base, jstr(h.json, "access_token"));
     http_free(&h);
     h = req_full("GET", info, NULL, NULL, NULL);
     assert_int_equal(h.status, 200);
@@ -723,8 +717,7 @@ static void test_refresh_token_grant_and_token_ttl(void **state) {
     assert_int_equal(h.status, 400);
     assert_string_equal(jstr(h.json, "error"), "invalid_token");
     http_free(&h);
-    h = req_full("POST", url,
-                 "grant_type=refresh_token&client_id=c&client_secret=s&refresh_token=nope",
+    h = req_full("POST", url, "grant_type=refresh_token&client_id=c&client_secret=s&refresh_token=nope",
                  "application/x-www-form-urlencoded", NULL);
     assert_int_equal(h.status, 400);
     assert_string_equal(jstr(h.json, "error"), "invalid_grant");
@@ -832,9 +825,9 @@ static void test_ar_repository_create_is_lro_and_format_immutable(void **state) 
 }
 
 static void test_servicenetworking_connection_lro_and_list_by_network(void **state) {
-    http_t h = call("POST",
-                    "{\"network\":\"projects/p/global/networks/vpc\",\"reservedPeeringRanges\":[\"r\"]}",
-                    "/servicenetworking/v1/services/servicenetworking.googleapis.com/connections");
+    http_t h =
+        call("POST", "{\"network\":\"projects/p/global/networks/vpc\",\"reservedPeeringRanges\":[\"r\"]}",
+             "/servicenetworking/v1/services/servicenetworking.googleapis.com/connections");
     assert_int_equal(h.status, 200);
     assert_false(json_is_true(json_object_get(h.json, "done")));
     char *op = xasprintf("/servicenetworking/v1/%s", jstr(h.json, "name"));
@@ -844,8 +837,7 @@ static void test_servicenetworking_connection_lro_and_list_by_network(void **sta
     /* Listed by the project NUMBER form of the same network. */
     char *net = xasprintf("projects/%s/global/networks/vpc", emu_project_number(F->emu, "p"));
     h = call("GET", NULL,
-             "/servicenetworking/v1/services/servicenetworking.googleapis.com/connections?network=%s",
-             net);
+             "/servicenetworking/v1/services/servicenetworking.googleapis.com/connections?network=%s", net);
     assert_int_equal(json_array_size(json_object_get(h.json, "connections")), 1);
     assert_string_equal(jstr(h.json, "connections.0.peering"), "servicenetworking-googleapis-com");
     http_free(&h);
@@ -865,8 +857,8 @@ static void test_trusted_key_files_from_env_verify_jwts(void **state) {
     start(f, 0.1, 0);
     unsetenv("PLINTH_EMU_TRUSTED_KEYS");
     long now = (long)time(NULL);
-    char *jwt = sign_jwt(k, "any", "ci@other.iam.gserviceaccount.com",
-                         "https://oauth2.googleapis.com/token", now, now + 600);
+    char *jwt = sign_jwt(k, "any", "ci@other.iam.gserviceaccount.com", "https://oauth2.googleapis.com/token",
+                         now, now + 600);
     http_t h = token_request(jwt);
     assert_int_equal(h.status, 200);
     assert_non_null(jstr(h.json, "access_token"));
@@ -874,8 +866,8 @@ static void test_trusted_key_files_from_env_verify_jwts(void **state) {
     free(jwt);
     /* A key the emulator does not know is still refused. */
     EVP_PKEY *other = EVP_RSA_gen(2048);
-    jwt = sign_jwt(other, "any", "ci@other.iam.gserviceaccount.com",
-                   "https://oauth2.googleapis.com/token", now, now + 600);
+    jwt = sign_jwt(other, "any", "ci@other.iam.gserviceaccount.com", "https://oauth2.googleapis.com/token",
+                   now, now + 600);
     h = token_request(jwt);
     assert_int_equal(h.status, 400);
     http_free(&h);
@@ -912,7 +904,8 @@ static void test_workload_identity_binding_needs_a_wi_cluster(void **state) {
 static void test_servicenetworking_delete_fails_while_sql_uses_network(void **state) {
     const char *net = "projects/p/global/networks/vpc";
     char *body = xasprintf("{\"network\":\"%s\",\"reservedPeeringRanges\":[\"r\"]}", net);
-    http_t h = call("POST", body, "/servicenetworking/v1/services/servicenetworking.googleapis.com/connections");
+    http_t h =
+        call("POST", body, "/servicenetworking/v1/services/servicenetworking.googleapis.com/connections");
     char *op = xasprintf("/servicenetworking/v1/%s", jstr(h.json, "name"));
     http_free(&h);
     json_decref(wait_done(op));
@@ -945,9 +938,9 @@ static void test_servicenetworking_delete_fails_while_sql_uses_network(void **st
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     assert_string_equal(emu_api_container.name, "container");
-    const emu_api_t *all[] = {&emu_api_sqladmin, &emu_api_servicenetworking, &emu_api_iam,
-                              &emu_api_cloudresourcemanager, &emu_api_artifactregistry,
-                              &emu_api_secretmanager, &emu_api_oauth2};
+    const emu_api_t *all[] = {
+        &emu_api_sqladmin,         &emu_api_servicenetworking, &emu_api_iam,   &emu_api_cloudresourcemanager,
+        &emu_api_artifactregistry, &emu_api_secretmanager,     &emu_api_oauth2};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         assert_non_null(all[i]->name);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
