@@ -3,10 +3,9 @@
 # cluster in one run: the Argo Workflows quick-start (52 objects: CRDs,
 # RBAC, Deployments, ...) and the KubeRay RayCluster CRD (> 900 kB) with a
 # RayCluster; apply converges and re-plans to "No changes"; destroy removes
-# everything.  With k8s.manifest (once the spec loader expands it) a
-# malformed document fails with file:line:col and nothing is applied.
-# Until then the objects are declared one k8s.object each, generated from
-# the same files (tests/fixtures/k8s/gen_objects.py, needs PyYAML).
+# everything; objects are ordered automatically (CRDs before custom
+# resources, namespaces before their objects).  A malformed document fails
+# with file:line:col and nothing is applied.
 . "$(dirname "$0")/lib/emu.sh"
 TD=${PLINTH_K8S_TESTDATA:-/work/shared/testdata/k8s}
 [ -f "$TD/argo-workflows/quick-start-minimal.yaml" ] || { echo "k8s_manifests: SKIP (no testdata at $TD)"; exit 0; }
@@ -17,35 +16,22 @@ cp "$TD/argo-workflows/quick-start-minimal.yaml" "$TD/kuberay/ray.io_rayclusters
    "$TD/kuberay/ray-cluster.sample.yaml" .
 P="$PLINTH --no-color"
 
-# k8s.manifest supported by the spec loader?
 { cat "$FIX/manifests_head.lua"; cat <<'L'
 k8s.manifest "argo" { cluster = cluster, file = "quick-start-minimal.yaml", namespace = "argo" }
 k8s.manifest "kuberay" { cluster = cluster, file = "ray.io_rayclusters.yaml" }
 k8s.manifest "raycluster" { cluster = cluster, file = "ray-cluster.sample.yaml", namespace = "default" }
 L
 } > platform.lua
-MANIFEST=1
-if ! $P validate > validate.out 2>&1; then
-    grep -q "k8s.manifest" validate.out || fail "validate: $(cat validate.out)"
-    MANIFEST=0
-    python3 -c 'import yaml' 2> /dev/null || { echo "k8s_manifests: SKIP (no k8s.manifest and no PyYAML)"; exit 0; }
-    { cat "$FIX/manifests_head.lua"
-      python3 "$FIX/gen_objects.py" argo quick-start-minimal.yaml
-      python3 "$FIX/gen_objects.py" default ray.io_rayclusters.yaml ray-cluster.sample.yaml
-    } > platform.lua || fail "gen_objects.py"
-fi
 
-if [ "$MANIFEST" = 1 ]; then
-    # A malformed document: an error naming file, line and column; nothing applied.
-    sed 's/^  name: workflow-controller$/  name: [workflow-controller/' quick-start-minimal.yaml > broken.yaml
-    sed 's/file = "quick-start-minimal.yaml"/file = "broken.yaml"/' platform.lua > broken.lua
-    expect_rc 1 $P --spec broken.lua apply --auto-approve
-    grep -Eq "broken.yaml:[0-9]+:[0-9]+" last.out last.err || fail "malformed YAML error: $(cat last.out last.err)"
-    expect_rc 0 $P --spec broken.lua state list
-    [ -s last.out ] && fail "something was applied from a malformed manifest: $(cat last.out)"
-    expect_rc 0 $P plan
-    grep -q 'k8s.manifest.argo\["Deployment/argo/workflow-controller"\]' last.out || fail "manifest address: $(grep '#' last.out | head)"
-fi
+# A malformed document: an error naming file, line and column; nothing applied.
+sed 's/^  name: workflow-controller$/  name: [workflow-controller/' quick-start-minimal.yaml > broken.yaml
+sed 's/file = "quick-start-minimal.yaml"/file = "broken.yaml"/' platform.lua > broken.lua
+expect_rc 1 $P --spec broken.lua apply --auto-approve
+grep -Eq "broken.yaml:3611:[0-9]+" last.out last.err || fail "malformed YAML error: $(cat last.out last.err)"
+expect_rc 0 $P state list
+[ -s last.out ] && fail "something was applied from a malformed manifest: $(cat last.out)"
+expect_rc 0 $P plan
+grep -q 'k8s.manifest.argo\["Deployment/argo/workflow-controller"\]' last.out || fail "manifest address: $(grep '#' last.out | head)"
 
 expect_rc 0 $P apply --auto-approve
 grep -q "Apply complete: 56 added" last.out || fail "apply: $(grep -E 'Error|complete' last.out last.err | cut -c1-300)"
@@ -67,4 +53,4 @@ fi
 
 expect_rc 0 $P destroy --auto-approve
 grep -q "Destroy complete" last.out || fail "destroy: $(grep -E 'Error|complete' last.out last.err | cut -c1-300)"
-echo "k8s_manifests: ok (k8s.manifest: $MANIFEST)"
+echo "k8s_manifests: ok"
