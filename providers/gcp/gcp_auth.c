@@ -37,6 +37,7 @@ struct gcp_auth {
     pthread_mutex_t mu;
     char *base_token; /* from the credential */
     int64_t base_expiry_ms;
+    int64_t base_margin_ms; /* refresh this long before expiry */
     char *token; /* what is sent: base or impersonated */
     int64_t expiry_ms;
 };
@@ -348,6 +349,10 @@ static int take_token(gcp_auth_t *a, const gcp_resp_t *r, const char *what, perr
     free(a->base_token);
     a->base_token = xstrdup(t);
     a->base_expiry_ms = util_now_ms() + (int64_t)(secs * 1000);
+    /* Five minutes early, or a quarter of the lifetime for short-lived
+     * tokens, so a token is not refreshed on every request. */
+    a->base_margin_ms = (int64_t)(secs * 1000) / 4;
+    if (a->base_margin_ms > REFRESH_MARGIN_MS) a->base_margin_ms = REFRESH_MARGIN_MS;
     gcp_client_add_secret(a->c, t);
     return 0;
 }
@@ -494,7 +499,7 @@ int gcp_auth_token(gcp_auth_t *a, bool force, char **token, perr_t *e) {
     pthread_mutex_lock(&a->mu);
     int64_t now = util_now_ms();
     int rc = 0;
-    bool base_stale = force || !a->base_token || now >= a->base_expiry_ms - REFRESH_MARGIN_MS;
+    bool base_stale = force || !a->base_token || now >= a->base_expiry_ms - a->base_margin_ms;
     if (a->src == SRC_STATIC) base_stale = false;
     if (base_stale) {
         switch (a->src) {

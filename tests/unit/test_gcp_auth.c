@@ -429,15 +429,13 @@ static void test_cached_token_is_reused(void **state) {
 
 static void test_token_refreshed_near_expiry_and_after_401(void **state) {
     srv_t *s = *state;
-    /* expires_in 60 s is inside the 5-minute refresh margin: every use refreshes
-     */
-    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"short-1\",\"expires_in\":60}",
+    /* A token living 0.2 s is reused at once, refreshed once a quarter of its
+     * life is left; a 401 forces one refresh and a retry. */
+    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"short-1\",\"expires_in\":0.2}",
              -1, 1, 0);
-    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"short-2\",\"expires_in\":60}",
+    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-2\",\"expires_in\":3600}",
              -1, 1, 0);
     srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-3\",\"expires_in\":3600}",
-             -1, 1, 0);
-    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-4\",\"expires_in\":3600}",
              -1, 1, 0);
     srv_rule(s, "GET", "/iam/v1/y", 401,
              "{\"error\":{\"code\":401,\"status\":\"UNAUTHENTICATED\"}}", -1, 1, 0);
@@ -448,20 +446,24 @@ static void test_token_refreshed_near_expiry_and_after_401(void **state) {
     perr_t e = {0};
     gcp_client_t *c = client_for(s, NULL, NULL, &e);
     assert_non_null(c);
-    char *t1 = gcp_token(c, &e), *t2 = gcp_token(c, &e), *t3 = gcp_token(c, &e);
+    char *t1 = gcp_token(c, &e), *t2 = gcp_token(c, &e);
+    usleep(250000);
+    char *t3 = gcp_token(c, &e), *t4 = gcp_token(c, &e);
     assert_string_equal(t1, "short-1");
-    assert_string_equal(t2, "short-2");
-    assert_string_equal(t3, "long-3");
+    assert_string_equal(t2, "short-1");
+    assert_string_equal(t3, "long-2");
+    assert_string_equal(t4, "long-2");
     free(t1);
     free(t2);
     free(t3);
+    free(t4);
     gcp_resp_t r;
     assert_int_equal(gcp_call(c, "GET", "iam", "v1/y", NULL, &r, &e), 0);
     assert_int_equal(r.status, 200);
     gcp_resp_free(&r);
-    assert_int_equal(srv_count(s, "/oauth2/token"), 4);
-    assert_string_equal(srv_nth(s, "/iam/v1/y", 0)->auth, "Bearer long-3");
-    assert_string_equal(srv_nth(s, "/iam/v1/y", 1)->auth, "Bearer long-4");
+    assert_int_equal(srv_count(s, "/oauth2/token"), 3);
+    assert_string_equal(srv_nth(s, "/iam/v1/y", 0)->auth, "Bearer long-2");
+    assert_string_equal(srv_nth(s, "/iam/v1/y", 1)->auth, "Bearer long-3");
     gcp_client_free(c);
     free(path);
 }

@@ -42,6 +42,7 @@ emu_stop() {
 }
 
 expect_rc() {
+    [ -n "${TIMING:-}" ] && echo "$(date +%s.%N | cut -c1-14) $*" >&2
     want=$1
     shift
     "$@" > "$WORK/last.out" 2> "$WORK/last.err"
