@@ -192,7 +192,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 static json_t *redact(const json_t *v, int in_payload) {
     static const char *const secret[] = {
         "password", "rootPassword",  "privateKeyData", "access_token", "refresh_token",
-        "id_token", "client_secret", "assertion",      "private_key",  "token",
+        "id_token", "client_secret", "assertion",      "private_key",  "token", "accessToken",
         NULL};
     if (!v) return NULL;
     if (json_is_array(v)) {
