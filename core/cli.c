@@ -31,7 +31,8 @@ typedef struct cli {
 
 static const char usage[] =
     "usage: plinth [--spec FILE] [--var k=v]... [--var-file F] [--env NAME] [--local]\n"
-    "              [--http-log FILE] [--parallelism N] [--no-color] COMMAND\n"
+    "              [--http-log FILE] [--parallelism N] [--no-color] [--lock-timeout 30s]\n"
+    "              [--backend-config k=v]... COMMAND\n"
     "  validate                      load and check the spec; no API calls\n"
     "  plan  [--out FILE] [--json] [--detailed-exitcode] [--target ADDR]... [--refresh-only] [--destroy]\n"
     "  apply [PLANFILE] [--auto-approve] [--target ADDR]... [--replace ADDR]...\n"
@@ -42,6 +43,20 @@ static const char usage[] =
     "  graph                         DOT on stdout\n"
     "  kubeconfig ADDR               kubeconfig for a cluster in state\n"
     "  version\n";
+
+/* "90", "30s", "5m", "1h" -> milliseconds. */
+static int parse_duration_ms(const char *s, int *ms) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0) return -1;
+    double mult = 1000;
+    if (!strcmp(end, "ms")) mult = 1;
+    else if (!strcmp(end, "m")) mult = 60000;
+    else if (!strcmp(end, "h")) mult = 3600000;
+    else if (*end && strcmp(end, "s")) return -1;
+    *ms = (int)(v * mult);
+    return 0;
+}
 
 static int need_value(int i, int argc, char **argv) {
     if (i + 1 >= argc) {
@@ -87,6 +102,15 @@ static int parse(cli_t *c, int argc, char **argv) {
         else if (OPT("--out")) VAL(c->out);
         else if (OPT("--target")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.targets, argv[++i]); }
         else if (OPT("--replace")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.replace, argv[++i]); }
+        else if (OPT("--backend-config")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.backend_config, argv[++i]); }
+        else if (OPT("--lock-timeout")) {
+            const char *v;
+            VAL(v);
+            if (parse_duration_ms(v, &c->eo.lock_timeout_ms) != 0) {
+                fprintf(stderr, "Error: --lock-timeout takes a duration such as 30s, 5m or 90\n");
+                return -1;
+            }
+        }
         else if (OPT("-h") || OPT("--help")) c->cmd = "help";
         else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "Error: unknown option %s\n%s", a, usage);
@@ -472,6 +496,7 @@ static void cli_free(cli_t *c) {
     strlist_free(&c->eo.spec.var_files);
     strlist_free(&c->eo.targets);
     strlist_free(&c->eo.replace);
+    strlist_free(&c->eo.backend_config);
     strlist_free(&c->args);
     ui_free(c->ui);
 }

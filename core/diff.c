@@ -78,6 +78,7 @@ typedef struct {
     const strlist_t *ignore;
     const json_t *live, *applied;
     diff_t *out;
+    const json_t *desired;
 } dctx_t;
 
 static int ignored(dctx_t *x, const char *path) {
@@ -108,7 +109,7 @@ static void add_change(dctx_t *x, const char *path, const json_t *before, const 
 static void cmp(dctx_t *x, const char *path, const json_t *d) {
     if (*path && ignored(x, path)) return;
     const json_t *l = *path ? jpath_get(x->live, path) : x->live;
-    if (x->t && *path && rtype_path_in(x->t->sensitive, path)) {
+    if (*path && rtype_sensitive(x->t, x->desired, path)) {
         if (ref_is_deferred(d)) {
             add_change(x, path, NULL, d, 1, 1);
             return;
@@ -154,14 +155,25 @@ static void cmp(dctx_t *x, const char *path, const json_t *d) {
 void diff_resource(const rtype_t *t, const json_t *desired, const json_t *live,
                    const json_t *applied, const strlist_t *ignore, diff_t *out) {
     memset(out, 0, sizeof *out);
-    dctx_t x = {t, ignore, live, applied, out};
+    dctx_t x = {t, ignore, live, applied, out, desired};
     cmp(&x, "", desired);
 }
 
 static int add_leaf(void *ud, const char *path, json_t *leaf) {
     dctx_t *x = ud;
-    int sens = x->t && rtype_path_in(x->t->sensitive, path);
-    add_change(x, path, NULL, leaf, sens, ref_contains(leaf));
+    int sens = rtype_sensitive(x->t, x->desired, path);
+    /* Secrets inside the value (via.private_key_passphrase in via): masked. */
+    json_t *shown = NULL;
+    size_t pl = strlen(path);
+    for (const char *const *p = x->t && !sens ? x->t->sensitive : NULL; p && *p; p++) {
+        if (strncmp(*p, path, pl) != 0 || (*p)[pl] != '.' || strchr(*p, '*')) continue;
+        const json_t *cur = jpath_get(leaf, *p + pl + 1);
+        if (!cur || ref_is_deferred(cur)) continue;
+        if (!shown) shown = json_deep_copy(leaf);
+        jpath_set_new(shown, *p + pl + 1, json_string("(sensitive value)"));
+    }
+    add_change(x, path, NULL, shown ? shown : leaf, sens, ref_contains(leaf));
+    json_decref(shown);
     return 0;
 }
 
@@ -171,7 +183,7 @@ static int cmp_str(const void *a, const void *b) {
 
 void diff_all(const rtype_t *t, const json_t *desired, diff_t *out) {
     memset(out, 0, sizeof *out);
-    dctx_t x = {t, NULL, NULL, NULL, out};
+    dctx_t x = {t, NULL, NULL, NULL, out, desired};
     /* Sorted, so the plan reads the same every time. */
     size_t n = json_object_size(desired), i = 0;
     const char **keys = xcalloc(n + 1, sizeof *keys);
@@ -195,9 +207,8 @@ void diff_free(diff_t *d) {
     memset(d, 0, sizeof *d);
 }
 
-void diff_hash_sensitive(const rtype_t *t, json_t *v) {
-    if (!t || !t->sensitive) return;
-    for (const char *const *p = t->sensitive; *p; p++) {
+static void hash_paths(const char *const *paths, json_t *v) {
+    for (const char *const *p = paths; p && *p; p++) {
         if (strchr(*p, '*')) continue; /* wildcard secret paths: hashed by providers */
         json_t *cur = jpath_get(v, *p);
         if (!cur || (json_is_string(cur) && strncmp(json_string_value(cur), "sha256:", 7) == 0))
@@ -207,4 +218,10 @@ void diff_hash_sensitive(const rtype_t *t, json_t *v) {
         jpath_set_new(v, *p, json_string(h));
         free(h);
     }
+}
+
+void diff_hash_sensitive(const rtype_t *t, json_t *v) {
+    if (!t) return;
+    hash_paths(t->sensitive, v);
+    if (t->sensitive_for) hash_paths(t->sensitive_for(v), v);
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/jpath.h"
@@ -130,6 +131,44 @@ static int open_backend(engine_t *e, const char *spec_dir, perr_t *err) {
     return 0;
 }
 
+/* Takes the state lock, waiting up to --lock-timeout for another run to
+ * release it. */
+static int take_lock(engine_t *e, perr_t *err) {
+    int64_t deadline = util_now_ms() + e->o.lock_timeout_ms;
+    bool told = false;
+    for (;;) {
+        if (e->backend->lock(e->backend, e->o.lock_op, &e->lock, err) == 0) return 0;
+        if (util_now_ms() >= deadline || (e->stop && *e->stop)) return -1;
+        if (!told) {
+            ui_warn(e->ui, "%s; waiting up to %ds for it (--lock-timeout)", err->msg, e->o.lock_timeout_ms / 1000);
+            told = true;
+        }
+        struct timespec ts = {0, 500 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* --backend-config k=v: values over the spec's backend block; a bucket
+ * with no backend block means gcs. */
+static void apply_backend_config(engine_t *e) {
+    if (!e->o.backend_config.n || !e->spec) return;
+    if (!e->spec->backend) e->spec->backend = json_object();
+    for (size_t i = 0; i < e->o.backend_config.n; i++) {
+        const char *kv = e->o.backend_config.v[i], *eq = strchr(kv, '=');
+        if (!eq) continue;
+        char *k = xstrndup(kv, (size_t)(eq - kv));
+        if (strcmp(k, "type") == 0) {
+            free(e->spec->backend_type);
+            e->spec->backend_type = xstrdup(eq + 1);
+        } else {
+            json_object_set_new(e->spec->backend, k, json_string(eq + 1));
+        }
+        free(k);
+    }
+    if (!e->spec->backend_type && json_object_get(e->spec->backend, "bucket"))
+        e->spec->backend_type = xstrdup("gcs");
+}
+
 engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *stop, bool need_spec) {
     engine_t *e = xcalloc(1, sizeof *e);
     e->o = *o;
@@ -148,6 +187,7 @@ engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *s
             goto fail;
         }
         spec_dir = xstrdup(e->spec->dir);
+        apply_backend_config(e);
     } else if (need_spec) {
         perr_set(&err, o->spec_path, "cannot read the spec: %s (use --spec FILE)", strerror(errno));
         ui_error(ui, &err);
@@ -159,7 +199,7 @@ engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *s
     }
     if (open_backend(e, spec_dir, &err) != 0) goto fail_err;
     if (o->lock_op) {
-        if (e->backend->lock(e->backend, o->lock_op, &e->lock, &err) != 0) goto fail_err;
+        if (take_lock(e, &err) != 0) goto fail_err;
         e->locked = true;
     }
     if (state_load(e->backend, &e->state, &err) != 0) goto fail_err;

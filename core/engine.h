@@ -37,6 +37,8 @@ typedef struct engine_opts {
     bool no_providers;        /* validate: no provider instances */
     strlist_t targets;        /* --target */
     strlist_t replace;        /* --replace */
+    int lock_timeout_ms;      /* --lock-timeout: wait this long for the lock */
+    strlist_t backend_config; /* --backend-config k=v: overrides the backend block */
 } engine_opts_t;
 
 typedef struct prov_inst {

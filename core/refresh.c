@@ -194,6 +194,20 @@ int plan_refresh(engine_t *e, plan_t *p) {
              * applied with (force_destroy, deletion_policy, ...). */
             state_res_t *s = state_find(e->state, it->addr);
             if (s && s->applied) it->desired = json_deep_copy(s->applied);
+            /* plinth destroy of a resource the spec still declares: state
+             * holds its secrets hashed; take them from the spec. */
+            const spec_res_t *r = e->spec ? spec_find(e->spec, it->addr) : NULL;
+            if (r && it->desired && it->type->sensitive) {
+                int unknown = 0;
+                perr_t rerr_ = {0};
+                json_t *b = ref_resolve(r->body, state_lookup, e, &unknown, &rerr_);
+                for (const char *const *sp = it->type->sensitive; b && *sp; sp++) {
+                    json_t *v = strchr(*sp, '*') ? NULL : jpath_get(b, *sp);
+                    if (v && !ref_contains(v) && jpath_get(it->desired, *sp))
+                        jpath_set_new(it->desired, *sp, json_deep_copy(v));
+                }
+                json_decref(b);
+            }
         }
         if (!it->id && it->spec) {
             planned_id(e, it);

@@ -55,3 +55,9 @@ int rtype_path_in(const char *const *patterns, const char *path) {
         if (jpath_match(path, *p)) return 1;
     return 0;
 }
+
+int rtype_sensitive(const rtype_t *t, const json_t *body, const char *path) {
+    if (!t) return 0;
+    if (rtype_path_in(t->sensitive, path)) return 1;
+    return t->sensitive_for && body && rtype_path_in(t->sensitive_for(body), path);
+}

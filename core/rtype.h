@@ -50,6 +50,10 @@ struct rtype {
     const char *const *required;  /* top-level fields the spec must set */
     const char *const *immutable; /* jpath patterns: a change means replace */
     const char *const *sensitive; /* jpath patterns holding secrets */
+    /* More secret paths that depend on the body (a Kubernetes Secret's data
+     * and stringData, but not a ConfigMap's): NULL-terminated, static.
+     * May be NULL. */
+    const char *const *(*sensitive_for)(const json_t *body);
     const char *const *ignore;    /* jpath patterns never diffed (input-only, server-managed) */
     /* Fills in body defaults the engine should use before diffing and
      * creating: e.g. name = the spec name, project/region from the provider
@@ -111,5 +115,7 @@ const provider_def_t *rtype_provider_of(const char *type_name); /* "gcp" for "gc
 /* Closest known type name, for "did you mean"; NULL if none is close. */
 const char *rtype_closest(const char *name);
 int rtype_path_in(const char *const *patterns, const char *path); /* jpath_match over a list */
+/* Whether path holds a secret in a resource of type t with this body. */
+int rtype_sensitive(const rtype_t *t, const json_t *body, const char *path);
 
 #endif

@@ -12,7 +12,8 @@
 --          gpu (false), gpu_type ("nvidia-l4"), gpu_count (1),
 --          gpu_machine_type ("g2-standard-8"), gpu_max_nodes (2), gpu_spot (true)
 -- Outputs: cluster (resource), endpoint, ca_certificate, node_service_account (email),
---          workload_pool
+--          workload_pool, gpu_node_selector and gpu_tolerations (what a pod
+--          needs to land on the GPU pool: its label and its taint)
 local util = require("util")
 
 return function(args)
@@ -88,12 +89,14 @@ return function(args)
     lifecycle = { ignore_changes = { "nodePools" } },
   }
 
+  local gpu_labels = { ["plinth.dev/pool"] = "gpu" }
+  local gpu_taint = { key = "nvidia.com/gpu", value = "present" }
   if i.gpu then
     local cfg = node_config(i.gpu_machine_type)
     cfg.accelerators = { { acceleratorType = i.gpu_type, acceleratorCount = i.gpu_count } }
     cfg.spot = i.gpu_spot
-    cfg.taints = { { key = "nvidia.com/gpu", value = "present", effect = "NO_SCHEDULE" } }
-    cfg.labels = { ["plinth.dev/pool"] = "gpu" }
+    cfg.taints = { { key = gpu_taint.key, value = gpu_taint.value, effect = "NO_SCHEDULE" } }
+    cfg.labels = gpu_labels
     gcp.container_node_pool "gpu" {
       name = "gpu", cluster = cluster.name, location = i.region,
       initialNodeCount = 0, config = cfg,
@@ -109,5 +112,7 @@ return function(args)
     -- The identity pool exists once a cluster with workload identity does:
     -- bindings that name it must wait for the cluster (a reference does that).
     workload_pool = cluster.workloadIdentityConfig.workloadPool,
+    gpu_node_selector = gpu_labels,
+    gpu_tolerations = { { key = gpu_taint.key, operator = "Equal", value = gpu_taint.value, effect = "NoSchedule" } },
   }
 end

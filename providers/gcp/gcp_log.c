@@ -68,6 +68,26 @@ static bool is_secret_key(const char *k) {
     return false;
 }
 
+/* A Kubernetes Secret (or a list of them: list items carry no kind): its
+ * data and stringData never reach the log. */
+static void hide_secret_data(json_t *obj) {
+    static const char *const keys[] = {"data", "stringData"};
+    for (size_t i = 0; i < 2; i++)
+        if (json_is_object(json_object_get(obj, keys[i])))
+            json_object_set_new(obj, keys[i], json_string(REDACTED));
+}
+
+static void redact_k8s_secret(json_t *v) {
+    const char *kind = json_string_value(json_object_get(v, "kind"));
+    if (!kind) return;
+    if (strcmp(kind, "Secret") == 0) hide_secret_data(v);
+    if (strcmp(kind, "SecretList") == 0) {
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(v, "items"), i, it) hide_secret_data(it);
+    }
+}
+
 /* Redacts v in place; returns the value to keep (v, or a new "<redacted>"
  * string that replaces it: then v was released). */
 static json_t *redact(gcp_log_t *l, json_t *v, bool secret_payload) {
@@ -82,6 +102,7 @@ static json_t *redact(gcp_log_t *l, json_t *v, bool secret_payload) {
         const char *k;
         json_t *x;
         void *tmp;
+        redact_k8s_secret(v);
         json_object_foreach_safe(v, tmp, k, x) {
             if (is_secret_key(k) && !json_is_null(x)) {
                 json_object_set_new(v, k, json_string(REDACTED));

@@ -17,7 +17,7 @@ static const char *const cluster_kinds[] = {
     "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "FlowSchema",
     "PriorityLevelConfiguration", NULL};
 
-static const char *const conn_fields[] = {"cluster", "kubeconfig", "context", "wait_timeout", NULL};
+static const char *const conn_fields[] = {"cluster", "kubeconfig", "context", "wait_timeout", "via", NULL};
 
 static const char *sget(const json_t *o, const char *path) {
     return json_string_value(jpath_get(o, path));

@@ -17,7 +17,7 @@
 
 /* body: the manifest's body: file (relative to spec_dir) or yaml, plus
  * optional namespace (for namespaced objects that name none) and the
- * connection fields (cluster, kubeconfig, context, wait_timeout) copied
+ * connection fields (cluster, kubeconfig, context, wait_timeout, via) copied
  * into every object.  *items: a NEW array of {"key": "Kind/ns/name",
  * "body": {...}, "line": N} in document order.  Errors (malformed YAML,
  * a document without kind/apiVersion/metadata.name, duplicate keys) name

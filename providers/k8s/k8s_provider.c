@@ -14,6 +14,19 @@
  * (the cluster's endpoint and CA then come from the container API) or
  * "kubeconfig:/abs/path@context|v1|Namespace||argo".
  *
+ * A body may also carry `via` = { host, port, user, private_key_file |
+ * use_agent, host_key_sha256 | known_hosts_file, ... } (the fields of
+ * ssh.exec's via): the API server is then reached through local port
+ * forwarding over SSH (direct-tcpip) via that bastion.  The tunnel opens on
+ * the first request that needs it, is shared by every resource using the
+ * same bastion and target, and closes with the provider.  Requests keep
+ * the server URL (TLS verification and SNI against the cluster's name and
+ * CA); only the TCP connection goes to the tunnel's local port
+ * (CURLOPT_CONNECT_TO).  `via` is never sent nor
+ * diffed; it is not part of the resource ID: each resource uses the via of
+ * the body the engine passes (the spec's, or the last applied one when it
+ * left the spec), and a delete, which gets no body, the one its read saw.
+ *
  * Writes are server-side apply (PATCH application/apply-patch+yaml,
  * fieldManager=plinth, force=true) of exactly the spec's fields, so fields
  * other managers own are left alone.  Kinds map to resources through
@@ -38,6 +51,7 @@
 #include "providers/gcp/gcp_log.h"
 #include "providers/k8s/k8s.h"
 #include "providers/k8s/k8s_yaml.h"
+#include "providers/ssh/ssh.h"
 
 #define DEFAULT_WAIT_S 300
 
@@ -48,7 +62,6 @@ typedef struct conn {
     char *cert_pem, *key_pem; /* client certificate (kubeconfig) or NULL */
     char *token;      /* static bearer token (kubeconfig) or NULL */
     int gcp_auth;     /* bearer token from the provider's Google client */
-    int insecure;
     json_t *disc;     /* "apiVersion|Kind" -> {"resource": , "namespaced": } */
     pthread_mutex_t mu;
     struct conn *next;
@@ -66,6 +79,8 @@ typedef struct k8s_prov {
     /* Connections, TLS sessions and DNS shared by every request (reuse). */
     CURLSH *share;
     pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+    ssh_pool_t *ssh; /* bastion sessions and tunnels (`via`) */
+    json_t *vias;    /* resource ID -> the last resolved `via` its body had */
 } k8s_prov_t;
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud) {
@@ -300,7 +315,13 @@ static conn_t *conn_kubeconfig(k8s_prov_t *P, const char *path, const char *cont
     if (jstr(cl, "certificate-authority-data")) t.ca_pem = b64_decode(jstr(cl, "certificate-authority-data"), NULL);
     else if (jstr(cl, "certificate-authority") && !(t.ca_pem = read_text(jstr(cl, "certificate-authority"), e)))
         goto fail;
-    t.insecure = json_is_true(json_object_get(cl, "insecure-skip-tls-verify"));
+    /* plinth always verifies TLS: a kubeconfig that turns it off is refused
+     * rather than silently obeyed. */
+    if (json_is_true(json_object_get(cl, "insecure-skip-tls-verify")) && strncmp(t.server, "https:", 6) == 0) {
+        perr_set(e, "", "kubeconfig %s: cluster of context %s sets insecure-skip-tls-verify; plinth always "
+                 "verifies TLS: give certificate-authority-data instead", abs, ctxname);
+        goto fail;
+    }
     if (user) {
         if (jstr(user, "token")) t.token = xstrdup(jstr(user, "token"));
         if (jstr(user, "client-certificate-data")) t.cert_pem = b64_decode(jstr(user, "client-certificate-data"), NULL);
@@ -331,8 +352,102 @@ fail:
     return NULL;
 }
 
+/* ---- tunnels (`via`) --------------------------------------------------------- */
+
+static const char *const via_fields[] = {
+    "host", "port", "user", "private_key_file", "private_key_passphrase", "use_agent",
+    "host_key_sha256", "known_hosts_file", "trust_on_first_use", "connect_timeout", "via", NULL};
+
+/* The body's via when set and resolved, else NULL. */
+static const json_t *body_via(const json_t *body) {
+    const json_t *v = json_object_get(body, "via");
+    return json_is_object(v) && !ref_contains(v) ? v : NULL;
+}
+
+static int via_check(const json_t *via, perr_t *e) {
+    if (!json_is_object(via)) {
+        perr_set(e, "", "via: expected a table of SSH settings for the bastion ({ host, user, "
+                        "private_key_file | use_agent, host_key_sha256 | known_hosts_file, ... })");
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)via, k, v) {
+        int ok = 0;
+        for (const char *const *f = via_fields; *f; f++) ok |= !strcmp(*f, k);
+        if (!ok) {
+            perr_set(e, "", "via.%s: unknown field (known: host, port, user, private_key_file, use_agent, "
+                            "private_key_passphrase, host_key_sha256, known_hosts_file, "
+                            "trust_on_first_use, connect_timeout, via)", k);
+            return -1;
+        }
+    }
+    return ssh_cfg_check(via, "via", e);
+}
+
+/* Remembers the bastion of a resource (for its delete, which gets no body).
+ * A via from state (the last applied body) has its passphrase hashed:
+ * dropped. */
+static void prov_note_via(k8s_prov_t *P, const char *id, const json_t *via) {
+    if (!via) return;
+    json_t *v = json_deep_copy(via);
+    for (json_t *o = v; json_is_object(o); o = json_object_get(o, "via")) {
+        const char *pp = jstr(o, "private_key_passphrase");
+        if (pp && !strncmp(pp, "sha256:", 7)) json_object_del(o, "private_key_passphrase");
+    }
+    pthread_mutex_lock(&P->mu);
+    json_object_set_new(P->vias, id, v);
+    pthread_mutex_unlock(&P->mu);
+}
+
+/* The via remembered for a resource (new reference) or NULL. */
+static json_t *prov_via(k8s_prov_t *P, const char *id) {
+    pthread_mutex_lock(&P->mu);
+    json_t *v = json_incref(json_object_get(P->vias, id));
+    pthread_mutex_unlock(&P->mu);
+    return v;
+}
+
+/* Opens (or finds: ssh_tunnel_open shares them) the tunnel to c's API server
+ * through via.  *connect_to (new string) is the CURLOPT_CONNECT_TO entry,
+ * *label (new string) names the bastion; both NULL without via. */
+static int conn_tunnel(k8s_prov_t *P, conn_t *c, const json_t *via, char **connect_to, char **label,
+                       perr_t *e) {
+    *connect_to = *label = NULL;
+    if (!via) return 0;
+    char *host = NULL, *port = NULL;
+    int rc = -1;
+    CURLU *u = curl_url();
+    if (!u || curl_url_set(u, CURLUPART_URL, c->server, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        perr_set(e, "", "via: cannot tell the host and port of the API server %s", c->server);
+    } else {
+        /* SSH names an IPv6 target without the URL's brackets. */
+        size_t hl = strlen(host);
+        char *target = host[0] == '[' && hl > 2 ? xstrndup(host + 1, hl - 2) : xstrdup(host);
+        int tport = atoi(port), local = 0;
+        *label = ssh_cfg_key(via);
+        if (ssh_tunnel_open(P->ssh, via, target, tport, &local, e) != 0) {
+            perr_wrap(e, "ssh tunnel to the Kubernetes API %s:%d via %s", target, tport, *label);
+            free(*label);
+            *label = NULL;
+        } else {
+            *connect_to = xasprintf("%s:%d:127.0.0.1:%d", host, tport, local);
+            rc = 0;
+        }
+        free(target);
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
+}
+
 /* The connection key a resolved body names, or NULL (e filled). */
 static char *body_conn_key(k8s_prov_t *P, const json_t *body, perr_t *e) {
+    const json_t *via = json_object_get(body, "via");
+    if (via && !json_is_null(via) && !ref_contains(via) && via_check(via, e) != 0) return NULL;
     const json_t *cl = json_object_get(body, "cluster");
     const char *kc = jstr(body, "kubeconfig");
     if (cl && kc) {
@@ -433,8 +548,8 @@ static size_t on_data(char *p, size_t sz, size_t n, void *ud) {
     return sz * n;
 }
 
-static int kcall(k8s_prov_t *P, conn_t *c, const char *method, const char *path, const char *ctype,
-                 const char *body, kresp_t *out, volatile sig_atomic_t *cancel, perr_t *e) {
+static int kcall(k8s_prov_t *P, conn_t *c, const json_t *via, const char *method, const char *path,
+                 const char *ctype, const char *body, kresp_t *out, volatile sig_atomic_t *cancel, perr_t *e) {
     memset(out, 0, sizeof *out);
     char *url = xasprintf("%s%s", c->server, path);
     char *token = NULL;
@@ -453,11 +568,22 @@ static int kcall(k8s_prov_t *P, conn_t *c, const char *method, const char *path,
             return -1;
         }
     }
+    char *connect_to = NULL, *label = NULL;
+    if (conn_tunnel(P, c, via, &connect_to, &label, e) != 0) {
+        free(token);
+        free(url);
+        return -1;
+    }
     int rc = -1;
     int64_t delay = P->endpoint ? 100 : 500;
     for (int attempt = 1; attempt <= 8; attempt++) {
         CURL *h = curl_easy_init();
-        struct curl_slist *hd = NULL;
+        struct curl_slist *hd = NULL, *cto = NULL;
+        if (connect_to) {
+            /* Same URL (TLS name, Host header); the TCP connection goes to the tunnel. */
+            cto = curl_slist_append(NULL, connect_to);
+            curl_easy_setopt(h, CURLOPT_CONNECT_TO, cto);
+        }
         sbuf_t resp = {0};
         hd = curl_slist_append(hd, "Accept: application/json");
         if (ctype) {
@@ -496,10 +622,6 @@ static int kcall(k8s_prov_t *P, conn_t *c, const char *method, const char *path,
             curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &kb);
             curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
         }
-        if (c->insecure) {
-            curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-            curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-        }
         int64_t t0 = util_now_ms();
         CURLcode cc = curl_easy_perform(h);
         long status = 0;
@@ -511,11 +633,18 @@ static int kcall(k8s_prov_t *P, conn_t *c, const char *method, const char *path,
                                   .ms = (long)(util_now_ms() - t0), .attempt = attempt};
             gcp_log_write(P->log, &le);
         }
-        curl_slist_free_all(hd);
         curl_easy_cleanup(h);
+        curl_slist_free_all(hd);
+        curl_slist_free_all(cto);
         int retry = cc != CURLE_OK || status == 429 || status == 500 || status == 502 ||
                     status == 503 || status == 504;
         if (!retry || attempt == 8 || (cancel && *cancel)) {
+            if (cc != CURLE_OK && connect_to) {
+                perr_set(e, "", "%s %s (through the ssh tunnel via %s): %s", method, url, label,
+                         curl_easy_strerror(cc));
+                sbuf_free(&resp);
+                break;
+            }
             if (cc != CURLE_OK) {
                 perr_set(e, "", "%s %s: %s", method, url, curl_easy_strerror(cc));
                 sbuf_free(&resp);
@@ -531,6 +660,8 @@ static int kcall(k8s_prov_t *P, conn_t *c, const char *method, const char *path,
         usleep((useconds_t)(delay * 1000));
         delay = delay * 2 > 8000 ? 8000 : delay * 2;
     }
+    free(connect_to);
+    free(label);
     free(token);
     free(url);
     return rc;
@@ -552,8 +683,8 @@ typedef struct {
 } kres_t;
 
 /* 1 found, 0 unknown kind, -1 error. */
-static int discover(k8s_prov_t *P, conn_t *c, const char *api_version, const char *kind, kres_t *out,
-                    volatile sig_atomic_t *cancel, perr_t *e) {
+static int discover(k8s_prov_t *P, conn_t *c, const json_t *via, const char *api_version, const char *kind,
+                    kres_t *out, volatile sig_atomic_t *cancel, perr_t *e) {
     char *key = xasprintf("%s|%s", api_version, kind);
     for (int pass = 0; pass < 2; pass++) {
         pthread_mutex_lock(&c->mu);
@@ -570,7 +701,7 @@ static int discover(k8s_prov_t *P, conn_t *c, const char *api_version, const cha
         if (pass) break;
         char *path = strchr(api_version, '/') ? xasprintf("/apis/%s", api_version) : xasprintf("/api/%s", api_version);
         kresp_t r;
-        if (kcall(P, c, "GET", path, NULL, NULL, &r, cancel, e) != 0) {
+        if (kcall(P, c, via, "GET", path, NULL, NULL, &r, cancel, e) != 0) {
             free(path);
             free(key);
             return -1;
@@ -617,7 +748,7 @@ static char *object_path(const char *api_version, const kres_t *kr, const char *
 
 /* ---- the object type ---------------------------------------------------------- */
 
-static const char *const plinth_fields[] = {"cluster", "kubeconfig", "context", "wait_timeout", NULL};
+static const char *const plinth_fields[] = {"cluster", "kubeconfig", "context", "wait_timeout", "via", NULL};
 
 static void strip_live(json_t *live) {
     json_t *md = json_object_get(live, "metadata");
@@ -627,6 +758,7 @@ static void strip_live(json_t *live) {
 typedef struct {
     k8s_prov_t *P;
     conn_t *conn;
+    json_t *via; /* the bastion, or NULL */
     char *api_version, *kind, *ns, *name;
     kres_t kr;
     int known; /* discovery found the kind */
@@ -634,6 +766,7 @@ typedef struct {
 } target_t;
 
 static void target_free(target_t *t) {
+    json_decref(t->via);
     free(t->api_version);
     free(t->kind);
     free(t->ns);
@@ -663,7 +796,21 @@ static int target_from_id(rctx_t *c, const char *id, const json_t *desired, targ
     free_parts(parts);
     if (t->gone) return 0;
     if (!t->conn) return -1;
-    int d = discover(t->P, t->conn, t->api_version, t->kind, &t->kr, c->cancel, c->err);
+    /* Before the first request: it may have to go through the bastion. */
+    json_t *via = json_object_get(desired, "via");
+    if (via && json_is_null(via)) via = NULL;
+    if (via && !ref_contains(via)) {
+        if (via_check(via, c->err) != 0) return -1;
+        prov_note_via(t->P, id, via);
+    }
+    if (via || !desired) t->via = prov_via(t->P, id);
+    if (via && !t->via) {
+        perr_set(c->err, "", "via refers to attributes of other resources, which are not resolved when "
+                             "reading an existing object: set via with values known before the run "
+                             "(literals or variables)");
+        return -1;
+    }
+    int d = discover(t->P, t->conn, t->via, t->api_version, t->kind, &t->kr, c->cancel, c->err);
     if (d < 0) return -1;
     t->known = d;
     return 0;
@@ -682,6 +829,7 @@ static char *obj_id(rctx_t *c, const json_t *desired) {
     if (!key) return NULL;
     char *id = xasprintf("%s|%s|%s|%s|%s", key, av, kind, ns ? ns : "", name);
     free(key);
+    prov_note_via(P, id, body_via(desired));
     return id;
 }
 
@@ -696,7 +844,7 @@ static int obj_read(rctx_t *c, const char *id, const json_t *desired, json_t **l
     }
     char *path = object_path(t.api_version, &t.kr, t.ns, t.name);
     kresp_t r;
-    if (kcall(t.P, t.conn, "GET", path, NULL, NULL, &r, c->cancel, c->err) == 0) {
+    if (kcall(t.P, t.conn, t.via, "GET", path, NULL, NULL, &r, c->cancel, c->err) == 0) {
         if (r.status == 404) rc = 0;
         else if (r.status == 200 && json_is_object(r.body)) {
             *live = json_incref(r.body);
@@ -819,7 +967,7 @@ static int wait_ready(rctx_t *c, target_t *t, const char *path, const json_t *de
     char msg[512] = "", last[512] = "";
     for (;;) {
         kresp_t r;
-        if (kcall(t->P, t->conn, "GET", path, NULL, NULL, &r, c->cancel, c->err) != 0) return -1;
+        if (kcall(t->P, t->conn, t->via, "GET", path, NULL, NULL, &r, c->cancel, c->err) != 0) return -1;
         if (r.status != 200 || !json_is_object(r.body)) {
             kerr(&r, "GET", path, c->err);
             kresp_free(&r);
@@ -904,7 +1052,7 @@ static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **li
         while (!t.known && util_now_ms() - start < limit && !(c->cancel && *c->cancel)) {
             sleep_ms(delay, c->cancel);
             delay = delay * 2 > 5000 ? 5000 : delay * 2;
-            int d = discover(t.P, t.conn, t.api_version, t.kind, &t.kr, c->cancel, c->err);
+            int d = discover(t.P, t.conn, t.via, t.api_version, t.kind, &t.kr, c->cancel, c->err);
             if (d < 0) goto out;
             t.known = d;
         }
@@ -935,7 +1083,8 @@ static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **li
     int hr;
     int64_t start = util_now_ms(), delay = t.P->endpoint ? 50 : 1000;
     for (;;) {
-        hr = kcall(t.P, t.conn, "PATCH", q, "application/apply-patch+yaml", text, &r, c->cancel, c->err);
+        hr = kcall(t.P, t.conn, t.via, "PATCH", q, "application/apply-patch+yaml", text, &r, c->cancel,
+                   c->err);
         const char *dk = hr == 0 ? json_string_value(jpath_get(r.body, "details.kind")) : NULL;
         /* Its namespace may be on its way too. */
         if (hr != 0 || r.status != 404 || !dk || strcmp(dk, "namespaces") != 0 ||
@@ -1019,7 +1168,7 @@ static int obj_remove(rctx_t *c, const char *id, const json_t *live) {
     path = object_path(t.api_version, &t.kr, t.ns, t.name);
     char *q = xasprintf("%s?propagationPolicy=Foreground", path);
     kresp_t r;
-    int hr = kcall(t.P, t.conn, "DELETE", q, NULL, NULL, &r, c->cancel, c->err);
+    int hr = kcall(t.P, t.conn, t.via, "DELETE", q, NULL, NULL, &r, c->cancel, c->err);
     free(q);
     if (hr != 0) goto out;
     if (r.status == 404) {
@@ -1037,7 +1186,7 @@ static int obj_remove(rctx_t *c, const char *id, const json_t *live) {
     int64_t timeout_ms = DEFAULT_WAIT_S * 1000;
     int said = 0;
     for (;;) {
-        if (kcall(t.P, t.conn, "GET", path, NULL, NULL, &r, c->cancel, c->err) != 0) goto out;
+        if (kcall(t.P, t.conn, t.via, "GET", path, NULL, NULL, &r, c->cancel, c->err) != 0) goto out;
         long st = r.status;
         if (st == 404) {
             kresp_free(&r);
@@ -1196,13 +1345,25 @@ static const char *const obj_required[] = {"apiVersion", "kind", NULL};
  * reported with the --replace hint: listing it would replace Deployments on
  * every template change). */
 static const char *const obj_immutable[] = {"spec.selector", "spec.clusterIP", NULL};
-static const char *const obj_ignore[] = {"cluster", "kubeconfig", "context", "wait_timeout", "status", NULL};
+static const char *const obj_ignore[] = {"cluster", "kubeconfig", "context", "wait_timeout", "via", "status", NULL};
+static const char *const obj_sensitive[] = {"via.private_key_passphrase", "via.via.private_key_passphrase",
+                                            "via.via.via.private_key_passphrase", NULL};
+
+/* A Secret's values are secrets; a ConfigMap's data is not: sensitivity
+ * depends on the kind. */
+static const char *const *obj_sensitive_for(const json_t *body) {
+    static const char *const secret_paths[] = {"data", "stringData", NULL};
+    const char *kind = json_string_value(json_object_get(body, "kind"));
+    return kind && strcmp(kind, "Secret") == 0 ? secret_paths : NULL;
+}
 
 static const rtype_t t_object = {
     .name = "k8s.object",
     .extra_fields = plinth_fields,
     .required = obj_required,
     .immutable = obj_immutable,
+    .sensitive = obj_sensitive,
+    .sensitive_for = obj_sensitive_for,
     .ignore = obj_ignore,
     .defaults = obj_defaults,
     .id_of = obj_id,
@@ -1217,6 +1378,7 @@ static const rtype_t t_object = {
 static const rtype_t t_namespace = {
     .name = "k8s.namespace",
     .extra_fields = plinth_fields,
+    .sensitive = obj_sensitive,
     .ignore = obj_ignore,
     .defaults = ns_defaults,
     .id_of = obj_id,
@@ -1257,6 +1419,8 @@ static void *k8s_open(const json_t *config, const prov_env_t *env, perr_t *e) {
         }
     }
     pthread_mutex_init(&P->mu, NULL);
+    P->ssh = ssh_pool_new();
+    P->vias = json_object();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&P->share_mu[i], NULL);
     P->share = curl_share_init();
@@ -1289,6 +1453,9 @@ static void k8s_close(void *prov) {
     if (P->gcp) gcp_client_free(P->gcp);
     if (P->log) gcp_log_close(P->log);
     if (P->share) curl_share_cleanup(P->share);
+    /* After curl's connections (to the tunnels' local ports) are closed. */
+    ssh_pool_free(P->ssh);
+    json_decref(P->vias);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&P->share_mu[i]);
     pthread_mutex_destroy(&P->mu);
     free(P->endpoint);
