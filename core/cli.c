@@ -418,14 +418,16 @@ static int cmd_state(cli_t *c) {
             perr_set(&err, c->args.v[1], "serial %lld is older than the current state's %lld (use --force)",
                      (long long)ns->serial, (long long)e->state->serial), rc = -1;
         else {
-            ns->serial--; /* state_save increments it back to the pushed serial */
+            /* Written as it is: lineage and serial are kept. */
             state_free(e->state);
             e->state = ns;
             ns = NULL;
             char *s = state_dump(e->state);
             rc = e->backend->write(e->backend, s, strlen(s), &err);
             free(s);
-            e->state->serial++;
+            if (rc == 0)
+                ui_out(c->ui, "Pushed state (lineage %s, serial %lld) to %s.\n", e->state->lineage,
+                       (long long)e->state->serial, e->backend->describe ? e->backend->describe : e->backend->kind);
         }
         state_free(ns);
         free(data);

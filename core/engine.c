@@ -148,11 +148,18 @@ static int take_lock(engine_t *e, perr_t *err) {
     }
 }
 
+static bool strlist_has_prefix(const strlist_t *l, const char *prefix) {
+    for (size_t i = 0; i < l->n; i++)
+        if (strncmp(l->v[i], prefix, strlen(prefix)) == 0) return true;
+    return false;
+}
+
 /* --backend-config k=v: values over the spec's backend block; a bucket
  * with no backend block means gcs. */
 static void apply_backend_config(engine_t *e) {
     if (!e->o.backend_config.n || !e->spec) return;
-    if (!e->spec->backend) e->spec->backend = json_object();
+    bool had_block = e->spec->backend != NULL;
+    if (!had_block) e->spec->backend = json_object();
     for (size_t i = 0; i < e->o.backend_config.n; i++) {
         const char *kv = e->o.backend_config.v[i], *eq = strchr(kv, '=');
         if (!eq) continue;
@@ -165,8 +172,11 @@ static void apply_backend_config(engine_t *e) {
         }
         free(k);
     }
-    if (!e->spec->backend_type && json_object_get(e->spec->backend, "bucket"))
+    if ((!had_block || !e->spec->backend_type) && json_object_get(e->spec->backend, "bucket") &&
+        !strlist_has_prefix(&e->o.backend_config, "type=")) {
+        free(e->spec->backend_type);
         e->spec->backend_type = xstrdup("gcs");
+    }
 }
 
 engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *stop, bool need_spec) {

@@ -19,8 +19,9 @@ P="$PLINTH --spec env.lua --no-color"
 state_url="$EMU_URL/storage/storage/v1/b/team-state/o/envs%2Fdefault.plinth.json"
 
 # 1a. Ten at once, no waiting.
-for i in 0 1 2 3 4 5 6 7 8 9; do $P apply --auto-approve > "run$i.out" 2>&1 & done
-wait
+pids=""
+for i in 0 1 2 3 4 5 6 7 8 9; do $P apply --auto-approve > "run$i.out" 2>&1 & pids="$pids $!"; done
+for p in $pids; do wait $p; done
 won=0; lost=0
 for i in 0 1 2 3 4 5 6 7 8 9; do
     if grep -q "Apply complete" "run$i.out"; then won=$((won + 1));
@@ -32,10 +33,12 @@ echo "ten at once: $won applied, $lost refused naming the holder"
 expect_rc 0 $P plan --detailed-exitcode
 
 # 1b. Ten at once with --lock-timeout: every run finishes, one after another.
+pids=""
 for i in 0 1 2 3 4 5 6 7 8 9; do
     $P --lock-timeout 120s apply --auto-approve --replace "gcp.storage_bucket.b$((i % 8 + 1))" > "wait$i.out" 2>&1 &
+    pids="$pids $!"
 done
-wait
+for p in $pids; do wait $p; done
 for i in 0 1 2 3 4 5 6 7 8 9; do
     grep -q "Apply complete" "wait$i.out" || fail "waiting run $i: $(cat "wait$i.out")"
 done

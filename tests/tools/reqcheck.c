@@ -155,6 +155,10 @@ static void check_body(ctx_t *c, const char *api, const sch_method_t *m, const c
             report(c, "%s takes no request body, but one was sent", m->id);
         return;
     }
+    /* A media upload's body is the object's content (which may well be
+     * JSON, like plinth's state), not the object's metadata. */
+    if (is_upload_path(path) && strstr(c->url ? c->url : "", "uploadType=media"))
+        return;
     if (!json_is_object(body)) {
         if (is_upload_path(path))
             return; /* media bytes or a multipart body, not JSON metadata */

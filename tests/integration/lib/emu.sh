@@ -12,8 +12,9 @@ EMU_PID=""
 # Every request plinth sends in a test is logged and checked against the
 # Google Cloud CLI's API definitions (reqcheck_log).
 export PLINTH_HTTP_LOG="$WORK/plinth-http.log"
-TOOLS=${PLINTH_TOOLS:-$(pwd)/build/tools}
-[ -x "$TOOLS/reqcheck" ] || TOOLS="$(dirname "$BIN")/tools"
+# The tools of the same build as the binaries (build/tools beside bin/).
+TOOLS=${PLINTH_TOOLS:-$(dirname "$BIN")/tools}
+[ -x "$TOOLS/reqcheck" ] || TOOLS="$(pwd)/build/tools"
 
 cleanup() {
     [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null && wait "$EMU_PID" 2>/dev/null
