@@ -6,6 +6,7 @@
  * of them shows in the plan and re-runs the script. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "core/rtype.h"
@@ -373,7 +374,8 @@ static int run(rctx_t *c, const json_t *body, const char *field, json_t **live) 
         }
     }
     /* A pooled session may have died while idle (NAT timeouts, sshd
-     * restart): when nothing could start on it, retry once on a new one. */
+     * restart), or a busy sshd may refuse a channel: when nothing could
+     * start, retry (twice, with a short pause) on a new session. */
     for (int attempt = 0;; attempt++) {
         if (!(conn = ssh_conn_acquire(p->pool, body, e))) goto out;
         int r = upload_files(c, conn, body, field);
@@ -381,9 +383,11 @@ static int run(rctx_t *c, const json_t *body, const char *field, json_t **live) 
         if (r == 0) break;
         ssh_conn_release(conn, r == -2 || r == -3);
         conn = NULL;
-        if (r != -2 || attempt > 0) goto out;
+        if (r != -2 || attempt >= 2) goto out;
         free(tail);
         tail = NULL;
+        struct timespec pause = {0, (attempt + 1) * 200 * 1000 * 1000L};
+        nanosleep(&pause, NULL);
     }
     if (status != 0) {
         perr_set(e, "", "exit status %d; last lines:\n%s", status, tail);

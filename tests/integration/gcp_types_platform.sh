@@ -58,8 +58,7 @@ gcp.compute_router "nat" { network = net.selfLink, nats = { { name = "nat", natI
   sourceSubnetworkIpRangesToNat = "ALL_SUBNETWORKS_ALL_IP_RANGES" } } }
 local psa = gcp.compute_global_address "psa" { purpose = "VPC_PEERING", addressType = "INTERNAL", prefixLength = 16,
   network = net.selfLink }
-local conn = gcp.service_networking_connection "psa" { network = net.selfLink, reservedPeeringRanges = { psa.name },
-  deletion_policy = "ABANDON" }
+local conn = gcp.service_networking_connection "psa" { network = net.selfLink, reservedPeeringRanges = { psa.name } }
 local gke = gcp.container_cluster "ml" {
   network = net.selfLink, subnetwork = sub.selfLink, initialNodeCount = 1,
   ipAllocationPolicy = { useIpAliases = true, clusterSecondaryRangeName = "pods", servicesSecondaryRangeName = "svc" },
@@ -114,18 +113,12 @@ expect "import bucket member by Terraform-style ID" 0 import gcp.storage_bucket_
     "b/types-it-artifacts roles/storage.objectViewer user:ann@example.com"
 expect "plan after import finds no changes" 0 plan --detailed-exitcode
 
-# KNOWN (reported to the lead, not counted): on destroy the engine reads
-# resources without a spec, so plinth-only options such as
-# deletion_policy = "ABANDON" do not reach remove(); and the emulator serves
-# deleteConnection at ".../connections/{c}:deleteConnection" while the real
-# API (gcloud's generated client) uses POST ".../connections/{c}".  Either
-# fix turns this back into a plain check.
+# destroy: the connection is deleted once the SQL instance using it is gone,
+# then the network.
 (cd "$TMP" && timeout 120 "$PLINTH" --http-log "$TMP/http.log" destroy --auto-approve) > "$TMP/out" 2>&1
 rc=$?
 if [ "$rc" -eq 0 ]; then
     ok "destroy removes everything"
-elif grep -q "^Error:" "$TMP/out" && ! grep "^Error:" "$TMP/out" | grep -vq "service_networking_connection"; then
-    echo "KNOWN destroy: only the service networking connection failed (see comment)"
 else
     bad "destroy (exit $rc)" "$TMP/out"
 fi

@@ -111,7 +111,7 @@ static void test_dump_parse_round_trip_is_identical(void **st) {
     state_free(p);
 }
 
-static void test_dump_is_sorted_indented_with_trailing_newline(void **st) {
+static void test_dump_is_sorted_one_resource_per_line_with_trailing_newline(void **st) {
     state_t *s = sample_state();
     char *d = state_dump(s);
     size_t n = strlen(d);
@@ -121,7 +121,9 @@ static void test_dump_is_sorted_indented_with_trailing_newline(void **st) {
     char *a = strstr(d, "gcp.compute_network.main\""), *b = strstr(d, "gcp.compute_subnetwork.a\""),
          *c = strstr(d, "gcp.storage_bucket.b\"");
     assert_true(a && b && c && a < b && b < c);
-    assert_non_null(strstr(d, "\"pending\": null"));
+    /* one compact line per resource */
+    assert_non_null(strstr(d, "\n    {\"addr\":\"gcp.compute_network.main\""));
+    assert_non_null(strstr(d, "\"pending\":null"));
     free(d);
     state_free(s);
 }
@@ -1095,7 +1097,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_state_has_uuid_v4_lineage_and_serial_zero),
         cmocka_unit_test(test_dump_parse_round_trip_is_identical),
-        cmocka_unit_test(test_dump_is_sorted_indented_with_trailing_newline),
+        cmocka_unit_test(test_dump_is_sorted_one_resource_per_line_with_trailing_newline),
         cmocka_unit_test(test_parse_rejects_corrupt_documents_naming_the_problem),
         cmocka_unit_test(test_parse_accepts_minimal_document),
         cmocka_unit_test(test_parse_survives_truncated_and_mutated_input),
