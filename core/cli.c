@@ -389,7 +389,7 @@ static int cmd_state(cli_t *c) {
         if (!s) perr_set(&err, c->args.v[1], "not in state"), rc = -1;
         else {
             json_t *j = json_pack("{s:s, s:s, s:s?, s:O?, s:s?}", "address", s->addr, "type", s->type, "id",
-                                  s->id, "attributes", s->attrs, "pending", s->pending);
+                                  s->id, "attributes", state_attrs(s), "pending", s->pending);
             ui_json(c->ui, j);
             json_decref(j);
         }
@@ -476,12 +476,12 @@ static int cmd_kubeconfig(cli_t *c) {
     if (!e) return 1;
     state_res_t *r = state_find(e->state, c->args.v[0]);
     int rc = 1;
-    if (!r || !r->attrs) {
+    if (!r || !state_attrs(r)) {
         fprintf(stderr, "Error: %s is not in the state\n", c->args.v[0]);
     } else {
         perr_t err = {0};
         char *yaml = NULL;
-        if (k8s_kubeconfig(e->endpoint, r->attrs, NULL, &yaml, &err) != 0) {
+        if (k8s_kubeconfig(e->endpoint, state_attrs(r), NULL, &yaml, &err) != 0) {
             fprintf(stderr, "Error: %s: %s\n", c->args.v[0], err.msg);
         } else {
             fputs(yaml, stdout);

@@ -99,12 +99,13 @@ static void set_reason(plan_item_t *it) {
 /* Paths the spec sets whose live value moved away from what plinth last
  * recorded: a change made outside plinth. */
 static void find_drift(engine_t *e, plan_item_t *it) {
+    if (!it->diff.n || !it->live) return; /* nothing differs: no drift, no need to read attrs */
     state_res_t *s = state_find(e->state, it->addr);
-    if (!s || !s->attrs || !it->live) return;
+    if (!s || !state_attrs(s)) return;
     for (size_t i = 0; i < it->diff.n; i++) {
         diff_change_t *c = &it->diff.c[i];
         if (c->sensitive || c->unknown || !c->after) continue;
-        json_t *was = jpath_get(s->attrs, c->path);
+        json_t *was = jpath_get(state_attrs(s), c->path);
         if (was && diff_equal(c->after, was)) strlist_add(&it->drift, c->path);
     }
 }

@@ -282,7 +282,8 @@ int engine_save_state(engine_t *e, perr_t *err) {
 static int out_lookup(void *ud, const char *addr, const char *path, json_t **out, perr_t *e) {
     engine_t *en = ud;
     state_res_t *s = state_find(en->state, addr);
-    json_t *v = s && s->attrs ? (*path ? jpath_get(s->attrs, path) : s->attrs) : NULL;
+    json_t *attrs = state_attrs(s);
+    json_t *v = attrs ? (*path ? jpath_get(attrs, path) : attrs) : NULL;
     if (!v && s && s->applied && *path) v = jpath_get(s->applied, path);
     if (!v) {
         perr_set(e, "", "%s.%s is not known (is %s applied?)", addr, path, addr);

@@ -37,8 +37,9 @@ void plan_ctx(engine_t *e, plan_item_t *it, rctx_t *c, perr_t *err) {
 static int state_lookup(void *ud, const char *addr, const char *path, json_t **out, perr_t *e) {
     engine_t *en = ud;
     state_res_t *s = state_find(en->state, addr);
-    if (!s || !s->attrs) return 0;
-    json_t *v = *path ? jpath_get(s->attrs, path) : s->attrs;
+    json_t *attrs = state_attrs(s);
+    if (!attrs) return 0;
+    json_t *v = *path ? jpath_get(attrs, path) : attrs;
     if (!v) return 0;
     *out = v;
     return 1;
@@ -73,7 +74,8 @@ static int read_one(rjob_t *j, plan_item_t *it) {
     if (it->type->local_state) {
         /* Nothing to query: what the last apply recorded is live. */
         state_res_t *s = state_find(j->e->state, it->addr);
-        finish_live(it, s && s->attrs && !s->pending ? json_deep_copy(s->attrs) : NULL);
+        json_t *attrs = state_attrs(s);
+        finish_live(it, attrs && !s->pending ? json_deep_copy(attrs) : NULL);
         return 0;
     }
     perr_t err = {0};

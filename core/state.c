@@ -4,6 +4,7 @@
 #include "state.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
@@ -102,6 +103,7 @@ static void res_clear(state_res_t *r) {
     free(r->type);
     free(r->id);
     json_decref(r->attrs);
+    free(r->attrs_raw);
     json_decref(r->applied);
     strlist_free(&r->deps);
     free(r->pending);
@@ -235,7 +237,8 @@ char *state_dump(const state_t *s) {
         json_object_set_new(o, "addr", jstr(r->addr));
         json_object_set_new(o, "type", r->type ? jstr(r->type) : json_null());
         json_object_set_new(o, "id", r->id ? jstr(r->id) : json_null());
-        json_object_set(o, "attrs", r->attrs ? r->attrs : json_null());
+        json_t *attrs = state_attrs((state_res_t *)r);
+        json_object_set(o, "attrs", attrs ? attrs : json_null());
         json_object_set(o, "applied", r->applied ? r->applied : json_null());
         json_object_set_new(o, "applied_hash", json_string(r->applied_hash));
         json_t *deps = json_array();
@@ -368,7 +371,167 @@ static int parse_res(json_t *o, size_t i, const char *where, state_res_t *r, per
     return 0;
 }
 
+static int state_parse_whole(const char *data, size_t len, const char *where, state_t **out, perr_t *e);
+
+/* ---- lazy attributes ----
+ * state_parse cuts each resources[i].attrs object out of the text before
+ * handing the rest to jansson; state_attrs parses one when it is asked for.
+ * The scanner only follows structure (strings, nesting); anything it does
+ * not expect makes it give up, and the document is then parsed whole. */
+
+static pthread_mutex_t attrs_mu = PTHREAD_MUTEX_INITIALIZER;
+
+json_t *state_attrs(state_res_t *r) {
+    if (!r) return NULL;
+    pthread_mutex_lock(&attrs_mu);
+    if (!r->attrs && r->attrs_raw) {
+        r->attrs = json_loads(r->attrs_raw, 0, NULL);
+        free(r->attrs_raw);
+        r->attrs_raw = NULL;
+    }
+    json_t *a = r->attrs;
+    pthread_mutex_unlock(&attrs_mu);
+    return a;
+}
+
+typedef struct {
+    size_t off, len; /* len 0: no attrs object in this element */
+} span_t;
+
+static size_t sc_ws(const char *t, size_t i, size_t n) {
+    while (i < n && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' || t[i] == '\r')) i++;
+    return i;
+}
+
+/* Index past the string starting at t[i] == '"', or n. */
+static size_t sc_str(const char *t, size_t i, size_t n) {
+    for (i++; i < n && t[i] != '"'; i++)
+        if (t[i] == '\\') i++;
+    return i < n ? i + 1 : n;
+}
+
+static size_t sc_value(const char *t, size_t i, size_t n) {
+    i = sc_ws(t, i, n);
+    if (i >= n) return n;
+    if (t[i] == '"') return sc_str(t, i, n);
+    if (t[i] != '{' && t[i] != '[') {
+        while (i < n && t[i] != ',' && t[i] != '}' && t[i] != ']' && t[i] != ' ' && t[i] != '\n') i++;
+        return i;
+    }
+    int depth = 0;
+    for (; i < n; i++) {
+        if (t[i] == '"') i = sc_str(t, i, n) - 1;
+        else if (t[i] == '{' || t[i] == '[') depth++;
+        else if ((t[i] == '}' || t[i] == ']') && --depth == 0) return i + 1;
+    }
+    return n;
+}
+
+static int sc_key(const char *t, size_t *i, size_t n, const char **k, size_t *kl) {
+    *i = sc_ws(t, *i, n);
+    if (*i >= n || t[*i] != '"') return -1;
+    size_t end = sc_str(t, *i, n);
+    *k = t + *i + 1;
+    *kl = end - *i - 2;
+    *i = sc_ws(t, end, n);
+    if (*i >= n || t[*i] != ':') return -1;
+    (*i)++;
+    *i = sc_ws(t, *i, n);
+    return 0;
+}
+
+/* Spans of resources[i].attrs objects, one per element; -1 on surprise. */
+static int find_attr_spans(const char *t, size_t n, span_t **out, size_t *count) {
+    size_t i = sc_ws(t, 0, n), cap = 0;
+    *out = NULL;
+    *count = 0;
+    if (i >= n || t[i] != '{') return -1;
+    i++;
+    for (;;) {
+        const char *k;
+        size_t kl;
+        i = sc_ws(t, i, n);
+        if (i < n && t[i] == '}') return 0;
+        if (sc_key(t, &i, n, &k, &kl) != 0) return -1;
+        if (kl == 9 && memcmp(k, "resources", 9) == 0 && i < n && t[i] == '[') {
+            i++;
+            for (;;) {
+                i = sc_ws(t, i, n);
+                if (i < n && t[i] == ']') { i++; break; }
+                if (i >= n || t[i] != '{') return -1;
+                span_t sp = {0, 0};
+                i++;
+                for (;;) {
+                    i = sc_ws(t, i, n);
+                    if (i < n && t[i] == '}') { i++; break; }
+                    const char *rk;
+                    size_t rkl;
+                    if (sc_key(t, &i, n, &rk, &rkl) != 0) return -1;
+                    size_t end = sc_value(t, i, n);
+                    if (rkl == 5 && memcmp(rk, "attrs", 5) == 0 && t[i] == '{') sp = (span_t){i, end - i};
+                    i = sc_ws(t, end, n);
+                    if (i < n && t[i] == ',') i++;
+                }
+                if (*count == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    *out = xrealloc(*out, cap * sizeof **out);
+                }
+                (*out)[(*count)++] = sp;
+                i = sc_ws(t, i, n);
+                if (i < n && t[i] == ',') i++;
+            }
+        } else {
+            i = sc_value(t, i, n);
+        }
+        i = sc_ws(t, i, n);
+        if (i < n && t[i] == ',') i++;
+        if (i >= n) return -1;
+    }
+}
+
 int state_parse(const char *data, size_t len, const char *where, state_t **out, perr_t *e) {
+    span_t *spans = NULL;
+    size_t nspans = 0;
+    if (data && len && find_attr_spans(data, len, &spans, &nspans) == 0 && nspans) {
+        /* Parse the text with every attrs object replaced by {}; keep the
+         * cut-out texts for state_attrs. */
+        sbuf_t b = {0};
+        size_t at = 0;
+        for (size_t k = 0; k < nspans; k++) {
+            if (!spans[k].len) continue;
+            sbuf_addn(&b, data + at, spans[k].off - at);
+            sbuf_add(&b, "{}");
+            at = spans[k].off + spans[k].len;
+        }
+        sbuf_addn(&b, data + at, len - at);
+        int rc = state_parse_whole(b.s, b.len, where, out, e);
+        if (rc == 0 && (*out)->nres == nspans) {
+            /* resources were sorted by address after parsing: match by the
+             * document order recorded in parse order. */
+            for (size_t k = 0; k < (*out)->nres; k++) {
+                state_res_t *r = &(*out)->res[k];
+                size_t idx = r->doc_index;
+                if (idx < nspans && spans[idx].len) {
+                    json_decref(r->attrs);
+                    r->attrs = NULL;
+                    r->attrs_raw = xstrndup(data + spans[idx].off, spans[idx].len);
+                }
+            }
+        } else if (rc == 0) {
+            /* The scanner and jansson disagree: parse the original whole. */
+            state_free(*out);
+            *out = NULL;
+            rc = state_parse_whole(data, len, where, out, e);
+        }
+        sbuf_free(&b);
+        free(spans);
+        return rc;
+    }
+    free(spans);
+    return state_parse_whole(data, len, where, out, e);
+}
+
+static int state_parse_whole(const char *data, size_t len, const char *where, state_t **out, perr_t *e) {
     *out = NULL;
     if (!where) where = "state";
     if (!data || len == 0) {
@@ -454,6 +617,7 @@ int state_parse(const char *data, size_t len, const char *where, state_t **out, 
         state_res_t *r = &s->res[i];
         s->nres++; /* counted at once so state_free releases a half-parsed entry */
         if (parse_res(json_array_get(v, i), i, where, r, e) != 0) goto fail;
+        r->doc_index = i;
     }
     state_sort(s);
     for (size_t i = 1; i < s->nres; i++) {

@@ -26,7 +26,11 @@ typedef struct state_res {
     char *addr;
     char *type;
     char *id;          /* provider ID (relative resource name); NULL while a create is pending without one */
-    json_t *attrs;     /* live attributes after the last apply/refresh (sensitive hashed) */
+    json_t *attrs;     /* live attributes after the last apply/refresh (sensitive hashed);
+                        * after state_parse read them through state_attrs(), set
+                        * directly */
+    char *attrs_raw;   /* private: attrs as loaded, parsed on first state_attrs() */
+    size_t doc_index;  /* private: position in the loaded document */
     json_t *applied;   /* the resolved desired body last applied (sensitive hashed) */
     char applied_hash[65];
     strlist_t deps;    /* addresses this resource depended on when applied */
@@ -57,6 +61,10 @@ int state_parse(const char *data, size_t len, const char *where, state_t **out, 
  * may be changed in place.  A pointer returned by find/upsert stays valid
  * until the next upsert/remove/rename/sort (res[] may move). */
 state_res_t *state_find(const state_t *s, const char *addr);
+/* The resource's attributes (BORROWED), parsed on first use: a plan that
+ * changes nothing never pays for parsing what it does not look at, which
+ * is most of a large state.  Thread-safe; NULL when there are none. */
+json_t *state_attrs(state_res_t *r);
 /* Adds a resource entry (or returns the existing one; its type is set to
  * type when type is non-NULL) for addr.  A new entry has id, attrs,
  * applied, pending and resume NULL and applied_hash "". */

@@ -15,25 +15,6 @@ static const char *const modes[] = {"STANDARD_REPOSITORY", "VIRTUAL_REPOSITORY",
 static const char *const regions[] = {"us",       "europe",       "asia",         "us-central1", "us-east1",
                                       "us-west1", "europe-west1", "europe-west4", "asia-east1",  NULL};
 
-static json_t *strip(const json_t *v) {
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
-            if (strncmp(k, "plinth:", 7) != 0) json_object_set_new(o, k, strip(x));
-        }
-        return o;
-    }
-    return json_deep_copy(v);
-}
-
-static int in_list(const char *const *l, const char *s) {
-    for (size_t i = 0; s && l[i]; i++)
-        if (!strcmp(l[i], s)) return 1;
-    return 0;
-}
-
 static char *repo_key(const char *p, const char *l, const char *r) {
     return xasprintf("artifactregistry/projects/%s/locations/%s/repositories/%s", p, l, r);
 }
@@ -51,19 +32,16 @@ static void op_finish(emu_t *emu, const char *key) {
 
 /* A google.longrunning.Operation finishing later with response (stolen). */
 static json_t *start_op(emu_t *emu, const char *p, const char *l, json_t *response, const char *kind) {
-    char h[33];
-    util_random_hex(h, 16);
-    char *name = xasprintf("projects/%s/locations/%s/operations/%.8s-%.4s-%.4s-%.4s-%.12s", p, l, h, h + 8,
-                           h + 12, h + 16, h + 20);
+    char *id = emu_uuid();
+    char *name = xasprintf("projects/%s/locations/%s/operations/%s", p, l, id);
     char *key = xasprintf("artifactregistry/%s", name);
     json_t *op = json_pack("{s:s,s:{s:s,s:s},s:b,s:o}", "name", name, "metadata", "@type",
                            "type.googleapis.com/google.devtools.artifactregistry.v1.OperationMetadata",
                            "createTime", emu_now(), "done", 0, "plinth:response", response);
-    json_t *pub = strip(op);
-    emu_put(emu, key, op);
-    emu_after(emu, emu_duration(emu, kind), op_finish, key);
+    json_t *pub = emu_op_arm(emu, key, op, kind, op_finish);
     free(key);
     free(name);
+    free(id);
     return pub;
 }
 
@@ -88,7 +66,7 @@ static void repo_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     json_t *body = req->body ? req->body : NULL;
     const char *fmt = json_string_value(json_object_get(body, "format"));
-    if (!in_list(formats, fmt)) {
+    if (!emu_in_list(formats, fmt)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
                   fmt ? "Invalid value at 'repository.format' (type.googleapis.com/"
                         "google.devtools.artifactregistry.v1.Repository.Format), \"%s\""
@@ -99,7 +77,7 @@ static void repo_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *mode = json_string_value(json_object_get(body, "mode"));
     if (mode && !strcmp(mode, "MODE_UNSPECIFIED"))
         mode = NULL; /* gcloud sends it; the server picks the default */
-    if (mode && !in_list(modes, mode)) {
+    if (mode && !emu_in_list(modes, mode)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Invalid value at 'repository.mode', \"%s\"",
                   mode);
         return;
@@ -124,7 +102,7 @@ static void repo_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_object_set_new(r, "updateTime", json_string(emu_now()));
     json_object_set_new(r, "satisfiesPzs", json_false());
     json_object_set_new(r, "satisfiesPzi", json_false());
-    json_t *response = strip(r);
+    json_t *response = emu_strip(r);
     json_object_set_new(response, "@type",
                         json_string("type.googleapis.com/google.devtools.artifactregistry.v1.Repository"));
     resp->body = start_op(emu, p, l, response, "artifactregistry.repositories.create");
@@ -137,40 +115,23 @@ static void repo_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static json_t *load_repo(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key) {
     *key = repo_key(req->params[0], req->params[1], req->params[2]);
-    json_t *r = emu_get(emu, *key);
-    if (!r) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Requested entity was not found.");
-        free(*key);
-        *key = NULL;
-    }
-    return r;
+    return emu_load(emu, resp, key, "Requested entity was not found.");
 }
 
 static void repo_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *r = load_repo(emu, req, resp, &key);
-    if (r) resp->body = strip(r);
+    if (r) resp->body = emu_strip(r);
     free(key);
 }
 
 static void repo_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *prefix =
         xasprintf("artifactregistry/projects/%s/locations/%s/repositories/", req->params[0], req->params[1]);
-    json_t *keys = emu_keys(emu, prefix), *k, *all = json_array();
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        const char *s = json_string_value(k);
-        if (!strchr(s + strlen(prefix), '/')) json_array_append_new(all, strip(emu_get(emu, s)));
-    }
-    char *next = NULL;
-    json_t *page = emu_page(req, all, "pageSize", 1000, &next);
+    json_t *all = emu_children(emu, prefix, true);
     resp->body = json_object();
-    if (json_array_size(page)) json_object_set(resp->body, "repositories", page);
-    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
-    json_decref(page);
-    free(next);
+    emu_page_into(req, resp->body, "repositories", all, "pageSize", 1000, false);
     json_decref(all);
-    json_decref(keys);
     free(prefix);
 }
 
@@ -192,7 +153,7 @@ static void repo_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         for (char *f = strtok_r(m, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
             char *dot = strchr(f, '.');
             if (dot) *dot = '\0'; /* sub-field masks replace the whole top-level field */
-            if (in_list(output_only, f)) {
+            if (emu_in_list(output_only, f)) {
                 emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
                           "Invalid update_mask: field \"%s\" cannot be updated.", f);
                 free(m);
@@ -209,11 +170,11 @@ static void repo_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         const char *k;
         json_t *v;
         json_object_foreach(body, k, v) {
-            if (!in_list(output_only, k) && !in_list(immutable, k)) json_object_set(r, k, v);
+            if (!emu_in_list(output_only, k) && !emu_in_list(immutable, k)) json_object_set(r, k, v);
         }
     }
     json_object_set_new(r, "updateTime", json_string(emu_now()));
-    resp->body = strip(r);
+    resp->body = emu_strip(r);
     emu_put(emu, key, r);
     r = NULL;
 out:
@@ -224,15 +185,7 @@ out:
 static void repo_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     if (!load_repo(emu, req, resp, &key)) return;
-    char *prefix = xasprintf("%s/", key);
-    json_t *keys = emu_keys(emu, prefix), *k;
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        emu_del(emu, json_string_value(k));
-    }
-    json_decref(keys);
-    free(prefix);
-    emu_del(emu, key);
+    emu_del_tree(emu, key);
     resp->body = start_op(emu, req->params[0], req->params[1],
                           json_pack("{s:s}", "@type", "type.googleapis.com/google.protobuf.Empty"),
                           "artifactregistry.repositories.delete");
@@ -242,9 +195,7 @@ static void repo_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void repo_get_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     if (!load_repo(emu, req, resp, &key)) return;
-    char *pkey = xasprintf("%s/iamPolicy", key);
-    resp->body = emu_iam_policy_get(emu, pkey);
-    free(pkey);
+    emu_iam_get_below(emu, resp, key);
     free(key);
 }
 
@@ -252,29 +203,22 @@ static void repo_set_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
     if (emu_validate(resp, "artifactregistry", "SetIamPolicyRequest", req->body) < 0) return;
     char *key;
     if (!load_repo(emu, req, resp, &key)) return;
-    char *pkey = xasprintf("%s/iamPolicy", key);
-    emu_iam_policy_set(emu, resp, pkey, req->body);
-    free(pkey);
+    emu_iam_set_below(emu, resp, key, req->body);
     free(key);
 }
 
 static void repo_test_perms(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     if (!load_repo(emu, req, resp, &key)) return;
-    json_t *perms = json_object_get(req->body, "permissions");
-    resp->body = json_object();
-    json_object_set_new(resp->body, "permissions", perms ? json_deep_copy(perms) : json_array());
+    emu_iam_test_perms(req, resp);
     free(key);
 }
 
 static void op_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = xasprintf("artifactregistry/projects/%s/locations/%s/operations/%s", req->params[0],
                           req->params[1], req->params[2]);
-    json_t *op = emu_get(emu, key);
-    if (op)
-        resp->body = strip(op);
-    else
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Operation not found.");
+    json_t *op = emu_load(emu, resp, &key, "Operation not found.");
+    if (op) resp->body = emu_strip(op);
     free(key);
 }
 
@@ -302,14 +246,7 @@ static void project_settings(emu_t *emu, const emu_req_t *req, emu_resp_t *resp)
 }
 
 static void init(emu_t *emu) {
-    json_t *keys = emu_keys(emu, "artifactregistry/projects/"), *k;
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        const char *key = json_string_value(k);
-        if (strstr(key, "/operations/") && !json_is_true(json_object_get(emu_get(emu, key), "done")))
-            emu_after(emu, 0, op_finish, key);
-    }
-    json_decref(keys);
+    emu_resume_ops(emu, "artifactregistry/projects/", "/operations/", op_finish);
 }
 
 #define RE "v1/projects/{p}/locations/{l}/repositories"

@@ -132,8 +132,7 @@ int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json
                 goto fail;
             }
             if (sa_missing(emu, nm)) {
-                emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Service account %s does not exist.",
-                          nm + 15);
+                emu_bad_request(resp, "Service account %s does not exist.", nm + 15);
                 free(nm);
                 json_decref(members);
                 goto fail;
@@ -270,9 +269,7 @@ static void project_set_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *res
 
 /* The emulator grants every permission asked about. */
 static void project_test_perms(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    json_t *perms = json_object_get(req->body, "permissions");
-    resp->body = json_object();
-    json_object_set_new(resp->body, "permissions", perms ? json_deep_copy(perms) : json_array());
+    emu_iam_test_perms(req, resp);
 }
 
 static const emu_route_t routes[] = {

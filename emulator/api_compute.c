@@ -103,31 +103,6 @@ static void norm_field(json_t *doc, const char *field, const char *project, cons
     free(n);
 }
 
-/* Copy without internal "_emu" bookkeeping. */
-static json_t *render(const json_t *doc) {
-    json_t *c = json_deep_copy(doc), *v;
-    const char *k;
-    void *tmp;
-    json_object_foreach_safe(c, tmp, k, v) {
-        if (k[0] == '_') json_object_del(c, k);
-    }
-    return c;
-}
-
-static void merge_patch(json_t *dst, const json_t *patch) {
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)patch, k, v) {
-        json_t *cur = json_object_get(dst, k);
-        if (json_is_null(v))
-            json_object_del(dst, k);
-        else if (json_is_object(v) && json_is_object(cur))
-            merge_patch(cur, v);
-        else
-            json_object_set_new(dst, k, json_deep_copy(v));
-    }
-}
-
 static int parse_cidr(const char *cidr, uint32_t *base, int *prefix) {
     char buf[64];
     snprintf(buf, sizeof buf, "%s", cidr ? cidr : "");
@@ -194,7 +169,7 @@ static json_t *op_start(emu_t *emu, scope_t scope, const target_t *t, const char
         json_object_set_new(op, scope == SC_REGION ? "region" : "zone", json_string(loc));
         free(loc);
     }
-    json_t *out = render(op);
+    json_t *out = emu_render(op);
     if (after) json_object_set_new(op, "_emu", after);
     char *key = xasprintf("compute/%s", path);
     emu_put(emu, key, op);
@@ -214,13 +189,12 @@ static void op_get_scoped(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, sc
                                 req->params[1], req->params[2]);
     json_t *op = emu_get(emu, key);
     if (!op) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "The resource '%s' was not found",
-                  key + strlen("compute/"));
+        emu_not_found(resp, "The resource '%s' was not found", key + strlen("compute/"));
     } else {
         /* wait: the real call blocks until DONE (<= 2 min); handlers may
          * not block, so the operation completes now. */
         if (wait) op_finish(emu, key);
-        resp->body = render(emu_get(emu, key));
+        resp->body = emu_render(emu_get(emu, key));
     }
     free(key);
 }
@@ -254,7 +228,7 @@ static int replayed(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *op = opkey ? emu_get(emu, opkey) : NULL;
     free(key);
     if (!op) return 0;
-    resp->body = render(op);
+    resp->body = emu_render(op);
     return 1;
 }
 
@@ -275,8 +249,7 @@ static json_t *load(emu_t *emu, const coll_t *c, const target_t *t, emu_resp_t *
     char *cp = coll_path(c, t);
     char *key = xasprintf("compute/%s/%s", cp, t->name);
     json_t *doc = emu_get(emu, key);
-    if (!doc)
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "The resource '%s/%s' was not found", cp, t->name);
+    if (!doc) emu_not_found(resp, "The resource '%s/%s' was not found", cp, t->name);
     free(cp);
     if (doc && key_out)
         *key_out = key;
@@ -288,7 +261,7 @@ static json_t *load(emu_t *emu, const coll_t *c, const target_t *t, emu_resp_t *
 static void c_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c) {
     target_t t = target_of(c, req, 1);
     json_t *doc = load(emu, c, &t, resp, NULL);
-    if (doc) resp->body = render(doc);
+    if (doc) resp->body = emu_render(doc);
 }
 
 static void c_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c) {
@@ -299,7 +272,7 @@ static void c_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const col
     size_t i;
     json_t *k;
     json_array_foreach(keys, i, k) {
-        json_array_append_new(items, render(emu_get(emu, json_string_value(k))));
+        json_array_append_new(items, emu_render(emu_get(emu, json_string_value(k))));
     }
     char *next = NULL;
     json_t *page = emu_page(req, items, "maxResults", 500, &next);
@@ -332,7 +305,8 @@ static void c_aggregated(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, con
             bucket = json_pack("{s:[]}", c->name);
             json_object_set_new(items, scope_key, bucket);
         }
-        json_array_append_new(json_object_get(bucket, c->name), render(emu_get(emu, json_string_value(k))));
+        json_array_append_new(json_object_get(bucket, c->name),
+                              emu_render(emu_get(emu, json_string_value(k))));
         free(scope_key);
     }
     char *self = xasprintf(SELF_BASE "projects/%s/aggregated/%s", req->params[0], c->name);
@@ -577,7 +551,7 @@ static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
         json_decref(next);
     } else {
         json_object_del(body, "name");
-        merge_patch(doc, body);
+        emu_merge_patch(doc, body);
     }
     json_decref(body);
     if (json_object_get(doc, "fingerprint")) {
@@ -622,8 +596,7 @@ static int need_ref(emu_t *emu, json_t *doc, const char *field, const char *proj
     int ok = emu_get(emu, key) != NULL;
     free(key);
     if (!ok) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "The resource '%s' was not found",
-                  url + strlen(SELF_BASE));
+        emu_not_found(resp, "The resource '%s' was not found", url + strlen(SELF_BASE));
         return -1;
     }
     return 0;

@@ -23,28 +23,6 @@
 static const char *const versions[] = {"1.31.1-gke.1678000", "1.30.5-gke.1014001", "1.29.9-gke.1177000",
                                        "1.28.14-gke.1099000", NULL};
 
-/* Deep copy without the private "plinth:" keys (any depth). */
-static json_t *strip(const json_t *v) {
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
-            if (strncmp(k, "plinth:", 7) != 0) json_object_set_new(o, k, strip(x));
-        }
-        return o;
-    }
-    if (json_is_array(v)) {
-        json_t *a = json_array(), *x;
-        size_t i;
-        json_array_foreach(v, i, x) {
-            json_array_append_new(a, strip(x));
-        }
-        return a;
-    }
-    return json_deep_copy(v);
-}
-
 /* "europe-west1-b" is a zone, "europe-west1" a region. */
 static int is_zone(const char *loc) {
     const char *dash = strrchr(loc, '-');
@@ -136,15 +114,9 @@ static json_t *find_pool(json_t *cluster, const char *name, size_t *idx) {
  * fills a 404. */
 static json_t *load_cluster(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key) {
     *key = cluster_key(req->params[0], req->params[1], req->params[2]);
-    json_t *c = emu_get(emu, *key);
-    if (!c) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Not found: projects/%s/locations/%s/clusters/%s.",
-                  req->params[0], req->params[1], req->params[2]);
-        free(*key);
-        *key = NULL;
-        return NULL;
-    }
-    return json_deep_copy(c);
+    json_t *c = emu_load(emu, resp, key, "Not found: projects/%s/locations/%s/clusters/%s.", req->params[0],
+                         req->params[1], req->params[2]);
+    return c ? json_deep_copy(c) : NULL;
 }
 
 /* The running operation on a cluster (borrowed) or NULL. */
@@ -189,9 +161,7 @@ static json_t *start_op(emu_t *emu, const char *p, const char *l, const char *ck
                            "startTime", emu_now(), "plinth:cluster", ckey);
     if (pool) json_object_set_new(op, "plinth:nodePool", json_string(pool));
     json_object_set_new(c, "plinth:opKey", json_string(opkey));
-    json_t *pub = strip(op);
-    emu_put(emu, opkey, op);
-    emu_after(emu, emu_duration(emu, kind), op_finish, opkey);
+    json_t *pub = emu_op_arm(emu, opkey, op, kind, op_finish); /* op holds no arrays */
     free(id);
     free(opkey);
     free(self);
@@ -213,12 +183,7 @@ static void op_finish(emu_t *emu, const char *opkey) {
         const char *id = json_string_value(json_object_get(stored, "id"));
         if (id && *id) {
             char *prefix = xasprintf("k8s/%s/", id);
-            json_t *keys = emu_keys(emu, prefix), *k;
-            size_t i;
-            json_array_foreach(keys, i, k) {
-                emu_del(emu, json_string_value(k));
-            }
-            json_decref(keys);
+            emu_del_prefix(emu, prefix);
             free(prefix);
         }
         emu_del(emu, ckey);
@@ -249,13 +214,6 @@ static void op_finish(emu_t *emu, const char *opkey) {
 
 /* ---- defaults ---------------------------------------------------------- */
 
-static void set_default(json_t *o, const char *k, json_t *v) {
-    if (!json_object_get(o, k))
-        json_object_set_new(o, k, v);
-    else
-        json_decref(v);
-}
-
 static void pool_defaults(json_t *np, const json_t *c, const char *p, const char *l, const char *cname) {
     const char *name = json_string_value(json_object_get(np, "name"));
     json_t *cfg = json_object_get(np, "config");
@@ -263,24 +221,24 @@ static void pool_defaults(json_t *np, const json_t *c, const char *p, const char
         cfg = json_object();
         json_object_set_new(np, "config", cfg);
     }
-    set_default(cfg, "machineType", json_string("e2-medium"));
-    set_default(cfg, "diskSizeGb", json_integer(100));
-    set_default(cfg, "diskType", json_string("pd-balanced"));
-    set_default(cfg, "imageType", json_string("COS_CONTAINERD"));
-    set_default(cfg, "serviceAccount", json_string("default"));
-    set_default(cfg, "oauthScopes",
-                json_pack("[s,s,s,s,s,s]", "https://www.googleapis.com/auth/devstorage.read_only",
-                          "https://www.googleapis.com/auth/logging.write",
-                          "https://www.googleapis.com/auth/monitoring",
-                          "https://www.googleapis.com/auth/servicecontrol",
-                          "https://www.googleapis.com/auth/service.management.readonly",
-                          "https://www.googleapis.com/auth/trace.append"));
-    set_default(cfg, "metadata", json_pack("{s:s}", "disable-legacy-endpoints", "true"));
-    set_default(cfg, "shieldedInstanceConfig", json_pack("{s:b}", "enableIntegrityMonitoring", 1));
-    set_default(np, "initialNodeCount", json_integer(json_object_get(np, "autoscaling") ? 1 : 3));
+    emu_set_default(cfg, "machineType", json_string("e2-medium"));
+    emu_set_default(cfg, "diskSizeGb", json_integer(100));
+    emu_set_default(cfg, "diskType", json_string("pd-balanced"));
+    emu_set_default(cfg, "imageType", json_string("COS_CONTAINERD"));
+    emu_set_default(cfg, "serviceAccount", json_string("default"));
+    emu_set_default(cfg, "oauthScopes",
+                    json_pack("[s,s,s,s,s,s]", "https://www.googleapis.com/auth/devstorage.read_only",
+                              "https://www.googleapis.com/auth/logging.write",
+                              "https://www.googleapis.com/auth/monitoring",
+                              "https://www.googleapis.com/auth/servicecontrol",
+                              "https://www.googleapis.com/auth/service.management.readonly",
+                              "https://www.googleapis.com/auth/trace.append"));
+    emu_set_default(cfg, "metadata", json_pack("{s:s}", "disable-legacy-endpoints", "true"));
+    emu_set_default(cfg, "shieldedInstanceConfig", json_pack("{s:b}", "enableIntegrityMonitoring", 1));
+    emu_set_default(np, "initialNodeCount", json_integer(json_object_get(np, "autoscaling") ? 1 : 3));
     json_object_set_new(np, "plinth:nodeCount",
                         json_integer(json_integer_value(json_object_get(np, "initialNodeCount"))));
-    set_default(np, "locations", json_deep_copy(json_object_get(c, "locations")));
+    emu_set_default(np, "locations", json_deep_copy(json_object_get(c, "locations")));
     json_object_set_new(
         np, "version",
         json_string(json_string_value(json_object_get(c, "currentNodeVersion")) ?: DEFAULT_VERSION));
@@ -303,10 +261,10 @@ static void pool_defaults(json_t *np, const json_t *c, const char *p, const char
     json_t *mg = json_pack("{s:b,s:b}", "autoUpgrade", 1, "autoRepair", 1);
     json_object_update(mg, json_object_get(np, "management"));
     json_object_set_new(np, "management", mg);
-    set_default(np, "upgradeSettings",
-                json_pack("{s:i,s:i,s:s}", "maxSurge", 1, "maxUnavailable", 0, "strategy", "SURGE"));
-    set_default(np, "maxPodsConstraint", json_pack("{s:s}", "maxPodsPerNode", "110"));
-    set_default(np, "podIpv4CidrSize", json_integer(24));
+    emu_set_default(np, "upgradeSettings",
+                    json_pack("{s:i,s:i,s:s}", "maxSurge", 1, "maxUnavailable", 0, "strategy", "SURGE"));
+    emu_set_default(np, "maxPodsConstraint", json_pack("{s:s}", "maxPodsPerNode", "110"));
+    emu_set_default(np, "podIpv4CidrSize", json_integer(24));
     json_object_set_new(np, "etag", json_string(h));
 }
 
@@ -325,7 +283,7 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (emu_validate(resp, "container", "CreateClusterRequest", req->body) < 0) return;
     json_t *in = json_object_get(req->body, "cluster");
     if (!json_is_object(in)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Cluster is required.");
+        emu_bad_request(resp, "Cluster is required.");
         return;
     }
     const char *name = json_string_value(json_object_get(in, "name"));
@@ -398,28 +356,28 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         ipa = json_object();
         json_object_set_new(c, "ipAllocationPolicy", ipa);
     }
-    set_default(ipa, "useIpAliases", json_true());
+    emu_set_default(ipa, "useIpAliases", json_true());
     const char *pods = json_string_value(json_object_get(ipa, "clusterIpv4CidrBlock"))
                            ?: json_string_value(json_object_get(c, "clusterIpv4Cidr"))
                            ?: "10.4.0.0/14";
     const char *svcs = json_string_value(json_object_get(ipa, "servicesIpv4CidrBlock")) ?: "34.118.224.0/20";
     json_object_set_new(c, "clusterIpv4Cidr", json_string(pods));
     json_object_set_new(c, "servicesIpv4Cidr", json_string(svcs));
-    set_default(ipa, "clusterIpv4Cidr", json_string(pods));
-    set_default(ipa, "clusterIpv4CidrBlock", json_string(pods));
-    set_default(ipa, "servicesIpv4Cidr", json_string(svcs));
-    set_default(ipa, "servicesIpv4CidrBlock", json_string(svcs));
-    set_default(ipa, "stackType", json_string("IPV4"));
-    set_default(c, "nodeIpv4CidrSize", json_integer(24));
-    set_default(c, "loggingService", json_string("logging.googleapis.com/kubernetes"));
-    set_default(c, "monitoringService", json_string("monitoring.googleapis.com/kubernetes"));
+    emu_set_default(ipa, "clusterIpv4Cidr", json_string(pods));
+    emu_set_default(ipa, "clusterIpv4CidrBlock", json_string(pods));
+    emu_set_default(ipa, "servicesIpv4Cidr", json_string(svcs));
+    emu_set_default(ipa, "servicesIpv4CidrBlock", json_string(svcs));
+    emu_set_default(ipa, "stackType", json_string("IPV4"));
+    emu_set_default(c, "nodeIpv4CidrSize", json_integer(24));
+    emu_set_default(c, "loggingService", json_string("logging.googleapis.com/kubernetes"));
+    emu_set_default(c, "monitoringService", json_string("monitoring.googleapis.com/kubernetes"));
     const char *icv = json_string_value(json_object_get(c, "initialClusterVersion"));
     if (!json_object_get(c, "releaseChannel") && !icv)
         json_object_set_new(c, "releaseChannel", json_pack("{s:s}", "channel", "REGULAR"));
     const char *ver = icv && strstr(icv, "-gke.") ? icv : DEFAULT_VERSION;
     json_object_set_new(c, "currentMasterVersion", json_string(ver));
     json_object_set_new(c, "currentNodeVersion", json_string(ver));
-    set_default(c, "initialClusterVersion", json_string(ver));
+    emu_set_default(c, "initialClusterVersion", json_string(ver));
     json_t *addons =
         json_pack("{s:{},s:{},s:{s:b},s:{s:b},s:{s:b}}", "httpLoadBalancing", "horizontalPodAutoscaling",
                   "kubernetesDashboard", "disabled", 1, "networkPolicyConfig", "disabled", 1,
@@ -443,8 +401,8 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         json_object_set_new(pcc, "peeringName", json_string(peer));
         free(peer);
     }
-    set_default(c, "databaseEncryption", json_pack("{s:s}", "state", "DECRYPTED"));
-    set_default(c, "shieldedNodes", json_pack("{s:b}", "enabled", 1));
+    emu_set_default(c, "databaseEncryption", json_pack("{s:s}", "state", "DECRYPTED"));
+    emu_set_default(c, "shieldedNodes", json_pack("{s:b}", "enabled", 1));
     char *fp = fingerprint(json_object_get(c, "resourceLabels"));
     json_object_set_new(c, "labelFingerprint", json_string(fp));
     free(fp);
@@ -496,7 +454,7 @@ static void cluster_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *c = load_cluster(emu, req, resp, &key);
     if (!c) return;
-    resp->body = strip(c);
+    resp->body = emu_strip_deep(c);
     json_decref(c);
     free(key);
 }
@@ -511,7 +469,7 @@ static void cluster_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         const char *cl = strstr(s, "/clusters/");
         if (!cl) continue;
         if (strcmp(l, "-") != 0 && (strlen(l) != (size_t)(cl - s) || strncmp(s, l, strlen(l)))) continue;
-        json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
+        json_array_append_new(items, emu_strip_deep(emu_get(emu, json_string_value(k))));
     }
     json_decref(keys);
     free(prefix);
@@ -633,14 +591,13 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     json_t *np = pool ? find_pool(c, pool, NULL) : NULL;
     if (pool && !np) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Not found: node pool \"%s\".", pool);
+        emu_not_found(resp, "Not found: node pool \"%s\".", pool);
         goto out;
     }
     if (!strcmp(field, "desiredMasterVersion") || !strcmp(field, "desiredNodeVersion")) {
         const char *ver = resolve_version(json_string_value(val));
         if (!ver) {
-            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Master version \"%s\" is unsupported.",
-                      json_string_value(val) ?: "");
+            emu_bad_request(resp, "Master version \"%s\" is unsupported.", json_string_value(val) ?: "");
             goto out;
         }
         if (!strcmp(field, "desiredMasterVersion")) {
@@ -707,7 +664,7 @@ static void cluster_set(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cons
     if (!c) return;
     json_t *val = json_object_get(req->body, in);
     if (!val) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Field \"%s\" is required.", in);
+        emu_bad_request(resp, "Field \"%s\" is required.", in);
         goto out;
     }
     if (refuse_if_busy(emu, c, resp) < 0) goto out;
@@ -780,8 +737,7 @@ static void update_master(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *v = json_string_value(json_object_get(req->body, "masterVersion"));
     const char *ver = resolve_version(v);
     if (!ver) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Master version \"%s\" is unsupported.",
-                  v ? v : "");
+        emu_bad_request(resp, "Master version \"%s\" is unsupported.", v ? v : "");
         return;
     }
     json_t *body = json_pack("{s:s}", "masterVersion", ver);
@@ -853,7 +809,7 @@ static void pool_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *np, *c = load_pool(emu, req, resp, &key, &np);
     if (!c) return;
-    resp->body = strip(np);
+    resp->body = emu_strip_deep(np);
     json_decref(c);
     free(key);
 }
@@ -863,7 +819,7 @@ static void pool_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *c = load_cluster(emu, req, resp, &key);
     if (!c) return;
     json_t *pools = json_object_get(c, "nodePools");
-    resp->body = json_pack("{s:o}", "nodePools", pools ? strip(pools) : json_array());
+    resp->body = json_pack("{s:o}", "nodePools", pools ? emu_strip_deep(pools) : json_array());
     json_decref(c);
     free(key);
 }
@@ -915,7 +871,7 @@ static const char *mut_size(json_t *c, json_t *np, const json_t *body, emu_resp_
 static const char *mut_autoscaling(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
     json_t *a = json_object_get(body, "autoscaling");
     if (!json_is_object(a)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Field \"autoscaling\" is required.");
+        emu_bad_request(resp, "Field \"autoscaling\" is required.");
         return NULL;
     }
     json_object_set(np, "autoscaling", a);
@@ -925,7 +881,7 @@ static const char *mut_autoscaling(json_t *c, json_t *np, const json_t *body, em
 static const char *mut_management(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
     json_t *m = json_object_get(body, "management");
     if (!json_is_object(m)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Field \"management\" is required.");
+        emu_bad_request(resp, "Field \"management\" is required.");
         return NULL;
     }
     json_object_set(np, "management", m);
@@ -960,7 +916,7 @@ static const char *mut_update(json_t *c, json_t *np, const json_t *body, emu_res
     if (nv && *nv) {
         const char *ver = resolve_version(nv);
         if (!ver) {
-            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Node version \"%s\" is unsupported.", nv);
+            emu_bad_request(resp, "Node version \"%s\" is unsupported.", nv);
             return NULL;
         }
         if (strcmp(ver, json_string_value(json_object_get(np, "version")) ?: "")) {
@@ -1006,12 +962,9 @@ POOLVERB(pool_delete, "DeleteNodePoolRequest", mut_delete)
 static void op_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = xasprintf("container/projects/%s/locations/%s/operations/%s", req->params[0], req->params[1],
                           req->params[2]);
-    json_t *op = emu_get(emu, key);
-    if (op)
-        resp->body = strip(op);
-    else
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Not found: projects/%s/locations/%s/operations/%s.",
-                  req->params[0], req->params[1], req->params[2]);
+    json_t *op = emu_load(emu, resp, &key, "Not found: projects/%s/locations/%s/operations/%s.",
+                          req->params[0], req->params[1], req->params[2]);
+    if (op) resp->body = emu_strip_deep(op);
     free(key);
 }
 
@@ -1024,7 +977,7 @@ static void op_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         const char *s = json_string_value(k) + strlen(prefix);
         const char *o = strstr(s, "/operations/");
         if (!o || (strcmp(l, "-") && (strlen(l) != (size_t)(o - s) || strncmp(s, l, strlen(l))))) continue;
-        json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
+        json_array_append_new(items, emu_strip_deep(emu_get(emu, json_string_value(k))));
     }
     json_decref(keys);
     free(prefix);
@@ -1055,16 +1008,7 @@ static void server_config(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 /* Finishes what a previous run left RUNNING (timers are not persisted). */
 static void init(emu_t *emu) {
-    json_t *keys = emu_keys(emu, "container/projects/"), *k;
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        const char *key = json_string_value(k);
-        if (!strstr(key, "/operations/")) continue;
-        json_t *op = emu_get(emu, key);
-        if (strcmp(json_string_value(json_object_get(op, "status")) ?: "", "DONE") != 0)
-            emu_after(emu, 0, op_finish, key);
-    }
-    json_decref(keys);
+    emu_resume_ops(emu, "container/projects/", "/operations/", op_finish);
 }
 
 #define CL "v1/projects/{p}/locations/{l}/clusters"

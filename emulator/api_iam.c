@@ -15,19 +15,6 @@
 
 #define SA_SUFFIX ".iam.gserviceaccount.com"
 
-static json_t *strip(const json_t *v) {
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
-            if (strncmp(k, "plinth:", 7) != 0) json_object_set_new(o, k, strip(x));
-        }
-        return o;
-    }
-    return json_deep_copy(v);
-}
-
 static int valid_account_id(const char *s) {
     size_t n = s ? strlen(s) : 0;
     if (n < 6 || n > 30 || !islower((unsigned char)s[0]) || s[n - 1] == '-') return 0;
@@ -110,7 +97,7 @@ static void sa_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         json_t *v = json_object_get(in, fields[i]);
         if (json_is_string(v) && *json_string_value(v)) json_object_set(sa, fields[i], v);
     }
-    resp->body = strip(sa);
+    resp->body = emu_strip(sa);
     emu_put(emu, key, sa);
 out:
     free(email);
@@ -119,27 +106,16 @@ out:
 
 static void sa_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = load_sa(emu, req, resp);
-    if (key) resp->body = strip(emu_get(emu, key));
+    if (key) resp->body = emu_strip(emu_get(emu, key));
     free(key);
 }
 
 static void sa_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *prefix = xasprintf("iam/projects/%s/serviceAccounts/", req->params[0]);
-    json_t *keys = emu_keys(emu, prefix), *k, *all = json_array();
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        const char *s = json_string_value(k);
-        if (!strchr(s + strlen(prefix), '/')) json_array_append_new(all, strip(emu_get(emu, s)));
-    }
-    char *next = NULL;
-    json_t *page = emu_page(req, all, "pageSize", 100, &next);
+    json_t *all = emu_children(emu, prefix, true);
     resp->body = json_object();
-    if (json_array_size(page)) json_object_set(resp->body, "accounts", page);
-    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
-    json_decref(page);
-    free(next);
+    emu_page_into(req, resp->body, "accounts", all, "pageSize", 100, false);
     json_decref(all);
-    json_decref(keys);
     free(prefix);
 }
 
@@ -167,7 +143,7 @@ static void sa_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int pa
         else if (mask || (v && !json_is_string(v)))
             json_object_del(sa, fields[i]);
     }
-    resp->body = strip(sa);
+    resp->body = emu_strip(sa);
     emu_put(emu, key, sa);
     free(key);
 }
@@ -182,15 +158,7 @@ static void sa_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void sa_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = load_sa(emu, req, resp);
     if (!key) return;
-    char *prefix = xasprintf("%s/", key);
-    json_t *keys = emu_keys(emu, prefix), *k;
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        emu_del(emu, json_string_value(k));
-    }
-    json_decref(keys);
-    free(prefix);
-    emu_del(emu, key);
+    emu_del_tree(emu, key);
     resp->body = json_object();
     free(key);
 }
@@ -219,9 +187,7 @@ static void sa_disable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void sa_get_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = load_sa(emu, req, resp);
     if (!key) return;
-    char *pkey = xasprintf("%s/iamPolicy", key);
-    resp->body = emu_iam_policy_get(emu, pkey);
-    free(pkey);
+    emu_iam_get_below(emu, resp, key);
     free(key);
 }
 
@@ -267,16 +233,12 @@ static void sa_set_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
             free(pool);
         }
     }
-    char *pkey = xasprintf("%s/iamPolicy", key);
-    emu_iam_policy_set(emu, resp, pkey, req->body);
-    free(pkey);
+    emu_iam_set_below(emu, resp, key, req->body);
     free(key);
 }
 
 static void sa_test_perms(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    json_t *perms = json_object_get(req->body, "permissions");
-    resp->body = json_object();
-    json_object_set_new(resp->body, "permissions", perms ? json_deep_copy(perms) : json_array());
+    emu_iam_test_perms(req, resp);
 }
 
 /* ---- keys ------------------------------------------------------------------ */
@@ -285,12 +247,6 @@ static char *bio_string(BIO *bio) {
     char *data;
     long len = BIO_get_mem_data(bio, &data);
     return xstrndup(data, (size_t)len);
-}
-
-static char *b64(const char *data, size_t len) {
-    char *out = xmalloc(4 * ((len + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)len);
-    return out;
 }
 
 static void key_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
@@ -327,7 +283,7 @@ static void key_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
                   "auth_provider_x509_cert_url", "https://www.googleapis.com/oauth2/v1/certs",
                   "client_x509_cert_url", cert_url, "universe_domain", "googleapis.com");
     char *text = json_dumps(file, JSON_INDENT(2));
-    char *data = b64(text, strlen(text));
+    char *data = emu_b64((const unsigned char *)text, strlen(text));
     char *name = xasprintf("%s/keys/%s", json_string_value(json_object_get(sa, "name")), kid);
     char *kkey = xasprintf("%s/keys/%s", key, kid);
     char now[40];
@@ -336,7 +292,7 @@ static void key_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
                             "validBeforeTime", "9999-12-31T23:59:59Z", "keyAlgorithm", "KEY_ALG_RSA_2048",
                             "keyOrigin", "GOOGLE_PROVIDED", "keyType", "USER_MANAGED", "plinth:publicKeyPem",
                             pub_pem, "plinth:clientEmail", email, "plinth:keyId", kid);
-    resp->body = strip(doc);
+    resp->body = emu_strip(doc);
     json_object_set_new(resp->body, "privateKeyType", json_string("TYPE_GOOGLE_CREDENTIALS_FILE"));
     json_object_set_new(resp->body, "privateKeyData", json_string(data));
     emu_put(emu, kkey, doc);
@@ -363,7 +319,7 @@ static void key_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *keys = emu_keys(emu, prefix), *k, *items = json_array();
     size_t i;
     json_array_foreach(keys, i, k) {
-        json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
+        json_array_append_new(items, emu_strip(emu_get(emu, json_string_value(k))));
     }
     resp->body = json_pack("{s:o}", "keys", items);
     json_decref(keys);
@@ -377,8 +333,7 @@ static char *load_key(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *kkey = xasprintf("%s/keys/%s", key, req->params[2]);
     free(key);
     if (!emu_get(emu, kkey)) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Service account key %s does not exist.",
-                  req->params[2]);
+        emu_not_found(resp, "Service account key %s does not exist.", req->params[2]);
         free(kkey);
         return NULL;
     }
@@ -389,11 +344,11 @@ static void key_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *kkey = load_key(emu, req, resp);
     if (!kkey) return;
     json_t *doc = emu_get(emu, kkey);
-    resp->body = strip(doc);
+    resp->body = emu_strip(doc);
     const char *pt = emu_q(req, "publicKeyType");
     if (pt && !strcmp(pt, "TYPE_RAW_PUBLIC_KEY")) {
         const char *pem = json_string_value(json_object_get(doc, "plinth:publicKeyPem")) ?: "";
-        char *data = b64(pem, strlen(pem));
+        char *data = emu_b64((const unsigned char *)pem, strlen(pem));
         json_object_set_new(resp->body, "publicKeyData", json_string(data));
         free(data);
     }

@@ -91,47 +91,9 @@ static json_t *form_fields(const emu_req_t *req) {
     return f;
 }
 
-/* base64 or base64url, padding optional.  New buffer or NULL. */
-static unsigned char *b64_decode(const char *s, size_t n, size_t *outlen) {
-    unsigned char *out = xmalloc(n * 3 / 4 + 4);
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int v;
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '+' || c == '-')
-            v = 62;
-        else if (c == '/' || c == '_')
-            v = 63;
-        else if (c == '=')
-            break;
-        else {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    *outlen = o;
-    out[o] = 0;
-    return out;
-}
-
 static json_t *b64_json(const char *s, size_t n) {
     size_t len;
-    unsigned char *raw = b64_decode(s, n, &len);
+    unsigned char *raw = emu_b64_decode(s, n, true, &len);
     if (!raw) return NULL;
     json_t *j = json_loadb((const char *)raw, len, 0, NULL);
     free(raw);
@@ -236,7 +198,7 @@ static void jwt_grant(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const 
     json_t *hdr = b64_json(jwt, (size_t)(d1 - jwt));
     json_t *claims = b64_json(d1 + 1, (size_t)(d2 - d1 - 1));
     size_t siglen = 0;
-    unsigned char *sig = b64_decode(d2 + 1, strlen(d2 + 1), &siglen);
+    unsigned char *sig = emu_b64_decode(d2 + 1, strlen(d2 + 1), true, &siglen);
     json_t *keys = NULL;
     if (!json_is_object(hdr) || !json_is_object(claims) || !sig) {
         oauth_error(resp, 400, "invalid_grant", "Invalid JWT: malformed assertion.");

@@ -14,77 +14,10 @@
 
 #define MAX_PAYLOAD 65536
 
-static json_t *strip(const json_t *v) {
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
-            if (strncmp(k, "plinth:", 7) != 0) json_object_set_new(o, k, strip(x));
-        }
-        return o;
-    }
-    return json_deep_copy(v);
-}
-
 /* Secrets are keyed by project number, so names the API returns work as
  * request paths too. */
-static const char *pnum(emu_t *emu, const char *p) {
-    for (const char *s = p; *s; s++)
-        if (!isdigit((unsigned char)*s)) return emu_project_number(emu, p);
-    return p;
-}
-
 static char *secret_key(emu_t *emu, const char *p, const char *s) {
-    return xasprintf("secretmanager/projects/%s/secrets/%s", pnum(emu, p), s);
-}
-
-static uint32_t crc32c(const unsigned char *d, size_t n) {
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= d[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
-/* Standard base64 decode (padding optional); NULL if malformed. */
-static unsigned char *b64_decode(const char *s, size_t *outlen) {
-    size_t n = strlen(s);
-    unsigned char *out = xmalloc(n * 3 / 4 + 4);
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int v;
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '+' || c == '-')
-            v = 62;
-        else if (c == '/' || c == '_')
-            v = 63;
-        else if (c == '=' || c == '\n' || c == '\r')
-            continue;
-        else {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    *outlen = o;
-    return out;
+    return xasprintf("secretmanager/projects/%s/secrets/%s", emu_project_num(emu, p), s);
 }
 
 static void new_etag(json_t *doc) {
@@ -96,14 +29,8 @@ static void new_etag(json_t *doc) {
 
 static json_t *load_secret(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key) {
     *key = secret_key(emu, req->params[0], req->params[1]);
-    json_t *s = emu_get(emu, *key);
-    if (!s) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Secret [projects/%s/secrets/%s] not found.",
-                  pnum(emu, req->params[0]), req->params[1]);
-        free(*key);
-        *key = NULL;
-    }
-    return s;
+    return emu_load(emu, resp, key, "Secret [projects/%s/secrets/%s] not found.",
+                    emu_project_num(emu, req->params[0]), req->params[1]);
 }
 
 static int valid_id(const char *s) {
@@ -126,18 +53,19 @@ static void secret_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *rep = json_object_get(req->body, "replication");
     if (!json_is_object(rep) ||
         (!json_object_get(rep, "automatic") && !json_object_get(rep, "userManaged"))) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Secret.replication is required.");
+        emu_bad_request(resp, "Secret.replication is required.");
         return;
     }
     char *key = secret_key(emu, req->params[0], id);
     if (emu_get(emu, key)) {
         emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
-                  "Secret [projects/%s/secrets/%s] already exists.", pnum(emu, req->params[0]), id);
+                  "Secret [projects/%s/secrets/%s] already exists.", emu_project_num(emu, req->params[0]),
+                  id);
         free(key);
         return;
     }
     json_t *s = json_deep_copy(req->body);
-    char *name = xasprintf("projects/%s/secrets/%s", pnum(emu, req->params[0]), id);
+    char *name = xasprintf("projects/%s/secrets/%s", emu_project_num(emu, req->params[0]), id);
     json_object_set_new(s, "name", json_string(name));
     json_object_set_new(s, "createTime", json_string(emu_now()));
     json_t *ttl = json_object_get(s, "ttl");
@@ -150,7 +78,7 @@ static void secret_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         json_object_del(s, "ttl");
     }
     new_etag(s);
-    resp->body = strip(s);
+    resp->body = emu_strip(s);
     emu_put(emu, key, s);
     free(name);
     free(key);
@@ -159,27 +87,16 @@ static void secret_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void secret_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *s = load_secret(emu, req, resp, &key);
-    if (s) resp->body = strip(s);
+    if (s) resp->body = emu_strip(s);
     free(key);
 }
 
 static void secret_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    char *prefix = xasprintf("secretmanager/projects/%s/secrets/", pnum(emu, req->params[0]));
-    json_t *keys = emu_keys(emu, prefix), *k, *all = json_array();
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        const char *s = json_string_value(k);
-        if (!strchr(s + strlen(prefix), '/')) json_array_append_new(all, strip(emu_get(emu, s)));
-    }
-    char *next = NULL;
-    json_t *page = emu_page(req, all, "pageSize", 25000, &next);
+    char *prefix = xasprintf("secretmanager/projects/%s/secrets/", emu_project_num(emu, req->params[0]));
+    json_t *all = emu_children(emu, prefix, true);
     resp->body = json_pack("{s:I}", "totalSize", (json_int_t)json_array_size(all));
-    if (json_array_size(page)) json_object_set(resp->body, "secrets", page);
-    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
-    json_decref(page);
-    free(next);
+    emu_page_into(req, resp->body, "secrets", all, "pageSize", 25000, false);
     json_decref(all);
-    json_decref(keys);
     free(prefix);
 }
 
@@ -187,7 +104,7 @@ static void secret_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (emu_validate(resp, "secretmanager", "Secret", req->body) < 0) return;
     const char *mask = emu_q(req, "updateMask");
     if (!mask || !*mask) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "update_mask is required.");
+        emu_bad_request(resp, "update_mask is required.");
         return;
     }
     char *key;
@@ -241,7 +158,7 @@ static void secret_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     free(m);
     new_etag(s);
-    resp->body = strip(s);
+    resp->body = emu_strip(s);
     emu_put(emu, key, s);
     s = NULL;
 out:
@@ -260,15 +177,7 @@ static void secret_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         free(key);
         return;
     }
-    char *prefix = xasprintf("%s/", key);
-    json_t *keys = emu_keys(emu, prefix), *k;
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        emu_del(emu, json_string_value(k));
-    }
-    json_decref(keys);
-    free(prefix);
-    emu_del(emu, key);
+    emu_del_tree(emu, key);
     resp->body = json_object();
     free(key);
 }
@@ -283,21 +192,20 @@ static void add_version(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *payload = json_object_get(req->body, "payload");
     const char *data = json_string_value(json_object_get(payload, "data"));
     size_t len = 0;
-    unsigned char *raw = data ? b64_decode(data, &len) : NULL;
+    unsigned char *raw = data ? emu_b64_decode(data, strlen(data), false, &len) : NULL;
     if (!raw) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
                   "Invalid value at 'payload.data': expected base64-encoded bytes.");
         goto out;
     }
     if (len > MAX_PAYLOAD) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Secret Payload cannot exceed 65536 bytes.");
+        emu_bad_request(resp, "Secret Payload cannot exceed 65536 bytes.");
         goto out;
     }
     json_t *jc = json_object_get(payload, "dataCrc32c");
-    uint32_t crc = crc32c(raw, len);
+    uint32_t crc = emu_crc32c(raw, len);
     if (jc && !json_is_null(jc)) {
-        long long given =
-            json_is_string(jc) ? strtoll(json_string_value(jc), NULL, 10) : (long long)json_integer_value(jc);
+        long long given = (long long)emu_int64(jc);
         if (given != (long long)crc) {
             emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
                       "Checksum mismatch: the data_crc32c in the request does not match the "
@@ -317,7 +225,7 @@ static void add_version(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
                   "ENABLED", "replicationStatus", "automatic", "clientSpecifiedPayloadChecksum",
                   jc && !json_is_null(jc), "plinth:data", data, "plinth:crc32c", crcs);
     new_etag(v);
-    resp->body = strip(v);
+    resp->body = emu_strip(v);
     emu_put(emu, vkey, v);
     free(vkey);
     free(name);
@@ -358,8 +266,8 @@ static char *version_key(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     if (!vkey || !emu_get(emu, vkey)) {
         emu_error(resp, 404, "NOT_FOUND", "notFound",
-                  "Secret Version [projects/%s/secrets/%s/versions/%s] not found.", pnum(emu, req->params[0]),
-                  req->params[1], v);
+                  "Secret Version [projects/%s/secrets/%s/versions/%s] not found.",
+                  emu_project_num(emu, req->params[0]), req->params[1], v);
         free(vkey);
         vkey = NULL;
     }
@@ -369,7 +277,7 @@ static char *version_key(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void version_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *vkey = version_key(emu, req, resp);
-    if (vkey) resp->body = strip(emu_get(emu, vkey));
+    if (vkey) resp->body = emu_strip(emu_get(emu, vkey));
     free(vkey);
 }
 
@@ -416,16 +324,11 @@ static void version_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         json_t *v = emu_get(emu, vk);
         free(vk);
         if (v && (!want || !strcmp(want, json_string_value(json_object_get(v, "state")) ?: "")))
-            json_array_append_new(all, strip(v));
+            json_array_append_new(all, emu_strip(v));
     }
     free(nums);
-    char *next = NULL;
-    json_t *page = emu_page(req, all, "pageSize", 25000, &next);
     resp->body = json_pack("{s:I}", "totalSize", (json_int_t)json_array_size(all));
-    if (json_array_size(page)) json_object_set(resp->body, "versions", page);
-    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
-    json_decref(page);
-    free(next);
+    emu_page_into(req, resp->body, "versions", all, "pageSize", 25000, false);
     json_decref(all);
     json_decref(keys);
     free(prefix);
@@ -454,7 +357,7 @@ static void version_state(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, co
             json_object_del(v, "plinth:crc32c");
         }
         new_etag(v);
-        resp->body = strip(v);
+        resp->body = emu_strip(v);
         emu_put(emu, vkey, v);
         v = NULL;
     }
@@ -477,9 +380,7 @@ static void version_destroy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
 static void secret_get_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     if (!load_secret(emu, req, resp, &key)) return;
-    char *pkey = xasprintf("%s/iamPolicy", key);
-    resp->body = emu_iam_policy_get(emu, pkey);
-    free(pkey);
+    emu_iam_get_below(emu, resp, key);
     free(key);
 }
 
@@ -487,9 +388,7 @@ static void secret_set_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp
     if (emu_validate(resp, "secretmanager", "SetIamPolicyRequest", req->body) < 0) return;
     char *key;
     if (!load_secret(emu, req, resp, &key)) return;
-    char *pkey = xasprintf("%s/iamPolicy", key);
-    emu_iam_policy_set(emu, resp, pkey, req->body);
-    free(pkey);
+    emu_iam_set_below(emu, resp, key, req->body);
     free(key);
 }
 

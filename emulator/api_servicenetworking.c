@@ -13,19 +13,6 @@
 
 #define PEERING "servicenetworking-googleapis-com"
 
-static json_t *strip(const json_t *v) {
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
-            if (strncmp(k, "plinth:", 7) != 0) json_object_set_new(o, k, strip(x));
-        }
-        return o;
-    }
-    return json_deep_copy(v);
-}
-
 static int all_digits(const char *s) {
     if (!*s) return 0;
     for (; *s; s++)
@@ -162,7 +149,7 @@ static void op_finish(emu_t *emu, const char *key) {
             emu_del(emu, del);
             if (net) set_peering(emu, net, 0);
         }
-        json_t *r = doc && put ? strip(doc) : json_object();
+        json_t *r = doc && put ? emu_strip(doc) : json_object();
         json_object_set_new(
             r, "@type",
             json_string(put ? "type.googleapis.com/google.cloud.servicenetworking.v1.Connection"
@@ -185,9 +172,7 @@ static json_t *start_op(emu_t *emu, const char *put, const char *del, const json
     if (put) json_object_set_new(op, "plinth:put", json_string(put));
     if (del) json_object_set_new(op, "plinth:del", json_string(del));
     if (doc) json_object_set_new(op, "plinth:doc", json_deep_copy(doc));
-    json_t *pub = strip(op);
-    emu_put(emu, key, op);
-    emu_after(emu, emu_duration(emu, kind), op_finish, key);
+    json_t *pub = emu_op_arm(emu, key, op, kind, op_finish);
     free(key);
     free(name);
     return pub;
@@ -263,7 +248,7 @@ static void conn_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_array_foreach(keys, i, k) {
         const char *s = json_string_value(k);
         if (want && strcmp(s + strlen(prefix), want) != 0) continue;
-        json_array_append_new(items, strip(emu_get(emu, s)));
+        json_array_append_new(items, emu_strip(emu_get(emu, s)));
     }
     resp->body = json_object();
     if (json_array_size(items)) json_object_set(resp->body, "connections", items);
@@ -281,8 +266,8 @@ static void conn_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = conn_key(emu, svc, json_string_value(json_object_get(req->body, "network")));
     json_t *cur = emu_get(emu, key);
     if (!cur) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Connection for network %s not found.",
-                  json_string_value(json_object_get(req->body, "network")));
+        emu_not_found(resp, "Connection for network %s not found.",
+                      json_string_value(json_object_get(req->body, "network")));
     } else {
         json_t *c = json_deep_copy(cur);
         const char *mask = emu_q(req, "updateMask");
@@ -297,13 +282,13 @@ static void conn_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 static void conn_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *net = json_string_value(json_object_get(req->body, "consumerNetwork"));
     if (!net) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "consumerNetwork is required.");
+        emu_bad_request(resp, "consumerNetwork is required.");
         return;
     }
     char *key = conn_key(emu, req->params[0], net);
     json_t *cur = emu_get(emu, key);
     if (!cur)
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Connection for network %s not found.", net);
+        emu_not_found(resp, "Connection for network %s not found.", net);
     else
         resp->body = start_op(emu, NULL, key, cur, "servicenetworking.connections.delete");
     free(key);
@@ -311,22 +296,13 @@ static void conn_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void op_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = xasprintf("servicenetworking/operations/%s", req->params[0]);
-    json_t *op = emu_get(emu, key);
-    if (op)
-        resp->body = strip(op);
-    else
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Operation operations/%s not found.", req->params[0]);
+    json_t *op = emu_load(emu, resp, &key, "Operation operations/%s not found.", req->params[0]);
+    if (op) resp->body = emu_strip(op);
     free(key);
 }
 
 static void init(emu_t *emu) {
-    json_t *keys = emu_keys(emu, "servicenetworking/operations/"), *k;
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        const char *key = json_string_value(k);
-        if (!json_is_true(json_object_get(emu_get(emu, key), "done"))) emu_after(emu, 0, op_finish, key);
-    }
-    json_decref(keys);
+    emu_resume_ops(emu, "servicenetworking/operations/", NULL, op_finish);
 }
 
 static const emu_route_t routes[] = {

@@ -46,12 +46,6 @@ static const char *const deps[][2] = {
     {"aiplatform.googleapis.com", "storage.googleapis.com"},
 };
 
-static const char *number_of(emu_t *emu, const char *p) {
-    for (const char *c = p; *c; c++)
-        if (!isdigit((unsigned char)*c)) return emu_project_number(emu, p);
-    return p;
-}
-
 static char *svc_key(const char *num, const char *svc) {
     return xasprintf("serviceusage/projects/%s/services/%s", num, svc);
 }
@@ -121,11 +115,8 @@ static void op_done(emu_t *emu, const char *key) {
 
 static json_t *op_start(emu_t *emu, const char *num, json_t *services, const char *state, int batch,
                         const char *kind) {
-    char hex[33];
-    util_random_hex(hex, 16);
-    char *id =
-        xasprintf("acat.p2-%s-%.8s-%.4s-%.4s-%.4s-%.12s", num, hex, hex + 8, hex + 12, hex + 16, hex + 20);
-    char *name = xasprintf("operations/%s", id);
+    char *uuid = emu_uuid();
+    char *name = xasprintf("operations/acat.p2-%s-%s", num, uuid);
     const char *rtype = !strcmp(state, "ENABLED")
                             ? (batch ? "type.googleapis.com/google.api.serviceusage.v1."
                                        "BatchEnableServicesResponse"
@@ -143,7 +134,7 @@ static json_t *op_start(emu_t *emu, const char *num, json_t *services, const cha
     emu_after(emu, emu_duration(emu, kind), op_done, key);
     free(key);
     free(name);
-    free(id);
+    free(uuid);
     return out;
 }
 
@@ -171,7 +162,7 @@ static json_t *with_deps(emu_t *emu, const char *num, json_t *svcs) {
 /* ---- handlers -------------------------------------------------------------- */
 
 static void h_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    const char *num = number_of(emu, req->params[0]);
+    const char *num = emu_project_num(emu, req->params[0]);
     if (!valid_service(req->params[1])) {
         emu_error(resp, 403, "PERMISSION_DENIED", "forbidden",
                   "Not found or permission denied for service(s): %s.", req->params[1]);
@@ -181,7 +172,7 @@ static void h_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void h_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    const char *num = number_of(emu, req->params[0]);
+    const char *num = emu_project_num(emu, req->params[0]);
     const char *filter = emu_q(req, "filter");
     const char *want = NULL;
     if (filter && *filter) {
@@ -190,7 +181,7 @@ static void h_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         else if (strstr(filter, "state:DISABLED"))
             want = "DISABLED";
         else {
-            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Invalid filter: %s", filter);
+            emu_bad_request(resp, "Invalid filter: %s", filter);
             return;
         }
     }
@@ -231,20 +222,13 @@ static void h_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
             json_decref(s);
     }
     json_decref(sorted);
-    char *next = NULL;
-    json_t *page = emu_page(req, items, "pageSize", 50, &next);
-    json_decref(items);
     resp->body = json_object();
-    if (json_array_size(page))
-        json_object_set_new(resp->body, "services", page);
-    else
-        json_decref(page);
-    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
-    free(next);
+    emu_page_into(req, resp->body, "services", items, "pageSize", 50, false);
+    json_decref(items);
 }
 
 static void h_enable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    const char *num = number_of(emu, req->params[0]);
+    const char *num = emu_project_num(emu, req->params[0]);
     const char *svc = req->params[1];
     if (emu_validate(resp, "serviceusage", "EnableServiceRequest", req->body) < 0) return;
     if (!valid_service(svc)) {
@@ -264,7 +248,7 @@ static void h_enable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void h_disable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    const char *num = number_of(emu, req->params[0]);
+    const char *num = emu_project_num(emu, req->params[0]);
     const char *svc = req->params[1];
     if (emu_validate(resp, "serviceusage", "DisableServiceRequest", req->body) < 0) return;
     if (!is_enabled(emu, num, svc)) {
@@ -292,7 +276,7 @@ static void h_disable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void h_batch_enable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    const char *num = number_of(emu, req->params[0]);
+    const char *num = emu_project_num(emu, req->params[0]);
     if (emu_validate(resp, "serviceusage", "BatchEnableServicesRequest", req->body) < 0) return;
     json_t *ids = json_object_get(req->body, "serviceIds"), *v;
     size_t n = json_array_size(ids), i;
@@ -315,7 +299,7 @@ static void h_batch_enable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void h_batch_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    const char *num = number_of(emu, req->params[0]);
+    const char *num = emu_project_num(emu, req->params[0]);
     json_t *names = req->query_multi ? json_object_get(req->query_multi, "names") : NULL, *v;
     size_t i;
     json_t *out = json_array();
@@ -335,7 +319,7 @@ static void h_op_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = xasprintf("serviceusage/operations/%s", req->params[0]);
     json_t *op = emu_get(emu, key);
     if (!op) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Operation 'operations/%s' not found.", req->params[0]);
+        emu_not_found(resp, "Operation 'operations/%s' not found.", req->params[0]);
     } else {
         resp->body = json_deep_copy(op);
         json_object_del(resp->body, "_emu");

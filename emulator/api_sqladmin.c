@@ -13,26 +13,8 @@
 
 #define API_BASE "https://sqladmin.googleapis.com/sql/v1beta4"
 
-static json_t *strip(const json_t *v) {
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
-            if (strncmp(k, "plinth:", 7) != 0) json_object_set_new(o, k, strip(x));
-        }
-        return o;
-    }
-    return json_deep_copy(v);
-}
-
 static char *inst_key(const char *p, const char *i) {
     return xasprintf("sqladmin/projects/%s/instances/%s", p, i);
-}
-
-static int64_t as_int(const json_t *v) {
-    if (json_is_string(v)) return strtoll(json_string_value(v), NULL, 10);
-    return (int64_t)json_integer_value(v);
 }
 
 static json_t *load_inst(emu_t *emu, const char *p, const char *i, emu_resp_t *resp, char **key) {
@@ -60,17 +42,11 @@ static int refuse_if_busy(emu_t *emu, const json_t *inst, emu_resp_t *resp) {
 
 static void op_finish(emu_t *emu, const char *opkey);
 
-static char *uuid(void) {
-    char h[33];
-    util_random_hex(h, 16);
-    return xasprintf("%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
-}
-
 /* Starts an operation on instance copy inst (stored by the caller) and
  * returns the public sql#operation (new). */
 static json_t *start_op(emu_t *emu, const char *p, const char *iname, const char *ikey, json_t *inst,
                         const char *type, const char *kind) {
-    char *id = uuid();
+    char *id = emu_uuid();
     char *opkey = xasprintf("sqladmin/projects/%s/operations/%s", p, id);
     char *self = xasprintf(API_BASE "/projects/%s/operations/%s", p, id);
     char *target = xasprintf(API_BASE "/projects/%s/instances/%s", p, iname);
@@ -79,25 +55,14 @@ static json_t *start_op(emu_t *emu, const char *p, const char *iname, const char
                            "targetId", iname, "targetProject", p, "selfLink", self, "insertTime", emu_now(),
                            "startTime", emu_now(), "user", "emulator@example.com", "plinth:instance", ikey);
     json_object_set_new(inst, "plinth:opKey", json_string(opkey));
-    json_t *pub = strip(op);
+    json_t *pub = emu_op_arm(emu, opkey, op, kind, op_finish);
     json_object_set_new(pub, "status", json_string("PENDING"));
     json_object_del(pub, "startTime");
-    emu_put(emu, opkey, op);
-    emu_after(emu, emu_duration(emu, kind), op_finish, opkey);
     free(id);
     free(opkey);
     free(self);
     free(target);
     return pub;
-}
-
-static void del_prefix(emu_t *emu, const char *prefix) {
-    json_t *keys = emu_keys(emu, prefix), *k;
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        emu_del(emu, json_string_value(k));
-    }
-    json_decref(keys);
 }
 
 static void put_user(emu_t *emu, const char *ikey, const char *p, const char *inst, const char *name,
@@ -159,10 +124,7 @@ static void op_finish(emu_t *emu, const char *opkey) {
     const char *ikey = json_string_value(json_object_get(op, "plinth:instance")) ?: "";
     json_t *stored = emu_get(emu, ikey);
     if (stored && !strcmp(type, "DELETE")) {
-        char *prefix = xasprintf("%s/", ikey);
-        del_prefix(emu, prefix);
-        free(prefix);
-        emu_del(emu, ikey);
+        emu_del_tree(emu, ikey);
     } else if (stored) {
         json_t *inst = json_deep_copy(stored);
         const char *p = json_string_value(json_object_get(inst, "project")) ?: "";
@@ -191,51 +153,44 @@ static void op_finish(emu_t *emu, const char *opkey) {
 
 /* ---- instances ---------------------------------------------------------- */
 
-static void set_default(json_t *o, const char *k, json_t *v) {
-    if (!json_object_get(o, k))
-        json_object_set_new(o, k, v);
-    else
-        json_decref(v);
-}
-
 static void settings_defaults(json_t *s, const char *zone) {
-    set_default(s, "kind", json_string("sql#settings"));
-    set_default(s, "tier", json_string("db-custom-1-3840"));
-    set_default(s, "availabilityType", json_string("ZONAL"));
-    set_default(s, "dataDiskType", json_string("PD_SSD"));
-    set_default(s, "dataDiskSizeGb", json_string("10"));
-    set_default(s, "storageAutoResize", json_true());
-    set_default(s, "storageAutoResizeLimit", json_string("0"));
-    set_default(s, "activationPolicy", json_string("ALWAYS"));
-    set_default(s, "pricingPlan", json_string("PER_USE"));
-    set_default(s, "replicationType", json_string("SYNCHRONOUS"));
-    set_default(s, "connectorEnforcement", json_string("NOT_REQUIRED"));
-    set_default(s, "edition", json_string("ENTERPRISE"));
+    emu_set_default(s, "kind", json_string("sql#settings"));
+    emu_set_default(s, "tier", json_string("db-custom-1-3840"));
+    emu_set_default(s, "availabilityType", json_string("ZONAL"));
+    emu_set_default(s, "dataDiskType", json_string("PD_SSD"));
+    emu_set_default(s, "dataDiskSizeGb", json_string("10"));
+    emu_set_default(s, "storageAutoResize", json_true());
+    emu_set_default(s, "storageAutoResizeLimit", json_string("0"));
+    emu_set_default(s, "activationPolicy", json_string("ALWAYS"));
+    emu_set_default(s, "pricingPlan", json_string("PER_USE"));
+    emu_set_default(s, "replicationType", json_string("SYNCHRONOUS"));
+    emu_set_default(s, "connectorEnforcement", json_string("NOT_REQUIRED"));
+    emu_set_default(s, "edition", json_string("ENTERPRISE"));
     json_t *ipc = json_object_get(s, "ipConfiguration");
     if (!json_is_object(ipc)) {
         ipc = json_object();
         json_object_set_new(s, "ipConfiguration", ipc);
     }
-    set_default(ipc, "ipv4Enabled", json_true());
-    set_default(ipc, "sslMode", json_string("ALLOW_UNENCRYPTED_AND_ENCRYPTED"));
+    emu_set_default(ipc, "ipv4Enabled", json_true());
+    emu_set_default(ipc, "sslMode", json_string("ALLOW_UNENCRYPTED_AND_ENCRYPTED"));
     json_t *bc = json_object_get(s, "backupConfiguration");
     if (!json_is_object(bc)) {
         bc = json_object();
         json_object_set_new(s, "backupConfiguration", bc);
     }
-    set_default(bc, "kind", json_string("sql#backupConfiguration"));
-    set_default(bc, "enabled", json_false());
-    set_default(bc, "startTime", json_string("00:00"));
-    set_default(bc, "transactionLogRetentionDays", json_integer(7));
-    set_default(bc, "backupRetentionSettings",
-                json_pack("{s:s,s:i}", "retentionUnit", "COUNT", "retainedBackups", 7));
+    emu_set_default(bc, "kind", json_string("sql#backupConfiguration"));
+    emu_set_default(bc, "enabled", json_false());
+    emu_set_default(bc, "startTime", json_string("00:00"));
+    emu_set_default(bc, "transactionLogRetentionDays", json_integer(7));
+    emu_set_default(bc, "backupRetentionSettings",
+                    json_pack("{s:s,s:i}", "retentionUnit", "COUNT", "retainedBackups", 7));
     json_t *lp = json_object_get(s, "locationPreference");
     if (!json_is_object(lp)) {
         lp = json_object();
         json_object_set_new(s, "locationPreference", lp);
     }
-    set_default(lp, "kind", json_string("sql#locationPreference"));
-    set_default(lp, "zone", json_string(zone));
+    emu_set_default(lp, "kind", json_string("sql#locationPreference"));
+    emu_set_default(lp, "zone", json_string(zone));
 }
 
 static int valid_name(const char *n) {
@@ -264,8 +219,8 @@ static void inst_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     json_t *inst = json_deep_copy(req->body);
     json_object_del(inst, "rootPassword");
-    set_default(inst, "databaseVersion", json_string("MYSQL_8_0"));
-    set_default(inst, "region", json_string("us-central1"));
+    emu_set_default(inst, "databaseVersion", json_string("MYSQL_8_0"));
+    emu_set_default(inst, "region", json_string("us-central1"));
     const char *region = json_string_value(json_object_get(inst, "region"));
     json_t *s = json_object_get(inst, "settings");
     if (!json_is_object(s)) {
@@ -282,7 +237,7 @@ static void inst_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_object_set_new(inst, "project", json_string(p));
     json_object_set_new(inst, "gceZone", json_string(zone));
     json_object_set_new(inst, "backendType", json_string("SECOND_GEN"));
-    set_default(inst, "instanceType", json_string("CLOUD_SQL_INSTANCE"));
+    emu_set_default(inst, "instanceType", json_string("CLOUD_SQL_INSTANCE"));
     json_object_set_new(inst, "createTime", json_string(emu_now()));
     json_object_set_new(inst, "databaseInstalledVersion",
                         json_string(json_string_value(json_object_get(inst, "databaseVersion"))));
@@ -309,42 +264,18 @@ static void inst_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     json_t *inst = load_inst(emu, req->params[0], req->params[1], resp, &key);
     if (!inst) return;
-    resp->body = strip(inst);
+    resp->body = emu_strip(inst);
     json_decref(inst);
     free(key);
 }
 
 static void inst_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *prefix = xasprintf("sqladmin/projects/%s/instances/", req->params[0]);
-    json_t *keys = emu_keys(emu, prefix), *k, *all = json_array();
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        const char *s = json_string_value(k);
-        if (!strchr(s + strlen(prefix), '/')) json_array_append_new(all, strip(emu_get(emu, s)));
-    }
-    char *next = NULL;
-    json_t *page = emu_page(req, all, "maxResults", 500, &next);
-    resp->body = json_pack("{s:s,s:o}", "kind", "sql#instancesList", "items", page);
-    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
-    free(next);
+    json_t *all = emu_children(emu, prefix, true);
+    resp->body = json_pack("{s:s}", "kind", "sql#instancesList");
+    emu_page_into(req, resp->body, "items", all, "maxResults", 500, true);
     json_decref(all);
-    json_decref(keys);
     free(prefix);
-}
-
-/* JSON merge (RFC 7386): objects merge, null deletes, the rest replaces. */
-static void merge(json_t *dst, const json_t *patch) {
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)patch, k, v) {
-        json_t *old = json_object_get(dst, k);
-        if (json_is_null(v))
-            json_object_del(dst, k);
-        else if (json_is_object(v) && json_is_object(old))
-            merge(old, v);
-        else
-            json_object_set_new(dst, k, json_deep_copy(v));
-    }
 }
 
 static const char *const output_only[] = {"kind",
@@ -390,7 +321,7 @@ static void inst_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int 
                   "Invalid request: settings.settingsVersion is required for update.");
         goto out;
     }
-    if (given && !json_is_null(given) && as_int(given) != strtoll(cur_ver, NULL, 10)) {
+    if (given && !json_is_null(given) && emu_int64(given) != strtoll(cur_ver, NULL, 10)) {
         emu_error(resp, 412, "FAILED_PRECONDITION", "staleData", "Condition does not match.");
         goto out;
     }
@@ -417,7 +348,7 @@ static void inst_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int 
         json_object_set_new(inst, "settings", ns);
         json_object_del(body, "settings");
     }
-    merge(inst, body);
+    emu_merge_patch(inst, body);
     char vbuf[32];
     snprintf(vbuf, sizeof vbuf, "%lld", (long long)ver);
     json_object_set_new(json_object_get(inst, "settings"), "settingsVersion", json_string(vbuf));
@@ -532,7 +463,7 @@ static json_t *load_db(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char 
             emu_error(resp, 404, "NOT_FOUND", "instanceDoesNotExist",
                       "The Cloud SQL instance does not exist.");
         else
-            emu_error(resp, 404, "NOT_FOUND", "notFound", "Not Found");
+            emu_not_found(resp, "Not Found");
         free(ik);
         free(*dkey);
         *dkey = NULL;
@@ -543,7 +474,7 @@ static json_t *load_db(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char 
 static void db_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *dkey;
     json_t *d = load_db(emu, req, resp, &dkey);
-    if (d) resp->body = strip(d);
+    if (d) resp->body = emu_strip(d);
     free(dkey);
 }
 
@@ -552,13 +483,8 @@ static void db_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *inst = load_parent(emu, req, resp, &key);
     if (!inst) return;
     char *prefix = xasprintf("%s/databases/", key);
-    json_t *keys = emu_keys(emu, prefix), *k, *items = json_array();
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
-    }
-    resp->body = json_pack("{s:s,s:o}", "kind", "sql#databasesList", "items", items);
-    json_decref(keys);
+    resp->body =
+        json_pack("{s:s,s:o}", "kind", "sql#databasesList", "items", emu_children(emu, prefix, false));
     free(prefix);
     json_decref(inst);
     free(key);
@@ -641,13 +567,7 @@ static void user_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *inst = load_parent(emu, req, resp, &key);
     if (!inst) return;
     char *prefix = xasprintf("%s/users/", key);
-    json_t *keys = emu_keys(emu, prefix), *k, *items = json_array();
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        json_array_append_new(items, strip(emu_get(emu, json_string_value(k))));
-    }
-    resp->body = json_pack("{s:s,s:o}", "kind", "sql#usersList", "items", items);
-    json_decref(keys);
+    resp->body = json_pack("{s:s,s:o}", "kind", "sql#usersList", "items", emu_children(emu, prefix, false));
     free(prefix);
     json_decref(inst);
     free(key);
@@ -662,9 +582,9 @@ static void user_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *ukey = user_key(key, req->params[2], host);
     json_t *u = emu_get(emu, ukey);
     if (u)
-        resp->body = strip(u);
+        resp->body = emu_strip(u);
     else
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Not Found");
+        emu_not_found(resp, "Not Found");
     free(ukey);
     json_decref(inst);
     free(key);
@@ -686,7 +606,7 @@ static void user_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int 
     char *ukey = user_key(key, name, host);
     json_t *u = emu_get(emu, ukey);
     if (!u) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "Not Found");
+        emu_not_found(resp, "Not Found");
     } else if (refuse_if_busy(emu, inst, resp) == 0) {
         if (del) emu_del(emu, ukey);
         resp->body = start_op(emu, req->params[0], req->params[1], key, inst,
@@ -712,7 +632,7 @@ static void op_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = xasprintf("sqladmin/projects/%s/operations/%s", req->params[0], req->params[1]);
     json_t *op = emu_get(emu, key);
     if (op)
-        resp->body = strip(op);
+        resp->body = emu_strip(op);
     else
         emu_error(resp, 404, "NOT_FOUND", "operationDoesNotExist", "The Cloud SQL operation does not exist.");
     free(key);
@@ -726,13 +646,10 @@ static void op_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_array_foreach(keys, i, k) {
         json_t *op = emu_get(emu, json_string_value(k));
         if (inst && strcmp(inst, json_string_value(json_object_get(op, "targetId")) ?: "")) continue;
-        json_array_append_new(all, strip(op));
+        json_array_append_new(all, emu_strip(op));
     }
-    char *next = NULL;
-    json_t *page = emu_page(req, all, "maxResults", 500, &next);
-    resp->body = json_pack("{s:s,s:o}", "kind", "sql#operationsList", "items", page);
-    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
-    free(next);
+    resp->body = json_pack("{s:s}", "kind", "sql#operationsList");
+    emu_page_into(req, resp->body, "items", all, "maxResults", 500, true);
     json_decref(all);
     json_decref(keys);
     free(prefix);
@@ -746,16 +663,7 @@ static void tiers(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void init(emu_t *emu) {
-    json_t *keys = emu_keys(emu, "sqladmin/projects/"), *k;
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        const char *key = json_string_value(k);
-        if (!strstr(key, "/operations/")) continue;
-        json_t *op = emu_get(emu, key);
-        if (strcmp(json_string_value(json_object_get(op, "status")) ?: "", "DONE") != 0)
-            emu_after(emu, 0, op_finish, key);
-    }
-    json_decref(keys);
+    emu_resume_ops(emu, "sqladmin/projects/", "/operations/", op_finish);
 }
 
 #define IN "sql/v1beta4/projects/{p}/instances"

@@ -12,16 +12,11 @@
 #include <string.h>
 
 #include "emulator/emu.h"
+#include "providers/gcp/gcp_res.h"
 
 #define SELF "https://www.googleapis.com/storage/v1/b/"
 
 /* ---- encoding helpers ------------------------------------------------------ */
-
-static char *b64(const unsigned char *data, size_t len) {
-    char *out = xmalloc(4 * ((len + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    return out;
-}
 
 static unsigned char *unb64(const char *s, size_t *len) {
     size_t n = strlen(s);
@@ -35,43 +30,8 @@ static unsigned char *unb64(const char *s, size_t *len) {
     return out;
 }
 
-static uint32_t crc32c(const unsigned char *p, size_t n) {
-    static uint32_t table[256];
-    static int init;
-    if (!init) { /* benign race: every thread computes the same table */
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-            table[i] = c;
-        }
-        init = 1;
-    }
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++)
-        c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
-}
-
-static char *urlenc(const char *s) {
-    sbuf_t b = {0};
-    sbuf_add(&b, "");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || strchr("-._~", *p))
-            sbuf_addc(&b, (char)*p);
-        else
-            sbuf_addf(&b, "%%%02X", *p);
-    }
-    return sbuf_steal(&b);
-}
-
 static char *i64s(int64_t v) {
     return xasprintf("%lld", (long long)v);
-}
-
-static int64_t jint(const json_t *v) {
-    if (json_is_string(v)) return strtoll(json_string_value(v), NULL, 10);
-    return (int64_t)json_integer_value(v);
 }
 
 /* Parses an int64 query parameter; 0 when absent (*present = 0). */
@@ -84,31 +44,6 @@ static int64_t qint(const emu_req_t *req, const char *name, int *present) {
 static void precondition_failed(emu_resp_t *resp) {
     emu_error(resp, 412, "FAILED_PRECONDITION", "conditionNotMet",
               "At least one of the pre-conditions you specified did not hold.");
-}
-
-static json_t *render(const json_t *doc) {
-    json_t *c = json_deep_copy(doc);
-    const char *k;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(c, tmp, k, v) {
-        if (k[0] == '_') json_object_del(c, k);
-    }
-    return c;
-}
-
-static void merge_patch(json_t *dst, const json_t *patch) {
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)patch, k, v) {
-        json_t *cur = json_object_get(dst, k);
-        if (json_is_null(v))
-            json_object_del(dst, k);
-        else if (json_is_object(v) && json_is_object(cur))
-            merge_patch(cur, v);
-        else
-            json_object_set_new(dst, k, json_deep_copy(v));
-    }
 }
 
 /* ---- buckets --------------------------------------------------------------- */
@@ -124,7 +59,7 @@ static int valid_bucket(const char *n) {
 static json_t *bucket_load(emu_t *emu, const char *name, emu_resp_t *resp, char **key_out) {
     char *key = xasprintf("storage/buckets/%s", name);
     json_t *b = emu_get(emu, key);
-    if (!b) emu_error(resp, 404, "NOT_FOUND", "notFound", "The specified bucket does not exist.");
+    if (!b) emu_not_found(resp, "The specified bucket does not exist.");
     if (b && key_out)
         *key_out = key;
     else
@@ -135,7 +70,7 @@ static json_t *bucket_load(emu_t *emu, const char *name, emu_resp_t *resp, char 
 static char *new_etag(emu_t *emu) {
     char buf[32];
     snprintf(buf, sizeof buf, "etag-%lld", (long long)emu_next_id(emu, "storage.etag"));
-    return b64((const unsigned char *)buf, strlen(buf));
+    return emu_b64((const unsigned char *)buf, strlen(buf));
 }
 
 /* Server defaults and derived fields; called on insert and update. */
@@ -183,7 +118,7 @@ static void bucket_defaults(emu_t *emu, json_t *b) {
     if (!json_object_get(sd, "retentionDurationSeconds"))
         json_object_set_new(sd, "retentionDurationSeconds", json_string("604800"));
     else if (json_is_integer(json_object_get(sd, "retentionDurationSeconds"))) {
-        char *s = i64s(jint(json_object_get(sd, "retentionDurationSeconds")));
+        char *s = i64s(emu_int64(json_object_get(sd, "retentionDurationSeconds")));
         json_object_set_new(sd, "retentionDurationSeconds", json_string(s));
         free(s);
     }
@@ -246,7 +181,7 @@ static void h_bucket_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
     json_object_set_new(b, "timeCreated", json_string(emu_now()));
     json_object_set_new(b, "updated", json_string(emu_now()));
     bucket_defaults(emu, b);
-    resp->body = render(b);
+    resp->body = emu_render(b);
     emu_put(emu, key, b);
     free(gen);
     free(self);
@@ -256,7 +191,7 @@ static void h_bucket_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
 static int check_metagen(const emu_req_t *req, const json_t *doc, emu_resp_t *resp) {
     int has;
     int64_t m = qint(req, "ifMetagenerationMatch", &has);
-    int64_t cur = jint(json_object_get(doc, "metageneration"));
+    int64_t cur = emu_int64(json_object_get(doc, "metageneration"));
     if (has && m != cur) {
         precondition_failed(resp);
         return -1;
@@ -271,7 +206,7 @@ static int check_metagen(const emu_req_t *req, const json_t *doc, emu_resp_t *re
 
 static void h_bucket_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *b = bucket_load(emu, req->params[0], resp, NULL);
-    if (b && check_metagen(req, b, resp) == 0) resp->body = render(b);
+    if (b && check_metagen(req, b, resp) == 0) resp->body = emu_render(b);
 }
 
 static void h_bucket_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
@@ -290,19 +225,13 @@ static void h_bucket_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         const char *bn = json_string_value(json_object_get(b, "projectNumber"));
         const char *bp = json_string_value(json_object_get(b, "_project"));
         if ((bn && !strcmp(bn, project)) || (bp && !strcmp(bp, project)) || (bn && !strcmp(bn, num)))
-            if (!prefix || !strncmp(name, prefix, strlen(prefix))) json_array_append_new(items, render(b));
+            if (!prefix || !strncmp(name, prefix, strlen(prefix)))
+                json_array_append_new(items, emu_render(b));
     }
     json_decref(keys);
-    char *next = NULL;
-    json_t *page = emu_page(req, items, "maxResults", 1000, &next);
-    json_decref(items);
     resp->body = json_pack("{s:s}", "kind", "storage#buckets");
-    if (json_array_size(page))
-        json_object_set_new(resp->body, "items", page);
-    else
-        json_decref(page);
-    if (next) json_object_set_new(resp->body, "nextPageToken", json_string(next));
-    free(next);
+    emu_page_into(req, resp->body, "items", items, "maxResults", 1000, false);
+    json_decref(items);
 }
 
 static void bucket_modify(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int replace) {
@@ -343,15 +272,15 @@ static void bucket_modify(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, in
         }
     } else {
         nb = json_deep_copy(b);
-        merge_patch(nb, body);
+        emu_merge_patch(nb, body);
         json_decref(body);
     }
-    char *mg = i64s(jint(json_object_get(b, "metageneration")) + 1);
+    char *mg = i64s(emu_int64(json_object_get(b, "metageneration")) + 1);
     json_object_set_new(nb, "metageneration", json_string(mg));
     json_object_set_new(nb, "updated", json_string(emu_now()));
     free(mg);
     bucket_defaults(emu, nb);
-    resp->body = render(nb);
+    resp->body = emu_render(nb);
     emu_put(emu, key, nb);
 out:
     free(key);
@@ -465,7 +394,7 @@ static char *data_key(const char *bucket, const char *name) {
 /* Generation preconditions against the live object (NULL if absent). */
 static int check_gen(const emu_req_t *req, const json_t *obj, emu_resp_t *resp) {
     int has;
-    int64_t cur = obj ? jint(json_object_get(obj, "generation")) : 0;
+    int64_t cur = obj ? emu_int64(json_object_get(obj, "generation")) : 0;
     int64_t g = qint(req, "ifGenerationMatch", &has);
     if (has && g != cur) {
         precondition_failed(resp);
@@ -479,7 +408,7 @@ static int check_gen(const emu_req_t *req, const json_t *obj, emu_resp_t *resp) 
             precondition_failed(resp);
         return -1;
     }
-    int64_t mcur = obj ? jint(json_object_get(obj, "metageneration")) : 0;
+    int64_t mcur = obj ? emu_int64(json_object_get(obj, "metageneration")) : 0;
     int64_t m = qint(req, "ifMetagenerationMatch", &has);
     if (has && (!obj || m != mcur)) {
         precondition_failed(resp);
@@ -531,7 +460,7 @@ static void obj_write(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const 
     if (!json_object_get(o, "storageClass"))
         json_object_set(o, "storageClass", json_object_get(b, "storageClass"));
     int64_t gen = 1700000000000000 + emu_next_id(emu, "storage.generation");
-    char *gens = i64s(gen), *sizes = i64s((int64_t)len), *enc = urlenc(name);
+    char *gens = i64s(gen), *sizes = i64s((int64_t)len), *enc = gcp_urlenc(name);
     char *id = xasprintf("%s/%s/%s", bucket, name, gens);
     char *self = xasprintf(SELF "%s/o/%s", bucket, enc);
     char *media = xasprintf("%s/storage/download/storage/v1/b/%s/o/%s?generation=%s&alt=media", req->base_url,
@@ -539,13 +468,13 @@ static void obj_write(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const 
     unsigned char md5[16];
     unsigned int mdlen = 0;
     EVP_Digest(data ? data : "", len, md5, &mdlen, EVP_md5(), NULL);
-    uint32_t crc = crc32c((const unsigned char *)(data ? data : ""), len);
+    uint32_t crc = emu_crc32c((const unsigned char *)(data ? data : ""), len);
     unsigned char crcb[4] = {(unsigned char)(crc >> 24), (unsigned char)(crc >> 16),
                              (unsigned char)(crc >> 8), (unsigned char)crc};
-    char *md5s = b64(md5, 16), *crcs = b64(crcb, 4);
+    char *md5s = emu_b64(md5, 16), *crcs = emu_b64(crcb, 4);
     char etagraw[32];
     snprintf(etagraw, sizeof etagraw, "%s/1", gens);
-    char *etag = b64((const unsigned char *)etagraw, strlen(etagraw));
+    char *etag = emu_b64((const unsigned char *)etagraw, strlen(etagraw));
     const char *now = emu_now();
     json_t *out =
         json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "kind", "storage#object",
@@ -556,7 +485,7 @@ static void obj_write(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const 
     json_decref(out);
     resp->body = json_deep_copy(o);
     emu_put(emu, key, o);
-    char *d64 = b64((const unsigned char *)(data ? data : ""), len);
+    char *d64 = emu_b64((const unsigned char *)(data ? data : ""), len);
     emu_put(emu, dkey, json_pack("{s:s}", "b64", d64));
     free(d64);
     free(etag);
@@ -702,7 +631,7 @@ static void h_upload_put(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = xasprintf("storage/uploads/%s", id ? id : "");
     json_t *sess = emu_get(emu, key);
     if (!sess) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "No such upload session.");
+        emu_not_found(resp, "No such upload session.");
         free(key);
         return;
     }
@@ -725,9 +654,8 @@ static void h_obj_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     free(key);
     int has;
     int64_t gen = qint(req, "generation", &has);
-    if (!o || (has && gen != jint(json_object_get(o, "generation")))) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "No such object: %s/%s", req->params[0],
-                  req->params[1]);
+    if (!o || (has && gen != emu_int64(json_object_get(o, "generation")))) {
+        emu_not_found(resp, "No such object: %s/%s", req->params[0], req->params[1]);
         return;
     }
     if (check_gen(req, o, resp) < 0) return;
@@ -757,8 +685,7 @@ static void h_obj_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = obj_key(req->params[0], req->params[1]);
     json_t *o = emu_get(emu, key);
     if (!o) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "No such object: %s/%s", req->params[0],
-                  req->params[1]);
+        emu_not_found(resp, "No such object: %s/%s", req->params[0], req->params[1]);
     } else if (check_gen(req, o, resp) == 0) {
         char *dk = data_key(req->params[0], req->params[1]);
         emu_del(emu, key);
@@ -774,17 +701,16 @@ static void h_obj_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = obj_key(req->params[0], req->params[1]);
     json_t *o = emu_get(emu, key);
     if (!o) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound", "No such object: %s/%s", req->params[0],
-                  req->params[1]);
+        emu_not_found(resp, "No such object: %s/%s", req->params[0], req->params[1]);
     } else if (check_gen(req, o, resp) == 0 && emu_validate(resp, "storage", "Object", req->body) == 0) {
         json_t *n = json_deep_copy(o), *patch = json_object();
         for (size_t i = 0; obj_settable[i]; i++) {
             json_t *v = json_object_get(req->body, obj_settable[i]);
             if (v) json_object_set(patch, obj_settable[i], v);
         }
-        merge_patch(n, patch);
+        emu_merge_patch(n, patch);
         json_decref(patch);
-        char *mg = i64s(jint(json_object_get(o, "metageneration")) + 1);
+        char *mg = i64s(emu_int64(json_object_get(o, "metageneration")) + 1);
         json_object_set_new(n, "metageneration", json_string(mg));
         json_object_set_new(n, "updated", json_string(emu_now()));
         free(mg);

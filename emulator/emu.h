@@ -142,6 +142,66 @@ json_t *emu_page(const emu_req_t *req, const json_t *items, const char *size_par
 /* RFC 3339 timestamp of now (static per-thread buffer). */
 const char *emu_now(void);
 
+/* util.c: helpers the API files share. */
+/* Deep copy without the private "plinth:" keys of objects nested in
+ * objects (any depth; arrays are copied as they are); new.  _deep also
+ * strips the objects inside arrays. */
+json_t *emu_strip(const json_t *v);
+json_t *emu_strip_deep(const json_t *v);
+/* Copy without the top-level "_" bookkeeping keys (compute, storage); new. */
+json_t *emu_render(const json_t *doc);
+/* JSON merge patch (RFC 7386): objects merge, null deletes, the rest replaces. */
+void emu_merge_patch(json_t *dst, const json_t *patch);
+/* Sets o[k] = v (stolen) unless o already has k. */
+void emu_set_default(json_t *o, const char *k, json_t *v);
+/* 1 when s (may be NULL) is in the NULL-terminated list. */
+int emu_in_list(const char *const *list, const char *s);
+/* An int64 given as a JSON integer or a decimal string. */
+int64_t emu_int64(const json_t *v);
+/* project when it is all digits (a number), else its number. */
+const char *emu_project_num(emu_t *emu, const char *project);
+/* Random "8-4-4-4-12" hex id; new string. */
+char *emu_uuid(void);
+/* Error shortcuts: 404 NOT_FOUND/notFound and 400 INVALID_ARGUMENT/badRequest. */
+void emu_not_found(emu_resp_t *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void emu_bad_request(emu_resp_t *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The document at *key (BORROWED); when absent, a 404 NOT_FOUND/notFound
+ * with the message, *key freed and set to NULL, and NULL. */
+json_t *emu_load(emu_t *emu, emu_resp_t *resp, char **key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Stripped copies of the documents whose keys start with prefix, in key
+ * order; direct: only keys with no '/' after the prefix.  New array. */
+json_t *emu_children(emu_t *emu, const char *prefix, bool direct);
+/* Deletes every key starting with prefix. */
+void emu_del_prefix(emu_t *emu, const char *prefix);
+/* Deletes the keys below "<key>/", then key. */
+void emu_del_tree(emu_t *emu, const char *key);
+/* One page of items (BORROWED) into body[field] (also when empty if
+ * always) and body.nextPageToken when more remain. */
+void emu_page_into(const emu_req_t *req, json_t *body, const char *field, const json_t *items,
+                   const char *size_param, int default_size, bool always);
+/* Stores op (stolen) at key, arms finish after emu_duration(kind) and
+ * returns its stripped public form (new). */
+json_t *emu_op_arm(emu_t *emu, const char *key, json_t *op, const char *kind, emu_timer_fn finish);
+/* After a restart: arms finish at once for every key below prefix that
+ * contains marker (NULL: any) whose operation is unfinished (neither
+ * "done": true nor "status": "DONE"). */
+void emu_resume_ops(emu_t *emu, const char *prefix, const char *marker, emu_timer_fn finish);
+/* IAM policy of the resource stored at key, kept at "<key>/iamPolicy":
+ * get fills resp->body; set as emu_iam_policy_set. */
+void emu_iam_get_below(emu_t *emu, emu_resp_t *resp, const char *key);
+int emu_iam_set_below(emu_t *emu, emu_resp_t *resp, const char *key, const json_t *body);
+/* testIamPermissions: the emulator grants every permission asked about. */
+void emu_iam_test_perms(const emu_req_t *req, emu_resp_t *resp);
+/* CRC32C (Castagnoli) of n bytes. */
+uint32_t emu_crc32c(const unsigned char *p, size_t n);
+/* Standard base64 with padding; new string. */
+char *emu_b64(const unsigned char *data, size_t len);
+/* base64 or base64url of s[0..n), padding optional: stop_at_pad stops at
+ * the first '=' (and refuses newlines), otherwise '=', CR and LF are
+ * skipped.  New NUL-terminated buffer, or NULL when malformed. */
+unsigned char *emu_b64_decode(const char *s, size_t n, bool stop_at_pad, size_t *outlen);
+
 /* api_cloudresourcemanager.c: IAM policies kept at a store key, shared by
  * every API with getIamPolicy/setIamPolicy (projects, service accounts,
  * repositories, secrets).  get: the stored policy, or an empty one

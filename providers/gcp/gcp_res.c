@@ -189,6 +189,21 @@ int gcp_call_busy(rctx_t *c, const char *method, const char *api, const char *ur
     }
 }
 
+int gcp_call_wait(rctx_t *c, const char *method, const char *api, const char *url, const json_t *body,
+                  int ok_404) {
+    gcp_resp_t r = {0};
+    int rc = gcp_call_busy(c, method, api, url, body, &r);
+    if (rc == 0 && r.status == 404 && ok_404)
+        rc = 0;
+    else if (rc == 0 && (r.status < 200 || r.status >= 300)) {
+        gcp_fail(c, &r, method, url);
+        rc = -1;
+    } else if (rc == 0)
+        rc = gcp_wait(c, api, r.body);
+    gcp_resp_free(&r);
+    return rc;
+}
+
 int gcp_get(rctx_t *c, const char *api, const char *url, json_t **out) {
     gcp_resp_t r = {0};
     *out = NULL;

@@ -134,6 +134,15 @@ char *gcp_urlenc(const char *s);
     .defaults = gcp_res_defaults, .id_of = gcp_iam_member_id_of, .read = gcp_iam_member_read, .create = gcp_iam_member_create, \
     .update = gcp_res_update, .remove = gcp_iam_member_remove, .import = gcp_iam_member_import, \
     .normalize = gcp_res_normalize
+/* The gcp_type_t of an IAM member type whose resource policy kind_ is
+ * reached through api_, and the rtype_t fields it shares with the others
+ * (fields: its extra and immutable fields; .required comes on top). */
+#define GCP_IAM_TYPE(api_, kind_)                                                              \
+    {.api = api_, .iam = kind_, .update_style = GCP_UPDATE_NONE,                               \
+     .ci_paths = (const char *const[]){"member", NULL}}
+#define GCP_IAM_RTYPE(name_, fields_, data_)                                                   \
+    .name = name_, .api = NULL, .message = NULL, .extra_fields = fields_, .immutable = fields_,  \
+    GCP_IAM_CALLBACKS, .data = data_
 /* Policy get/set helpers for IAM kinds: method + url, 0 on 2xx (policy is
  * the answer, or the answer's "policy" member), -1 otherwise (r filled;
  * 404 on get gives 0 and *policy NULL). */
@@ -178,6 +187,11 @@ int gcp_sleep(rctx_t *c, int ms);
  * gcp_call; resp is filled (caller frees). */
 int gcp_call_busy(rctx_t *c, const char *method, const char *api, const char *url,
                   const json_t *body, gcp_resp_t *resp);
+/* One mutating call (gcp_call_busy) and a wait for its operation (api's
+ * operation shape).  A non-2xx answer fails with c->err, except a 404 when
+ * ok_404 (success, nothing to wait for). */
+int gcp_call_wait(rctx_t *c, const char *method, const char *api, const char *url, const json_t *body,
+                  int ok_404);
 /* Project number for a project id (cached; cloudresourcemanager). */
 char *gcp_project_number(rctx_t *c, const char *project);
 

@@ -10,6 +10,14 @@
 static const char *const extra_project[] = {"project", NULL};
 static const char *const strip_region[] = {"region", NULL};
 static const char *const strip_zone[] = {"zone", NULL};
+
+/* What every compute type shares: compute operations, POST to create,
+ * PATCH with the fingerprint to update, "items" in list answers, the spec
+ * name as "name". */
+#define COMPUTE_TYPE                                                                                   \
+    .api = "compute", .op_api = "compute", .name_field = "name", .create_style = GCP_CREATE_POST,      \
+    .update_style = GCP_UPDATE_COMPUTE, .list_items = "items"
+
 static const char *const compute_output[] = {"id", "kind", "selfLink", "selfLinkWithId", "creationTimestamp",
                                              "fingerprint", "labelFingerprint", NULL};
 
@@ -44,16 +52,11 @@ static void network_defaults(const rtype_t *t, void *prov, const char *spec_name
 
 static const char *const net_forms[] = {"{project}/{name}", "{name}", NULL};
 static const gcp_type_t network_t = {
-    .api = "compute",
-    .op_api = "compute",
+    COMPUTE_TYPE,
     .self = "compute/v1/projects/{project}/global/networks/{name}",
     .collection = "compute/v1/projects/{project}/global/networks",
     .id_tmpl = "projects/{project}/global/networks/{name}",
     .import_forms = net_forms,
-    .name_field = "name",
-    .create_style = GCP_CREATE_POST,
-    .update_style = GCP_UPDATE_COMPUTE,
-    .list_items = "items",
 };
 static const char *const net_immutable[] = {"name", "autoCreateSubnetworks", "description", "internalIpv6Range",
                                             "networkProfile", "enableUlaInternalIpv6", "IPv4Range", NULL};
@@ -90,14 +93,7 @@ static int subnet_update(rctx_t *c, const char *id, const json_t *desired, const
         }
         json_t *b = json_pack("{s:O}", field, json_object_get(desired, field));
         char *u = xasprintf("%s/%s", url, verb);
-        gcp_resp_t r = {0};
-        rc = gcp_call_busy(c, "POST", "compute", u, b, &r);
-        if (rc == 0 && (r.status < 200 || r.status >= 300)) {
-            gcp_fail(c, &r, "POST", u);
-            rc = -1;
-        } else if (rc == 0)
-            rc = gcp_wait(c, "compute", r.body);
-        gcp_resp_free(&r);
+        rc = gcp_call_wait(c, "POST", "compute", u, b, 0);
         free(u);
         json_decref(b);
     }
@@ -120,18 +116,13 @@ static int subnet_update(rctx_t *c, const char *id, const json_t *desired, const
 
 static const char *const subnet_forms[] = {"{project}/{region}/{name}", "{region}/{name}", NULL};
 static const gcp_type_t subnet_t = {
-    .api = "compute",
-    .op_api = "compute",
+    COMPUTE_TYPE,
     .self = "compute/v1/projects/{project}/regions/{region}/subnetworks/{name}",
     .collection = "compute/v1/projects/{project}/regions/{region}/subnetworks",
     .id_tmpl = "projects/{project}/regions/{region}/subnetworks/{name}",
     .import_forms = subnet_forms,
-    .name_field = "name",
     .location_field = "region",
     .send_strip = strip_region,
-    .create_style = GCP_CREATE_POST,
-    .update_style = GCP_UPDATE_COMPUTE,
-    .list_items = "items",
     .set_paths = (const char *const[]){"secondaryIpRanges", NULL},
     .prepare = prepare_network_ref,
     .update = subnet_update,
@@ -150,16 +141,11 @@ const rtype_t gcp_compute_subnetwork = {
 /* ---- firewall ---- */
 
 static const gcp_type_t firewall_t = {
-    .api = "compute",
-    .op_api = "compute",
+    COMPUTE_TYPE,
     .self = "compute/v1/projects/{project}/global/firewalls/{name}",
     .collection = "compute/v1/projects/{project}/global/firewalls",
     .id_tmpl = "projects/{project}/global/firewalls/{name}",
     .import_forms = net_forms,
-    .name_field = "name",
-    .create_style = GCP_CREATE_POST,
-    .update_style = GCP_UPDATE_COMPUTE,
-    .list_items = "items",
     .set_paths = (const char *const[]){"allowed", "denied", "allowed.*.ports", "denied.*.ports", "sourceRanges",
                                        "destinationRanges", "sourceTags", "targetTags", "sourceServiceAccounts",
                                        "targetServiceAccounts", NULL},
@@ -177,18 +163,13 @@ const rtype_t gcp_compute_firewall = {
 /* ---- router (NATs are its nats[] array; a PATCH replaces the list) ---- */
 
 static const gcp_type_t router_t = {
-    .api = "compute",
-    .op_api = "compute",
+    COMPUTE_TYPE,
     .self = "compute/v1/projects/{project}/regions/{region}/routers/{name}",
     .collection = "compute/v1/projects/{project}/regions/{region}/routers",
     .id_tmpl = "projects/{project}/regions/{region}/routers/{name}",
     .import_forms = subnet_forms,
-    .name_field = "name",
     .location_field = "region",
     .send_strip = strip_region,
-    .create_style = GCP_CREATE_POST,
-    .update_style = GCP_UPDATE_COMPUTE,
-    .list_items = "items",
     .set_paths = (const char *const[]){"nats", "nats.*.subnetworks", "nats.*.natIps", NULL},
     .prepare = prepare_network_ref,
 };
@@ -203,17 +184,12 @@ const rtype_t gcp_compute_router = {
 /* ---- global address (private services access range) ---- */
 
 static const gcp_type_t address_t = {
-    .api = "compute",
-    .op_api = "compute",
+    COMPUTE_TYPE,
     .self = "compute/v1/projects/{project}/global/addresses/{name}",
     .collection = "compute/v1/projects/{project}/global/addresses",
     .id_tmpl = "projects/{project}/global/addresses/{name}",
     .import_forms = net_forms,
-    .name_field = "name",
-    .create_style = GCP_CREATE_POST,
-    .update_style = GCP_UPDATE_COMPUTE,
     .labels_verb = 1,
-    .list_items = "items",
     .prepare = prepare_network_ref,
 };
 const rtype_t gcp_compute_global_address = {
@@ -269,14 +245,7 @@ static int instance_update(rctx_t *c, const char *id, const json_t *desired, con
         json_t *fp = jpath_get(live, k == 0 ? "metadata.fingerprint" : "tags.fingerprint");
         if (fp) json_object_set(b, "fingerprint", fp);
         char *u = xasprintf("%s/%s", url, verbs[k][1]);
-        gcp_resp_t r = {0};
-        rc = gcp_call_busy(c, "POST", "compute", u, b, &r);
-        if (rc == 0 && (r.status < 200 || r.status >= 300)) {
-            gcp_fail(c, &r, "POST", u);
-            rc = -1;
-        } else if (rc == 0)
-            rc = gcp_wait(c, "compute", r.body);
-        gcp_resp_free(&r);
+        rc = gcp_call_wait(c, "POST", "compute", u, b, 0);
         free(u);
         json_decref(b);
     }
@@ -292,19 +261,14 @@ static int instance_update(rctx_t *c, const char *id, const json_t *desired, con
 
 static const char *const inst_forms[] = {"{project}/{zone}/{name}", "{zone}/{name}", NULL};
 static const gcp_type_t instance_t = {
-    .api = "compute",
-    .op_api = "compute",
+    COMPUTE_TYPE,
     .self = "compute/v1/projects/{project}/zones/{zone}/instances/{name}",
     .collection = "compute/v1/projects/{project}/zones/{zone}/instances",
     .id_tmpl = "projects/{project}/zones/{zone}/instances/{name}",
     .import_forms = inst_forms,
-    .name_field = "name",
     .zone_field = "zone",
     .send_strip = strip_zone,
-    .create_style = GCP_CREATE_POST,
-    .update_style = GCP_UPDATE_COMPUTE,
     .labels_verb = 1,
-    .list_items = "items",
     .set_paths = (const char *const[]){"tags.items", NULL},
     .prepare = instance_prepare,
     .update = instance_update,

@@ -9,17 +9,15 @@
 #include "core/jpath.h"
 #include "providers/gcp/gcp_res.h"
 
+/* What both GKE types share: container operations, POST to create (body
+ * wrapped), updates through the type's hook, the spec name as "name". */
+#define GKE_TYPE                                                                                       \
+    .api = "container", .op_api = "container", .name_field = "name", .create_style = GCP_CREATE_POST,  \
+    .update_style = GCP_UPDATE_HOOK
+
 /* PUT/POST one mutation and wait for its operation. */
 static int gke_call(rctx_t *c, const char *method, const char *url, const json_t *body) {
-    gcp_resp_t r = {0};
-    int rc = gcp_call_busy(c, method, "container", url, body, &r);
-    if (rc == 0 && (r.status < 200 || r.status >= 300)) {
-        gcp_fail(c, &r, method, url);
-        rc = -1;
-    } else if (rc == 0)
-        rc = gcp_wait(c, "container", r.body);
-    gcp_resp_free(&r);
-    return rc;
+    return gcp_call_wait(c, method, "container", url, body, 0);
 }
 
 /* ---- cluster ---- */
@@ -133,16 +131,7 @@ static int cluster_remove(rctx_t *c, const char *id, const json_t *live) {
         return -1;
     }
     char *url = xasprintf("v1/%s", id);
-    gcp_resp_t r = {0};
-    int rc = gcp_call_busy(c, "DELETE", "container", url, NULL, &r);
-    if (rc == 0 && r.status == 404)
-        rc = 0;
-    else if (rc == 0 && (r.status < 200 || r.status >= 300)) {
-        gcp_fail(c, &r, "DELETE", url);
-        rc = -1;
-    } else if (rc == 0)
-        rc = gcp_wait(c, "container", r.body);
-    gcp_resp_free(&r);
+    int rc = gcp_call_wait(c, "DELETE", "container", url, NULL, 1);
     free(url);
     return rc;
 }
@@ -197,14 +186,7 @@ static int cluster_create(rctx_t *c, const json_t *desired, char **id, json_t **
     if (!has_default) return 0;
     if (c->progress) c->progress(c->ud, c->addr, "removing default-pool");
     char *url = xasprintf("v1/%s/nodePools/default-pool", *id);
-    gcp_resp_t r = {0};
-    rc = gcp_call_busy(c, "DELETE", "container", url, NULL, &r);
-    if (rc == 0 && r.status != 404 && (r.status < 200 || r.status >= 300)) {
-        gcp_fail(c, &r, "DELETE", url);
-        rc = -1;
-    } else if (rc == 0 && r.status != 404)
-        rc = gcp_wait(c, "container", r.body);
-    gcp_resp_free(&r);
+    rc = gcp_call_wait(c, "DELETE", "container", url, NULL, 1);
     free(url);
     if (rc == 0) {
         json_decref(*live);
@@ -219,17 +201,13 @@ static int cluster_create(rctx_t *c, const json_t *desired, char **id, json_t **
 }
 
 static const gcp_type_t cluster_t = {
-    .api = "container",
-    .op_api = "container",
+    GKE_TYPE,
     .self = "v1/projects/{project}/locations/{location}/clusters/{name}",
     .collection = "v1/projects/{project}/locations/{location}/clusters",
     .id_tmpl = "projects/{project}/locations/{location}/clusters/{name}",
     .import_forms = (const char *const[]){"{project}/{location}/{name}", "{location}/{name}", NULL},
-    .name_field = "name",
     .location_field = "location",
     .wrap = "cluster",
-    .create_style = GCP_CREATE_POST,
-    .update_style = GCP_UPDATE_HOOK,
     .list_items = "clusters",
     .set_paths = (const char *const[]){"locations", "masterAuthorizedNetworksConfig.cidrBlocks", NULL},
     .prepare = cluster_prepare,
@@ -358,16 +336,12 @@ static int pool_update(rctx_t *c, const char *id, const json_t *desired, const j
 }
 
 static const gcp_type_t pool_t = {
-    .api = "container",
-    .op_api = "container",
+    GKE_TYPE,
     .self = "v1/projects/{project}/locations/{location}/clusters/{cluster}/nodePools/{name}",
     .collection = "v1/projects/{project}/locations/{location}/clusters/{cluster}/nodePools",
     .id_tmpl = "projects/{project}/locations/{location}/clusters/{cluster}/nodePools/{name}",
     .import_forms = (const char *const[]){"{project}/{location}/{cluster}/{name}", "{location}/{cluster}/{name}", NULL},
-    .name_field = "name",
     .wrap = "nodePool",
-    .create_style = GCP_CREATE_POST,
-    .update_style = GCP_UPDATE_HOOK,
     .list_items = "nodePools",
     .set_paths = (const char *const[]){"locations", "config.oauthScopes", "config.taints", "config.tags", NULL},
     .prepare = pool_prepare,

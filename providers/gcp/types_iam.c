@@ -94,6 +94,15 @@ static char *sa_res(rctx_t *c, const char *v) {
     return xasprintf("projects/%s/serviceAccounts/%s", GCP_PROV(c)->project, v);
 }
 
+/* setIamPolicy of the v1 APIs: POST {"policy": policy} to url (freed). */
+static int set_policy_post(rctx_t *c, const char *api, char *url, const json_t *policy, gcp_resp_t *r) {
+    json_t *b = json_pack("{s:O}", "policy", policy);
+    int rc = gcp_iam_set(c, api, "POST", url, b, r);
+    json_decref(b);
+    free(url);
+    return rc;
+}
+
 static int sa_iam_get(rctx_t *c, const char *res, json_t **policy, gcp_resp_t *r) {
     char *url = xasprintf("v1/%s:getIamPolicy?options.requestedPolicyVersion=3", res);
     int rc = gcp_iam_get(c, "iam", "POST", url, NULL, policy, r);
@@ -102,24 +111,15 @@ static int sa_iam_get(rctx_t *c, const char *res, json_t **policy, gcp_resp_t *r
 }
 
 static int sa_iam_set(rctx_t *c, const char *res, const json_t *policy, gcp_resp_t *r) {
-    char *url = xasprintf("v1/%s:setIamPolicy", res);
-    json_t *b = json_pack("{s:O}", "policy", policy);
-    int rc = gcp_iam_set(c, "iam", "POST", url, b, r);
-    json_decref(b);
-    free(url);
-    return rc;
+    return set_policy_post(c, "iam", xasprintf("v1/%s:setIamPolicy", res), policy, r);
 }
 
 static const gcp_iam_kind_t sa_iam = {"service_account", sa_res, sa_iam_get, sa_iam_set};
-static const gcp_type_t sa_iam_t = {.api = "iam", .iam = &sa_iam, .update_style = GCP_UPDATE_NONE,
-                                    .ci_paths = (const char *const[]){"member", NULL}};
+static const gcp_type_t sa_iam_t = GCP_IAM_TYPE("iam", &sa_iam);
 static const char *const iam_fields_sa[] = {"service_account", "role", "member", "condition", NULL};
 const rtype_t gcp_service_account_iam_member = {
-    .name = "gcp.service_account_iam_member", .api = NULL, .message = NULL,
-    .extra_fields = iam_fields_sa,
+    GCP_IAM_RTYPE("gcp.service_account_iam_member", iam_fields_sa, &sa_iam_t),
     .required = (const char *const[]){"service_account", "role", "member", NULL},
-    .immutable = iam_fields_sa,
-    GCP_IAM_CALLBACKS, .data = &sa_iam_t,
 };
 
 /* ---- project IAM member ---- */
@@ -143,23 +143,13 @@ static int project_iam_get(rctx_t *c, const char *res, json_t **policy, gcp_resp
 }
 
 static int project_iam_set(rctx_t *c, const char *res, const json_t *policy, gcp_resp_t *r) {
-    char *url = xasprintf("v1/projects/%s:setIamPolicy", res);
-    json_t *b = json_pack("{s:O}", "policy", policy);
-    int rc = gcp_iam_set(c, "cloudresourcemanager", "POST", url, b, r);
-    json_decref(b);
-    free(url);
-    return rc;
+    return set_policy_post(c, "cloudresourcemanager", xasprintf("v1/projects/%s:setIamPolicy", res), policy, r);
 }
 
 static const gcp_iam_kind_t project_iam = {"project", project_res, project_iam_get, project_iam_set};
-static const gcp_type_t project_iam_t = {.api = "cloudresourcemanager", .iam = &project_iam,
-                                         .update_style = GCP_UPDATE_NONE,
-                                         .ci_paths = (const char *const[]){"member", NULL}};
+static const gcp_type_t project_iam_t = GCP_IAM_TYPE("cloudresourcemanager", &project_iam);
 static const char *const iam_fields_project[] = {"project", "role", "member", "condition", NULL};
 const rtype_t gcp_project_iam_member = {
-    .name = "gcp.project_iam_member", .api = NULL, .message = NULL,
-    .extra_fields = iam_fields_project,
+    GCP_IAM_RTYPE("gcp.project_iam_member", iam_fields_project, &project_iam_t),
     .required = (const char *const[]){"role", "member", NULL},
-    .immutable = iam_fields_project,
-    GCP_IAM_CALLBACKS, .data = &project_iam_t,
 };

@@ -10,18 +10,9 @@
 
 static const char *const sql_extra[] = {"project", NULL};
 
+/* One mutation and its operation; deleting what is gone succeeds. */
 static int sql_call(rctx_t *c, const char *method, const char *url, const json_t *body) {
-    gcp_resp_t r = {0};
-    int rc = gcp_call_busy(c, method, "sqladmin", url, body, &r);
-    if (rc == 0 && r.status == 404 && strcmp(method, "DELETE") == 0)
-        rc = 0;
-    else if (rc == 0 && (r.status < 200 || r.status >= 300)) {
-        gcp_fail(c, &r, method, url);
-        rc = -1;
-    } else if (rc == 0)
-        rc = gcp_wait(c, "sqladmin", r.body);
-    gcp_resp_free(&r);
-    return rc;
+    return gcp_call_wait(c, method, "sqladmin", url, body, strcmp(method, "DELETE") == 0);
 }
 
 /* ---- instance ---- */

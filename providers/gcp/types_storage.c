@@ -170,13 +170,9 @@ static int bucket_iam_set(rctx_t *c, const char *res, const json_t *policy, gcp_
 }
 
 static const gcp_iam_kind_t bucket_iam = {"bucket", bucket_res, bucket_iam_get, bucket_iam_set};
-static const gcp_type_t bucket_iam_t = {.api = "storage", .iam = &bucket_iam, .update_style = GCP_UPDATE_NONE,
-                                        .ci_paths = (const char *const[]){"member", NULL}};
+static const gcp_type_t bucket_iam_t = GCP_IAM_TYPE("storage", &bucket_iam);
 static const char *const iam_fields_bucket[] = {"bucket", "role", "member", "condition", NULL};
 const rtype_t gcp_storage_bucket_iam_member = {
-    .name = "gcp.storage_bucket_iam_member", .api = NULL, .message = NULL,
-    .extra_fields = iam_fields_bucket,
+    GCP_IAM_RTYPE("gcp.storage_bucket_iam_member", iam_fields_bucket, &bucket_iam_t),
     .required = (const char *const[]){"bucket", "role", "member", NULL},
-    .immutable = iam_fields_bucket,
-    GCP_IAM_CALLBACKS, .data = &bucket_iam_t,
 };

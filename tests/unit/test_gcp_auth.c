@@ -25,181 +25,7 @@
 
 #include "providers/gcp/gcp_auth.h"
 #include "providers/gcp/gcp_http.h"
-
-/* ---- scripted server ---- */
-
-typedef struct rule {
-    char method[8];
-    char path[256]; /* exact path, "" = any */
-    int status;
-    char *body;
-    int retry_after; /* seconds, -1 none */
-    int times;       /* uses left, -1 = forever */
-    int drop;        /* close the connection after reading the body */
-} rule_t;
-
-typedef struct seen {
-    char method[8];
-    char path[256];
-    char *body;
-    char auth[512];
-    char quota[128];
-    char flavor[64];
-    char ctype[128];
-} seen_t;
-
-typedef struct srv {
-    struct MHD_Daemon *d;
-    int port;
-    char base[64];
-    pthread_mutex_t mu;
-    rule_t rules[32];
-    int nrules;
-    seen_t seen[512];
-    int nseen;
-    int active, max_active;
-    int delay_ms;
-} srv_t;
-
-typedef struct conn {
-    char *buf;
-    size_t len;
-} conn_t;
-
-static void srv_rule(srv_t *s, const char *method, const char *path, int status, const char *body,
-                     int retry_after, int times, int drop) {
-    pthread_mutex_lock(&s->mu);
-    rule_t *r = &s->rules[s->nrules++];
-    snprintf(r->method, sizeof r->method, "%s", method ? method : "");
-    snprintf(r->path, sizeof r->path, "%s", path ? path : "");
-    r->status = status;
-    r->body = body ? strdup(body) : NULL;
-    r->retry_after = retry_after;
-    r->times = times;
-    r->drop = drop;
-    pthread_mutex_unlock(&s->mu);
-}
-
-static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char *url,
-                               const char *method, const char *version, const char *up,
-                               size_t *uplen, void **cc) {
-    srv_t *s = cls;
-    conn_t *c = *cc;
-    if (!c) {
-        *cc = calloc(1, sizeof(conn_t));
-        return MHD_YES;
-    }
-    if (*uplen) {
-        c->buf = realloc(c->buf, c->len + *uplen + 1);
-        memcpy(c->buf + c->len, up, *uplen);
-        c->len += *uplen;
-        c->buf[c->len] = 0;
-        *uplen = 0;
-        return MHD_YES;
-    }
-    pthread_mutex_lock(&s->mu);
-    s->active++;
-    if (s->active > s->max_active) s->max_active = s->active;
-    if (s->nseen < 512) {
-        seen_t *sn = &s->seen[s->nseen++];
-        snprintf(sn->method, sizeof sn->method, "%s", method);
-        snprintf(sn->path, sizeof sn->path, "%s", url);
-        sn->body = c->buf ? strdup(c->buf) : NULL;
-        const char *a = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
-        snprintf(sn->auth, sizeof sn->auth, "%s", a ? a : "");
-        a = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Goog-User-Project");
-        snprintf(sn->quota, sizeof sn->quota, "%s", a ? a : "");
-        a = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Metadata-Flavor");
-        snprintf(sn->flavor, sizeof sn->flavor, "%s", a ? a : "");
-        a = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type");
-        snprintf(sn->ctype, sizeof sn->ctype, "%s", a ? a : "");
-    }
-    rule_t *hit = NULL;
-    for (int i = 0; i < s->nrules; i++) {
-        rule_t *r = &s->rules[i];
-        if (r->times == 0) continue;
-        if (r->method[0] && strcmp(r->method, method) != 0) continue;
-        if (r->path[0] && strcmp(r->path, url) != 0) continue;
-        hit = r;
-        if (r->times > 0) r->times--;
-        break;
-    }
-    int status = hit ? hit->status : 200;
-    char *body = hit && hit->body ? strdup(hit->body) : NULL;
-    int ra = hit ? hit->retry_after : -1, drop = hit ? hit->drop : 0;
-    int delay = s->delay_ms;
-    pthread_mutex_unlock(&s->mu);
-    if (delay) usleep((useconds_t)delay * 1000);
-    pthread_mutex_lock(&s->mu);
-    s->active--;
-    pthread_mutex_unlock(&s->mu);
-    if (drop) {
-        free(body);
-        return MHD_NO;
-    }
-    if (!body) body = strdup("{\"ok\":true}");
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    if (ra >= 0) {
-        char b[16];
-        snprintf(b, sizeof b, "%d", ra);
-        MHD_add_response_header(resp, "Retry-After", b);
-    }
-    enum MHD_Result rc = MHD_queue_response(mc, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return rc;
-}
-
-static void completed(void *cls, struct MHD_Connection *mc, void **cc,
-                      enum MHD_RequestTerminationCode toe) {
-    conn_t *c = *cc;
-    if (c) {
-        free(c->buf);
-        free(c);
-    }
-    *cc = NULL;
-}
-
-static srv_t *srv_start(void) {
-    srv_t *s = calloc(1, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                MHD_USE_ERROR_LOG * 0,
-                            0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
-    assert_non_null(s->d);
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di->port;
-    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
-    return s;
-}
-
-static void srv_stop(srv_t *s) {
-    MHD_stop_daemon(s->d);
-    for (int i = 0; i < s->nrules; i++) free(s->rules[i].body);
-    for (int i = 0; i < s->nseen; i++) free(s->seen[i].body);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-}
-
-static int srv_count(srv_t *s, const char *path) {
-    pthread_mutex_lock(&s->mu);
-    int n = 0;
-    for (int i = 0; i < s->nseen; i++)
-        if (!path || strcmp(s->seen[i].path, path) == 0) n++;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-static const seen_t *srv_nth(srv_t *s, const char *path, int nth) {
-    for (int i = 0; i < s->nseen; i++)
-        if (strcmp(s->seen[i].path, path) == 0 && nth-- == 0) return &s->seen[i];
-    return NULL;
-}
+#include "tests/support/testsrv.h"
 
 /* ---- fixtures ---- */
 
@@ -240,12 +66,12 @@ static int setup(void **state) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/plinth-auth-XXXXXX");
     assert_non_null(mkdtemp(tmpdir));
     setenv("HOME", tmpdir, 1);
-    *state = srv_start();
+    *state = tsrv_start();
     return 0;
 }
 
 static int teardown(void **state) {
-    srv_stop(*state);
+    tsrv_stop(*state);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     unsetenv("GOOGLE_OAUTH_ACCESS_TOKEN");
@@ -272,7 +98,7 @@ static char *sa_key_json(const char *email, const char *pem) {
     return s;
 }
 
-static gcp_client_t *client_for(srv_t *s, const char *endpoint, const char *log, perr_t *e) {
+static gcp_client_t *client_for(tsrv_t *s, const char *endpoint, const char *log, perr_t *e) {
     gcp_opts_t o = {0};
     o.endpoint = endpoint ? endpoint : s->base;
     o.http_log = log;
@@ -320,8 +146,8 @@ static const char *TOKEN_RESP = "{\"access_token\":\"ya29.tok-one\",\"expires_"
 /* ---- tests ---- */
 
 static void test_service_account_jwt_verifies_and_token_is_sent(void **state) {
-    srv_t *s = *state;
-    srv_rule(s, "POST", "/oauth2/token", 200, TOKEN_RESP, -1, -1, 0);
+    tsrv_t *s = *state;
+    tsrv_rule(s, "POST", "/oauth2/token", 200, TOKEN_RESP, -1, -1, 0);
     char *key = sa_key_json("robot@p.iam.gserviceaccount.com", pem_priv);
     char *path = write_tmp("sa.json", key);
     free(key);
@@ -336,7 +162,7 @@ static void test_service_account_jwt_verifies_and_token_is_sent(void **state) {
     gcp_resp_free(&r);
     gcp_client_free(c);
 
-    const seen_t *tr = srv_nth(s, "/oauth2/token", 0);
+    const tsrv_seen_t *tr = tsrv_nth(s, "/oauth2/token", 0);
     assert_non_null(tr);
     assert_string_equal(tr->ctype, "application/x-www-form-urlencoded");
     char *gt = form_value(tr->body, "grant_type");
@@ -385,7 +211,7 @@ static void test_service_account_jwt_verifies_and_token_is_sent(void **state) {
     EVP_PKEY_free(pub);
     free(sig);
 
-    const seen_t *call = srv_nth(s, "/compute/compute/v1/projects/p", 0);
+    const tsrv_seen_t *call = tsrv_nth(s, "/compute/compute/v1/projects/p", 0);
     assert_string_equal(call->auth, "Bearer ya29.tok-one");
     assert_string_equal(call->quota, ""); /* no quota project for a service account */
 
@@ -405,8 +231,8 @@ static void test_service_account_jwt_verifies_and_token_is_sent(void **state) {
 }
 
 static void test_cached_token_is_reused(void **state) {
-    srv_t *s = *state;
-    srv_rule(s, "POST", "/oauth2/token", 200, TOKEN_RESP, -1, -1, 0);
+    tsrv_t *s = *state;
+    tsrv_rule(s, "POST", "/oauth2/token", 200, TOKEN_RESP, -1, -1, 0);
     char *key = sa_key_json("robot@p.iam.gserviceaccount.com", pem_priv);
     char *path = write_tmp("sa.json", key);
     free(key);
@@ -422,22 +248,22 @@ static void test_cached_token_is_reused(void **state) {
     char *t = gcp_token(c, &e);
     assert_string_equal(t, "ya29.tok-one");
     free(t);
-    assert_int_equal(srv_count(s, "/oauth2/token"), 1);
+    assert_int_equal(tsrv_count(s, "/oauth2/token"), 1);
     gcp_client_free(c);
     free(path);
 }
 
 static void test_token_refreshed_near_expiry_and_after_401(void **state) {
-    srv_t *s = *state;
+    tsrv_t *s = *state;
     /* A token living 0.2 s is reused at once, refreshed once a quarter of its
      * life is left; a 401 forces one refresh and a retry. */
-    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"short-1\",\"expires_in\":0.2}",
+    tsrv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"short-1\",\"expires_in\":0.2}",
              -1, 1, 0);
-    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-2\",\"expires_in\":3600}",
+    tsrv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-2\",\"expires_in\":3600}",
              -1, 1, 0);
-    srv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-3\",\"expires_in\":3600}",
+    tsrv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-3\",\"expires_in\":3600}",
              -1, 1, 0);
-    srv_rule(s, "GET", "/iam/v1/y", 401,
+    tsrv_rule(s, "GET", "/iam/v1/y", 401,
              "{\"error\":{\"code\":401,\"status\":\"UNAUTHENTICATED\"}}", -1, 1, 0);
     char *key = sa_key_json("robot@p.iam.gserviceaccount.com", pem_priv);
     char *path = write_tmp("sa.json", key);
@@ -461,16 +287,16 @@ static void test_token_refreshed_near_expiry_and_after_401(void **state) {
     assert_int_equal(gcp_call(c, "GET", "iam", "v1/y", NULL, &r, &e), 0);
     assert_int_equal(r.status, 200);
     gcp_resp_free(&r);
-    assert_int_equal(srv_count(s, "/oauth2/token"), 3);
-    assert_string_equal(srv_nth(s, "/iam/v1/y", 0)->auth, "Bearer long-2");
-    assert_string_equal(srv_nth(s, "/iam/v1/y", 1)->auth, "Bearer long-3");
+    assert_int_equal(tsrv_count(s, "/oauth2/token"), 3);
+    assert_string_equal(tsrv_nth(s, "/iam/v1/y", 0)->auth, "Bearer long-2");
+    assert_string_equal(tsrv_nth(s, "/iam/v1/y", 1)->auth, "Bearer long-3");
     gcp_client_free(c);
     free(path);
 }
 
 static void test_authorized_user_refresh_sends_quota_project(void **state) {
-    srv_t *s = *state;
-    srv_rule(s, "POST", "/oauth2/token", 200, TOKEN_RESP, -1, -1, 0);
+    tsrv_t *s = *state;
+    tsrv_rule(s, "POST", "/oauth2/token", 200, TOKEN_RESP, -1, -1, 0);
     char *path = write_tmp("adc.json", "{\"type\":\"authorized_user\",\"client_id\":\"cid."
                                        "apps\",\"client_secret\":\"csecret\","
                                        "\"refresh_token\":\"1//"
@@ -487,14 +313,14 @@ static void test_authorized_user_refresh_sends_quota_project(void **state) {
     assert_int_equal(
         gcp_call(c, "GET", "container", "v1/projects/p/locations/-/clusters", NULL, &r, &e), 0);
     gcp_resp_free(&r);
-    const seen_t *tr = srv_nth(s, "/oauth2/token", 0);
+    const tsrv_seen_t *tr = tsrv_nth(s, "/oauth2/token", 0);
     assert_non_null(tr);
     assert_non_null(strstr(tr->body, "grant_type=refresh_token"));
     assert_non_null(strstr(tr->body, "client_id=cid.apps"));
     assert_non_null(strstr(tr->body, "client_secret=csecret"));
     assert_non_null(strstr(tr->body, "refresh_token=1%2F%2Frefresh"));
     assert_string_equal(tr->quota, "billing-proj");
-    const seen_t *call = srv_nth(s, "/container/v1/projects/p/locations/-/clusters", 0);
+    const tsrv_seen_t *call = tsrv_nth(s, "/container/v1/projects/p/locations/-/clusters", 0);
     assert_string_equal(call->auth, "Bearer ya29.tok-one");
     assert_string_equal(call->quota, "billing-proj");
     gcp_client_free(c);
@@ -535,7 +361,7 @@ static void test_malformed_key_files_are_named_and_explained(void **state) {
 }
 
 static void test_access_token_env_wins_over_key_file(void **state) {
-    srv_t *s = *state;
+    tsrv_t *s = *state;
     char *key = sa_key_json("robot@p.iam.gserviceaccount.com", pem_priv);
     char *path = write_tmp("sa.json", key);
     free(key);
@@ -547,16 +373,16 @@ static void test_access_token_env_wins_over_key_file(void **state) {
     gcp_resp_t r;
     assert_int_equal(gcp_call(c, "GET", "storage", "storage/v1/b", NULL, &r, &e), 0);
     gcp_resp_free(&r);
-    assert_string_equal(srv_nth(s, "/storage/storage/v1/b", 0)->auth, "Bearer env-token");
-    assert_int_equal(srv_count(s, "/oauth2/token"), 0);
+    assert_string_equal(tsrv_nth(s, "/storage/storage/v1/b", 0)->auth, "Bearer env-token");
+    assert_int_equal(tsrv_count(s, "/oauth2/token"), 0);
     gcp_client_free(c);
     free(path);
 }
 
 static void test_metadata_server_used_last_and_failure_explains_offline_use(void **state) {
-    srv_t *s = *state;
+    tsrv_t *s = *state;
     const char *mp = "/computeMetadata/v1/instance/service-accounts/default/token";
-    srv_rule(s, "GET", mp, 200, "{\"access_token\":\"meta-tok\",\"expires_in\":3000}", -1, 1, 0);
+    tsrv_rule(s, "GET", mp, 200, "{\"access_token\":\"meta-tok\",\"expires_in\":3000}", -1, 1, 0);
     char host[64];
     snprintf(host, sizeof host, "127.0.0.1:%d", s->port);
     setenv("GCE_METADATA_HOST", host, 1);
@@ -567,7 +393,7 @@ static void test_metadata_server_used_last_and_failure_explains_offline_use(void
     char *t = gcp_token(c, &e);
     assert_string_equal(t, "meta-tok");
     free(t);
-    assert_string_equal(srv_nth(s, mp, 0)->flavor, "Google");
+    assert_string_equal(tsrv_nth(s, mp, 0)->flavor, "Google");
     gcp_client_free(c);
 
     /* nothing answers: the error lists what was tried and the offline way */
@@ -599,10 +425,10 @@ static void test_metadata_server_used_last_and_failure_explains_offline_use(void
 }
 
 static void test_impersonation_exchanges_base_token(void **state) {
-    srv_t *s = *state;
+    tsrv_t *s = *state;
     const char *ip = "/iamcredentials/v1/projects/-/serviceAccounts/"
                      "deployer@p.iam.gserviceaccount.com:generateAccessToken";
-    srv_rule(s, "POST", ip, 200,
+    tsrv_rule(s, "POST", ip, 200,
              "{\"accessToken\":\"imp-tok\",\"expireTime\":\"2099-01-01T00:00:00Z\"}", -1, -1, 0);
     setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "base-tok", 1);
     gcp_opts_t o = {0};
@@ -616,15 +442,15 @@ static void test_impersonation_exchanges_base_token(void **state) {
     gcp_resp_free(&r);
     assert_int_equal(gcp_call(c, "GET", "iam", "v1/z", NULL, &r, &e), 0);
     gcp_resp_free(&r);
-    const seen_t *g = srv_nth(s, ip, 0);
+    const tsrv_seen_t *g = tsrv_nth(s, ip, 0);
     assert_non_null(g);
     assert_string_equal(g->auth, "Bearer base-tok");
     json_t *b = json_loads(g->body, 0, NULL);
     assert_string_equal(json_string_value(json_array_get(json_object_get(b, "scope"), 0)),
                         "https://www.googleapis.com/auth/cloud-platform");
     json_decref(b);
-    assert_int_equal(srv_count(s, ip), 1);
-    assert_string_equal(srv_nth(s, "/iam/v1/z", 1)->auth, "Bearer imp-tok");
+    assert_int_equal(tsrv_count(s, ip), 1);
+    assert_string_equal(tsrv_nth(s, "/iam/v1/z", 1)->auth, "Bearer imp-tok");
     gcp_client_free(c);
 }
 

@@ -19,172 +19,7 @@
 #include <unistd.h>
 
 #include "providers/gcp/gcp_http.h"
-
-/* ---- scripted server ---- */
-
-typedef struct rule {
-    char method[8];
-    char path[256]; /* exact path, "" = any */
-    int status;
-    char *body;
-    int retry_after; /* seconds, -1 none */
-    int times;       /* uses left, -1 = forever */
-    int drop;        /* close the connection after reading the body */
-} rule_t;
-
-typedef struct seen {
-    char method[8];
-    char path[256];
-    char *body;
-    char auth[512];
-    char ua[64];
-    char ctype[128];
-} seen_t;
-
-typedef struct srv {
-    struct MHD_Daemon *d;
-    int port;
-    char base[64];
-    pthread_mutex_t mu;
-    rule_t rules[32];
-    int nrules;
-    seen_t seen[512];
-    int nseen;
-    int active, max_active;
-    int delay_ms;
-} srv_t;
-
-typedef struct conn {
-    char *buf;
-    size_t len;
-} conn_t;
-
-static void srv_rule(srv_t *s, const char *method, const char *path, int status, const char *body,
-                     int retry_after, int times, int drop) {
-    pthread_mutex_lock(&s->mu);
-    rule_t *r = &s->rules[s->nrules++];
-    snprintf(r->method, sizeof r->method, "%s", method ? method : "");
-    snprintf(r->path, sizeof r->path, "%s", path ? path : "");
-    r->status = status;
-    r->body = body ? strdup(body) : NULL;
-    r->retry_after = retry_after;
-    r->times = times;
-    r->drop = drop;
-    pthread_mutex_unlock(&s->mu);
-}
-
-static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char *url,
-                               const char *method, const char *version, const char *up,
-                               size_t *uplen, void **cc) {
-    srv_t *s = cls;
-    conn_t *c = *cc;
-    if (!c) {
-        *cc = calloc(1, sizeof(conn_t));
-        return MHD_YES;
-    }
-    if (*uplen) {
-        c->buf = realloc(c->buf, c->len + *uplen + 1);
-        memcpy(c->buf + c->len, up, *uplen);
-        c->len += *uplen;
-        c->buf[c->len] = 0;
-        *uplen = 0;
-        return MHD_YES;
-    }
-    pthread_mutex_lock(&s->mu);
-    s->active++;
-    if (s->active > s->max_active) s->max_active = s->active;
-    if (s->nseen < 512) {
-        seen_t *sn = &s->seen[s->nseen++];
-        snprintf(sn->method, sizeof sn->method, "%s", method);
-        snprintf(sn->path, sizeof sn->path, "%s", url);
-        sn->body = c->buf ? strdup(c->buf) : NULL;
-        const char *a = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
-        snprintf(sn->auth, sizeof sn->auth, "%s", a ? a : "");
-        a = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "User-Agent");
-        snprintf(sn->ua, sizeof sn->ua, "%s", a ? a : "");
-        a = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type");
-        snprintf(sn->ctype, sizeof sn->ctype, "%s", a ? a : "");
-    }
-    rule_t *hit = NULL;
-    for (int i = 0; i < s->nrules; i++) {
-        rule_t *r = &s->rules[i];
-        if (r->times == 0) continue;
-        if (r->method[0] && strcmp(r->method, method) != 0) continue;
-        if (r->path[0] && strcmp(r->path, url) != 0) continue;
-        hit = r;
-        if (r->times > 0) r->times--;
-        break;
-    }
-    int status = hit ? hit->status : 200;
-    char *body = hit && hit->body ? strdup(hit->body) : NULL;
-    int ra = hit ? hit->retry_after : -1, drop = hit ? hit->drop : 0;
-    int delay = s->delay_ms;
-    pthread_mutex_unlock(&s->mu);
-    if (delay) usleep((useconds_t)delay * 1000);
-    pthread_mutex_lock(&s->mu);
-    s->active--;
-    pthread_mutex_unlock(&s->mu);
-    if (drop) {
-        free(body);
-        return MHD_NO;
-    }
-    if (!body) body = strdup("{\"ok\":true}");
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    if (ra >= 0) {
-        char b[16];
-        snprintf(b, sizeof b, "%d", ra);
-        MHD_add_response_header(resp, "Retry-After", b);
-    }
-    enum MHD_Result rc = MHD_queue_response(mc, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return rc;
-}
-
-static void completed(void *cls, struct MHD_Connection *mc, void **cc,
-                      enum MHD_RequestTerminationCode toe) {
-    conn_t *c = *cc;
-    if (c) {
-        free(c->buf);
-        free(c);
-    }
-    *cc = NULL;
-}
-
-static srv_t *srv_start(void) {
-    srv_t *s = calloc(1, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                MHD_USE_ERROR_LOG * 0,
-                            0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
-    assert_non_null(s->d);
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di->port;
-    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
-    return s;
-}
-
-static void srv_stop(srv_t *s) {
-    MHD_stop_daemon(s->d);
-    for (int i = 0; i < s->nrules; i++) free(s->rules[i].body);
-    for (int i = 0; i < s->nseen; i++) free(s->seen[i].body);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-}
-
-static int srv_count(srv_t *s, const char *path) {
-    pthread_mutex_lock(&s->mu);
-    int n = 0;
-    for (int i = 0; i < s->nseen; i++)
-        if (!path || strcmp(s->seen[i].path, path) == 0) n++;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
+#include "tests/support/testsrv.h"
 
 /* ---- fixtures ---- */
 
@@ -198,19 +33,19 @@ static int setup(void **state) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/plinth-http-XXXXXX");
     assert_non_null(mkdtemp(tmpdir));
     setenv("HOME", tmpdir, 1);
-    *state = srv_start();
+    *state = tsrv_start();
     return 0;
 }
 
 static int teardown(void **state) {
-    srv_stop(*state);
+    tsrv_stop(*state);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) return -1;
     return 0;
 }
 
-static gcp_client_t *client(srv_t *s, int budget_ms, const char *log) {
+static gcp_client_t *client(tsrv_t *s, int budget_ms, const char *log) {
     gcp_opts_t o = {0};
     o.endpoint = s->base;
     o.retry_budget_ms = budget_ms;
@@ -224,15 +59,15 @@ static gcp_client_t *client(srv_t *s, int budget_ms, const char *log) {
 /* ---- tests ---- */
 
 static void test_retries_503_and_429_honouring_retry_after_then_succeeds(void **state) {
-    srv_t *s = *state;
-    srv_rule(s, "GET", "/compute/compute/v1/x", 503, "{\"error\":{\"code\":503}}", 1, 1, 0);
-    srv_rule(s, "GET", "/compute/compute/v1/x", 429,
+    tsrv_t *s = *state;
+    tsrv_rule(s, "GET", "/compute/compute/v1/x", 503, "{\"error\":{\"code\":503}}", 1, 1, 0);
+    tsrv_rule(s, "GET", "/compute/compute/v1/x", 429,
              "{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\","
              "\"details\":[{\"@type\":"
              "\"type.googleapis.com/"
              "google.rpc.RetryInfo\",\"retryDelay\":\"0.3s\"}]}}",
              -1, 1, 0);
-    srv_rule(s, "GET", "/compute/compute/v1/x", 200, "{\"name\":\"x\"}", -1, 1, 0);
+    tsrv_rule(s, "GET", "/compute/compute/v1/x", 200, "{\"name\":\"x\"}", -1, 1, 0);
     gcp_client_t *c = client(s, 20000, NULL);
     gcp_resp_t r;
     perr_t e = {0};
@@ -241,7 +76,7 @@ static void test_retries_503_and_429_honouring_retry_after_then_succeeds(void **
     int64_t dt = util_now_ms() - t0;
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.body, "name")), "x");
-    assert_int_equal(srv_count(s, "/compute/compute/v1/x"), 3);
+    assert_int_equal(tsrv_count(s, "/compute/compute/v1/x"), 3);
     assert_int_equal(gcp_request_count(c), 3);
     assert_true(dt >= 1300); /* Retry-After: 1 plus RetryInfo 0.3 s */
     gcp_resp_free(&r);
@@ -249,8 +84,8 @@ static void test_retries_503_and_429_honouring_retry_after_then_succeeds(void **
 }
 
 static void test_gives_up_after_retry_budget_with_last_response(void **state) {
-    srv_t *s = *state;
-    srv_rule(s, "", "/storage/b", 503, "{\"error\":{\"code\":503,\"status\":\"UNAVAILABLE\"}}", -1,
+    tsrv_t *s = *state;
+    tsrv_rule(s, "", "/storage/b", 503, "{\"error\":{\"code\":503,\"status\":\"UNAVAILABLE\"}}", -1,
              -1, 0);
     gcp_client_t *c = client(s, 1500, NULL);
     gcp_resp_t r;
@@ -261,21 +96,21 @@ static void test_gives_up_after_retry_budget_with_last_response(void **state) {
     assert_int_equal(r.status, 503);
     assert_string_equal(r.error_status, "UNAVAILABLE");
     assert_true(dt <= 2500);
-    assert_true(srv_count(s, "/storage/b") >= 2);
+    assert_true(tsrv_count(s, "/storage/b") >= 2);
     gcp_resp_free(&r);
     gcp_client_free(c);
 }
 
 static void test_post_lost_after_send_is_not_retried_and_maybe_applied(void **state) {
-    srv_t *s = *state;
-    srv_rule(s, "POST", "/compute/compute/v1/insert", 0, NULL, -1, 1, 1);
+    tsrv_t *s = *state;
+    tsrv_rule(s, "POST", "/compute/compute/v1/insert", 0, NULL, -1, 1, 1);
     gcp_client_t *c = client(s, 5000, NULL);
     gcp_resp_t r;
     perr_t e = {0};
     json_t *body = json_pack("{s:s}", "name", "net");
     assert_int_equal(gcp_call(c, "POST", "compute", "compute/v1/insert", body, &r, &e), -1);
     assert_true(r.maybe_applied);
-    assert_int_equal(srv_count(s, "/compute/compute/v1/insert"), 1);
+    assert_int_equal(tsrv_count(s, "/compute/compute/v1/insert"), 1);
     assert_non_null(strstr(e.msg, "POST http://127.0.0.1"));
     gcp_resp_free(&r);
     json_decref(body);
@@ -283,16 +118,16 @@ static void test_post_lost_after_send_is_not_retried_and_maybe_applied(void **st
 }
 
 static void test_get_lost_in_transit_is_retried(void **state) {
-    srv_t *s = *state;
-    srv_rule(s, "GET", "/compute/g", 0, NULL, -1, 1, 1);
-    srv_rule(s, "GET", "/compute/g", 200, "{\"ok\":1}", -1, 1, 0);
+    tsrv_t *s = *state;
+    tsrv_rule(s, "GET", "/compute/g", 0, NULL, -1, 1, 1);
+    tsrv_rule(s, "GET", "/compute/g", 200, "{\"ok\":1}", -1, 1, 0);
     gcp_client_t *c = client(s, 5000, NULL);
     gcp_resp_t r;
     perr_t e = {0};
     assert_int_equal(gcp_call(c, "GET", "compute", "g", NULL, &r, &e), 0);
     assert_int_equal(r.status, 200);
     assert_false(r.maybe_applied);
-    assert_int_equal(srv_count(s, "/compute/g"), 2);
+    assert_int_equal(tsrv_count(s, "/compute/g"), 2);
     gcp_resp_free(&r);
     gcp_client_free(c);
 }
@@ -339,8 +174,8 @@ static void *cancel_later(void *arg) {
 }
 
 static void test_cancel_stops_retry_waits(void **state) {
-    srv_t *s = *state;
-    srv_rule(s, "", "/compute/busy", 503, "{\"error\":{\"code\":503}}", 30, -1, 0);
+    tsrv_t *s = *state;
+    tsrv_rule(s, "", "/compute/busy", 503, "{\"error\":{\"code\":503}}", 30, -1, 0);
     volatile sig_atomic_t cancel = 0;
     gcp_opts_t o = {0};
     o.endpoint = s->base;
@@ -361,7 +196,7 @@ static void test_cancel_stops_retry_waits(void **state) {
     assert_int_equal(rc, 0);
     assert_int_equal(r.status, 503);
     assert_true(dt < 2000);
-    assert_int_equal(srv_count(s, "/compute/busy"), 1);
+    assert_int_equal(tsrv_count(s, "/compute/busy"), 1);
     gcp_resp_free(&r);
     gcp_client_free(c);
 }
@@ -383,7 +218,7 @@ static void test_plain_http_to_non_loopback_is_refused(void **state) {
 }
 
 static void test_url_rule_for_real_google_and_emulator(void **state) {
-    srv_t *s = *state;
+    tsrv_t *s = *state;
     gcp_opts_t o = {0};
     perr_t e = {0};
     setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "tok", 1);
@@ -431,7 +266,7 @@ static void *work(void *arg) {
 }
 
 static void test_concurrent_calls_from_8_threads_complete_within_limits(void **state) {
-    srv_t *s = *state;
+    tsrv_t *s = *state;
     s->delay_ms = 5;
     gcp_opts_t o = {0};
     o.endpoint = s->base;
@@ -449,7 +284,7 @@ static void test_concurrent_calls_from_8_threads_complete_within_limits(void **s
     for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
     for (int i = 0; i < 8; i++) assert_int_equal(w[i].ok, 10);
     assert_int_equal(gcp_request_count(c), 80);
-    assert_int_equal(srv_count(s, NULL), 80);
+    assert_int_equal(tsrv_count(s, NULL), 80);
     assert_true(s->max_active <= 3);
     assert_true(s->max_active >= 2);
     gcp_client_free(c);
@@ -474,7 +309,7 @@ static void test_concurrent_calls_from_8_threads_complete_within_limits(void **s
 }
 
 static void test_sends_user_agent_content_type_and_logs_raw_bodies_truncated(void **state) {
-    srv_t *s = *state;
+    tsrv_t *s = *state;
     char log[128];
     snprintf(log, sizeof log, "%s/raw.log", tmpdir);
     gcp_client_t *c = client(s, 5000, log);
@@ -523,17 +358,17 @@ static char *read_all(const char *path) {
 }
 
 static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state) {
-    srv_t *s = *state;
+    tsrv_t *s = *state;
     char log[128];
     snprintf(log, sizeof log, "%s/http.log", tmpdir);
-    srv_rule(s, "POST", "/sqladmin/users", 200,
+    tsrv_rule(s, "POST", "/sqladmin/users", 200,
              "{\"name\":\"u\",\"password\":\"pw-echo\",\"note\":\"has "
              "s3cr3t-value inside\"}",
              -1, 1, 0);
-    srv_rule(s, "POST", "/secretmanager/v1/projects/p/secrets/s:addVersion", 200,
+    tsrv_rule(s, "POST", "/secretmanager/v1/projects/p/secrets/s:addVersion", 200,
              "{\"name\":\"projects/1/secrets/s/versions/1\"}", -1, 1, 0);
-    srv_rule(s, "GET", "/storage/text", 503, "plain text error s3cr3t-value", -1, 1, 0);
-    srv_rule(s, "GET", "/storage/text", 404, "not json at all", -1, 1, 0);
+    tsrv_rule(s, "GET", "/storage/text", 503, "plain text error s3cr3t-value", -1, 1, 0);
+    tsrv_rule(s, "GET", "/storage/text", 404, "not json at all", -1, 1, 0);
     gcp_client_t *c = client(s, 5000, log);
     gcp_client_add_secret(c, "s3cr3t-value");
     gcp_resp_t r;
@@ -599,14 +434,14 @@ static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state)
 }
 
 static void test_error_body_fills_status_reason_and_message(void **state) {
-    srv_t *s = *state;
-    srv_rule(s, "GET", "/compute/compute/v1/x", 404,
+    tsrv_t *s = *state;
+    tsrv_rule(s, "GET", "/compute/compute/v1/x", 404,
              "{\"error\":{\"code\":404,\"message\":\"The resource 'x' was not "
              "found\",\"status\":\"NOT_FOUND\","
              "\"errors\":[{\"domain\":\"global\",\"reason\":\"notFound\","
              "\"message\":\"m\"}]}}",
              -1, 1, 0);
-    srv_rule(s, "POST", "/container/v1/c", 409,
+    tsrv_rule(s, "POST", "/container/v1/c", 409,
              "{\"error\":{\"code\":409,\"message\":\"Already exists: "
              "c\",\"status\":\"ALREADY_EXISTS\","
              "\"details\":[{\"@type\":\"type.googleapis.com/"
@@ -644,11 +479,11 @@ static void on_progress(void *ud, const char *msg) {
 }
 
 static void test_wait_op_compute_polls_selflink_until_done(void **state) {
-    srv_t *s = *state;
+    tsrv_t *s = *state;
     const char *path = "/compute/compute/v1/projects/p/zones/z/operations/op1";
-    srv_rule(s, "GET", path, 200, "{\"name\":\"op1\",\"status\":\"RUNNING\"}", -1, 1, 0);
-    srv_rule(s, "GET", path, 404, "{\"error\":{\"code\":404}}", -1, 1, 0);
-    srv_rule(s, "GET", path, 200, "{\"name\":\"op1\",\"status\":\"DONE\",\"targetLink\":\"t\"}", -1,
+    tsrv_rule(s, "GET", path, 200, "{\"name\":\"op1\",\"status\":\"RUNNING\"}", -1, 1, 0);
+    tsrv_rule(s, "GET", path, 404, "{\"error\":{\"code\":404}}", -1, 1, 0);
+    tsrv_rule(s, "GET", path, 200, "{\"name\":\"op1\",\"status\":\"DONE\",\"targetLink\":\"t\"}", -1,
              1, 0);
     gcp_client_t *c = client(s, 5000, NULL);
     json_t *op =
@@ -662,27 +497,27 @@ static void test_wait_op_compute_polls_selflink_until_done(void **state) {
     if (gcp_wait_op(c, "compute", op, on_progress, &p, &res, &e) != 0) fail_msg("%s", e.msg);
     assert_string_equal(json_string_value(json_object_get(res, "targetLink")), "t");
     assert_string_equal(p.log, "PENDING,RUNNING,DONE");
-    assert_int_equal(srv_count(s, path), 3);
+    assert_int_equal(tsrv_count(s, path), 3);
     json_decref(res);
     json_decref(op);
     gcp_client_free(c);
 }
 
 static void test_wait_op_container_polls_locations_path(void **state) {
-    srv_t *s = *state;
+    tsrv_t *s = *state;
     const char *path = "/container/v1/projects/p/locations/us-central1/operations/op2";
-    srv_rule(s, "GET", path, 200, "{\"name\":\"op2\",\"status\":\"RUNNING\"}", -1, 1, 0);
-    srv_rule(s, "GET", path, 200, "{\"name\":\"op2\",\"status\":\"DONE\"}", -1, 1, 0);
+    tsrv_rule(s, "GET", path, 200, "{\"name\":\"op2\",\"status\":\"RUNNING\"}", -1, 1, 0);
+    tsrv_rule(s, "GET", path, 200, "{\"name\":\"op2\",\"status\":\"DONE\"}", -1, 1, 0);
     gcp_client_t *c = client(s, 5000, NULL);
     json_t *op = json_pack("{s:s,s:s,s:s}", "name", "op2", "status", "RUNNING", "selfLink",
                            "https://container.googleapis.com/v1/projects/p/zones/"
                            "us-central1/operations/op2");
     perr_t e = {0};
     if (gcp_wait_op(c, "container", op, NULL, NULL, NULL, &e) != 0) fail_msg("%s", e.msg);
-    assert_int_equal(srv_count(s, path), 2);
+    assert_int_equal(tsrv_count(s, path), 2);
     json_decref(op);
     /* DONE with a statusMessage is a failure */
-    srv_rule(s, "GET", path, 200,
+    tsrv_rule(s, "GET", path, 200,
              "{\"name\":\"op2\",\"status\":\"DONE\",\"statusMessage\":"
              "\"Insufficient regional quota\"}",
              -1, 1, 0);
@@ -696,11 +531,11 @@ static void test_wait_op_container_polls_locations_path(void **state) {
 }
 
 static void test_wait_op_sqladmin_and_error_message(void **state) {
-    srv_t *s = *state;
+    tsrv_t *s = *state;
     const char *path = "/sqladmin/sql/v1beta4/projects/p/operations/op3";
-    srv_rule(s, "GET", path, 200,
+    tsrv_rule(s, "GET", path, 200,
              "{\"kind\":\"sql#operation\",\"name\":\"op3\",\"status\":\"RUNNING\"}", -1, 1, 0);
-    srv_rule(s, "GET", path, 200,
+    tsrv_rule(s, "GET", path, 200,
              "{\"kind\":\"sql#operation\",\"name\":\"op3\",\"status\":\"DONE\","
              "\"error\":{\"errors\":"
              "[{\"kind\":\"sql#operationError\",\"code\":\"INTERNAL_ERROR\","
@@ -721,10 +556,10 @@ static void test_wait_op_sqladmin_and_error_message(void **state) {
 }
 
 static void test_wait_op_longrunning_done_noop_and_error(void **state) {
-    srv_t *s = *state;
+    tsrv_t *s = *state;
     const char *path = "/serviceusage/v1/operations/acat.p2-1";
-    srv_rule(s, "GET", path, 200, "{\"name\":\"operations/acat.p2-1\"}", -1, 1, 0);
-    srv_rule(s, "GET", path, 200,
+    tsrv_rule(s, "GET", path, 200, "{\"name\":\"operations/acat.p2-1\"}", -1, 1, 0);
+    tsrv_rule(s, "GET", path, 200,
              "{\"name\":\"operations/"
              "acat.p2-1\",\"done\":true,\"response\":{\"service\":\"x\"}}",
              -1, 1, 0);
@@ -740,13 +575,13 @@ static void test_wait_op_longrunning_done_noop_and_error(void **state) {
     json_decref(res);
     json_decref(op);
 
-    int before = srv_count(s, NULL);
+    int before = tsrv_count(s, NULL);
     op = json_pack("{s:s}", "name", "operations/noop.DONE_OPERATION");
     assert_int_equal(gcp_wait_op(c, "serviceusage", op, NULL, NULL, NULL, &e), 0);
-    assert_int_equal(srv_count(s, NULL), before);
+    assert_int_equal(tsrv_count(s, NULL), before);
     json_decref(op);
 
-    srv_rule(s, "GET", "/servicenetworking/v1/operations/o9", 200,
+    tsrv_rule(s, "GET", "/servicenetworking/v1/operations/o9", 200,
              "{\"name\":\"operations/"
              "o9\",\"done\":true,\"error\":{\"code\":9,\"message\":\"Producer "
              "services are still using this connection\"}}",
@@ -759,8 +594,8 @@ static void test_wait_op_longrunning_done_noop_and_error(void **state) {
 }
 
 static void test_wait_op_stops_when_cancelled(void **state) {
-    srv_t *s = *state;
-    srv_rule(s, "GET", "/artifactregistry/v1/projects/p/locations/l/operations/x", 200,
+    tsrv_t *s = *state;
+    tsrv_rule(s, "GET", "/artifactregistry/v1/projects/p/locations/l/operations/x", 200,
              "{\"name\":\"projects/p/locations/l/operations/x\"}", -1, -1, 0);
     volatile sig_atomic_t cancel = 0;
     gcp_opts_t o = {0};

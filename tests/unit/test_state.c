@@ -102,7 +102,7 @@ static void test_dump_parse_round_trip_is_identical(void **st) {
                         "operations/op-1");
     r = state_find(p, "gcp.compute_network.main");
     assert_string_equal(r->applied_hash, state_find(s, r->addr)->applied_hash);
-    assert_true(json_equal(r->attrs, state_find(s, r->addr)->attrs));
+    assert_true(json_equal(state_attrs(r), state_find(s, r->addr)->attrs));
     char *d2 = state_dump(p);
     assert_string_equal(d1, d2);
     free(d1);
@@ -126,6 +126,39 @@ static void test_dump_is_sorted_one_resource_per_line_with_trailing_newline(void
     assert_non_null(strstr(d, "\"pending\":null"));
     free(d);
     state_free(s);
+}
+
+
+/* Attributes are cut out of the text and parsed on first use: tricky text
+ * (braces and quotes inside strings, indented or compact layouts, a
+ * missing attrs) must come back exactly. */
+static void test_attrs_are_parsed_lazily_and_exactly(void **st) {
+    (void)st;
+    const char *doc =
+        "{\"format\":1,\"lineage\":\"3f0c1c9e-0000-4000-8000-000000000001\",\"serial\":3,"
+        "\"resources\":[\n"
+        "  {\"addr\":\"b.x\",\"type\":\"t\",\"attrs\" : { \"s\": \"a } \\\" { ]\", \"n\": [1, {\"k\": []}] },"
+        "\"deps\":[]},\n"
+        "  {\"addr\":\"a.y\",\"type\":\"t\",\"deps\":[]},\n"
+        "  {\"attrs\":{\"z\":true},\"addr\":\"c.z\",\"type\":\"t\"}\n]}";
+    state_t *s = NULL;
+    perr_t e = {0};
+    assert_int_equal(state_parse(doc, strlen(doc), "lazy.json", &s, &e), 0);
+    state_res_t *x = state_find(s, "b.x"), *y = state_find(s, "a.y"), *z = state_find(s, "c.z");
+    assert_null(x->attrs); /* not parsed yet */
+    json_t *ax = state_attrs(x);
+    assert_string_equal(json_string_value(json_object_get(ax, "s")), "a } \" { ]");
+    assert_int_equal(json_array_size(json_object_get(ax, "n")), 2);
+    assert_null(state_attrs(y));
+    assert_true(json_is_true(json_object_get(state_attrs(z), "z")));
+    /* a dump after lazy loading equals a dump after a whole parse */
+    char *d = state_dump(s);
+    state_t *s2 = NULL;
+    assert_int_equal(state_parse(d, strlen(d), "lazy2.json", &s2, &e), 0);
+    assert_true(json_equal(state_attrs(state_find(s2, "b.x")), ax));
+    free(d);
+    state_free(s);
+    state_free(s2);
 }
 
 static void expect_parse_error(const char *doc, const char *needle) {
@@ -1098,6 +1131,7 @@ int main(void) {
         cmocka_unit_test(test_new_state_has_uuid_v4_lineage_and_serial_zero),
         cmocka_unit_test(test_dump_parse_round_trip_is_identical),
         cmocka_unit_test(test_dump_is_sorted_one_resource_per_line_with_trailing_newline),
+        cmocka_unit_test(test_attrs_are_parsed_lazily_and_exactly),
         cmocka_unit_test(test_parse_rejects_corrupt_documents_naming_the_problem),
         cmocka_unit_test(test_parse_accepts_minimal_document),
         cmocka_unit_test(test_parse_survives_truncated_and_mutated_input),
