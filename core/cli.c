@@ -148,7 +148,7 @@ static int cmd_validate(cli_t *c) {
 /* Plan file: what was planned and against which spec and state. */
 static int write_planfile(cli_t *c, engine_t *e, plan_t *p) {
     json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s?, s:o, s:o}", "plinth_plan", 1, "spec",
-                            e->spec->path, "spec_hash", p->spec_hash, "lineage", p->lineage, "serial",
+                            e->spec->path, "spec_hash", spec_digest(e->spec), "lineage", p->lineage, "serial",
                             (json_int_t)p->serial, "env", c->eo.env_name, "vars", json_array(), "plan",
                             plan_to_json(p));
     for (size_t i = 0; i < c->eo.spec.vars.n; i++)
@@ -232,7 +232,7 @@ static int check_planfile(cli_t *c, engine_t *e, plan_t *p, json_t *pf) {
     const char *h = json_string_value(json_object_get(pf, "spec_hash"));
     const char *lin = json_string_value(json_object_get(pf, "lineage"));
     json_int_t ser = json_integer_value(json_object_get(pf, "serial"));
-    if (!h || strcmp(h, p->spec_hash) != 0)
+    if (!h || strcmp(h, spec_digest(e->spec)) != 0)
         perr_set(&err, c->args.v[0], "the spec changed since this plan was made; make a new plan");
     /* An empty state gets a fresh lineage on every load: serial 0 on both
      * sides means nothing was stored then or now. */

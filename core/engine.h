@@ -102,7 +102,6 @@ typedef struct plan {
     int done_create, done_update, done_replace, done_delete; /* what apply_run finished */
     bool destroy;       /* a destroy plan */
     bool refresh_only;
-    char spec_hash[65];
     char lineage[37];
     int64_t serial;
 } plan_t;

@@ -121,7 +121,6 @@ int plan_build(engine_t *e, const plan_opts_t *po, plan_t **out) {
     plan_t *p = xcalloc(1, sizeof *p);
     p->destroy = po->destroy;
     p->refresh_only = po->refresh_only;
-    if (e->spec) memcpy(p->spec_hash, e->spec->hash, sizeof p->spec_hash);
     memcpy(p->lineage, e->state->lineage, sizeof p->lineage);
     p->serial = e->state->serial;
     collect(e, p, po);

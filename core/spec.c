@@ -1327,7 +1327,7 @@ static void check_depends(spec_ld_t *ld) {
     }
 }
 
-static void spec_hash(spec_t *s) {
+static void spec_hash_compute(spec_t *s) {
     json_t *res = json_object(), *outs = json_object(), *provs = json_object();
     for (size_t i = 0; i < s->nres; i++) {
         spec_res_t *r = &s->res[i];
@@ -1424,7 +1424,6 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
         spec_free(s);
         return -1;
     }
-    spec_hash(s);
     *out = s;
     return 0;
 }
@@ -1474,4 +1473,11 @@ const spec_provider_t *spec_provider(const spec_t *s, const char *name) {
     for (size_t i = 0; s && i < s->nproviders; i++)
         if (strcmp(s->providers[i].name, name) == 0) return &s->providers[i];
     return NULL;
+}
+
+/* Computed on first use: only saved plans need it, and for a large spec it
+ * costs as much as a tenth of a no-op plan. */
+const char *spec_digest(spec_t *s) {
+    if (!s->hash[0]) spec_hash_compute(s);
+    return s->hash;
 }

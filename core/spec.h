@@ -78,7 +78,7 @@ typedef struct spec {
     size_t nproviders;
     char *backend_type; /* "local" (default) or "gcs" */
     json_t *backend;    /* owned config, or NULL */
-    char hash[65];      /* sha256 of the canonical declared content (resources, outputs, providers) */
+    char hash[65];      /* private: see spec_digest */
 } spec_t;
 
 typedef struct spec_opts {
@@ -96,6 +96,9 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
 void spec_free(spec_t *s);
 
 spec_res_t *spec_find(const spec_t *s, const char *addr);
+/* sha256 (hex) of the canonical declared content (resources, outputs,
+ * providers): what a saved plan was made from. */
+const char *spec_digest(spec_t *s);
 const spec_provider_t *spec_provider(const spec_t *s, const char *name);
 
 #endif

@@ -29,6 +29,21 @@ PY
     best=$(python3 -c "print(min(float('$t'), float('${best:-1e9}')))")
 done
 python3 -c "n=$N; t=$best; print(f'no-op plan, {n} resources, zero latency: CPU {t*1000:.1f} ms total, {t/n*1e6:.1f} us per resource (goal <= 100 us)')"
+# The same for one resource: the fixed cost of a run (Lua, schema, process),
+# so the marginal cost per resource can be told apart from it.
+one=$(python3 - "$PLINTH" <<'PY'
+import resource, subprocess, sys
+best = 1e9
+for _ in range(3):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.argv[1], "--spec", "buckets.lua", "--no-color", "--var", "n=1", "--env", "one", "plan"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    best = min(best, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime))
+print(best)
+PY
+)
+python3 -c "n=$N; t=$best; o=$one; print(f'fixed cost of a run: {o*1000:.1f} ms; marginal CPU per resource: {(t-o)/(n-1)*1e6:.1f} us')"
 
 emu_stop
 emu_start --data "$WORK/emu-data" --latency 50

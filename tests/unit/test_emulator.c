@@ -16,95 +16,21 @@
 #include <pthread.h>
 
 #include "emulator/emu.h"
+#include "tests/support/http.h"
 
 /* Strong references: apis.c refers to the APIs weakly, and a weak
  * reference alone would not pull them out of libemu.a; this test must fail
  * to link rather than silently serve nothing. */
 extern const emu_api_t emu_api_compute, emu_api_serviceusage, emu_api_storage;
 
-typedef struct http {
-    long status;
-    int curl_rc;
-    char *body;
-    json_t *json;
-    char retry_after[32];
-} http_t;
-
-static size_t on_data(char *p, size_t sz, size_t n, void *ud) {
-    sbuf_addn(ud, p, sz * n);
-    return sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
-    http_t *h = ud;
-    if (!strncasecmp(p, "Retry-After:", 12))
-        snprintf(h->retry_after, sizeof h->retry_after, "%.*s", (int)strcspn(p + 12, "\r\n"), p + 12);
-    return sz * n;
-}
-
-static void http_free(http_t *h) {
-    free(h->body);
-    json_decref(h->json);
-    memset(h, 0, sizeof *h);
-}
-
 /* One request; curl may be a reused handle (NULL: a fresh one). */
-static http_t req_with(CURL *c, const char *method, const char *url, const char *body, const char *ctype,
+static thttp_t req_with(CURL *c, const char *method, const char *url, const char *body, const char *ctype,
                        const char *auth) {
-    http_t h = {0};
-    int own = !c;
-    if (own)
-        c = curl_easy_init();
-    else
-        curl_easy_reset(c);
-    sbuf_t out = {0};
-    sbuf_add(&out, "");
-    struct curl_slist *hdrs = NULL;
-    char ct[256];
-    snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "application/json");
-    hdrs = curl_slist_append(hdrs, ct);
-    if (auth) {
-        char a[512];
-        snprintf(a, sizeof a, "Authorization: %s", auth);
-        hdrs = curl_slist_append(hdrs, a);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    /* A reused connection that the server drops would be retried by curl
-     * on a fresh one, hiding injected resets: never reuse. */
-    if (!own) curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    h.curl_rc = (int)curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h.status);
-    curl_slist_free_all(hdrs);
-    if (own) curl_easy_cleanup(c);
-    h.body = sbuf_steal(&out);
-    h.json = json_loads(h.body, JSON_DECODE_ANY, NULL);
-    return h;
+    return thttp_req(c, method, url, body, ctype, auth, 10L);
 }
 
-static http_t req(const char *method, const char *url, const char *body) {
+static thttp_t req(const char *method, const char *url, const char *body) {
     return req_with(NULL, method, url, body, NULL, NULL);
-}
-
-static const char *jstr(const json_t *j, const char *path) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    const json_t *cur = j;
-    char *save = NULL;
-    for (char *t = strtok_r(buf, ".", &save); t && cur; t = strtok_r(NULL, ".", &save))
-        cur = json_is_array(cur) ? json_array_get(cur, (size_t)atoi(t)) : json_object_get(cur, t);
-    return json_string_value(cur);
 }
 
 /* ---- fixture ----------------------------------------------------------------- */
@@ -154,15 +80,15 @@ static char *u(const fx_t *f, const char *path) {
 /* Polls a compute/serviceusage op URL until done (or 5 s). */
 static json_t *wait_op(const char *url, const char *done_field) {
     for (int i = 0; i < 250; i++) {
-        http_t h = req("GET", url, NULL);
-        const char *st = jstr(h.json, "status");
+        thttp_t h = req("GET", url, NULL);
+        const char *st = tjson_str(h.json, "status");
         json_t *done = json_object_get(h.json, "done");
         if ((st && !strcmp(st, "DONE")) || json_is_true(done)) {
             json_t *j = json_incref(h.json);
-            http_free(&h);
+            thttp_free(&h);
             return j;
         }
-        http_free(&h);
+        thttp_free(&h);
         usleep(20000);
     }
     (void)done_field;
@@ -180,15 +106,15 @@ static void test_apis_are_linked_and_named(void **state) {
 static void test_unknown_api_and_route_are_404_with_google_error_shape(void **state) {
     fx_t *f = *state;
     char *a = u(f, "/nosuchapi/v1/x"), *b = u(f, "/compute/compute/v1/projects/p/nothing");
-    http_t h = req("GET", a, NULL);
+    thttp_t h = req("GET", a, NULL);
     assert_int_equal(h.status, 404);
-    assert_string_equal(jstr(h.json, "error.status"), "NOT_FOUND");
-    assert_string_equal(jstr(h.json, "error.errors.0.reason"), "notFound");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.status"), "NOT_FOUND");
+    assert_string_equal(tjson_str(h.json, "error.errors.0.reason"), "notFound");
+    thttp_free(&h);
     h = req("GET", b, NULL);
     assert_int_equal(h.status, 404);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(h.json, "error"), "code")), 404);
-    http_free(&h);
+    thttp_free(&h);
     free(a);
     free(b);
 }
@@ -196,20 +122,20 @@ static void test_unknown_api_and_route_are_404_with_google_error_shape(void **st
 static void test_malformed_json_body_is_400_invalid_argument(void **state) {
     fx_t *f = *state;
     char *url = u(f, "/compute/compute/v1/projects/p/global/networks");
-    http_t h = req("POST", url, "{\"name\": ");
+    thttp_t h = req("POST", url, "{\"name\": ");
     assert_int_equal(h.status, 400);
-    assert_string_equal(jstr(h.json, "error.status"), "INVALID_ARGUMENT");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.status"), "INVALID_ARGUMENT");
+    thttp_free(&h);
     free(url);
 }
 
 static void test_unknown_field_is_400_naming_the_field(void **state) {
     fx_t *f = *state;
     char *url = u(f, "/compute/compute/v1/projects/p/global/networks");
-    http_t h = req("POST", url, "{\"name\":\"n\",\"autoCreateSubnetworkz\":false}");
+    thttp_t h = req("POST", url, "{\"name\":\"n\",\"autoCreateSubnetworkz\":false}");
     assert_int_equal(h.status, 400);
-    assert_non_null(strstr(jstr(h.json, "error.message"), "autoCreateSubnetworkz"));
-    http_free(&h);
+    assert_non_null(strstr(tjson_str(h.json, "error.message"), "autoCreateSubnetworkz"));
+    thttp_free(&h);
     free(url);
 }
 
@@ -217,32 +143,32 @@ static void test_custom_verb_enable_then_noop_done_operation(void **state) {
     fx_t *f = *state;
     char *en = u(f, "/serviceusage/v1/projects/test-proj/services/container.googleapis.com:enable");
     char *get = u(f, "/serviceusage/v1/projects/test-proj/services/container.googleapis.com");
-    http_t h = req("GET", get, NULL);
+    thttp_t h = req("GET", get, NULL);
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "state"), "DISABLED");
+    assert_string_equal(tjson_str(h.json, "state"), "DISABLED");
     const char *num = emu_project_number(f->emu, "test-proj");
     char want[128];
     snprintf(want, sizeof want, "projects/%s/services/container.googleapis.com", num);
-    assert_string_equal(jstr(h.json, "name"), want);
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "name"), want);
+    thttp_free(&h);
     h = req("POST", en, "{}");
     assert_int_equal(h.status, 200);
     assert_false(json_is_true(json_object_get(h.json, "done")));
-    char *opurl = xasprintf("%s/serviceusage/v1/%s", f->base, jstr(h.json, "name"));
-    http_free(&h);
+    char *opurl = xasprintf("%s/serviceusage/v1/%s", f->base, tjson_str(h.json, "name"));
+    thttp_free(&h);
     json_t *op = wait_op(opurl, "done");
     assert_non_null(op);
-    assert_string_equal(jstr(op, "response.service.state"), "ENABLED");
+    assert_string_equal(tjson_str(op, "response.service.state"), "ENABLED");
     json_decref(op);
     h = req("POST", en, "{}");
-    assert_string_equal(jstr(h.json, "name"), "operations/noop.DONE_OPERATION");
+    assert_string_equal(tjson_str(h.json, "name"), "operations/noop.DONE_OPERATION");
     assert_true(json_is_true(json_object_get(h.json, "done")));
-    http_free(&h);
+    thttp_free(&h);
     char *list = u(f, "/serviceusage/v1/projects/test-proj/services?filter=state:ENABLED");
     h = req("GET", list, NULL);
     assert_non_null(strstr(h.body, "compute.googleapis.com")); /* dependency enabled too */
     assert_null(strstr(h.body, "sqladmin.googleapis.com"));
-    http_free(&h);
+    thttp_free(&h);
     free(list);
     free(opurl);
     free(en);
@@ -252,38 +178,38 @@ static void test_custom_verb_enable_then_noop_done_operation(void **state) {
 static void test_compute_insert_runs_then_done_and_duplicate_is_409(void **state) {
     fx_t *f = *state;
     char *url = u(f, "/compute/compute/v1/projects/p/global/networks");
-    http_t h = req("POST", url, "{\"name\":\"net1\",\"autoCreateSubnetworks\":false}");
+    thttp_t h = req("POST", url, "{\"name\":\"net1\",\"autoCreateSubnetworks\":false}");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "kind"), "compute#operation");
-    assert_string_equal(jstr(h.json, "status"), "RUNNING");
+    assert_string_equal(tjson_str(h.json, "kind"), "compute#operation");
+    assert_string_equal(tjson_str(h.json, "status"), "RUNNING");
     char *opurl =
-        xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base, jstr(h.json, "name"));
-    http_free(&h);
+        xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base, tjson_str(h.json, "name"));
+    thttp_free(&h);
     json_t *op = wait_op(opurl, "status");
     assert_non_null(op);
-    assert_string_equal(jstr(op, "targetLink"),
+    assert_string_equal(tjson_str(op, "targetLink"),
                         "https://www.googleapis.com/compute/v1/projects/p/global/networks/net1");
     json_decref(op);
     char *get = u(f, "/compute/compute/v1/projects/p/global/networks/net1");
     h = req("GET", get, NULL);
     assert_int_equal(h.status, 200);
     assert_int_equal(json_integer_value(json_object_get(h.json, "mtu")), 1460);
-    assert_string_equal(jstr(h.json, "routingConfig.routingMode"), "REGIONAL");
+    assert_string_equal(tjson_str(h.json, "routingConfig.routingMode"), "REGIONAL");
     assert_true(json_is_string(json_object_get(h.json, "id")));
-    http_free(&h);
+    thttp_free(&h);
     h = req("POST", url, "{\"name\":\"net1\",\"autoCreateSubnetworks\":false}");
     assert_int_equal(h.status, 409);
-    assert_string_equal(jstr(h.json, "error.errors.0.reason"), "alreadyExists");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.errors.0.reason"), "alreadyExists");
+    thttp_free(&h);
     char *missing = u(f, "/compute/compute/v1/projects/p/global/networks/nope");
     h = req("GET", missing, NULL);
     assert_int_equal(h.status, 404);
-    http_free(&h);
+    thttp_free(&h);
     /* the wait verb completes the operation */
     char *wurl = xasprintf("%s/wait", opurl);
     h = req("POST", wurl, NULL);
-    assert_string_equal(jstr(h.json, "status"), "DONE");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "status"), "DONE");
+    thttp_free(&h);
     free(wurl);
     free(missing);
     free(get);
@@ -297,42 +223,42 @@ static void test_subnetwork_fingerprint_and_network_in_use(void **state) {
     char *subs = u(f, "/compute/compute/v1/projects/p/regions/europe-west1/subnetworks");
     char *sub = u(f, "/compute/compute/v1/projects/p/regions/europe-west1/subnetworks/s1");
     char *net = u(f, "/compute/compute/v1/projects/p/global/networks/n1");
-    http_t h = req("POST", nets, "{\"name\":\"n1\",\"autoCreateSubnetworks\":false}");
-    http_free(&h);
+    thttp_t h = req("POST", nets, "{\"name\":\"n1\",\"autoCreateSubnetworks\":false}");
+    thttp_free(&h);
     h = req("POST", subs,
             "{\"name\":\"s1\",\"network\":\"global/networks/n1\",\"ipCidrRange\":\"10.0.0.0/20\"}");
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     h = req("GET", sub, NULL);
-    assert_string_equal(jstr(h.json, "gatewayAddress"), "10.0.0.1");
-    char *fp = xstrdup(jstr(h.json, "fingerprint"));
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "gatewayAddress"), "10.0.0.1");
+    char *fp = xstrdup(tjson_str(h.json, "fingerprint"));
+    thttp_free(&h);
     h = req("PATCH", sub, "{\"fingerprint\":\"stale\",\"secondaryIpRanges\":[]}");
     assert_int_equal(h.status, 412);
-    assert_string_equal(jstr(h.json, "error.errors.0.reason"), "conditionNotMet");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.errors.0.reason"), "conditionNotMet");
+    thttp_free(&h);
     char *body = xasprintf("{\"fingerprint\":\"%s\",\"ipCidrRange\":\"10.0.0.0/24\"}", fp);
     h = req("PATCH", sub, body);
     assert_int_equal(h.status, 400); /* immutable on patch */
-    http_free(&h);
+    thttp_free(&h);
     free(body);
     body = xasprintf("{\"fingerprint\":\"%s\",\"secondaryIpRanges\":[{\"rangeName\":\"pods\","
                      "\"ipCidrRange\":\"10.4.0.0/14\"}]}",
                      fp);
     h = req("PATCH", sub, body);
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     h = req("DELETE", net, NULL);
     assert_int_equal(h.status, 400);
-    assert_string_equal(jstr(h.json, "error.errors.0.reason"), "resourceInUseByAnotherResource");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.errors.0.reason"), "resourceInUseByAnotherResource");
+    thttp_free(&h);
     char *exp = xasprintf("%s/expandIpCidrRange", sub);
     h = req("POST", exp, "{\"ipCidrRange\":\"10.0.0.0/19\"}");
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     h = req("POST", exp, "{\"ipCidrRange\":\"10.0.0.0/24\"}");
     assert_int_equal(h.status, 400);
-    http_free(&h);
+    thttp_free(&h);
     free(exp);
     free(body);
     free(fp);
@@ -345,8 +271,8 @@ static void test_subnetwork_fingerprint_and_network_in_use(void **state) {
 static void test_network_used_by_another_api_cannot_be_deleted(void **state) {
     fx_t *f = *state;
     char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
-    http_t h = req("POST", nets, "{\"name\":\"shared\",\"autoCreateSubnetworks\":false}");
-    http_free(&h);
+    thttp_t h = req("POST", nets, "{\"name\":\"shared\",\"autoCreateSubnetworks\":false}");
+    thttp_free(&h);
     emu_lock(f->emu);
     emu_put(f->emu, "container/projects/p/locations/europe-west1/clusters/c1",
             json_pack("{s:s,s:s}", "name", "c1", "network", "projects/p/global/networks/shared"));
@@ -354,14 +280,14 @@ static void test_network_used_by_another_api_cannot_be_deleted(void **state) {
     char *net = u(f, "/compute/compute/v1/projects/p/global/networks/shared");
     h = req("DELETE", net, NULL);
     assert_int_equal(h.status, 400);
-    assert_non_null(strstr(jstr(h.json, "error.message"), "clusters/c1"));
-    http_free(&h);
+    assert_non_null(strstr(tjson_str(h.json, "error.message"), "clusters/c1"));
+    thttp_free(&h);
     emu_lock(f->emu);
     emu_del(f->emu, "container/projects/p/locations/europe-west1/clusters/c1");
     emu_unlock(f->emu);
     h = req("DELETE", net, NULL);
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     free(net);
     free(nets);
 }
@@ -369,29 +295,29 @@ static void test_network_used_by_another_api_cannot_be_deleted(void **state) {
 static void test_auto_mode_network_brings_and_removes_its_subnetworks(void **state) {
     fx_t *f = *state;
     char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
-    http_t h = req("POST", nets, "{\"name\":\"auto\",\"autoCreateSubnetworks\":true}");
+    thttp_t h = req("POST", nets, "{\"name\":\"auto\",\"autoCreateSubnetworks\":true}");
     /* Wait for the insert: deleting a network still being created is refused. */
     char *insop =
-        xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base, jstr(h.json, "name"));
-    http_free(&h);
+        xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base, tjson_str(h.json, "name"));
+    thttp_free(&h);
     json_decref(wait_op(insop, "status"));
     free(insop);
     char *sub = u(f, "/compute/compute/v1/projects/p/regions/europe-west1/subnetworks/auto");
     h = req("GET", sub, NULL);
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "ipCidrRange"), "10.132.0.0/20");
+    assert_string_equal(tjson_str(h.json, "ipCidrRange"), "10.132.0.0/20");
     assert_null(json_object_get(h.json, "_auto"));
-    http_free(&h);
+    thttp_free(&h);
     char *net = u(f, "/compute/compute/v1/projects/p/global/networks/auto");
     h = req("DELETE", net, NULL);
     assert_int_equal(h.status, 200);
     char *opurl =
-        xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base, jstr(h.json, "name"));
-    http_free(&h);
+        xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base, tjson_str(h.json, "name"));
+    thttp_free(&h);
     json_decref(wait_op(opurl, "status"));
     h = req("GET", sub, NULL);
     assert_int_equal(h.status, 404);
-    http_free(&h);
+    thttp_free(&h);
     free(opurl);
     free(net);
     free(sub);
@@ -402,15 +328,15 @@ static void test_list_paging_with_max_results_and_page_token(void **state) {
     fx_t *f = *state;
     char *fw = u(f, "/compute/compute/v1/projects/p/global/firewalls");
     char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
-    http_t h = req("POST", nets, "{\"name\":\"default\",\"autoCreateSubnetworks\":true}");
-    http_free(&h);
+    thttp_t h = req("POST", nets, "{\"name\":\"default\",\"autoCreateSubnetworks\":true}");
+    thttp_free(&h);
     for (int i = 0; i < 5; i++) {
         char body[256];
         snprintf(body, sizeof body,
                  "{\"name\":\"fw%d\",\"allowed\":[{\"IPProtocol\":\"tcp\",\"ports\":[\"22\"]}]}", i);
         h = req("POST", fw, body);
         assert_int_equal(h.status, 200);
-        http_free(&h);
+        thttp_free(&h);
     }
     int seen = 0;
     char *token = NULL;
@@ -428,8 +354,8 @@ static void test_list_paging_with_max_results_and_page_token(void **state) {
                              1000);
         seen += (int)n;
         free(token);
-        token = jstr(h.json, "nextPageToken") ? xstrdup(jstr(h.json, "nextPageToken")) : NULL;
-        http_free(&h);
+        token = tjson_str(h.json, "nextPageToken") ? xstrdup(tjson_str(h.json, "nextPageToken")) : NULL;
+        thttp_free(&h);
         if (!token) break;
     }
     assert_int_equal(seen, 5);
@@ -441,51 +367,51 @@ static void test_bucket_metageneration_precondition_and_not_empty_delete(void **
     fx_t *f = *state;
     char *bs = u(f, "/storage/storage/v1/b?project=test-proj");
     char *b = u(f, "/storage/storage/v1/b/bkt-a");
-    http_t h = req("POST", bs, "{\"name\":\"bkt-a\",\"location\":\"europe-west1\"}");
+    thttp_t h = req("POST", bs, "{\"name\":\"bkt-a\",\"location\":\"europe-west1\"}");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "location"), "EUROPE-WEST1");
-    assert_string_equal(jstr(h.json, "storageClass"), "STANDARD");
-    assert_string_equal(jstr(h.json, "metageneration"), "1");
-    assert_string_equal(jstr(h.json, "softDeletePolicy.retentionDurationSeconds"), "604800");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "location"), "EUROPE-WEST1");
+    assert_string_equal(tjson_str(h.json, "storageClass"), "STANDARD");
+    assert_string_equal(tjson_str(h.json, "metageneration"), "1");
+    assert_string_equal(tjson_str(h.json, "softDeletePolicy.retentionDurationSeconds"), "604800");
+    thttp_free(&h);
     h = req("POST", bs, "{\"name\":\"bkt-a\"}");
     assert_int_equal(h.status, 409);
-    http_free(&h);
+    thttp_free(&h);
     char *p = xasprintf("%s?ifMetagenerationMatch=7", b);
     h = req("PATCH", p, "{\"labels\":{\"x\":\"y\"}}");
     assert_int_equal(h.status, 412);
-    http_free(&h);
+    thttp_free(&h);
     free(p);
     p = xasprintf("%s?ifMetagenerationMatch=1", b);
     h = req("PATCH", p, "{\"labels\":{\"x\":\"y\"},\"versioning\":{\"enabled\":true}}");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "metageneration"), "2");
-    assert_string_equal(jstr(h.json, "labels.x"), "y");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "metageneration"), "2");
+    assert_string_equal(tjson_str(h.json, "labels.x"), "y");
+    thttp_free(&h);
     free(p);
     /* IAM: stale etag -> 412 */
     char *iam = xasprintf("%s/iam", b);
     h = req("GET", iam, NULL);
-    assert_string_equal(jstr(h.json, "kind"), "storage#policy");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "kind"), "storage#policy");
+    thttp_free(&h);
     h = req("PUT", iam, "{\"etag\":\"stale\",\"bindings\":[]}");
     assert_int_equal(h.status, 412);
-    http_free(&h);
+    thttp_free(&h);
     free(iam);
     char *up = u(f, "/storage/upload/storage/v1/b/bkt-a/o?uploadType=media&name=a%2Fb.txt");
     h = req_with(NULL, "POST", up, "data", "text/plain", NULL);
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     h = req("DELETE", b, NULL);
     assert_int_equal(h.status, 409);
-    http_free(&h);
+    thttp_free(&h);
     char *obj = u(f, "/storage/storage/v1/b/bkt-a/o/a%2Fb.txt");
     h = req("DELETE", obj, NULL);
     assert_int_equal(h.status, 204);
-    http_free(&h);
+    thttp_free(&h);
     h = req("DELETE", b, NULL);
     assert_int_equal(h.status, 204);
-    http_free(&h);
+    thttp_free(&h);
     free(obj);
     free(up);
     free(b);
@@ -495,8 +421,8 @@ static void test_bucket_metageneration_precondition_and_not_empty_delete(void **
 static void test_object_generation_preconditions_and_listing(void **state) {
     fx_t *f = *state;
     char *bs = u(f, "/storage/storage/v1/b?project=p");
-    http_t h = req("POST", bs, "{\"name\":\"objs\"}");
-    http_free(&h);
+    thttp_t h = req("POST", bs, "{\"name\":\"objs\"}");
+    thttp_free(&h);
     const char *names[] = {"a/1", "a/2", "b/1", "top"};
     for (int i = 0; i < 4; i++) {
         char *e = xasprintf("%s/storage/upload/storage/v1/b/objs/o?uploadType=media&name=%s"
@@ -504,43 +430,43 @@ static void test_object_generation_preconditions_and_listing(void **state) {
                             f->base, names[i]);
         h = req_with(NULL, "POST", e, names[i], "text/plain", NULL);
         assert_int_equal(h.status, 200);
-        http_free(&h);
+        thttp_free(&h);
         h = req_with(NULL, "POST", e, names[i], "text/plain", NULL);
         assert_int_equal(h.status, 412); /* exists now */
-        http_free(&h);
+        thttp_free(&h);
         free(e);
     }
     char *l = u(f, "/storage/storage/v1/b/objs/o?delimiter=/");
     h = req("GET", l, NULL);
     assert_int_equal(json_array_size(json_object_get(h.json, "prefixes")), 2);
     assert_int_equal(json_array_size(json_object_get(h.json, "items")), 1);
-    http_free(&h);
+    thttp_free(&h);
     free(l);
     l = u(f, "/storage/storage/v1/b/objs/o?prefix=a/&maxResults=1");
     h = req("GET", l, NULL);
-    assert_string_equal(jstr(h.json, "items.0.name"), "a/1");
-    assert_non_null(jstr(h.json, "nextPageToken"));
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "items.0.name"), "a/1");
+    assert_non_null(tjson_str(h.json, "nextPageToken"));
+    thttp_free(&h);
     free(l);
     char *m = u(f, "/storage/storage/v1/b/objs/o/top");
     h = req("GET", m, NULL);
-    char *gen = xstrdup(jstr(h.json, "generation"));
-    http_free(&h);
+    char *gen = xstrdup(tjson_str(h.json, "generation"));
+    thttp_free(&h);
     char *media = xasprintf("%s?alt=media", m);
     h = req("GET", media, NULL);
     assert_string_equal(h.body, "top");
-    http_free(&h);
+    thttp_free(&h);
     char *bad = xasprintf("%s?ifGenerationMatch=1", m);
     h = req("DELETE", bad, NULL);
     assert_int_equal(h.status, 412);
-    http_free(&h);
+    thttp_free(&h);
     char *good = xasprintf("%s?ifGenerationMatch=%s", m, gen);
     h = req("DELETE", good, NULL);
     assert_int_equal(h.status, 204);
-    http_free(&h);
+    thttp_free(&h);
     h = req("GET", m, NULL);
     assert_int_equal(h.status, 404);
-    http_free(&h);
+    thttp_free(&h);
     free(good);
     free(bad);
     free(media);
@@ -556,17 +482,17 @@ typedef struct race {
 
 static void *race_main(void *arg) {
     race_t *r = arg;
-    http_t h = req_with(NULL, "POST", r->url, "lock", "text/plain", NULL);
+    thttp_t h = req_with(NULL, "POST", r->url, "lock", "text/plain", NULL);
     r->status = h.status;
-    http_free(&h);
+    thttp_free(&h);
     return NULL;
 }
 
 static void test_if_generation_match_zero_race_has_exactly_one_winner(void **state) {
     fx_t *f = *state;
     char *bs = u(f, "/storage/storage/v1/b?project=p");
-    http_t h = req("POST", bs, "{\"name\":\"racy\"}");
-    http_free(&h);
+    thttp_t h = req("POST", bs, "{\"name\":\"racy\"}");
+    thttp_free(&h);
     for (int round = 0; round < 5; round++) {
         char *url = xasprintf("%s/storage/upload/storage/v1/b/racy/o?uploadType=media&name=lock%d"
                               "&ifGenerationMatch=0",
@@ -595,9 +521,9 @@ static void test_if_generation_match_zero_race_has_exactly_one_winner(void **sta
 static void test_store_persists_across_restart_and_corrupt_file_is_refused(void **state) {
     fx_t *f = *state;
     char *bs = u(f, "/storage/storage/v1/b?project=p");
-    http_t h = req("POST", bs, "{\"name\":\"persisted\",\"labels\":{\"k\":\"v\"}}");
+    thttp_t h = req("POST", bs, "{\"name\":\"persisted\",\"labels\":{\"k\":\"v\"}}");
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     free(bs);
     emu_free(f->emu); /* stops and flushes */
     emu_config_t cfg = {.op_scale = 0.05, .data_dir = f->dir};
@@ -605,8 +531,8 @@ static void test_store_persists_across_restart_and_corrupt_file_is_refused(void 
     char *b = u(f, "/storage/storage/v1/b/persisted");
     h = req("GET", b, NULL);
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "labels.k"), "v");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "labels.k"), "v");
+    thttp_free(&h);
     free(b);
     emu_free(f->emu);
     f->emu = NULL;
@@ -625,9 +551,9 @@ static void test_store_persists_across_restart_and_corrupt_file_is_refused(void 
 static void test_http_log_has_one_json_line_per_request_without_authorization(void **state) {
     fx_t *f = *state;
     char *url = u(f, "/storage/storage/v1/b?project=p");
-    http_t h = req_with(NULL, "POST", url, "{\"name\":\"logged\",\"labels\":{\"password\":\"hunter2\"}}",
+    thttp_t h = req_with(NULL, "POST", url, "{\"name\":\"logged\",\"labels\":{\"password\":\"hunter2\"}}",
                         NULL, "Bearer sekret-token");
-    http_free(&h);
+    thttp_free(&h);
     free(url);
     size_t len = 0;
     perr_t e;
@@ -646,8 +572,8 @@ static void test_http_log_has_one_json_line_per_request_without_authorization(vo
                                        "ms", "attempt", "req_body", "resp_body"};
     for (size_t i = 0; i < 9; i++)
         assert_non_null(json_object_get(j, keys[i]));
-    assert_string_equal(jstr(j, "api"), "storage");
-    assert_string_equal(jstr(j, "req_body.name"), "logged");
+    assert_string_equal(tjson_str(j, "api"), "storage");
+    assert_string_equal(tjson_str(j, "req_body.name"), "logged");
     json_decref(j);
     free(text);
 }
@@ -657,23 +583,23 @@ static void test_require_auth_refuses_missing_and_unknown_tokens(void **state) {
     emu_config_t cfg = {.require_auth = true};
     emu_t *emu = start(&cfg, base);
     char *url = xasprintf("%s/storage/storage/v1/b?project=p", base);
-    http_t h = req("GET", url, NULL);
+    thttp_t h = req("GET", url, NULL);
     assert_int_equal(h.status, 401);
-    assert_string_equal(jstr(h.json, "error.status"), "UNAUTHENTICATED");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.status"), "UNAUTHENTICATED");
+    thttp_free(&h);
     h = req_with(NULL, "GET", url, NULL, NULL, "Bearer nope");
     assert_int_equal(h.status, 401);
-    http_free(&h);
+    thttp_free(&h);
     emu_lock(emu);
     emu_put(emu, "oauth2/tokens/good", json_pack("{s:I}", "expires_ms", (json_int_t)4102444800000));
     emu_put(emu, "oauth2/tokens/old", json_pack("{s:I}", "expires_ms", (json_int_t)1000));
     emu_unlock(emu);
     h = req_with(NULL, "GET", url, NULL, NULL, "Bearer good");
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     h = req_with(NULL, "GET", url, NULL, NULL, "Bearer old");
     assert_int_equal(h.status, 401);
-    http_free(&h);
+    thttp_free(&h);
     free(url);
     emu_free(emu);
 }
@@ -698,7 +624,7 @@ static void test_fault_rates_match_configuration_and_store_survives(void **state
     for (int i = 0; i < N; i++) {
         char body[64];
         snprintf(body, sizeof body, "write %d", i);
-        http_t h = i % 4 ? req_with(c, "GET", url, NULL, NULL, NULL)
+        thttp_t h = i % 4 ? req_with(c, "GET", url, NULL, NULL, NULL)
                          : req_with(c, "POST", up, body, "text/plain", NULL);
         if (h.curl_rc != 0)
             nreset++;
@@ -709,7 +635,7 @@ static void test_fault_rates_match_configuration_and_store_survives(void **state
             if (strcmp(h.retry_after, " 1") && strcmp(h.retry_after, "1")) retry_after_ok = 0;
         } else if (h.status == 200)
             n200++;
-        http_free(&h);
+        thttp_free(&h);
     }
     curl_easy_cleanup(c);
     free(url);
@@ -724,24 +650,24 @@ static void test_fault_rates_match_configuration_and_store_survives(void **state
     emu_config_t clean = {.data_dir = f->dir};
     f->emu = start(&clean, f->base);
     char *l = u(f, "/storage/storage/v1/b/fb/o/obj?alt=media");
-    http_t h = req("GET", l, NULL);
+    thttp_t h = req("GET", l, NULL);
     assert_int_equal(h.status, 200);
     assert_int_equal(strncmp(h.body, "write ", 6), 0);
-    http_free(&h);
+    thttp_free(&h);
     free(l);
 }
 
 static void test_compute_request_id_replays_the_first_operation(void **state) {
     fx_t *f = *state;
     char *url = u(f, "/compute/compute/v1/projects/p/global/networks?requestId=abc-123");
-    http_t h = req("POST", url, "{\"name\":\"rq\",\"autoCreateSubnetworks\":false}");
+    thttp_t h = req("POST", url, "{\"name\":\"rq\",\"autoCreateSubnetworks\":false}");
     assert_int_equal(h.status, 200);
-    char *op = xstrdup(jstr(h.json, "name"));
-    http_free(&h);
+    char *op = xstrdup(tjson_str(h.json, "name"));
+    thttp_free(&h);
     h = req("POST", url, "{\"name\":\"rq\",\"autoCreateSubnetworks\":false}");
     assert_int_equal(h.status, 200); /* not 409: same request */
-    assert_string_equal(jstr(h.json, "name"), op);
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "name"), op);
+    thttp_free(&h);
     free(op);
     free(url);
 }
@@ -749,38 +675,38 @@ static void test_compute_request_id_replays_the_first_operation(void **state) {
 static void test_instance_provisioning_then_running_and_metadata_fingerprint(void **state) {
     fx_t *f = *state;
     char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
-    http_t h = req("POST", nets, "{\"name\":\"default\",\"autoCreateSubnetworks\":false}");
-    http_free(&h);
+    thttp_t h = req("POST", nets, "{\"name\":\"default\",\"autoCreateSubnetworks\":false}");
+    thttp_free(&h);
     char *ins = u(f, "/compute/compute/v1/projects/p/zones/europe-west1-b/instances");
     h = req("POST", ins,
             "{\"name\":\"vm\",\"machineType\":\"e2-medium\",\"networkInterfaces\":[{"
             "\"accessConfigs\":[{}]}]}");
     assert_int_equal(h.status, 200);
     char *opurl = xasprintf("%s/compute/compute/v1/projects/p/zones/europe-west1-b/operations/%s", f->base,
-                            jstr(h.json, "name"));
-    http_free(&h);
+                            tjson_str(h.json, "name"));
+    thttp_free(&h);
     char *vm = u(f, "/compute/compute/v1/projects/p/zones/europe-west1-b/instances/vm");
     h = req("GET", vm, NULL);
-    assert_string_equal(jstr(h.json, "status"), "PROVISIONING");
-    assert_non_null(jstr(h.json, "networkInterfaces.0.networkIP"));
-    assert_non_null(jstr(h.json, "networkInterfaces.0.accessConfigs.0.natIP"));
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "status"), "PROVISIONING");
+    assert_non_null(tjson_str(h.json, "networkInterfaces.0.networkIP"));
+    assert_non_null(tjson_str(h.json, "networkInterfaces.0.accessConfigs.0.natIP"));
+    thttp_free(&h);
     json_decref(wait_op(opurl, "status"));
     h = req("GET", vm, NULL);
-    assert_string_equal(jstr(h.json, "status"), "RUNNING");
-    char *fp = xstrdup(jstr(h.json, "metadata.fingerprint"));
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "status"), "RUNNING");
+    char *fp = xstrdup(tjson_str(h.json, "metadata.fingerprint"));
+    thttp_free(&h);
     char *sm = xasprintf("%s/setMetadata", vm);
     h = req("POST", sm, "{\"fingerprint\":\"old\",\"items\":[]}");
     assert_int_equal(h.status, 412);
-    http_free(&h);
+    thttp_free(&h);
     char *body = xasprintf("{\"fingerprint\":\"%s\",\"items\":[{\"key\":\"k\",\"value\":\"v\"}]}", fp);
     h = req("POST", sm, body);
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     h = req("DELETE", vm, NULL);
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     free(body);
     free(sm);
     free(fp);
@@ -793,8 +719,8 @@ static void test_instance_provisioning_then_running_and_metadata_fingerprint(voi
 static void test_storage_multipart_and_resumable_uploads(void **state) {
     fx_t *f = *state;
     char *bs = u(f, "/storage/storage/v1/b?project=p");
-    http_t h = req("POST", bs, "{\"name\":\"ups\"}");
-    http_free(&h);
+    thttp_t h = req("POST", bs, "{\"name\":\"ups\"}");
+    thttp_free(&h);
     /* Python's email package style: quoted boundary, bare \n line ends. */
     const char *mp = "--==b==\nContent-Type: application/json\n\n{\"name\": \"m/1\", "
                      "\"contentType\": \"text/plain\"}\n--==b==\nContent-Type: text/plain\n\n"
@@ -802,15 +728,15 @@ static void test_storage_multipart_and_resumable_uploads(void **state) {
     char *url = u(f, "/upload/storage/v1/b/ups/o?uploadType=multipart");
     h = req_with(NULL, "POST", url, mp, "multipart/related; boundary='==b=='", NULL);
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "name"), "m/1");
-    assert_string_equal(jstr(h.json, "size"), "5");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "name"), "m/1");
+    assert_string_equal(tjson_str(h.json, "size"), "5");
+    thttp_free(&h);
     free(url);
     url = u(f, "/storage/upload/storage/v1/b/ups/o?uploadType=resumable");
     CURL *c = curl_easy_init();
     h = req_with(NULL, "POST", url, "{\"name\":\"r1\",\"contentType\":\"text/x-r\"}", NULL, NULL);
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     curl_easy_cleanup(c);
     free(url);
     /* The Location header carries the session; find it through the store. */
@@ -824,13 +750,13 @@ static void test_storage_multipart_and_resumable_uploads(void **state) {
         xasprintf("%s/storage/upload/storage/v1/b/ups/o?uploadType=resumable&upload_id=%s", f->base, id);
     h = req_with(NULL, "PUT", put, "resumed", "application/octet-stream", NULL);
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "name"), "r1");
-    assert_string_equal(jstr(h.json, "contentType"), "text/x-r");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "name"), "r1");
+    assert_string_equal(tjson_str(h.json, "contentType"), "text/x-r");
+    thttp_free(&h);
     char *get = u(f, "/storage/storage/v1/b/ups/o/r1?alt=media");
     h = req("GET", get, NULL);
     assert_string_equal(h.body, "resumed");
-    http_free(&h);
+    thttp_free(&h);
     free(get);
     free(put);
     free(id);
@@ -865,29 +791,29 @@ static void test_running_operations_finish_after_restart(void **state) {
     emu_config_t slow = {.op_scale = 1000, .data_dir = f->dir}; /* never finishes on its own */
     f->emu = start(&slow, f->base);
     char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
-    http_t h = req("POST", nets, "{\"name\":\"default\",\"autoCreateSubnetworks\":false}");
-    char *op = xasprintf("/compute/compute/v1/projects/p/global/operations/%s", jstr(h.json, "name"));
-    http_free(&h);
+    thttp_t h = req("POST", nets, "{\"name\":\"default\",\"autoCreateSubnetworks\":false}");
+    char *op = xasprintf("/compute/compute/v1/projects/p/global/operations/%s", tjson_str(h.json, "name"));
+    thttp_free(&h);
     char *su = u(f, "/serviceusage/v1/projects/p/services/sqladmin.googleapis.com:enable");
     h = req("POST", su, "{}");
-    char *suop = xasprintf("/serviceusage/v1/%s", jstr(h.json, "name"));
-    http_free(&h);
+    char *suop = xasprintf("/serviceusage/v1/%s", tjson_str(h.json, "name"));
+    thttp_free(&h);
     char *opurl = u(f, op);
     h = req("GET", opurl, NULL);
-    assert_string_equal(jstr(h.json, "status"), "RUNNING");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "status"), "RUNNING");
+    thttp_free(&h);
     free(opurl);
     emu_free(f->emu);
     emu_config_t cfg = {.data_dir = f->dir};
     f->emu = start(&cfg, f->base);
     opurl = u(f, op);
     h = req("GET", opurl, NULL);
-    assert_string_equal(jstr(h.json, "status"), "DONE");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "status"), "DONE");
+    thttp_free(&h);
     char *suurl = u(f, suop);
     h = req("GET", suurl, NULL);
     assert_true(json_is_true(json_object_get(h.json, "done")));
-    http_free(&h);
+    thttp_free(&h);
     free(suurl);
     free(opurl);
     free(suop);
@@ -905,9 +831,9 @@ static char *fault_pattern(unsigned seed, int n) {
     char *out = xcalloc(1, (size_t)n + 1);
     CURL *c = curl_easy_init();
     for (int i = 0; i < n; i++) {
-        http_t h = req_with(c, "GET", url, NULL, NULL, NULL);
+        thttp_t h = req_with(c, "GET", url, NULL, NULL, NULL);
         out[i] = h.curl_rc ? 'R' : h.status == 503 ? 'U' : h.status == 429 ? 'T' : 'o';
-        http_free(&h);
+        thttp_free(&h);
     }
     curl_easy_cleanup(c);
     free(url);

@@ -21,74 +21,15 @@
 #include <openssl/pem.h>
 
 #include "emulator/emu.h"
+#include "tests/support/http.h"
 
 /* Strong references so the archive members are linked in. */
 extern const emu_api_t emu_api_container, emu_api_sqladmin, emu_api_servicenetworking, emu_api_iam,
     emu_api_cloudresourcemanager, emu_api_artifactregistry, emu_api_secretmanager, emu_api_oauth2;
 
-typedef struct http {
-    long status;
-    char *body;
-    json_t *json;
-} http_t;
-
-static size_t on_data(char *p, size_t sz, size_t n, void *ud) {
-    sbuf_addn(ud, p, sz * n);
-    return sz * n;
-}
-
-static http_t req_full(const char *method, const char *url, const char *body, const char *ctype,
-                       const char *auth) {
-    http_t h = {0};
-    CURL *c = curl_easy_init();
-    sbuf_t out = {0};
-    sbuf_add(&out, "");
-    struct curl_slist *hdrs = NULL;
-    char ct[256], a[512];
-    snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "application/json");
-    hdrs = curl_slist_append(hdrs, ct);
-    if (auth) {
-        snprintf(a, sizeof a, "Authorization: %s", auth);
-        hdrs = curl_slist_append(hdrs, a);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h.status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
-    h.body = sbuf_steal(&out);
-    h.json = json_loads(h.body, JSON_DECODE_ANY, NULL);
-    return h;
-}
-
-static void http_free(http_t *h) {
-    free(h->body);
-    json_decref(h->json);
-    memset(h, 0, sizeof *h);
-}
-
-static const json_t *jget(const json_t *j, const char *path) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    const json_t *cur = j;
-    char *save = NULL;
-    for (char *t = strtok_r(buf, ".", &save); t && cur; t = strtok_r(NULL, ".", &save))
-        cur = json_is_array(cur) ? json_array_get(cur, (size_t)atoi(t)) : json_object_get(cur, t);
-    return cur;
-}
-
-static const char *jstr(const json_t *j, const char *path) {
-    return json_string_value(jget(j, path));
+static thttp_t req_full(const char *method, const char *url, const char *body, const char *ctype,
+                        const char *auth) {
+    return thttp_req(NULL, method, url, body, ctype, auth, 20L);
 }
 
 /* ---- fixture ------------------------------------------------------------------ */
@@ -132,16 +73,16 @@ static int teardown(void **state) {
 }
 
 /* Request to base + formatted path. */
-static http_t call(const char *method, const char *body, const char *fmt, ...)
+static thttp_t call(const char *method, const char *body, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static http_t call(const char *method, const char *body, const char *fmt, ...) {
+static thttp_t call(const char *method, const char *body, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     sbuf_t u = {0};
     sbuf_add(&u, F->base);
     sbuf_vaddf(&u, fmt, ap);
     va_end(ap);
-    http_t h = req_full(method, u.s, body, NULL, NULL);
+    thttp_t h = req_full(method, u.s, body, NULL, NULL);
     sbuf_free(&u);
     return h;
 }
@@ -149,14 +90,14 @@ static http_t call(const char *method, const char *body, const char *fmt, ...) {
 /* Polls GET base+path until status==DONE or done==true (10 s). */
 static json_t *wait_done(const char *path) {
     for (int i = 0; i < 500; i++) {
-        http_t h = call("GET", NULL, "%s", path);
-        const char *st = jstr(h.json, "status");
+        thttp_t h = call("GET", NULL, "%s", path);
+        const char *st = tjson_str(h.json, "status");
         if ((st && !strcmp(st, "DONE")) || json_is_true(json_object_get(h.json, "done"))) {
             json_t *j = json_incref(h.json);
-            http_free(&h);
+            thttp_free(&h);
             return j;
         }
-        http_free(&h);
+        thttp_free(&h);
         usleep(20000);
     }
     fail_msg("operation %s never finished", path);
@@ -167,15 +108,15 @@ static json_t *wait_done(const char *path) {
 #define SQL "/sqladmin/sql/v1beta4/projects/p"
 
 static void gke_wait(const json_t *op) {
-    char *path = xasprintf(GKE "/operations/%s", jstr(op, "name"));
+    char *path = xasprintf(GKE "/operations/%s", tjson_str(op, "name"));
     json_decref(wait_done(path));
     free(path);
 }
 
 static void sql_wait(const json_t *op) {
-    char *path = xasprintf(SQL "/operations/%s", jstr(op, "name"));
+    char *path = xasprintf(SQL "/operations/%s", tjson_str(op, "name"));
     json_t *d = wait_done(path);
-    assert_string_equal(jstr(d, "kind"), "sql#operation");
+    assert_string_equal(tjson_str(d, "kind"), "sql#operation");
     json_decref(d);
     free(path);
 }
@@ -184,177 +125,177 @@ static void sql_wait(const json_t *op) {
 
 static void make_cluster(const char *name) {
     char *body = xasprintf("{\"cluster\":{\"name\":\"%s\",\"initialNodeCount\":1}}", name);
-    http_t h = call("POST", body, GKE "/clusters");
+    thttp_t h = call("POST", body, GKE "/clusters");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "operationType"), "CREATE_CLUSTER");
+    assert_string_equal(tjson_str(h.json, "operationType"), "CREATE_CLUSTER");
     gke_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     free(body);
 }
 
 static void test_gke_cluster_provisions_then_runs_with_real_fields(void **state) {
-    http_t h = call("POST", "{\"cluster\":{\"name\":\"c1\",\"initialNodeCount\":2}}", GKE "/clusters");
+    thttp_t h = call("POST", "{\"cluster\":{\"name\":\"c1\",\"initialNodeCount\":2}}", GKE "/clusters");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "status"), "RUNNING");
-    assert_non_null(strstr(jstr(h.json, "name"), "operation-"));
+    assert_string_equal(tjson_str(h.json, "status"), "RUNNING");
+    assert_non_null(strstr(tjson_str(h.json, "name"), "operation-"));
     json_t *op = json_incref(h.json);
-    http_free(&h);
+    thttp_free(&h);
 
     h = call("GET", NULL, GKE "/clusters/c1");
-    assert_string_equal(jstr(h.json, "status"), "PROVISIONING");
+    assert_string_equal(tjson_str(h.json, "status"), "PROVISIONING");
     assert_null(json_object_get(h.json, "plinth:opKey")); /* private keys never leak */
-    http_free(&h);
+    thttp_free(&h);
 
     gke_wait(op);
     json_decref(op);
     h = call("GET", NULL, GKE "/clusters/c1");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "status"), "RUNNING");
+    assert_string_equal(tjson_str(h.json, "status"), "RUNNING");
     assert_string_equal(
-        jstr(h.json, "selfLink"),
+        tjson_str(h.json, "selfLink"),
         "https://container.googleapis.com/v1/projects/p/locations/europe-west1-b/clusters/c1");
-    assert_string_equal(jstr(h.json, "releaseChannel.channel"), "REGULAR");
-    assert_string_equal(jstr(h.json, "nodePools.0.name"), "default-pool");
-    assert_string_equal(jstr(h.json, "nodePools.0.status"), "RUNNING");
-    assert_non_null(jstr(h.json, "nodePools.0.instanceGroupUrls.0"));
-    assert_non_null(jstr(h.json, "currentMasterVersion"));
+    assert_string_equal(tjson_str(h.json, "releaseChannel.channel"), "REGULAR");
+    assert_string_equal(tjson_str(h.json, "nodePools.0.name"), "default-pool");
+    assert_string_equal(tjson_str(h.json, "nodePools.0.status"), "RUNNING");
+    assert_non_null(tjson_str(h.json, "nodePools.0.instanceGroupUrls.0"));
+    assert_non_null(tjson_str(h.json, "currentMasterVersion"));
     /* The CA is base64 of a PEM certificate. */
-    const char *ca = jstr(h.json, "masterAuth.clusterCaCertificate");
+    const char *ca = tjson_str(h.json, "masterAuth.clusterCaCertificate");
     assert_non_null(ca);
     unsigned char pem[4096];
     int n = EVP_DecodeBlock(pem, (const unsigned char *)ca, (int)strlen(ca));
     assert_true(n > 0);
     assert_memory_equal(pem, "-----BEGIN CERTIFICATE-----", 27);
     int dots = 0;
-    for (const char *s = jstr(h.json, "endpoint"); *s; s++)
+    for (const char *s = tjson_str(h.json, "endpoint"); *s; s++)
         dots += *s == '.';
     assert_int_equal(dots, 3);
-    http_free(&h);
+    thttp_free(&h);
 
     h = call("POST", "{\"cluster\":{\"name\":\"c1\"}}", GKE "/clusters");
     assert_int_equal(h.status, 409);
-    assert_string_equal(jstr(h.json, "error.status"), "ALREADY_EXISTS");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.status"), "ALREADY_EXISTS");
+    thttp_free(&h);
 }
 
 static void test_gke_second_operation_while_one_runs_is_400_failed_precondition(void **state) {
-    http_t h = call("POST", "{\"cluster\":{\"name\":\"c2\"}}", GKE "/clusters");
+    thttp_t h = call("POST", "{\"cluster\":{\"name\":\"c2\"}}", GKE "/clusters");
     json_t *op = json_incref(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("POST", "{\"resourceLabels\":{\"a\":\"b\"}}", GKE "/clusters/c2:setResourceLabels");
     assert_int_equal(h.status, 400);
-    assert_string_equal(jstr(h.json, "error.status"), "FAILED_PRECONDITION");
-    assert_non_null(strstr(jstr(h.json, "error.message"), "Cluster is running incompatible operation"));
-    assert_non_null(strstr(jstr(h.json, "error.message"), jstr(op, "name")));
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.status"), "FAILED_PRECONDITION");
+    assert_non_null(strstr(tjson_str(h.json, "error.message"), "Cluster is running incompatible operation"));
+    assert_non_null(strstr(tjson_str(h.json, "error.message"), tjson_str(op, "name")));
+    thttp_free(&h);
     gke_wait(op);
     json_decref(op);
     h = call("POST", "{\"resourceLabels\":{\"a\":\"b\"}}", GKE "/clusters/c2:setResourceLabels");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "operationType"), "SET_LABELS");
+    assert_string_equal(tjson_str(h.json, "operationType"), "SET_LABELS");
     gke_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, GKE "/clusters/c2");
-    assert_string_equal(jstr(h.json, "resourceLabels.a"), "b");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "resourceLabels.a"), "b");
+    thttp_free(&h);
 }
 
 static void test_gke_update_takes_exactly_one_desired_field(void **state) {
     make_cluster("c3");
-    http_t h =
+    thttp_t h =
         call("PUT", "{\"update\":{\"desiredLoggingService\":\"none\",\"desiredMonitoringService\":\"none\"}}",
              GKE "/clusters/c3");
     assert_int_equal(h.status, 400);
-    assert_string_equal(jstr(h.json, "error.status"), "INVALID_ARGUMENT");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.status"), "INVALID_ARGUMENT");
+    thttp_free(&h);
     h = call("PUT", "{\"update\":{}}", GKE "/clusters/c3");
     assert_int_equal(h.status, 400);
-    http_free(&h);
+    thttp_free(&h);
     h = call("PUT", "{\"update\":{\"desiredWorkloadIdentityConfig\":{\"workloadPool\":\"p.svc.id.goog\"}}}",
              GKE "/clusters/c3");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "operationType"), "UPDATE_CLUSTER");
+    assert_string_equal(tjson_str(h.json, "operationType"), "UPDATE_CLUSTER");
     gke_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, GKE "/clusters/c3");
-    assert_string_equal(jstr(h.json, "workloadIdentityConfig.workloadPool"), "p.svc.id.goog");
-    assert_string_equal(jstr(h.json, "status"), "RUNNING");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "workloadIdentityConfig.workloadPool"), "p.svc.id.goog");
+    assert_string_equal(tjson_str(h.json, "status"), "RUNNING");
+    thttp_free(&h);
 }
 
 static void test_gke_node_pool_create_set_size_and_delete(void **state) {
     make_cluster("c4");
-    http_t h = call("POST", "{\"nodePool\":{\"name\":\"gpu\",\"initialNodeCount\":1}}",
+    thttp_t h = call("POST", "{\"nodePool\":{\"name\":\"gpu\",\"initialNodeCount\":1}}",
                     GKE "/clusters/c4/nodePools");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "operationType"), "CREATE_NODE_POOL");
+    assert_string_equal(tjson_str(h.json, "operationType"), "CREATE_NODE_POOL");
     json_t *op = json_incref(h.json);
-    http_free(&h);
+    thttp_free(&h);
     /* The pool create holds the cluster: a resize now is refused. */
     h = call("POST", "{\"nodeCount\":3}", GKE "/clusters/c4/nodePools/gpu:setSize");
     assert_int_equal(h.status, 400);
-    assert_string_equal(jstr(h.json, "error.status"), "FAILED_PRECONDITION");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.status"), "FAILED_PRECONDITION");
+    thttp_free(&h);
     gke_wait(op);
     json_decref(op);
 
     h = call("POST", "{\"nodeCount\":3}", GKE "/clusters/c4/nodePools/gpu:setSize");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "operationType"), "SET_NODE_POOL_SIZE");
+    assert_string_equal(tjson_str(h.json, "operationType"), "SET_NODE_POOL_SIZE");
     gke_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, GKE "/clusters/c4");
     assert_int_equal(json_integer_value(json_object_get(h.json, "currentNodeCount")), 1 + 3);
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, GKE "/clusters/c4/nodePools/gpu");
-    assert_string_equal(jstr(h.json, "status"), "RUNNING");
-    assert_string_equal(jstr(h.json, "config.machineType"), "e2-medium");
+    assert_string_equal(tjson_str(h.json, "status"), "RUNNING");
+    assert_string_equal(tjson_str(h.json, "config.machineType"), "e2-medium");
     assert_null(json_object_get(h.json, "plinth:nodeCount"));
-    http_free(&h);
+    thttp_free(&h);
 
     h = call("DELETE", NULL, GKE "/clusters/c4/nodePools/gpu");
-    assert_string_equal(jstr(h.json, "operationType"), "DELETE_NODE_POOL");
+    assert_string_equal(tjson_str(h.json, "operationType"), "DELETE_NODE_POOL");
     gke_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, GKE "/clusters/c4/nodePools/gpu");
     assert_int_equal(h.status, 404);
-    http_free(&h);
+    thttp_free(&h);
 }
 
 static void test_gke_delete_cluster_stops_then_is_gone(void **state) {
     make_cluster("c5");
-    http_t h = call("DELETE", NULL, GKE "/clusters/c5");
-    assert_string_equal(jstr(h.json, "operationType"), "DELETE_CLUSTER");
+    thttp_t h = call("DELETE", NULL, GKE "/clusters/c5");
+    assert_string_equal(tjson_str(h.json, "operationType"), "DELETE_CLUSTER");
     json_t *op = json_incref(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, GKE "/clusters/c5");
-    assert_string_equal(jstr(h.json, "status"), "STOPPING");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "status"), "STOPPING");
+    thttp_free(&h);
     gke_wait(op);
     json_decref(op);
     h = call("GET", NULL, GKE "/clusters/c5");
     assert_int_equal(h.status, 404);
-    http_free(&h);
+    thttp_free(&h);
 }
 
 static void test_operations_left_running_finish_after_restart(void **state) {
     fx_t *f = *state;
     emu_free(f->emu);
     start(f, 100.0, 0); /* cluster create now takes minutes */
-    http_t h = call("POST", "{\"cluster\":{\"name\":\"slow\"}}", GKE "/clusters");
+    thttp_t h = call("POST", "{\"cluster\":{\"name\":\"slow\"}}", GKE "/clusters");
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     emu_free(f->emu);
     start(f, 100.0, 0);
     h = call("GET", NULL, GKE "/clusters/slow");
     int tries = 0;
-    while (strcmp(jstr(h.json, "status") ?: "", "RUNNING") && tries++ < 100) {
-        http_free(&h);
+    while (strcmp(tjson_str(h.json, "status") ?: "", "RUNNING") && tries++ < 100) {
+        thttp_free(&h);
         usleep(20000);
         h = call("GET", NULL, GKE "/clusters/slow");
     }
-    assert_string_equal(jstr(h.json, "status"), "RUNNING");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "status"), "RUNNING");
+    thttp_free(&h);
 }
 
 /* ---- Cloud SQL ------------------------------------------------------------------ */
@@ -364,126 +305,126 @@ static void make_instance(const char *name, int protect) {
                            "\"POSTGRES_16\",\"settings\":{\"tier\":\"db-f1-micro\","
                            "\"deletionProtectionEnabled\":%s}}",
                            name, protect ? "true" : "false");
-    http_t h = call("POST", body, SQL "/instances");
+    thttp_t h = call("POST", body, SQL "/instances");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "operationType"), "CREATE");
+    assert_string_equal(tjson_str(h.json, "operationType"), "CREATE");
     sql_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     free(body);
 }
 
 static void test_sql_instance_create_fields_and_duplicate_409(void **state) {
     make_instance("db1", 0);
-    http_t h = call("GET", NULL, SQL "/instances/db1");
-    assert_string_equal(jstr(h.json, "state"), "RUNNABLE");
-    assert_string_equal(jstr(h.json, "connectionName"), "p:europe-west1:db1");
-    assert_string_equal(jstr(h.json, "settings.settingsVersion"), "1");
-    assert_string_equal(jstr(h.json, "ipAddresses.0.type"), "PRIMARY");
-    assert_non_null(jstr(h.json, "serviceAccountEmailAddress"));
-    http_free(&h);
+    thttp_t h = call("GET", NULL, SQL "/instances/db1");
+    assert_string_equal(tjson_str(h.json, "state"), "RUNNABLE");
+    assert_string_equal(tjson_str(h.json, "connectionName"), "p:europe-west1:db1");
+    assert_string_equal(tjson_str(h.json, "settings.settingsVersion"), "1");
+    assert_string_equal(tjson_str(h.json, "ipAddresses.0.type"), "PRIMARY");
+    assert_non_null(tjson_str(h.json, "serviceAccountEmailAddress"));
+    thttp_free(&h);
     h = call("POST", "{\"name\":\"db1\"}", SQL "/instances");
     assert_int_equal(h.status, 409);
-    assert_string_equal(jstr(h.json, "error.errors.0.reason"), "instanceAlreadyExists");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.errors.0.reason"), "instanceAlreadyExists");
+    thttp_free(&h);
 }
 
 static void test_sql_stale_settings_version_is_412_and_each_change_bumps_it(void **state) {
     make_instance("db2", 0);
-    http_t h = call("PATCH", "{\"settings\":{\"userLabels\":{\"a\":\"b\"}}}", SQL "/instances/db2");
+    thttp_t h = call("PATCH", "{\"settings\":{\"userLabels\":{\"a\":\"b\"}}}", SQL "/instances/db2");
     assert_int_equal(h.status, 200);
     sql_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, SQL "/instances/db2");
-    assert_string_equal(jstr(h.json, "settings.settingsVersion"), "2");
-    assert_string_equal(jstr(h.json, "settings.userLabels.a"), "b");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "settings.settingsVersion"), "2");
+    assert_string_equal(tjson_str(h.json, "settings.userLabels.a"), "b");
+    thttp_free(&h);
     h = call("PUT", "{\"settings\":{\"tier\":\"db-custom-2-7680\",\"settingsVersion\":\"1\"}}",
              SQL "/instances/db2");
     assert_int_equal(h.status, 412);
-    assert_string_equal(jstr(h.json, "error.errors.0.reason"), "staleData");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.errors.0.reason"), "staleData");
+    thttp_free(&h);
     h = call("PUT", "{\"settings\":{\"tier\":\"db-custom-2-7680\",\"settingsVersion\":\"2\"}}",
              SQL "/instances/db2");
     assert_int_equal(h.status, 200);
     sql_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, SQL "/instances/db2");
-    assert_string_equal(jstr(h.json, "settings.settingsVersion"), "3");
-    assert_string_equal(jstr(h.json, "settings.tier"), "db-custom-2-7680");
-    assert_null(jget(h.json, "settings.userLabels")); /* PUT replaced the settings */
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "settings.settingsVersion"), "3");
+    assert_string_equal(tjson_str(h.json, "settings.tier"), "db-custom-2-7680");
+    assert_null(tjson_get(h.json, "settings.userLabels")); /* PUT replaced the settings */
+    thttp_free(&h);
 }
 
 static void test_sql_deletion_protection_refuses_delete(void **state) {
     make_instance("db3", 1);
-    http_t h = call("DELETE", NULL, SQL "/instances/db3");
+    thttp_t h = call("DELETE", NULL, SQL "/instances/db3");
     assert_int_equal(h.status, 400);
-    assert_non_null(strstr(jstr(h.json, "error.message"), "deletion protection"));
-    http_free(&h);
+    assert_non_null(strstr(tjson_str(h.json, "error.message"), "deletion protection"));
+    thttp_free(&h);
     h = call("PATCH", "{\"settings\":{\"deletionProtectionEnabled\":false}}", SQL "/instances/db3");
     sql_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("DELETE", NULL, SQL "/instances/db3");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "operationType"), "DELETE");
+    assert_string_equal(tjson_str(h.json, "operationType"), "DELETE");
     sql_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, SQL "/instances/db3");
     assert_int_equal(h.status, 404);
-    http_free(&h);
+    thttp_free(&h);
 }
 
 static void test_sql_second_operation_is_409_operation_in_progress(void **state) {
-    http_t h = call("POST", "{\"name\":\"db4\",\"databaseVersion\":\"POSTGRES_16\"}", SQL "/instances");
+    thttp_t h = call("POST", "{\"name\":\"db4\",\"databaseVersion\":\"POSTGRES_16\"}", SQL "/instances");
     json_t *op = json_incref(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("POST", "{\"name\":\"app\"}", SQL "/instances/db4/databases");
     assert_int_equal(h.status, 409);
-    assert_string_equal(jstr(h.json, "error.errors.0.reason"), "operationInProgress");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.errors.0.reason"), "operationInProgress");
+    thttp_free(&h);
     sql_wait(op);
     json_decref(op);
     h = call("POST", "{\"name\":\"app\"}", SQL "/instances/db4/databases");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "operationType"), "CREATE_DATABASE");
+    assert_string_equal(tjson_str(h.json, "operationType"), "CREATE_DATABASE");
     sql_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("POST", "{\"name\":\"svc\",\"password\":\"hunter2\"}", SQL "/instances/db4/users");
     assert_int_equal(h.status, 200);
     sql_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, SQL "/instances/db4/users");
     assert_null(strstr(h.body, "hunter2"));
     assert_non_null(strstr(h.body, "\"svc\""));
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, SQL "/instances/db4/databases/app");
-    assert_string_equal(jstr(h.json, "charset"), "UTF8");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "charset"), "UTF8");
+    thttp_free(&h);
     h = call("DELETE", NULL, SQL "/instances/db4/users?name=svc");
     assert_int_equal(h.status, 200);
     sql_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
 }
 
 /* ---- Resource Manager, IAM --------------------------------------------------------- */
 
 static void test_crm_stale_etag_is_409_aborted(void **state) {
-    http_t h = call("POST", "{}", "/cloudresourcemanager/v1/projects/test-proj:getIamPolicy");
+    thttp_t h = call("POST", "{}", "/cloudresourcemanager/v1/projects/test-proj:getIamPolicy");
     assert_int_equal(h.status, 200);
-    char *etag = xstrdup(jstr(h.json, "etag"));
-    http_free(&h);
+    char *etag = xstrdup(tjson_str(h.json, "etag"));
+    thttp_free(&h);
     char *body = xasprintf("{\"policy\":{\"etag\":\"%s\",\"bindings\":[{\"role\":\"roles/viewer\","
                            "\"members\":[\"user:A@Example.com\"]}]}}",
                            etag);
     h = call("POST", body, "/cloudresourcemanager/v1/projects/test-proj:setIamPolicy");
     assert_int_equal(h.status, 200);
-    assert_string_not_equal(jstr(h.json, "etag"), etag);
-    assert_string_equal(jstr(h.json, "bindings.0.members.0"), "user:a@example.com");
-    http_free(&h);
+    assert_string_not_equal(tjson_str(h.json, "etag"), etag);
+    assert_string_equal(tjson_str(h.json, "bindings.0.members.0"), "user:a@example.com");
+    thttp_free(&h);
     h = call("POST", body, "/cloudresourcemanager/v1/projects/test-proj:setIamPolicy");
     assert_int_equal(h.status, 409);
-    assert_string_equal(jstr(h.json, "error.status"), "ABORTED");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.status"), "ABORTED");
+    thttp_free(&h);
     free(body);
     /* Conditions need version 3. */
     h = call("POST",
@@ -491,23 +432,23 @@ static void test_crm_stale_etag_is_409_aborted(void **state) {
              "[\"user:a@example.com\"],\"condition\":{\"title\":\"t\",\"expression\":\"true\"}}]}}",
              "/cloudresourcemanager/v1/projects/test-proj:setIamPolicy");
     assert_int_equal(h.status, 400);
-    http_free(&h);
+    thttp_free(&h);
     free(etag);
 }
 
 /* apitools sends bytes fields back in URL-safe base64 without padding. */
 static void test_setiampolicy_accepts_url_safe_etag(void **state) {
     const char *url = "/cloudresourcemanager/v1/projects/test-proj:setIamPolicy";
-    http_t h = call("POST", "{}", "/cloudresourcemanager/v1/projects/test-proj:getIamPolicy");
-    char *etag = xstrdup(jstr(h.json, "etag"));
-    http_free(&h);
+    thttp_t h = call("POST", "{}", "/cloudresourcemanager/v1/projects/test-proj:getIamPolicy");
+    char *etag = xstrdup(tjson_str(h.json, "etag"));
+    thttp_free(&h);
     for (int i = 0; i < 100 && !strpbrk(etag, "+/"); i++) {
         char *body = xasprintf("{\"policy\":{\"etag\":\"%s\",\"bindings\":[]}}", etag);
         h = call("POST", body, "%s", url);
         assert_int_equal(h.status, 200);
         free(etag);
-        etag = xstrdup(jstr(h.json, "etag"));
-        http_free(&h);
+        etag = xstrdup(tjson_str(h.json, "etag"));
+        thttp_free(&h);
         free(body);
     }
     assert_non_null(strpbrk(etag, "+/"));
@@ -516,38 +457,38 @@ static void test_setiampolicy_accepts_url_safe_etag(void **state) {
     char *body = xasprintf("{\"policy\":{\"etag\":\"%s\",\"bindings\":[]}}", etag);
     h = call("POST", body, "%s", url);
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     free(body);
     free(etag);
 }
 
 static void test_iam_service_account_create_duplicate_and_email(void **state) {
-    http_t h = call("POST", "{\"accountId\":\"builder\",\"serviceAccount\":{\"displayName\":\"B\"}}",
+    thttp_t h = call("POST", "{\"accountId\":\"builder\",\"serviceAccount\":{\"displayName\":\"B\"}}",
                     "/iam/v1/projects/p/serviceAccounts");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "email"), "builder@p.iam.gserviceaccount.com");
-    assert_string_equal(jstr(h.json, "name"), "projects/p/serviceAccounts/builder@p.iam.gserviceaccount.com");
-    assert_int_equal(strlen(jstr(h.json, "uniqueId")), 21);
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "email"), "builder@p.iam.gserviceaccount.com");
+    assert_string_equal(tjson_str(h.json, "name"), "projects/p/serviceAccounts/builder@p.iam.gserviceaccount.com");
+    assert_int_equal(strlen(tjson_str(h.json, "uniqueId")), 21);
+    thttp_free(&h);
     h = call("POST", "{\"accountId\":\"builder\"}", "/iam/v1/projects/p/serviceAccounts");
     assert_int_equal(h.status, 409);
-    http_free(&h);
+    thttp_free(&h);
     h = call("POST", "{\"accountId\":\"x\"}", "/iam/v1/projects/p/serviceAccounts");
     assert_int_equal(h.status, 400);
-    http_free(&h);
+    thttp_free(&h);
     /* An unknown service account in a project policy is refused. */
     h = call("POST",
              "{\"policy\":{\"bindings\":[{\"role\":\"roles/viewer\",\"members\":"
              "[\"serviceAccount:ghost@p.iam.gserviceaccount.com\"]}]}}",
              "/cloudresourcemanager/v1/projects/test-proj:setIamPolicy");
     assert_int_equal(h.status, 400);
-    http_free(&h);
+    thttp_free(&h);
     h = call("PATCH", "{\"serviceAccount\":{\"description\":\"d\"},\"updateMask\":\"description\"}",
              "/iam/v1/projects/p/serviceAccounts/builder@p.iam.gserviceaccount.com");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "description"), "d");
-    assert_string_equal(jstr(h.json, "displayName"), "B");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "description"), "d");
+    assert_string_equal(tjson_str(h.json, "displayName"), "B");
+    thttp_free(&h);
 }
 
 /* ---- OAuth2 ------------------------------------------------------------------------- */
@@ -588,12 +529,12 @@ static char *sign_jwt(EVP_PKEY *k, const char *kid, const char *iss, const char 
     return jwt;
 }
 
-static http_t token_request(const char *jwt) {
+static thttp_t token_request(const char *jwt) {
     char *body = xasprintf("grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer"
                            "&assertion=%s",
                            jwt);
     char *url = xasprintf("%s/oauth2/token", F->base);
-    http_t h = req_full("POST", url, body, "application/x-www-form-urlencoded", NULL);
+    thttp_t h = req_full("POST", url, body, "application/x-www-form-urlencoded", NULL);
     free(url);
     free(body);
     return h;
@@ -601,12 +542,12 @@ static http_t token_request(const char *jwt) {
 
 /* Creates SA "deployer" and a key; returns the key file (new). */
 static json_t *make_key(void) {
-    http_t h = call("POST", "{\"accountId\":\"deployer\"}", "/iam/v1/projects/p/serviceAccounts");
-    http_free(&h);
+    thttp_t h = call("POST", "{\"accountId\":\"deployer\"}", "/iam/v1/projects/p/serviceAccounts");
+    thttp_free(&h);
     h = call("POST", "{\"privateKeyType\":\"TYPE_GOOGLE_CREDENTIALS_FILE\"}",
              "/iam/v1/projects/p/serviceAccounts/deployer@p.iam.gserviceaccount.com/keys");
     assert_int_equal(h.status, 200);
-    const char *data = jstr(h.json, "privateKeyData");
+    const char *data = tjson_str(h.json, "privateKeyData");
     assert_non_null(data);
     unsigned char *raw = xmalloc(strlen(data));
     int n = EVP_DecodeBlock(raw, (const unsigned char *)data, (int)strlen(data));
@@ -615,15 +556,15 @@ static json_t *make_key(void) {
         n--;
     json_t *file = json_loadb((char *)raw, (size_t)n, 0, NULL);
     assert_non_null(file);
-    assert_string_equal(jstr(file, "type"), "service_account");
-    assert_string_equal(jstr(file, "client_email"), "deployer@p.iam.gserviceaccount.com");
+    assert_string_equal(tjson_str(file, "type"), "service_account");
+    assert_string_equal(tjson_str(file, "client_email"), "deployer@p.iam.gserviceaccount.com");
     free(raw);
-    http_free(&h);
+    thttp_free(&h);
     return file;
 }
 
 static EVP_PKEY *pkey_of(const json_t *file) {
-    BIO *b = BIO_new_mem_buf(jstr(file, "private_key"), -1);
+    BIO *b = BIO_new_mem_buf(tjson_str(file, "private_key"), -1);
     EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
     BIO_free(b);
     assert_non_null(k);
@@ -637,35 +578,35 @@ static void test_jwt_grant_with_created_key_issues_working_token(void **state) {
     start(f, 0.1, 1); /* --require-auth; the key persisted in the data dir */
     EVP_PKEY *k = pkey_of(file);
     long now = (long)time(NULL);
-    char *jwt = sign_jwt(k, jstr(file, "private_key_id"), jstr(file, "client_email"),
+    char *jwt = sign_jwt(k, tjson_str(file, "private_key_id"), tjson_str(file, "client_email"),
                          "https://oauth2.googleapis.com/token", now, now + 3600);
-    http_t h = token_request(jwt);
+    thttp_t h = token_request(jwt);
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "token_type"), "Bearer");
+    assert_string_equal(tjson_str(h.json, "token_type"), "Bearer");
     assert_true(json_integer_value(json_object_get(h.json, "expires_in")) > 0);
-    char *auth = xasprintf("Bearer %s", jstr(h.json, "access_token"));
-    http_free(&h);
+    char *auth = xasprintf("Bearer %s", tjson_str(h.json, "access_token"));
+    thttp_free(&h);
 
     char *url = xasprintf("%s/secretmanager/v1/projects/p/secrets", f->base);
     h = req_full("GET", url, NULL, NULL, NULL);
     assert_int_equal(h.status, 401);
-    http_free(&h);
+    thttp_free(&h);
     h = req_full("GET", url, NULL, NULL, auth);
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
 
     /* Expired / too long-lived assertions are refused. */
-    char *old = sign_jwt(k, jstr(file, "private_key_id"), jstr(file, "client_email"),
+    char *old = sign_jwt(k, tjson_str(file, "private_key_id"), tjson_str(file, "client_email"),
                          "https://oauth2.googleapis.com/token", now - 7200, now - 3600);
     h = token_request(old);
     assert_int_equal(h.status, 400);
-    assert_string_equal(jstr(h.json, "error"), "invalid_grant");
-    http_free(&h);
-    char *aud = sign_jwt(k, jstr(file, "private_key_id"), jstr(file, "client_email"), "https://example.com/",
+    assert_string_equal(tjson_str(h.json, "error"), "invalid_grant");
+    thttp_free(&h);
+    char *aud = sign_jwt(k, tjson_str(file, "private_key_id"), tjson_str(file, "client_email"), "https://example.com/",
                          now, now + 600);
     h = token_request(aud);
     assert_int_equal(h.status, 400);
-    http_free(&h);
+    thttp_free(&h);
     free(old);
     free(aud);
     free(url);
@@ -679,21 +620,21 @@ static void test_jwt_with_bad_signature_is_invalid_grant(void **state) {
     json_t *file = make_key();
     EVP_PKEY *other = EVP_RSA_gen(2048);
     long now = (long)time(NULL);
-    char *jwt = sign_jwt(other, jstr(file, "private_key_id"), jstr(file, "client_email"),
+    char *jwt = sign_jwt(other, tjson_str(file, "private_key_id"), tjson_str(file, "client_email"),
                          "https://oauth2.googleapis.com/token", now, now + 3600);
-    http_t h = token_request(jwt);
+    thttp_t h = token_request(jwt);
     assert_int_equal(h.status, 400);
-    assert_string_equal(jstr(h.json, "error"), "invalid_grant");
-    assert_string_equal(jstr(h.json, "error_description"), "Invalid JWT Signature.");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error"), "invalid_grant");
+    assert_string_equal(tjson_str(h.json, "error_description"), "Invalid JWT Signature.");
+    thttp_free(&h);
     free(jwt);
     /* Unknown issuer. */
     jwt = sign_jwt(other, "nokey", "ghost@p.iam.gserviceaccount.com", "https://oauth2.googleapis.com/token",
                    now, now + 3600);
     h = token_request(jwt);
     assert_int_equal(h.status, 400);
-    assert_string_equal(jstr(h.json, "error"), "invalid_grant");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error"), "invalid_grant");
+    thttp_free(&h);
     free(jwt);
     EVP_PKEY_free(other);
     json_decref(file);
@@ -703,25 +644,25 @@ static void test_refresh_token_grant_and_token_ttl(void **state) {
     setenv("PLINTH_EMU_REFRESH_TOKENS", "rt-one,rt-two", 1);
     setenv("PLINTH_EMU_TOKEN_TTL", "1", 1);
     char *url = xasprintf("%s/oauth2/token", F->base);
-    http_t h =
+    thttp_t h =
         req_full("POST", url, "grant_type=refresh_token&client_id=c&client_secret=s&refresh_token=rt-two",
                  "application/x-www-form-urlencoded", NULL);
     assert_int_equal(h.status, 200);
-    char *info = xasprintf("%s/oauth2/tokeninfo?access_token=%s", F->base, jstr(h.json, "access_token"));
-    http_free(&h);
+    char *info = xasprintf("%s/oauth2/tokeninfo?access_token=%s", F->base, tjson_str(h.json, "access_token"));
+    thttp_free(&h);
     h = req_full("GET", info, NULL, NULL, NULL);
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     usleep(1100 * 1000);
     h = req_full("GET", info, NULL, NULL, NULL);
     assert_int_equal(h.status, 400);
-    assert_string_equal(jstr(h.json, "error"), "invalid_token");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error"), "invalid_token");
+    thttp_free(&h);
     h = req_full("POST", url, "grant_type=refresh_token&client_id=c&client_secret=s&refresh_token=nope",
                  "application/x-www-form-urlencoded", NULL);
     assert_int_equal(h.status, 400);
-    assert_string_equal(jstr(h.json, "error"), "invalid_grant");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error"), "invalid_grant");
+    thttp_free(&h);
     unsetenv("PLINTH_EMU_REFRESH_TOKENS");
     unsetenv("PLINTH_EMU_TOKEN_TTL");
     free(info);
@@ -731,107 +672,107 @@ static void test_refresh_token_grant_and_token_ttl(void **state) {
 /* ---- Secret Manager ----------------------------------------------------------------- */
 
 static void test_secret_versions_access_disable_destroy(void **state) {
-    http_t h = call("POST", "{\"replication\":{\"automatic\":{}}}",
+    thttp_t h = call("POST", "{\"replication\":{\"automatic\":{}}}",
                     "/secretmanager/v1/projects/p/secrets?secretId=s1");
     assert_int_equal(h.status, 200);
-    const char *name = jstr(h.json, "name");
+    const char *name = tjson_str(h.json, "name");
     assert_non_null(strstr(name, "projects/"));
     assert_null(strstr(name, "projects/p/")); /* the project NUMBER */
     char *sname = xstrdup(name);
-    http_free(&h);
+    thttp_free(&h);
     /* "hello" = aGVsbG8=, crc32c 2591144780 */
     h = call("POST", "{\"payload\":{\"data\":\"aGVsbG8=\",\"dataCrc32c\":\"1\"}}",
              "/secretmanager/v1/projects/p/secrets/s1:addVersion");
     assert_int_equal(h.status, 400);
-    http_free(&h);
+    thttp_free(&h);
     h = call("POST", "{\"payload\":{\"data\":\"aGVsbG8=\",\"dataCrc32c\":\"2591144780\"}}",
              "/secretmanager/v1/projects/p/secrets/s1:addVersion");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "state"), "ENABLED");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "state"), "ENABLED");
+    thttp_free(&h);
     h = call("POST", "{\"payload\":{\"data\":\"d29ybGQ=\"}}",
              "/secretmanager/v1/projects/p/secrets/s1:addVersion");
-    assert_non_null(strstr(jstr(h.json, "name"), "/versions/2"));
-    http_free(&h);
+    assert_non_null(strstr(tjson_str(h.json, "name"), "/versions/2"));
+    thttp_free(&h);
     /* The returned name works as a path. */
     h = call("GET", NULL, "/secretmanager/v1/%s/versions/latest:access", sname);
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "payload.data"), "d29ybGQ=");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "payload.data"), "d29ybGQ=");
+    thttp_free(&h);
     h = call("POST", "{}", "/secretmanager/v1/projects/p/secrets/s1/versions/2:disable");
-    assert_string_equal(jstr(h.json, "state"), "DISABLED");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "state"), "DISABLED");
+    thttp_free(&h);
     h = call("GET", NULL, "/secretmanager/v1/projects/p/secrets/s1/versions/latest:access");
     assert_int_equal(h.status, 400);
-    assert_string_equal(jstr(h.json, "error.status"), "FAILED_PRECONDITION");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "error.status"), "FAILED_PRECONDITION");
+    thttp_free(&h);
     h = call("POST", "{}", "/secretmanager/v1/projects/p/secrets/s1/versions/1:destroy");
-    assert_string_equal(jstr(h.json, "state"), "DESTROYED");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "state"), "DESTROYED");
+    thttp_free(&h);
     h = call("GET", NULL, "/secretmanager/v1/projects/p/secrets/s1/versions/1:access");
     assert_int_equal(h.status, 400);
-    assert_non_null(strstr(jstr(h.json, "error.message"), "DESTROYED"));
-    http_free(&h);
+    assert_non_null(strstr(tjson_str(h.json, "error.message"), "DESTROYED"));
+    thttp_free(&h);
     h = call("POST", "{}", "/secretmanager/v1/projects/p/secrets/s1/versions/1:enable");
     assert_int_equal(h.status, 400);
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, "/secretmanager/v1/projects/p/secrets/s1/versions");
     assert_int_equal(json_array_size(json_object_get(h.json, "versions")), 2);
-    assert_non_null(strstr(jstr(h.json, "versions.0.name"), "/versions/2"));
-    http_free(&h);
+    assert_non_null(strstr(tjson_str(h.json, "versions.0.name"), "/versions/2"));
+    thttp_free(&h);
     /* replication is immutable */
     h = call("PATCH", "{\"replication\":{\"automatic\":{}}}",
              "/secretmanager/v1/projects/p/secrets/s1?updateMask=replication");
     assert_int_equal(h.status, 400);
-    http_free(&h);
+    thttp_free(&h);
     h = call("PATCH", "{\"labels\":{\"k\":\"v\"}}",
              "/secretmanager/v1/projects/p/secrets/s1?updateMask=labels");
-    assert_string_equal(jstr(h.json, "labels.k"), "v");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "labels.k"), "v");
+    thttp_free(&h);
     h = call("POST", "{\"replication\":{\"automatic\":{}}}",
              "/secretmanager/v1/projects/p/secrets?secretId=s1");
     assert_int_equal(h.status, 409);
-    http_free(&h);
+    thttp_free(&h);
     free(sname);
 }
 
 /* ---- Artifact Registry, Service Networking ---------------------------------------------- */
 
 static void test_ar_repository_create_is_lro_and_format_immutable(void **state) {
-    http_t h = call("POST", "{\"format\":\"DOCKER\"}",
+    thttp_t h = call("POST", "{\"format\":\"DOCKER\"}",
                     "/artifactregistry/v1/projects/p/locations/europe-west1/repositories?repositoryId=r1");
     assert_int_equal(h.status, 200);
     assert_false(json_is_true(json_object_get(h.json, "done")));
-    char *op = xasprintf("/artifactregistry/v1/%s", jstr(h.json, "name"));
-    http_free(&h);
+    char *op = xasprintf("/artifactregistry/v1/%s", tjson_str(h.json, "name"));
+    thttp_free(&h);
     json_t *d = wait_done(op);
-    assert_string_equal(jstr(d, "response.registryUri"), "europe-west1-docker.pkg.dev/p/r1");
-    assert_string_equal(jstr(d, "response.mode"), "STANDARD_REPOSITORY");
+    assert_string_equal(tjson_str(d, "response.registryUri"), "europe-west1-docker.pkg.dev/p/r1");
+    assert_string_equal(tjson_str(d, "response.mode"), "STANDARD_REPOSITORY");
     json_decref(d);
     free(op);
     h = call("PATCH", "{\"format\":\"MAVEN\"}",
              "/artifactregistry/v1/projects/p/locations/europe-west1/repositories/r1?updateMask=format");
     assert_int_equal(h.status, 400);
-    http_free(&h);
+    thttp_free(&h);
     h = call("PATCH", "{\"description\":\"images\"}",
              "/artifactregistry/v1/projects/p/locations/europe-west1/repositories/r1?updateMask=description");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "description"), "images");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "description"), "images");
+    thttp_free(&h);
     h = call("POST", "{\"format\":\"docker\"}",
              "/artifactregistry/v1/projects/p/locations/europe-west1/repositories?repositoryId=r2");
     assert_int_equal(h.status, 400);
-    http_free(&h);
+    thttp_free(&h);
 }
 
 static void test_servicenetworking_connection_lro_and_list_by_network(void **state) {
-    http_t h =
+    thttp_t h =
         call("POST", "{\"network\":\"projects/p/global/networks/vpc\",\"reservedPeeringRanges\":[\"r\"]}",
              "/servicenetworking/v1/services/servicenetworking.googleapis.com/connections");
     assert_int_equal(h.status, 200);
     assert_false(json_is_true(json_object_get(h.json, "done")));
-    char *op = xasprintf("/servicenetworking/v1/%s", jstr(h.json, "name"));
-    http_free(&h);
+    char *op = xasprintf("/servicenetworking/v1/%s", tjson_str(h.json, "name"));
+    thttp_free(&h);
     json_decref(wait_done(op));
     free(op);
     /* Listed by the project NUMBER form of the same network. */
@@ -839,8 +780,8 @@ static void test_servicenetworking_connection_lro_and_list_by_network(void **sta
     h = call("GET", NULL,
              "/servicenetworking/v1/services/servicenetworking.googleapis.com/connections?network=%s", net);
     assert_int_equal(json_array_size(json_object_get(h.json, "connections")), 1);
-    assert_string_equal(jstr(h.json, "connections.0.peering"), "servicenetworking-googleapis-com");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "connections.0.peering"), "servicenetworking-googleapis-com");
+    thttp_free(&h);
     free(net);
 }
 
@@ -859,10 +800,10 @@ static void test_trusted_key_files_from_env_verify_jwts(void **state) {
     long now = (long)time(NULL);
     char *jwt = sign_jwt(k, "any", "ci@other.iam.gserviceaccount.com", "https://oauth2.googleapis.com/token",
                          now, now + 600);
-    http_t h = token_request(jwt);
+    thttp_t h = token_request(jwt);
     assert_int_equal(h.status, 200);
-    assert_non_null(jstr(h.json, "access_token"));
-    http_free(&h);
+    assert_non_null(tjson_str(h.json, "access_token"));
+    thttp_free(&h);
     free(jwt);
     /* A key the emulator does not know is still refused. */
     EVP_PKEY *other = EVP_RSA_gen(2048);
@@ -870,7 +811,7 @@ static void test_trusted_key_files_from_env_verify_jwts(void **state) {
                    now, now + 600);
     h = token_request(jwt);
     assert_int_equal(h.status, 400);
-    http_free(&h);
+    thttp_free(&h);
     free(jwt);
     EVP_PKEY_free(other);
     EVP_PKEY_free(k);
@@ -878,36 +819,36 @@ static void test_trusted_key_files_from_env_verify_jwts(void **state) {
 }
 
 static void test_workload_identity_binding_needs_a_wi_cluster(void **state) {
-    http_t h = call("POST", "{\"accountId\":\"app-gsa\"}", "/iam/v1/projects/p/serviceAccounts");
+    thttp_t h = call("POST", "{\"accountId\":\"app-gsa\"}", "/iam/v1/projects/p/serviceAccounts");
     assert_int_equal(h.status, 200);
-    http_free(&h);
+    thttp_free(&h);
     const char *pol = "{\"policy\":{\"bindings\":[{\"role\":\"roles/iam.workloadIdentityUser\","
                       "\"members\":[\"serviceAccount:p.svc.id.goog[ml/runner]\"]}]}}";
     h = call("POST", pol,
              "/iam/v1/projects/p/serviceAccounts/app-gsa@p.iam.gserviceaccount.com:setIamPolicy");
     assert_int_equal(h.status, 400);
-    assert_non_null(strstr(jstr(h.json, "error.message"), "Identity Pool does not exist"));
-    http_free(&h);
+    assert_non_null(strstr(tjson_str(h.json, "error.message"), "Identity Pool does not exist"));
+    thttp_free(&h);
     h = call("POST",
              "{\"cluster\":{\"name\":\"wi\",\"workloadIdentityConfig\":{\"workloadPool\":"
              "\"p.svc.id.goog\"}}}",
              GKE "/clusters");
     gke_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("POST", pol,
              "/iam/v1/projects/p/serviceAccounts/app-gsa@p.iam.gserviceaccount.com:setIamPolicy");
     assert_int_equal(h.status, 200);
-    assert_string_equal(jstr(h.json, "bindings.0.members.0"), "serviceAccount:p.svc.id.goog[ml/runner]");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "bindings.0.members.0"), "serviceAccount:p.svc.id.goog[ml/runner]");
+    thttp_free(&h);
 }
 
 static void test_servicenetworking_delete_fails_while_sql_uses_network(void **state) {
     const char *net = "projects/p/global/networks/vpc";
     char *body = xasprintf("{\"network\":\"%s\",\"reservedPeeringRanges\":[\"r\"]}", net);
-    http_t h =
+    thttp_t h =
         call("POST", body, "/servicenetworking/v1/services/servicenetworking.googleapis.com/connections");
-    char *op = xasprintf("/servicenetworking/v1/%s", jstr(h.json, "name"));
-    http_free(&h);
+    char *op = xasprintf("/servicenetworking/v1/%s", tjson_str(h.json, "name"));
+    thttp_free(&h);
     json_decref(wait_done(op));
     free(op);
     char *inst = xasprintf("{\"name\":\"priv\",\"databaseVersion\":\"POSTGRES_16\",\"settings\":"
@@ -915,19 +856,19 @@ static void test_servicenetworking_delete_fails_while_sql_uses_network(void **st
                            net);
     h = call("POST", inst, SQL "/instances");
     sql_wait(h.json);
-    http_free(&h);
+    thttp_free(&h);
     h = call("GET", NULL, SQL "/instances/priv");
-    assert_string_equal(jstr(h.json, "ipAddresses.0.type"), "PRIVATE");
-    http_free(&h);
+    assert_string_equal(tjson_str(h.json, "ipAddresses.0.type"), "PRIVATE");
+    thttp_free(&h);
     char *del = xasprintf("{\"consumerNetwork\":\"%s\"}", net);
     h = call("POST", del,
              "/servicenetworking/v1/services/servicenetworking.googleapis.com/connections/"
              "servicenetworking-googleapis-com");
     assert_int_equal(h.status, 200);
-    op = xasprintf("/servicenetworking/v1/%s", jstr(h.json, "name"));
-    http_free(&h);
+    op = xasprintf("/servicenetworking/v1/%s", tjson_str(h.json, "name"));
+    thttp_free(&h);
     json_t *d = wait_done(op);
-    assert_int_equal(json_integer_value(jget(d, "error.code")), 9);
+    assert_int_equal(json_integer_value(tjson_get(d, "error.code")), 9);
     json_decref(d);
     free(op);
     free(del);
