@@ -119,7 +119,7 @@ fmt:
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --suppress=missingIncludeSystem -I. core providers emulator
+	  --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. core providers emulator
 
 clean:
 	rm -rf build build-asan bin .plinth

@@ -67,7 +67,7 @@ static void sbuf_grow(sbuf_t *b, size_t extra) {
 
 void sbuf_addn(sbuf_t *b, const char *s, size_t n) {
     sbuf_grow(b, n);
-    memcpy(b->s + b->len, s, n);
+    if (n) memcpy(b->s + b->len, s, n); /* s may be NULL when n is 0 */
     b->len += n;
     b->s[b->len] = '\0';
 }

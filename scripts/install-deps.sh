@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config liblua5.4-dev libcurl4-openssl-dev libjansson-dev
 libyaml-dev libmicrohttpd-dev libcmocka-dev libssh2-1-dev libssl-dev
-openssh-server openssh-client valgrind python3 curl"
+openssh-server openssh-client valgrind python3 curl cppcheck openssl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -19,6 +19,7 @@ run() {
 mkdir -p build
 run unit tests/run-unit.sh build/tests
 run unit-asan make -s asan
+run lint make -s lint
 for t in tests/integration/*.sh; do
     [ -f "$t" ] || continue
     run "$(basename "$t" .sh)" sh "$t"

@@ -189,6 +189,17 @@ int gcp_call_busy(rctx_t *c, const char *method, const char *api, const char *ur
     }
 }
 
+int gcp_call_ok(rctx_t *c, const char *method, const char *api, const char *url, const json_t *body) {
+    gcp_resp_t r = {0};
+    int rc = gcp_call(GCP_PROV(c)->client, method, api, url, body, &r, c->err);
+    if (rc == 0 && (r.status < 200 || r.status >= 300)) {
+        gcp_fail(c, &r, method, url);
+        rc = -1;
+    }
+    gcp_resp_free(&r);
+    return rc;
+}
+
 int gcp_call_wait(rctx_t *c, const char *method, const char *api, const char *url, const json_t *body,
                   int ok_404) {
     gcp_resp_t r = {0};

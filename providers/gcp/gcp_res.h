@@ -187,6 +187,9 @@ int gcp_sleep(rctx_t *c, int ms);
  * gcp_call; resp is filled (caller frees). */
 int gcp_call_busy(rctx_t *c, const char *method, const char *api, const char *url,
                   const json_t *body, gcp_resp_t *resp);
+/* One call whose answer is not needed (no retry when busy, no operation):
+ * a non-2xx answer fails with c->err. */
+int gcp_call_ok(rctx_t *c, const char *method, const char *api, const char *url, const json_t *body);
 /* One mutating call (gcp_call_busy) and a wait for its operation (api's
  * operation shape).  A non-2xx answer fails with c->err, except a 404 when
  * ok_404 (success, nothing to wait for). */

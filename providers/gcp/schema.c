@@ -474,6 +474,7 @@ const sch_method_t *schema_methods(const char *api, size_t *n) {
 /* ---- body checking ---- */
 
 static const char *json_kind_name(const json_t *v) {
+    if (!v) return "nothing";
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
     case JSON_ARRAY: return "an array";

@@ -38,13 +38,7 @@ static int sa_update(rctx_t *c, const char *id, const json_t *desired, const jso
     if (mask.len) {
         json_t *b = json_pack("{s:O,s:s}", "serviceAccount", sa, "updateMask", mask.s);
         char *url = xasprintf("v1/%s", id);
-        gcp_resp_t r = {0};
-        rc = gcp_call(GCP_PROV(c)->client, "PATCH", "iam", url, b, &r, c->err);
-        if (rc == 0 && (r.status < 200 || r.status >= 300)) {
-            gcp_fail(c, &r, "PATCH", url);
-            rc = -1;
-        }
-        gcp_resp_free(&r);
+        rc = gcp_call_ok(c, "PATCH", "iam", url, b);
         free(url);
         json_decref(b);
     }

@@ -33,13 +33,7 @@ static int bucket_update(rctx_t *c, const char *id, const json_t *desired, const
     const char *name = gcp_last_segment(id);
     if (json_object_size(b)) {
         char *url = xasprintf("storage/v1/b/%s", name);
-        gcp_resp_t r = {0};
-        rc = gcp_call(GCP_PROV(c)->client, "PATCH", "storage", url, b, &r, c->err);
-        if (rc == 0 && (r.status < 200 || r.status >= 300)) {
-            gcp_fail(c, &r, "PATCH", url);
-            rc = -1;
-        }
-        gcp_resp_free(&r);
+        rc = gcp_call_ok(c, "PATCH", "storage", url, b);
         free(url);
     }
     json_decref(b);

@@ -29,6 +29,7 @@
 #include "emulator/emu.h"
 #include "providers/k8s/k8s.h"
 #include "providers/k8s/k8s_manifest.h"
+#include "tests/support/sshd.h"
 
 static struct {
     char dir[256];
@@ -42,81 +43,16 @@ static struct {
 
 /* ---- fixture: sshd ---------------------------------------------------------- */
 
-static const char *find_helper(void) {
-    static const char *const cands[] = {"tests/integration/lib/sshd.sh", "../tests/integration/lib/sshd.sh",
-                                        "../../tests/integration/lib/sshd.sh",
-                                        "../../../tests/integration/lib/sshd.sh", NULL};
-    for (int i = 0; cands[i]; i++)
-        if (access(cands[i], R_OK) == 0) return cands[i];
-    return NULL;
-}
-
-static char *slurp(const char *path) {
-    perr_t e;
-    size_t n;
-    char *s = util_read_file(path, &n, &e);
-    if (s)
-        while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-            s[--n] = 0;
-    return s;
-}
-
 static char *path_in(const char *name) {
     return xasprintf("%s/%s", g.dir, name);
 }
 
-static int connectable(int port) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = connect(s, (struct sockaddr *)&a, sizeof a) == 0;
-    close(s);
-    return ok;
-}
-
 /* One attempt: 1 running, 0 failed (the port may have been taken). */
 static int start_sshd(const char *helper) {
-    char *out = path_in("helper.out"), *portf = path_in("port"), *wrapper = path_in("sshd-debug");
-    unlink(portf);
-    pid_t pid = fork();
-    if (pid < 0) return 0;
-    if (pid == 0) {
-        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        setenv("SSHD", wrapper, 1);
-        execl("/bin/sh", "sh", helper, g.dir, (char *)NULL);
-        _exit(127);
-    }
-    free(out);
+    char *wrapper = path_in("sshd-debug");
+    int rc = tsshd_start(helper, g.dir, wrapper, NULL, &g.sshd, &g.port);
     free(wrapper);
-    g.sshd = pid;
-    for (int i = 0; i < 600 && access(portf, R_OK) != 0; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            g.sshd = 0;
-            free(portf);
-            return 0;
-        }
-        usleep(50000);
-    }
-    char *p = slurp(portf);
-    free(portf);
-    g.port = p ? atoi(p) : 0;
-    free(p);
-    for (int i = 0; i < 400 && g.port; i++) {
-        if (connectable(g.port)) return 1;
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            g.sshd = 0;
-            g.port = 0;
-            return 0;
-        }
-        usleep(50000);
-    }
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    g.sshd = 0;
-    g.port = 0;
-    return 0;
+    return rc > 0;
 }
 
 static char *fingerprint(const char *pubkey) {
@@ -150,7 +86,7 @@ static int group_setup(void **state) {
         g.emu, "container/projects/p/locations/l/clusters/c",
         json_pack("{s:s,s:s,s:s,s:s}", "name", "c", "id", "cid1", "location", "l", "endpoint", "34.0.0.1"));
     emu_unlock(g.emu);
-    const char *helper = find_helper();
+    const char *helper = tsshd_helper();
     if (access("/usr/sbin/sshd", X_OK) != 0 || !helper) {
         fprintf(stderr, "test_k8s_tunnel: /usr/sbin/sshd or lib/sshd.sh missing: skipping the sshd tests\n");
         return 0;
@@ -170,7 +106,7 @@ static int group_setup(void **state) {
         rc = start_sshd(helper);
     if (!rc) {
         char *out = path_in("helper.out");
-        char *o = slurp(out);
+        char *o = tsshd_slurp(out);
         fprintf(stderr, "test_k8s_tunnel: could not start sshd: %s\n", o ? o : "");
         free(o);
         free(out);
@@ -186,20 +122,12 @@ static int group_setup(void **state) {
 
 static int group_teardown(void **state) {
     (void)state;
-    if (g.sshd > 0) {
-        kill(g.sshd, SIGTERM);
-        waitpid(g.sshd, NULL, 0);
-    }
+    tsshd_stop(g.sshd, NULL);
     if (g.emu) {
         emu_stop(g.emu);
         emu_free(g.emu);
     }
-    if (g.dir[0] && !getenv("PLINTH_TEST_KEEP")) {
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g.dir);
-        if (system(cmd) != 0) return -1;
-    }
-    return 0;
+    return tsshd_stop(0, g.dir);
 }
 
 #define NEED_SSHD()                                                                                          \
@@ -210,7 +138,7 @@ static int group_teardown(void **state) {
 /* Lines of sshd's log containing both needles. */
 static int log_count(const char *a, const char *b) {
     char *p = path_in("sshd.log");
-    char *log = slurp(p);
+    char *log = tsshd_slurp(p);
     free(p);
     int n = 0;
     for (char *line = log ? strtok(log, "\n") : NULL; line; line = strtok(NULL, "\n"))

@@ -23,6 +23,7 @@
 
 #include "core/rtype.h"
 #include "providers/ssh/ssh.h"
+#include "tests/support/sshd.h"
 
 extern const provider_def_t ssh_provider;
 
@@ -36,91 +37,12 @@ static struct {
 
 /* ---- fixture ---- */
 
-static const char *find_helper(void) {
-    static const char *const cands[] = {"tests/integration/lib/sshd.sh",
-                                        "../tests/integration/lib/sshd.sh",
-                                        "../../tests/integration/lib/sshd.sh",
-                                        "../../../tests/integration/lib/sshd.sh", NULL};
-    for (int i = 0; cands[i]; i++)
-        if (access(cands[i], R_OK) == 0) return cands[i];
-    return NULL;
-}
-
-static char *slurp(const char *path) {
-    perr_t e;
-    size_t n;
-    char *s = util_read_file(path, &n, &e);
-    if (s)
-        while (n && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = 0;
-    return s;
-}
-
-/* One attempt at starting sshd: 1 running, 0 helper failed, -1 hard error. */
-static int start_sshd(const char *helper) {
-    char out[512], portf[512];
-    snprintf(out, sizeof out, "%s/helper.out", g.dir);
-    snprintf(portf, sizeof portf, "%s/port", g.dir);
-    unlink(portf);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execl("/bin/sh", "sh", helper, g.dir, (char *)NULL);
-        _exit(127);
-    }
-    g.sshd = pid;
-    /* Generous waits: key generation is slow on a loaded CI machine. */
-    for (int i = 0; i < 600 && access(portf, R_OK) != 0; i++) {
-        int st = 0;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            fprintf(stderr, "test_ssh: sshd helper exited (status %d) before listening\n", st);
-            g.sshd = 0;
-            return 0;
-        }
-        usleep(50000);
-    }
-    char *p = slurp(portf);
-    g.port = p ? atoi(p) : 0;
-    free(p);
-    for (int i = 0; i < 400 && g.port; i++) {
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g.port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int ok = connect(s, (struct sockaddr *)&a, sizeof a) == 0;
-        close(s);
-        if (ok) return 1;
-        if (waitpid(pid, NULL, WNOHANG) == pid) { /* e.g. the port was taken */
-            pid = 0;
-            break;
-        }
-        usleep(50000);
-    }
-    char logf[512];
-    snprintf(logf, sizeof logf, "%s/sshd.log", g.dir);
-    char *log = slurp(logf);
-    fprintf(stderr, "test_ssh: sshd on port %d did not accept connections; sshd.log:\n%s\n", g.port,
-            log ? log : "(none)");
-    free(log);
-    if (!pid) {
-        g.sshd = 0;
-        g.port = 0;
-        return 0;
-    }
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    g.sshd = 0;
-    g.port = 0;
-    return 0;
-}
-
 static int group_setup(void **state) {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
     struct passwd *pw = getpwuid(getuid());
     snprintf(g.user, sizeof g.user, "%s", pw ? pw->pw_name : "root");
-    const char *helper = find_helper();
+    const char *helper = tsshd_helper();
     if (access("/usr/sbin/sshd", X_OK) != 0 || !helper) {
         fprintf(stderr, "test_ssh: /usr/sbin/sshd or lib/sshd.sh missing: skipping ssh tests\n");
         return 0;
@@ -128,11 +50,11 @@ static int group_setup(void **state) {
     snprintf(g.dir, sizeof g.dir, "/tmp/plinth-test-ssh-XXXXXX");
     if (!mkdtemp(g.dir)) return -1;
     int rc = 0;
-    for (int attempt = 0; attempt < 3 && rc == 0; attempt++) rc = start_sshd(helper);
+    for (int attempt = 0; attempt < 3 && rc == 0; attempt++) rc = tsshd_start(helper, g.dir, NULL, "test_ssh", &g.sshd, &g.port);
     if (rc <= 0) {
         char out[512];
         snprintf(out, sizeof out, "%s/helper.out", g.dir);
-        char *o = slurp(out);
+        char *o = tsshd_slurp(out);
         /* sshd is installed, so this is a failure, not a skip. */
         fprintf(stderr, "test_ssh: could not start sshd: %s\n", o ? o : "");
         free(o);
@@ -140,7 +62,7 @@ static int group_setup(void **state) {
     }
     char fpf[512];
     snprintf(fpf, sizeof fpf, "%s/host_fp", g.dir);
-    char *fp = slurp(fpf);
+    char *fp = tsshd_slurp(fpf);
     snprintf(g.fp, sizeof g.fp, "%s", fp ? fp : "");
     free(fp);
     return 0;
@@ -148,16 +70,7 @@ static int group_setup(void **state) {
 
 static int group_teardown(void **state) {
     (void)state;
-    if (g.sshd > 0) {
-        kill(g.sshd, SIGTERM);
-        waitpid(g.sshd, NULL, 0);
-    }
-    if (g.dir[0] && !getenv("PLINTH_TEST_KEEP")) {
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g.dir);
-        if (system(cmd) != 0) return -1;
-    }
-    return 0;
+    return tsshd_stop(g.sshd, g.dir);
 }
 
 #define NEED_SSHD()                                                                            \
@@ -345,7 +258,7 @@ static void test_known_hosts_file_verifies_host_key(void **state) {
     fix_t f;
     fix_init(&f);
     char *pubf = path_in("host_ed25519.pub"), *khf = path_in("known_hosts");
-    char *pub = slurp(pubf);
+    char *pub = tsshd_slurp(pubf);
     assert_non_null(pub);
     char *sp = strchr(strchr(pub, ' ') + 1, ' ');
     if (sp) *sp = 0; /* drop the comment */
@@ -360,7 +273,7 @@ static void test_known_hosts_file_verifies_host_key(void **state) {
     assert_true(has_line(&f, "known"));
     /* A file naming another key for this host is a mismatch. */
     char *wrong = path_in("wrong_ed25519.pub");
-    char *wpub = slurp(wrong);
+    char *wpub = tsshd_slurp(wrong);
     char *wsp = strchr(strchr(wpub, ' ') + 1, ' ');
     if (wsp) *wsp = 0;
     char *line2 = xasprintf("[127.0.0.1]:%d %s\n", g.port, wpub);
@@ -723,7 +636,7 @@ static void test_update_reruns_and_script_file_digest_tracks_content(void **stat
     strlist_t changed = {0};
     rc = f.t->update(&f.c, "ssh.exec.test", b, live, &changed, &newlive);
     if (rc) fail_msg("update failed: %s", f.err.msg);
-    char *runs = slurp(counter);
+    char *runs = tsshd_slurp(counter);
     assert_string_equal(runs, "run\nrun");
     /* New content: new digest; applying the old plan's body is refused. */
     assert_int_equal(util_write_atomic(sf, "echo v2\n", 8, &e), 0);
@@ -767,7 +680,7 @@ static void test_timeout_stops_a_hanging_script_and_kills_it(void **state) {
     assert_true(util_now_ms() - t0 < 8000); /* 1 s + bounded close, loaded CI margin */
     assert_true(has_line(&f, "started"));
     /* The server is this machine: the script's process must be gone. */
-    char *pid = slurp(pidf);
+    char *pid = tsshd_slurp(pidf);
     assert_non_null(pid);
     int alive = 1;
     for (int i = 0; i < 100 && alive; i++) {
@@ -898,7 +811,7 @@ static void test_trust_on_first_use_records_key_in_known_hosts(void **state) {
     int rc = create(&f, b, NULL);
     if (rc) fail_msg("create failed: %s", f.err.msg);
     fix_free(&f);
-    char *kh = slurp(khf);
+    char *kh = tsshd_slurp(khf);
     assert_non_null(kh);
     char *want = xasprintf("[127.0.0.1]:%d ssh-ed25519 ", g.port);
     assert_non_null(strstr(kh, want));
