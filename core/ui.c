@@ -69,11 +69,32 @@ void ui_error(ui_t *u, const perr_t *e) {
     pthread_mutex_unlock(&u->mu);
 }
 
+/* Errors with the same message (no credentials, an unreachable API) are
+ * printed once, naming where they happened. */
 void ui_diags(ui_t *u, const diag_t *d) {
-    for (size_t i = 0; i < d->n; i++) ui_error(u, &d->items[i]);
-    if (d->n > 1) {
+    char *done = xcalloc(d->n + 1, 1);
+    size_t groups = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (done[i]) continue;
+        groups++;
+        perr_t e = d->items[i];
+        size_t same = 0;
+        sbuf_t where = {0};
+        sbuf_add(&where, e.where);
+        for (size_t k = i + 1; k < d->n; k++) {
+            if (done[k] || strcmp(d->items[k].msg, e.msg) != 0) continue;
+            done[k] = 1;
+            if (++same <= 3) sbuf_addf(&where, ", %s", d->items[k].where);
+        }
+        if (same > 3) sbuf_addf(&where, " and %zu more", same - 3);
+        snprintf(e.where, sizeof e.where, "%s", where.s ? where.s : "");
+        sbuf_free(&where);
+        ui_error(u, &e);
+    }
+    free(done);
+    if (groups > 1) {
         pthread_mutex_lock(&u->mu);
-        fprintf(stderr, "%zu errors.\n", d->n);
+        fprintf(stderr, "%zu errors.\n", groups);
         pthread_mutex_unlock(&u->mu);
     }
 }
