@@ -109,8 +109,9 @@ bench: all
 	@for b in tests/bench/*.sh; do echo "== $$b"; $$b || exit 1; done
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/plinth/modules
 	install -m 755 bin/plinth bin/plinth-emulator $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 modules/*.lua $(DESTDIR)$(PREFIX)/share/plinth/modules/
 
 PREFIX ?= /usr/local
 

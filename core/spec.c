@@ -1387,8 +1387,18 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
     if (opts && opts->modules_dir) {
         strlist_add(&ld->moddirs, opts->modules_dir);
     } else {
+        /* Beside the spec, then PLINTH_MODULES (colon-separated), then the
+         * current directory's modules/, then those shipped with plinth. */
         strlist_add_own(&ld->moddirs, strcmp(s->dir, ".") == 0 ? xstrdup("modules")
                                                                 : xasprintf("%s/modules", s->dir));
+        const char *env = getenv("PLINTH_MODULES");
+        for (const char *p = env; p && *p;) {
+            const char *c = strchr(p, ':');
+            size_t len = c ? (size_t)(c - p) : strlen(p);
+            if (len) strlist_add_own(&ld->moddirs, xstrndup(p, len));
+            p = c ? c + 1 : p + len;
+        }
+        if (!strlist_has(&ld->moddirs, "modules")) strlist_add(&ld->moddirs, "modules");
         exe_moddir(&ld->moddirs);
     }
 
