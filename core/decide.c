@@ -48,40 +48,56 @@ int plan_targets(engine_t *e, plan_t *p) {
 }
 
 int plan_order(plan_t *p, size_t **order, perr_t *err) {
-    /* Kahn's algorithm over spec dependencies (state deps for orphans). */
-    size_t n = p->n;
+    /* Kahn's algorithm over spec dependencies (state deps for orphans), with
+     * the dependents of each item in one flat array: O(V + E). */
+    size_t n = p->n, nedges = 0;
     size_t *indeg = xcalloc(n + 1, sizeof *indeg), *out = xmalloc((n + 1) * sizeof *out);
+    size_t *start = xcalloc(n + 2, sizeof *start);
     for (size_t i = 0; i < n; i++) {
         plan_item_t *it = &p->items[i];
         const strlist_t *deps = it->spec ? &it->deps : &it->old_deps;
-        for (size_t k = 0; k < deps->n; k++)
-            if (plan_find(p, deps->v[k])) indeg[i]++;
+        for (size_t k = 0; k < deps->n; k++) {
+            plan_item_t *d = plan_find(p, deps->v[k]);
+            if (!d) continue;
+            indeg[i]++;
+            start[(size_t)(d - p->items) + 1]++;
+            nedges++;
+        }
+    }
+    for (size_t i = 0; i < n; i++) start[i + 1] += start[i];
+    size_t *fill = xmalloc((n + 1) * sizeof *fill), *dependents = xmalloc((nedges + 1) * sizeof *dependents);
+    memcpy(fill, start, (n + 1) * sizeof *fill);
+    for (size_t i = 0; i < n; i++) {
+        plan_item_t *it = &p->items[i];
+        const strlist_t *deps = it->spec ? &it->deps : &it->old_deps;
+        for (size_t k = 0; k < deps->n; k++) {
+            plan_item_t *d = plan_find(p, deps->v[k]);
+            if (d) dependents[fill[d - p->items]++] = i;
+        }
     }
     size_t head = 0, tail = 0;
     for (size_t i = 0; i < n; i++)
         if (!indeg[i]) out[tail++] = i;
     while (head < tail) {
-        const char *a = p->items[out[head++]].addr;
-        /* O(n * deps) scan: fine for thousands of resources. */
-        for (size_t i = 0; i < n; i++) {
-            plan_item_t *it = &p->items[i];
-            const strlist_t *deps = it->spec ? &it->deps : &it->old_deps;
-            if (indeg[i] && strlist_has(deps, a) && --indeg[i] == 0) out[tail++] = i;
-        }
+        size_t v = out[head++];
+        for (size_t k = start[v]; k < start[v + 1]; k++)
+            if (--indeg[dependents[k]] == 0) out[tail++] = dependents[k];
     }
-    free(indeg);
+    free(fill);
+    free(dependents);
+    free(start);
     if (tail < n) {
+        /* What is left with dependencies unmet sits on or behind a cycle. */
         sbuf_t b = {0};
-        for (size_t i = 0; i < n; i++) {
-            bool placed = false;
-            for (size_t k = 0; k < tail && !placed; k++) placed = out[k] == i;
-            if (!placed) sbuf_addf(&b, "%s%s", b.len ? " -> " : "", p->items[i].addr);
-        }
+        for (size_t i = 0; i < n; i++)
+            if (indeg[i]) sbuf_addf(&b, "%s%s", b.len ? " -> " : "", p->items[i].addr);
         perr_set(err, "", "dependency cycle between: %s", b.s);
         sbuf_free(&b);
+        free(indeg);
         free(out);
         return -1;
     }
+    free(indeg);
     *order = out;
     return 0;
 }

@@ -349,6 +349,11 @@ static void api_load_one(void) {
 }
 
 static const api_t *api_get(const char *api) {
+    /* Validation asks for the same API thousands of times in a row: the last
+     * answer is kept per thread (names are compared, not pointers, since
+     * callers pass their own strings). */
+    static __thread const api_t *last;
+    if (last && api && strcmp(last->name, api) == 0) return last;
     pthread_once(&g_once, db_load);
     if (!api)
         return NULL;
@@ -356,7 +361,7 @@ static const api_t *api_get(const char *api) {
         if (strcmp(g_db.apis[i].name, api) == 0) {
             tl_loading = i;
             pthread_once(&g_db.once[i], api_load_one);
-            return &g_db.apis[i];
+            return last = &g_db.apis[i];
         }
     return NULL;
 }
