@@ -185,8 +185,14 @@ static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
                       it->spec ? &it->spec->ignore_changes : NULL, &d);
         json_decref(applied);
         strlist_t changed = {0};
-        for (size_t k = 0; k < d.n; k++) strlist_add(&changed, d.c[k].path);
+        bool api_change = false;
+        for (size_t k = 0; k < d.n; k++) {
+            strlist_add(&changed, d.c[k].path);
+            /* plinth-only fields change nothing at the API: recorded only */
+            api_change |= strchr(d.c[k].path, '.') || !rtype_path_in(it->type->extra_fields, d.c[k].path);
+        }
         diff_free(&d);
+        if (!api_change) strlist_free(&changed);
         if (!changed.n) {
             /* Known-after-apply values turned out equal: nothing to do. */
             record(j, it, desired, NULL);

@@ -304,6 +304,32 @@ static int run_apply(cli_t *c, bool destroy) {
     return rc == 0 ? 0 : 1;
 }
 
+/* After an import, the spec's body (resolved against state) is recorded as
+ * applied: write-only values (a password, a secret's data) cannot be read
+ * back, so without this the next plan would change or replace what was just
+ * adopted.  plinth takes the spec's word for them, as it says on import. */
+static void record_import_body(engine_t *e, const spec_res_t *r, const rtype_t *t, void *prov, state_res_t *s) {
+    json_t *b = json_deep_copy(r->body);
+    if (t->defaults) t->defaults(t, prov, r->name, b);
+    int unknown = 0;
+    perr_t err = {0};
+    json_t *res = ref_resolve(b, engine_state_lookup, e, &unknown, &err);
+    json_decref(b);
+    if (!res || unknown) {
+        json_decref(res);
+        return;
+    }
+    diff_hash_sensitive(t, res);
+    json_decref(s->applied);
+    s->applied = res;
+    char *canon = jpath_canonical(res);
+    util_sha256_hex(canon, strlen(canon), s->applied_hash);
+    free(canon);
+    if (t->sensitive && t->sensitive[0])
+        ui_warn(e->ui, "%s: write-only values (%s, ...) cannot be read back; plinth assumes they match the spec",
+                r->addr, t->sensitive[0]);
+}
+
 static int cmd_import(cli_t *c) {
     if (c->args.n != 2) {
         fprintf(stderr, "usage: plinth import ADDR ID\n");
@@ -332,6 +358,7 @@ static int cmd_import(cli_t *c) {
             json_decref(s->attrs);
             s->attrs = live;
             diff_hash_sensitive(t, s->attrs);
+            record_import_body(e, r, t, cx.prov, s);
             rc = engine_save_state(e, &err);
             if (rc == 0) ui_out(c->ui, "Imported %s as %s.\n", nid, addr);
         } else {

@@ -279,7 +279,7 @@ int engine_save_state(engine_t *e, perr_t *err) {
     return rc;
 }
 
-static int out_lookup(void *ud, const char *addr, const char *path, json_t **out, perr_t *e) {
+int engine_state_lookup(void *ud, const char *addr, const char *path, json_t **out, perr_t *e) {
     engine_t *en = ud;
     state_res_t *s = state_find(en->state, addr);
     json_t *attrs = state_attrs(s);
@@ -298,7 +298,7 @@ json_t *engine_outputs(engine_t *e, perr_t *err) {
     for (size_t i = 0; e->spec && i < e->spec->noutputs; i++) {
         const spec_output_t *so = &e->spec->outputs[i];
         int unknown = 0;
-        json_t *v = ref_resolve(so->value, out_lookup, e, &unknown, err);
+        json_t *v = ref_resolve(so->value, engine_state_lookup, e, &unknown, err);
         if (!v) {
             json_decref(o);
             return NULL;

@@ -119,6 +119,10 @@ int plan_has_changes(const plan_t *p);
 /* Executes p; returns 0 when every step succeeded. */
 int apply_run(engine_t *e, plan_t *p);
 
+/* ref_lookup_fn over state (attributes, then the last applied body);
+ * ud is the engine. */
+int engine_state_lookup(void *ud, const char *addr, const char *path, json_t **out, perr_t *e);
+
 /* Outputs resolved from state (NEW reference: name -> {value, sensitive}). */
 json_t *engine_outputs(engine_t *e, perr_t *err);
 

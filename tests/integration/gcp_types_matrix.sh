@@ -1,0 +1,259 @@
+#!/bin/sh
+# gcp_types_matrix.sh: every GCP resource type through its whole lifecycle
+# against plinth-emulator (issue 4, acceptance 1).  For each type, a small
+# spec tests/fixtures/types/<type>.lua declares the resource under test
+# (plus what it needs), parameterised with two plinth vars: "label" (a field
+# that changes in place) and "immutable" (a field in the type's immutable
+# list).  Each type runs in its own --env (own state) and its own project, in
+# parallel background jobs against one emulator:
+#   1 apply                       -> 0
+#   2 plan --detailed-exitcode    -> 0 ("No changes.")
+#   3 plan with label changed     -> 2, "<addr> will be updated in-place",
+#                                    "Plan: 0 to create, 1 to update, ..."; apply; re-plan -> 0
+#   4 plan with immutable changed -> 2, "<addr> must be replaced (<field> ...)";
+#                                    apply; re-plan -> 0
+#   5 state rm + import <short ID form> -> 0, same ID as before, plan -> 0
+#   6 destroy -> 0, state list empty, and the resource is gone (import fails)
+# MATRIX_TYPES="a b" runs only those types.  KEEP_WORK=1 keeps the outputs.
+# The checks are eval'ed strings, expanded when they run:
+# shellcheck disable=SC2016
+set -u
+# shellcheck source=tests/integration/lib/emu.sh
+. tests/integration/lib/emu.sh
+
+for b in "$PLINTH" "$BIN/plinth-emulator"; do [ -x "$b" ] || fail "$b not built"; done
+case "$PLINTH" in /*) ;; *) PLINTH=$(pwd)/$PLINTH ;; esac
+export GOOGLE_OAUTH_ACCESS_TOKEN=test-token
+FIX=$(pwd)/tests/fixtures/types
+[ -d "$FIX" ] || fail "no $FIX (run from the repository root)"
+
+ALL_TYPES="project_service compute_network compute_subnetwork compute_firewall compute_router
+compute_global_address service_networking_connection compute_instance container_cluster
+container_node_pool sql_instance sql_database sql_user storage_bucket storage_bucket_iam_member
+service_account service_account_iam_member project_iam_member artifact_registry_repository secret
+secret_version"
+TYPES=${MATRIX_TYPES:-$ALL_TYPES}
+
+# Per type: the resource under test, the in-place change (var=value, or
+# empty with the reason there is none), the immutable change and the field
+# the replace must name, and an import ID in a short form the type accepts
+# (valid after steps 3 and 4 applied).
+describe() {
+    UPD="label=b" UPD_WHY="" IMM="immutable=b" IMPORT_ID=""
+    case $1 in
+    project_service)
+        # Service Usage has nothing to update (service and project are
+        # immutable); disable_on_destroy is plinth's own and changes in place.
+        ADDR=gcp.project_service.api UPD="label=true" IMM="immutable=compute" IMM_FIELD=service
+        IMPORT_ID=compute.googleapis.com ;;
+    compute_network)
+        ADDR=gcp.compute_network.net UPD="label=1500" IMM_FIELD=description IMPORT_ID=net ;;
+    compute_subnetwork)
+        ADDR=gcp.compute_subnetwork.sub UPD="label=19" IMM_FIELD=description IMPORT_ID=europe-west1/sub ;;
+    compute_firewall)
+        ADDR=gcp.compute_firewall.fw UPD="label=10.0.0.0/8" IMM_FIELD=network IMPORT_ID=fw ;;
+    compute_router)
+        ADDR=gcp.compute_router.nat UPD="label=128" IMM_FIELD=network IMPORT_ID=europe-west1/nat ;;
+    compute_global_address)
+        ADDR=gcp.compute_global_address.psa IMM="immutable=20" IMM_FIELD=prefixLength IMPORT_ID=mx-address/psa ;;
+    service_networking_connection)
+        ADDR=gcp.service_networking_connection.psa UPD="label=two" IMM_FIELD=network
+        IMPORT_ID=net-b:servicenetworking.googleapis.com ;;
+    compute_instance)
+        ADDR=gcp.compute_instance.vm IMM="immutable=e2-medium" IMM_FIELD=machineType
+        IMPORT_ID=europe-west1-b/vm ;;
+    container_cluster)
+        ADDR=gcp.container_cluster.gke IMM_FIELD=description IMPORT_ID=europe-west1/gke ;;
+    container_node_pool)
+        ADDR=gcp.container_node_pool.pool IMM="immutable=2" IMM_FIELD=initialNodeCount
+        IMPORT_ID=europe-west1/gke/pool ;;
+    sql_instance)
+        ADDR=gcp.sql_instance.db IMM="immutable=europe-west4" IMM_FIELD=region IMPORT_ID=mx-sqlinst-europe-west4 ;;
+    sql_database)
+        ADDR=gcp.sql_database.app UPD="label=unicode_ci" IMM_FIELD=name IMPORT_ID=mx-sqldb-db/app-b ;;
+    sql_user)
+        ADDR=gcp.sql_user.app IMM_FIELD=name IMPORT_ID=mx-sqluser-db/app-b ;;
+    storage_bucket)
+        ADDR=gcp.storage_bucket.b IMM="immutable=EU" IMM_FIELD=location IMPORT_ID=gs://mx-matrix-bucket ;;
+    storage_bucket_iam_member)
+        ADDR=gcp.storage_bucket_iam_member.viewer UPD=""
+        UPD_WHY="every field (bucket, role, member, condition) is immutable"
+        IMM="immutable=bob" IMM_FIELD=member
+        IMPORT_ID="b/mx-matrix-iam-bucket roles/storage.objectViewer user:bob@example.com" ;;
+    service_account)
+        ADDR=gcp.service_account.sa IMM_FIELD=accountId IMPORT_ID=mx-sa-b@mx-account.iam.gserviceaccount.com ;;
+    service_account_iam_member)
+        ADDR=gcp.service_account_iam_member.user UPD=""
+        UPD_WHY="every field (service_account, role, member, condition) is immutable"
+        IMM="immutable=serviceAccountTokenCreator" IMM_FIELD=role
+        IMPORT_ID="projects/mx-accountiam/serviceAccounts/mx-sa-iam@mx-accountiam.iam.gserviceaccount.com roles/iam.serviceAccountTokenCreator user:ann@example.com" ;;
+    project_iam_member)
+        ADDR=gcp.project_iam_member.viewer UPD=""
+        UPD_WHY="every field (project, role, member, condition) is immutable"
+        IMM="immutable=bob" IMM_FIELD=member IMPORT_ID="mx-projiam roles/viewer user:bob@example.com" ;;
+    artifact_registry_repository)
+        ADDR=gcp.artifact_registry_repository.images IMM="immutable=PYTHON" IMM_FIELD=format
+        IMPORT_ID=europe-west1/images ;;
+    secret)
+        ADDR=gcp.secret.token IMM="immutable=regional" IMM_FIELD=replication IMPORT_ID=token ;;
+    secret_version)
+        ADDR=gcp.secret_version.token UPD="label=off" IMM="immutable=two" IMM_FIELD=secret_data
+        IMPORT_ID=token/2 ;;
+    *) return 1 ;;
+    esac
+}
+
+# Steps known to fail because of a bug in a resource type or the emulator
+# (reported, being fixed elsewhere): "type:check" words, a check being one
+# of 1-apply 2-replan 3-plan 3-apply 3-replan 4-plan 4-apply 4-replan 5-rm
+# 5-import 5-id 5-replan 6-destroy 6-list 6-gone.  Such a failure prints
+# KNOWN and does not fail the script; remove the word once fixed.
+#  - compute_instance:3-apply: the emulator has no instances.setLabels
+#    (404 on POST .../zones/Z/instances/N/setLabels).
+KNOWN="compute_instance:3-apply"
+# shellcheck disable=SC2086,SC2116
+KNOWN=$(echo $KNOWN) # one line, words separated by single spaces
+
+emu_start --op-scale 0.02
+
+# ---- one type's lifecycle (runs in a background job) ----
+# Results go to $D/result, one "ok|FAIL|SKIP|KNOWN type step: detail" line each.
+t="" D="" VARS=""
+res() { echo "$1 $t $2" >> "$D/result"; }
+# plinth ARGS...: plinth on this type's spec and env with the current vars;
+# output in $D/out (and appended to $D/all), exit code in $rc.
+plinth() {
+    echo "\$ plinth $VARS $*" >> "$D/all"
+    # shellcheck disable=SC2086
+    (cd "$D" && timeout 120 "$PLINTH" --spec "$D/spec.lua" --env "$t" $VARS "$@") > "$D/out" 2>&1
+    rc=$?
+    cat "$D/out" >> "$D/all"
+}
+# check STEP COND-DESCRIPTION: true when the step is fine so far; records a
+# failure (or KNOWN) otherwise.  Usage: check STEP "what" TEST...
+check() {
+    step=$1 what=$2
+    shift 2
+    if "$@"; then return 0; fi
+    case " $KNOWN " in
+    *" $t:$step "*)
+        res KNOWN "$step: $what"
+        return 1 ;;
+    esac
+    res FAIL "$step: $what"
+    { echo "---- FAIL $t $step: $what"; tail -n 40 "$D/out"; } >> "$D/fail"
+    return 1
+}
+rc_is() { [ "$rc" = "$1" ]; }
+has() { grep -qF -- "$1" "$D/out"; }
+addr_line() { grep -F -- "# $ADDR $1" "$D/out"; }
+state_id() { plinth state show "$ADDR" && sed -n 's/^  "id": "\(.*\)",$/\1/p' "$D/out"; }
+
+run_type() {
+    t=$1 D=$WORK/$1
+    mkdir -p "$D"
+    : > "$D/result"
+    cp "$FIX/$t.lua" "$D/spec.lua"
+    export PLINTH_HTTP_LOG="$D/http.log"
+    describe "$t" || { res FAIL "setup: no description of type $t"; return; }
+    VARS=""
+
+    # 1: create
+    plinth apply --auto-approve
+    check 1-apply "apply exits 0 (got $rc)" rc_is 0 || return
+    res ok "1-apply: created"
+
+    # 2: no changes
+    plinth plan --detailed-exitcode
+    check 2-replan "plan after create exits 0 with No changes (got $rc)" eval 'rc_is 0 && has "No changes."' &&
+        res ok "2-replan: No changes."
+
+    # 3: in-place update
+    if [ -z "$UPD" ]; then
+        res SKIP "3-update: no updatable field: $UPD_WHY"
+    else
+        VARS="--var $UPD"
+        plinth plan --detailed-exitcode
+        if check 3-plan "plan with $UPD exits 2 and updates $ADDR in place only (got $rc)" eval \
+            'rc_is 2 && addr_line "will be updated in-place" >/dev/null &&
+             has "Plan: 0 to create, 1 to update, 0 to replace, 0 to destroy."'; then
+            plinth apply --auto-approve
+            if check 3-apply "apply of $UPD exits 0 (got $rc)" rc_is 0; then
+                plinth plan --detailed-exitcode
+                check 3-replan "plan after the update exits 0 (got $rc)" eval 'rc_is 0 && has "No changes."' &&
+                    res ok "3-update: $UPD in place"
+            fi
+        fi
+    fi
+
+    # 4: replace on an immutable change (keeping the step 3 change)
+    VARS="$VARS --var $IMM"
+    plinth plan --detailed-exitcode
+    if check 4-plan "plan with $IMM exits 2 and replaces $ADDR naming $IMM_FIELD (got $rc)" eval \
+        'rc_is 2 && addr_line "must be replaced" | grep -qF -- "$IMM_FIELD" &&
+         has "Plan: 0 to create, 0 to update, 1 to replace, 0 to destroy."'; then
+        plinth apply --auto-approve
+        if check 4-apply "apply of $IMM exits 0 (got $rc)" rc_is 0; then
+            plinth plan --detailed-exitcode
+            check 4-replan "plan after the replace exits 0 (got $rc)" eval 'rc_is 0 && has "No changes."' &&
+                res ok "4-replace: $IMM replaces ($IMM_FIELD)"
+        fi
+    fi
+
+    # 5: import by a short ID form
+    id_before=$(state_id)
+    plinth state rm "$ADDR"
+    if check 5-rm "state rm exits 0 (got $rc)" rc_is 0; then
+        plinth import "$ADDR" "$IMPORT_ID"
+        if check 5-import "import $ADDR '$IMPORT_ID' exits 0 (got $rc)" rc_is 0; then
+            id_after=$(state_id)
+            if check 5-id "imported ID '$id_after' is the created one '$id_before'" \
+                eval '[ -n "$id_before" ] && [ "$id_before" = "$id_after" ]'; then
+                plinth plan --detailed-exitcode
+                check 5-replan "plan after import exits 0 with No changes (got $rc)" eval 'rc_is 0 && has "No changes."' &&
+                    res ok "5-import: '$IMPORT_ID'"
+            fi
+        fi
+    fi
+
+    # 6: destroy; the resource is gone (importing it again fails)
+    plinth destroy --auto-approve
+    if check 6-destroy "destroy exits 0 (got $rc)" rc_is 0; then
+        plinth state list
+        if check 6-list "state list empty after destroy" eval 'rc_is 0 && [ ! -s "$D/out" ]'; then
+            plinth import "$ADDR" "$IMPORT_ID"
+            check 6-gone "import after destroy fails because the resource is gone (got $rc)" eval \
+                'rc_is 1 && { has "does not exist" || has "is not in the policy"; }' &&
+                res ok "6-destroy: gone"
+        fi
+    fi
+}
+
+start=$(date +%s)
+pids=""
+for t in $TYPES; do
+    (run_type "$t") &
+    pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+t=""
+
+# ---- report ----
+fails=0 known=0 skips=0 oks=0
+for t in $TYPES; do
+    D=$WORK/$t
+    if [ ! -s "$D/result" ]; then echo "FAIL $t: no result"; fails=$((fails + 1)); continue; fi
+    cat "$D/result"
+    [ -s "$D/fail" ] && sed 's/^/    /' "$D/fail"
+    oks=$((oks + $(grep -c '^ok ' "$D/result")))
+    skips=$((skips + $(grep -c '^SKIP ' "$D/result")))
+    known=$((known + $(grep -c '^KNOWN ' "$D/result")))
+    fails=$((fails + $(grep -c '^FAIL ' "$D/result")))
+    [ -f "$D/http.log" ] && cat "$D/http.log" >> "$PLINTH_HTTP_LOG"
+done
+echo "gcp types matrix: $(echo "$TYPES" | wc -w) types, $oks ok, $skips skipped, $known known failures, $fails failed ($(($(date +%s) - start)) s)"
+[ -s "$PLINTH_HTTP_LOG" ] || fail "no request was logged to $PLINTH_HTTP_LOG"
+reqcheck_log
+echo "reqcheck: every request valid for the real API"
+[ "$fails" -eq 0 ] || fail "$fails step(s) failed"
+echo "all gcp type lifecycle checks passed"
