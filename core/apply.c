@@ -188,8 +188,8 @@ static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
         bool api_change = false;
         for (size_t k = 0; k < d.n; k++) {
             strlist_add(&changed, d.c[k].path);
-            /* plinth-only fields change nothing at the API: recorded only */
-            api_change |= strchr(d.c[k].path, '.') || !rtype_path_in(it->type->extra_fields, d.c[k].path);
+            /* plinth-only options change nothing at the API: recorded only */
+            api_change |= !rtype_path_in(it->type->options, d.c[k].path);
         }
         diff_free(&d);
         if (!api_change) strlist_free(&changed);

@@ -106,10 +106,9 @@ static void add_change(dctx_t *x, const char *path, const json_t *before, const 
     if (c->forces_replace) d->replace = 1;
 }
 
-/* A plinth-only field (rtype extra_fields: placement, force_destroy,
- * deletion_policy, ...) at the top level. */
-static int is_extra(dctx_t *x, const char *path) {
-    return x->t && !strchr(path, '.') && rtype_path_in(x->t->extra_fields, path);
+/* A plinth-only option (rtype.options: force_destroy, deletion_policy...). */
+static int is_option(dctx_t *x, const char *path) {
+    return x->t && rtype_path_in(x->t->options, path);
 }
 
 static void cmp(dctx_t *x, const char *path, const json_t *d) {
@@ -117,7 +116,7 @@ static void cmp(dctx_t *x, const char *path, const json_t *d) {
     const json_t *l = *path ? jpath_get(x->live, path) : x->live;
     /* The API does not hold plinth-only fields: what counts is what the last
      * apply recorded (live, when nothing was recorded, e.g. after import). */
-    if (*path && x->applied && is_extra(x, path)) l = jpath_get(x->applied, path);
+    if (*path && x->applied && is_option(x, path)) l = jpath_get(x->applied, path);
     if (*path && rtype_sensitive(x->t, x->desired, path)) {
         if (ref_is_deferred(d)) {
             add_change(x, path, NULL, d, 1, 1);

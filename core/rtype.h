@@ -55,6 +55,11 @@ struct rtype {
      * May be NULL. */
     const char *const *(*sensitive_for)(const json_t *body);
     const char *const *ignore;    /* jpath patterns never diffed (input-only, server-managed) */
+    /* plinth-only options among extra_fields (force_destroy, deletion_policy,
+     * ...): the API never sees them, so they are diffed against the last
+     * applied body and a change to them alone is recorded in state with no
+     * API call.  NULL-terminated; may be NULL. */
+    const char *const *options;
     /* Fills in body defaults the engine should use before diffing and
      * creating: e.g. name = the spec name, project/region from the provider
      * block.  May be NULL. */

@@ -219,6 +219,7 @@ static const gcp_type_t cluster_t = {
 const rtype_t gcp_container_cluster = {
     .name = "gcp.container_cluster", .api = "container", .message = "Cluster",
     .extra_fields = (const char *const[]){"project", "location", "deletion_protection", "remove_default_node_pool", NULL},
+    .options = (const char *const[]){"deletion_protection", "remove_default_node_pool", NULL},
     .immutable = (const char *const[]){"name", "location", "network", "subnetwork", "clusterIpv4Cidr",
                                        "ipAllocationPolicy", "privateClusterConfig.masterIpv4CidrBlock",
                                        "privateClusterConfig.privateEndpointSubnetwork", "defaultMaxPodsConstraint",

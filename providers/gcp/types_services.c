@@ -57,6 +57,7 @@ static const gcp_type_t service_t = {
 const rtype_t gcp_project_service = {
     .name = "gcp.project_service", .api = NULL, .message = NULL,
     .extra_fields = (const char *const[]){"project", "service", "disable_on_destroy", NULL},
+    .options = (const char *const[]){"disable_on_destroy", NULL},
     .required = (const char *const[]){"service", NULL},
     .immutable = (const char *const[]){"project", "service", NULL},
     .adopt_existing = 1,
@@ -261,6 +262,7 @@ static const gcp_type_t conn_t = {
 const rtype_t gcp_service_networking_connection = {
     .name = "gcp.service_networking_connection", .api = "servicenetworking", .message = "Connection",
     .extra_fields = (const char *const[]){"project", "deletion_policy", NULL},
+    .options = (const char *const[]){"deletion_policy", NULL},
     .required = (const char *const[]){"network", "reservedPeeringRanges", NULL},
     .immutable = (const char *const[]){"network", "service", "project", NULL},
     .ignore = (const char *const[]){"peering", NULL},

@@ -132,6 +132,7 @@ static const gcp_type_t bucket_t = {
 const rtype_t gcp_storage_bucket = {
     .name = "gcp.storage_bucket", .api = "storage", .message = "Bucket",
     .extra_fields = (const char *const[]){"project", "force_destroy", NULL},
+    .options = (const char *const[]){"force_destroy", NULL},
     .immutable = (const char *const[]){"name", "location", "project", "customPlacementConfig",
                                        "hierarchicalNamespace", NULL},
     .ignore = (const char *const[]){"id", "kind", "selfLink", "projectNumber", "metageneration", "etag",
