@@ -1091,6 +1091,53 @@ out:
     free(key);
 }
 
+/* instances.setLabels and setTags: a fingerprinted part of an instance
+ * replaced whole (labels + labelFingerprint, tags.items + tags.fingerprint).
+ * A stale fingerprint is 412 as for metadata. */
+static void inst_set_part(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int labels) {
+    target_t t = target_of(&c_instances, req, 1);
+    char *key = NULL;
+    json_t *doc = load(emu, &c_instances, &t, resp, &key);
+    if (!doc) return;
+    if (emu_validate(resp, "compute", labels ? "InstancesSetLabelsRequest" : "Tags", req->body) < 0) goto out;
+    json_t *holder = labels ? doc : json_object_get(doc, "tags");
+    const char *fpkey = labels ? "labelFingerprint" : "fingerprint";
+    const char *fp = json_string_value(json_object_get(req->body, fpkey));
+    const char *cur = json_string_value(json_object_get(holder, fpkey));
+    if (cur && (!fp || strcmp(fp, cur) != 0)) {
+        emu_error(resp, 412, "FAILED_PRECONDITION", "conditionNotMet",
+                  "Supplied fingerprint does not match current %s fingerprint.", labels ? "labels" : "tags");
+        goto out;
+    }
+    char *nfp = new_fingerprint();
+    if (labels) {
+        json_t *l = json_object_get(req->body, "labels");
+        json_object_set_new(doc, "labels", l ? json_deep_copy(l) : json_object());
+        json_object_set_new(doc, "labelFingerprint", json_string(nfp));
+    } else {
+        json_t *tags = json_pack("{s:s}", "fingerprint", nfp);
+        json_t *items = json_object_get(req->body, "items");
+        if (items) json_object_set_new(tags, "items", json_deep_copy(items));
+        json_object_set_new(doc, "tags", tags);
+    }
+    free(nfp);
+    emu_put(emu, key, json_incref(doc));
+    resp->body = op_start(emu, SC_ZONE, &t, labels ? "setLabels" : "setTags",
+                          labels ? "compute.instances.setLabels" : "compute.instances.setTags",
+                          json_string_value(json_object_get(doc, "selfLink")),
+                          json_string_value(json_object_get(doc, "id")), NULL);
+out:
+    free(key);
+}
+
+static void inst_set_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    inst_set_part(emu, req, resp, 1);
+}
+
+static void inst_set_tags(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    inst_set_part(emu, req, resp, 0);
+}
+
 /* Subnetwork delete also updates its network's subnetworks[]; wrap it. */
 static void subnetworks_delete2(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     target_t t = target_of(&c_subnetworks, req, 1);
@@ -1133,6 +1180,8 @@ static const emu_route_t routes[] = {
     ROUTES(instances, "zones/{z}/", instances),
     {"DELETE", P "zones/{z}/instances/{n}", instances_delete},
     {"POST", P "zones/{z}/instances/{n}/setMetadata", inst_set_metadata},
+    {"POST", P "zones/{z}/instances/{n}/setLabels", inst_set_labels},
+    {"POST", P "zones/{z}/instances/{n}/setTags", inst_set_tags},
     {"GET", P "aggregated/instances", instances_agg},
     {"GET", P "global/operations/{op}", h_gop_get},
     {"POST", P "global/operations/{op}/wait", h_gop_wait},

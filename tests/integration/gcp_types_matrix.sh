@@ -108,9 +108,8 @@ describe() {
 # of 1-apply 2-replan 3-plan 3-apply 3-replan 4-plan 4-apply 4-replan 5-rm
 # 5-import 5-id 5-replan 6-destroy 6-list 6-gone.  Such a failure prints
 # KNOWN and does not fail the script; remove the word once fixed.
-#  - compute_instance:3-apply: the emulator has no instances.setLabels
-#    (404 on POST .../zones/Z/instances/N/setLabels).
-KNOWN="compute_instance:3-apply"
+#  (none at the moment)
+KNOWN=""
 # shellcheck disable=SC2086,SC2116
 KNOWN=$(echo $KNOWN) # one line, words separated by single spaces
 
