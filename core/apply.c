@@ -129,11 +129,20 @@ static void checkpoint(void *ud, const char *addr, const json_t *data) {
 static int save(ajob_t *j, perr_t *err) { return engine_save_state(j->e, err); }
 
 static int do_delete(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
-    ui_step_start(j->e->ui, it->addr, "Destroying");
-    record(j, it, NULL, "delete");
-    if (save(j, err) != 0) return -1;
-    int rc = it->type->remove(c, it->id, it->live);
+    /* create_before_destroy: the new resource already exists and state
+     * describes it; only the old one goes, by its own ID. */
+    bool deposed = it->act == ACT_REPLACE && it->cbd;
+    ui_step_start(j->e->ui, it->addr, deposed ? "Destroying the replaced resource" : "Destroying");
+    if (!deposed) {
+        record(j, it, NULL, "delete");
+        if (save(j, err) != 0) return -1;
+    }
+    int rc = it->type->remove(c, it->old_id ? it->old_id : it->id, it->old_live ? it->old_live : it->live);
     if (rc != 0) return -1;
+    if (deposed) {
+        ui_step_done(j->e->ui, it->addr, "Destruction of the replaced resource complete", true, it->old_id);
+        return 0;
+    }
     pthread_mutex_lock(&j->e->state_mu);
     state_remove(j->e->state, it->addr);
     pthread_mutex_unlock(&j->e->state_mu);
@@ -286,6 +295,12 @@ int apply_run(engine_t *e, plan_t *p) {
             pthread_mutex_lock(&e->state_mu);
             state_remove(e->state, it->addr);
             pthread_mutex_unlock(&e->state_mu);
+        }
+        if (it->act == ACT_REPLACE) {
+            /* the delete half must reach what exists now, whatever the
+             * create half does to it->id and it->live */
+            it->old_id = it->id ? xstrdup(it->id) : NULL;
+            it->old_live = it->live ? json_incref(it->live) : NULL;
         }
         if (it->act == ACT_DELETE || it->act == ACT_REPLACE) add_step(&j, i, true);
         if (it->act == ACT_CREATE || it->act == ACT_UPDATE || it->act == ACT_REPLACE) add_step(&j, i, false);

@@ -80,6 +80,8 @@ typedef struct plan_item {
     const rtype_t *type;
     const spec_res_t *spec;  /* NULL: in state only (to destroy) */
     char *id;                /* current ID (state or found), or planned ID */
+    char *old_id;            /* a replace: the ID of what is being replaced */
+    json_t *old_live;        /* a replace: its live body */
     json_t *live;            /* normalized live body, or NULL */
     json_t *desired;         /* resolved as far as known, defaults applied */
     plan_act_t act;

@@ -37,6 +37,8 @@ void plan_free(plan_t *p) {
         plan_item_t *it = &p->items[i];
         free(it->addr);
         free(it->id);
+        free(it->old_id);
+        json_decref(it->old_live);
         free(it->reason);
         json_decref(it->live);
         json_decref(it->desired);

@@ -75,6 +75,19 @@ expect_rc 0 $P state unlock "$id"
 expect_rc 0 $P apply --auto-approve
 expect_rc 0 $P plan --detailed-exitcode
 
+# The state commands work the same on this backend.
+expect_rc 0 $P state list
+grep -q "^gcp.storage_bucket.b3$" last.out || fail "state list: $(cat last.out)"
+expect_rc 0 $P state show gcp.storage_bucket.b3
+grep -q '"id": "projects/_/buckets/state-test-3"' last.out || fail "state show: $(cat last.out)"
+expect_rc 0 $P state mv gcp.storage_bucket.b3 gcp.storage_bucket.moved3
+expect_rc 0 $P state list
+grep -q "^gcp.storage_bucket.moved3$" last.out || fail "state mv: $(cat last.out)"
+expect_rc 0 $P state mv gcp.storage_bucket.moved3 gcp.storage_bucket.b3
+expect_rc 0 $P state pull
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' last.out || fail "state pull is not JSON"
+expect_rc 0 $P plan --detailed-exitcode
+
 # 4. Local state moved to GCS keeps lineage and serial.
 sed '/^backend/d; s/state-test-/moved-/' env.lua > local.lua
 expect_rc 0 $PLINTH --spec local.lua --no-color apply --auto-approve
