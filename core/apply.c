@@ -128,6 +128,30 @@ static void checkpoint(void *ud, const char *addr, const json_t *data) {
 
 static int save(ajob_t *j, perr_t *err) { return engine_save_state(j->e, err); }
 
+/* create_before_destroy: before the new resource is created, the old one is
+ * recorded as "<addr>#deposed" so that a run killed between the create and
+ * the delete still knows it: the next plan finds it in state but not in the
+ * spec, and deletes it. */
+static void depose(ajob_t *j, plan_item_t *it) {
+    char *daddr = xasprintf("%s#deposed", it->addr);
+    engine_t *e = j->e;
+    pthread_mutex_lock(&e->state_mu);
+    state_res_t *cur = state_find(e->state, it->addr);
+    json_t *applied = cur && cur->applied ? json_incref(cur->applied) : NULL;
+    state_res_t *d = state_upsert(e->state, daddr, it->type->name);
+    free(d->id);
+    d->id = xstrdup(it->old_id);
+    json_decref(d->attrs);
+    d->attrs = it->old_live ? json_deep_copy(it->old_live) : NULL;
+    if (d->attrs) diff_hash_sensitive(it->type, d->attrs);
+    json_decref(d->applied);
+    d->applied = applied;
+    pthread_mutex_unlock(&e->state_mu);
+    free(daddr);
+    perr_t err = {0};
+    if (engine_save_state(e, &err) != 0) ui_error(e->ui, &err);
+}
+
 static int do_delete(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
     /* create_before_destroy: the new resource already exists and state
      * describes it; only the old one goes, by its own ID. */
@@ -140,8 +164,13 @@ static int do_delete(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
     int rc = it->type->remove(c, it->old_id ? it->old_id : it->id, it->old_live ? it->old_live : it->live);
     if (rc != 0) return -1;
     if (deposed) {
+        char *daddr = xasprintf("%s#deposed", it->addr);
+        pthread_mutex_lock(&j->e->state_mu);
+        state_remove(j->e->state, daddr);
+        pthread_mutex_unlock(&j->e->state_mu);
+        free(daddr);
         ui_step_done(j->e->ui, it->addr, "Destruction of the replaced resource complete", true, it->old_id);
-        return 0;
+        return save(j, err);
     }
     pthread_mutex_lock(&j->e->state_mu);
     state_remove(j->e->state, it->addr);
@@ -166,6 +195,7 @@ static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
     bool create = it->act == ACT_CREATE || it->act == ACT_REPLACE || !it->live;
     int rc;
     json_t *live = NULL;
+    if (create && it->act == ACT_REPLACE && it->cbd && it->old_id) depose(j, it);
     if (create) {
         ui_step_start(j->e->ui, it->addr, "Creating");
         if (it->type->id_of && !it->cbd) {

@@ -39,5 +39,19 @@ assert pos[("create", "order-cbd-b")] < pos[("delete", "order-cbd-a")], ev
 assert pos[("delete", "order-plain-a")] < pos[("create", "order-plain-b")], ev
 PY
 expect_rc 0 $P --var suffix=b plan --detailed-exitcode
+
+# The old one cannot be deleted (not empty): it stays in state as deposed,
+# the next plan destroys it once it can be.
+curl -sf -X POST --data-binary 'x' "$EMU_URL/storage/upload/storage/v1/b/order-cbd-b/o?uploadType=media&name=keep" \
+    > /dev/null || fail "upload"
+expect_rc 1 $P --var suffix=c apply --auto-approve
+expect_rc 0 $P state list
+grep -q "^gcp.storage_bucket.cbd#deposed$" last.out || fail "no deposed entry: $(cat last.out)"
+expect_rc 2 $P --var suffix=c plan --detailed-exitcode
+grep -q "# gcp.storage_bucket.cbd#deposed will be destroyed" last.out || fail "deposed not planned: $(cat last.out)"
+curl -sf -X DELETE "$EMU_URL/storage/storage/v1/b/order-cbd-b/o/keep" > /dev/null || fail "delete object"
+expect_rc 0 $P --var suffix=c apply --auto-approve
+expect_rc 0 $P --var suffix=c plan --detailed-exitcode
+curl -s -o /dev/null -w '%{http_code}' "$EMU_URL/storage/storage/v1/b/order-cbd-b" | grep -q 404 || fail "old bucket left"
 reqcheck_log
 echo "engine_replace_order: ok"
