@@ -58,28 +58,27 @@ static void repo_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *id = emu_q(req, "repositoryId");
     if (emu_validate(resp, "artifactregistry", "Repository", req->body) < 0) return;
     if (!valid_id(id)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "Invalid repository id \"%s\": must start with a lowercase letter, contain only "
-                  "lowercase letters, digits and hyphens, and be at most 63 characters.",
-                  id ? id : "");
+        emu_bad_request(resp,
+                        "Invalid repository id \"%s\": must start with a lowercase letter, contain only "
+                        "lowercase letters, digits and hyphens, and be at most 63 characters.",
+                        id ? id : "");
         return;
     }
     json_t *body = req->body ? req->body : NULL;
     const char *fmt = json_string_value(json_object_get(body, "format"));
     if (!emu_in_list(formats, fmt)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  fmt ? "Invalid value at 'repository.format' (type.googleapis.com/"
-                        "google.devtools.artifactregistry.v1.Repository.Format), \"%s\""
-                      : "Repository format is required.%s",
-                  fmt ? fmt : "");
+        emu_bad_request(resp,
+                        fmt ? "Invalid value at 'repository.format' (type.googleapis.com/"
+                              "google.devtools.artifactregistry.v1.Repository.Format), \"%s\""
+                            : "Repository format is required.%s",
+                        fmt ? fmt : "");
         return;
     }
     const char *mode = json_string_value(json_object_get(body, "mode"));
     if (mode && !strcmp(mode, "MODE_UNSPECIFIED"))
         mode = NULL; /* gcloud sends it; the server picks the default */
     if (mode && !emu_in_list(modes, mode)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest", "Invalid value at 'repository.mode', \"%s\"",
-                  mode);
+        emu_bad_request(resp, "Invalid value at 'repository.mode', \"%s\"", mode);
         return;
     }
     char *key = repo_key(p, l, id);
@@ -154,8 +153,7 @@ static void repo_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
             char *dot = strchr(f, '.');
             if (dot) *dot = '\0'; /* sub-field masks replace the whole top-level field */
             if (emu_in_list(output_only, f)) {
-                emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                          "Invalid update_mask: field \"%s\" cannot be updated.", f);
+                emu_bad_request(resp, "Invalid update_mask: field \"%s\" cannot be updated.", f);
                 free(m);
                 goto out;
             }

@@ -75,8 +75,7 @@ static int sa_missing(emu_t *emu, const char *member) {
 int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json_t *body) {
     json_t *policy = json_object_get(body, "policy");
     if (!json_is_object(policy)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "Invalid JSON payload received. 'policy' is required.");
+        emu_bad_request(resp, "Invalid JSON payload received. 'policy' is required.");
         return -1;
     }
     json_t *cur = emu_iam_policy_get(emu, key);
@@ -104,16 +103,15 @@ int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json
     json_array_foreach(bindings, i, b) {
         const char *role = json_string_value(json_object_get(b, "role"));
         if (!role || (strncmp(role, "roles/", 6) != 0 && !strstr(role, "/roles/"))) {
-            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                      "Role (%s) does not exist in the resource's hierarchy.", role ? role : "");
+            emu_bad_request(resp, "Role (%s) does not exist in the resource's hierarchy.", role ? role : "");
             goto fail;
         }
         json_t *cond = json_object_get(b, "condition");
         if (cond && !json_is_null(cond)) {
             if (!json_string_value(json_object_get(cond, "expression")) ||
                 !json_string_value(json_object_get(cond, "title"))) {
-                emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                          "Condition of binding for role %s must have a title and an expression.", role);
+                emu_bad_request(resp, "Condition of binding for role %s must have a title and an expression.",
+                                role);
                 goto fail;
             }
             has_cond = 1;
@@ -124,10 +122,10 @@ int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json
             const char *ms = json_string_value(m);
             char *nm = ms ? norm_member(ms) : NULL;
             if (!nm) {
-                emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                          "Invalid argument: member %s is of an unknown type. Please set a valid "
-                          "type prefix for the member.",
-                          ms ? ms : "");
+                emu_bad_request(resp,
+                                "Invalid argument: member %s is of an unknown type. Please set a valid "
+                                "type prefix for the member.",
+                                ms ? ms : "");
                 json_decref(members);
                 goto fail;
             }
@@ -156,9 +154,8 @@ int emu_iam_policy_set(emu_t *emu, emu_resp_t *resp, const char *key, const json
     }
     json_int_t version = json_integer_value(json_object_get(policy, "version"));
     if (has_cond && version != 3 && want_bindings) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "Invalid argument: policy version must be 3 for a policy with conditional "
-                  "role bindings.");
+        emu_bad_request(resp, "Invalid argument: policy version must be 3 for a policy with conditional "
+                              "role bindings.");
         goto fail;
     }
     if (want_bindings) {

@@ -288,18 +288,17 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     const char *name = json_string_value(json_object_get(in, "name"));
     if (!valid_name(name, 40)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "Invalid value for field \"cluster.name\": \"%s\". Must be a match of regex "
-                  "'(?:[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?)' (only alphanumerics and '-' allowed, "
-                  "must start with a letter and end with an alphanumeric, and must be no longer "
-                  "than 40 characters).",
-                  name ? name : "");
+        emu_bad_request(resp,
+                        "Invalid value for field \"cluster.name\": \"%s\". Must be a match of regex "
+                        "'(?:[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?)' (only alphanumerics and '-' allowed, "
+                        "must start with a letter and end with an alphanumeric, and must be no longer "
+                        "than 40 characters).",
+                        name ? name : "");
         return;
     }
     json_t *in_pools = json_object_get(in, "nodePools");
     if (json_array_size(in_pools) && json_object_get(in, "initialNodeCount")) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "Cluster.initial_node_count must not be set when Cluster.node_pools is set.");
+        emu_bad_request(resp, "Cluster.initial_node_count must not be set when Cluster.node_pools is set.");
         return;
     }
     char *key = cluster_key(p, l, name);
@@ -431,8 +430,7 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *np;
     json_array_foreach(pools, i, np) {
         if (!valid_name(json_string_value(json_object_get(np, "name")), 40)) {
-            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                      "Invalid value for field \"cluster.node_pools[%zu].name\".", i);
+            emu_bad_request(resp, "Invalid value for field \"cluster.node_pools[%zu].name\".", i);
             goto out;
         }
         pool_defaults(np, c, p, l, name);
@@ -552,6 +550,17 @@ static void mark_update(json_t *c) {
     json_object_set_new(c, "status", json_string("RECONCILING"));
 }
 
+/* Marks the cluster copy c updating, starts a cluster update operation
+ * of type (its public form in resp) and stores c (stolen). */
+static void start_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *key, json_t *c,
+                         const char *type) {
+    mark_update(c);
+    resp->body =
+        start_op(emu, req->params[0], req->params[1], key, c, type,
+                 json_string_value(json_object_get(c, "selfLink")), "container.clusters.update", NULL);
+    emu_put(emu, key, c);
+}
+
 static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (emu_validate(resp, "container", "UpdateClusterRequest", req->body) < 0) return;
     json_t *u = json_object_get(req->body, "update");
@@ -572,10 +581,10 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *pool = json_string_value(json_object_get(u, "desiredNodePoolId"));
     const char *etag = json_string_value(json_object_get(u, "etag"));
     if (n != 1) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  n ? "Exactly one update can be applied to a cluster with each request; got %d."
-                    : "Update request must specify exactly one update (got %d).",
-                  n);
+        emu_bad_request(resp,
+                        n ? "Exactly one update can be applied to a cluster with each request; got %d."
+                          : "Update request must specify exactly one update (got %d).",
+                        n);
         goto out;
     }
     if (etag && *etag && strcmp(etag, json_string_value(json_object_get(c, "etag")) ?: "")) {
@@ -585,8 +594,7 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     if (refuse_if_busy(emu, c, resp) < 0) goto out;
     if (!pool && !strcmp(field, "desiredNodePoolAutoscaling")) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "desiredNodePoolAutoscaling requires desiredNodePoolId.");
+        emu_bad_request(resp, "desiredNodePoolAutoscaling requires desiredNodePoolId.");
         goto out;
     }
     json_t *np = pool ? find_pool(c, pool, NULL) : NULL;
@@ -644,11 +652,7 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         set_path(c, path, set, json_is_object(set));
         free(own);
     }
-    mark_update(c);
-    resp->body =
-        start_op(emu, req->params[0], req->params[1], key, c, type,
-                 json_string_value(json_object_get(c, "selfLink")), "container.clusters.update", NULL);
-    emu_put(emu, key, c);
+    start_update(emu, req, resp, key, c, type);
     c = NULL;
 out:
     json_decref(c);
@@ -705,11 +709,7 @@ static void cluster_set(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cons
             json_object_set(x, "locations", val);
         }
     }
-    mark_update(c);
-    resp->body =
-        start_op(emu, req->params[0], req->params[1], key, c, type,
-                 json_string_value(json_object_get(c, "selfLink")), "container.clusters.update", NULL);
-    emu_put(emu, key, c);
+    start_update(emu, req, resp, key, c, type);
     c = NULL;
 out:
     json_decref(c);
@@ -755,8 +755,7 @@ static void pool_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *in = json_object_get(req->body, "nodePool");
     const char *name = json_string_value(json_object_get(in, "name"));
     if (!valid_name(name, 40)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "Invalid value for field \"node_pool.name\": \"%s\".", name ? name : "");
+        emu_bad_request(resp, "Invalid value for field \"node_pool.name\": \"%s\".", name ? name : "");
         return;
     }
     char *key;
@@ -795,9 +794,8 @@ static json_t *load_pool(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cha
     if (!c) return NULL;
     *np = find_pool(c, req->params[3], NULL);
     if (!*np) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound",
-                  "Not found: projects/%s/locations/%s/clusters/%s/nodePools/%s.", req->params[0],
-                  req->params[1], req->params[2], req->params[3]);
+        emu_not_found(resp, "Not found: projects/%s/locations/%s/clusters/%s/nodePools/%s.", req->params[0],
+                      req->params[1], req->params[2], req->params[3]);
         json_decref(c);
         free(*key);
         return NULL;
@@ -860,32 +858,31 @@ static void pool_mutate(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cons
 static const char *mut_size(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
     json_t *n = json_object_get(body, "nodeCount");
     if (!json_is_integer(n) || json_integer_value(n) < 0) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "Invalid value for field \"node_count\": must be a non-negative integer.");
+        emu_bad_request(resp, "Invalid value for field \"node_count\": must be a non-negative integer.");
         return NULL;
     }
     json_object_set(np, "plinth:nodeCount", n);
     return "SET_NODE_POOL_SIZE";
 }
 
-static const char *mut_autoscaling(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
-    json_t *a = json_object_get(body, "autoscaling");
-    if (!json_is_object(a)) {
-        emu_bad_request(resp, "Field \"autoscaling\" is required.");
+/* Copies the required object body[field] into np; returns type. */
+static const char *set_object(json_t *np, const json_t *body, const char *field, const char *type,
+                              emu_resp_t *resp) {
+    json_t *v = json_object_get(body, field);
+    if (!json_is_object(v)) {
+        emu_bad_request(resp, "Field \"%s\" is required.", field);
         return NULL;
     }
-    json_object_set(np, "autoscaling", a);
-    return "UPDATE_CLUSTER";
+    json_object_set(np, field, v);
+    return type;
+}
+
+static const char *mut_autoscaling(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
+    return set_object(np, body, "autoscaling", "UPDATE_CLUSTER", resp);
 }
 
 static const char *mut_management(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
-    json_t *m = json_object_get(body, "management");
-    if (!json_is_object(m)) {
-        emu_bad_request(resp, "Field \"management\" is required.");
-        return NULL;
-    }
-    json_object_set(np, "management", m);
-    return "SET_NODE_POOL_MANAGEMENT";
+    return set_object(np, body, "management", "SET_NODE_POOL_MANAGEMENT", resp);
 }
 
 static const char *mut_delete(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {

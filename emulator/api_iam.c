@@ -57,9 +57,8 @@ static char *find_sa(emu_t *emu, const char *project, const char *id) {
 static char *load_sa(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key = find_sa(emu, req->params[0], req->params[1]);
     if (!key)
-        emu_error(resp, 404, "NOT_FOUND", "notFound",
-                  "Service account projects/%s/serviceAccounts/%s does not exist.", req->params[0],
-                  req->params[1]);
+        emu_not_found(resp, "Service account projects/%s/serviceAccounts/%s does not exist.", req->params[0],
+                      req->params[1]);
     return key;
 }
 
@@ -68,10 +67,10 @@ static void sa_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (emu_validate(resp, "iam", "CreateServiceAccountRequest", req->body) < 0) return;
     const char *aid = json_string_value(json_object_get(req->body, "accountId"));
     if (!valid_account_id(aid)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "Invalid account ID \"%s\": it must be 6-30 characters, match "
-                  "[a-z]([-a-z0-9]*[a-z0-9]).",
-                  aid ? aid : "");
+        emu_bad_request(resp,
+                        "Invalid account ID \"%s\": it must be 6-30 characters, match "
+                        "[a-z]([-a-z0-9]*[a-z0-9]).",
+                        aid ? aid : "");
         return;
     }
     char *email = xasprintf("%s@%s" SA_SUFFIX, aid, p);
@@ -221,11 +220,11 @@ static void sa_set_policy(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
             if (strncmp(s, "serviceAccount:", 15) != 0 || !svc) continue;
             char *pool = xstrndup(s + 15, (size_t)(svc - (s + 15)) + strlen(".svc.id.goog"));
             if (!pool_exists(emu, pool)) {
-                emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                          "Identity Pool does not exist (%s). Please check that you specified a "
-                          "valid resource name as returned in the `name` attribute in the "
-                          "configuration API.",
-                          pool);
+                emu_bad_request(resp,
+                                "Identity Pool does not exist (%s). Please check that you specified a "
+                                "valid resource name as returned in the `name` attribute in the "
+                                "configuration API.",
+                                pool);
                 free(pool);
                 free(key);
                 return;
@@ -256,8 +255,7 @@ static void key_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *sa = emu_get(emu, key);
     const char *type = json_string_value(json_object_get(req->body, "privateKeyType"));
     if (type && strcmp(type, "TYPE_GOOGLE_CREDENTIALS_FILE") != 0 && strcmp(type, "TYPE_UNSPECIFIED") != 0) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "The emulator only issues TYPE_GOOGLE_CREDENTIALS_FILE keys (got %s).", type);
+        emu_bad_request(resp, "The emulator only issues TYPE_GOOGLE_CREDENTIALS_FILE keys (got %s).", type);
         free(key);
         return;
     }

@@ -45,9 +45,9 @@ static void secret_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *id = emu_q(req, "secretId");
     if (emu_validate(resp, "secretmanager", "Secret", req->body) < 0) return;
     if (!valid_id(id)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "The provided Secret ID [%s] does not match the expected format [[a-zA-Z_0-9-]+].",
-                  id ? id : "");
+        emu_bad_request(resp,
+                        "The provided Secret ID [%s] does not match the expected format [[a-zA-Z_0-9-]+].",
+                        id ? id : "");
         return;
     }
     json_t *rep = json_object_get(req->body, "replication");
@@ -136,12 +136,10 @@ static void secret_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
             ok |= !strcmp(f, mutable_fields[i]);
         if (!ok) {
             if (!strcmp(f, "replication") || !strncmp(f, "replication.", 12))
-                emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                          "Invalid value for field 'replication': field is immutable and cannot "
-                          "be changed.");
+                emu_bad_request(resp, "Invalid value for field 'replication': field is immutable and cannot "
+                                      "be changed.");
             else
-                emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                          "The update_mask field [%s] is not updatable.", f);
+                emu_bad_request(resp, "The update_mask field [%s] is not updatable.", f);
             free(m);
             goto out;
         }
@@ -194,8 +192,7 @@ static void add_version(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     size_t len = 0;
     unsigned char *raw = data ? emu_b64_decode(data, strlen(data), false, &len) : NULL;
     if (!raw) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "Invalid value at 'payload.data': expected base64-encoded bytes.");
+        emu_bad_request(resp, "Invalid value at 'payload.data': expected base64-encoded bytes.");
         goto out;
     }
     if (len > MAX_PAYLOAD) {
@@ -207,9 +204,8 @@ static void add_version(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (jc && !json_is_null(jc)) {
         long long given = (long long)emu_int64(jc);
         if (given != (long long)crc) {
-            emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                      "Checksum mismatch: the data_crc32c in the request does not match the "
-                      "checksum of the payload data.");
+            emu_bad_request(resp, "Checksum mismatch: the data_crc32c in the request does not match the "
+                                  "checksum of the payload data.");
             goto out;
         }
     }
@@ -265,9 +261,8 @@ static char *version_key(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         vkey = xasprintf("%s/versions/%s", key, v);
     }
     if (!vkey || !emu_get(emu, vkey)) {
-        emu_error(resp, 404, "NOT_FOUND", "notFound",
-                  "Secret Version [projects/%s/secrets/%s/versions/%s] not found.",
-                  emu_project_num(emu, req->params[0]), req->params[1], v);
+        emu_not_found(resp, "Secret Version [projects/%s/secrets/%s/versions/%s] not found.",
+                      emu_project_num(emu, req->params[0]), req->params[1], v);
         free(vkey);
         vkey = NULL;
     }

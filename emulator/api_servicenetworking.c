@@ -207,13 +207,11 @@ static int check_body(emu_resp_t *resp, const json_t *body) {
     const char *net = json_string_value(json_object_get(body, "network"));
     json_t *ranges = json_object_get(body, "reservedPeeringRanges");
     if (!net || !strstr(net, "/global/networks/")) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "Invalid network: expected projects/{project_number}/global/networks/{name}.");
+        emu_bad_request(resp, "Invalid network: expected projects/{project_number}/global/networks/{name}.");
         return -1;
     }
     if (!json_is_array(ranges) || !json_array_size(ranges)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "At least one reserved peering range is required.");
+        emu_bad_request(resp, "At least one reserved peering range is required.");
         return -1;
     }
     return 0;

@@ -281,8 +281,7 @@ static void h_batch_enable(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *ids = json_object_get(req->body, "serviceIds"), *v;
     size_t n = json_array_size(ids), i;
     if (n == 0 || n > 20) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "badRequest",
-                  "serviceIds must hold between 1 and 20 services, got %zu.", n);
+        emu_bad_request(resp, "serviceIds must hold between 1 and 20 services, got %zu.", n);
         return;
     }
     json_array_foreach(ids, i, v) {

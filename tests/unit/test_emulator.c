@@ -16,6 +16,7 @@
 #include <pthread.h>
 
 #include "emulator/emu.h"
+#include "tests/support/emu.h"
 #include "tests/support/http.h"
 
 /* Strong references: apis.c refers to the APIs weakly, and a weak
@@ -42,23 +43,13 @@ typedef struct fx {
     char log[96];
 } fx_t;
 
-static emu_t *start(emu_config_t *cfg, char base[64]) {
-    perr_t e;
-    perr_clear(&e);
-    emu_t *emu = emu_new(cfg, &e);
-    assert_non_null(emu);
-    assert_int_equal(emu_start(emu, &e), 0);
-    snprintf(base, 64, "http://127.0.0.1:%d", emu_port(emu));
-    return emu;
-}
-
 static int setup(void **state) {
     fx_t *f = xcalloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/plinth-emu-test-XXXXXX");
     if (!mkdtemp(f->dir)) return -1;
     snprintf(f->log, sizeof f->log, "%s/http.log", f->dir);
     emu_config_t cfg = {.op_scale = 0.05, .data_dir = f->dir, .log_path = f->log};
-    f->emu = start(&cfg, f->base);
+    f->emu = temu_start(&cfg, f->base);
     *state = f;
     return 0;
 }
@@ -527,7 +518,7 @@ static void test_store_persists_across_restart_and_corrupt_file_is_refused(void 
     free(bs);
     emu_free(f->emu); /* stops and flushes */
     emu_config_t cfg = {.op_scale = 0.05, .data_dir = f->dir};
-    f->emu = start(&cfg, f->base);
+    f->emu = temu_start(&cfg, f->base);
     char *b = u(f, "/storage/storage/v1/b/persisted");
     h = req("GET", b, NULL);
     assert_int_equal(h.status, 200);
@@ -581,7 +572,7 @@ static void test_http_log_has_one_json_line_per_request_without_authorization(vo
 static void test_require_auth_refuses_missing_and_unknown_tokens(void **state) {
     char base[64];
     emu_config_t cfg = {.require_auth = true};
-    emu_t *emu = start(&cfg, base);
+    emu_t *emu = temu_start(&cfg, base);
     char *url = xasprintf("%s/storage/storage/v1/b?project=p", base);
     thttp_t h = req("GET", url, NULL);
     assert_int_equal(h.status, 401);
@@ -609,7 +600,7 @@ static void test_fault_rates_match_configuration_and_store_survives(void **state
     emu_free(f->emu);
     emu_config_t cfg = {
         .data_dir = f->dir, .fault_rate = 0.1, .throttle_rate = 0.05, .reset_rate = 0.05, .seed = 42};
-    f->emu = start(&cfg, f->base);
+    f->emu = temu_start(&cfg, f->base);
     /* The bucket the requests read and the object they overwrite. */
     emu_lock(f->emu);
     emu_put(f->emu, "storage/buckets/fb",
@@ -648,7 +639,7 @@ static void test_fault_rates_match_configuration_and_store_survives(void **state
     /* Still serving, and the persisted store is valid JSON. */
     emu_free(f->emu);
     emu_config_t clean = {.data_dir = f->dir};
-    f->emu = start(&clean, f->base);
+    f->emu = temu_start(&clean, f->base);
     char *l = u(f, "/storage/storage/v1/b/fb/o/obj?alt=media");
     thttp_t h = req("GET", l, NULL);
     assert_int_equal(h.status, 200);
@@ -766,7 +757,7 @@ static void test_storage_multipart_and_resumable_uploads(void **state) {
 static void test_latency_is_slept_outside_the_lock(void **state) {
     char base[64];
     emu_config_t cfg = {.latency_ms = 300};
-    emu_t *emu = start(&cfg, base);
+    emu_t *emu = temu_start(&cfg, base);
     char *url = xasprintf("%s/storage/storage/v1/b?project=p", base);
     enum { N = 4 };
     pthread_t th[N];
@@ -789,7 +780,7 @@ static void test_running_operations_finish_after_restart(void **state) {
     fx_t *f = *state;
     emu_free(f->emu);
     emu_config_t slow = {.op_scale = 1000, .data_dir = f->dir}; /* never finishes on its own */
-    f->emu = start(&slow, f->base);
+    f->emu = temu_start(&slow, f->base);
     char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
     thttp_t h = req("POST", nets, "{\"name\":\"default\",\"autoCreateSubnetworks\":false}");
     char *op = xasprintf("/compute/compute/v1/projects/p/global/operations/%s", tjson_str(h.json, "name"));
@@ -805,7 +796,7 @@ static void test_running_operations_finish_after_restart(void **state) {
     free(opurl);
     emu_free(f->emu);
     emu_config_t cfg = {.data_dir = f->dir};
-    f->emu = start(&cfg, f->base);
+    f->emu = temu_start(&cfg, f->base);
     opurl = u(f, op);
     h = req("GET", opurl, NULL);
     assert_string_equal(tjson_str(h.json, "status"), "DONE");
@@ -826,7 +817,7 @@ static void test_running_operations_finish_after_restart(void **state) {
 static char *fault_pattern(unsigned seed, int n) {
     char base[64];
     emu_config_t cfg = {.fault_rate = 0.2, .throttle_rate = 0.2, .reset_rate = 0.1, .seed = seed};
-    emu_t *emu = start(&cfg, base);
+    emu_t *emu = temu_start(&cfg, base);
     char *url = xasprintf("%s/compute/compute/v1/projects/p/global/networks", base);
     char *out = xcalloc(1, (size_t)n + 1);
     CURL *c = curl_easy_init();

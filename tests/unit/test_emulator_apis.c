@@ -21,6 +21,7 @@
 #include <openssl/pem.h>
 
 #include "emulator/emu.h"
+#include "tests/support/emu.h"
 #include "tests/support/http.h"
 
 /* Strong references so the archive members are linked in. */
@@ -44,12 +45,7 @@ static fx_t *F;
 
 static void start(fx_t *f, double scale, int require_auth) {
     emu_config_t cfg = {.op_scale = scale, .data_dir = f->dir, .require_auth = require_auth};
-    perr_t e;
-    perr_clear(&e);
-    f->emu = emu_new(&cfg, &e);
-    assert_non_null(f->emu);
-    assert_int_equal(emu_start(f->emu, &e), 0);
-    snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", emu_port(f->emu));
+    f->emu = temu_start(&cfg, f->base);
 }
 
 static int setup(void **state) {
