@@ -19,7 +19,7 @@ command -v python3 > /dev/null || { echo "k8s_tunnel: SKIP (no python3)"; exit 0
 SSHD_DIR="$WORK/sshd"
 SSHD_PID=""
 SSHD2_PID=""
-stop_sshd() { [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null; SSHD_PID=""; }
+. "$HERE/lib/sshd_ctl.sh"
 trap 'stop_sshd; [ -n "$SSHD2_PID" ] && kill "$SSHD2_PID" 2>/dev/null; cleanup' EXIT INT TERM
 # sshd with debug logging (direct-tcpip requests are logged at DEBUG1).
 cat > "$WORK/sshd-debug" <<'SH'
@@ -27,35 +27,10 @@ cat > "$WORK/sshd-debug" <<'SH'
 exec /usr/sbin/sshd -o LogLevel=DEBUG1 "$@"
 SH
 chmod +x "$WORK/sshd-debug"
-listening() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; }
-start_sshd() { # DIR: sets PORT, SSHD_PID; sshd may lose its port to another process before binding: retry
-    SSHD_DIR=$1
-    PORT=""
-    for attempt in 1 2 3; do
-        rm -f "$SSHD_DIR/port" "$SSHD_DIR/sshd.log"
-        SSHD="$WORK/sshd-debug" sh "$HERE/lib/sshd.sh" "$SSHD_DIR" > "$WORK/sshd.out" 2>&1 &
-        SSHD_PID=$!
-        i=0
-        while [ ! -s "$SSHD_DIR/port" ] && kill -0 "$SSHD_PID" 2>/dev/null && [ $i -lt 300 ]; do
-            i=$((i + 1)); sleep 0.1
-        done
-        p=$(cat "$SSHD_DIR/port" 2>/dev/null)
-        i=0
-        while [ -n "$p" ] && kill -0 "$SSHD_PID" 2>/dev/null && [ $i -lt 100 ]; do
-            listening "$p" && { PORT=$p; break; }
-            grep -q 'Cannot bind' "$SSHD_DIR/sshd.log" 2>/dev/null && break
-            i=$((i + 1)); sleep 0.1
-        done
-        [ -n "$PORT" ] && break
-        stop_sshd
-    done
-    [ -n "$PORT" ] || fail "sshd did not start: $(cat "$WORK/sshd.out" "$SSHD_DIR/sshd.log" 2>/dev/null)"
-}
-
 emu_start --op-scale 0.01
 EMU_PORT=${EMU_URL##*:}
 EMU_PORT=${EMU_PORT%%/*}
-start_sshd "$WORK/sshd"
+start_sshd "$WORK/sshd" "$WORK/sshd-debug"
 FP=$(cat "$SSHD_DIR/host_fp")
 USER_NAME=$(id -un)
 # Any other valid fingerprint: the wrong key's.
@@ -159,7 +134,7 @@ grep -q "No changes." last.out || fail "re-plan with the bastion back: $(cat las
 # Another bastion (other port and host key): via changed, yet nothing to
 # change (not diffed), and reads go through the new one.
 FIRST_PID=$SSHD_PID FIRST_DIR=$SSHD_DIR
-start_sshd "$WORK/sshd2"
+start_sshd "$WORK/sshd2" "$WORK/sshd-debug"
 SSHD2_PID=$SSHD_PID SSHD_PID=$FIRST_PID
 write_spec "$(cat "$SSHD_DIR/host_fp")"
 expect_rc 0 $P plan --detailed-exitcode
