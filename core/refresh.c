@@ -32,19 +32,6 @@ void plan_ctx(engine_t *e, plan_item_t *it, rctx_t *c, perr_t *err) {
     c->prov = engine_provider(e, it->type, err);
 }
 
-/* Lookup against state only: used before anything is planned, to compute
- * the IDs new resources will have. */
-static int state_lookup(void *ud, const char *addr, const char *path, json_t **out, perr_t *e) {
-    engine_t *en = ud;
-    state_res_t *s = state_find(en->state, addr);
-    json_t *attrs = state_attrs(s);
-    if (!attrs) return 0;
-    json_t *v = *path ? jpath_get(attrs, path) : attrs;
-    if (!v) return 0;
-    *out = v;
-    return 1;
-}
-
 typedef struct {
     engine_t *e;
     plan_t *p;
@@ -170,7 +157,7 @@ static void planned_id(engine_t *e, plan_item_t *it) {
     if (!it->type->id_of) return;
     int unknown = 0;
     perr_t err = {0};
-    json_t *r = ref_resolve(it->desired, state_lookup, e, &unknown, &err);
+    json_t *r = ref_resolve(it->desired, engine_state_lookup, e, &unknown, &err);
     if (!r) return;
     rctx_t c;
     plan_ctx(e, it, &c, &err);
@@ -202,7 +189,7 @@ int plan_refresh(engine_t *e, plan_t *p) {
             if (r && it->desired && it->type->sensitive) {
                 int unknown = 0;
                 perr_t rerr_ = {0};
-                json_t *b = ref_resolve(r->body, state_lookup, e, &unknown, &rerr_);
+                json_t *b = ref_resolve(r->body, engine_state_lookup, e, &unknown, &rerr_);
                 for (const char *const *sp = it->type->sensitive; b && *sp; sp++) {
                     json_t *v = strchr(*sp, '*') ? NULL : jpath_get(b, *sp);
                     if (v && !ref_contains(v) && jpath_get(it->desired, *sp))
