@@ -1,6 +1,14 @@
-/* spec_int.h: internals shared by spec.c (loading, sandbox, declarations),
- * spec_lua.c (deferred values as Lua userdata) and spec_conv.c (Lua <->
- * JSON).  Not part of the engine's contract: only core/spec*.c include it. */
+/* spec_int.h: internals shared by the files of the spec loader:
+ *   spec.c          spec_load / spec_free: the run and the checks after it
+ *   spec_sandbox.c  the Lua state, limits, error locations, protected runs
+ *   spec_file.c     Lua chunks, require(), file(), templatefile(), modules dirs
+ *   spec_decl.c     resources, provider/backend blocks, outputs, names
+ *   spec_var.c      var() and --var / --var-file / PLINTH_VAR_ values
+ *   spec_module.c   module()
+ *   spec_digest.c   spec_digest
+ *   spec_lua.c      deferred values as Lua userdata
+ *   spec_conv.c     Lua <-> JSON
+ * Not part of the engine's contract: only core/spec*.c include it. */
 #ifndef PLINTH_SPEC_INT_H
 #define PLINTH_SPEC_INT_H
 
@@ -49,6 +57,59 @@ void spec_where_str(lua_State *L, char *buf, size_t n);
 /* Raises a Lua error with msg and no position prefix (the message handler
  * locates it). */
 int spec_raise(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* spec_sandbox.c.  spec_alloc is the lua_Alloc (ud = the spec_ld_t) that
+ * enforces mem_limit; spec_hook the count hook that enforces hook_limit. */
+void *spec_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+void spec_hook(lua_State *L, lua_Debug *ar);
+/* lua_CFunction run under lua_pcall on a fresh state: opens the cut-down
+ * standard library and every plinth global. */
+int spec_setup(lua_State *L);
+/* Runs the Lua file path in protected mode: 0 with its first result pushed,
+ * or -1 with the error added to ld->diags (located) and nothing pushed. */
+int spec_protected_run(spec_ld_t *ld, const char *path);
+/* Adds the error on top of the stack (status from lua_pcall) to diags. */
+void spec_add_lua_error(spec_ld_t *ld, int status, const char *fallback_file);
+/* Adds "file:line: msg" to ld->diags (a declaration error: loading goes on). */
+void spec_decl_error(spec_ld_t *ld, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Splits Lua's "src:N: msg" position prefix off msg; returns the rest, or
+ * NULL when msg has none. */
+const char *spec_split_pos(const char *msg, char *src, size_t n, int *line);
+
+/* spec_file.c */
+void spec_file_open(lua_State *L); /* globals require, file, templatefile */
+char *spec_dir_of(const char *path); /* new string; "." when path has no '/' */
+int spec_is_file(const char *p);
+/* Loads a text chunk from path onto the stack, or raises with the syntax
+ * error located in that file. */
+void spec_load_chunk(lua_State *L, const char *path);
+/* path resolved against the directory of the calling Lua file (new). */
+char *spec_caller_relative(lua_State *L, const char *path);
+/* name (dots as '/') as <dir>/<name>.lua or <dir>/<name>/init.lua in the
+ * modules directories: new path, or NULL. */
+char *spec_find_module_file(spec_ld_t *ld, const char *name);
+/* Pushes the modules directories as one string, for messages. */
+void spec_push_moddirs(lua_State *L, spec_ld_t *ld);
+
+/* spec_decl.c */
+void spec_decl_open(lua_State *L);       /* globals provider, backend, output */
+void spec_decl_namespaces(lua_State *L); /* one resource namespace per provider */
+/* Identifier: letters, digits, '_' (and '-' when allow_dash). */
+int spec_valid_name(const char *s, int allow_dash);
+/* The plain string at idx, or raises naming what. */
+const char *spec_checkname(lua_State *L, int idx, const char *what);
+/* Reports keys of the options table at idx that are not in known. */
+void spec_check_keys(spec_ld_t *ld, lua_State *L, int idx, const char *const *known,
+                     const char *fn, const char *name, const char *file, int line);
+
+/* spec_var.c */
+void spec_var_open(lua_State *L); /* global var */
+/* Reads the --var-file files into ld->varfile (errors to ld->diags). */
+void spec_var_files(spec_ld_t *ld);
+
+/* spec_module.c */
+void spec_module_open(lua_State *L); /* global module */
 
 /* spec_lua.c: deferred values. */
 void spec_lua_open(lua_State *L);
