@@ -4,6 +4,7 @@
 #include "state.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -14,6 +15,8 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/jsoncheck.h"
 
 /* Open-addressing table of slots holding res[] indexes (-1 empty).  Every
  * function that changes res[] leaves the table exact: an upsert adds one
@@ -381,13 +384,19 @@ static int state_parse_whole(const char *data, size_t len, const char *where, st
 
 static pthread_mutex_t attrs_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* The texts kept in attrs_raw passed jsoncheck at load time, which accepts
+ * exactly what this parse accepts, so it cannot fail here.  Were it ever to
+ * (a bug), the raw text is kept and state_save refuses to write the state
+ * rather than storing the attributes as null. */
 json_t *state_attrs(state_res_t *r) {
     if (!r) return NULL;
     pthread_mutex_lock(&attrs_mu);
     if (!r->attrs && r->attrs_raw) {
-        r->attrs = json_loads(r->attrs_raw, 0, NULL);
-        free(r->attrs_raw);
-        r->attrs_raw = NULL;
+        r->attrs = json_loads(r->attrs_raw, JSON_REJECT_DUPLICATES, NULL);
+        if (r->attrs) {
+            free(r->attrs_raw);
+            r->attrs_raw = NULL;
+        }
     }
     json_t *a = r->attrs;
     pthread_mutex_unlock(&attrs_mu);
@@ -489,6 +498,28 @@ static int find_attr_spans(const char *t, size_t n, span_t **out, size_t *count)
     }
 }
 
+/* Every cut-out attrs text must parse completely: a syntax error found
+ * only when the attributes are first used would read as "no attributes"
+ * and the next save would overwrite the corrupt state. */
+static int check_attr_spans(const char *data, const span_t *spans, size_t nspans, const char *where,
+                            perr_t *e) {
+    for (size_t k = 0; k < nspans; k++) {
+        if (!spans[k].len) continue;
+        jsoncheck_err_t je;
+        if (jsoncheck(data + spans[k].off, spans[k].len, &je) == 0) continue;
+        size_t at = spans[k].off + je.offset;
+        int line = 1, col = 1;
+        for (size_t i = 0; i < at; i++) {
+            if (data[i] == '\n') line++, col = 1;
+            else col++;
+        }
+        perr_set(e, where ? where : "state", "resources[%zu].attrs: not valid JSON at line %d column %d: %s", k,
+                 line, col, je.text);
+        return -1;
+    }
+    return 0;
+}
+
 int state_parse(const char *data, size_t len, const char *where, state_t **out, perr_t *e) {
     span_t *spans = NULL;
     size_t nspans = 0;
@@ -505,7 +536,11 @@ int state_parse(const char *data, size_t len, const char *where, state_t **out, 
         }
         sbuf_addn(&b, data + at, len - at);
         int rc = state_parse_whole(b.s, b.len, where, out, e);
-        if (rc == 0 && (*out)->nres == nspans) {
+        if (rc == 0 && (*out)->nres == nspans && check_attr_spans(data, spans, nspans, where, e) != 0) {
+            state_free(*out);
+            *out = NULL;
+            rc = -1;
+        } else if (rc == 0 && (*out)->nres == nspans) {
             /* resources were sorted by address after parsing: match by the
              * document order recorded in parse order. */
             for (size_t k = 0; k < (*out)->nres; k++) {
@@ -539,7 +574,7 @@ static int state_parse_whole(const char *data, size_t len, const char *where, st
         return -1;
     }
     json_error_t je;
-    json_t *root = json_loadb(data, len, 0, &je);
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         perr_set(e, where, "not valid JSON at line %d column %d: %s", je.line, je.column, je.text);
         return -1;
@@ -593,6 +628,11 @@ static int state_parse_whole(const char *data, size_t len, const char *where, st
         perr_set(e, where, "serial: must not be negative");
         goto fail;
     }
+    if (json_integer_value(v) == INT64_MAX) {
+        perr_set(e, where, "serial: %lld is the largest serial there is; the next save could not "
+                           "increment it", (long long)json_integer_value(v));
+        goto fail;
+    }
     s->serial = json_integer_value(v);
     v = json_object_get(root, "outputs");
     if (v && !json_is_null(v) && !json_is_object(v)) {
@@ -637,13 +677,15 @@ fail:
 
 /* ---- load / save ---- */
 
-/* Reads the lineage from stored bytes; "" when unreadable. */
-static void stored_lineage(const char *data, size_t len, char out[37]) {
+/* Reads the lineage from stored bytes; -1 when they are not a state (a
+ * corrupt state is never overwritten, even by a save without a load). */
+static int stored_lineage(const char *data, size_t len, char out[37]) {
     out[0] = '\0';
-    json_t *root = json_loadb(data, len, 0, NULL);
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
     const char *l = json_string_value(json_object_get(root, "lineage"));
     if (l) snprintf(out, 37, "%s", l);
     json_decref(root);
+    return l ? 0 : -1;
 }
 
 int state_load(backend_t *b, state_t **out, perr_t *e) {
@@ -686,6 +728,10 @@ static int check_saveable(const state_t *s, perr_t *e) {
             perr_set(e, r->addr, "internal error: state entry has %s; state not saved", bad_field);
             return -1;
         }
+        if (r->attrs_raw && !state_attrs((state_res_t *)r)) {
+            perr_set(e, r->addr, "internal error: the stored attributes do not parse; state not saved");
+            return -1;
+        }
     }
     if (s->outputs && !json_is_object(s->outputs)) {
         perr_set(e, "", "internal error: outputs is not an object; state not saved");
@@ -700,9 +746,14 @@ int state_save(backend_t *b, state_t *s, perr_t *e) {
         char *data = NULL;
         size_t len = 0;
         if (b->read(b, &data, &len, e) != 0) return -1;
-        if (data) stored_lineage(data, len, b->lineage);
-        else b->lineage[0] = '\0';
+        int bad_stored = data && stored_lineage(data, len, b->lineage) != 0;
+        if (!data) b->lineage[0] = '\0';
         free(data);
+        if (bad_stored) {
+            perr_set(e, b->describe, "refusing to overwrite the stored state: it is not a valid state "
+                                     "(fix or restore it first)");
+            return -1;
+        }
         b->lineage_known = true;
     }
     if (b->lineage[0] && strcmp(b->lineage, s->lineage) != 0) {
@@ -710,6 +761,11 @@ int state_save(backend_t *b, state_t *s, perr_t *e) {
                  "refusing to overwrite: the stored state has lineage %s but this state has "
                  "lineage %s (it belongs to a different environment or was re-created)",
                  b->lineage, s->lineage);
+        return -1;
+    }
+    if (s->serial == INT64_MAX) {
+        perr_set(e, b->describe, "state serial %lld cannot be incremented; state not saved",
+                 (long long)s->serial);
         return -1;
     }
     s->serial++;
@@ -766,7 +822,7 @@ int state_lock_parse(const char *data, size_t len, const char *where, state_lock
                      perr_t *e) {
     memset(li, 0, sizeof *li);
     json_error_t je;
-    json_t *o = data && len ? json_loadb(data, len, 0, &je) : NULL;
+    json_t *o = data && len ? json_loadb(data, len, JSON_REJECT_DUPLICATES, &je) : NULL;
     if (!o) {
         if (data && len)
             perr_set(e, where, "lock is not valid JSON at line %d column %d: %s", je.line,

@@ -10,12 +10,23 @@
 #include <string.h>
 #include <yaml.h>
 
+/* Bounds on hostile input.  The reader recurses once per nesting level, so
+ * depth is bounded well below what a thread stack holds (real manifests nest
+ * a few dozen levels; the Lua side stops at 64).  Aliases are deep-copied, so
+ * a chain of anchors each referring to the previous one many times (a
+ * "billion laughs") would grow exponentially: every value built, copies
+ * included, counts against a node budget. */
+#define YAML_MAX_DEPTH 256
+#define YAML_MAX_NODES 4000000
+
 typedef struct {
     yaml_parser_t p;
     const char *name;
-    json_t *anchors; /* name -> value */
+    json_t *anchors; /* name -> [value, node count] */
     perr_t *e;
     int failed;
+    int depth;
+    size_t nodes;
 } yctx_t;
 
 static void yerr(yctx_t *y, size_t line, size_t col, const char *msg) {
@@ -106,8 +117,32 @@ static json_t *scalar(yctx_t *y, yaml_event_t *ev) {
 
 static json_t *node(yctx_t *y, yaml_event_t *ev);
 
-static void remember(yctx_t *y, const yaml_char_t *anchor, json_t *v) {
-    if (anchor && v) json_object_set(y->anchors, (const char *)anchor, v);
+/* Records an anchor with the number of nodes its value holds (nodes0 is the
+ * count before the value was read). */
+static void remember(yctx_t *y, const yaml_char_t *anchor, json_t *v, size_t nodes0) {
+    if (anchor && v)
+        json_object_set_new(y->anchors, (const char *)anchor,
+                            json_pack("[O,I]", v, (json_int_t)(y->nodes - nodes0)));
+}
+
+/* Counts n nodes against the budget; -1 (error set) once it is exceeded. */
+static int count_nodes(yctx_t *y, size_t n, const yaml_mark_t *mark) {
+    y->nodes += n;
+    if (y->nodes <= YAML_MAX_NODES) return 0;
+    char msg[160];
+    snprintf(msg, sizeof msg, "the document expands to more than %d values (aliases repeated too often)",
+             YAML_MAX_NODES);
+    yerr(y, mark->line, mark->column, msg);
+    return -1;
+}
+
+/* Enters a nested collection; -1 (error set) past the depth bound. */
+static int enter(yctx_t *y, const yaml_mark_t *mark) {
+    if (++y->depth <= YAML_MAX_DEPTH) return 0;
+    char msg[120];
+    snprintf(msg, sizeof msg, "nested more than %d levels deep", YAML_MAX_DEPTH);
+    yerr(y, mark->line, mark->column, msg);
+    return -1;
 }
 
 /* Applies "<<" merges: keys from the merged mappings that m does not set. */
@@ -132,7 +167,7 @@ static json_t *mapping(yctx_t *y, yaml_event_t *start) {
     json_t *m = json_object();
     json_t *merges = NULL;
     yaml_mark_t mark = start->start_mark;
-    remember(y, start->data.mapping_start.anchor, m);
+    size_t nodes0 = y->nodes;
     for (;;) {
         yaml_event_t ev;
         if (next(y, &ev) != 0) goto fail;
@@ -180,6 +215,7 @@ static json_t *mapping(yctx_t *y, yaml_event_t *start) {
         json_array_foreach(merges, i, x) if (merge_into(y, m, x, &mark) != 0) goto fail;
         json_decref(merges);
     }
+    remember(y, start->data.mapping_start.anchor, m, nodes0);
     return m;
 fail:
     json_decref(merges);
@@ -189,12 +225,13 @@ fail:
 
 static json_t *sequence(yctx_t *y, yaml_event_t *start) {
     json_t *a = json_array();
-    remember(y, start->data.sequence_start.anchor, a);
+    size_t nodes0 = y->nodes;
     for (;;) {
         yaml_event_t ev;
         if (next(y, &ev) != 0) goto fail;
         if (ev.type == YAML_SEQUENCE_END_EVENT) {
             yaml_event_delete(&ev);
+            remember(y, start->data.sequence_start.anchor, a, nodes0);
             return a;
         }
         json_t *v = node(y, &ev);
@@ -207,22 +244,33 @@ fail:
     return NULL;
 }
 
+static json_t *collection(yctx_t *y, yaml_event_t *ev) {
+    if (enter(y, &ev->start_mark) != 0) return NULL;
+    json_t *v = ev->type == YAML_MAPPING_START_EVENT ? mapping(y, ev) : sequence(y, ev);
+    y->depth--;
+    return v;
+}
+
 static json_t *node(yctx_t *y, yaml_event_t *ev) {
+    if (count_nodes(y, 1, &ev->start_mark) != 0) return NULL;
     switch (ev->type) {
     case YAML_SCALAR_EVENT: {
+        size_t nodes0 = y->nodes - 1;
         json_t *v = scalar(y, ev);
-        remember(y, ev->data.scalar.anchor, v);
+        remember(y, ev->data.scalar.anchor, v, nodes0);
         return v;
     }
-    case YAML_MAPPING_START_EVENT: return mapping(y, ev);
-    case YAML_SEQUENCE_START_EVENT: return sequence(y, ev);
+    case YAML_MAPPING_START_EVENT:
+    case YAML_SEQUENCE_START_EVENT: return collection(y, ev);
     case YAML_ALIAS_EVENT: {
-        json_t *v = json_object_get(y->anchors, (const char *)ev->data.alias.anchor);
-        if (!v) {
+        json_t *a = json_object_get(y->anchors, (const char *)ev->data.alias.anchor);
+        if (!a) {
             yerr(y, ev->start_mark.line, ev->start_mark.column, "unknown alias");
             return NULL;
         }
-        return json_deep_copy(v);
+        if (count_nodes(y, (size_t)json_integer_value(json_array_get(a, 1)), &ev->start_mark) != 0)
+            return NULL;
+        return json_deep_copy(json_array_get(a, 0));
     }
     default:
         yerr(y, ev->start_mark.line, ev->start_mark.column, "unexpected YAML event");
