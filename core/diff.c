@@ -83,6 +83,7 @@ typedef struct {
 
 static int ignored(dctx_t *x, const char *path) {
     if (x->t && rtype_path_in(x->t->ignore, path)) return 1;
+    if (x->t && x->t->ignored && x->t->ignored(x->t, path)) return 1;
     for (size_t i = 0; x->ignore && i < x->ignore->n; i++)
         if (jpath_match(path, x->ignore->v[i])) return 1;
     return 0;

@@ -55,6 +55,10 @@ struct rtype {
      * May be NULL. */
     const char *const *(*sensitive_for)(const json_t *body);
     const char *const *ignore;    /* jpath patterns never diffed (input-only, server-managed) */
+    /* More never-diffed paths the provider derives (GCP: the fields its
+     * schema marks output only), so the table need not repeat them.
+     * Returns 1 to ignore path.  May be NULL. */
+    int (*ignored)(const rtype_t *t, const char *path);
     /* plinth-only options among extra_fields (force_destroy, deletion_policy,
      * ...): the API never sees them, so they are diffed against the last
      * applied body and a change to them alone is recorded in state with no

@@ -1,21 +1,26 @@
 /* gcp_op.c: waiting for long-running operations of every shape: compute,
  * container and sqladmin ("status": PENDING/RUNNING/DONE, polled through
- * the op's selfLink) and google.longrunning ("done", polled at v1/{name}). */
+ * the op's selfLink) and google.longrunning ("done", polled at v1/{name}).
+ * Which API has which shape is in the traits table (gcp_api.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "providers/gcp/gcp_api.h"
 #include "providers/gcp/gcp_auth.h"
 #include "providers/gcp/gcp_http.h"
 
 #define MAX_NOT_FOUND 20
 
-typedef enum { SHAPE_COMPUTE, SHAPE_CONTAINER, SHAPE_SQL, SHAPE_LRO } shape_t;
+typedef gcp_ops_shape_t shape_t;
+#define SHAPE_COMPUTE GCP_OPS_COMPUTE
+#define SHAPE_CONTAINER GCP_OPS_CONTAINER
+#define SHAPE_SQL GCP_OPS_SQL
+#define SHAPE_LRO GCP_OPS_LRO
 
+/* The API's declared shape (gcp_api.c), else what the operation says. */
 static shape_t shape_of(const char *api, const json_t *op) {
-    if (strcmp(api, "compute") == 0) return SHAPE_COMPUTE;
-    if (strcmp(api, "container") == 0) return SHAPE_CONTAINER;
-    if (strcmp(api, "sqladmin") == 0) return SHAPE_SQL;
+    if (gcp_api_ops_declared(api)) return gcp_api_traits(api)->ops;
     if (json_object_get(op, "done") || !json_object_get(op, "status")) return SHAPE_LRO;
     const char *kind = json_string_value(json_object_get(op, "kind"));
     if (kind && strcmp(kind, "sql#operation") == 0) return SHAPE_SQL;

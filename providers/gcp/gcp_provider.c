@@ -72,29 +72,8 @@ static void *gcp_open(const json_t *config, const prov_env_t *env, perr_t *e) {
     return P;
 }
 
-static const rtype_t *const gcp_types[] = {
-    &gcp_compute_network,
-    &gcp_compute_subnetwork,
-    &gcp_compute_firewall,
-    &gcp_compute_router,
-    &gcp_compute_global_address,
-    &gcp_compute_instance,
-    &gcp_project_service,
-    &gcp_service_networking_connection,
-    &gcp_container_cluster,
-    &gcp_container_node_pool,
-    &gcp_sql_instance,
-    &gcp_sql_database,
-    &gcp_sql_user,
-    &gcp_storage_bucket,
-    &gcp_storage_bucket_iam_member,
-    &gcp_service_account,
-    &gcp_service_account_iam_member,
-    &gcp_project_iam_member,
-    &gcp_artifact_registry_repository,
-    &gcp_secret,
-    &gcp_secret_version,
-    NULL,
-};
+#define GCP_TYPE_REF(n) &gcp_##n,
+static const rtype_t *const gcp_types[] = {GCP_TYPES(GCP_TYPE_REF) NULL};
+#undef GCP_TYPE_REF
 
 const provider_def_t gcp_provider = {"gcp", gcp_open, gcp_close, gcp_types};

@@ -8,7 +8,13 @@
  * braces: "compute/v1/projects/{project}/global/networks/{name}".  A field
  * holding a URL or relative name ("https://.../regions/europe-west1")
  * contributes its last segment.  {project} falls back to the provider's
- * project, {region}/{location} to its region, {zone} to its zone. */
+ * project, {region}/{location} to its region, {zone} to its zone.
+ *
+ * The implementation, one concern per file: gcp_res.c (callbacks), gcp_update.c
+ * (update verbs), gcp_norm.c (normalize), gcp_tmpl.c (templates), gcp_call.c
+ * (calls, busy retry, operation waits), gcp_iam.c/gcp_iam.h (IAM members),
+ * gcp_api.c (per-API traits).  Adding a type: a row in gcp_types.h, its
+ * tables in a types_*.c file, a fixture in tests/fixtures/types/. */
 #ifndef PLINTH_GCP_RES_H
 #define PLINTH_GCP_RES_H
 
@@ -17,6 +23,7 @@
 
 #include "core/rtype.h"
 #include "providers/gcp/gcp_http.h"
+#include "providers/gcp/gcp_types.h"
 
 /* The provider instance (provider_def.open). */
 typedef struct gcp_prov {
@@ -47,6 +54,19 @@ typedef enum {
 
 typedef struct gcp_type gcp_type_t;
 
+/* A field that changes through its own method: POST <self>/<verb> with
+ * {path: value} (or the value itself when bare), plus the fingerprint read
+ * from live at `fingerprint` under its last segment's name.  Compute's
+ * setLabels is {"labels", "setLabels", "labelFingerprint", 0}, an
+ * instance's setMetadata {"metadata", "setMetadata", "metadata.fingerprint", 1}. */
+typedef struct gcp_verb {
+    const char *path;        /* top-level field */
+    const char *verb;
+    const char *fingerprint; /* live path, or NULL */
+    int bare;
+} gcp_verb_t;
+#define GCP_VERB_LABELS {"labels", "setLabels", "labelFingerprint", 0}
+
 typedef struct gcp_type {
     const char *api;        /* transport API ("compute") */
     const char *op_api;     /* operation shape for gcp_wait_op, NULL = synchronous */
@@ -62,7 +82,9 @@ typedef struct gcp_type {
     const char *const *send_strip; /* body fields never sent besides rtype extra_fields */
     gcp_create_style_t create_style;
     gcp_update_style_t update_style;
-    int labels_verb;        /* compute: labels change through setLabels + labelFingerprint */
+    /* Fields changed through their own verb (POST <self>/<verb>) before
+     * the rest is sent with update_style; NULL-terminated by .path. */
+    const struct gcp_verb *verbs;
     const char *list_items; /* key of the items in a list answer; NULL = no read_many */
     const char *const *set_paths; /* arrays compared as sets (API reorders) */
     const char *const *ci_paths;  /* strings compared case-insensitively */
@@ -78,22 +100,6 @@ typedef struct gcp_type {
     void (*after_read)(rctx_t *c, const json_t *desired, json_t **live);
     const struct gcp_iam_kind *iam; /* IAM member types */
 } gcp_type_t;
-
-/* An IAM member type: how to name, read and write one resource's policy.
- * res is the resource part of the ID ("b/bucket", "projects/p/serviceAccounts/e", "p"). */
-typedef struct gcp_iam_kind {
-    const char *res_field; /* body field naming the resource ("bucket") */
-    char *(*res_of)(rctx_t *c, const char *field_value); /* NULL + c->err on bad input */
-    int (*get)(rctx_t *c, const char *res, json_t **policy, gcp_resp_t *r);
-    int (*set)(rctx_t *c, const char *res, const json_t *policy, gcp_resp_t *r);
-} gcp_iam_kind_t;
-
-/* Generic callbacks of IAM member types (type->data->iam set). */
-char *gcp_iam_member_id_of(rctx_t *c, const json_t *desired);
-int gcp_iam_member_read(rctx_t *c, const char *id, const json_t *desired, json_t **live);
-int gcp_iam_member_create(rctx_t *c, const json_t *desired, char **id, json_t **live);
-int gcp_iam_member_remove(rctx_t *c, const char *id, const json_t *live);
-int gcp_iam_member_import(rctx_t *c, const char *import_id, char **id, json_t **live);
 
 /* ---- generic rtype callbacks (the rtype_t.data must be a gcp_type_t) ---- */
 void gcp_res_defaults(const rtype_t *t, void *prov, const char *spec_name, json_t *body);
@@ -126,32 +132,19 @@ char *gcp_urlenc(const char *s);
 #define GCP_RTYPE_CALLBACKS_NODEFAULTS                                                         \
     .id_of = gcp_res_id_of, .read = gcp_res_read, .read_many = gcp_res_read_many,              \
     .create = gcp_res_create, .update = gcp_res_update, .remove = gcp_res_remove,              \
-    .import = gcp_res_import, .normalize = gcp_res_normalize
+    .import = gcp_res_import, .normalize = gcp_res_normalize, .ignored = gcp_res_ignored
 #define GCP_RTYPE_CALLBACKS .defaults = gcp_res_defaults, GCP_RTYPE_CALLBACKS_NODEFAULTS
 
-/* The rtype_t callbacks of an IAM member type. */
-#define GCP_IAM_CALLBACKS                                                                      \
-    .defaults = gcp_res_defaults, .id_of = gcp_iam_member_id_of, .read = gcp_iam_member_read, .create = gcp_iam_member_create, \
-    .update = gcp_res_update, .remove = gcp_iam_member_remove, .import = gcp_iam_member_import, \
-    .normalize = gcp_res_normalize
-/* The gcp_type_t of an IAM member type whose resource policy kind_ is
- * reached through api_, and the rtype_t fields it shares with the others
- * (fields: its extra and immutable fields; .required comes on top). */
-#define GCP_IAM_TYPE(api_, kind_)                                                              \
-    {.api = api_, .iam = kind_, .update_style = GCP_UPDATE_NONE,                               \
-     .ci_paths = (const char *const[]){"member", NULL}}
-#define GCP_IAM_RTYPE(name_, fields_, data_)                                                   \
-    .name = name_, .api = NULL, .message = NULL, .extra_fields = fields_, .immutable = fields_,  \
-    GCP_IAM_CALLBACKS, .data = data_
-/* Policy get/set helpers for IAM kinds: method + url, 0 on 2xx (policy is
- * the answer, or the answer's "policy" member), -1 otherwise (r filled;
- * 404 on get gives 0 and *policy NULL). */
-int gcp_iam_get(rctx_t *c, const char *api, const char *method, const char *url, const json_t *body,
-                json_t **policy, gcp_resp_t *r);
-int gcp_iam_set(rctx_t *c, const char *api, const char *method, const char *url, const json_t *body,
-                gcp_resp_t *r);
+/* Never diffed: the paths the schema marks output only (rtype.ignored). */
+int gcp_res_ignored(const rtype_t *t, const char *path);
 
 /* ---- helpers shared by the type families ---- */
+/* 1 when field is one of t's extra (plinth-only) fields. */
+int gcp_is_extra(const rtype_t *t, const char *field);
+/* The template variables of an ID per the type's id_tmpl (new object), or
+ * NULL + c->err when it does not have that form. */
+json_t *gcp_id_vars(rctx_t *c, const char *id);
+static inline int gcp_resp_ok(const gcp_resp_t *r) { return r->status >= 200 && r->status < 300; }
 #define GCP_TYPE(c) ((const gcp_type_t *)(c)->type->data)
 #define GCP_PROV(c) ((gcp_prov_t *)(c)->prov)
 
@@ -198,26 +191,9 @@ int gcp_call_wait(rctx_t *c, const char *method, const char *api, const char *ur
 /* Project number for a project id (cached; cloudresourcemanager). */
 char *gcp_project_number(rctx_t *c, const char *project);
 
-/* ---- IAM policy editing (pure functions, unit-tested) ---- */
-/* Adds member to the binding of (role, condition), creating the binding if
- * needed and merging duplicate bindings; sets version 3 when any binding
- * has a condition.  Returns 1 if the policy changed, 0 if already there. */
-int gcp_iam_add(json_t *policy, const char *role, const json_t *condition, const char *member);
-/* Removes only member from (role, condition); drops the binding when it
- * becomes empty.  Returns 1 if changed. */
-int gcp_iam_remove(json_t *policy, const char *role, const json_t *condition, const char *member);
-/* 1 when member is in (role, condition); emails compare case-insensitively. */
-int gcp_iam_has(const json_t *policy, const char *role, const json_t *condition, const char *member);
-
-/* The type tables (one file per family). */
-extern const rtype_t gcp_compute_network, gcp_compute_subnetwork, gcp_compute_firewall,
-    gcp_compute_router, gcp_compute_global_address, gcp_compute_instance;
-extern const rtype_t gcp_project_service, gcp_service_networking_connection;
-extern const rtype_t gcp_container_cluster, gcp_container_node_pool;
-extern const rtype_t gcp_sql_instance, gcp_sql_database, gcp_sql_user;
-extern const rtype_t gcp_storage_bucket, gcp_storage_bucket_iam_member;
-extern const rtype_t gcp_service_account, gcp_service_account_iam_member, gcp_project_iam_member;
-extern const rtype_t gcp_artifact_registry_repository;
-extern const rtype_t gcp_secret, gcp_secret_version;
+/* The type tables (one file per family), from the list in gcp_types.h. */
+#define GCP_TYPE_DECL(n) extern const rtype_t gcp_##n;
+GCP_TYPES(GCP_TYPE_DECL)
+#undef GCP_TYPE_DECL
 
 #endif

@@ -18,8 +18,8 @@ static const char *const strip_zone[] = {"zone", NULL};
     .api = "compute", .op_api = "compute", .name_field = "name", .create_style = GCP_CREATE_POST,      \
     .update_style = GCP_UPDATE_COMPUTE, .list_items = "items"
 
-static const char *const compute_output[] = {"id", "kind", "selfLink", "selfLinkWithId", "creationTimestamp",
-                                             "fingerprint", "labelFingerprint", NULL};
+/* Not marked output only in compute's schema (the rest is, see gcp_res_ignored). */
+static const char *const compute_output[] = {"selfLinkWithId", "fingerprint", "labelFingerprint", NULL};
 
 /* Compute accepts full URLs and partial ones ("projects/p/global/networks/n")
  * for references, not bare names: expand a bare name. */
@@ -60,59 +60,20 @@ static const gcp_type_t network_t = {
 };
 static const char *const net_immutable[] = {"name", "autoCreateSubnetworks", "description", "internalIpv6Range",
                                             "networkProfile", "enableUlaInternalIpv6", "IPv4Range", NULL};
-static const char *const net_ignore[] = {"id", "kind", "selfLink", "selfLinkWithId", "creationTimestamp",
-                                         "gatewayIPv4", "subnetworks", "peerings", "firewallPolicy", NULL};
 const rtype_t gcp_compute_network = {
     .name = "gcp.compute_network", .api = "compute", .message = "Network",
-    .extra_fields = extra_project, .immutable = net_immutable, .ignore = net_ignore,
+    .extra_fields = extra_project, .immutable = net_immutable,
     GCP_RTYPE_CALLBACKS_NODEFAULTS, .defaults = network_defaults, .data = &network_t,
 };
 
 /* ---- subnetwork ---- */
 
-static int subnet_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
-                         const strlist_t *changed, json_t **newlive) {
-    json_t *vars = gcp_tmpl_match("projects/{project}/regions/{region}/subnetworks/{name}", id);
-    if (!vars) {
-        perr_set(c->err, c->addr, "bad subnetwork ID %s", id);
-        return -1;
-    }
-    char *url = gcp_tmpl_fill("compute/v1/projects/{project}/regions/{region}/subnetworks/{name}", vars, c->err);
-    json_decref(vars);
-    strlist_t rest = {0};
-    int rc = 0;
-    for (size_t i = 0; i < changed->n && rc == 0; i++) {
-        const char *p = changed->v[i];
-        const char *verb = NULL, *field = NULL;
-        if (strcmp(p, "ipCidrRange") == 0) verb = "expandIpCidrRange", field = "ipCidrRange";
-        else if (strcmp(p, "privateIpGoogleAccess") == 0)
-            verb = "setPrivateIpGoogleAccess", field = "privateIpGoogleAccess";
-        if (!verb) {
-            strlist_add(&rest, p);
-            continue;
-        }
-        json_t *b = json_pack("{s:O}", field, json_object_get(desired, field));
-        char *u = xasprintf("%s/%s", url, verb);
-        rc = gcp_call_wait(c, "POST", "compute", u, b, 0);
-        free(u);
-        json_decref(b);
-    }
-    free(url);
-    if (rc == 0) {
-        /* The verbs moved the fingerprint: patch against a fresh read. */
-        json_t *cur = NULL;
-        if ((rc = gcp_res_read(c, id, desired, &cur)) == 0 && cur) {
-            if (rest.n) rc = gcp_res_update_std(c, id, desired, cur, &rest, newlive);
-            else *newlive = json_incref(cur);
-        } else if (rc == 0) {
-            perr_set(c->err, c->addr, "%s disappeared during update", id);
-            rc = -1;
-        }
-        json_decref(cur);
-    }
-    strlist_free(&rest);
-    return rc;
-}
+/* ipCidrRange only grows, through expandIpCidrRange. */
+static const gcp_verb_t subnet_verbs[] = {
+    {"ipCidrRange", "expandIpCidrRange", NULL, 0},
+    {"privateIpGoogleAccess", "setPrivateIpGoogleAccess", NULL, 0},
+    {NULL, NULL, NULL, 0},
+};
 
 static const char *const subnet_forms[] = {"{project}/{region}/{name}", "{region}/{name}", NULL};
 static const gcp_type_t subnet_t = {
@@ -125,16 +86,14 @@ static const gcp_type_t subnet_t = {
     .send_strip = strip_region,
     .set_paths = (const char *const[]){"secondaryIpRanges", NULL},
     .prepare = prepare_network_ref,
-    .update = subnet_update,
+    .verbs = subnet_verbs,
 };
 static const char *const subnet_immutable[] = {"name", "network", "region", "description", NULL};
 static const char *const subnet_required[] = {"network", "ipCidrRange", NULL};
 const rtype_t gcp_compute_subnetwork = {
     .name = "gcp.compute_subnetwork", .api = "compute", .message = "Subnetwork",
     .extra_fields = extra_project, .required = subnet_required, .immutable = subnet_immutable,
-    .ignore = (const char *const[]){"id", "kind", "selfLink", "creationTimestamp", "fingerprint", "gatewayAddress",
-                                    "state", "ipv6CidrRange", "ipv6GceEndpoint", "internalIpv6Prefix",
-                                    "externalIpv6Prefix", NULL},
+    .ignore = (const char *const[]){"fingerprint", "internalIpv6Prefix", "externalIpv6Prefix", NULL},
     GCP_RTYPE_CALLBACKS, .data = &subnet_t,
 };
 
@@ -189,7 +148,7 @@ static const gcp_type_t address_t = {
     .collection = "compute/v1/projects/{project}/global/addresses",
     .id_tmpl = "projects/{project}/global/addresses/{name}",
     .import_forms = net_forms,
-    .labels_verb = 1,
+    .verbs = (const gcp_verb_t[]){GCP_VERB_LABELS, {NULL, NULL, NULL, 0}},
     .prepare = prepare_network_ref,
 };
 const rtype_t gcp_compute_global_address = {
@@ -197,8 +156,7 @@ const rtype_t gcp_compute_global_address = {
     .extra_fields = extra_project,
     .immutable = (const char *const[]){"name", "address", "addressType", "prefixLength", "network", "purpose",
                                        "ipVersion", "description", "subnetwork", "networkTier", NULL},
-    .ignore = (const char *const[]){"id", "kind", "selfLink", "creationTimestamp", "labelFingerprint", "status",
-                                    "users", "region", NULL},
+    .ignore = (const char *const[]){"labelFingerprint", NULL},
     GCP_RTYPE_CALLBACKS, .data = &address_t,
 };
 
@@ -222,42 +180,14 @@ static int instance_prepare(rctx_t *c, const json_t *desired, json_t *body) {
     return 0;
 }
 
-/* metadata and tags change through setMetadata / setTags with their
- * fingerprints; labels through setLabels (labels_verb). */
-static int instance_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
-                           const strlist_t *changed, json_t **newlive) {
-    char *url = xasprintf("compute/v1/%s", id);
-    strlist_t rest = {0};
-    int rc = 0;
-    static const char *const verbs[][2] = {{"metadata", "setMetadata"}, {"tags", "setTags"}};
-    int done[2] = {0, 0};
-    for (size_t i = 0; i < changed->n && rc == 0; i++) {
-        const char *p = changed->v[i];
-        int k = jpath_under(p, "metadata") ? 0 : jpath_under(p, "tags") ? 1 : -1;
-        if (k < 0) {
-            strlist_add(&rest, p);
-            continue;
-        }
-        if (done[k]) continue;
-        done[k] = 1;
-        json_t *b = json_object_get(desired, verbs[k][0]) ? json_deep_copy(json_object_get(desired, verbs[k][0]))
-                                                          : json_object();
-        json_t *fp = jpath_get(live, k == 0 ? "metadata.fingerprint" : "tags.fingerprint");
-        if (fp) json_object_set(b, "fingerprint", fp);
-        char *u = xasprintf("%s/%s", url, verbs[k][1]);
-        rc = gcp_call_wait(c, "POST", "compute", u, b, 0);
-        free(u);
-        json_decref(b);
-    }
-    free(url);
-    if (rc == 0) {
-        json_t *cur = NULL;
-        if (rest.n) rc = gcp_res_update_std(c, id, desired, live, &rest, newlive);
-        else if ((rc = gcp_res_read(c, id, desired, &cur)) == 0) *newlive = cur;
-    }
-    strlist_free(&rest);
-    return rc;
-}
+/* metadata and tags change through setMetadata / setTags with their own
+ * fingerprints, labels through setLabels. */
+static const gcp_verb_t instance_verbs[] = {
+    {"metadata", "setMetadata", "metadata.fingerprint", 1},
+    {"tags", "setTags", "tags.fingerprint", 1},
+    GCP_VERB_LABELS,
+    {NULL, NULL, NULL, 0},
+};
 
 static const char *const inst_forms[] = {"{project}/{zone}/{name}", "{zone}/{name}", NULL};
 static const gcp_type_t instance_t = {
@@ -268,10 +198,9 @@ static const gcp_type_t instance_t = {
     .import_forms = inst_forms,
     .zone_field = "zone",
     .send_strip = strip_zone,
-    .labels_verb = 1,
+    .verbs = instance_verbs,
     .set_paths = (const char *const[]){"tags.items", NULL},
     .prepare = instance_prepare,
-    .update = instance_update,
 };
 const rtype_t gcp_compute_instance = {
     .name = "gcp.compute_instance", .api = "compute", .message = "Instance",
@@ -281,8 +210,7 @@ const rtype_t gcp_compute_instance = {
                                        "serviceAccounts", "guestAccelerators", "scheduling", "canIpForward",
                                        "description", "shieldedInstanceConfig", "confidentialInstanceConfig",
                                        "minCpuPlatform", "advancedMachineFeatures", NULL},
-    .ignore = (const char *const[]){"id", "kind", "selfLink", "creationTimestamp", "labelFingerprint", "status",
-                                    "statusMessage", "cpuPlatform", "fingerprint", "lastStartTimestamp",
-                                    "lastStopTimestamp", "metadata.fingerprint", "tags.fingerprint", NULL},
+    .ignore = (const char *const[]){"labelFingerprint", "fingerprint", "metadata.fingerprint",
+                                    "tags.fingerprint", NULL},
     GCP_RTYPE_CALLBACKS, .data = &instance_t,
 };

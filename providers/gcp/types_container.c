@@ -226,12 +226,7 @@ const rtype_t gcp_container_cluster = {
                                        "enableKubernetesAlpha", "initialNodeCount", "nodePools", "nodeConfig",
                                        "description", "confidentialNodes", "autopilot", "initialClusterVersion",
                                        "project", NULL},
-    .ignore = (const char *const[]){"selfLink", "id", "endpoint", "createTime", "expireTime", "status",
-                                    "statusMessage", "conditions", "currentMasterVersion", "currentNodeVersion",
-                                    "currentNodeCount", "nodeIpv4CidrSize", "servicesIpv4Cidr", "instanceGroupUrls",
-                                    "zone", "labelFingerprint", "etag", "masterAuth.clusterCaCertificate",
-                                    "privateClusterConfig.peeringName", "privateClusterConfig.privateEndpoint",
-                                    "privateClusterConfig.publicEndpoint", NULL},
+    .ignore = (const char *const[]){"conditions", "labelFingerprint", "etag", NULL},
     GCP_RTYPE_CALLBACKS, .data = &cluster_t,
 };
 
@@ -359,7 +354,6 @@ const rtype_t gcp_container_node_pool = {
                                        "config.minCpuPlatform", "config.localSsdCount", "config.shieldedInstanceConfig",
                                        "config.reservationAffinity", "config.sandboxConfig", "config.bootDiskKmsKey",
                                        "config.nodeGroup", "config.advancedMachineFeatures", NULL},
-    .ignore = (const char *const[]){"selfLink", "status", "statusMessage", "conditions", "instanceGroupUrls",
-                                    "podIpv4CidrSize", "updateInfo", "etag", NULL},
+    .ignore = (const char *const[]){"conditions", "etag", NULL},
     GCP_RTYPE_CALLBACKS, .data = &pool_t,
 };

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/jpath.h"
-#include "providers/gcp/gcp_res.h"
+#include "providers/gcp/gcp_iam.h"
 
 /* ---- service account ---- */
 
@@ -65,8 +65,7 @@ const rtype_t gcp_service_account = {
     .name = "gcp.service_account", .api = "iam", .message = "ServiceAccount",
     .extra_fields = (const char *const[]){"project", "accountId", NULL},
     .immutable = (const char *const[]){"accountId", "project", NULL},
-    .ignore = (const char *const[]){"name", "email", "uniqueId", "oauth2ClientId", "projectId", "disabled", "etag",
-                                    NULL},
+    .ignore = (const char *const[]){"name", "etag", NULL},
     GCP_RTYPE_CALLBACKS, .data = &sa_t,
 };
 

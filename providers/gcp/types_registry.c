@@ -44,7 +44,6 @@ const rtype_t gcp_artifact_registry_repository = {
     .immutable = (const char *const[]){"repositoryId", "location", "project", "format", "mode", "kmsKeyName",
                                        "remoteRepositoryConfig", "mavenConfig.versionPolicy",
                                        "mavenConfig.allowSnapshotOverwrites", NULL},
-    .ignore = (const char *const[]){"name", "createTime", "updateTime", "sizeBytes", "registryUri", "satisfiesPzs",
-                                    "satisfiesPzi", NULL},
+    .ignore = (const char *const[]){"name", NULL},
     GCP_RTYPE_CALLBACKS, .data = &repo_t,
 };

@@ -42,7 +42,7 @@ const rtype_t gcp_secret = {
     .name = "gcp.secret", .api = "secretmanager", .message = "Secret",
     .extra_fields = (const char *const[]){"project", "secretId", NULL},
     .immutable = (const char *const[]){"secretId", "project", "replication", NULL},
-    .ignore = (const char *const[]){"name", "createTime", "etag", "ttl", NULL},
+    .ignore = (const char *const[]){"etag", "ttl", NULL},
     GCP_RTYPE_CALLBACKS_NODEFAULTS, .defaults = secret_defaults, .data = &secret_t,
 };
 
@@ -247,6 +247,6 @@ const rtype_t gcp_secret_version = {
     .required = (const char *const[]){"secret", NULL},
     .immutable = (const char *const[]){"project", "secret", "secret_data", NULL},
     .sensitive = (const char *const[]){"secret_data", "payload.data", NULL},
-    .ignore = (const char *const[]){"name", "createTime", "destroyTime", "state", "etag", "generate", NULL},
+    .ignore = (const char *const[]){"generate", NULL},
     GCP_RTYPE_CALLBACKS, .data = &version_t,
 };

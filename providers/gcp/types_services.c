@@ -265,6 +265,5 @@ const rtype_t gcp_service_networking_connection = {
     .options = (const char *const[]){"deletion_policy", NULL},
     .required = (const char *const[]){"network", "reservedPeeringRanges", NULL},
     .immutable = (const char *const[]){"network", "service", "project", NULL},
-    .ignore = (const char *const[]){"peering", NULL},
     GCP_RTYPE_CALLBACKS_NODEFAULTS, .defaults = conn_defaults, .data = &conn_t,
 };

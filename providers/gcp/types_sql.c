@@ -84,10 +84,8 @@ const rtype_t gcp_sql_instance = {
     .sensitive = (const char *const[]){"rootPassword", NULL},
     .ignore = (const char *const[]){"rootPassword", "connectionName", "ipAddresses", "serverCaCert",
                                     "serviceAccountEmailAddress", "state", "gceZone", "secondaryGceZone",
-                                    "backendType", "createTime", "databaseInstalledVersion", "maintenanceVersion",
-                                    "availableMaintenanceVersions", "upgradableDatabaseVersions", "dnsName",
-                                    "dnsNames", "selfLink", "settings.settingsVersion", "instanceType", "kind",
-                                    "etag", NULL},
+                                    "backendType", "maintenanceVersion", "selfLink",
+                                    "settings.settingsVersion", "instanceType", "kind", "etag", NULL},
     GCP_RTYPE_CALLBACKS, .data = &instance_t,
 };
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/jpath.h"
-#include "providers/gcp/gcp_res.h"
+#include "providers/gcp/gcp_iam.h"
 
 /* ---- bucket ---- */
 

@@ -27,11 +27,10 @@ export GOOGLE_OAUTH_ACCESS_TOKEN=test-token
 FIX=$(pwd)/tests/fixtures/types
 [ -d "$FIX" ] || fail "no $FIX (run from the repository root)"
 
-ALL_TYPES="project_service compute_network compute_subnetwork compute_firewall compute_router
-compute_global_address service_networking_connection compute_instance container_cluster
-container_node_pool sql_instance sql_database sql_user storage_bucket storage_bucket_iam_member
-service_account service_account_iam_member project_iam_member artifact_registry_repository secret
-secret_version"
+# The types are the X(...) list of providers/gcp/gcp_types.h (the same list
+# the provider registers); each needs a fixture and a describe() entry.
+ALL_TYPES=$(sed -n 's/^ *X(\([a-z0-9_]*\)).*/\1/p' providers/gcp/gcp_types.h | tr '\n' ' ')
+[ -n "$ALL_TYPES" ] || fail "no types found in providers/gcp/gcp_types.h"
 TYPES=${MATRIX_TYPES:-$ALL_TYPES}
 
 # Per type: the resource under test, the in-place change (var=value, or

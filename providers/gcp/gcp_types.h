@@ -1,0 +1,34 @@
+/* gcp_types.h: the one list of GCP resource types.  X(n) names the type
+ * "gcp.n" whose table is `const rtype_t gcp_n` (in a types_*.c file).  The
+ * list feeds the declarations (gcp_res.h), the provider's registry
+ * (gcp_provider.c, in this order), the unit tests' per-type checks
+ * (tests/unit/test_gcp_types.c) and the lifecycle matrix
+ * (tests/integration/gcp_types_matrix.sh reads the X(...) lines, one per
+ * line, and runs tests/fixtures/types/<n>.lua for each). */
+#ifndef PLINTH_GCP_TYPES_H
+#define PLINTH_GCP_TYPES_H
+
+#define GCP_TYPES(X)                                                                                                   \
+    X(compute_network)                                                                                                 \
+    X(compute_subnetwork)                                                                                              \
+    X(compute_firewall)                                                                                                \
+    X(compute_router)                                                                                                  \
+    X(compute_global_address)                                                                                          \
+    X(compute_instance)                                                                                                \
+    X(project_service)                                                                                                 \
+    X(service_networking_connection)                                                                                   \
+    X(container_cluster)                                                                                               \
+    X(container_node_pool)                                                                                             \
+    X(sql_instance)                                                                                                    \
+    X(sql_database)                                                                                                    \
+    X(sql_user)                                                                                                        \
+    X(storage_bucket)                                                                                                  \
+    X(storage_bucket_iam_member)                                                                                       \
+    X(service_account)                                                                                                 \
+    X(service_account_iam_member)                                                                                      \
+    X(project_iam_member)                                                                                              \
+    X(artifact_registry_repository)                                                                                    \
+    X(secret)                                                                                                          \
+    X(secret_version)
+
+#endif
