@@ -1,6 +1,8 @@
 /* backend_local.c: state in a local file.  Writes are atomic (temp + fsync
  * + rename) and keep the previous version as "<path>.backup"; the lock is
- * "<path>.lock", created exclusively and holding who/where/why as JSON. */
+ * "<path>.lock", created exclusively and holding who/where/why as JSON;
+ * the journal of changes since the last write (state_journal.c) is
+ * "<path>.journal", appended to and fsynced. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -14,7 +16,8 @@
 #include "state.h"
 
 typedef struct local {
-    char *path, *lock_path, *backup_path;
+    char *path, *lock_path, *backup_path, *journal_path;
+    int jfd;                /* the journal open for appending, or -1 */
     state_lock_info_t held; /* our lock, held.id[0] == 0 when none */
     time_t heartbeat_at;    /* when we last refreshed held.heartbeat */
 } local_t;
@@ -107,15 +110,6 @@ static int keep_backup(local_t *l, perr_t *e) {
     return rc;
 }
 
-static int local_write(backend_t *b, const char *data, size_t len, perr_t *e) {
-    local_t *l = b->impl;
-    if (dir_of(l->path, e) != 0) return -1;
-    if (keep_backup(l, e) != 0) return -1;
-    if (util_write_atomic(l->path, data, len, e) != 0) return -1;
-    heartbeat(l);
-    return 0;
-}
-
 /* Writes all of data to fd and fsyncs it; 0 or -1 (errno set). */
 static int write_all(int fd, const char *data, size_t len) {
     size_t off = 0;
@@ -127,6 +121,61 @@ static int write_all(int fd, const char *data, size_t len) {
     }
     return fsync(fd);
 }
+
+static void journal_close(local_t *l) {
+    if (l->jfd >= 0) close(l->jfd);
+    l->jfd = -1;
+}
+
+/* A fresh journal appears whole (temp + rename); later groups are
+ * appended to it and fsynced: one small write and one fsync per group. */
+static int local_journal_append(backend_t *b, const char *data, size_t len, bool fresh, perr_t *e) {
+    local_t *l = b->impl;
+    if (fresh) {
+        journal_close(l);
+        if (util_write_atomic(l->journal_path, data, len, e) != 0) return -1;
+        heartbeat(l);
+        return 0;
+    }
+    if (l->jfd < 0) l->jfd = open(l->journal_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (l->jfd < 0 || write_all(l->jfd, data, len) != 0) {
+        perr_set(e, l->journal_path, "cannot append to the state journal: %s", strerror(errno));
+        journal_close(l);
+        return -1;
+    }
+    heartbeat(l);
+    return 0;
+}
+
+static int local_journal_read(backend_t *b, char **data, size_t *len, perr_t *e) {
+    local_t *l = b->impl;
+    *data = util_read_file(l->journal_path, len, e);
+    if (!*data && access(l->journal_path, F_OK) != 0 && errno == ENOENT) {
+        perr_clear(e);
+        return 0;
+    }
+    return *data ? 0 : -1;
+}
+
+static int local_journal_clear(backend_t *b, perr_t *e) {
+    local_t *l = b->impl;
+    journal_close(l);
+    if (unlink(l->journal_path) != 0 && errno != ENOENT) {
+        perr_set(e, l->journal_path, "cannot remove the state journal: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int local_write(backend_t *b, const char *data, size_t len, perr_t *e) {
+    local_t *l = b->impl;
+    if (dir_of(l->path, e) != 0) return -1;
+    if (keep_backup(l, e) != 0) return -1;
+    if (util_write_atomic(l->path, data, len, e) != 0) return -1;
+    heartbeat(l);
+    return 0;
+}
+
 
 /* Creates the lock file exclusively, complete from its first instant: the
  * JSON goes to a private temp file that is then hard-linked to the lock
@@ -247,6 +296,8 @@ static void local_free(backend_t *b) {
     free(l->path);
     free(l->lock_path);
     free(l->backup_path);
+    free(l->journal_path);
+    journal_close(l);
     free(l);
     free(b->describe);
     free(b);
@@ -258,12 +309,17 @@ backend_t *backend_local_new(const char *path) {
     l->path = xstrdup(path);
     l->lock_path = xasprintf("%s.lock", path);
     l->backup_path = xasprintf("%s.backup", path);
+    l->journal_path = xasprintf("%s.journal", path);
+    l->jfd = -1;
     b->kind = "local";
     b->read = local_read;
     b->write = local_write;
     b->lock = local_lock;
     b->unlock = local_unlock;
     b->lock_info = local_lock_info;
+    b->journal_append = local_journal_append;
+    b->journal_read = local_journal_read;
+    b->journal_clear = local_journal_clear;
     b->free = local_free;
     b->describe = xasprintf("local state %s", path);
     b->impl = l;

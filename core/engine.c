@@ -273,6 +273,7 @@ void *engine_provider(engine_t *e, const rtype_t *t, perr_t *err) {
 }
 
 int engine_save_state(engine_t *e, perr_t *err) {
+    if (e->saver) return state_commit(e->saver, err);
     pthread_mutex_lock(&e->state_mu);
     int rc = state_save(e->backend, e->state, err);
     pthread_mutex_unlock(&e->state_mu);

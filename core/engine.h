@@ -60,6 +60,7 @@ typedef struct engine {
     int emu_pid;          /* --local: the emulator we started */
     char *local_dir;      /* .plinth/local beside the spec (--local) */
     pthread_mutex_t state_mu;
+    state_saver_t *saver; /* during apply: group commit of state saves, or NULL */
     volatile sig_atomic_t *stop;
     ui_t *ui;
 } engine_t;
@@ -70,7 +71,8 @@ engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *s
 void engine_close(engine_t *e);
 /* Provider instance for a type, opening it on first use (thread-safe). */
 void *engine_provider(engine_t *e, const rtype_t *t, perr_t *err);
-/* Saves state now (under state_mu). */
+/* Saves state now (takes state_mu): a whole write, or while an apply
+ * runs (e->saver set) a group commit of what changed (state_commit). */
 int engine_save_state(engine_t *e, perr_t *err);
 
 typedef enum { ACT_NOOP, ACT_CREATE, ACT_UPDATE, ACT_REPLACE, ACT_DELETE } plan_act_t;

@@ -208,11 +208,21 @@ int plan_refresh(engine_t *e, plan_t *p) {
     /* Batches for types with read_many and more than one item. */
     j.btype = xcalloc(j.n + 1, sizeof *j.btype);
     j.single = xcalloc(j.n + 1, sizeof *j.single);
+    /* Items per type, counted once: O(items x types), not O(items^2). */
+    const rtype_t **types = xcalloc(j.n + 1, sizeof *types);
+    size_t *counts = xcalloc(j.n + 1, sizeof *counts), ntypes = 0;
+    size_t *type_of = xcalloc(j.n + 1, sizeof *type_of);
     for (size_t k = 0; k < j.n; k++) {
         const rtype_t *t = p->items[j.idx[k]].type;
-        size_t cnt = 0;
-        for (size_t m = 0; m < j.n; m++) cnt += p->items[j.idx[m]].type == t;
-        if (t->read_many && !t->local_state && cnt > 1) {
+        size_t ti;
+        for (ti = 0; ti < ntypes && types[ti] != t; ti++) {}
+        if (ti == ntypes) types[ntypes++] = t;
+        counts[ti]++;
+        type_of[k] = ti;
+    }
+    for (size_t k = 0; k < j.n; k++) {
+        const rtype_t *t = p->items[j.idx[k]].type;
+        if (t->read_many && !t->local_state && counts[type_of[k]] > 1) {
             size_t b;
             for (b = 0; b < j.nb && j.btype[b] != t; b++) {}
             if (b == j.nb) j.btype[j.nb++] = t;
@@ -220,6 +230,9 @@ int plan_refresh(engine_t *e, plan_t *p) {
             j.single[j.nsingle++] = j.idx[k];
         }
     }
+    free(types);
+    free(counts);
+    free(type_of);
     /* Batches first (one list call per type and scope), then single reads
      * for the rest, including items of batches that could not be done. */
     walk_t *w = walk_new(j.nb);

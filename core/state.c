@@ -2,6 +2,7 @@
  * validation, the addr index, and state_load/state_save over a backend.
  * The backends themselves live in backend_local.c and backend_gcs.c. */
 #include "state.h"
+#include "state_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -119,6 +120,7 @@ void state_free(state_t *s) {
     for (size_t i = 0; i < s->nres; i++) res_clear(&s->res[i]);
     free(s->res);
     json_decref(s->outputs);
+    strlist_free(&s->changed);
     if (s->index) free(s->index->slot);
     free(s->index);
     free(s);
@@ -152,9 +154,23 @@ static state_res_t *res_append(state_t *s, const char *addr) {
     return r;
 }
 
+static void mark(state_t *s, state_res_t *r, const char *addr) {
+    if (r && r->dirty) return;
+    if (r) r->dirty = true;
+    strlist_add(&s->changed, addr);
+}
+
+void state_touch(state_t *s, const char *addr) { mark(s, state_find(s, addr), addr); }
+
+void state_clear_changes(state_t *s) {
+    for (size_t i = 0; i < s->nres; i++) s->res[i].dirty = false;
+    strlist_free(&s->changed);
+}
+
 state_res_t *state_upsert(state_t *s, const char *addr, const char *type) {
     state_res_t *r = state_find(s, addr);
     if (!r) r = res_append(s, addr);
+    mark(s, r, addr);
     if (type && (!r->type || strcmp(r->type, type) != 0)) {
         free(r->type);
         r->type = xstrdup(type);
@@ -165,6 +181,7 @@ state_res_t *state_upsert(state_t *s, const char *addr, const char *type) {
 int state_remove(state_t *s, const char *addr) {
     long i = find_index(s, addr);
     if (i < 0) return -1;
+    mark(s, NULL, addr);
     res_clear(&s->res[i]);
     memmove(&s->res[i], &s->res[i + 1], (s->nres - (size_t)i - 1) * sizeof *s->res);
     s->nres--;
@@ -183,8 +200,11 @@ int state_rename(state_t *s, const char *from, const char *to, perr_t *e) {
         perr_set(e, to, "cannot move %s to %s: %s already exists in state", from, to, to);
         return -1;
     }
+    mark(s, NULL, from);
     free(s->res[i].addr);
     s->res[i].addr = xstrdup(to);
+    s->res[i].dirty = false;
+    mark(s, &s->res[i], to);
     if (s->index) index_rebuild(s);
     return 0;
 }
@@ -219,6 +239,23 @@ static json_t *jstr(const char *s) {
     return j;
 }
 
+json_t *state_res_json(const state_res_t *r) {
+    json_t *o = json_object();
+    json_object_set_new(o, "addr", jstr(r->addr));
+    json_object_set_new(o, "type", r->type ? jstr(r->type) : json_null());
+    json_object_set_new(o, "id", r->id ? jstr(r->id) : json_null());
+    json_t *attrs = state_attrs((state_res_t *)r);
+    json_object_set(o, "attrs", attrs ? attrs : json_null());
+    json_object_set(o, "applied", r->applied ? r->applied : json_null());
+    json_object_set_new(o, "applied_hash", json_string(r->applied_hash));
+    json_t *deps = json_array();
+    for (size_t d = 0; d < r->deps.n; d++) json_array_append_new(deps, jstr(r->deps.v[d]));
+    json_object_set_new(o, "deps", deps);
+    json_object_set_new(o, "pending", r->pending ? jstr(r->pending) : json_null());
+    json_object_set(o, "resume", r->resume ? r->resume : json_null());
+    return o;
+}
+
 char *state_dump(const state_t *s) {
     json_t *root = json_object();
     json_object_set_new(root, "format", json_integer(STATE_FORMAT));
@@ -234,23 +271,7 @@ char *state_dump(const state_t *s) {
     for (size_t i = 0; i < s->nres; i++) order[i] = &s->res[i];
     qsort(order, s->nres, sizeof *order, res_ptr_cmp);
     json_t *arr = json_array();
-    for (size_t i = 0; i < s->nres; i++) {
-        const state_res_t *r = order[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "addr", jstr(r->addr));
-        json_object_set_new(o, "type", r->type ? jstr(r->type) : json_null());
-        json_object_set_new(o, "id", r->id ? jstr(r->id) : json_null());
-        json_t *attrs = state_attrs((state_res_t *)r);
-        json_object_set(o, "attrs", attrs ? attrs : json_null());
-        json_object_set(o, "applied", r->applied ? r->applied : json_null());
-        json_object_set_new(o, "applied_hash", json_string(r->applied_hash));
-        json_t *deps = json_array();
-        for (size_t d = 0; d < r->deps.n; d++) json_array_append_new(deps, jstr(r->deps.v[d]));
-        json_object_set_new(o, "deps", deps);
-        json_object_set_new(o, "pending", r->pending ? jstr(r->pending) : json_null());
-        json_object_set(o, "resume", r->resume ? r->resume : json_null());
-        json_array_append_new(arr, o);
-    }
+    for (size_t i = 0; i < s->nres; i++) json_array_append_new(arr, state_res_json(order[i]));
     free(order);
     /* Layout: the header indented, then one resource per line, compact.
      * A state of a thousand resources is then a third smaller and parses
@@ -309,6 +330,14 @@ static bool is_hex64(const char *h) {
         if (!((*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'f'))) return false;
     return true;
 }
+
+static int parse_res(json_t *o, size_t i, const char *where, state_res_t *r, perr_t *e);
+
+int state_res_parse(json_t *o, size_t i, const char *where, state_res_t *r, perr_t *e) {
+    return parse_res(o, i, where, r, e);
+}
+
+void state_res_clear(state_res_t *r) { res_clear(r); }
 
 /* Validates resources[i] and fills r (r->addr first, so res_clear works). */
 static int parse_res(json_t *o, size_t i, const char *where, state_res_t *r, perr_t *e) {
@@ -688,6 +717,28 @@ static int stored_lineage(const char *data, size_t len, char out[37]) {
     return l ? 0 : -1;
 }
 
+/* The journal a killed run left behind, on top of the state it follows. */
+static int replay_journal(backend_t *b, state_t *s, perr_t *e) {
+    b->journal_bytes = 0;
+    b->journal_compact = false;
+    if (!b->journal_read) return 0;
+    char *data = NULL;
+    size_t len = 0;
+    if (b->journal_read(b, &data, &len, e) != 0) return -1;
+    if (!data) return 0;
+    char *where = xasprintf("%s (journal)", b->describe);
+    int rc = state_journal_replay(s, data, len, where, e);
+    free(where);
+    free(data);
+    if (rc != 0) {
+        perr_wrap(e, "state journal is corrupt and was left untouched (fix or remove it)");
+        return -1;
+    }
+    state_clear_changes(s);
+    b->journal_compact = true; /* its tail may be torn: never append to it */
+    return 0;
+}
+
 int state_load(backend_t *b, state_t **out, perr_t *e) {
     char *data = NULL;
     size_t len = 0;
@@ -707,6 +758,11 @@ int state_load(backend_t *b, state_t **out, perr_t *e) {
     }
     snprintf(b->lineage, sizeof b->lineage, "%s", (*out)->lineage);
     b->lineage_known = true;
+    if (replay_journal(b, *out, e) != 0) {
+        state_free(*out);
+        *out = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -740,7 +796,7 @@ static int check_saveable(const state_t *s, perr_t *e) {
     return 0;
 }
 
-int state_save(backend_t *b, state_t *s, perr_t *e) {
+int state_save_check(backend_t *b, state_t *s, perr_t *e) {
     if (check_saveable(s, e) != 0) return -1;
     if (!b->lineage_known) {
         char *data = NULL;
@@ -768,6 +824,21 @@ int state_save(backend_t *b, state_t *s, perr_t *e) {
                  (long long)s->serial);
         return -1;
     }
+    return 0;
+}
+
+void state_saved_whole(backend_t *b, const state_t *s) {
+    snprintf(b->lineage, sizeof b->lineage, "%s", s->lineage);
+    perr_t e2 = {0};
+    /* A journal left behind (clear failed) follows an older serial and is
+     * never replayed; the next commit replaces it. */
+    if (b->journal_clear) b->journal_clear(b, &e2);
+    b->journal_bytes = 0;
+    b->journal_compact = false;
+}
+
+int state_save(backend_t *b, state_t *s, perr_t *e) {
+    if (state_save_check(b, s, e) != 0) return -1;
     s->serial++;
     char *data = state_dump(s);
     int rc = b->write(b, data, strlen(data), e);
@@ -776,7 +847,8 @@ int state_save(backend_t *b, state_t *s, perr_t *e) {
         s->serial--;
         return -1;
     }
-    snprintf(b->lineage, sizeof b->lineage, "%s", s->lineage);
+    state_clear_changes(s);
+    state_saved_whole(b, s);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #define PLINTH_STATE_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,6 +37,7 @@ typedef struct state_res {
     strlist_t deps;    /* addresses this resource depended on when applied */
     char *pending;     /* NULL, "create", "update" or "delete": started, outcome unknown */
     json_t *resume;    /* provider checkpoint data for the pending operation, or NULL */
+    bool dirty;        /* private: changed since the last save (see state_touch) */
 } state_res_t;
 
 typedef struct state {
@@ -46,6 +48,7 @@ typedef struct state {
     state_res_t *res; /* order unspecified (sorted by addr after state_parse/state_sort) */
     size_t nres, cap;
     struct state_index *index; /* private: addr -> slot, kept by the state_* functions */
+    strlist_t changed; /* private: addresses changed since the last save (journal) */
 } state_t;
 
 state_t *state_new(void); /* empty, fresh lineage, serial 0 */
@@ -73,6 +76,10 @@ int state_remove(state_t *s, const char *addr); /* 0 removed, -1 absent */
 int state_rename(state_t *s, const char *from, const char *to, perr_t *e);
 /* Sorts res[] by addr (for listing). */
 void state_sort(state_t *s);
+/* Marks addr's entry as changed after its fields were set directly, so
+ * that the next journal commit (state_commit) records it.  state_upsert,
+ * state_remove and state_rename mark on their own. */
+void state_touch(state_t *s, const char *addr);
 
 /* Lock information, as stored in the lock file / object. */
 typedef struct state_lock_info {
@@ -116,6 +123,20 @@ struct backend {
      * whether it is known yet (state_save reads once when it is not). */
     char lineage[37];
     bool lineage_known;
+    /* Optional journal (all three NULL when the backend has none: every
+     * commit is then a whole write).  append makes data durable at the
+     * end of the journal (fresh: the journal is replaced by data, which
+     * becomes visible whole or not at all); read returns all of it (*data
+     * NULL when there is none); clear removes it. */
+    int (*journal_append)(backend_t *b, const char *data, size_t len, bool fresh, perr_t *e);
+    int (*journal_read)(backend_t *b, char **data, size_t *len, perr_t *e);
+    int (*journal_clear)(backend_t *b, perr_t *e);
+    /* Kept by state_load/state_save/state_commit: bytes in the journal since
+     * the last whole write (0: none yet, the next commit starts it), and
+     * whether the next commit must be a whole write (a journal was found
+     * on load: its tail may be torn, so it is never appended to). */
+    size_t journal_bytes;
+    bool journal_compact;
 };
 
 /* Local file backend: path of the state file. */
@@ -133,10 +154,35 @@ backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *pre
                            const char *env_name, perr_t *e);
 
 /* Convenience over a backend: load (empty state when none exists yet,
- * error when corrupt, never overwriting it) and save (serial+1, then
- * write).  state_save refuses to write a state whose lineage differs from
- * the stored one. */
+ * error when corrupt, never overwriting it; a journal left by a run that
+ * was killed is replayed on top) and save (serial+1, then a whole write,
+ * then the journal is removed).  state_save refuses to write a state
+ * whose lineage differs from the stored one. */
 int state_load(backend_t *b, state_t **out, perr_t *e);
 int state_save(backend_t *b, state_t *s, perr_t *e);
+
+/* Group commit (state_journal.c), for many threads finishing work on one
+ * state guarded by mu.  state_commit (called WITHOUT mu held) returns once
+ * every change made to s before the call is durable: the entries changed
+ * since the last commit are appended to the backend's journal as one
+ * record each, and one fsync serves every thread waiting meanwhile.  The
+ * journal is compacted into a whole write when it outgrows the state (so
+ * the cost stays linear in the changes); backends without a journal get
+ * a whole write per group.  The state file itself is only ever replaced
+ * atomically, so it is valid at every instant; a SIGKILL loses only
+ * changes whose commit had not returned.
+ *
+ * Journal format: JSON lines; the first {"journal":1,"lineage":L,
+ * "serial":S} names the state it follows (replayed only on top of that
+ * lineage and serial), then {"serial":N,"put":{resource entry}} or
+ * {"serial":N,"rm":"addr"}.  A torn last line is ignored. */
+typedef struct state_saver state_saver_t;
+state_saver_t *state_saver_new(backend_t *b, state_t *s, pthread_mutex_t *mu);
+void state_saver_free(state_saver_t *sv);
+int state_commit(state_saver_t *sv, perr_t *e);
+/* Applies a journal's records to s (loaded from the state the journal
+ * follows); 0 also when the journal belongs to another serial or lineage
+ * (then nothing is applied), -1 with e when it is corrupt. */
+int state_journal_replay(state_t *s, const char *data, size_t len, const char *where, perr_t *e);
 
 #endif
