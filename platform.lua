@@ -13,6 +13,9 @@ local project = var("project", { default = "plinth-demo", description = "Google 
 local region = var("region", { default = "europe-west1" })
 local env = var("env", { default = "dev", description = "dev, staging or prod" })
 
+-- State: in Cloud Storage when CI names the bucket (--backend-config
+-- bucket=... or PLINTH_STATE_BUCKET), in .plinth/ beside this file otherwise.
+backend "gcs" { prefix = "plinth" }
 provider "gcp" { project = project, region = region }
 
 -- A file variable: nil when unset, else the file's text (read relative to this spec).

@@ -11,11 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/cli_ci.h"
 #include "core/engine.h"
+#include "core/env.h"
 #include "core/jpath.h"
 #include "core/plan_int.h"
+#include "core/plan_tfjson.h"
 #include "core/ref.h"
 #include "core/ui.h"
+#include "core/ui_json.h"
 #include "core/validate.h"
 #include "providers/k8s/k8s.h"
 
@@ -25,6 +29,7 @@ typedef struct cli {
     strlist_t args;
     bool json, detailed, auto_approve, no_color, refresh_only, destroy, force;
     const char *out;
+    const char *ttl; /* apply --ttl */
     volatile sig_atomic_t *stop;
     ui_t *ui;
 } cli_t;
@@ -35,8 +40,11 @@ static const char usage[] =
     "              [--backend-config k=v]... COMMAND\n"
     "  validate                      load and check the spec; no API calls\n"
     "  plan  [--out FILE] [--json] [--detailed-exitcode] [--target ADDR]... [--refresh-only] [--destroy]\n"
-    "  apply [PLANFILE] [--auto-approve] [--target ADDR]... [--replace ADDR]...\n"
-    "  destroy [--auto-approve] [--target ADDR]...\n"
+    "  apply [PLANFILE] [--auto-approve] [--target ADDR]... [--replace ADDR]... [--ttl 72h] [--json]\n"
+    "  destroy [--auto-approve] [--target ADDR]... [--json]\n"
+    "  show [--json] PLANFILE        a saved plan (--json: Terraform's JSON plan format)\n"
+    "  drift [--json]                exit 2 when something changed outside plinth\n"
+    "  env list [--json] | env gc [--auto-approve]   environments in the backend; destroy expired ones\n"
     "  import ADDR ID\n"
     "  output [NAME] [--json]\n"
     "  state list | show ADDR | rm ADDR | mv FROM TO | pull | push FILE | unlock LOCK_ID\n"
@@ -100,6 +108,7 @@ static int parse(cli_t *c, int argc, char **argv) {
         else if (OPT("--destroy")) c->destroy = true;
         else if (OPT("--force")) c->force = true;
         else if (OPT("--out")) VAL(c->out);
+        else if (OPT("--ttl")) VAL(c->ttl);
         else if (OPT("--target")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.targets, argv[++i]); }
         else if (OPT("--replace")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.replace, argv[++i]); }
         else if (OPT("--backend-config")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.backend_config, argv[++i]); }
@@ -153,6 +162,7 @@ static int write_planfile(cli_t *c, engine_t *e, plan_t *p) {
                             plan_to_json(p));
     for (size_t i = 0; i < c->eo.spec.vars.n; i++)
         json_array_append_new(json_object_get(doc, "vars"), json_string(c->eo.spec.vars.v[i]));
+    json_object_set_new(doc, "tfplan", plan_tfjson(e, p));
     char *s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     perr_t err = {0};
     int rc = util_write_atomic(c->out, s, strlen(s), &err);
@@ -163,19 +173,14 @@ static int write_planfile(cli_t *c, engine_t *e, plan_t *p) {
 }
 
 static int cmd_plan(cli_t *c) {
+    if (c->json) uij_begin();
     engine_t *e = open_engine(c, "plan", true);
     if (!e) return 1;
     plan_opts_t po = {c->destroy, c->refresh_only};
     plan_t *p = NULL;
     int rc = plan_build(e, &po, &p);
     if (rc == 0) {
-        if (c->json) {
-            json_t *j = plan_to_json(p);
-            ui_json(c->ui, j);
-            json_decref(j);
-        } else {
-            ui_plan(c->ui, p);
-        }
+        ui_plan(c->ui, p); /* with --json: the JSON-lines stream */
         if (c->out && write_planfile(c, e, p) != 0) rc = -1;
         else if (c->out && !c->json) ui_out(c->ui, "Saved the plan to %s; apply it with: plinth apply %s\n", c->out, c->out);
     }
@@ -214,7 +219,9 @@ static void save_outputs(engine_t *e, cli_t *c) {
     e->state->outputs = o;
     pthread_mutex_unlock(&e->state_mu);
     engine_save_state(e, &err);
-    if (json_object_size(o)) {
+    if (uij_on()) {
+        uij_outputs(o);
+    } else if (json_object_size(o)) {
         ui_out(c->ui, "\nOutputs:\n\n");
         const char *k;
         json_t *v;
@@ -255,6 +262,12 @@ static int check_planfile(cli_t *c, engine_t *e, plan_t *p, json_t *pf) {
 
 static int run_apply(cli_t *c, bool destroy) {
     json_t *pf = NULL;
+    int64_t ttl_s = 0;
+    if (c->ttl && (destroy || env_parse_ttl(c->ttl, &ttl_s) != 0)) {
+        fprintf(stderr, "Error: --ttl takes a duration such as 72h, 30m, 7d or 2s (apply only)\n");
+        return 1;
+    }
+    if (c->json) uij_begin();
     if (!destroy && c->args.n == 1) {
         json_error_t je;
         pf = json_load_file(c->args.v[0], 0, &je);
@@ -284,7 +297,9 @@ static int run_apply(cli_t *c, bool destroy) {
     if (rc == 0 && !pf) ui_plan(c->ui, p);
     if (rc == 0 && plan_has_changes(p) && approve(c, destroy ? "destroy" : "apply")) {
         rc = apply_run(e, p);
-        if (!*c->stop) {
+        if (!*c->stop && uij_on()) {
+            uij_summary(p, destroy ? "destroy" : "apply", true);
+        } else if (!*c->stop) {
             int n = p->ncreate + p->nupdate + p->nreplace + p->ndelete;
             ui_out(c->ui, "\n%s %s: %d added, %d changed, %d replaced, %d destroyed.\n",
                    destroy ? "Destroy" : "Apply", rc == 0 ? "complete" : "finished with errors", p->done_create,
@@ -295,6 +310,17 @@ static int run_apply(cli_t *c, bool destroy) {
         rc = -1;
     } else if (rc == 0) {
         apply_run(e, p); /* records refreshed attributes */
+    }
+    /* The lifetime is recorded even when part of the apply failed: what
+     * was created must still expire. */
+    perr_t nerr = {0};
+    bool applied_some = p && p->done_create + p->done_update + p->done_replace > 0;
+    if (!destroy && (rc == 0 || applied_some)) {
+        env_note(e, ttl_s, c->ttl, false, &nerr);
+        if (rc != 0 && engine_save_state(e, &nerr) != 0) ui_error(c->ui, &nerr);
+    } else if (destroy && rc == 0 && env_note(e, 0, NULL, true, &nerr) != 0) {
+        ui_error(c->ui, &nerr);
+        rc = -1;
     }
     if (rc == 0 && !destroy) save_outputs(e, c);
     if (*c->stop) rc = -1;
@@ -553,6 +579,8 @@ int cli_main(int argc, char **argv, volatile sig_atomic_t *stop) {
     else if (!strcmp(cmd, "graph")) rc = cmd_graph(&c);
     else if (!strcmp(cmd, "kubeconfig")) rc = cmd_kubeconfig(&c);
     else if (!strcmp(cmd, "help")) { fputs(usage, stdout); rc = 0; }
+    else if ((rc = cli_ci_run(cmd, &(cli_ci_t){&c.eo, &c.args, c.json, c.auto_approve, c.ui, c.stop})) !=
+             CLI_CI_NOT_MINE) {}
     else { fprintf(stderr, "Error: unknown command %s\n%s", cmd, usage); rc = 1; }
     cli_free(&c);
     return rc;

@@ -179,6 +179,23 @@ static void apply_backend_config(engine_t *e) {
     }
 }
 
+/* backend "gcs" {} left for CI to complete: the bucket comes from
+ * --backend-config or PLINTH_STATE_BUCKET; with neither, state is local. */
+static void complete_gcs_backend(engine_t *e) {
+    if (!e->spec || !e->spec->backend_type || strcmp(e->spec->backend_type, "gcs") != 0) return;
+    if (!json_is_object(e->spec->backend)) {
+        json_decref(e->spec->backend);
+        e->spec->backend = json_object();
+    }
+    const char *eb = getenv("PLINTH_STATE_BUCKET");
+    if (!json_object_get(e->spec->backend, "bucket") && eb && *eb)
+        json_object_set_new(e->spec->backend, "bucket", json_string(eb));
+    if (!json_object_get(e->spec->backend, "bucket")) {
+        free(e->spec->backend_type);
+        e->spec->backend_type = xstrdup("local");
+    }
+}
+
 engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *stop, bool need_spec) {
     engine_t *e = xcalloc(1, sizeof *e);
     e->o = *o;
@@ -198,6 +215,7 @@ engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *s
         }
         spec_dir = xstrdup(e->spec->dir);
         apply_backend_config(e);
+        complete_gcs_backend(e);
     } else if (need_spec) {
         perr_set(&err, o->spec_path, "cannot read the spec: %s (use --spec FILE)", strerror(errno));
         ui_error(ui, &err);

@@ -121,6 +121,7 @@ void state_free(state_t *s) {
     free(s->res);
     json_decref(s->outputs);
     strlist_free(&s->changed);
+    json_decref(s->env);
     if (s->index) free(s->index->slot);
     free(s->index);
     free(s);
@@ -266,6 +267,7 @@ char *state_dump(const state_t *s) {
         json_object_set(root, "outputs", s->outputs);
     else
         json_object_set_new(root, "outputs", json_object());
+    if (s->env) json_object_set(root, "environment", s->env);
 
     state_res_t **order = xmalloc((s->nres ? s->nres : 1) * sizeof *order);
     for (size_t i = 0; i < s->nres; i++) order[i] = &s->res[i];
@@ -672,6 +674,12 @@ static int state_parse_whole(const char *data, size_t len, const char *where, st
         json_decref(s->outputs);
         s->outputs = json_incref(v);
     }
+    v = json_object_get(root, "environment");
+    if (v && !json_is_null(v) && !json_is_object(v)) {
+        bad(e, where, "environment", "an object", v);
+        goto fail;
+    }
+    if (json_is_object(v)) s->env = json_incref(v);
     v = json_object_get(root, "resources");
     if (v && !json_is_null(v) && !json_is_array(v)) {
         bad(e, where, "resources", "an array", v);

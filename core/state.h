@@ -45,6 +45,7 @@ typedef struct state {
     char lineage[37];
     int64_t serial;
     json_t *outputs; /* object name -> {"value":..., "sensitive":bool} */
+    json_t *env;     /* "environment": {last_apply, who, expires, ...} (core/env.h), or NULL */
     state_res_t *res; /* order unspecified (sorted by addr after state_parse/state_sort) */
     size_t nres, cap;
     struct state_index *index; /* private: addr -> slot, kept by the state_* functions */

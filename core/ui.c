@@ -13,6 +13,7 @@
 
 #include "core/jpath.h"
 #include "core/ref.h"
+#include "core/ui_json.h"
 
 typedef struct inflight {
     char *addr, *verb;
@@ -61,6 +62,7 @@ void ui_free(ui_t *u) {
 bool ui_color(const ui_t *u) { return u->color; }
 
 void ui_error(ui_t *u, const perr_t *e) {
+    if (uij_on()) uij_diag("error", e->where, e->msg);
     pthread_mutex_lock(&u->mu);
     if (e->where[0])
         fprintf(stderr, "%sError:%s %s: %s\n", C(u, "1;31"), RESET(u), e->where, e->msg);
@@ -101,6 +103,13 @@ void ui_diags(ui_t *u, const diag_t *d) {
 
 void ui_warn(ui_t *u, const char *fmt, ...) {
     va_list ap;
+    if (uij_on()) {
+        char buf[2048];
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        uij_diag("warning", "", buf);
+    }
     va_start(ap, fmt);
     pthread_mutex_lock(&u->mu);
     fprintf(stderr, "%sWarning:%s ", C(u, "1;33"), RESET(u));
@@ -112,6 +121,14 @@ void ui_warn(ui_t *u, const char *fmt, ...) {
 
 void ui_out(ui_t *u, const char *fmt, ...) {
     va_list ap;
+    if (uij_on()) { /* the JSON stream owns stdout */
+        char *buf = NULL;
+        va_start(ap, fmt);
+        if (vasprintf(&buf, fmt, ap) >= 0) uij_log("info", buf);
+        va_end(ap);
+        free(buf);
+        return;
+    }
     va_start(ap, fmt);
     pthread_mutex_lock(&u->mu);
     vfprintf(stdout, fmt, ap);
@@ -196,6 +213,10 @@ static void print_item(ui_t *u, const plan_item_t *it) {
 }
 
 void ui_plan(ui_t *u, const plan_t *p) {
+    if (uij_on()) {
+        uij_plan(p, "plan");
+        return;
+    }
     pthread_mutex_lock(&u->mu);
     int drift = 0;
     for (size_t i = 0; i < p->n; i++) drift += p->items[i].drift.n > 0;
@@ -218,6 +239,7 @@ void ui_plan(ui_t *u, const plan_t *p) {
 }
 
 void ui_plan_summary(ui_t *u, const plan_t *p) {
+    if (uij_on()) return; /* in the stream's change_summary */
     pthread_mutex_lock(&u->mu);
     if (!plan_has_changes(p))
         printf("%sNo changes.%s Your infrastructure matches the configuration.\n", C(u, "1;32"),
@@ -243,6 +265,7 @@ void ui_step_start(ui_t *u, const char *addr, const char *verb) {
     }
     int64_t now = util_now_ms();
     u->fl[u->nfl++] = (inflight_t){xstrdup(addr), xstrdup(verb), now, now};
+    if (uij_on()) uij_step("apply_start", addr, verb, 0, NULL);
     if (!u->quiet) printf("%s%s%s: %s...\n", C(u, "1"), addr, RESET(u), verb);
     fflush(stdout);
     pthread_mutex_unlock(&u->mu);
@@ -251,6 +274,7 @@ void ui_step_start(ui_t *u, const char *addr, const char *verb) {
 void ui_step_msg(ui_t *u, const char *addr, const char *msg) {
     pthread_mutex_lock(&u->mu);
     inflight_t *f = find_fl(u, addr);
+    if (uij_on()) uij_step("apply_progress", addr, f ? f->verb : "", f ? (double)(util_now_ms() - f->start) / 1000.0 : 0, msg);
     if (!u->quiet) {
         if (f)
             printf("%s: %s [%llds elapsed]\n", addr, msg, (long long)((util_now_ms() - f->start) / 1000));
@@ -266,6 +290,7 @@ void ui_step_done(ui_t *u, const char *addr, const char *verb, bool ok, const ch
     pthread_mutex_lock(&u->mu);
     inflight_t *f = find_fl(u, addr);
     double secs = f ? (double)(util_now_ms() - f->start) / 1000.0 : 0;
+    if (uij_on()) uij_step(ok ? "apply_complete" : "apply_errored", addr, ok ? verb : f ? f->verb : verb, secs, ok ? detail : NULL);
     if (!u->quiet || !ok) {
         if (ok)
             printf("%s%s%s: %s after %.1fs%s%s%s\n", C(u, "1"), addr, RESET(u), verb, secs,
@@ -292,10 +317,14 @@ static void *ticker_main(void *arg) {
         ts.tv_sec += 1;
         pthread_cond_timedwait(&u->cv, &u->mu, &ts);
         int64_t now = util_now_ms();
-        for (size_t i = 0; i < u->nfl && !u->quiet; i++) {
+        for (size_t i = 0; i < u->nfl && (!u->quiet || uij_on()); i++) {
             inflight_t *f = &u->fl[i];
             if (now - f->last_tick < 10000) continue;
             f->last_tick = now;
+            if (uij_on()) {
+                uij_step("apply_progress", f->addr, f->verb, (double)(now - f->start) / 1000.0, NULL);
+                continue;
+            }
             printf("%s: Still %c%s... [%llds elapsed]\n", f->addr, tolower((unsigned char)f->verb[0]),
                    f->verb + 1, (long long)((now - f->start) / 1000));
             fflush(stdout);

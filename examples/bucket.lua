@@ -1,5 +1,6 @@
 -- bucket.lua: the smallest useful spec: one versioned bucket.
 --   plinth --spec examples/bucket.lua --local apply
+backend "gcs" {} -- CI completes it: --backend-config bucket=... or PLINTH_STATE_BUCKET; else local state
 provider "gcp" { project = var("project", { default = "plinth-demo" }), region = "europe-west1" }
 
 local b = gcp.storage_bucket "data" {

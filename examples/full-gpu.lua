@@ -1,5 +1,6 @@
 -- full-gpu.lua: the whole ML platform for production, with a GPU pool of up
 -- to 8 L4 nodes on spot VMs, scaled from zero.
+backend "gcs" {} -- CI completes it: --backend-config bucket=... or PLINTH_STATE_BUCKET; else local state
 provider "gcp" { project = var("project", { default = "plinth-demo" }), region = "europe-west4" }
 
 local p = module "platform" {

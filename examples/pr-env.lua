@@ -3,6 +3,7 @@
 -- for its jobs.  Use with --env pr-N (scripts/ci/pr-env.sh): each PR gets
 -- its own state and its own resource names.
 local pr = plinth.env
+backend "gcs" {} -- CI completes it: --backend-config bucket=... or PLINTH_STATE_BUCKET; else local state
 provider "gcp" { project = var("project", { default = "plinth-demo" }), region = "europe-west1" }
 
 local b = gcp.storage_bucket "artifacts" {

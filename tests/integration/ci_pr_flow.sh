@@ -9,6 +9,8 @@ root=$(pwd)
 cp examples/pr-env.lua "$WORK/platform.lua"
 cd "$WORK" || exit 1
 export PLINTH="$BIN/plinth" SPEC=platform.lua
+# Local state on purpose here (ci_pipelines.sh runs the same flow on GCS).
+export PLINTH_LOCAL_STATE=1
 CI="$root/scripts/ci/pr-env.sh"
 
 expect_rc 0 "$CI" plan 42

@@ -14,12 +14,14 @@ grep -q "Plan: 50 to create, 0 to update, 0 to replace, 0 to destroy." last.out 
 expect_rc 0 $P plan --json
 python3 - last.out <<'PY' || fail "plan --json"
 import json, sys
-p = json.load(open(sys.argv[1]))
-ch = p["changes"]
+msgs = [json.loads(l) for l in open(sys.argv[1])]  # one JSON object per line
+assert msgs[0]["type"] == "version", msgs[0]
+ch = [m["change"] for m in msgs if m["type"] == "planned_change"]
 assert len(ch) == 50, len(ch)
 assert all(c["action"] == "create" for c in ch)
-assert p["summary"]["create"] == 50 and p["changes_present"]
-addrs = {c["address"] for c in ch}
+summary = [m["changes"] for m in msgs if m["type"] == "change_summary"]
+assert summary == [{"add": 50, "change": 0, "replace": 0, "remove": 0, "import": 0, "operation": "plan"}], summary
+addrs = {c["resource"]["addr"] for c in ch}
 assert "module.data.gcp.storage_bucket.b7" in addrs, sorted(addrs)[:5]
 assert "module.ident.gcp.service_account.sa15" in addrs
 PY
