@@ -1035,12 +1035,13 @@ static void sub_private_access(emu_t *emu, const emu_req_t *req, emu_resp_t *res
     free(key);
 }
 
-static void addr_set_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    target_t t = target_of(&c_addresses, req, 1);
+/* setLabels of a global or regional address (c), whose request message is msg. */
+static void address_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c, const char *msg) {
+    target_t t = target_of(c, req, 1);
     char *key = NULL;
-    json_t *doc = load(emu, &c_addresses, &t, resp, &key);
+    json_t *doc = load(emu, c, &t, resp, &key);
     if (!doc) return;
-    if (emu_validate(resp, "compute", "GlobalSetLabelsRequest", req->body) < 0) {
+    if (emu_validate(resp, "compute", msg, req->body) < 0) {
         free(key);
         return;
     }
@@ -1056,11 +1057,19 @@ static void addr_set_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
         json_object_set_new(doc, "labelFingerprint", json_string(nfp));
         free(nfp);
         emu_put(emu, key, json_incref(doc));
-        resp->body = op_start(emu, SC_GLOBAL, &t, "setLabels", "compute.addresses.setLabels",
+        resp->body = op_start(emu, c->scope, &t, "setLabels", "compute.addresses.setLabels",
                               json_string_value(json_object_get(doc, "selfLink")),
                               json_string_value(json_object_get(doc, "id")), NULL);
     }
     free(key);
+}
+
+static void addr_set_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    address_labels(emu, req, resp, &c_addresses, "GlobalSetLabelsRequest");
+}
+
+static void raddr_set_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    address_labels(emu, req, resp, &c_raddresses, "RegionSetLabelsRequest");
 }
 
 static void inst_set_metadata(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
@@ -1176,6 +1185,7 @@ static const emu_route_t routes[] = {
     {"POST", P "global/addresses/{n}/setLabels", addr_set_labels},
     ROUTES(addresses, "regions/{r}/", raddresses),
     {"DELETE", P "regions/{r}/addresses/{n}", raddresses_delete},
+    {"POST", P "regions/{r}/addresses/{n}/setLabels", raddr_set_labels},
     {"GET", P "aggregated/addresses", raddresses_agg},
     ROUTES(instances, "zones/{z}/", instances),
     {"DELETE", P "zones/{z}/instances/{n}", instances_delete},

@@ -68,6 +68,11 @@ APIS = [
     ("artifactregistry", "v1"),
     ("secretmanager", "v1"),
     ("aiplatform", "v1"),
+    ("dns", "v1"),
+    ("pubsub", "v1"),
+    ("logging", "v2"),
+    ("cloudkms", "v1"),
+    ("monitoring", "v3"),
 ]
 
 # aiplatform is huge: only the services of the platform resources plinth
@@ -78,7 +83,14 @@ AIPLATFORM_BASE = ["metadataStores", "tensorboards", "featurestores", "featureOn
 AIPLATFORM_SERVICES = set(["projects_locations"]
                           + ["projects_locations_" + b for b in AIPLATFORM_BASE]
                           + ["projects_locations_" + b + "_operations" for b in AIPLATFORM_BASE])
-ONLY_SERVICES = {"aiplatform": AIPLATFORM_SERVICES}
+# logging and monitoring: only the project-level services of the resources
+# plinth manages (metrics, sinks; alert policies, notification channels,
+# uptime checks), which keeps the embedded file small.
+LOGGING_SERVICES = {"projects_metrics", "projects_sinks", "projects_locations_operations"}
+MONITORING_SERVICES = {"projects_alertPolicies", "projects_notificationChannels",
+                       "projects_notificationChannelDescriptors", "projects_uptimeCheckConfigs"}
+ONLY_SERVICES = {"aiplatform": AIPLATFORM_SERVICES, "logging": LOGGING_SERVICES,
+                 "monitoring": MONITORING_SERVICES}
 
 # If the whole file gets too big, compute is restricted to these services.
 COMPUTE_SERVICES = {

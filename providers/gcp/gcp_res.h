@@ -101,6 +101,15 @@ typedef struct gcp_type {
     const struct gcp_iam_kind *iam; /* IAM member types */
 } gcp_type_t;
 
+/* The gcp_type_t fields every compute type shares: compute operations,
+ * POST to create, PATCH with the fingerprint to update, "items" in list
+ * answers, the spec name as "name". */
+#define GCP_COMPUTE_TYPE                                                                       \
+    .api = "compute", .op_api = "compute", .name_field = "name", .create_style = GCP_CREATE_POST, \
+    .update_style = GCP_UPDATE_COMPUTE, .list_items = "items"
+/* The verbs of a compute type whose labels change only through setLabels. */
+#define GCP_COMPUTE_LABELS_VERB ((const gcp_verb_t[]){GCP_VERB_LABELS, {NULL, NULL, NULL, 0}})
+
 /* ---- generic rtype callbacks (the rtype_t.data must be a gcp_type_t) ---- */
 void gcp_res_defaults(const rtype_t *t, void *prov, const char *spec_name, json_t *body);
 char *gcp_res_id_of(rctx_t *c, const json_t *desired);

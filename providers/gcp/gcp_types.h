@@ -15,6 +15,7 @@
     X(compute_router)                                                                                                  \
     X(compute_global_address)                                                                                          \
     X(compute_instance)                                                                                                \
+    X(compute_address)                                                                                                 \
     X(project_service)                                                                                                 \
     X(service_networking_connection)                                                                                   \
     X(container_cluster)                                                                                               \

@@ -14,9 +14,7 @@ static const char *const strip_zone[] = {"zone", NULL};
 /* What every compute type shares: compute operations, POST to create,
  * PATCH with the fingerprint to update, "items" in list answers, the spec
  * name as "name". */
-#define COMPUTE_TYPE                                                                                   \
-    .api = "compute", .op_api = "compute", .name_field = "name", .create_style = GCP_CREATE_POST,      \
-    .update_style = GCP_UPDATE_COMPUTE, .list_items = "items"
+#define COMPUTE_TYPE GCP_COMPUTE_TYPE
 
 /* Not marked output only in compute's schema (the rest is, see gcp_res_ignored). */
 static const char *const compute_output[] = {"selfLinkWithId", "fingerprint", "labelFingerprint", NULL};

@@ -61,6 +61,8 @@ describe() {
     compute_instance)
         ADDR=gcp.compute_instance.vm IMM="immutable=e2-medium" IMM_FIELD=machineType
         IMPORT_ID=europe-west1-b/vm ;;
+    compute_address)
+        ADDR=gcp.compute_address.ip IMM_FIELD=description IMPORT_ID=europe-west1/ip ;;
     container_cluster)
         ADDR=gcp.container_cluster.gke IMM_FIELD=description IMPORT_ID=europe-west1/gke ;;
     container_node_pool)
