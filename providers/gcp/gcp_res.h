@@ -48,6 +48,8 @@ typedef enum {
     GCP_UPDATE_COMPUTE,     /* PATCH changed top-level fields + fingerprint; setLabels verb */
     GCP_UPDATE_PATCH,       /* PATCH changed top-level fields (JSON merge) */
     GCP_UPDATE_PATCH_MASK,  /* PATCH ?updateMask=<changed top-level fields> */
+    GCP_UPDATE_MASK_BODY,   /* PATCH {<update_wrap>: body, updateMask: <changed fields>} (pubsub) */
+    GCP_UPDATE_PUT,         /* PUT the whole body to the resource URL (logging metrics) */
     GCP_UPDATE_SQL,         /* PATCH changed fields + settings.settingsVersion from live */
     GCP_UPDATE_HOOK         /* the type's update hook */
 } gcp_update_style_t;
@@ -82,6 +84,7 @@ typedef struct gcp_type {
     const char *const *send_strip; /* body fields never sent besides rtype extra_fields */
     gcp_create_style_t create_style;
     gcp_update_style_t update_style;
+    const char *update_wrap; /* GCP_UPDATE_MASK_BODY: the resource's key in the request */
     /* Fields changed through their own verb (POST <self>/<verb>) before
      * the rest is sent with update_style; NULL-terminated by .path. */
     const struct gcp_verb *verbs;

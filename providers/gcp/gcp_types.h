@@ -30,6 +30,8 @@
     X(project_iam_member)                                                                                              \
     X(artifact_registry_repository)                                                                                    \
     X(secret)                                                                                                          \
-    X(secret_version)
+    X(secret_version)                                                                                                  \
+    X(pubsub_topic)                                                                                                    \
+    X(pubsub_subscription)
 
 #endif

@@ -153,6 +153,22 @@ static int send_style(rctx_t *c, const char *url, const char *id, const json_t *
         sbuf_free(&u);
         break;
     }
+    case GCP_UPDATE_MASK_BODY: {
+        sbuf_t m = {0};
+        sbuf_add(&m, "");
+        for (size_t i = 0; i < tops->n; i++) sbuf_addf(&m, "%s%s", i ? "," : "", tops->v[i]);
+        json_t *res = gcp_send_body(c, desired);
+        if (T->prepare && T->prepare(c, desired, res) < 0) rc = -1;
+        b = json_pack("{s:o,s:s}", T->update_wrap, res, "updateMask", m.s);
+        if (rc == 0) rc = send_update(c, "PATCH", url, b);
+        sbuf_free(&m);
+        break;
+    }
+    case GCP_UPDATE_PUT:
+        b = gcp_send_body(c, desired);
+        if (T->prepare && T->prepare(c, desired, b) < 0) rc = -1;
+        if (rc == 0) rc = send_update(c, "PUT", url, b);
+        break;
     case GCP_UPDATE_SQL: {
         b = changed_body(desired, tops);
         json_t *sv = jpath_get(live, "settings.settingsVersion");

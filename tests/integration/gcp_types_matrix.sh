@@ -100,6 +100,10 @@ describe() {
     secret_version)
         ADDR=gcp.secret_version.token UPD="label=off" IMM="immutable=two" IMM_FIELD=secret_data
         IMPORT_ID=token/2 ;;
+    pubsub_topic)
+        ADDR=gcp.pubsub_topic.events IMM_FIELD=name IMPORT_ID=events-b ;;
+    pubsub_subscription)
+        ADDR=gcp.pubsub_subscription.workers IMM_FIELD=filter IMPORT_ID=mx-subscription/workers ;;
     *) return 1 ;;
     esac
 }
