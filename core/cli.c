@@ -215,10 +215,12 @@ static void save_outputs(engine_t *e, cli_t *c) {
         return;
     }
     pthread_mutex_lock(&e->state_mu);
+    /* apply_run has just written the state whole: again only for new outputs */
+    bool same = e->state->outputs && json_equal(e->state->outputs, o);
     json_decref(e->state->outputs);
     e->state->outputs = o;
     pthread_mutex_unlock(&e->state_mu);
-    engine_save_state(e, &err);
+    if (!same) engine_save_state(e, &err);
     if (uij_on()) {
         uij_outputs(o);
     } else if (json_object_size(o)) {

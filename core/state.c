@@ -112,6 +112,7 @@ static void res_clear(state_res_t *r) {
     strlist_free(&r->deps);
     free(r->pending);
     json_decref(r->resume);
+    free(r->line);
     memset(r, 0, sizeof *r);
 }
 
@@ -157,7 +158,11 @@ static state_res_t *res_append(state_t *s, const char *addr) {
 
 static void mark(state_t *s, state_res_t *r, const char *addr) {
     if (r && r->dirty) return;
-    if (r) r->dirty = true;
+    if (r) {
+        r->dirty = true;
+        free(r->line);
+        r->line = NULL;
+    }
     strlist_add(&s->changed, addr);
 }
 
@@ -272,8 +277,19 @@ char *state_dump(const state_t *s) {
     state_res_t **order = xmalloc((s->nres ? s->nres : 1) * sizeof *order);
     for (size_t i = 0; i < s->nres; i++) order[i] = &s->res[i];
     qsort(order, s->nres, sizeof *order, res_ptr_cmp);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < s->nres; i++) json_array_append_new(arr, state_res_json(order[i]));
+    /* Entries a journal commit serialised and nobody changed since are
+     * reused as written: a whole write after a journal costs a copy. */
+    char **lines = xcalloc(s->nres + 1, sizeof *lines);
+    for (size_t i = 0; i < s->nres; i++) {
+        const state_res_t *r = order[i];
+        if (r->line && !r->dirty) {
+            lines[i] = xstrdup(r->line);
+        } else {
+            json_t *o = state_res_json(r);
+            lines[i] = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+            json_decref(o);
+        }
+    }
     free(order);
     /* Layout: the header indented, then one resource per line, compact.
      * A state of a thousand resources is then a third smaller and parses
@@ -289,14 +305,14 @@ char *state_dump(const state_t *s) {
     while (hl && (head[hl - 1] == '\n' || head[hl - 1] == ' ')) hl--;
     sbuf_addn(&b, head, hl);
     sbuf_add(&b, ",\n  \"resources\": [");
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        char *line = json_dumps(json_array_get(arr, i), JSON_COMPACT | JSON_SORT_KEYS);
-        sbuf_addf(&b, "%s\n    %s", i ? "," : "", line ? line : "null");
-        free(line);
+    for (size_t i = 0; i < s->nres; i++) {
+        sbuf_add(&b, i ? ",\n    " : "\n    ");
+        sbuf_add(&b, lines[i] ? lines[i] : "null");
+        free(lines[i]);
     }
-    sbuf_add(&b, json_array_size(arr) ? "\n  ]\n}\n" : "]\n}\n");
+    free(lines);
+    sbuf_add(&b, s->nres ? "\n  ]\n}\n" : "]\n}\n");
     free(head);
-    json_decref(arr);
     return sbuf_steal(&b);
 }
 

@@ -38,6 +38,8 @@ typedef struct state_res {
     char *pending;     /* NULL, "create", "update" or "delete": started, outcome unknown */
     json_t *resume;    /* provider checkpoint data for the pending operation, or NULL */
     bool dirty;        /* private: changed since the last save (see state_touch) */
+    char *line;        /* private: the entry as the last journal commit wrote it (compact
+                        * JSON), reused by state_dump while the entry is not dirty */
 } state_res_t;
 
 typedef struct state {

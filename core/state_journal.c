@@ -13,8 +13,11 @@
 #include "state.h"
 #include "state_int.h"
 
-/* A journal smaller than this is never compacted before the run ends. */
-#define JOURNAL_MIN (256 * 1024)
+/* A journal is compacted during a run when it is larger than this and than
+ * twice the last whole write: whole writes then cost at most half of what
+ * the journal did (linear), and a run of a few thousand changes writes the
+ * whole state only once, at its end. */
+#define JOURNAL_MIN (4 * 1024 * 1024)
 
 struct state_saver {
     backend_t *b;
@@ -62,9 +65,9 @@ static int journal_text(state_t *s, sbuf_t *b, perr_t *e) {
         const char *addr = s->changed.v[i];
         state_res_t *r = state_find(s, addr);
         if (r && !r->dirty) continue; /* already written in this group */
-        json_t *o = json_object();
-        json_object_set(o, "serial", ser);
         if (!r) {
+            json_t *o = json_object();
+            json_object_set(o, "serial", ser);
             json_object_set_new(o, "rm", json_string(addr));
             add_line(b, o);
             continue;
@@ -80,13 +83,24 @@ static int journal_text(state_t *s, sbuf_t *b, perr_t *e) {
             if (rc == 0) perr_set(e, addr, "state entry has no type");
             perr_wrap(e, "internal error: state entry cannot be journaled; state not saved");
             json_decref(entry);
-            json_decref(o);
             json_decref(ser);
             return -1;
         }
-        json_object_set_new(o, "put", entry);
+        /* {"put":ENTRY,"serial":N}: what json_dumps would write with sorted
+         * keys; ENTRY's text is kept for the whole write (state_dump). */
+        char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(entry);
+        if (!text) {
+            perr_set(e, addr, "out of memory serialising the state entry; state not saved");
+            json_decref(ser);
+            return -1;
+        }
+        sbuf_add(b, "{\"put\":");
+        sbuf_add(b, text);
+        sbuf_addf(b, ",\"serial\":%lld}\n", (long long)s->serial);
+        free(r->line);
+        r->line = text;
         r->dirty = false;
-        add_line(b, o);
     }
     json_decref(ser);
     return 0;
@@ -101,7 +115,7 @@ static void commit_group(state_saver_t *sv) {
     perr_t e = {0};
     uint64_t target = sv->asked;
     sv->busy = true;
-    size_t jmax = sv->whole_len > JOURNAL_MIN ? sv->whole_len : JOURNAL_MIN;
+    size_t jmax = 2 * sv->whole_len > JOURNAL_MIN ? 2 * sv->whole_len : JOURNAL_MIN;
     bool whole = sv->need_whole || !b->journal_append || b->journal_compact || !b->lineage[0] ||
                  b->journal_bytes > jmax;
     bool fresh = b->journal_bytes == 0;

@@ -34,14 +34,16 @@ static int busy_serviceusage(const gcp_resp_t *r) {
 }
 
 static const gcp_api_traits_t traits[] = {
-    {"compute", GCP_OPS_COMPUTE, busy_compute, "maxResults=500", 0},
-    {"container", GCP_OPS_CONTAINER, busy_container, NULL, 0},
-    {"sqladmin", GCP_OPS_SQL, busy_sql, NULL, 0},
-    {"serviceusage", GCP_OPS_LRO, busy_serviceusage, NULL, 0},
-    {"storage", GCP_OPS_LRO, NULL, NULL, 1},
+    {"compute", GCP_OPS_COMPUTE, busy_compute, "maxResults=500", 0, 0},
+    {"container", GCP_OPS_CONTAINER, busy_container, NULL, 0, 0},
+    {"sqladmin", GCP_OPS_SQL, busy_sql, NULL, 0, 0},
+    {"serviceusage", GCP_OPS_LRO, busy_serviceusage, NULL, 0, 0},
+    {"storage", GCP_OPS_LRO, NULL, NULL, 1, 1},
+    {"iam", GCP_OPS_LRO, NULL, NULL, 0, 1},
+    {"secretmanager", GCP_OPS_LRO, NULL, NULL, 0, 1},
 };
 
-static const gcp_api_traits_t defaults = {"", GCP_OPS_LRO, NULL, NULL, 0};
+static const gcp_api_traits_t defaults = {"", GCP_OPS_LRO, NULL, NULL, 0, 0};
 
 const gcp_api_traits_t *gcp_api_traits(const char *api) {
     for (size_t i = 0; api && i < sizeof traits / sizeof *traits; i++)

@@ -24,6 +24,10 @@ typedef struct gcp_api_traits {
     int (*busy)(const gcp_resp_t *r);
     const char *page_query; /* appended to list URLs ("maxResults=500"), or NULL */
     int global_names;       /* names are global (buckets): a 409 may be another project's */
+    /* A create without an operation answers with the resource itself: it
+     * is taken as live, with no read-back GET (which these eventually
+     * consistent APIs may answer 404 for a while). */
+    int create_answers_resource;
 } gcp_api_traits_t;
 
 /* The traits of api (never NULL: unknown APIs get the defaults). */

@@ -311,6 +311,12 @@ int gcp_res_create(rctx_t *c, const json_t *desired, char **id, json_t **live) {
             goto out;
         }
         int wrc = T->op_api ? gcp_wait(c, T->op_api, r.body) : 0;
+        if (!T->op_api && gcp_api_traits(T->api)->create_answers_resource && json_is_object(r.body)) {
+            json_t *iv = gcp_id_vars(c, myid);
+            *live = json_incref(r.body);
+            if (iv) finish_live(c, iv, desired, live);
+            json_decref(iv);
+        }
         gcp_resp_free(&r);
         if (wrc < 0) goto out;
         break;
