@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/cli_ci.h"
+#include "core/cli_local.h"
 #include "core/engine.h"
 #include "core/env.h"
 #include "core/jpath.h"
@@ -49,7 +50,8 @@ static const char usage[] =
     "  output [NAME] [--json]\n"
     "  state list | show ADDR | rm ADDR | mv FROM TO | pull | push FILE | unlock LOCK_ID\n"
     "  graph                         DOT on stdout\n"
-    "  kubeconfig ADDR               kubeconfig for a cluster in state\n"
+    "  kubeconfig [ADDR]             kubeconfig for a cluster in state (ADDR: when several)\n"
+    "  local up | status | down      the local cloud that stays up (--local uses it)\n"
     "  version\n";
 
 /* "90", "30s", "5m", "1h" -> milliseconds. */
@@ -521,23 +523,40 @@ static int cmd_graph(cli_t *c) {
     return 0;
 }
 
-/* kubeconfig ADDR: a kubeconfig (stdout) for a gcp.container_cluster in state. */
+/* The only gcp.container_cluster in state, or NULL (with the reason). */
+static state_res_t *only_cluster(const state_t *s) {
+    state_res_t *found = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < s->nres; i++)
+        if (s->res[i].type && !strcmp(s->res[i].type, "gcp.container_cluster")) found = &s->res[i], n++;
+    if (n == 1) return found;
+    fprintf(stderr, n ? "Error: %zu clusters in the state: name one, plinth kubeconfig ADDR\n"
+                      : "Error: no gcp.container_cluster in the state (apply first)\n", n);
+    return NULL;
+}
+
+/* kubeconfig [ADDR]: a kubeconfig (stdout) for a gcp.container_cluster in
+ * state (without ADDR: the only one). */
 static int cmd_kubeconfig(cli_t *c) {
-    if (c->args.n != 1) {
-        fprintf(stderr, "Error: usage: plinth kubeconfig ADDR\n");
+    if (c->args.n > 1) {
+        fprintf(stderr, "Error: usage: plinth kubeconfig [ADDR]\n");
         return 1;
     }
     engine_t *e = open_engine(c, NULL, false);
     if (!e) return 1;
-    state_res_t *r = state_find(e->state, c->args.v[0]);
+    const char *addr = c->args.n ? c->args.v[0] : NULL;
+    state_res_t *r = addr ? state_find(e->state, addr) : only_cluster(e->state);
+    if (r) addr = r->addr;
     int rc = 1;
-    if (!r || !state_attrs(r)) {
-        fprintf(stderr, "Error: %s is not in the state\n", c->args.v[0]);
+    if (!r && !addr) {
+        /* only_cluster said why */
+    } else if (!r || !state_attrs(r)) {
+        fprintf(stderr, "Error: %s is not in the state\n", addr);
     } else {
         perr_t err = {0};
         char *yaml = NULL;
         if (k8s_kubeconfig(e->endpoint, state_attrs(r), NULL, &yaml, &err) != 0) {
-            fprintf(stderr, "Error: %s: %s\n", c->args.v[0], err.msg);
+            fprintf(stderr, "Error: %s: %s\n", addr, err.msg);
         } else {
             fputs(yaml, stdout);
             rc = 0;
@@ -580,6 +599,7 @@ int cli_main(int argc, char **argv, volatile sig_atomic_t *stop) {
     else if (!strcmp(cmd, "state")) rc = cmd_state(&c);
     else if (!strcmp(cmd, "graph")) rc = cmd_graph(&c);
     else if (!strcmp(cmd, "kubeconfig")) rc = cmd_kubeconfig(&c);
+    else if (!strcmp(cmd, "local")) rc = cli_local(c.eo.spec_path, c.args.n == 1 ? c.args.v[0] : NULL);
     else if (!strcmp(cmd, "help")) { fputs(usage, stdout); rc = 0; }
     else if ((rc = cli_ci_run(cmd, &(cli_ci_t){&c.eo, &c.args, c.json, c.auto_approve, c.ui, c.stop})) !=
              CLI_CI_NOT_MINE) {}

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/cli_local.h"
 #include "core/jpath.h"
 #include "core/ref.h"
 #include "core/ui.h"
@@ -115,7 +116,10 @@ static int open_backend(engine_t *e, const char *spec_dir, perr_t *err) {
     }
     if (e->o.local) {
         e->local_dir = xstrdup(dir);
-        if (!getenv("PLINTH_GCP_ENDPOINT") && start_emulator(e, dir, err) != 0) {
+        /* The local cloud of `plinth local up` when it runs, else a
+         * temporary emulator of this run. */
+        if (!getenv("PLINTH_GCP_ENDPOINT") && !(e->endpoint = local_cloud_url(dir)) &&
+            start_emulator(e, dir, err) != 0) {
             free(dir);
             return -1;
         }

@@ -10,7 +10,11 @@
 --          release_channel ("REGULAR"), system_machine_type ("e2-standard-4"),
 --          system_min_nodes (1), system_max_nodes (3),
 --          gpu (false), gpu_type ("nvidia-l4"), gpu_count (1),
---          gpu_machine_type ("g2-standard-8"), gpu_max_nodes (2), gpu_spot (true)
+--          gpu_machine_type ("g2-standard-8"), gpu_max_nodes (2), gpu_spot (true),
+--          ray_operator (false: GKE's managed Ray operator add-on,
+--          addonsConfig.rayOperatorConfig; GKE >= 1.30.0-gke.1747000),
+--          managed_prometheus (true: Google Managed Prometheus collection,
+--          which serves the PodMonitoring kind)
 -- Outputs: cluster (resource), endpoint, ca_certificate, node_service_account (email),
 --          workload_pool, gpu_node_selector and gpu_tolerations (what a pod
 --          needs to land on the GPU pool: its label and its taint)
@@ -37,6 +41,8 @@ return function(args)
     gpu_machine_type = { type = "string", default = "g2-standard-8" },
     gpu_max_nodes = { type = "number", default = 2 },
     gpu_spot = { type = "boolean", default = true },
+    ray_operator = { type = "boolean", default = false },
+    managed_prometheus = { type = "boolean", default = true },
   })
 
   local apis = {}
@@ -77,6 +83,8 @@ return function(args)
     masterAuthorizedNetworksConfig = { enabled = true, cidrBlocks = cidrs },
     ipAllocationPolicy = { useIpAliases = true, clusterSecondaryRangeName = i.pods_range,
                            servicesSecondaryRangeName = i.services_range },
+    addonsConfig = i.ray_operator and { rayOperatorConfig = { enabled = true } } or nil,
+    monitoringConfig = i.managed_prometheus and { managedPrometheusConfig = { enabled = true } } or nil,
     nodePools = { {
       name = "system", initialNodeCount = i.system_min_nodes,
       config = node_config(i.system_machine_type),
@@ -113,6 +121,7 @@ return function(args)
     -- bindings that name it must wait for the cluster (a reference does that).
     workload_pool = cluster.workloadIdentityConfig.workloadPool,
     gpu_node_selector = gpu_labels,
+    ray_operator = i.ray_operator, managed_prometheus = i.managed_prometheus,
     gpu_tolerations = { { key = gpu_taint.key, operator = "Equal", value = gpu_taint.value, effect = "NoSchedule" } },
   }
 end

@@ -1,24 +1,30 @@
 -- ml_platform: a whole ML platform environment from one call: network, GKE
 -- (with an optional GPU pool), an Artifact Registry repository for images,
--- MLflow (Cloud SQL, artifacts bucket, and its server on the cluster), Argo
--- Workflows (its GCS artifact repository through workload identity, and the
--- upstream install when given) and KubeRay (operator and CRDs when given,
--- and a RayCluster whose GPU workers land on the GPU pool).
+-- MLflow (Cloud SQL, artifacts bucket, its server on the cluster, the
+-- database grant done by a Job), Argo Workflows (installed by its module,
+-- its GCS artifact repository through workload identity), optionally Argo
+-- Events, KubeRay (GKE's Ray operator add-on or the module-installed
+-- operator, and a RayCluster whose GPU workers land on the GPU pool), and
+-- Google Managed Prometheus scraping of the Argo controller, MLflow and the
+-- Ray head (PodMonitoring objects).
 -- Sizes follow the environment: dev is small and unprotected; staging
 -- mirrors prod at a smaller size; prod is regional and deletion-protected.
 -- Inputs:  project, region (required); env ("dev"|"staging"|"prod", default "dev"),
 --          name ("ml-" .. env), gpu (false), gpu_max_nodes (per env),
 --          authorized_networks ({"10.0.0.0/8"}),
---          argo_manifest (Argo Workflows' install YAML: an absolute path or
---          the text; default none: see the argo_workflows module),
---          kuberay_crds (KubeRay's CRDs: a path, the text, or a list of
---          them; default none), kuberay_operator (the operator's install
---          YAML; default none) -- see the kuberay module,
+--          argo_version (the argo_workflows module's default),
+--          argo_events (false: the argo_events module, its EventBus),
+--          ray_operator ("addon": GKE's managed Ray operator | "install":
+--          the kuberay module installs KubeRay | "none"),
+--          kuberay_version (the kuberay module's default),
 --          ray_gpu_workers (the RayCluster's GPU workers at most; default
---          the environment's GPU pool size when gpu, else 0)
+--          the environment's GPU pool size when gpu, else 0),
+--          monitoring (true: PodMonitoring objects; needs the cluster's
+--          managed Prometheus, which the gke module turns on)
 -- Outputs: cluster, cluster_endpoint, registry_url, mlflow_tracking_url,
---          mlflow_connection_name, mlflow_bucket, argo_bucket,
---          argo_namespace, ray_namespace, ray_dashboard_url (nil without a RayCluster)
+--          mlflow_connection_name, mlflow_bucket, argo_bucket, argo_server_url,
+--          argo_namespace, ray_namespace, ray_operator, ray_dashboard_url
+--          (nil without a RayCluster), argo_events_namespace (nil unless enabled)
 local util = require("util")
 
 local sizes = {
@@ -39,9 +45,11 @@ return function(args)
     gpu = { type = "boolean", default = false },
     gpu_max_nodes = { type = "number" },
     authorized_networks = { type = "table", default = { "10.0.0.0/8" } },
-    argo_manifest = { type = "string" },
-    kuberay_crds = {},
-    kuberay_operator = { type = "string" },
+    argo_version = { type = "string" },
+    argo_events = { type = "boolean", default = false },
+    ray_operator = { type = "string", default = "addon", one_of = { "addon", "install", "none" } },
+    kuberay_version = { type = "string" },
+    monitoring = { type = "boolean", default = true },
     ray_gpu_workers = { type = "number", min = 0 },
   })
   local size = sizes[i.env]
@@ -54,6 +62,7 @@ return function(args)
     authorized_networks = i.authorized_networks,
     system_machine_type = size.machine, system_max_nodes = size.system_max,
     gpu = i.gpu, gpu_max_nodes = i.gpu_max_nodes or size.gpu_max,
+    ray_operator = i.ray_operator == "addon", managed_prometheus = i.monitoring,
   }
   local registry = module "registry" { source = "artifact_registry", name = name, location = i.region }
   local mlflow = module "mlflow" {
@@ -63,11 +72,11 @@ return function(args)
   }
   local argo = module "argo" {
     source = "argo_workflows", project = i.project, name = name, workload_pool = gke.workload_pool,
-    cluster = gke.cluster, install_manifest = i.argo_manifest,
+    cluster = gke.cluster, version = i.argo_version,
   }
   local ray = module "kuberay" {
     source = "kuberay", cluster = gke.cluster,
-    crds_manifest = i.kuberay_crds, operator_manifest = i.kuberay_operator,
+    operator = i.ray_operator, version = i.kuberay_version,
     gpu_workers_max = i.ray_gpu_workers or (i.gpu and size.gpu_max or 0),
     gpu_node_selector = gke.gpu_node_selector, gpu_tolerations = gke.gpu_tolerations,
   }
@@ -76,6 +85,7 @@ return function(args)
     cluster_endpoint = gke.endpoint, registry_url = registry.url,
     mlflow_tracking_url = mlflow.tracking_url, mlflow_connection_name = mlflow.connection_name,
     mlflow_bucket = mlflow.bucket, argo_bucket = argo.bucket, cluster = gke.cluster,
-    argo_namespace = argo.namespace, ray_namespace = ray.namespace, ray_dashboard_url = ray.dashboard_url,
+    argo_namespace = argo.namespace, argo_server_url = argo.server_url,
+    ray_namespace = ray.namespace, ray_operator = ray.operator, ray_dashboard_url = ray.dashboard_url,
   }
 end
