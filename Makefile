@@ -102,7 +102,7 @@ test: deps
 	tests/run-all.sh
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	scripts/demo.sh
 
 bench: all

@@ -111,7 +111,7 @@ local function grant_job(i, o, ns, labels)
                       { name = "tmp", emptyDir = {} } },
           initContainers = {
             {
-              name = "password", image = i.cli_image,
+              name = "read-secret", image = i.cli_image,
               command = { "sh", "-c", fmt('gcloud secrets versions access latest --secret=%s --project=%s'
                                           .. ' --out-file=/run/secret/password', o.secret_id, i.project) },
               env = { { name = "CLOUDSDK_CONFIG", value = "/tmp/gcloud" } },

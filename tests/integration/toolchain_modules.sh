@@ -1,0 +1,173 @@
+#!/bin/sh
+# toolchain_modules.sh: the ML toolchain installs itself (issue 16).
+# platform.lua applied against the emulator with nothing passed in: kubectl
+# (kubeconfig from `plinth kubeconfig`, no address: the only cluster) sees
+# the workflow-controller, argo-server, kuberay-operator and mlflow
+# Deployments rolled out, the Argo and Ray CRDs Established, a hello-world
+# Workflow accepted, the RayCluster with its GPU group on the GPU pool, the
+# MLflow database-grant Job complete before the server, the artifact
+# repository on GCS with no key secret, and no password anywhere.  Every
+# object the modules write passes a server-side dry-run as plinth writes
+# it; the generated CRDs and RBAC agree with the upstream release manifests
+# (test inputs only), the RayCluster and the Workflow validate against the
+# upstream CRDs' schemas.  Re-plan is clean; one module input changed
+# plans one update; destroy leaves nothing; every request is valid.
+. "$(dirname "$0")/lib/emu.sh"
+TD=${PLINTH_K8S_TESTDATA:-/work/shared/testdata/k8s}
+[ -f "$TD/argo-workflows/quick-start-minimal.yaml" ] || { echo "toolchain_modules: SKIP (no testdata at $TD)"; exit 77; }
+command -v kubectl > /dev/null || { echo "toolchain_modules: SKIP (no kubectl)"; exit 77; }
+python3 -c 'import yaml' 2> /dev/null || { echo "toolchain_modules: SKIP (no PyYAML)"; exit 77; }
+FIX=$(pwd)/tests/fixtures/modules
+CHECK="python3 $FIX/crd_schema_check.py"
+mkdir -p "$WORK/p" && cp platform.lua "$WORK/p/" && cp -r modules "$WORK/p/"
+emu_start --op-scale 0.01 --data "$WORK/emu"
+cd "$WORK/p" || exit 1
+export HOME="$WORK" # kubectl's discovery cache
+P="$PLINTH --no-color"
+M=module.platform.module
+
+expect_rc 0 $P apply --auto-approve
+grep -q "Apply complete" "$WORK/last.out" || fail "apply: $(tail -5 "$WORK/last.out")"
+grep -q "ray_dashboard_url = \"http://ray-head-svc.ray.svc.cluster.local:8265\"" "$WORK/last.out" ||
+    fail "ray_dashboard_url output: $(tail -12 "$WORK/last.out")"
+expect_rc 0 $P plan --detailed-exitcode
+grep -q "No changes." "$WORK/last.out" || fail "re-plan not clean: $(grep -E '^ *[#~+-]' "$WORK/last.out" | head -20)"
+
+expect_rc 0 $P kubeconfig
+cp "$WORK/last.out" "$WORK/kubeconfig"
+export KUBECONFIG="$WORK/kubeconfig"
+K="kubectl --request-timeout=10s"
+
+# The four Deployments, rolled out.
+expect_rc 0 $K get deploy -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}={.status.availableReplicas} {end}'
+for d in argo/workflow-controller=1 argo/argo-server=1 ray/kuberay-operator=1 mlflow/mlflow=1; do
+    grep -q "$d" "$WORK/last.out" || fail "deployment $d: $(cat "$WORK/last.out")"
+done
+# The CRDs, Established.
+crds="workflows cronworkflows workflowtemplates clusterworkflowtemplates workfloweventbindings
+      workflowtasksets workflowtaskresults workflowartifactgctasks"
+set --
+for c in $crds; do set -- "$@" "crd/$c.argoproj.io"; done
+for c in rayclusters rayjobs rayservices; do set -- "$@" "crd/$c.ray.io"; done
+expect_rc 0 $K wait --for=condition=Established --timeout=20s "$@"
+[ "$(grep -c 'condition met' "$WORK/last.out")" = 11 ] || fail "CRDs established: $(cat "$WORK/last.out")"
+
+# A hello-world Workflow, accepted by the CRD, runs as argo-workflow.
+cat > "$WORK/hello.yaml" <<'Y'
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: hello-world, namespace: argo}
+spec:
+  entrypoint: main
+  serviceAccountName: argo-workflow
+  templates:
+  - name: main
+    container: {image: busybox, command: [echo], args: ["hello world"]}
+Y
+expect_rc 0 $K create -f "$WORK/hello.yaml"
+expect_rc 0 $K get workflows hello-world -n argo -o json
+cp "$WORK/last.out" "$WORK/hello.json"
+
+# Argo: the artifact repository is the bucket, through workload identity.
+expect_rc 0 $K get cm workflow-controller-configmap -n argo -o jsonpath='{.data.artifactRepository}'
+grep -q 'bucket: plinth-demo-ml-dev-argo-artifacts' "$WORK/last.out" || fail "artifactRepository: $(cat "$WORK/last.out")"
+grep -qi 'secret\|s3:' "$WORK/last.out" && fail "artifact repository with a key secret: $(cat "$WORK/last.out")"
+expect_rc 0 $K get sa argo-workflow -n argo -o jsonpath='{.metadata.annotations.iam\.gke\.io/gcp-service-account}'
+[ "$(cat "$WORK/last.out")" = "ml-dev-argo@plinth-demo.iam.gserviceaccount.com" ] || fail "argo KSA: $(cat "$WORK/last.out")"
+expect_rc 0 $K get deploy workflow-controller -n argo -o jsonpath='{.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].args}'
+grep -q '^quay.io/argoproj/workflow-controller:v3.7.18 .*argoexec:v3.7.18' "$WORK/last.out" || fail "controller: $(cat "$WORK/last.out")"
+
+# KubeRay: the RayCluster with a GPU group on the GPU pool.
+expect_rc 0 $K get raycluster ray -n ray -o jsonpath='{.spec.workerGroupSpecs[1].groupName} {.spec.workerGroupSpecs[1].template.spec.nodeSelector.plinth\.dev/pool} {.spec.workerGroupSpecs[1].template.spec.tolerations[0].key} {.spec.workerGroupSpecs[1].template.spec.containers[0].resources.limits.nvidia\.com/gpu}'
+[ "$(cat "$WORK/last.out")" = "gpu gpu nvidia.com/gpu 1" ] || fail "GPU worker group: $(cat "$WORK/last.out")"
+expect_rc 0 $K get raycluster ray -n ray -o json
+cp "$WORK/last.out" "$WORK/raycluster.json"
+
+# MLflow: the grant Job completed; the server with the proxy as a native
+# sidecar, its hosts allowed, artifacts on GCS; no password anywhere.
+expect_rc 0 $K get job mlflow-db-grant -n mlflow -o jsonpath='{.status.succeeded}'
+[ "$(cat "$WORK/last.out")" = 1 ] || fail "grant job: $(cat "$WORK/last.out")"
+expect_rc 0 $K get deploy mlflow -n mlflow -o jsonpath='{.spec.template.spec.initContainers[0].name}/{.spec.template.spec.initContainers[0].restartPolicy} {.spec.template.spec.containers[0].args}'
+grep -q '^cloud-sql-proxy/Always ' "$WORK/last.out" || fail "proxy sidecar: $(cat "$WORK/last.out")"
+for a in 'gs://plinth-demo-ml-dev-mlflow-artifacts/mlflow' 'mlflow.mlflow.svc.cluster.local:5000' \
+         'postgresql+psycopg2://ml-dev-mlflow%40plinth-demo.iam@127.0.0.1:5432/mlflow'; do
+    grep -qF "$a" "$WORK/last.out" || fail "mlflow args lack $a: $(cat "$WORK/last.out")"
+done
+for o in "deploy mlflow" "job mlflow-db-grant"; do
+    expect_rc 0 $K get $o -n mlflow -o json
+    # Only a reference to the secret and the memory volume it is read into.
+    grep -qiE '"password"|PGPASSWORD=[^\\"$]' "$WORK/last.out" && fail "a password in $o"
+done
+expect_rc 0 $K get secret -A
+grep -q mlflow "$WORK/last.out" && fail "secrets in the mlflow namespace: $(cat "$WORK/last.out")"
+
+# Every object the modules write, as plinth wrote it, passes a server-side
+# dry-run.
+expect_rc 0 $P state pull
+cp "$WORK/last.out" "$WORK/state.json"
+expect_rc 0 python3 "$FIX/state_objects.py" "$WORK/state.json" "$WORK/objs"
+n=$(cat "$WORK/last.out")
+[ "$n" -ge 48 ] || fail "only $n Kubernetes objects in state"
+expect_rc 0 $K apply --server-side --dry-run=server --field-manager=plinth -f "$WORK/objs"
+[ "$(grep -c 'serverside-applied (server dry run)' "$WORK/last.out")" = "$n" ] ||
+    fail "dry-run: $(grep -v 'server dry run' "$WORK/last.out" | head)"
+
+# The generated CRDs and RBAC agree with the upstream releases.
+expect_rc 0 python3 "$FIX/upstream_compare.py" "$WORK/objs" "$TD/argo-workflows/quick-start-minimal.yaml" \
+    --require ClusterRole/argo-cluster-role --require ClusterRole/argo-server-cluster-role \
+    --require Role/argo-role --require Role/executor
+grep -q "compared 16 objects, 0 differences" "$WORK/last.out" || fail "argo vs upstream: $(cat "$WORK/last.out")"
+for c in rayclusters rayjobs rayservices; do
+    expect_rc 0 python3 "$FIX/upstream_compare.py" "$WORK/objs" "$TD/kuberay/ray.io_$c.yaml" \
+        --require "CustomResourceDefinition/$c.ray.io"
+done
+
+# Custom resources against the upstream CRDs' schemas (the validator can
+# fail: a broken RayCluster is refused).
+yaml2json() { python3 -c 'import json,sys,yaml; print(json.dumps(yaml.load(open(sys.argv[1]), Loader=yaml.CSafeLoader)))' "$1"; }
+yaml2json "$TD/kuberay/ray.io_rayclusters.yaml" > "$WORK/raycluster-crd.json" || fail "CRD to JSON"
+expect_rc 0 $CHECK "$WORK/raycluster-crd.json" "$WORK/raycluster.json"
+cat > "$WORK/bad.json" <<'J'
+{"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "bad"},
+ "spec": {"bogus": 1, "headGroupSpec": {"template": {"spec": {"containers": [
+   {"name": "h", "image": "i", "resources": {"limits": {"cpu": "1x"}}}]}}},
+  "workerGroupSpecs": [{"groupName": "g", "replicas": "two", "template": {}}]}}
+J
+expect_rc 1 $CHECK "$WORK/raycluster-crd.json" "$WORK/bad.json"
+for e in "spec.bogus: unknown field" "replicas: must be integer" "cpu: '1x' does not match"; do
+    grep -q "$e" "$WORK/last.out" || fail "schema check missed '$e': $(cat "$WORK/last.out")"
+done
+python3 - "$TD/argo-workflows/quick-start-minimal.yaml" > "$WORK/wf-crd.json" <<'PY' || fail "workflow CRD"
+import json, sys, yaml
+for d in yaml.load_all(open(sys.argv[1]), Loader=yaml.CSafeLoader):
+    if d and d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"] == "workflows.argoproj.io":
+        print(json.dumps(d))
+PY
+expect_rc 0 $CHECK "$WORK/wf-crd.json" "$WORK/hello.json"
+
+# One input of a module's cluster side: exactly one in-place update.
+sed 's/replicas = { type = "number", default = 1,/replicas = { type = "number", default = 2,/' modules/mlflow.lua > m.lua
+cmp -s m.lua modules/mlflow.lua && fail "mlflow replicas input not found"
+cp modules/mlflow.lua mlflow.lua.orig && mv m.lua modules/mlflow.lua
+expect_rc 2 $P plan --detailed-exitcode
+grep -q "Plan: 0 to create, 1 to update, 0 to replace, 0 to destroy." "$WORK/last.out" &&
+    grep -q "spec.replicas = 1 -> 2" "$WORK/last.out" || fail "mlflow replicas: $(cat "$WORK/last.out")"
+mv mlflow.lua.orig modules/mlflow.lua
+
+expect_rc 0 $K delete workflows hello-world -n argo
+expect_rc 0 $P destroy --auto-approve
+grep -q "Destroy complete" "$WORK/last.out" || fail "destroy: $(tail -5 "$WORK/last.out")"
+expect_rc 0 $P state list
+[ -s "$WORK/last.out" ] && fail "state not empty after destroy: $(cat "$WORK/last.out")"
+emu_stop
+python3 - "$WORK/emu/emulator.json" <<'PY' || fail "resources left in the emulator"
+import json, sys
+docs = json.load(open(sys.argv[1]))["docs"]
+left = [k for k in docs
+        if "/operations/" not in k and not k.startswith("serviceusage/")
+        and not (k.endswith("/iamPolicy") and
+                 all(b["role"] == "roles/owner" for b in docs[k].get("bindings", [])))]
+if left: print("left:", left[:20]); sys.exit(1)
+PY
+reqcheck_log
+echo "toolchain_modules: ok ($n objects)"
