@@ -32,6 +32,8 @@
     X(secret)                                                                                                          \
     X(secret_version)                                                                                                  \
     X(pubsub_topic)                                                                                                    \
-    X(pubsub_subscription)
+    X(pubsub_subscription)                                                                                             \
+    X(logging_metric)                                                                                                  \
+    X(logging_project_sink)
 
 #endif

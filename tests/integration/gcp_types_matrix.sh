@@ -104,6 +104,10 @@ describe() {
         ADDR=gcp.pubsub_topic.events IMM_FIELD=name IMPORT_ID=events-b ;;
     pubsub_subscription)
         ADDR=gcp.pubsub_subscription.workers IMM_FIELD=filter IMPORT_ID=mx-subscription/workers ;;
+    logging_metric)
+        ADDR=gcp.logging_metric.failed IMM_FIELD=name IMPORT_ID=failed-workflows-b ;;
+    logging_project_sink)
+        ADDR=gcp.logging_project_sink.audit IMM_FIELD=name IMPORT_ID=mx-logsink/audit-b ;;
     *) return 1 ;;
     esac
 }
