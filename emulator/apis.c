@@ -18,13 +18,14 @@ EMU_API(emu_api_oauth2)
 EMU_API(emu_api_k8s)
 EMU_API(emu_api_pubsub)
 EMU_API(emu_api_logging)
+EMU_API(emu_api_dns)
 
 const emu_api_t *emu_apis[] = {
     &emu_api_compute,      &emu_api_serviceusage,          &emu_api_storage,
     &emu_api_container,    &emu_api_sqladmin,              &emu_api_servicenetworking,
     &emu_api_iam,          &emu_api_cloudresourcemanager,  &emu_api_artifactregistry,
     &emu_api_secretmanager, &emu_api_oauth2,               &emu_api_k8s,
-    &emu_api_pubsub, &emu_api_logging,
+    &emu_api_pubsub, &emu_api_logging, &emu_api_dns,
     NULL,
 };
 

@@ -34,6 +34,8 @@
     X(pubsub_topic)                                                                                                    \
     X(pubsub_subscription)                                                                                             \
     X(logging_metric)                                                                                                  \
-    X(logging_project_sink)
+    X(logging_project_sink)                                                                                            \
+    X(dns_managed_zone)                                                                                                \
+    X(dns_record_set)
 
 #endif

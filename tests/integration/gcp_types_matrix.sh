@@ -108,6 +108,10 @@ describe() {
         ADDR=gcp.logging_metric.failed IMM_FIELD=name IMPORT_ID=failed-workflows-b ;;
     logging_project_sink)
         ADDR=gcp.logging_project_sink.audit IMM_FIELD=name IMPORT_ID=mx-logsink/audit-b ;;
+    dns_managed_zone)
+        ADDR=gcp.dns_managed_zone.internal IMM_FIELD=dnsName IMPORT_ID=internal ;;
+    dns_record_set)
+        ADDR=gcp.dns_record_set.mlflow IMM_FIELD=name IMPORT_ID=internal/mlflow-b.platform.internal./A ;;
     *) return 1 ;;
     esac
 }
