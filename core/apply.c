@@ -185,6 +185,44 @@ static int do_delete(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
     return save(j, err);
 }
 
+/* Label maps of Google APIs are not authoritative (as in Google's
+ * Terraform provider): an entry plinth never set (not in the spec, not in
+ * the last applied body) was added by someone else and is kept.  The API
+ * replaces such a map whole on update, so the body sent carries those
+ * entries back; the plan shows no change for them and state's applied body
+ * does not claim them.  Kubernetes labels need nothing: server-side apply
+ * leaves other field managers' entries alone. */
+static const char *const foreign_maps[] = {"labels", "userLabels", "resourceLabels", NULL};
+
+static void keep_foreign_in(json_t *sent, const json_t *live, const json_t *applied) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(sent, k, v) {
+        if (!json_is_object(v)) continue;
+        const json_t *l = json_object_get(live, k), *a = applied ? json_object_get(applied, k) : NULL;
+        bool map = false;
+        for (size_t i = 0; foreign_maps[i]; i++) map |= strcmp(k, foreign_maps[i]) == 0;
+        if (!map) {
+            keep_foreign_in(v, l, a);
+            continue;
+        }
+        const char *lk;
+        json_t *lv;
+        json_object_foreach((json_t *)l, lk, lv) {
+            if (json_object_get(v, lk) || (a && json_object_get(a, lk))) continue;
+            json_object_set(v, lk, lv);
+        }
+    }
+}
+
+/* NEW reference: desired with the foreign label entries of live. */
+static json_t *keep_foreign_entries(const rtype_t *t, const json_t *desired, const json_t *live,
+                                    const json_t *applied) {
+    json_t *sent = json_deep_copy(desired);
+    if (t->api && json_is_object(live)) keep_foreign_in(sent, live, applied);
+    return sent;
+}
+
 static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
     int unknown = 0;
     json_t *desired = ref_resolve(it->desired, apply_lookup, j, &unknown, err);
@@ -224,7 +262,6 @@ static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
         pthread_mutex_unlock(&j->e->state_mu);
         diff_resource(it->type, desired, it->live, applied,
                       it->spec ? &it->spec->ignore_changes : NULL, &d);
-        json_decref(applied);
         strlist_t changed = {0};
         bool api_change = false;
         for (size_t k = 0; k < d.n; k++) {
@@ -236,12 +273,16 @@ static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
         if (!api_change) strlist_free(&changed);
         if (!changed.n) {
             /* Known-after-apply values turned out equal: nothing to do. */
+            json_decref(applied);
             record(j, it, desired, NULL);
             json_decref(desired);
             return save(j, err);
         }
         ui_step_start(j->e->ui, it->addr, "Modifying");
-        rc = it->type->update(c, it->id, desired, it->live, &changed, &live);
+        json_t *sent = keep_foreign_entries(it->type, desired, it->live, applied);
+        json_decref(applied);
+        rc = it->type->update(c, it->id, sent, it->live, &changed, &live);
+        json_decref(sent);
         strlist_free(&changed);
         if (rc != 0) goto fail;
     }
@@ -291,7 +332,9 @@ static int astep(void *ud, size_t step) {
     pthread_mutex_unlock(&j->e->state_mu);
     c.resume = resume;
     int rc = -1;
+    util_set_current_addr(it->addr); /* the HTTP log's "addr" */
     if (c.prov) rc = j->step_del[step] ? do_delete(j, it, &c, &err) : do_up(j, it, &c, &err);
+    util_set_current_addr(NULL);
     if (rc == 0) count_done(j, it, j->step_del[step]);
     if (rc != 0) {
         if (!err.msg[0]) perr_set(&err, "", "failed");

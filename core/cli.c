@@ -165,6 +165,12 @@ static int write_planfile(cli_t *c, engine_t *e, plan_t *p) {
     for (size_t i = 0; i < c->eo.spec.vars.n; i++)
         json_array_append_new(json_object_get(doc, "vars"), json_string(c->eo.spec.vars.v[i]));
     json_object_set_new(doc, "tfplan", plan_tfjson(e, p));
+    /* apply FILE plans again with the same selection, to compare like with like */
+    json_t *tg = json_array(), *rp = json_array();
+    for (size_t i = 0; i < c->eo.targets.n; i++) json_array_append_new(tg, json_string(c->eo.targets.v[i]));
+    for (size_t i = 0; i < c->eo.replace.n; i++) json_array_append_new(rp, json_string(c->eo.replace.v[i]));
+    json_object_set_new(doc, "targets", tg);
+    json_object_set_new(doc, "replace", rp);
     char *s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     perr_t err = {0};
     int rc = util_write_atomic(c->out, s, strlen(s), &err);
@@ -288,6 +294,18 @@ static int run_apply(cli_t *c, bool destroy) {
         json_t *v;
         json_array_foreach(vars, i, v) strlist_add(&c->eo.spec.vars, json_string_value(v));
         c->auto_approve = true; /* the saved plan was the approval */
+        /* A refresh-only or destroy plan applies as what it was planned as. */
+        json_t *pl = json_object_get(pf, "plan");
+        c->refresh_only = json_is_true(json_object_get(pl, "refresh_only"));
+        destroy = json_is_true(json_object_get(pl, "destroy"));
+        if (c->eo.targets.n || c->eo.replace.n) {
+            fprintf(stderr, "Error: %s: --target and --replace belong to the plan; a saved plan keeps its own\n",
+                    c->args.v[0]);
+            json_decref(pf);
+            return 1;
+        }
+        json_array_foreach(json_object_get(pf, "targets"), i, v) strlist_add(&c->eo.targets, json_string_value(v));
+        json_array_foreach(json_object_get(pf, "replace"), i, v) strlist_add(&c->eo.replace, json_string_value(v));
     }
     engine_t *e = open_engine(c, destroy ? "destroy" : "apply", true);
     if (!e) {
@@ -313,7 +331,9 @@ static int run_apply(cli_t *c, bool destroy) {
     } else if (rc == 0 && plan_has_changes(p)) {
         rc = -1;
     } else if (rc == 0) {
-        apply_run(e, p); /* records refreshed attributes */
+        rc = apply_run(e, p); /* records refreshed attributes; no API write */
+        if (rc == 0 && p->refresh_only)
+            ui_out(c->ui, "\nApply complete: the state was refreshed; no resource was changed.\n");
     }
     /* The lifetime is recorded even when part of the apply failed: what
      * was created must still expire. */
@@ -381,7 +401,10 @@ static int cmd_import(cli_t *c) {
         plan_ctx(e, &it, &cx, &err);
         char *nid = NULL;
         json_t *live = NULL;
-        if (cx.prov && t->import(&cx, id, &nid, &live) == 0) {
+        util_set_current_addr(addr);
+        int irc = cx.prov ? t->import(&cx, id, &nid, &live) : -1;
+        util_set_current_addr(NULL);
+        if (irc == 0) {
             state_res_t *s = state_upsert(e->state, addr, t->name);
             free(s->id);
             s->id = nid;

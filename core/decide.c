@@ -126,7 +126,62 @@ static void find_drift(engine_t *e, plan_item_t *it) {
     }
 }
 
+/* --refresh-only: no action, only what changed outside plinth.  A resource
+ * in state that no longer exists is dropped from state ("gone"); the paths
+ * the spec sets whose live value moved away from the recorded one are drift. */
+static int refresh_only_one(engine_t *e, plan_t *p, plan_item_t *it) {
+    state_res_t *s = state_find(e->state, it->addr);
+    if (!s) return 0;
+    if (!it->live) {
+        it->gone = s->id && !s->pending;
+        return 0;
+    }
+    if (!it->spec || !state_attrs(s)) return 0;
+    int unknown = 0;
+    perr_t err = {0};
+    json_t *r = ref_resolve(it->desired, plan_lookup, p, &unknown, &err);
+    if (!r) return 0;
+    diff_t d;
+    diff_resource(it->type, r, it->live, s->applied, &it->spec->ignore_changes, &d);
+    for (size_t i = 0; i < d.n; i++) {
+        const diff_change_t *c = &d.c[i];
+        if (c->sensitive || c->unknown) continue;
+        json_t *was = jpath_get(state_attrs(s), c->path);
+        if (!was || !diff_equal(was, c->before)) strlist_add(&it->drift, c->path);
+    }
+    diff_free(&d);
+    json_decref(r);
+    return 0;
+}
+
+/* A resource that lives on another (a Kubernetes object on its cluster, a
+ * database on its instance) goes with it: when a dependency is replaced and
+ * the ID the resource would have is no longer the one it has (or cannot be
+ * known before apply), it is replaced too, in the same plan. */
+static void identity_follows(engine_t *e, plan_t *p, plan_item_t *it) {
+    const plan_item_t *by = NULL;
+    for (size_t k = 0; k < it->deps.n && !by; k++) {
+        const plan_item_t *d = plan_find(p, it->deps.v[k]);
+        if (d && d->act == ACT_REPLACE && !d->excluded) by = d;
+    }
+    if (!by || !it->type->id_of || !it->id) return;
+    perr_t err = {0};
+    rctx_t c;
+    plan_ctx(e, it, &c, &err);
+    if (!c.prov) return;
+    char *id = it->type->id_of(&c, it->desired);
+    if (id && strcmp(id, it->id) == 0) {
+        free(id);
+        return;
+    }
+    free(id);
+    it->act = ACT_REPLACE;
+    free(it->reason);
+    it->reason = xasprintf("it lives on %s, which is replaced", by->addr);
+}
+
 static int decide_one(engine_t *e, plan_t *p, plan_item_t *it, diag_t *errs) {
+    if (p->refresh_only) return refresh_only_one(e, p, it);
     if (!it->spec) {
         if (!it->live) {
             it->gone = true;
@@ -136,7 +191,6 @@ static int decide_one(engine_t *e, plan_t *p, plan_item_t *it, diag_t *errs) {
         it->reason = xstrdup(p->destroy ? "destroy requested" : "no longer in the spec");
         return 0;
     }
-    if (p->refresh_only) return 0;
     int unknown = 0;
     perr_t err = {0};
     json_t *r = ref_resolve(it->desired, plan_lookup, p, &unknown, &err);
@@ -163,6 +217,7 @@ static int decide_one(engine_t *e, plan_t *p, plan_item_t *it, diag_t *errs) {
     } else if (it->diff.n) {
         it->act = ACT_UPDATE;
     }
+    if (it->act != ACT_REPLACE) identity_follows(e, p, it);
     if ((it->act == ACT_REPLACE) && it->spec->prevent_destroy) {
         diag_add(errs, "", "%s:%d: %s: the plan would replace it, but lifecycle.prevent_destroy is set (%s)",
                  it->spec->file, it->spec->line, it->addr, it->reason);
@@ -225,7 +280,7 @@ json_t *plan_to_json(const plan_t *p) {
     json_t *changes = json_array();
     for (size_t i = 0; i < p->n; i++) {
         const plan_item_t *it = &p->items[i];
-        if (it->act == ACT_NOOP && !it->drift.n) continue;
+        if (it->act == ACT_NOOP && !it->drift.n && !it->gone) continue;
         json_t *paths = json_array(), *before = json_object(), *after = json_object();
         for (size_t k = 0; k < it->diff.n; k++) {
             const diff_change_t *c = &it->diff.c[k];
@@ -235,13 +290,20 @@ json_t *plan_to_json(const plan_t *p) {
         }
         json_t *drift = json_array();
         for (size_t k = 0; k < it->drift.n; k++) json_array_append_new(drift, json_string(it->drift.v[k]));
-        json_array_append_new(changes, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s?}", "address",
+        /* An update of plinth-only options alone: recorded, no API call. */
+        bool state_only = it->act == ACT_UPDATE && it->diff.n > 0;
+        for (size_t k = 0; k < it->diff.n && state_only; k++)
+            state_only = it->type && rtype_path_in(it->type->options, it->diff.c[k].path);
+        json_t *ch = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s?}", "address",
                                                  it->addr, "type", it->type ? it->type->name : "",
                                                  "action", act_name(it->act), "changed_paths", paths,
                                                  "before", before, "after", after, "drift", drift,
-                                                 "reason", it->reason));
+                                                 "reason", it->gone ? "deleted outside plinth" : it->reason);
+        if (state_only) json_object_set_new(ch, "state_only", json_true());
+        json_array_append_new(changes, ch);
     }
-    return json_pack("{s:i, s:o, s:{s:i, s:i, s:i, s:i}, s:b}", "format_version", 1, "changes", changes,
-                     "summary", "create", p->ncreate, "update", p->nupdate, "replace", p->nreplace,
-                     "destroy", p->ndelete, "changes_present", plan_has_changes(p));
+    return json_pack("{s:i, s:o, s:{s:i, s:i, s:i, s:i}, s:b, s:b, s:b}", "format_version", 1, "changes",
+                     changes, "summary", "create", p->ncreate, "update", p->nupdate, "replace", p->nreplace,
+                     "destroy", p->ndelete, "changes_present", plan_has_changes(p), "refresh_only",
+                     p->refresh_only, "destroy", p->destroy);
 }

@@ -161,11 +161,18 @@ static void cmp(dctx_t *x, const char *path, const json_t *d) {
     if (!diff_equal(d, l)) add_change(x, path, l, d, 0, 0);
 }
 
+static int change_cmp(const void *a, const void *b) {
+    return strcmp(((const diff_change_t *)a)->path, ((const diff_change_t *)b)->path);
+}
+
 void diff_resource(const rtype_t *t, const json_t *desired, const json_t *live,
                    const json_t *applied, const strlist_t *ignore, diff_t *out) {
     memset(out, 0, sizeof *out);
     dctx_t x = {t, ignore, live, applied, out, desired};
     cmp(&x, "", desired);
+    /* Sorted by path: a Lua table's key order differs from run to run, and
+     * a saved plan is compared with the plan made again at apply. */
+    if (out->n > 1) qsort(out->c, out->n, sizeof *out->c, change_cmp);
 }
 
 static int add_leaf(void *ud, const char *path, json_t *leaf) {

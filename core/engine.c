@@ -295,10 +295,18 @@ void *engine_provider(engine_t *e, const rtype_t *t, perr_t *err) {
 }
 
 int engine_save_state(engine_t *e, perr_t *err) {
-    if (e->saver) return state_commit(e->saver, err);
-    pthread_mutex_lock(&e->state_mu);
-    int rc = state_save(e->backend, e->state, err);
-    pthread_mutex_unlock(&e->state_mu);
+    /* A state write (to GCS) is not made for the resource being applied. */
+    const char *addr = util_current_addr();
+    util_set_current_addr(NULL);
+    int rc;
+    if (e->saver) {
+        rc = state_commit(e->saver, err);
+    } else {
+        pthread_mutex_lock(&e->state_mu);
+        rc = state_save(e->backend, e->state, err);
+        pthread_mutex_unlock(&e->state_mu);
+    }
+    util_set_current_addr(addr);
     return rc;
 }
 

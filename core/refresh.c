@@ -70,7 +70,10 @@ static int read_one(rjob_t *j, plan_item_t *it) {
     plan_ctx(j->e, it, &c, &err);
     if (!c.prov) return rerr(j, &err, it->addr), -1;
     json_t *live = NULL;
-    if (it->type->read(&c, it->id, it->desired, &live) != 0) {
+    util_set_current_addr(it->addr);
+    int rc = it->type->read(&c, it->id, it->desired, &live);
+    util_set_current_addr(NULL);
+    if (rc != 0) {
         if (!err.msg[0]) perr_set(&err, "", "read failed");
         rerr(j, &err, it->addr);
         return -1;

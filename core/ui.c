@@ -219,14 +219,18 @@ void ui_plan(ui_t *u, const plan_t *p) {
     }
     pthread_mutex_lock(&u->mu);
     int drift = 0;
-    for (size_t i = 0; i < p->n; i++) drift += p->items[i].drift.n > 0;
+    for (size_t i = 0; i < p->n; i++) drift += p->items[i].drift.n > 0 || p->items[i].gone;
     if (drift) {
         printf("Note: objects have changed outside of plinth since the last apply:\n\n");
         for (size_t i = 0; i < p->n; i++) {
             const plan_item_t *it = &p->items[i];
+            if (it->gone) printf("  - %s: deleted outside plinth\n", it->addr);
             for (size_t k = 0; k < it->drift.n; k++) printf("  ~ %s: %s changed\n", it->addr, it->drift.v[k]);
         }
         printf("\n");
+        if (p->refresh_only)
+            printf("This is a refresh-only plan: applying it records these changes in the state;"
+                   " no resource is changed.\n\n");
     }
     if (plan_has_changes(p)) {
         printf("plinth will perform the following actions:\n\n");

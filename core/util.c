@@ -294,3 +294,9 @@ size_t util_edit_distance(const char *a, const char *b) {
     free(row);
     return d;
 }
+
+static _Thread_local const char *current_addr;
+
+void util_set_current_addr(const char *addr) { current_addr = addr; }
+
+const char *util_current_addr(void) { return current_addr; }

@@ -89,4 +89,11 @@ void util_random_hex(char *out, size_t nbytes);
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t util_edit_distance(const char *a, const char *b);
 
+/* The resource address the calling thread is working for, or NULL
+ * (thread-local; the string is borrowed and must outlive the work).  The
+ * engine sets it around each provider call; transports write it as the
+ * HTTP log's "addr". */
+void util_set_current_addr(const char *addr);
+const char *util_current_addr(void);
+
 #endif

@@ -471,6 +471,8 @@ static int do_call(gcp_client_t *c, const char *method, const char *api, const c
             gcp_log_entry_t le = {.api = api,
                                   .method = method,
                                   .url = url,
+                                  /* tokens and metadata are not for a resource */
+                                  .addr = (flags & SEND_AUTH) ? util_current_addr() : NULL,
                                   .req_type = ctype,
                                   .req = data,
                                   .req_len = len,

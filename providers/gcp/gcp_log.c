@@ -207,6 +207,7 @@ static char *format_locked(gcp_log_t *l, const gcp_log_entry_t *ent) {
     json_object_set_new(o, "method", json_string(ent->method ? ent->method : ""));
     json_t *url = json_string(ent->url ? ent->url : "");
     json_object_set_new(o, "url", url ? redact(l, url, false) : json_string(""));
+    if (ent->addr) json_object_set_new(o, "addr", json_string(ent->addr));
     json_object_set_new(o, "status", json_integer(ent->status));
     json_object_set_new(o, "ms", json_integer(ent->ms));
     json_object_set_new(o, "attempt", json_integer(ent->attempt));

@@ -13,6 +13,7 @@ typedef struct gcp_log gcp_log_t;
 /* One attempt.  Bodies are raw bytes (may be NULL / 0). */
 typedef struct gcp_log_entry {
     const char *api, *method, *url;
+    const char *addr;     /* the resource the request is made for, or NULL (omitted) */
     const char *req_type; /* request Content-Type, or NULL */
     const char *req, *resp;
     size_t req_len, resp_len;

@@ -482,10 +482,22 @@ static conn_t *conn_for_body(k8s_prov_t *P, const json_t *body, perr_t *e) {
     conn_t *c;
     if (!strncmp(key, "kubeconfig:", 11)) c = conn_kubeconfig(P, jstr(body, "kubeconfig"), jstr(body, "context"), e);
     else {
+        const json_t *cl = json_object_get(body, "cluster");
+        perr_t ignore = {0};
+        char *server = k8s_server_url(P->endpoint, cl, &ignore);
         pthread_mutex_lock(&P->mu);
         c = conn_find(P, key);
+        /* The same cluster name with another endpoint: the cluster was
+         * replaced in this run; the old connection is retired. */
+        if (c && server && strcmp(c->server, server) != 0) {
+            char *retired = xasprintf("%s#replaced", c->key);
+            free(c->key);
+            c->key = retired;
+            c = NULL;
+        }
         pthread_mutex_unlock(&P->mu);
-        if (!c) c = conn_gke(P, key, json_object_get(body, "cluster"), e);
+        free(server);
+        if (!c) c = conn_gke(P, key, cl, e);
     }
     free(key);
     return c;
@@ -627,7 +639,8 @@ static int kcall(k8s_prov_t *P, conn_t *c, const json_t *via, const char *method
         long status = 0;
         if (cc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         if (P->log) {
-            gcp_log_entry_t le = {.api = "k8s", .method = method, .url = url, .req_type = ctype,
+            gcp_log_entry_t le = {.api = "k8s", .method = method, .url = url, .addr = util_current_addr(),
+                                  .req_type = ctype,
                                   .req = body, .req_len = body ? strlen(body) : 0, .resp = resp.s,
                                   .resp_len = resp.len, .status = status,
                                   .ms = (long)(util_now_ms() - t0), .attempt = attempt};
