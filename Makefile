@@ -11,6 +11,9 @@ WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I. $(PKG_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
+# The emulator links no Lua, no curl and no ssh: it is not a client.
+EMU_PKGS   := jansson yaml-0.1 libmicrohttpd openssl
+EMU_LDLIBS := $(shell pkg-config --libs $(EMU_PKGS) 2>/dev/null) -lpthread -lm
 
 BUILD   ?= build
 SAN     ?=
@@ -28,6 +31,14 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 DATA_JSON := $(wildcard providers/gcp/data/*.json)
 DATA_C    := $(patsubst providers/gcp/data/%.json,$(BUILD)/gen/data_%.c,$(DATA_JSON))
 DATA_OBJ  := $(DATA_C:.c=.o)
+
+# What the emulator shares with plinth, below both: utilities, the API
+# schema (generated data), YAML and server-side-apply merging.  Listed
+# explicitly: the emulator links these and its own code, never the engine,
+# Lua or a provider's client.
+BASE_SRC := core/util.c core/jpath.c providers/gcp/schema.c \
+            $(wildcard providers/k8s/k8s_yaml.c providers/k8s/k8s_ssa.c)
+BASE_OBJ := $(BASE_SRC:%.c=$(BUILD)/%.o) $(DATA_OBJ)
 
 LIB_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o) $(PROV_SRC:%.c=$(BUILD)/%.o) $(DATA_OBJ)
 EMU_OBJ  := $(EMU_SRC:%.c=$(BUILD)/%.o)
@@ -66,26 +77,28 @@ $(BUILD)/libemu.a: $(EMU_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# Providers and emulator APIs are found through weak references (registries
-# in core/rtype.c and emulator/apis.c), which do not pull objects out of an
-# archive: link the archives whole.
-WHOLE = -Wl,--whole-archive $(1) -Wl,--no-whole-archive
+$(BUILD)/libbase.a: $(BASE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
+# Registries are explicit tables (core/rtype.c, emulator/apis.c), so plain
+# archives are enough: the linker pulls exactly the objects referenced.
+# libemu.a comes before libplinth.a / libbase.a, which it uses.
 $(BIN)/plinth: $(BUILD)/core/main.o $(BUILD)/libplinth.a
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) $< $(call WHOLE,$(BUILD)/libplinth.a) -o $@ $(LDLIBS)
+	$(CC) $(SAN) $^ -o $@ $(LDLIBS)
 
-$(BIN)/plinth-emulator: $(BUILD)/emulator/main.o $(BUILD)/libemu.a $(BUILD)/libplinth.a
+$(BIN)/plinth-emulator: $(BUILD)/emulator/main.o $(BUILD)/libemu.a $(BUILD)/libbase.a
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) $< $(call WHOLE,$(BUILD)/libemu.a $(BUILD)/libplinth.a) -o $@ $(LDLIBS)
+	$(CC) $(SAN) $^ -o $@ $(EMU_LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(TSUP_OBJ) $(BUILD)/libemu.a $(BUILD)/libplinth.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< $(TSUP_OBJ) $(call WHOLE,$(BUILD)/libemu.a $(BUILD)/libplinth.a) -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libemu.a $(BUILD)/libplinth.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< $(call WHOLE,$(BUILD)/libemu.a $(BUILD)/libplinth.a) -o $@ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)
 
 deps:
 	@scripts/install-deps.sh

@@ -22,7 +22,6 @@
 #include "core/ui.h"
 #include "core/ui_json.h"
 #include "core/validate.h"
-#include "providers/k8s/k8s.h"
 
 typedef struct cli {
     engine_opts_t eo;
@@ -578,7 +577,11 @@ static int cmd_kubeconfig(cli_t *c) {
     } else {
         perr_t err = {0};
         char *yaml = NULL;
-        if (k8s_kubeconfig(e->endpoint, state_attrs(r), NULL, &yaml, &err) != 0) {
+        const provider_def_t *kp = NULL;
+        for (const provider_def_t *const *p = rtype_providers(); *p && !kp; p++)
+            if ((*p)->kubeconfig) kp = *p;
+        if (!kp) perr_set(&err, "", "no provider writes kubeconfigs in this build");
+        if (!kp || kp->kubeconfig(e->endpoint, state_attrs(r), NULL, &yaml, &err) != 0) {
             fprintf(stderr, "Error: %s: %s\n", addr, err.msg);
         } else {
             fputs(yaml, stdout);

@@ -20,7 +20,6 @@
 #include "core/ref.h"
 #include "core/ui.h"
 #include "core/validate.h"
-#include "providers/gcp/gcp_http.h"
 
 static pthread_mutex_t prov_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -88,23 +87,16 @@ static char *state_path(engine_t *e, const char *dir) {
     return xasprintf("%s/%s.state.json", dir, env);
 }
 
-/* backend "gcs" { bucket = ..., prefix = ... }: state in Cloud Storage,
- * through a client of its own (the providers open theirs lazily). */
-static int open_gcs_backend(engine_t *e, perr_t *err) {
-    json_t *b = e->spec->backend;
-    const char *bucket = json_string_value(json_object_get(b, "bucket"));
-    const char *prefix = json_string_value(json_object_get(b, "prefix"));
-    if (!bucket) {
-        perr_set(err, e->spec->path, "backend \"gcs\" needs bucket = \"...\"");
-        return -1;
-    }
-    gcp_opts_t go = {.endpoint = e->endpoint, .http_log = e->o.http_log, .cancel = e->stop};
-    const spec_provider_t *sp = spec_provider(e->spec, "gcp");
-    if (sp) go.project = json_string_value(json_object_get(sp->config, "project"));
-    e->backend_client = gcp_client_new(&go, err);
-    if (!e->backend_client) return -1;
-    e->backend = backend_gcs_new(e->backend_client, bucket, prefix ? prefix : "plinth",
+/* A backend a provider implements (backend "gcs" { bucket = ... }: state
+ * in Cloud Storage), opened with a client of its own (the providers open
+ * theirs lazily). */
+static int open_provider_backend(engine_t *e, const provider_def_t *p, perr_t *err) {
+    prov_env_t env = {.http_log = e->o.http_log, .endpoint = e->endpoint,
+                      .parallelism = e->o.parallelism, .cancel = e->stop};
+    const spec_provider_t *sp = spec_provider(e->spec, p->name);
+    e->backend = p->backend_open(e->spec->backend, sp ? sp->config : NULL, &env,
                                  e->o.env_name ? e->o.env_name : "default", err);
+    if (!e->backend && !err->where[0]) snprintf(err->where, sizeof err->where, "%s", e->spec->path);
     return e->backend ? 0 : -1;
 }
 
@@ -124,9 +116,10 @@ static int open_backend(engine_t *e, const char *spec_dir, perr_t *err) {
             return -1;
         }
     }
-    if (e->spec && e->spec->backend_type && strcmp(e->spec->backend_type, "gcs") == 0 && !e->o.local) {
+    const provider_def_t *bp = e->spec && e->spec->backend_type ? rtype_backend(e->spec->backend_type) : NULL;
+    if (bp && !e->o.local) {
         free(dir);
-        return open_gcs_backend(e, err);
+        return open_provider_backend(e, bp, err);
     }
     char *path = state_path(e, dir);
     e->backend = backend_local_new(path);
@@ -254,7 +247,6 @@ void engine_close(engine_t *e) {
         if (e->backend->unlock(e->backend, e->lock.id, &err) != 0) ui_error(e->ui, &err);
     }
     if (e->backend) e->backend->free(e->backend);
-    if (e->backend_client) gcp_client_free(e->backend_client);
     if (e->emu_pid > 0) {
         kill(e->emu_pid, SIGTERM);
         waitpid(e->emu_pid, NULL, 0);

@@ -51,7 +51,6 @@ typedef struct engine {
     spec_t *spec;
     state_t *state;
     backend_t *backend;
-    void *backend_client; /* gcp_client_t of the gcs backend, or NULL */
     state_lock_info_t lock;
     bool locked;
     prov_inst_t prov[8];

@@ -14,7 +14,6 @@
 #include "core/ref.h"
 #include "core/ui.h"
 #include "core/walk.h"
-#include "providers/gcp/schema.h"
 
 static void ctx_progress(void *ud, const char *addr, const char *msg) {
     engine_t *e = ud;
@@ -135,15 +134,14 @@ static int single_step(void *ud, size_t step) {
 /* Applies type defaults to a copy of the spec body. */
 static int base_desired(engine_t *e, plan_item_t *it, diag_t *errs) {
     it->desired = json_deep_copy(it->spec->body);
-    /* Types that read files named in the body (ssh.exec's script_file) get
-     * the directory of the file that declared them. */
-    if (rtype_path_in(it->type->extra_fields, "_spec_dir")) {
+    /* What only the provider knows (a Lua {} that meant [], the directory
+     * files named in the body are read from). */
+    const provider_def_t *p = rtype_provider_of(it->type->name);
+    if (p && p->prepare) {
         char buf[sizeof it->spec->file];
         memcpy(buf, it->spec->file, sizeof buf);
-        json_object_set_new(it->desired, "_spec_dir", json_string(dirname(buf)));
+        p->prepare(it->type, it->desired, dirname(buf));
     }
-    /* A Lua {} cannot say it meant []: the schema knows which fields are lists. */
-    if (it->type->api && it->type->message) schema_fix_empty_lists(it->type->api, it->type->message, it->desired);
     if (!it->type->defaults) return 0;
     perr_t err = {0};
     void *prov = engine_provider(e, it->type, &err);

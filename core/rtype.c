@@ -1,27 +1,21 @@
 /* rtype.c: the registry of providers compiled into plinth and lookups of
- * resource types by name.  Provider definitions are weak references so a
- * provider still being written does not break the build. */
+ * resource types by name.  The registry is one explicit table, as Lua's
+ * linit.c lists its libraries: a provider missing from the build fails at
+ * link time, and the table is constant, so any thread may read it. */
 #include "core/rtype.h"
 
 #include <string.h>
 
 #include "core/jpath.h"
 
-extern const provider_def_t gcp_provider __attribute__((weak));
-extern const provider_def_t k8s_provider __attribute__((weak));
-extern const provider_def_t ssh_provider __attribute__((weak));
+/* Defined by providers/<name>/; declared here rather than by including the
+ * providers' headers, so that core depends on rtype.h alone. */
+extern const provider_def_t gcp_provider, k8s_provider, ssh_provider;
 
-static const provider_def_t *const all_providers[] = {&gcp_provider, &k8s_provider,
-                                                      &ssh_provider};
-static const provider_def_t *providers[4];
+static const provider_def_t *const providers[] = {&gcp_provider, &k8s_provider, &ssh_provider,
+                                                  NULL};
 
-const provider_def_t *const *rtype_providers(void) {
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof all_providers / sizeof *all_providers; i++)
-        if (all_providers[i]) providers[n++] = all_providers[i];
-    providers[n] = NULL;
-    return providers;
-}
+const provider_def_t *const *rtype_providers(void) { return providers; }
 
 const rtype_t *rtype_find(const char *name) {
     for (const provider_def_t *const *p = rtype_providers(); *p; p++)
@@ -35,6 +29,12 @@ const provider_def_t *rtype_provider_of(const char *type_name) {
     size_t n = dot ? (size_t)(dot - type_name) : strlen(type_name);
     for (const provider_def_t *const *p = rtype_providers(); *p; p++)
         if (strlen((*p)->name) == n && strncmp((*p)->name, type_name, n) == 0) return *p;
+    return NULL;
+}
+
+const provider_def_t *rtype_backend(const char *type) {
+    for (const provider_def_t *const *p = rtype_providers(); *p; p++)
+        if ((*p)->backend && strcmp((*p)->backend, type) == 0) return *p;
     return NULL;
 }
 

@@ -110,17 +110,63 @@ typedef struct prov_env {
     volatile sig_atomic_t *cancel; /* set on the first SIGINT: stop waiting */
 } prov_env_t;
 
+struct spec;    /* core/spec.h */
+struct backend; /* core/state.h */
+
+/* Called by a provider's link hook: resource spec->res[i] depends on the
+ * resource at address addr. */
+typedef void (*rtype_link_fn)(void *ud, size_t i, const char *addr);
+
+/* A provider.  Only name, open, close and types are required; every hook
+ * below may be NULL.  Hooks run on the main thread, before any worker. */
 typedef struct provider_def {
     const char *name; /* "gcp" */
     void *(*open)(const json_t *config, const prov_env_t *env, perr_t *e);
     void (*close)(void *prov);
     const rtype_t *const *types; /* NULL-terminated */
+    /* Static checks of a declared body (no network; deferred values are
+     * skipped): each problem is added to d located at where ("file:line")
+     * with a message starting with addr.  Runs in validate_spec. */
+    void (*validate)(const rtype_t *t, const json_t *body, const char *addr, const char *where,
+                     diag_t *d);
+    /* Completes the desired body (a copy of the declared one, owned by the
+     * engine) before defaults and diffing, with what only the provider
+     * knows: which fields are lists when Lua gave {}, the directory files
+     * named in the body are read from (spec_dir: that of the declaring
+     * file). */
+    void (*prepare)(const rtype_t *t, json_t *body, const char *spec_dir);
+    /* A declaration that stands for several resources (k8s.manifest):
+     * returns 0 when type is not one, 1 with *items a NEW array of
+     * {"type": "k8s.object", "key": "Kind/ns/name", "body": {...}} (each
+     * becomes resource ADDR["key"]), or -1 with e->msg set.  body is the
+     * declared body without depends_on / lifecycle. */
+    int (*expand)(const char *type, const json_t *body, const char *spec_dir, json_t **items,
+                  perr_t *e);
+    /* Implicit dependencies between declared resources (a custom resource
+     * on its CRD): calls add(ud, i, addr) for each; reads s, never
+     * changes it.  Runs once after the spec is loaded. */
+    void (*link)(const struct spec *s, rtype_link_fn add, void *ud);
+    /* The state backend this provider implements (backend "gcs" { ... }):
+     * its type name and constructor.  cfg is the backend block, pcfg this
+     * provider's block in the spec (or NULL); env_name is --env.  The
+     * backend owns what it opens and frees it in its free. */
+    const char *backend;
+    struct backend *(*backend_open)(const json_t *cfg, const json_t *pcfg, const prov_env_t *env,
+                                    const char *env_name, perr_t *e);
+    /* `plinth kubeconfig ADDR`: a kubeconfig (new YAML string) reaching
+     * the cluster whose live attributes are attrs, named name (NULL: from
+     * attrs).  endpoint: the Google endpoint override or NULL. */
+    int (*kubeconfig)(const char *endpoint, const json_t *attrs, const char *name, char **yaml,
+                      perr_t *e);
 } provider_def_t;
 
-/* Registry (rtype.c): the providers compiled in. */
+/* Registry (rtype.c): the providers compiled in, one explicit
+ * NULL-terminated table (a missing provider fails at link time). */
 const provider_def_t *const *rtype_providers(void);
 const rtype_t *rtype_find(const char *name);
 const provider_def_t *rtype_provider_of(const char *type_name); /* "gcp" for "gcp.x" */
+/* The provider implementing state backend type ("gcs"), or NULL. */
+const provider_def_t *rtype_backend(const char *type);
 /* Closest known type name, for "did you mean"; NULL if none is close. */
 const char *rtype_closest(const char *name);
 int rtype_path_in(const char *const *patterns, const char *path); /* jpath_match over a list */

@@ -1,5 +1,6 @@
 /* spec.c: loading a platform spec: spec_load sets up the sandbox
- * (spec_sandbox.c), runs the --var-file files and the spec, then resolves
+ * (spec_sandbox.c), runs the --var-file files and the spec, then adds
+ * the providers' implicit dependencies (rtype.h: link), resolves
  * depends_on naming whole modules and checks that every --var was used.
  * Unknown resource types and depends_on naming undeclared resources are
  * left to validate_spec (core/validate.c), which the engine runs right
@@ -12,7 +13,7 @@
 #include <unistd.h>
 
 #include "core/spec_int.h"
-#include "providers/k8s/k8s_manifest.h"
+#include "core/rtype.h"
 
 #define MEM_LIMIT ((size_t)512 << 20)
 #define HOOK_EVERY 1000000 /* instructions between count hooks */
@@ -73,6 +74,18 @@ static void exe_moddir(strlist_t *dirs) {
     free(d);
 }
 
+static void add_link(void *ud, size_t i, const char *addr) {
+    spec_res_t *r = &((spec_t *)ud)->res[i];
+    if (strcmp(r->addr, addr) != 0 && !strlist_has(&r->depends_on, addr))
+        strlist_add(&r->depends_on, addr);
+}
+
+/* Implicit dependencies the providers know of (rtype.h: link). */
+static void link_providers(spec_t *s) {
+    for (const provider_def_t *const *p = rtype_providers(); *p; p++)
+        if ((*p)->link) (*p)->link(s, add_link, s);
+}
+
 int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *diags) {
     *out = NULL;
     size_t n0 = diags->n;
@@ -120,7 +133,7 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
             spec_var_files(ld);
             int ok = spec_protected_run(ld, path) == 0;
             if (ok) lua_pop(L, 1);
-            if (ok) k8s_implicit_deps(s);
+            if (ok) link_providers(s);
             if (ok) check_depends(ld);
         }
         lua_close(L);

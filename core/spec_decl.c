@@ -12,9 +12,6 @@
 #include "core/ref.h"
 #include "core/rtype.h"
 #include "core/spec_int.h"
-#include "providers/k8s/k8s_manifest.h"
-
-static const char *const NAMESPACES[] = {"gcp", "k8s", "ssh"};
 
 int spec_valid_name(const char *s, int allow_dash) {
     if (!s || !*s) return 0;
@@ -139,17 +136,24 @@ static spec_res_t *add_res(spec_ld_t *ld, const char *addr, const char *type, co
     return r;
 }
 
-/* k8s.manifest "argo" { file = ... }: one k8s.object per YAML document,
- * addressed k8s.manifest.argo["Kind/ns/name"], each with the manifest's
- * depends_on and lifecycle.  Returns to Lua a table key -> reference. */
-static int expand_manifest(lua_State *L, spec_ld_t *ld, const char *addr, const char *file, int line,
-                           json_t *body, json_t *deps, json_t *lc) {
+/* A declaration its provider expands into several resources
+ * (k8s.manifest "argo" { file = ... }: one k8s.object per YAML document,
+ * addressed k8s.manifest.argo["Kind/ns/name"]), each with the
+ * declaration's depends_on and lifecycle.  Returns 0 (nothing done, the
+ * arguments untouched) when type is not such a declaration; otherwise
+ * takes body, deps and lc and pushes to Lua a table key -> reference. */
+static int expand_decl(lua_State *L, spec_ld_t *ld, const char *type, const char *addr,
+                       const char *file, int line, json_t *body, json_t *deps, json_t *lc) {
+    const provider_def_t *p = rtype_provider_of(type);
+    if (!p || !p->expand) return 0;
     char dir[sizeof ((spec_res_t *)0)->file];
     snprintf(dir, sizeof dir, "%s", file);
     json_t *items = NULL;
     perr_t e = {0};
+    int rc = p->expand(type, body, dirname(dir), &items, &e);
+    if (rc == 0) return 0;
     lua_newtable(L);
-    if (k8s_manifest_expand(body, dirname(dir), &items, &e) != 0) {
+    if (rc < 0) {
         spec_decl_error(ld, file, line, "%s: %s", addr, e.msg);
     } else {
         size_t i;
@@ -157,7 +161,8 @@ static int expand_manifest(lua_State *L, spec_ld_t *ld, const char *addr, const 
         json_array_foreach(items, i, it) {
             const char *key = json_string_value(json_object_get(it, "key"));
             char *a = xasprintf("%s[\"%s\"]", addr, key);
-            add_res(ld, a, "k8s.object", key, file, line, json_incref(json_object_get(it, "body")),
+            add_res(ld, a, json_string_value(json_object_get(it, "type")), key, file, line,
+                    json_incref(json_object_get(it, "body")),
                     deps ? json_deep_copy(deps) : NULL, lc ? json_deep_copy(lc) : NULL);
             spec_lua_push(L, ref_new(a, ""));
             lua_setfield(L, -2, key);
@@ -209,7 +214,7 @@ static int l_res_body(lua_State *L) {
     }
     json_t *deps = take_meta(body, "depends_on");
     json_t *lc = take_meta(body, "lifecycle");
-    if (strcmp(type, "k8s.manifest") == 0) return expand_manifest(L, ld, addr, file, line, body, deps, lc);
+    if (expand_decl(L, ld, type, addr, file, line, body, deps, lc)) return 1;
     add_res(ld, addr, type, name, file, line, body, deps, lc);
     spec_lua_push(L, ref_new(lua_tostring(L, addr_idx), ""));
     return 1;
@@ -335,8 +340,13 @@ static int l_backend_body(lua_State *L) {
     const char *file = lua_tostring(L, lua_upvalueindex(2));
     int line = (int)lua_tointeger(L, lua_upvalueindex(3));
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (strcmp(type, "local") != 0 && strcmp(type, "gcs") != 0) {
-        spec_decl_error(ld, file, line, "unknown backend \"%s\" (use \"local\" or \"gcs\")", type);
+    if (strcmp(type, "local") != 0 && !rtype_backend(type)) {
+        sbuf_t known = {0};
+        sbuf_add(&known, "\"local\"");
+        for (const provider_def_t *const *p = rtype_providers(); *p; p++)
+            if ((*p)->backend) sbuf_addf(&known, " or \"%s\"", (*p)->backend);
+        spec_decl_error(ld, file, line, "unknown backend \"%s\" (use %s)", type, known.s);
+        sbuf_free(&known);
         return 0;
     }
     if (s->backend) {
@@ -435,8 +445,6 @@ void spec_decl_open(lua_State *L) {
 }
 
 void spec_decl_namespaces(lua_State *L) {
-    for (size_t i = 0; i < sizeof NAMESPACES / sizeof *NAMESPACES; i++)
-        add_namespace(L, NAMESPACES[i]);
     for (const provider_def_t *const *p = rtype_providers(); *p; p++)
         if (spec_valid_name((*p)->name, 0)) add_namespace(L, (*p)->name);
 }

@@ -8,7 +8,7 @@
  * A backend stores the bytes and the lock: the local backend writes
  * atomically (temp + fsync + rename), keeps the previous version as
  * "<path>.backup", and locks with "<path>.lock" created exclusively.  The
- * GCS backend (issue 8) implements the same vtable.
+ * GCS backend (providers/gcp/gcp_backend.c) implements the same vtable.
  *
  * Not thread-safe: the engine serialises access with its own mutex. */
 #ifndef PLINTH_STATE_H
@@ -145,16 +145,8 @@ struct backend {
 /* Local file backend: path of the state file. */
 backend_t *backend_local_new(const char *path);
 
-/* GCS backend: gcp_client is a gcp_client_t * (providers/gcp/gcp_http.h),
- * borrowed, and must outlive the backend.  State object
- * "<prefix>/<env>.plinth.json", lock object "<prefix>/<env>.plinth.lock"
- * (env NULL: "default").  Every write is compare-and-swap on the
- * generation last read or written (a write without a read first replaces
- * what is there); a conflict fails with "state was changed by another run
- * since it was read (generation G): re-run plan".  NULL with e on bad
- * arguments; no request is made here. */
-backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *prefix,
-                           const char *env_name, perr_t *e);
+/* Other backends come from providers (rtype.h: backend_open), e.g. the
+ * gcp provider's "gcs" (providers/gcp/gcp_backend.h). */
 
 /* Convenience over a backend: load (empty state when none exists yet,
  * error when corrupt, never overwriting it; a journal left by a run that

@@ -1,6 +1,6 @@
-/* validate.c: static checks of a spec (see validate.h).  Schema checks use
- * the generated Google API shapes (providers/gcp/schema.h); types without
- * a schema message (k8s objects, ssh.exec) are checked by their provider. */
+/* validate.c: static checks of a spec (see validate.h).  Body checks
+ * beyond the required fields belong to the type's provider (rtype.h:
+ * validate; the gcp provider checks against the API schema). */
 #include "core/validate.h"
 
 #include <stdlib.h>
@@ -9,7 +9,6 @@
 #include "core/ref.h"
 #include "core/rtype.h"
 #include "core/walk.h"
-#include "providers/gcp/schema.h"
 
 static int find_res(const spec_t *s, const char *addr) {
     for (size_t i = 0; i < s->nres; i++)
@@ -27,15 +26,8 @@ static void check_body(const spec_res_t *r, const rtype_t *t, diag_t *d) {
     for (const char *const *q = t->required; q && *q; q++)
         if (!json_object_get(r->body, *q))
             diag_add(d, where, "%s: missing required field '%s'", r->addr, *q);
-    if (!t->api || !t->message || !schema_msg(t->api, t->message)) return;
-    json_t *copy = json_deep_copy(r->body);
-    for (const char *const *x = t->extra_fields; x && *x; x++) json_object_del(copy, *x);
-    diag_t local = {0};
-    schema_check(t->api, t->message, copy, 1, where, &local);
-    for (size_t i = 0; i < local.n; i++)
-        diag_add(d, local.items[i].where, "%s: %s", r->addr, local.items[i].msg);
-    diag_free(&local);
-    json_decref(copy);
+    const provider_def_t *p = rtype_provider_of(t->name);
+    if (p && p->validate) p->validate(t, r->body, r->addr, where, d);
 }
 
 static void check_refs(const spec_t *s, const spec_res_t *r, diag_t *d) {

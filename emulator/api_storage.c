@@ -12,7 +12,21 @@
 #include <string.h>
 
 #include "emulator/emu.h"
-#include "providers/gcp/gcp_res.h"
+
+
+/* Percent-encodes all but RFC 3986 unreserved characters (object names in
+ * selfLink and mediaLink); new string. */
+static char *urlenc(const char *s) {
+    sbuf_t b = {0};
+    sbuf_add(&b, "");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || strchr("-._~", *p))
+            sbuf_addc(&b, (char)*p);
+        else
+            sbuf_addf(&b, "%%%02X", *p);
+    }
+    return sbuf_steal(&b);
+}
 
 #define SELF "https://www.googleapis.com/storage/v1/b/"
 
@@ -460,7 +474,7 @@ static void obj_write(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const 
     if (!json_object_get(o, "storageClass"))
         json_object_set(o, "storageClass", json_object_get(b, "storageClass"));
     int64_t gen = 1700000000000000 + emu_next_id(emu, "storage.generation");
-    char *gens = i64s(gen), *sizes = i64s((int64_t)len), *enc = gcp_urlenc(name);
+    char *gens = i64s(gen), *sizes = i64s((int64_t)len), *enc = urlenc(name);
     char *id = xasprintf("%s/%s/%s", bucket, name, gens);
     char *self = xasprintf(SELF "%s/o/%s", bucket, enc);
     char *media = xasprintf("%s/storage/download/storage/v1/b/%s/o/%s?generation=%s&alt=media", req->base_url,

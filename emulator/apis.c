@@ -1,39 +1,28 @@
-/* apis.c: the APIs the emulator serves.  Each is defined in its own
- * api_*.c; the references are weak so the emulator links while an API is
- * being written (a missing one is simply not served). */
+/* apis.c: the APIs the emulator serves, one explicit table (as Lua's
+ * linit.c lists its libraries): each API is defined in its own api_*.c,
+ * and one missing from the build fails at link time.  Adding an API is one
+ * line in EMU_APIS. */
 #include "emulator/emu.h"
 
-#define EMU_API(x) extern const emu_api_t x __attribute__((weak));
-EMU_API(emu_api_compute)
-EMU_API(emu_api_serviceusage)
-EMU_API(emu_api_storage)
-EMU_API(emu_api_container)
-EMU_API(emu_api_sqladmin)
-EMU_API(emu_api_servicenetworking)
-EMU_API(emu_api_iam)
-EMU_API(emu_api_cloudresourcemanager)
-EMU_API(emu_api_artifactregistry)
-EMU_API(emu_api_secretmanager)
-EMU_API(emu_api_oauth2)
-EMU_API(emu_api_k8s)
-EMU_API(emu_api_pubsub)
-EMU_API(emu_api_logging)
-EMU_API(emu_api_dns)
+#define EMU_APIS(X)                                                                               \
+    X(emu_api_compute)                                                                            \
+    X(emu_api_serviceusage)                                                                       \
+    X(emu_api_storage)                                                                            \
+    X(emu_api_container)                                                                          \
+    X(emu_api_sqladmin)                                                                           \
+    X(emu_api_servicenetworking)                                                                  \
+    X(emu_api_iam)                                                                                \
+    X(emu_api_cloudresourcemanager)                                                               \
+    X(emu_api_artifactregistry)                                                                   \
+    X(emu_api_secretmanager)                                                                      \
+    X(emu_api_oauth2)                                                                             \
+    X(emu_api_k8s)                                                                                \
+    X(emu_api_pubsub)                                                                             \
+    X(emu_api_logging)                                                                            \
+    X(emu_api_dns)
 
-const emu_api_t *emu_apis[] = {
-    &emu_api_compute,      &emu_api_serviceusage,          &emu_api_storage,
-    &emu_api_container,    &emu_api_sqladmin,              &emu_api_servicenetworking,
-    &emu_api_iam,          &emu_api_cloudresourcemanager,  &emu_api_artifactregistry,
-    &emu_api_secretmanager, &emu_api_oauth2,               &emu_api_k8s,
-    &emu_api_pubsub, &emu_api_logging, &emu_api_dns,
-    NULL,
-};
+#define EMU_API_DECL(x) extern const emu_api_t x;
+EMU_APIS(EMU_API_DECL)
 
-/* A weak API that is not linked in is a NULL in the middle of the list,
- * which would hide every API after it: close the gaps before main runs. */
-__attribute__((constructor)) static void emu_apis_compact(void) {
-    size_t n = sizeof emu_apis / sizeof *emu_apis, k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (emu_apis[i]) emu_apis[k++] = emu_apis[i];
-    while (k < n) emu_apis[k++] = NULL;
-}
+#define EMU_API_REF(x) &x,
+const emu_api_t *const emu_apis[] = {EMU_APIS(EMU_API_REF) NULL};

@@ -86,7 +86,7 @@ typedef struct emu_api {
 } emu_api_t;
 
 /* apis.c */
-extern const emu_api_t *emu_apis[]; /* NULL-terminated, no gaps */
+extern const emu_api_t *const emu_apis[]; /* NULL-terminated (apis.c) */
 
 /* server.c: lifecycle (main.c uses these). */
 emu_t *emu_new(const emu_config_t *cfg, perr_t *e);

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "core/rtype.h"
+#include "providers/gcp/gcp_backend.h"
+#include "providers/gcp/gcp_hooks.h"
 #include "providers/gcp/gcp_res.h"
 
 static const char *cfg_str(const json_t *config, const char *key) {
@@ -76,4 +78,13 @@ static void *gcp_open(const json_t *config, const prov_env_t *env, perr_t *e) {
 static const rtype_t *const gcp_types[] = {GCP_TYPES(GCP_TYPE_REF) NULL};
 #undef GCP_TYPE_REF
 
-const provider_def_t gcp_provider = {"gcp", gcp_open, gcp_close, gcp_types};
+const provider_def_t gcp_provider = {
+    .name = "gcp",
+    .open = gcp_open,
+    .close = gcp_close,
+    .types = gcp_types,
+    .validate = gcp_validate,
+    .prepare = gcp_prepare,
+    .backend = "gcs",
+    .backend_open = gcp_backend_open,
+};

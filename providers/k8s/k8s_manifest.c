@@ -170,14 +170,10 @@ static const char *name_of(const spec_res_t *r) {
     return n;
 }
 
-static void add_dep(spec_res_t *r, const char *addr) {
-    if (strcmp(r->addr, addr) != 0 && !strlist_has(&r->depends_on, addr)) strlist_add(&r->depends_on, addr);
-}
-
-void k8s_implicit_deps(spec_t *s) {
+void k8s_link(const spec_t *s, rtype_link_fn add, void *ud) {
     json_t *crds = json_object(), *nss = json_object();
     for (size_t i = 0; i < s->nres; i++) {
-        spec_res_t *r = &s->res[i];
+        const spec_res_t *r = &s->res[i];
         if (!is_k8s(r)) continue;
         const char *kind = kind_of(r);
         if (!kind) continue;
@@ -194,7 +190,7 @@ void k8s_implicit_deps(spec_t *s) {
         }
     }
     for (size_t i = 0; i < s->nres; i++) {
-        spec_res_t *r = &s->res[i];
+        const spec_res_t *r = &s->res[i];
         if (!is_k8s(r)) continue;
         const char *kind = kind_of(r), *av = sget(r->body, "apiVersion");
         if (kind && av) {
@@ -202,16 +198,26 @@ void k8s_implicit_deps(spec_t *s) {
             if (slash) {
                 char *gk = xasprintf("%.*s/%s", (int)(slash - av), av, kind);
                 const char *crd = json_string_value(json_object_get(crds, gk));
-                if (crd) add_dep(r, crd);
+                if (crd && strcmp(crd, r->addr) != 0) add(ud, i, crd);
                 free(gk);
             }
         }
         const char *ns = sget(r->body, "metadata.namespace");
         if (ns && kind && strcmp(kind, "Namespace") != 0) {
             const char *na = json_string_value(json_object_get(nss, ns));
-            if (na) add_dep(r, na);
+            if (na && strcmp(na, r->addr) != 0) add(ud, i, na);
         }
     }
     json_decref(crds);
     json_decref(nss);
+}
+
+int k8s_expand(const char *type, const json_t *body, const char *spec_dir, json_t **items,
+               perr_t *e) {
+    if (strcmp(type, "k8s.manifest") != 0) return 0;
+    if (k8s_manifest_expand(body, spec_dir, items, e) != 0) return -1;
+    size_t i;
+    json_t *it;
+    json_array_foreach(*items, i, it) json_object_set_new(it, "type", json_string("k8s.object"));
+    return 1;
 }

@@ -1,5 +1,5 @@
 /* k8s_manifest.h: k8s.manifest expansion and the implicit ordering of
- * Kubernetes objects, for the spec loader.
+ * Kubernetes objects (the provider's expand and link hooks).
  *
  *   k8s.manifest "argo" { cluster = ..., file = "argo.yaml", namespace = "argo" }
  *   k8s.manifest "x"    { kubeconfig = "~/.kube/config", yaml = [[ ... ]] }
@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "core/rtype.h"
 #include "core/spec.h"
 #include "core/util.h"
 
@@ -29,11 +30,16 @@ int k8s_manifest_expand(const json_t *body, const char *spec_dir, json_t **items
  * string, or NULL when the object lacks kind or metadata.name. */
 char *k8s_object_key(const json_t *obj);
 
-/* Adds implicit dependencies between the k8s resources of s
- * (spec_res_t.depends_on): a custom resource depends on the resource that
+/* The provider's link hook (rtype.h): implicit dependencies between the
+ * k8s resources of s: a custom resource depends on the resource that
  * declares its CustomResourceDefinition (same group and kind); a namespaced
  * object depends on the resource declaring its Namespace.  Bodies whose
  * kind or names are deferred values are skipped. */
-void k8s_implicit_deps(spec_t *s);
+void k8s_link(const spec_t *s, rtype_link_fn add, void *ud);
+
+/* The provider's expand hook (rtype.h): k8s.manifest into k8s.object
+ * items; 0 for any other type. */
+int k8s_expand(const char *type, const json_t *body, const char *spec_dir, json_t **items,
+               perr_t *e);
 
 #endif

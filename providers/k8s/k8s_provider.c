@@ -50,6 +50,7 @@
 #include "providers/gcp/gcp_http.h"
 #include "providers/gcp/gcp_log.h"
 #include "providers/k8s/k8s.h"
+#include "providers/k8s/k8s_manifest.h"
 #include "providers/k8s/k8s_yaml.h"
 #include "providers/ssh/ssh.h"
 
@@ -1479,4 +1480,35 @@ static void k8s_close(void *prov) {
 
 static const rtype_t *const k8s_types[] = {&t_object, &t_namespace, NULL};
 
-const provider_def_t k8s_provider = {"k8s", k8s_open, k8s_close, k8s_types};
+/* rtype.h validate: what can be told of a k8s body before any cluster is
+ * reached (deferred values are skipped; required fields are checked by the
+ * engine). */
+static void k8s_validate(const rtype_t *t, const json_t *body, const char *addr, const char *where,
+                         diag_t *d) {
+    static const char *const strings[] = {"apiVersion", "kind", NULL};
+    for (const char *const *f = strings; *f; f++) {
+        json_t *v = json_object_get(body, *f);
+        if (v && !json_is_string(v) && !ref_is_deferred(v))
+            diag_add(d, where, "%s: %s: expected a string", addr, *f);
+    }
+    json_t *md = json_object_get(body, "metadata");
+    if (md && !json_is_object(md))
+        diag_add(d, where, "%s: metadata: expected a table", addr);
+    if (json_object_get(body, "cluster") && json_object_get(body, "kubeconfig"))
+        diag_add(d, where, "%s: set either cluster or kubeconfig, not both", addr);
+    json_t *via = json_object_get(body, "via");
+    perr_t e = {0};
+    if (via && !json_is_null(via) && !ref_contains(via) && via_check(via, &e) != 0)
+        diag_add(d, where, "%s: %s", addr, e.msg);
+}
+
+const provider_def_t k8s_provider = {
+    .name = "k8s",
+    .open = k8s_open,
+    .close = k8s_close,
+    .types = k8s_types,
+    .validate = k8s_validate,
+    .expand = k8s_expand,
+    .link = k8s_link,
+    .kubeconfig = k8s_kubeconfig,
+};

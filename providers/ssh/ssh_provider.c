@@ -100,8 +100,10 @@ static int check_env(const json_t *body, const char *name, perr_t *e) {
     return 0;
 }
 
-/* Checks a body as far as it is known (deferred values are skipped). */
-static int body_check(const json_t *body, perr_t *e) {
+/* Checks the fields of a body, not the connection (which the provider
+ * block may complete), as far as they are known (deferred values are
+ * skipped). */
+static int fields_check(const json_t *body, perr_t *e) {
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)body, k, v) {
@@ -159,6 +161,12 @@ static int body_check(const json_t *body, perr_t *e) {
         perr_set(e, "", "timeout: expected a positive number of seconds");
         return -1;
     }
+    return 0;
+}
+
+/* Checks a body as far as it is known (deferred values are skipped). */
+static int body_check(const json_t *body, perr_t *e) {
+    if (fields_check(body, e)) return -1;
     /* Connection fields: only check what is already known. */
     json_t *conn = json_object();
     for (const char *const *f = conn_fields; *f; f++) {
@@ -505,4 +513,24 @@ static void ssh_close(void *prov) {
 
 static const rtype_t *const ssh_types[] = {&ssh_exec_type, NULL};
 
-const provider_def_t ssh_provider = {"ssh", ssh_open, ssh_close, ssh_types};
+/* rtype.h validate: the body's own fields, located at the declaration. */
+static void ssh_validate(const rtype_t *t, const json_t *body, const char *addr, const char *where,
+                         diag_t *d) {
+    perr_t e = {0};
+    if (json_is_object(body) && fields_check(body, &e) != 0) diag_add(d, where, "%s: %s", addr, e.msg);
+}
+
+/* rtype.h prepare: script_file and files are read relative to the file
+ * that declared the resource. */
+static void ssh_prepare(const rtype_t *t, json_t *body, const char *spec_dir) {
+    json_object_set_new(body, "_spec_dir", json_string(spec_dir));
+}
+
+const provider_def_t ssh_provider = {
+    .name = "ssh",
+    .open = ssh_open,
+    .close = ssh_close,
+    .types = ssh_types,
+    .validate = ssh_validate,
+    .prepare = ssh_prepare,
+};

@@ -19,6 +19,7 @@
 
 #include "core/state.h"
 #include "emulator/emu.h"
+#include "providers/gcp/gcp_backend.h"
 #include "providers/gcp/gcp_http.h"
 
 static char tmpdir[256];

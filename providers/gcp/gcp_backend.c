@@ -1,4 +1,5 @@
-/* backend_gcs.c: state in a Google Cloud Storage object, written
+/* gcp_backend.c: the gcp provider's state backend (backend "gcs"): state
+ * in a Google Cloud Storage object, written
  * compare-and-swap (ifGenerationMatch) so two runs never overwrite each
  * other, and locked by an object created only if absent
  * (ifGenerationMatch=0).  Objects: "<prefix>/<env>.plinth.json" and
@@ -8,8 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/state.h"
+#include "providers/gcp/gcp_backend.h"
 #include "providers/gcp/gcp_http.h"
-#include "state.h"
 
 typedef struct gcs {
     gcp_client_t *c;
@@ -18,6 +20,7 @@ typedef struct gcs {
     int64_t gen;                   /* generation last read or written, 0 = none existed */
     bool gen_known;
     state_lock_info_t held;        /* our lock; held.id[0] == 0 when none */
+    bool own_client;               /* opened by gcp_backend_open: free it with the backend */
     int64_t held_gen;
     time_t heartbeat_at;
 } gcs_t;
@@ -308,6 +311,7 @@ static void gcs_free(backend_t *b) {
     free(g->bucket_enc);
     free(g->obj_enc);
     free(g->lock_enc);
+    if (g->own_client) gcp_client_free(g->c);
     free(g);
     free(b->describe);
     free(b);
@@ -356,5 +360,27 @@ backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *pre
     b->free = gcs_free;
     b->describe = xasprintf("gcs state gs://%s/%s", g->bucket, g->obj);
     b->impl = g;
+    return b;
+}
+
+backend_t *gcp_backend_open(const json_t *cfg, const json_t *pcfg, const prov_env_t *env,
+                            const char *env_name, perr_t *e) {
+    const char *bucket = json_string_value(json_object_get(cfg, "bucket"));
+    const char *prefix = json_string_value(json_object_get(cfg, "prefix"));
+    if (!bucket) {
+        perr_set(e, "", "backend \"gcs\" needs bucket = \"...\"");
+        return NULL;
+    }
+    gcp_opts_t go = {.endpoint = env->endpoint, .http_log = env->http_log, .cancel = env->cancel};
+    go.project = json_string_value(json_object_get(pcfg, "project"));
+    gcp_client_t *c = gcp_client_new(&go, e);
+    if (!c) return NULL;
+    backend_t *b = backend_gcs_new(c, bucket, prefix ? prefix : "plinth",
+                                   env_name ? env_name : "default", e);
+    if (!b) {
+        gcp_client_free(c);
+        return NULL;
+    }
+    ((gcs_t *)b->impl)->own_client = true;
     return b;
 }

@@ -1,0 +1,27 @@
+/* gcp_hooks.c: what the gcp provider does for core before any request
+ * (rtype.h hooks): validate checks a body against the generated API
+ * schema, prepare turns the {} Lua gives for an empty list into [] where
+ * the schema says the field is a list. */
+#include <stdio.h>
+
+#include "core/rtype.h"
+#include "providers/gcp/gcp_hooks.h"
+#include "providers/gcp/schema.h"
+
+void gcp_validate(const rtype_t *t, const json_t *body, const char *addr, const char *where,
+                  diag_t *d) {
+    if (!t->api || !t->message || !schema_msg(t->api, t->message)) return;
+    json_t *copy = json_deep_copy(body);
+    for (const char *const *x = t->extra_fields; x && *x; x++) json_object_del(copy, *x);
+    diag_t local = {0};
+    schema_check(t->api, t->message, copy, 1, where, &local);
+    for (size_t i = 0; i < local.n; i++)
+        diag_add(d, local.items[i].where, "%s: %s", addr, local.items[i].msg);
+    diag_free(&local);
+    json_decref(copy);
+}
+
+void gcp_prepare(const rtype_t *t, json_t *body, const char *spec_dir) {
+    (void)spec_dir;
+    if (t->api && t->message) schema_fix_empty_lists(t->api, t->message, body);
+}
