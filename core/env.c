@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "providers/gcp/gcp_http.h"
 
 int env_parse_ttl(const char *s, int64_t *secs) {
     if (!s || !*s) return -1;
@@ -127,59 +126,6 @@ static void add_env(env_info_t **out, size_t *n, size_t *cap, const char *name) 
     (*out)[(*n)++] = (env_info_t){.name = xstrdup(name)};
 }
 
-static char *url_enc(const char *s) {
-    sbuf_t b = {0};
-    sbuf_add(&b, "");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-            *p == '.' || *p == '_' || *p == '~')
-            sbuf_addc(&b, (char)*p);
-        else
-            sbuf_addf(&b, "%%%02X", *p);
-    }
-    return sbuf_steal(&b);
-}
-
-/* Names of "<prefix>/<env>.plinth.json" objects, every page. */
-static int gcs_names(engine_t *e, const char *bucket, const char *prefix, strlist_t *names, perr_t *err) {
-    char *pfx = *prefix ? xasprintf("%s/", prefix) : xstrdup("");
-    char *benc = url_enc(bucket), *penc = url_enc(pfx);
-    char *token = NULL;
-    int rc = 0;
-    do {
-        char *tenc = token ? url_enc(token) : NULL;
-        char *path = xasprintf("storage/v1/b/%s/o?prefix=%s&fields=items(name),nextPageToken%s%s", benc, penc,
-                               tenc ? "&pageToken=" : "", tenc ? tenc : "");
-        free(tenc);
-        free(token);
-        token = NULL;
-        gcp_resp_t r = {0};
-        if (gcp_call(e->backend_client, "GET", "storage", path, NULL, &r, err) != 0) rc = -1;
-        else if (r.status != 200) gcp_resp_error(&r, "GET", path, err), rc = -1;
-        else {
-            size_t i;
-            json_t *it;
-            json_array_foreach(json_object_get(r.body, "items"), i, it) {
-                const char *nm = json_string_value(json_object_get(it, "name"));
-                size_t pl = strlen(pfx), nl = nm ? strlen(nm) : 0, sl = strlen(".plinth.json");
-                if (!nm || nl <= pl + sl || strcmp(nm + nl - sl, ".plinth.json") != 0) continue;
-                if (strchr(nm + pl, '/')) continue; /* another prefix below this one */
-                char *env = xstrndup(nm + pl, nl - pl - sl);
-                strlist_add(names, env);
-                free(env);
-            }
-            token = str_of(r.body, "nextPageToken");
-        }
-        gcp_resp_free(&r);
-        free(path);
-    } while (rc == 0 && token);
-    free(token);
-    free(pfx);
-    free(benc);
-    free(penc);
-    return rc;
-}
-
 static void local_names(const char *dir, strlist_t *names) {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -200,31 +146,22 @@ int env_list(engine_t *e, env_info_t **out, size_t *n, perr_t *err) {
     *n = 0;
     size_t cap = 0;
     strlist_t names = {0};
-    bool gcs = e->backend && strcmp(e->backend->kind, "gcs") == 0;
-    const char *bucket = NULL, *prefix = "plinth";
+    /* A backend that keeps environments side by side (gcs: one bucket and
+     * prefix) lists them itself; otherwise they are files of a directory. */
+    bool shared = e->backend && e->backend->list_envs && e->backend->sibling;
     char *dir = NULL;
-    if (gcs) {
-        bucket = json_string_value(json_object_get(e->spec->backend, "bucket"));
-        const char *p = json_string_value(json_object_get(e->spec->backend, "prefix"));
-        if (p) prefix = p;
-        while (*prefix == '/') prefix++;
-        char *pc = xstrdup(prefix);
-        for (size_t l = strlen(pc); l && pc[l - 1] == '/'; l--) pc[l - 1] = '\0';
-        int rc = gcs_names(e, bucket, pc, &names, err);
-        if (rc != 0) {
-            free(pc);
+    if (shared) {
+        if (e->backend->list_envs(e->backend, &names, err) != 0) {
             strlist_free(&names);
             return -1;
         }
-        prefix = NULL;
         for (size_t i = 0; i < names.n; i++) {
             add_env(out, n, &cap, names.v[i]);
-            backend_t *b = backend_gcs_new(e->backend_client, bucket, pc, names.v[i], err);
+            backend_t *b = e->backend->sibling(e->backend, names.v[i], err);
             if (!b) continue;
             describe_env(&(*out)[*n - 1], b);
             b->free(b);
         }
-        free(pc);
     } else {
         const char *base = e->spec ? e->spec->dir : ".";
         dir = e->local_dir ? xstrdup(e->local_dir) : xasprintf("%s/.plinth", base);

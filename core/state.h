@@ -119,6 +119,12 @@ struct backend {
     int (*unlock)(backend_t *b, const char *id, perr_t *e); /* id must match */
     int (*lock_info)(backend_t *b, state_lock_info_t *out, perr_t *e); /* 1 locked, 0 not, -1 error */
     void (*free)(backend_t *b);
+    /* Optional (NULL: environments are files of a local directory, see
+     * env.c): the names of the environments stored in the same place
+     * (bucket and prefix), appended to names; and a backend (new, freed
+     * with its free) for environment env in that place. */
+    int (*list_envs)(backend_t *b, strlist_t *names, perr_t *e);
+    backend_t *(*sibling)(backend_t *b, const char *env, perr_t *e);
     char *describe; /* "local state .plinth/default.tfstate" */
     void *impl;
     /* Kept by state_load/state_save: lineage of the stored state as last

@@ -21,6 +21,7 @@ typedef struct gcs {
     bool gen_known;
     state_lock_info_t held;        /* our lock; held.id[0] == 0 when none */
     bool own_client;               /* opened by gcp_backend_open: free it with the backend */
+    char *prefix;                  /* without leading or trailing '/', may be "" */
     int64_t held_gen;
     time_t heartbeat_at;
 } gcs_t;
@@ -311,10 +312,58 @@ static void gcs_free(backend_t *b) {
     free(g->bucket_enc);
     free(g->obj_enc);
     free(g->lock_enc);
+    free(g->prefix);
     if (g->own_client) gcp_client_free(g->c);
     free(g);
     free(b->describe);
     free(b);
+}
+
+/* Names of "<prefix>/<env>.plinth.json" objects, every page. */
+static int gcs_list_envs(backend_t *b, strlist_t *names, perr_t *err) {
+    gcs_t *g = b->impl;
+    char *pfx = *g->prefix ? xasprintf("%s/", g->prefix) : xstrdup("");
+    char *penc = url_encode(pfx);
+    char *token = NULL;
+    int rc = 0;
+    do {
+        char *tenc = token ? url_encode(token) : NULL;
+        char *path = xasprintf("storage/v1/b/%s/o?prefix=%s&fields=items(name),nextPageToken%s%s",
+                               g->bucket_enc, penc, tenc ? "&pageToken=" : "", tenc ? tenc : "");
+        free(tenc);
+        free(token);
+        token = NULL;
+        gcp_resp_t r = {0};
+        if (gcp_call(g->c, "GET", "storage", path, NULL, &r, err) != 0) {
+            rc = -1;
+        } else if (r.status != 200) {
+            gcp_resp_error(&r, "GET", path, err);
+            rc = -1;
+        } else {
+            size_t i;
+            json_t *it;
+            json_array_foreach(json_object_get(r.body, "items"), i, it) {
+                const char *nm = json_string_value(json_object_get(it, "name"));
+                size_t pl = strlen(pfx), nl = nm ? strlen(nm) : 0, sl = strlen(".plinth.json");
+                if (!nm || nl <= pl + sl || strcmp(nm + nl - sl, ".plinth.json") != 0) continue;
+                if (strchr(nm + pl, '/')) continue; /* another prefix below this one */
+                strlist_add_own(names, xstrndup(nm + pl, nl - pl - sl));
+            }
+            const char *t = json_string_value(json_object_get(r.body, "nextPageToken"));
+            token = t ? xstrdup(t) : NULL;
+        }
+        gcp_resp_free(&r);
+        free(path);
+    } while (rc == 0 && token);
+    free(token);
+    free(pfx);
+    free(penc);
+    return rc;
+}
+
+static backend_t *gcs_sibling(backend_t *b, const char *env, perr_t *e) {
+    gcs_t *g = b->impl;
+    return backend_gcs_new(g->c, g->bucket, g->prefix, env, e); /* borrows our client */
 }
 
 backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *prefix,
@@ -340,9 +389,10 @@ backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *pre
             sbuf_addc(&base, '/');
         }
     }
-    sbuf_add(&base, env_name);
     backend_t *b = xcalloc(1, sizeof *b);
     gcs_t *g = xcalloc(1, sizeof *g);
+    g->prefix = base.len ? xstrndup(base.s, base.len - 1) : xstrdup("");
+    sbuf_add(&base, env_name);
     g->c = gcp_client;
     g->bucket = xstrdup(bucket);
     g->obj = xasprintf("%s.plinth.json", base.s);
@@ -358,6 +408,8 @@ backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *pre
     b->unlock = gcs_unlock;
     b->lock_info = gcs_lock_info;
     b->free = gcs_free;
+    b->list_envs = gcs_list_envs;
+    b->sibling = gcs_sibling;
     b->describe = xasprintf("gcs state gs://%s/%s", g->bucket, g->obj);
     b->impl = g;
     return b;
