@@ -1,4 +1,4 @@
-/* k8s_ssa.h: server-side apply field ownership, as pure functions over
+/* k8s_ssa.h: server-side apply field ownership in the emulated apiserver, as
  * JSON objects.  Used by the emulator's Kubernetes API (emulator/api_k8s.c)
  * and unit-tested on its own.
  *
@@ -12,8 +12,8 @@
  * longer sets are removed unless another manager owns them; C is merged
  * into live (maps merged, lists replaced); M's set becomes C's fields.
  * update (PUT, merge patch): the changed fields move to the updater. */
-#ifndef PLINTH_K8S_SSA_H
-#define PLINTH_K8S_SSA_H
+#ifndef PLINTH_EMU_K8S_SSA_H
+#define PLINTH_EMU_K8S_SSA_H
 
 #include <jansson.h>
 #include <stddef.h>
@@ -22,22 +22,22 @@
 
 /* The leaf paths of an applied object (segments joined by '\x1f'), skipping
  * apiVersion, kind, status and server-set metadata. */
-void k8s_ssa_fields(const json_t *obj, strlist_t *out);
+void emu_ssa_fields(const json_t *obj, strlist_t *out);
 /* fieldsV1 <-> path sets. */
-json_t *k8s_ssa_to_fieldsv1(const strlist_t *paths);
-void k8s_ssa_from_fieldsv1(const json_t *f, strlist_t *out);
+json_t *emu_ssa_to_fieldsv1(const strlist_t *paths);
+void emu_ssa_from_fieldsv1(const json_t *f, strlist_t *out);
 
 /* New object after apply, or NULL with conflicts described in msg
  * ("1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.replicas").
  * old may be NULL (create).  Neither argument is modified. */
-json_t *k8s_ssa_apply(const json_t *old, const json_t *cfg, const char *manager, int force,
+json_t *emu_ssa_apply(const json_t *old, const json_t *cfg, const char *manager, int force,
                       const char *group, const char *version, char *msg, size_t msglen);
 /* Records an update by manager in obj's managedFields (old: before, or NULL). */
-void k8s_ssa_update(json_t *obj, const json_t *old, const char *manager, const char *group,
+void emu_ssa_update(json_t *obj, const json_t *old, const char *manager, const char *group,
                     const char *version);
 /* JSON merge patch (RFC 7386) of target in place; strategic: lists of
  * objects with a merge key (name, containerPort, mountPath, port) are merged
  * by key and "$..." directives are dropped. */
-void k8s_ssa_merge_patch(json_t *target, const json_t *patch, int strategic);
+void emu_ssa_merge_patch(json_t *target, const json_t *patch, int strategic);
 
 #endif

@@ -1,5 +1,5 @@
-/* k8s_ssa.c: server-side apply field ownership (see k8s_ssa.h). */
-#include "providers/k8s/k8s_ssa.h"
+/* k8s_ssa.c: the emulator's server-side apply field ownership (see k8s_ssa.h). */
+#include "emulator/k8s_ssa.h"
 
 #include <string.h>
 #include <time.h>
@@ -34,11 +34,11 @@ static void leaves(const json_t *v, const char *prefix, int depth, strlist_t *ou
     }
 }
 
-void k8s_ssa_fields(const json_t *obj, strlist_t *out) {
+void emu_ssa_fields(const json_t *obj, strlist_t *out) {
     if (json_is_object(obj)) leaves(obj, "", 0, out);
 }
 
-json_t *k8s_ssa_to_fieldsv1(const strlist_t *paths) {
+json_t *emu_ssa_to_fieldsv1(const strlist_t *paths) {
     json_t *root = json_object();
     for (size_t i = 0; i < paths->n; i++) {
         json_t *cur = root;
@@ -80,7 +80,7 @@ static void from_f(const json_t *f, const char *prefix, strlist_t *out) {
     }
 }
 
-void k8s_ssa_from_fieldsv1(const json_t *f, strlist_t *out) {
+void emu_ssa_from_fieldsv1(const json_t *f, strlist_t *out) {
     if (json_is_object(f)) from_f(f, "", out);
 }
 
@@ -148,7 +148,7 @@ static void mlist_load(mlist_t *m, const json_t *obj) {
         x->api_version = xstrdup(json_string_value(json_object_get(e, "apiVersion")) ?: "v1");
         x->time = xstrdup(json_string_value(json_object_get(e, "time")) ?: "");
         x->extra = json_incref(json_object_get(e, "subresource"));
-        k8s_ssa_from_fieldsv1(json_object_get(e, "fieldsV1"), &x->set);
+        emu_ssa_from_fieldsv1(json_object_get(e, "fieldsV1"), &x->set);
     }
 }
 
@@ -174,7 +174,7 @@ static void mlist_store(mlist_t *m, json_t *obj) {
         if (x->set.n == 0) continue;
         json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "manager", x->manager, "operation",
                               x->operation, "apiVersion", x->api_version, "time", x->time,
-                              "fieldsType", "FieldsV1", "fieldsV1", k8s_ssa_to_fieldsv1(&x->set));
+                              "fieldsType", "FieldsV1", "fieldsV1", emu_ssa_to_fieldsv1(&x->set));
         if (x->extra) json_object_set(e, "subresource", x->extra);
         json_array_append_new(arr, e);
     }
@@ -226,14 +226,14 @@ static char *gv_of(const char *group, const char *version) {
     return group && *group ? xasprintf("%s/%s", group, version) : xstrdup(version);
 }
 
-json_t *k8s_ssa_apply(const json_t *old, const json_t *cfg_in, const char *manager, int force,
+json_t *emu_ssa_apply(const json_t *old, const json_t *cfg_in, const char *manager, int force,
                       const char *group, const char *version, char *msg, size_t msglen) {
     json_t *cfg = json_deep_copy(cfg_in);
     json_object_del(cfg, "status");
     json_t *cmd = json_object_get(cfg, "metadata");
     for (const char *const *s = sys_meta + 2; *s; s++) json_object_del(cmd, *s);
     strlist_t fields = {0};
-    k8s_ssa_fields(cfg, &fields);
+    emu_ssa_fields(cfg, &fields);
     char *gv = gv_of(group, version);
     mlist_t m;
     mlist_load(&m, old);
@@ -299,14 +299,14 @@ done:
     return out;
 }
 
-void k8s_ssa_update(json_t *obj, const json_t *old, const char *manager, const char *group,
+void emu_ssa_update(json_t *obj, const json_t *old, const char *manager, const char *group,
                     const char *version) {
     char *gv = gv_of(group, version);
     mlist_t m;
     mlist_load(&m, old);
     strlist_t now_f = {0}, old_f = {0};
-    k8s_ssa_fields(obj, &now_f);
-    if (old) k8s_ssa_fields(old, &old_f);
+    emu_ssa_fields(obj, &now_f);
+    if (old) emu_ssa_fields(old, &old_f);
     mentry_t *me = NULL;
     for (size_t i = 0; i < now_f.n; i++) {
         const char *p = now_f.v[i];
@@ -363,7 +363,7 @@ static json_t *strip_directives(const json_t *v) {
     return json_deep_copy(v);
 }
 
-void k8s_ssa_merge_patch(json_t *target, const json_t *patch, int strategic) {
+void emu_ssa_merge_patch(json_t *target, const json_t *patch, int strategic) {
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)patch, k, v) {
@@ -376,7 +376,7 @@ void k8s_ssa_merge_patch(json_t *target, const json_t *patch, int strategic) {
                 t = json_object();
                 json_object_set_new(target, k, t);
             }
-            k8s_ssa_merge_patch(t, v, strategic);
+            emu_ssa_merge_patch(t, v, strategic);
         } else if (strategic && json_is_array(v) && json_is_array(t) && merge_key(v)) {
             const char *mk = merge_key(v);
             size_t i;
@@ -391,7 +391,7 @@ void k8s_ssa_merge_patch(json_t *target, const json_t *patch, int strategic) {
                 if (op && !strcmp(op, "delete")) {
                     if (found) json_array_remove(t, at);
                 } else if (found) {
-                    k8s_ssa_merge_patch(found, pe, strategic);
+                    emu_ssa_merge_patch(found, pe, strategic);
                 } else {
                     json_array_append_new(t, strip_directives(pe));
                 }
