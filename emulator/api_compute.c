@@ -8,52 +8,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emulator/emu.h"
-
-#define SELF_BASE "https://www.googleapis.com/compute/v1/"
-
-typedef enum { SC_GLOBAL, SC_REGION, SC_ZONE } scope_t;
-
-typedef struct coll coll_t;
-/* Where a request points: project, region/zone (or NULL), name. */
-typedef struct target {
-    const char *project, *loc, *name;
-} target_t;
-
-struct coll {
-    const char *name;      /* "networks" (URL collection) */
-    const char *msg;       /* schema message: "Network" */
-    const char *kind;      /* "compute#network" */
-    const char *list_kind; /* "compute#networkList" */
-    scope_t scope;
-    /* Fills server defaults and output fields of a new resource; -1 on a
-     * refused request (resp filled). */
-    int (*prepare)(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp);
-    const char *const *immutable; /* refused on patch/update */
-    const char *const *output;    /* ignored in patch bodies */
-};
+#include "emulator/emu_compute.h"
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static const char *scope_seg(scope_t s) {
+const char *emu_ce_scope_seg(emu_ce_scope_t s) {
     return s == SC_REGION ? "regions" : s == SC_ZONE ? "zones" : "global";
 }
 
 /* "projects/p/global/networks" or "projects/p/regions/r/subnetworks". */
-static char *coll_path(const coll_t *c, const target_t *t) {
+char *emu_ce_coll_path(const emu_ce_coll_t *c, const emu_ce_target_t *t) {
     if (c->scope == SC_GLOBAL) return xasprintf("projects/%s/global/%s", t->project, c->name);
-    return xasprintf("projects/%s/%s/%s/%s", t->project, scope_seg(c->scope), t->loc, c->name);
+    return xasprintf("projects/%s/%s/%s/%s", t->project, emu_ce_scope_seg(c->scope), t->loc, c->name);
 }
 
-static target_t target_of(const coll_t *c, const emu_req_t *req, int with_name) {
-    target_t t = {req->params[0], NULL, NULL};
+emu_ce_target_t emu_ce_target(const emu_ce_coll_t *c, const emu_req_t *req, int with_name) {
+    emu_ce_target_t t = {req->params[0], NULL, NULL};
     size_t i = 1;
     if (c->scope != SC_GLOBAL) t.loc = req->params[i++];
     if (with_name && i < req->nparams) t.name = req->params[i];
     return t;
 }
 
-static int valid_name(const char *n) {
+int emu_ce_valid_name(const char *n) {
     size_t len = strlen(n);
     if (len < 1 || len > 63 || n[0] < 'a' || n[0] > 'z') return 0;
     for (size_t i = 0; i < len; i++)
@@ -61,26 +38,23 @@ static int valid_name(const char *n) {
     return n[len - 1] != '-';
 }
 
-static char *new_id(emu_t *emu) {
+char *emu_ce_new_id(emu_t *emu) {
     return xasprintf("%lld", (long long)(1234567890123456789LL + emu_next_id(emu, "compute.id") * 1000003LL));
 }
 
-static char *new_fingerprint(void) {
-    /* 8 random bytes, base64-ish like the real API's fingerprints. */
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+char *emu_ce_fingerprint(void) {
+    /* Canonical base64 of 8 random bytes ("KwMzZ7hpVtI="): clients decode
+     * and re-encode fingerprints, so anything else would not round-trip. */
+    unsigned char raw[8];
     char hex[17];
     util_random_hex(hex, 8);
-    char *out = xmalloc(13);
-    for (int i = 0; i < 11; i++)
-        out[i] = b64[(unsigned char)hex[i] * 7 % 64 ^ (unsigned char)hex[(i + 5) % 16] % 64];
-    out[11] = '=';
-    out[12] = '\0';
-    return out;
+    for (int i = 0; i < 8; i++) raw[i] = (unsigned char)strtoul((char[]){hex[2 * i], hex[2 * i + 1], 0}, NULL, 16);
+    return emu_b64(raw, sizeof raw);
 }
 
 /* Reference in any accepted form -> full selfLink ("https://www.googleapis.com/compute/v1/projects/...").
  * coll: "global/networks" for bare names.  New string. */
-static char *norm_ref(const char *project, const char *v, const char *coll) {
+char *emu_ce_norm_ref(const char *project, const char *v, const char *coll) {
     const char *p = strstr(v, "projects/");
     if (strstr(v, "://") && p) return xasprintf(SELF_BASE "%s", p);
     if (strncmp(v, "projects/", 9) == 0) return xasprintf(SELF_BASE "%s", v);
@@ -90,20 +64,20 @@ static char *norm_ref(const char *project, const char *v, const char *coll) {
 }
 
 /* Store key of a full selfLink. */
-static char *ref_key(const char *url) {
+char *emu_ce_ref_key(const char *url) {
     const char *p = strstr(url, "projects/");
     return xasprintf("compute/%s", p ? p : url);
 }
 
-static void norm_field(json_t *doc, const char *field, const char *project, const char *coll) {
+void emu_ce_norm_field(json_t *doc, const char *field, const char *project, const char *coll) {
     const char *v = json_string_value(json_object_get(doc, field));
     if (!v) return;
-    char *n = norm_ref(project, v, coll);
+    char *n = emu_ce_norm_ref(project, v, coll);
     json_object_set_new(doc, field, json_string(n));
     free(n);
 }
 
-static int parse_cidr(const char *cidr, uint32_t *base, int *prefix) {
+int emu_ce_parse_cidr(const char *cidr, uint32_t *base, int *prefix) {
     char buf[64];
     snprintf(buf, sizeof buf, "%s", cidr ? cidr : "");
     char *slash = strchr(buf, '/');
@@ -119,7 +93,7 @@ static int parse_cidr(const char *cidr, uint32_t *base, int *prefix) {
     return (*base & ~mask) ? -1 : 0;
 }
 
-static void ip_str(uint32_t ip, char out[16]) {
+void emu_ce_ip_str(uint32_t ip, char out[16]) {
     struct in_addr a = {htonl(ip)};
     inet_ntop(AF_INET, &a, out, 16);
 }
@@ -150,13 +124,13 @@ static void op_finish(emu_t *emu, const char *key) {
 /* Creates a RUNNING operation on target (selfLink + id) and arms its
  * timer.  after: {"delete": key} or {"key": k, "set": {...}} applied at
  * DONE (stolen; may be NULL).  Returns the response body (new). */
-static json_t *op_start(emu_t *emu, scope_t scope, const target_t *t, const char *optype, const char *kind,
+json_t *emu_ce_op_start(emu_t *emu, emu_ce_scope_t scope, const emu_ce_target_t *t, const char *optype, const char *kind,
                         const char *target_link, const char *target_id, json_t *after) {
     char *name = emu_op_id(emu);
     char *path = scope == SC_GLOBAL ? xasprintf("projects/%s/global/operations/%s", t->project, name)
                                     : xasprintf("projects/%s/%s/%s/operations/%s", t->project,
-                                                scope_seg(scope), t->loc, name);
-    char *id = new_id(emu);
+                                                emu_ce_scope_seg(scope), t->loc, name);
+    char *id = emu_ce_new_id(emu);
     json_t *op = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s}", "kind", "compute#operation", "id",
                            id, "name", name, "operationType", optype, "targetLink", target_link, "status",
                            "RUNNING", "user", "emulator@plinth.local", "progress", 0, "insertTime", emu_now(),
@@ -165,7 +139,7 @@ static json_t *op_start(emu_t *emu, scope_t scope, const target_t *t, const char
     json_object_set_new(op, "selfLink", json_string(self));
     if (target_id) json_object_set_new(op, "targetId", json_string(target_id));
     if (scope != SC_GLOBAL) {
-        char *loc = xasprintf(SELF_BASE "projects/%s/%s/%s", t->project, scope_seg(scope), t->loc);
+        char *loc = xasprintf(SELF_BASE "projects/%s/%s/%s", t->project, emu_ce_scope_seg(scope), t->loc);
         json_object_set_new(op, scope == SC_REGION ? "region" : "zone", json_string(loc));
         free(loc);
     }
@@ -182,10 +156,10 @@ static json_t *op_start(emu_t *emu, scope_t scope, const target_t *t, const char
     return out;
 }
 
-static void op_get_scoped(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, scope_t scope, int wait) {
+static void op_get_scoped(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, emu_ce_scope_t scope, int wait) {
     char *key = scope == SC_GLOBAL
                     ? xasprintf("compute/projects/%s/global/operations/%s", req->params[0], req->params[1])
-                    : xasprintf("compute/projects/%s/%s/%s/operations/%s", req->params[0], scope_seg(scope),
+                    : xasprintf("compute/projects/%s/%s/%s/operations/%s", req->params[0], emu_ce_scope_seg(scope),
                                 req->params[1], req->params[2]);
     json_t *op = emu_get(emu, key);
     if (!op) {
@@ -237,7 +211,7 @@ static void remember(emu_t *emu, const emu_req_t *req, const emu_resp_t *resp) {
     const char *self = json_string_value(json_object_get(resp->body, "selfLink"));
     if (!rid || !*rid || resp->status != 200 || !self || !strstr(self, "/operations/")) return;
     char *key = xasprintf("compute-requests/%s/%s", req->params[0], rid);
-    char *opkey = ref_key(self);
+    char *opkey = emu_ce_ref_key(self);
     emu_put(emu, key, json_pack("{s:s}", "op", opkey));
     free(opkey);
     free(key);
@@ -245,8 +219,8 @@ static void remember(emu_t *emu, const emu_req_t *req, const emu_resp_t *resp) {
 
 /* ---- generic collection methods --------------------------------------- */
 
-static json_t *load(emu_t *emu, const coll_t *c, const target_t *t, emu_resp_t *resp, char **key_out) {
-    char *cp = coll_path(c, t);
+json_t *emu_ce_load(emu_t *emu, const emu_ce_coll_t *c, const emu_ce_target_t *t, emu_resp_t *resp, char **key_out) {
+    char *cp = emu_ce_coll_path(c, t);
     char *key = xasprintf("compute/%s/%s", cp, t->name);
     json_t *doc = emu_get(emu, key);
     if (!doc) emu_not_found(resp, "The resource '%s/%s' was not found", cp, t->name);
@@ -258,15 +232,15 @@ static json_t *load(emu_t *emu, const coll_t *c, const target_t *t, emu_resp_t *
     return doc;
 }
 
-static void c_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c) {
-    target_t t = target_of(c, req, 1);
-    json_t *doc = load(emu, c, &t, resp, NULL);
+static void c_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const emu_ce_coll_t *c) {
+    emu_ce_target_t t = emu_ce_target(c, req, 1);
+    json_t *doc = emu_ce_load(emu, c, &t, resp, NULL);
     if (doc) resp->body = emu_render(doc);
 }
 
-static void c_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c) {
-    target_t t = target_of(c, req, 0);
-    char *cp = coll_path(c, &t);
+static void c_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const emu_ce_coll_t *c) {
+    emu_ce_target_t t = emu_ce_target(c, req, 0);
+    char *cp = emu_ce_coll_path(c, &t);
     char *prefix = xasprintf("compute/%s/", cp);
     json_t *keys = emu_keys(emu, prefix), *items = json_array();
     size_t i;
@@ -289,8 +263,8 @@ static void c_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const col
 }
 
 /* GET projects/{p}/aggregated/{coll}: items keyed "regions/r" / "zones/z". */
-static void c_aggregated(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c) {
-    char *prefix = xasprintf("compute/projects/%s/%s/", req->params[0], scope_seg(c->scope));
+static void c_aggregated(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const emu_ce_coll_t *c) {
+    char *prefix = xasprintf("compute/projects/%s/%s/", req->params[0], emu_ce_scope_seg(c->scope));
     json_t *keys = emu_keys(emu, prefix), *items = json_object();
     size_t i;
     json_t *k;
@@ -299,7 +273,7 @@ static void c_aggregated(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, con
         const char *ks = json_string_value(k) + strlen(prefix); /* "r/subnetworks/n" */
         const char *s = strstr(ks, seg);
         if (!s || strchr(s + strlen(seg), '/')) continue;
-        char *scope_key = xasprintf("%s/%.*s", scope_seg(c->scope), (int)(s - ks), ks);
+        char *scope_key = xasprintf("%s/%.*s", emu_ce_scope_seg(c->scope), (int)(s - ks), ks);
         json_t *bucket = json_object_get(items, scope_key);
         if (!bucket) {
             bucket = json_pack("{s:[]}", c->name);
@@ -321,8 +295,8 @@ static void c_aggregated(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, con
     free(prefix);
 }
 
-static void c_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c) {
-    target_t t = target_of(c, req, 0);
+static void c_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const emu_ce_coll_t *c) {
+    emu_ce_target_t t = emu_ce_target(c, req, 0);
     if (!req->body) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required field 'resource' not specified");
         return;
@@ -334,7 +308,7 @@ static void c_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
                   "Invalid value for field 'resource.name': ''. Must be specified.");
         return;
     }
-    if (!valid_name(name)) {
+    if (!emu_ce_valid_name(name)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
                   "Invalid value for field 'resource.name': '%s'. Must be a match of regex "
                   "'(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'",
@@ -342,7 +316,7 @@ static void c_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
         return;
     }
     t.name = name;
-    char *cp = coll_path(c, &t);
+    char *cp = emu_ce_coll_path(c, &t);
     char *key = xasprintf("compute/%s/%s", cp, name);
     if (emu_get(emu, key)) {
         emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists", "The resource '%s/%s' already exists", cp,
@@ -352,14 +326,14 @@ static void c_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
     json_t *doc = json_deep_copy(req->body);
     for (size_t i = 0; c->output && c->output[i]; i++)
         json_object_del(doc, c->output[i]);
-    char *id = new_id(emu);
+    char *id = emu_ce_new_id(emu);
     char *self = xasprintf(SELF_BASE "%s/%s", cp, name);
     json_object_set_new(doc, "kind", json_string(c->kind));
     json_object_set_new(doc, "id", json_string(id));
     json_object_set_new(doc, "creationTimestamp", json_string(emu_now()));
     json_object_set_new(doc, "selfLink", json_string(self));
     if (c->scope != SC_GLOBAL) {
-        char *loc = xasprintf(SELF_BASE "projects/%s/%s/%s", t.project, scope_seg(c->scope), t.loc);
+        char *loc = xasprintf(SELF_BASE "projects/%s/%s/%s", t.project, emu_ce_scope_seg(c->scope), t.loc);
         json_object_set_new(doc, c->scope == SC_REGION ? "region" : "zone", json_string(loc));
         free(loc);
     }
@@ -370,7 +344,7 @@ static void c_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
         if (after) json_incref(after), json_object_del(doc, "_emu");
         char *kind = xasprintf("compute.%s.insert", c->name);
         emu_put(emu, key, doc);
-        resp->body = op_start(emu, c->scope, &t, "insert", kind, self, id, after);
+        resp->body = emu_ce_op_start(emu, c->scope, &t, "insert", kind, self, id, after);
         free(kind);
     }
     free(self);
@@ -426,7 +400,7 @@ static const char *other_api_user(emu_t *emu, const char *project, const char *u
 }
 
 /* Does any resource of the project refer to url (network/subnetwork)? */
-static const char *user_of(emu_t *emu, const char *project, const char *url, const char *field) {
+const char *emu_ce_user_of(emu_t *emu, const char *project, const char *url, const char *field) {
     char *prefix = xasprintf("compute/projects/%s/", project);
     json_t *keys = emu_keys(emu, prefix);
     static __thread char found[512];
@@ -459,16 +433,16 @@ static const char *user_of(emu_t *emu, const char *project, const char *url, con
     return res;
 }
 
-static void c_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c) {
-    target_t t = target_of(c, req, 1);
+static void c_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const emu_ce_coll_t *c) {
+    emu_ce_target_t t = emu_ce_target(c, req, 1);
     char *key = NULL;
-    json_t *doc = load(emu, c, &t, resp, &key);
+    json_t *doc = emu_ce_load(emu, c, &t, resp, &key);
     if (!doc) return;
     const char *self = json_string_value(json_object_get(doc, "selfLink"));
     const char *field = !strcmp(c->name, "networks")      ? "network"
                         : !strcmp(c->name, "subnetworks") ? "subnetwork"
                                                           : NULL;
-    const char *user = field ? user_of(emu, t.project, self, field) : NULL;
+    const char *user = field ? emu_ce_user_of(emu, t.project, self, field) : NULL;
     if (user) {
         emu_error(resp, 400, "FAILED_PRECONDITION", "resourceInUseByAnotherResource",
                   "The %s resource '%s' is already being used by '%s'", c->name + 0, self + strlen(SELF_BASE),
@@ -480,14 +454,14 @@ static void c_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
             json_t *subs = json_object_get(doc, "subnetworks"), *sv;
             size_t si;
             json_array_foreach(subs, si, sv) {
-                char *sk = ref_key(json_string_value(sv));
+                char *sk = emu_ce_ref_key(json_string_value(sv));
                 if (json_is_true(json_object_get(emu_get(emu, sk), "_auto")))
                     json_array_append_new(dels, json_string(sk));
                 free(sk);
             }
         }
         resp->body =
-            op_start(emu, c->scope, &t, "delete", kind, self, json_string_value(json_object_get(doc, "id")),
+            emu_ce_op_start(emu, c->scope, &t, "delete", kind, self, json_string_value(json_object_get(doc, "id")),
                      json_pack("{s:o}", "delete", dels));
         free(kind);
     }
@@ -495,11 +469,12 @@ static void c_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
 }
 
 /* PATCH (merge) or PUT (replace) of a resource. */
-static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c, int replace) {
-    target_t t = target_of(c, req, 1);
+static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const emu_ce_coll_t *c, int replace) {
+    emu_ce_target_t t = emu_ce_target(c, req, 1);
     char *key = NULL;
-    json_t *doc = load(emu, c, &t, resp, &key);
+    json_t *doc = emu_ce_load(emu, c, &t, resp, &key);
     if (!doc) return;
+    doc = json_deep_copy(doc); /* stored only when the whole update is accepted */
     if (!req->body) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required field 'resource' not specified");
         goto out;
@@ -509,11 +484,11 @@ static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
     static const char *const ref_fields[][2] = {{"network", "global/networks"},
                                                 {"subnetwork", "regions/-/subnetworks"}};
     for (size_t i = 0; i < 2; i++)
-        norm_field(body, ref_fields[i][0], t.project, ref_fields[i][1]);
+        emu_ce_norm_field(body, ref_fields[i][0], t.project, ref_fields[i][1]);
     const char *scope_field = c->scope == SC_REGION ? "region" : c->scope == SC_ZONE ? "zone" : NULL;
     const char *sv = scope_field ? json_string_value(json_object_get(body, scope_field)) : NULL;
     if (sv && !strstr(sv, "/")) {
-        char *u = xasprintf(SELF_BASE "projects/%s/%s/%s", t.project, scope_seg(c->scope), sv);
+        char *u = xasprintf(SELF_BASE "projects/%s/%s/%s", t.project, emu_ce_scope_seg(c->scope), sv);
         json_object_set_new(body, scope_field, json_string(u));
         free(u);
     }
@@ -555,358 +530,25 @@ static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const c
     }
     json_decref(body);
     if (json_object_get(doc, "fingerprint")) {
-        char *nfp = new_fingerprint();
+        char *nfp = emu_ce_fingerprint();
         json_object_set_new(doc, "fingerprint", json_string(nfp));
         free(nfp);
     }
-    if (c->prepare) { /* re-apply defaults (e.g. NAT timeouts); errors ignored */
-        emu_resp_t scratch;
-        memset(&scratch, 0, sizeof scratch);
-        c->prepare(emu, &t, doc, &scratch);
-        json_decref(scratch.body);
-    }
+    /* re-apply defaults (e.g. NAT timeouts) and checks (overlapping ranges) */
+    if (c->prepare && c->prepare(emu, &t, doc, resp) < 0) goto out;
     json_object_del(doc, "_emu");
     emu_put(emu, key, json_incref(doc));
     char *kind = xasprintf("compute.%s.%s", c->name, replace ? "update" : "patch");
-    resp->body = op_start(emu, c->scope, &t, replace ? "update" : "patch", kind,
+    resp->body = emu_ce_op_start(emu, c->scope, &t, replace ? "update" : "patch", kind,
                           json_string_value(json_object_get(doc, "selfLink")),
                           json_string_value(json_object_get(doc, "id")), NULL);
     free(kind);
 out:
+    json_decref(doc);
     free(key);
 }
 
 /* ---- per-type preparation ---------------------------------------------- */
-
-static int need_ref(emu_t *emu, json_t *doc, const char *field, const char *project, const char *coll,
-                    int required, emu_resp_t *resp) {
-    if (!json_object_get(doc, field)) {
-        if (!required) return 0;
-        emu_error(resp, 400, "INVALID_ARGUMENT", "required",
-                  "Invalid value for field 'resource.%s': ''. Must be specified.", field);
-        return -1;
-    }
-    norm_field(doc, field, project, coll);
-    const char *url = json_string_value(json_object_get(doc, field));
-    if (!url) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid value for field 'resource.%s'.", field);
-        return -1;
-    }
-    char *key = ref_key(url);
-    int ok = emu_get(emu, key) != NULL;
-    free(key);
-    if (!ok) {
-        emu_not_found(resp, "The resource '%s' was not found", url + strlen(SELF_BASE));
-        return -1;
-    }
-    return 0;
-}
-
-/* Keeps a network's subnetworks[] in sync. */
-static void net_subnets(emu_t *emu, const char *net_url, const char *sub_url, int add) {
-    char *key = ref_key(net_url);
-    json_t *net = emu_get(emu, key);
-    if (net) {
-        json_t *subs = json_object_get(net, "subnetworks");
-        if (!subs) {
-            subs = json_array();
-            json_object_set_new(net, "subnetworks", subs);
-        }
-        size_t i;
-        json_t *v;
-        json_array_foreach(subs, i, v) {
-            if (!strcmp(json_string_value(v), sub_url)) {
-                json_array_remove(subs, i);
-                break;
-            }
-        }
-        if (add) json_array_append_new(subs, json_string(sub_url));
-        emu_put(emu, key, json_incref(net));
-    }
-    free(key);
-}
-
-/* Auto-mode networks get one subnetwork per region, named after the
- * network, from 10.128.0.0/9 (a few regions only). */
-static void auto_subnets(emu_t *emu, const target_t *t, json_t *net) {
-    static const struct {
-        const char *region;
-        int octet;
-    } regions[] = {{"us-central1", 128}, {"europe-west1", 132}, {"us-west1", 138},
-                   {"asia-east1", 140},  {"us-east1", 142},     {"europe-west4", 164}};
-    const char *name = json_string_value(json_object_get(net, "name"));
-    const char *self = json_string_value(json_object_get(net, "selfLink"));
-    json_t *list = json_array();
-    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
-        char cidr[32], gw[16];
-        snprintf(cidr, sizeof cidr, "10.%d.0.0/20", regions[i].octet);
-        snprintf(gw, sizeof gw, "10.%d.0.1", regions[i].octet);
-        char *path = xasprintf("projects/%s/regions/%s/subnetworks/%s", t->project, regions[i].region, name);
-        char *sub_self = xasprintf(SELF_BASE "%s", path);
-        char *region = xasprintf(SELF_BASE "projects/%s/regions/%s", t->project, regions[i].region);
-        char *id = new_id(emu), *fp = new_fingerprint(), *key = xasprintf("compute/%s", path);
-        if (!emu_get(emu, key)) {
-            emu_put(emu, key,
-                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:s,s:b}", "kind",
-                              "compute#subnetwork", "id", id, "creationTimestamp", emu_now(), "name", name,
-                              "network", self, "ipCidrRange", cidr, "gatewayAddress", gw, "region", region,
-                              "selfLink", sub_self, "fingerprint", fp, "privateIpGoogleAccess", 0, "purpose",
-                              "PRIVATE", "stackType", "IPV4_ONLY", "_auto", 1));
-            json_array_append_new(list, json_string(sub_self));
-        }
-        free(key);
-        free(fp);
-        free(id);
-        free(region);
-        free(sub_self);
-        free(path);
-    }
-    json_object_set_new(net, "subnetworks", list);
-}
-
-static int prep_network(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp) {
-    if (!json_object_get(doc, "autoCreateSubnetworks") && !json_object_get(doc, "IPv4Range") &&
-        !json_object_get(doc, "gatewayIPv4")) {
-        /* Omitted autoCreateSubnetworks means a legacy network. */
-        json_object_set_new(doc, "IPv4Range", json_string("10.240.0.0/16"));
-        json_object_set_new(doc, "gatewayIPv4", json_string("10.240.0.1"));
-    }
-    if (!json_object_get(doc, "mtu")) json_object_set_new(doc, "mtu", json_integer(1460));
-    json_t *rc = json_object_get(doc, "routingConfig");
-    if (!json_is_object(rc)) {
-        rc = json_object();
-        json_object_set_new(doc, "routingConfig", rc);
-    }
-    if (!json_object_get(rc, "routingMode")) json_object_set_new(rc, "routingMode", json_string("REGIONAL"));
-    if (!json_object_get(doc, "networkFirewallPolicyEnforcementOrder"))
-        json_object_set_new(doc, "networkFirewallPolicyEnforcementOrder",
-                            json_string("AFTER_CLASSIC_FIREWALL"));
-    const char *self = json_string_value(json_object_get(doc, "selfLink"));
-    const char *id = json_string_value(json_object_get(doc, "id"));
-    int inserting = !json_object_get(doc, "selfLinkWithId");
-    if (inserting && json_is_true(json_object_get(doc, "autoCreateSubnetworks"))) auto_subnets(emu, t, doc);
-    if (self && id && !json_object_get(doc, "selfLinkWithId")) {
-        char *s = xasprintf("%.*s%s", (int)(strrchr(self, '/') - self + 1), self, id);
-        json_object_set_new(doc, "selfLinkWithId", json_string(s));
-        free(s);
-    }
-    return 0;
-}
-
-static int prep_subnetwork(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp) {
-    if (json_object_get(doc, "fingerprint") && json_object_get(doc, "gatewayAddress"))
-        return 0; /* update: nothing to derive */
-    if (need_ref(emu, doc, "network", t->project, "global/networks", 1, resp) < 0) return -1;
-    uint32_t base;
-    int prefix;
-    const char *cidr = json_string_value(json_object_get(doc, "ipCidrRange"));
-    if (!cidr || parse_cidr(cidr, &base, &prefix) < 0) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
-                  "Invalid value for field 'resource.ipCidrRange': '%s'. Invalid IPCidrRange.",
-                  cidr ? cidr : "");
-        return -1;
-    }
-    json_t *ranges = json_object_get(doc, "secondaryIpRanges"), *r;
-    size_t i;
-    json_array_foreach(ranges, i, r) {
-        const char *rc = json_string_value(json_object_get(r, "ipCidrRange"));
-        uint32_t b2;
-        int p2;
-        if (!json_object_get(r, "rangeName") || !rc || parse_cidr(rc, &b2, &p2) < 0) {
-            emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
-                      "Invalid value for field 'resource.secondaryIpRanges[%zu]'.", i);
-            return -1;
-        }
-    }
-    char gw[16];
-    ip_str(base + 1, gw);
-    json_object_set_new(doc, "gatewayAddress", json_string(gw));
-    char *fp = new_fingerprint();
-    json_object_set_new(doc, "fingerprint", json_string(fp));
-    free(fp);
-    if (!json_object_get(doc, "privateIpGoogleAccess"))
-        json_object_set_new(doc, "privateIpGoogleAccess", json_false());
-    if (!json_object_get(doc, "purpose")) json_object_set_new(doc, "purpose", json_string("PRIVATE"));
-    if (!json_object_get(doc, "stackType")) json_object_set_new(doc, "stackType", json_string("IPV4_ONLY"));
-    net_subnets(emu, json_string_value(json_object_get(doc, "network")),
-                json_string_value(json_object_get(doc, "selfLink")), 1);
-    return 0;
-}
-
-static int prep_firewall(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp) {
-    if (!json_object_get(doc, "network"))
-        json_object_set_new(doc, "network", json_string("global/networks/default"));
-    if (need_ref(emu, doc, "network", t->project, "global/networks", 1, resp) < 0) return -1;
-    if (!json_object_get(doc, "priority")) json_object_set_new(doc, "priority", json_integer(1000));
-    if (!json_object_get(doc, "direction")) json_object_set_new(doc, "direction", json_string("INGRESS"));
-    if (!json_object_get(doc, "disabled")) json_object_set_new(doc, "disabled", json_false());
-    if (!json_object_get(doc, "logConfig"))
-        json_object_set_new(doc, "logConfig", json_pack("{s:b}", "enable", 0));
-    const char *dir = json_string_value(json_object_get(doc, "direction"));
-    if (dir && !strcmp(dir, "INGRESS") && !json_object_get(doc, "sourceRanges") &&
-        !json_object_get(doc, "sourceTags") && !json_object_get(doc, "sourceServiceAccounts"))
-        json_object_set_new(doc, "sourceRanges", json_pack("[s]", "0.0.0.0/0"));
-    if (dir && !strcmp(dir, "EGRESS") && !json_object_get(doc, "destinationRanges"))
-        json_object_set_new(doc, "destinationRanges", json_pack("[s]", "0.0.0.0/0"));
-    if (!json_object_get(doc, "allowed") && !json_object_get(doc, "denied")) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
-                  "Invalid value for field 'resource': Exactly one of allowed or denied must be "
-                  "specified.");
-        return -1;
-    }
-    return 0;
-}
-
-static int prep_router(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp) {
-    if (need_ref(emu, doc, "network", t->project, "global/networks", 1, resp) < 0) return -1;
-    static const struct {
-        const char *f;
-        int v;
-    } nat_defaults[] = {{"udpIdleTimeoutSec", 30},
-                        {"icmpIdleTimeoutSec", 30},
-                        {"tcpEstablishedIdleTimeoutSec", 1200},
-                        {"tcpTransitoryIdleTimeoutSec", 30},
-                        {"tcpTimeWaitTimeoutSec", 120}};
-    json_t *nats = json_object_get(doc, "nats"), *nat;
-    size_t i;
-    json_array_foreach(nats, i, nat) {
-        if (!json_object_get(nat, "name")) {
-            emu_error(resp, 400, "INVALID_ARGUMENT", "required",
-                      "Invalid value for field 'resource.nats[%zu].name': ''.", i);
-            return -1;
-        }
-        for (size_t j = 0; j < sizeof nat_defaults / sizeof nat_defaults[0]; j++)
-            if (!json_object_get(nat, nat_defaults[j].f))
-                json_object_set_new(nat, nat_defaults[j].f, json_integer(nat_defaults[j].v));
-        if (!json_object_get(nat, "type")) json_object_set_new(nat, "type", json_string("PUBLIC"));
-        if (!json_object_get(nat, "enableEndpointIndependentMapping"))
-            json_object_set_new(nat, "enableEndpointIndependentMapping", json_false());
-    }
-    return 0;
-}
-
-static int prep_address(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp) {
-    if (json_object_get(doc, "address") && json_object_get(doc, "status")) return 0; /* update */
-    if (need_ref(emu, doc, "network", t->project, "global/networks", 0, resp) < 0) return -1;
-    const char *purpose = json_string_value(json_object_get(doc, "purpose"));
-    if (!json_object_get(doc, "addressType"))
-        json_object_set_new(
-            doc, "addressType",
-            json_string(purpose && !strcmp(purpose, "VPC_PEERING") ? "INTERNAL" : "EXTERNAL"));
-    const char *type = json_string_value(json_object_get(doc, "addressType"));
-    int internal = type && !strcmp(type, "INTERNAL");
-    if (purpose && !strcmp(purpose, "VPC_PEERING") && !json_object_get(doc, "prefixLength"))
-        json_object_set_new(doc, "prefixLength", json_integer(16));
-    if (!json_object_get(doc, "address")) {
-        char ip[16];
-        int64_t n = emu_next_id(emu, internal ? "compute.range" : "compute.extip");
-        if (internal)
-            ip_str((10u << 24) | ((uint32_t)(100 + n % 150) << 16), ip);
-        else
-            ip_str((34u << 24) | ((uint32_t)(n / 250 % 250) << 8) | (uint32_t)(n % 250 + 1), ip);
-        json_object_set_new(doc, "address", json_string(ip));
-    }
-    if (!internal && !json_object_get(doc, "networkTier"))
-        json_object_set_new(doc, "networkTier", json_string("PREMIUM"));
-    if (!json_object_get(doc, "ipVersion") && !internal)
-        json_object_set_new(doc, "ipVersion", json_string("IPV4"));
-    json_object_set_new(doc, "status", json_string("RESERVED"));
-    json_object_set_new(doc, "labelFingerprint", json_string("42WmSpB8rSM="));
-    return 0;
-}
-
-static int prep_instance(emu_t *emu, const target_t *t, json_t *doc, emu_resp_t *resp) {
-    if (json_object_get(doc, "status")) return 0; /* update */
-    const char *mt = json_string_value(json_object_get(doc, "machineType"));
-    if (!mt) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "required",
-                  "Invalid value for field 'resource.machineType': ''. Must be specified.");
-        return -1;
-    }
-    char *zcoll = xasprintf("zones/%s/machineTypes", t->loc);
-    norm_field(doc, "machineType", t->project, zcoll);
-    free(zcoll);
-    json_t *nics = json_object_get(doc, "networkInterfaces");
-    if (!json_is_array(nics) || json_array_size(nics) == 0) {
-        nics = json_pack("[{s:s}]", "network", "global/networks/default");
-        json_object_set_new(doc, "networkInterfaces", nics);
-    }
-    json_t *nic;
-    size_t i;
-    json_array_foreach(nics, i, nic) {
-        char name[32];
-        snprintf(name, sizeof name, "nic%zu", i);
-        json_object_set_new(nic, "name", json_string(name));
-        json_object_set_new(nic, "kind", json_string("compute#networkInterface"));
-        if (!json_object_get(nic, "network") && !json_object_get(nic, "subnetwork"))
-            json_object_set_new(nic, "network", json_string("global/networks/default"));
-        if (json_object_get(nic, "subnetwork")) {
-            char region[64];
-            snprintf(region, sizeof region, "%s", t->loc);
-            char *dash = strrchr(region, '-');
-            if (dash) *dash = '\0';
-            char *rc = xasprintf("regions/%s/subnetworks", region);
-            if (need_ref(emu, nic, "subnetwork", t->project, rc, 1, resp) < 0) {
-                free(rc);
-                return -1;
-            }
-            free(rc);
-            char *sk = ref_key(json_string_value(json_object_get(nic, "subnetwork")));
-            json_t *sub = emu_get(emu, sk);
-            free(sk);
-            if (!json_object_get(nic, "network"))
-                json_object_set(nic, "network", json_object_get(sub, "network"));
-            uint32_t base;
-            int prefix;
-            if (!json_object_get(nic, "networkIP") &&
-                parse_cidr(json_string_value(json_object_get(sub, "ipCidrRange")), &base, &prefix) == 0) {
-                char ip[16];
-                ip_str(base + 2 + (uint32_t)(emu_next_id(emu, "compute.nicip") % 200), ip);
-                json_object_set_new(nic, "networkIP", json_string(ip));
-            }
-        }
-        if (need_ref(emu, nic, "network", t->project, "global/networks", 1, resp) < 0) return -1;
-        if (!json_object_get(nic, "networkIP")) {
-            char ip[16];
-            ip_str((10u << 24) | (128u << 16) | (uint32_t)(2 + emu_next_id(emu, "compute.nicip") % 250), ip);
-            json_object_set_new(nic, "networkIP", json_string(ip));
-        }
-        json_t *acs = json_object_get(nic, "accessConfigs"), *ac;
-        size_t j;
-        json_array_foreach(acs, j, ac) {
-            if (!json_object_get(ac, "type")) json_object_set_new(ac, "type", json_string("ONE_TO_ONE_NAT"));
-            if (!json_object_get(ac, "name")) json_object_set_new(ac, "name", json_string("External NAT"));
-            if (!json_object_get(ac, "networkTier"))
-                json_object_set_new(ac, "networkTier", json_string("PREMIUM"));
-            json_object_set_new(ac, "kind", json_string("compute#accessConfig"));
-            if (!json_object_get(ac, "natIP")) {
-                char ip[16];
-                int64_t n = emu_next_id(emu, "compute.extip");
-                ip_str((35u << 24) | (200u << 16) | ((uint32_t)(n / 250 % 250) << 8) |
-                           (uint32_t)(n % 250 + 1),
-                       ip);
-                json_object_set_new(ac, "natIP", json_string(ip));
-            }
-        }
-    }
-    json_t *md = json_object_get(doc, "metadata");
-    if (!json_is_object(md)) {
-        md = json_object();
-        json_object_set_new(doc, "metadata", md);
-    }
-    char *fp = new_fingerprint();
-    json_object_set_new(md, "fingerprint", json_string(fp));
-    json_object_set_new(md, "kind", json_string("compute#metadata"));
-    free(fp);
-    json_object_set_new(doc, "status", json_string("PROVISIONING"));
-    if (!json_object_get(doc, "canIpForward")) json_object_set_new(doc, "canIpForward", json_false());
-    if (!json_object_get(doc, "deletionProtection"))
-        json_object_set_new(doc, "deletionProtection", json_false());
-    char *key = ref_key(json_string_value(json_object_get(doc, "selfLink")));
-    json_object_set_new(doc, "_emu", json_pack("{s:s,s:{s:s}}", "key", key, "set", "status", "RUNNING"));
-    free(key);
-    return 0;
-}
 
 /* ---- collections --------------------------------------------------------- */
 
@@ -929,44 +571,44 @@ static const char *const inst_imm[] = {"name", "zone", NULL};
 static const char *const inst_out[] = {"id",          "selfLink", "creationTimestamp", "kind", "status",
                                        "cpuPlatform", NULL};
 
-static const coll_t c_networks = {"networks", "Network",    "compute#network", "compute#networkList",
-                                  SC_GLOBAL,  prep_network, net_imm,           net_out};
-static const coll_t c_subnetworks = {
-    "subnetworks", "Subnetwork", "compute#subnetwork", "compute#subnetworkList", SC_REGION, prep_subnetwork,
+const emu_ce_coll_t emu_ce_networks = {"networks", "Network",    "compute#network", "compute#networkList",
+                                  SC_GLOBAL,  emu_ce_prep_network, net_imm,           net_out};
+const emu_ce_coll_t emu_ce_subnetworks = {
+    "subnetworks", "Subnetwork", "compute#subnetwork", "compute#subnetworkList", SC_REGION, emu_ce_prep_subnetwork,
     sub_imm,       sub_out};
-static const coll_t c_firewalls = {
-    "firewalls", "Firewall", "compute#firewall", "compute#firewallList", SC_GLOBAL, prep_firewall,
+const emu_ce_coll_t emu_ce_firewalls = {
+    "firewalls", "Firewall", "compute#firewall", "compute#firewallList", SC_GLOBAL, emu_ce_prep_firewall,
     fw_imm,      std_out};
-static const coll_t c_routers = {"routers", "Router",    "compute#router", "compute#routerList",
-                                 SC_REGION, prep_router, rt_imm,           std_out};
-static const coll_t c_addresses = {"addresses", "Address",    "compute#address", "compute#addressList",
-                                   SC_GLOBAL,   prep_address, addr_imm,          addr_out};
-static const coll_t c_raddresses = {"addresses", "Address",    "compute#address", "compute#addressList",
-                                    SC_REGION,   prep_address, addr_imm,          addr_out};
-static const coll_t c_instances = {"instances", "Instance",    "compute#instance", "compute#instanceList",
-                                   SC_ZONE,     prep_instance, inst_imm,           inst_out};
+const emu_ce_coll_t emu_ce_routers = {"routers", "Router",    "compute#router", "compute#routerList",
+                                 SC_REGION, emu_ce_prep_router, rt_imm,           std_out};
+const emu_ce_coll_t emu_ce_addresses = {"addresses", "Address",    "compute#address", "compute#addressList",
+                                   SC_GLOBAL,   emu_ce_prep_address, addr_imm,          addr_out};
+const emu_ce_coll_t emu_ce_raddresses = {"addresses", "Address",    "compute#address", "compute#addressList",
+                                    SC_REGION,   emu_ce_prep_address, addr_imm,          addr_out};
+const emu_ce_coll_t emu_ce_instances = {"instances", "Instance",    "compute#instance", "compute#instanceList",
+                                   SC_ZONE,     emu_ce_prep_instance, inst_imm,           inst_out};
 
 #define HANDLERS(id)                                                                                         \
     static __attribute__((unused)) void id##_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) {              \
-        c_get(e, r, s, &c_##id);                                                                             \
+        c_get(e, r, s, &emu_ce_##id);                                                                             \
     }                                                                                                        \
     static __attribute__((unused)) void id##_list(emu_t *e, const emu_req_t *r, emu_resp_t *s) {             \
-        c_list(e, r, s, &c_##id);                                                                            \
+        c_list(e, r, s, &emu_ce_##id);                                                                            \
     }                                                                                                        \
     static __attribute__((unused)) void id##_insert(emu_t *e, const emu_req_t *r, emu_resp_t *s) {           \
-        if (!replayed(e, r, s)) c_insert(e, r, s, &c_##id), remember(e, r, s);                               \
+        if (!replayed(e, r, s)) c_insert(e, r, s, &emu_ce_##id), remember(e, r, s);                               \
     }                                                                                                        \
     static __attribute__((unused)) void id##_delete(emu_t *e, const emu_req_t *r, emu_resp_t *s) {           \
-        if (!replayed(e, r, s)) c_delete(e, r, s, &c_##id), remember(e, r, s);                               \
+        if (!replayed(e, r, s)) c_delete(e, r, s, &emu_ce_##id), remember(e, r, s);                               \
     }                                                                                                        \
     static __attribute__((unused)) void id##_patch(emu_t *e, const emu_req_t *r, emu_resp_t *s) {            \
-        if (!replayed(e, r, s)) c_update(e, r, s, &c_##id, 0), remember(e, r, s);                            \
+        if (!replayed(e, r, s)) c_update(e, r, s, &emu_ce_##id, 0), remember(e, r, s);                            \
     }                                                                                                        \
     static __attribute__((unused)) void id##_put(emu_t *e, const emu_req_t *r, emu_resp_t *s) {              \
-        if (!replayed(e, r, s)) c_update(e, r, s, &c_##id, 1), remember(e, r, s);                            \
+        if (!replayed(e, r, s)) c_update(e, r, s, &emu_ce_##id, 1), remember(e, r, s);                            \
     }                                                                                                        \
     static __attribute__((unused)) void id##_agg(emu_t *e, const emu_req_t *r, emu_resp_t *s) {              \
-        c_aggregated(e, r, s, &c_##id);                                                                      \
+        c_aggregated(e, r, s, &emu_ce_##id);                                                                      \
     }
 
 HANDLERS(networks)
@@ -977,185 +619,15 @@ HANDLERS(addresses)
 HANDLERS(raddresses)
 HANDLERS(instances)
 
-/* ---- special verbs -------------------------------------------------------- */
-
-static void sub_expand(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    target_t t = target_of(&c_subnetworks, req, 1);
-    char *key = NULL;
-    json_t *doc = load(emu, &c_subnetworks, &t, resp, &key);
-    if (!doc) return;
-    if (emu_validate(resp, "compute", "SubnetworksExpandIpCidrRangeRequest", req->body) < 0) {
-        free(key);
-        return;
-    }
-    const char *nc = json_string_value(json_object_get(req->body, "ipCidrRange"));
-    uint32_t ob, nb;
-    int op, np;
-    parse_cidr(json_string_value(json_object_get(doc, "ipCidrRange")), &ob, &op);
-    if (!nc || parse_cidr(nc, &nb, &np) < 0 || np >= op || (ob & (0xffffffffu << (32 - np))) != nb) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
-                  "Invalid value for field 'ipCidrRange': '%s'. The new range must be a strict "
-                  "superset of the current range.",
-                  nc ? nc : "");
-    } else {
-        json_object_set_new(doc, "ipCidrRange", json_string(nc));
-        char *fp = new_fingerprint();
-        json_object_set_new(doc, "fingerprint", json_string(fp));
-        free(fp);
-        emu_put(emu, key, json_incref(doc));
-        resp->body =
-            op_start(emu, SC_REGION, &t, "expandIpCidrRange", "compute.subnetworks.expandIpCidrRange",
-                     json_string_value(json_object_get(doc, "selfLink")),
-                     json_string_value(json_object_get(doc, "id")), NULL);
-    }
-    free(key);
-}
-
-static void sub_private_access(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    target_t t = target_of(&c_subnetworks, req, 1);
-    char *key = NULL;
-    json_t *doc = load(emu, &c_subnetworks, &t, resp, &key);
-    if (!doc) return;
-    if (emu_validate(resp, "compute", "SubnetworksSetPrivateIpGoogleAccessRequest", req->body) < 0) {
-        free(key);
-        return;
-    }
-    json_t *v = json_object_get(req->body, "privateIpGoogleAccess");
-    if (!json_is_boolean(v)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "required",
-                  "Required field 'privateIpGoogleAccess' not specified");
-    } else {
-        json_object_set(doc, "privateIpGoogleAccess", v);
-        emu_put(emu, key, json_incref(doc));
-        resp->body = op_start(emu, SC_REGION, &t, "setPrivateIpGoogleAccess",
-                              "compute.subnetworks.setPrivateIpGoogleAccess",
-                              json_string_value(json_object_get(doc, "selfLink")),
-                              json_string_value(json_object_get(doc, "id")), NULL);
-    }
-    free(key);
-}
-
-/* setLabels of a global or regional address (c), whose request message is msg. */
-static void address_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const coll_t *c, const char *msg) {
-    target_t t = target_of(c, req, 1);
-    char *key = NULL;
-    json_t *doc = load(emu, c, &t, resp, &key);
-    if (!doc) return;
-    if (emu_validate(resp, "compute", msg, req->body) < 0) {
-        free(key);
-        return;
-    }
-    const char *fp = json_string_value(json_object_get(req->body, "labelFingerprint"));
-    const char *cur = json_string_value(json_object_get(doc, "labelFingerprint"));
-    if (!fp || (cur && strcmp(fp, cur) != 0)) {
-        emu_error(resp, 412, "FAILED_PRECONDITION", "conditionNotMet",
-                  "Labels fingerprint either invalid or resource labels have changed");
-    } else {
-        json_t *labels = json_object_get(req->body, "labels");
-        json_object_set_new(doc, "labels", labels ? json_deep_copy(labels) : json_object());
-        char *nfp = new_fingerprint();
-        json_object_set_new(doc, "labelFingerprint", json_string(nfp));
-        free(nfp);
-        emu_put(emu, key, json_incref(doc));
-        resp->body = op_start(emu, c->scope, &t, "setLabels", "compute.addresses.setLabels",
-                              json_string_value(json_object_get(doc, "selfLink")),
-                              json_string_value(json_object_get(doc, "id")), NULL);
-    }
-    free(key);
-}
-
-static void addr_set_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    address_labels(emu, req, resp, &c_addresses, "GlobalSetLabelsRequest");
-}
-
-static void raddr_set_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    address_labels(emu, req, resp, &c_raddresses, "RegionSetLabelsRequest");
-}
-
-static void inst_set_metadata(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    target_t t = target_of(&c_instances, req, 1);
-    char *key = NULL;
-    json_t *doc = load(emu, &c_instances, &t, resp, &key);
-    if (!doc) return;
-    if (emu_validate(resp, "compute", "Metadata", req->body) < 0) goto out;
-    json_t *md = json_object_get(doc, "metadata");
-    const char *fp = json_string_value(json_object_get(req->body, "fingerprint"));
-    const char *cur = json_string_value(json_object_get(md, "fingerprint"));
-    if (!fp || (cur && strcmp(fp, cur) != 0)) {
-        emu_error(resp, 412, "FAILED_PRECONDITION", "conditionNotMet",
-                  "Supplied fingerprint does not match current metadata fingerprint.");
-        goto out;
-    }
-    json_t *items = json_object_get(req->body, "items");
-    char *nfp = new_fingerprint();
-    json_t *nmd = json_pack("{s:s,s:s}", "kind", "compute#metadata", "fingerprint", nfp);
-    free(nfp);
-    if (items) json_object_set_new(nmd, "items", json_deep_copy(items));
-    json_object_set_new(doc, "metadata", nmd);
-    emu_put(emu, key, json_incref(doc));
-    resp->body = op_start(emu, SC_ZONE, &t, "setMetadata", "compute.instances.setMetadata",
-                          json_string_value(json_object_get(doc, "selfLink")),
-                          json_string_value(json_object_get(doc, "id")), NULL);
-out:
-    free(key);
-}
-
-/* instances.setLabels and setTags: a fingerprinted part of an instance
- * replaced whole (labels + labelFingerprint, tags.items + tags.fingerprint).
- * A stale fingerprint is 412 as for metadata. */
-static void inst_set_part(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int labels) {
-    target_t t = target_of(&c_instances, req, 1);
-    char *key = NULL;
-    json_t *doc = load(emu, &c_instances, &t, resp, &key);
-    if (!doc) return;
-    if (emu_validate(resp, "compute", labels ? "InstancesSetLabelsRequest" : "Tags", req->body) < 0) goto out;
-    json_t *holder = labels ? doc : json_object_get(doc, "tags");
-    const char *fpkey = labels ? "labelFingerprint" : "fingerprint";
-    const char *fp = json_string_value(json_object_get(req->body, fpkey));
-    const char *cur = json_string_value(json_object_get(holder, fpkey));
-    if (cur && (!fp || strcmp(fp, cur) != 0)) {
-        emu_error(resp, 412, "FAILED_PRECONDITION", "conditionNotMet",
-                  "Supplied fingerprint does not match current %s fingerprint.", labels ? "labels" : "tags");
-        goto out;
-    }
-    char *nfp = new_fingerprint();
-    if (labels) {
-        json_t *l = json_object_get(req->body, "labels");
-        json_object_set_new(doc, "labels", l ? json_deep_copy(l) : json_object());
-        json_object_set_new(doc, "labelFingerprint", json_string(nfp));
-    } else {
-        json_t *tags = json_pack("{s:s}", "fingerprint", nfp);
-        json_t *items = json_object_get(req->body, "items");
-        if (items) json_object_set_new(tags, "items", json_deep_copy(items));
-        json_object_set_new(doc, "tags", tags);
-    }
-    free(nfp);
-    emu_put(emu, key, json_incref(doc));
-    resp->body = op_start(emu, SC_ZONE, &t, labels ? "setLabels" : "setTags",
-                          labels ? "compute.instances.setLabels" : "compute.instances.setTags",
-                          json_string_value(json_object_get(doc, "selfLink")),
-                          json_string_value(json_object_get(doc, "id")), NULL);
-out:
-    free(key);
-}
-
-static void inst_set_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    inst_set_part(emu, req, resp, 1);
-}
-
-static void inst_set_tags(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    inst_set_part(emu, req, resp, 0);
-}
-
 /* Subnetwork delete also updates its network's subnetworks[]; wrap it. */
 static void subnetworks_delete2(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    target_t t = target_of(&c_subnetworks, req, 1);
-    json_t *doc = load(emu, &c_subnetworks, &t, resp, NULL);
+    emu_ce_target_t t = emu_ce_target(&emu_ce_subnetworks, req, 1);
+    json_t *doc = emu_ce_load(emu, &emu_ce_subnetworks, &t, resp, NULL);
     if (!doc) return;
     char *net = xstrdup(json_string_value(json_object_get(doc, "network")) ?: "");
     char *self = xstrdup(json_string_value(json_object_get(doc, "selfLink")) ?: "");
     subnetworks_delete(emu, req, resp);
-    if (resp->status == 200) net_subnets(emu, net, self, 0);
+    if (resp->status == 200) emu_ce_net_subnets(emu, net, self, 0);
     free(net);
     free(self);
 }
@@ -1172,8 +644,8 @@ static const emu_route_t routes[] = {
     {"DELETE", P "global/networks/{n}", networks_delete},
     ROUTES(subnetworks, "regions/{r}/", subnetworks),
     {"DELETE", P "regions/{r}/subnetworks/{n}", subnetworks_delete2},
-    {"POST", P "regions/{r}/subnetworks/{n}/expandIpCidrRange", sub_expand},
-    {"POST", P "regions/{r}/subnetworks/{n}/setPrivateIpGoogleAccess", sub_private_access},
+    {"POST", P "regions/{r}/subnetworks/{n}/expandIpCidrRange", emu_ce_sub_expand},
+    {"POST", P "regions/{r}/subnetworks/{n}/setPrivateIpGoogleAccess", emu_ce_sub_private_access},
     {"GET", P "aggregated/subnetworks", subnetworks_agg},
     ROUTES(firewalls, "global/", firewalls),
     {"DELETE", P "global/firewalls/{n}", firewalls_delete},
@@ -1182,16 +654,16 @@ static const emu_route_t routes[] = {
     {"GET", P "aggregated/routers", routers_agg},
     ROUTES(addresses, "global/", addresses),
     {"DELETE", P "global/addresses/{n}", addresses_delete},
-    {"POST", P "global/addresses/{n}/setLabels", addr_set_labels},
+    {"POST", P "global/addresses/{n}/setLabels", emu_ce_addr_set_labels},
     ROUTES(addresses, "regions/{r}/", raddresses),
     {"DELETE", P "regions/{r}/addresses/{n}", raddresses_delete},
-    {"POST", P "regions/{r}/addresses/{n}/setLabels", raddr_set_labels},
+    {"POST", P "regions/{r}/addresses/{n}/setLabels", emu_ce_raddr_set_labels},
     {"GET", P "aggregated/addresses", raddresses_agg},
     ROUTES(instances, "zones/{z}/", instances),
     {"DELETE", P "zones/{z}/instances/{n}", instances_delete},
-    {"POST", P "zones/{z}/instances/{n}/setMetadata", inst_set_metadata},
-    {"POST", P "zones/{z}/instances/{n}/setLabels", inst_set_labels},
-    {"POST", P "zones/{z}/instances/{n}/setTags", inst_set_tags},
+    {"POST", P "zones/{z}/instances/{n}/setMetadata", emu_ce_inst_set_metadata},
+    {"POST", P "zones/{z}/instances/{n}/setLabels", emu_ce_inst_set_labels},
+    {"POST", P "zones/{z}/instances/{n}/setTags", emu_ce_inst_set_tags},
     {"GET", P "aggregated/instances", instances_agg},
     {"GET", P "global/operations/{op}", h_gop_get},
     {"POST", P "global/operations/{op}/wait", h_gop_wait},
@@ -1214,3 +686,4 @@ static void compute_init(emu_t *emu) {
 }
 
 const emu_api_t emu_api_compute = {"compute", routes, sizeof routes / sizeof routes[0], compute_init};
+

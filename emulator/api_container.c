@@ -15,10 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emulator/emu.h"
-
-#define DEFAULT_VERSION "1.30.5-gke.1014001"
-#define API_BASE "https://container.googleapis.com/v1"
+#include "emulator/emu_container.h"
 
 static const char *const versions[] = {"1.31.1-gke.1678000", "1.30.5-gke.1014001", "1.29.9-gke.1177000",
                                        "1.28.14-gke.1099000", NULL};
@@ -39,7 +36,7 @@ static const char *last_seg(const char *s) {
     return sl ? sl + 1 : s;
 }
 
-static void hex8(char out[9]) {
+void emu_gke_hex8(char out[9]) {
     util_random_hex(out, 4);
 }
 
@@ -94,11 +91,11 @@ done:
 
 /* ---- keys and lookups ------------------------------------------------- */
 
-static char *cluster_key(const char *p, const char *l, const char *c) {
+char *emu_gke_cluster_key(const char *p, const char *l, const char *c) {
     return xasprintf("container/projects/%s/locations/%s/clusters/%s", p, l, c);
 }
 
-static json_t *find_pool(json_t *cluster, const char *name, size_t *idx) {
+json_t *emu_gke_find_pool(json_t *cluster, const char *name, size_t *idx) {
     size_t i;
     json_t *np;
     json_array_foreach(json_object_get(cluster, "nodePools"), i, np) {
@@ -112,8 +109,8 @@ static json_t *find_pool(json_t *cluster, const char *name, size_t *idx) {
 
 /* Loads the cluster named by params p,l,c (a copy the caller owns), or
  * fills a 404. */
-static json_t *load_cluster(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key) {
-    *key = cluster_key(req->params[0], req->params[1], req->params[2]);
+json_t *emu_gke_load_cluster(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key) {
+    *key = emu_gke_cluster_key(req->params[0], req->params[1], req->params[2]);
     json_t *c = emu_load(emu, resp, key, "Not found: projects/%s/locations/%s/clusters/%s.", req->params[0],
                          req->params[1], req->params[2]);
     return c ? json_deep_copy(c) : NULL;
@@ -127,7 +124,7 @@ static json_t *running_op(emu_t *emu, const json_t *cluster) {
     return NULL;
 }
 
-static int refuse_if_busy(emu_t *emu, const json_t *cluster, emu_resp_t *resp) {
+int emu_gke_refuse_if_busy(emu_t *emu, const json_t *cluster, emu_resp_t *resp) {
     json_t *op = running_op(emu, cluster);
     if (!op) return 0;
     emu_error(resp, 400, "FAILED_PRECONDITION", "failedPrecondition",
@@ -136,7 +133,7 @@ static int refuse_if_busy(emu_t *emu, const json_t *cluster, emu_resp_t *resp) {
     return -1;
 }
 
-static void recount(json_t *c) {
+void emu_gke_recount(json_t *c) {
     json_int_t total = 0;
     size_t i;
     json_t *np;
@@ -151,7 +148,7 @@ static void op_finish(emu_t *emu, const char *opkey);
 
 /* Starts an operation on a cluster (whose copy c the caller then stores):
  * records it, arms its completion, returns the public form (new). */
-static json_t *start_op(emu_t *emu, const char *p, const char *l, const char *ckey, json_t *c,
+json_t *emu_gke_start_op(emu_t *emu, const char *p, const char *l, const char *ckey, json_t *c,
                         const char *type, const char *target, const char *kind, const char *pool) {
     char *id = emu_op_id(emu);
     char *opkey = xasprintf("container/projects/%s/locations/%s/operations/%s", p, l, id);
@@ -166,6 +163,34 @@ static json_t *start_op(emu_t *emu, const char *p, const char *l, const char *ck
     free(opkey);
     free(self);
     return pub;
+}
+
+/* Marks the operation just started on c to end in failure with msg, as
+ * GKE's do when a check it makes while provisioning fails: the operation
+ * is DONE with error and statusMessage, the cluster in ERROR. */
+static void fail_later(emu_t *emu, json_t *c, const char *msg) {
+    const char *opkey = json_string_value(json_object_get(c, "plinth:opKey")) ?: "";
+    json_t *op = emu_get(emu, opkey);
+    if (!op) return;
+    op = json_deep_copy(op);
+    json_object_set_new(op, "plinth:error", json_string(msg));
+    emu_put(emu, opkey, op);
+}
+
+/* An operation's failure recorded by fail_later, applied at DONE. */
+static void finish_failed(json_t *op, json_t *c) {
+    const char *msg = json_string_value(json_object_get(op, "plinth:error"));
+    json_object_set_new(op, "error", json_pack("{s:i,s:s}", "code", 3, "message", msg));
+    json_object_set_new(op, "statusMessage", json_string(msg));
+    json_object_del(op, "plinth:error");
+    if (!c) return;
+    json_object_set_new(c, "status", json_string("ERROR"));
+    json_object_set_new(c, "statusMessage", json_string(msg));
+    json_object_set_new(c, "conditions", json_pack("[{s:s,s:s}]", "message", msg, "canonicalCode",
+                                                   "INVALID_ARGUMENT"));
+    json_t *np;
+    size_t i;
+    json_array_foreach(json_object_get(c, "nodePools"), i, np) json_object_set_new(np, "status", json_string("ERROR"));
 }
 
 static void op_finish(emu_t *emu, const char *opkey) {
@@ -206,69 +231,14 @@ static void op_finish(emu_t *emu, const char *opkey) {
             json_object_set(c, "nodeConfig", json_object_get(first, "config"));
         }
         json_object_del(c, "plinth:opKey");
-        recount(c);
+        emu_gke_recount(c);
+        if (json_object_get(op, "plinth:error")) finish_failed(op, c);
         emu_put(emu, ckey, c);
     }
     emu_put(emu, opkey, op);
 }
 
-/* ---- defaults ---------------------------------------------------------- */
-
-static void pool_defaults(json_t *np, const json_t *c, const char *p, const char *l, const char *cname) {
-    const char *name = json_string_value(json_object_get(np, "name"));
-    json_t *cfg = json_object_get(np, "config");
-    if (!json_is_object(cfg)) {
-        cfg = json_object();
-        json_object_set_new(np, "config", cfg);
-    }
-    emu_set_default(cfg, "machineType", json_string("e2-medium"));
-    emu_set_default(cfg, "diskSizeGb", json_integer(100));
-    emu_set_default(cfg, "diskType", json_string("pd-balanced"));
-    emu_set_default(cfg, "imageType", json_string("COS_CONTAINERD"));
-    emu_set_default(cfg, "serviceAccount", json_string("default"));
-    emu_set_default(cfg, "oauthScopes",
-                    json_pack("[s,s,s,s,s,s]", "https://www.googleapis.com/auth/devstorage.read_only",
-                              "https://www.googleapis.com/auth/logging.write",
-                              "https://www.googleapis.com/auth/monitoring",
-                              "https://www.googleapis.com/auth/servicecontrol",
-                              "https://www.googleapis.com/auth/service.management.readonly",
-                              "https://www.googleapis.com/auth/trace.append"));
-    emu_set_default(cfg, "metadata", json_pack("{s:s}", "disable-legacy-endpoints", "true"));
-    emu_set_default(cfg, "shieldedInstanceConfig", json_pack("{s:b}", "enableIntegrityMonitoring", 1));
-    emu_set_default(np, "initialNodeCount", json_integer(json_object_get(np, "autoscaling") ? 1 : 3));
-    json_object_set_new(np, "plinth:nodeCount",
-                        json_integer(json_integer_value(json_object_get(np, "initialNodeCount"))));
-    emu_set_default(np, "locations", json_deep_copy(json_object_get(c, "locations")));
-    json_object_set_new(
-        np, "version",
-        json_string(json_string_value(json_object_get(c, "currentNodeVersion")) ?: DEFAULT_VERSION));
-    json_object_set_new(np, "status", json_string("PROVISIONING"));
-    char *self = xasprintf(API_BASE "/projects/%s/locations/%s/clusters/%s/nodePools/%s", p, l, cname, name);
-    json_object_set_new(np, "selfLink", json_string(self));
-    free(self);
-    json_t *igs = json_array(), *z;
-    size_t i;
-    char h[9];
-    hex8(h);
-    json_array_foreach(json_object_get(np, "locations"), i, z) {
-        char *u = xasprintf("https://www.googleapis.com/compute/v1/projects/%s/zones/%s/"
-                            "instanceGroupManagers/gke-%.16s-%.16s-%s-grp",
-                            p, json_string_value(z), cname, name, h);
-        json_array_append_new(igs, json_string(u));
-        free(u);
-    }
-    json_object_set_new(np, "instanceGroupUrls", igs);
-    json_t *mg = json_pack("{s:b,s:b}", "autoUpgrade", 1, "autoRepair", 1);
-    json_object_update(mg, json_object_get(np, "management"));
-    json_object_set_new(np, "management", mg);
-    emu_set_default(np, "upgradeSettings",
-                    json_pack("{s:i,s:i,s:s}", "maxSurge", 1, "maxUnavailable", 0, "strategy", "SURGE"));
-    emu_set_default(np, "maxPodsConstraint", json_pack("{s:s}", "maxPodsPerNode", "110"));
-    emu_set_default(np, "podIpv4CidrSize", json_integer(24));
-    json_object_set_new(np, "etag", json_string(h));
-}
-
-static int valid_name(const char *n, size_t max) {
+int emu_gke_valid_name(const char *n, size_t max) {
     size_t len = n ? strlen(n) : 0;
     if (len == 0 || len > max || !islower((unsigned char)n[0]) || n[len - 1] == '-') return 0;
     for (size_t i = 0; i < len; i++)
@@ -278,66 +248,71 @@ static int valid_name(const char *n, size_t max) {
 
 /* ---- clusters ---------------------------------------------------------- */
 
-static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    const char *p = req->params[0], *l = req->params[1];
-    if (emu_validate(resp, "container", "CreateClusterRequest", req->body) < 0) return;
-    json_t *in = json_object_get(req->body, "cluster");
-    if (!json_is_object(in)) {
-        emu_bad_request(resp, "Cluster is required.");
-        return;
+/* The compute document of a subnetwork's secondary range named name
+ * (BORROWED), or NULL. */
+static json_t *secondary_range(json_t *subnet, const char *name) {
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(subnet, "secondaryIpRanges"), i, r) {
+        if (!strcmp(json_string_value(json_object_get(r, "rangeName")) ?: "", name)) return r;
     }
-    const char *name = json_string_value(json_object_get(in, "name"));
-    if (!valid_name(name, 40)) {
-        emu_bad_request(resp,
-                        "Invalid value for field \"cluster.name\": \"%s\". Must be a match of regex "
-                        "'(?:[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?)' (only alphanumerics and '-' allowed, "
-                        "must start with a letter and end with an alphanumeric, and must be no longer "
-                        "than 40 characters).",
-                        name ? name : "");
-        return;
+    return NULL;
+}
+
+/* Pod and service ranges of a new cluster: a named secondary range must
+ * exist in the subnetwork and gives the block, as GKE reports it (the
+ * cluster's servicesIpv4Cidr is the services range's CIDR). */
+static char *cluster_ip_alloc(json_t *c, json_t *subnet, const char *subfull) {
+    json_t *ipa = json_object_get(c, "ipAllocationPolicy");
+    if (!json_is_object(ipa)) {
+        ipa = json_object();
+        json_object_set_new(c, "ipAllocationPolicy", ipa);
     }
-    json_t *in_pools = json_object_get(in, "nodePools");
-    if (json_array_size(in_pools) && json_object_get(in, "initialNodeCount")) {
-        emu_bad_request(resp, "Cluster.initial_node_count must not be set when Cluster.node_pools is set.");
-        return;
+    const char *names[2] = {json_string_value(json_object_get(ipa, "clusterSecondaryRangeName")),
+                            json_string_value(json_object_get(ipa, "servicesSecondaryRangeName"))};
+    const char *blocks[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        if (!names[i]) continue;
+        json_t *r = subnet ? secondary_range(subnet, names[i]) : NULL;
+        if (!r)
+            return xasprintf("%s secondary range \"%s\" not found in subnet \"%s\".", i ? "Services" : "Pod",
+                             names[i], subfull);
+        blocks[i] = json_string_value(json_object_get(r, "ipCidrRange"));
     }
-    char *key = cluster_key(p, l, name);
-    if (emu_get(emu, key)) {
-        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
-                  "Already exists: projects/%s/locations/%s/clusters/%s.", p, l, name);
-        free(key);
-        return;
-    }
-    json_t *c = json_deep_copy(in);
-    char id[33], h[9];
-    util_random_hex(id, 16);
-    hex8(h);
-    char *region = region_of(l);
-    json_object_set_new(c, "id", json_string(id));
-    char *self = xasprintf(API_BASE "/projects/%s/locations/%s/clusters/%s", p, l, name);
-    json_object_set_new(c, "selfLink", json_string(self));
-    json_object_set_new(c, "location", json_string(l));
-    json_object_set_new(c, "zone", json_string(l));
-    if (!json_array_size(json_object_get(c, "locations"))) {
-        json_t *locs = is_zone(l) ? json_pack("[s]", l) : json_array();
-        if (!is_zone(l))
-            for (const char *s = "bcd"; *s; s++) {
-                char *z = xasprintf("%s-%c", l, *s);
-                json_array_append_new(locs, json_string(z));
-                free(z);
-            }
-        json_object_set_new(c, "locations", locs);
-    }
-    unsigned a = (unsigned)strtoul((char[]){id[0], id[1], 0}, NULL, 16),
-             b = (unsigned)strtoul((char[]){id[2], id[3], 0}, NULL, 16),
-             d = (unsigned)strtoul((char[]){id[4], id[5], 0}, NULL, 16);
-    char ep[32];
-    snprintf(ep, sizeof ep, "34.%u.%u.%u", 16 + a % 200, b, 1 + d % 250);
-    json_object_set_new(c, "endpoint", json_string(ep));
-    const char *net = json_string_value(json_object_get(c, "network")) ?: "default";
-    const char *sub = json_string_value(json_object_get(c, "subnetwork")) ?: "default";
-    char *netfull = xasprintf("projects/%s/global/networks/%s", p, last_seg(net));
-    char *subfull = xasprintf("projects/%s/regions/%s/subnetworks/%s", p, region, last_seg(sub));
+    emu_set_default(ipa, "useIpAliases", json_true());
+    const char *pods = blocks[0] ?: json_string_value(json_object_get(ipa, "clusterIpv4CidrBlock"))
+                                  ?: json_string_value(json_object_get(c, "clusterIpv4Cidr")) ?: "10.4.0.0/14";
+    const char *svcs = blocks[1] ?: json_string_value(json_object_get(ipa, "servicesIpv4CidrBlock"))
+                                  ?: "34.118.224.0/20";
+    json_object_set_new(c, "clusterIpv4Cidr", json_string(pods));
+    json_object_set_new(c, "servicesIpv4Cidr", json_string(svcs));
+    json_object_set_new(ipa, "clusterIpv4Cidr", json_string(pods));
+    json_object_set_new(ipa, "clusterIpv4CidrBlock", json_string(pods));
+    json_object_set_new(ipa, "servicesIpv4Cidr", json_string(svcs));
+    json_object_set_new(ipa, "servicesIpv4CidrBlock", json_string(svcs));
+    emu_set_default(ipa, "stackType", json_string("IPV4"));
+    return NULL;
+}
+
+/* Network and subnetwork of a new cluster, checked against Compute as
+ * GKE does.  Every project has its "default" network (created with the
+ * Compute API), so an omitted or "default" network with no subnetwork is
+ * accepted even when the emulator holds no such document; a named network,
+ * subnetwork or secondary range must exist.  Returns NULL, or the error
+ * the cluster's operation ends with (new). */
+static char *cluster_network(emu_t *emu, json_t *c, const char *p, const char *region) {
+    const char *net = last_seg(json_string_value(json_object_get(c, "network")) ?: "default");
+    const char *sub = json_string_value(json_object_get(c, "subnetwork"));
+    int implicit = !strcmp(net, "default") && !sub;
+    char *netfull = xasprintf("projects/%s/global/networks/%s", p, net);
+    char *subfull = xasprintf("projects/%s/regions/%s/subnetworks/%s", p, region, last_seg(sub ?: "default"));
+    char *nkey = xasprintf("compute/%s", netfull), *skey = xasprintf("compute/%s", subfull);
+    char *err = NULL;
+    json_t *subnet = emu_get(emu, skey);
+    if (!implicit && !emu_get(emu, nkey)) err = xasprintf("Network \"%s\" does not exist.", net);
+    else if (!implicit && !subnet) err = xasprintf("Subnetwork \"%s\" does not exist.", subfull);
+    else if (subnet && !strstr(json_string_value(json_object_get(subnet, "network")) ?: "", netfull))
+        err = xasprintf("Subnetwork \"%s\" is not in network \"%s\".", subfull, netfull);
     json_t *netcfg = json_object_get(c, "networkConfig");
     if (!json_is_object(netcfg)) {
         netcfg = json_object();
@@ -345,38 +320,34 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     json_object_set_new(netcfg, "network", json_string(netfull));
     json_object_set_new(netcfg, "subnetwork", json_string(subfull));
-    json_object_set_new(c, "network", json_string(last_seg(net)));
-    json_object_set_new(c, "subnetwork", json_string(last_seg(sub)));
+    json_object_set_new(c, "network", json_string(net));
+    json_object_set_new(c, "subnetwork", json_string(last_seg(sub ?: "default")));
+    if (!err) err = cluster_ip_alloc(c, subnet, subfull);
     free(netfull);
     free(subfull);
+    free(nkey);
+    free(skey);
+    return err;
+}
 
-    json_t *ipa = json_object_get(c, "ipAllocationPolicy");
-    if (!json_is_object(ipa)) {
-        ipa = json_object();
-        json_object_set_new(c, "ipAllocationPolicy", ipa);
-    }
-    emu_set_default(ipa, "useIpAliases", json_true());
-    const char *pods = json_string_value(json_object_get(ipa, "clusterIpv4CidrBlock"))
-                           ?: json_string_value(json_object_get(c, "clusterIpv4Cidr"))
-                           ?: "10.4.0.0/14";
-    const char *svcs = json_string_value(json_object_get(ipa, "servicesIpv4CidrBlock")) ?: "34.118.224.0/20";
-    json_object_set_new(c, "clusterIpv4Cidr", json_string(pods));
-    json_object_set_new(c, "servicesIpv4Cidr", json_string(svcs));
-    emu_set_default(ipa, "clusterIpv4Cidr", json_string(pods));
-    emu_set_default(ipa, "clusterIpv4CidrBlock", json_string(pods));
-    emu_set_default(ipa, "servicesIpv4Cidr", json_string(svcs));
-    emu_set_default(ipa, "servicesIpv4CidrBlock", json_string(svcs));
-    emu_set_default(ipa, "stackType", json_string("IPV4"));
+/* Endpoint, versions, add-ons, CA, private endpoint, labels, status. */
+static void cluster_defaults(json_t *c, const char *id, const char *h) {
+    unsigned a = (unsigned)strtoul((char[]){id[0], id[1], 0}, NULL, 16),
+             b = (unsigned)strtoul((char[]){id[2], id[3], 0}, NULL, 16),
+             d = (unsigned)strtoul((char[]){id[4], id[5], 0}, NULL, 16);
+    char ep[32];
+    snprintf(ep, sizeof ep, "34.%u.%u.%u", 16 + a % 200, b, 1 + d % 250);
+    json_object_set_new(c, "endpoint", json_string(ep));
     emu_set_default(c, "nodeIpv4CidrSize", json_integer(24));
     emu_set_default(c, "loggingService", json_string("logging.googleapis.com/kubernetes"));
     emu_set_default(c, "monitoringService", json_string("monitoring.googleapis.com/kubernetes"));
     const char *icv = json_string_value(json_object_get(c, "initialClusterVersion"));
     if (!json_object_get(c, "releaseChannel") && !icv)
         json_object_set_new(c, "releaseChannel", json_pack("{s:s}", "channel", "REGULAR"));
-    const char *ver = icv && strstr(icv, "-gke.") ? icv : DEFAULT_VERSION;
-    json_object_set_new(c, "currentMasterVersion", json_string(ver));
-    json_object_set_new(c, "currentNodeVersion", json_string(ver));
-    emu_set_default(c, "initialClusterVersion", json_string(ver));
+    const char *ver = icv ? emu_gke_resolve_version(icv) : DEFAULT_VERSION;
+    json_object_set_new(c, "currentMasterVersion", json_string(ver ?: DEFAULT_VERSION));
+    json_object_set_new(c, "currentNodeVersion", json_string(ver ?: DEFAULT_VERSION));
+    emu_set_default(c, "initialClusterVersion", json_string(ver ?: DEFAULT_VERSION));
     json_t *addons =
         json_pack("{s:{},s:{},s:{s:b},s:{s:b},s:{s:b}}", "httpLoadBalancing", "horizontalPodAutoscaling",
                   "kubernetesDashboard", "disabled", 1, "networkPolicyConfig", "disabled", 1,
@@ -411,38 +382,109 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *k8s = xasprintf("k8s/%s", id);
     json_object_set_new(c, "plinth:k8sPath", json_string(k8s));
     free(k8s);
+}
 
-    json_t *pools = json_array();
-    if (json_array_size(in_pools)) {
-        size_t i;
-        json_t *np;
-        json_array_foreach(in_pools, i, np) {
-            json_array_append_new(pools, json_deep_copy(np));
-        }
-    } else if (!json_is_true(json_object_get(json_object_get(c, "autopilot"), "enabled"))) {
-        json_t *np = json_pack("{s:s,s:I}", "name", "default-pool", "initialNodeCount",
-                               json_integer_value(json_object_get(c, "initialNodeCount")) ?: 3);
+/* The cluster's node pools (given, or "default-pool"), with defaults;
+ * -1 with a 400 on a bad pool name. */
+static int cluster_pools(json_t *c, const json_t *in_pools, emu_resp_t *resp, const char *p, const char *l,
+                         const char *name) {
+    json_t *pools = json_array(), *np;
+    size_t i;
+    json_array_foreach(in_pools, i, np) json_array_append_new(pools, json_deep_copy(np));
+    if (!json_array_size(in_pools) && !json_is_true(json_object_get(json_object_get(c, "autopilot"), "enabled"))) {
+        np = json_pack("{s:s,s:I}", "name", "default-pool", "initialNodeCount",
+                       json_integer_value(json_object_get(c, "initialNodeCount")) ?: 3);
         if (json_object_get(c, "nodeConfig")) json_object_set(np, "config", json_object_get(c, "nodeConfig"));
         json_array_append_new(pools, np);
     }
     json_object_set_new(c, "nodePools", pools);
-    size_t i;
-    json_t *np;
     json_array_foreach(pools, i, np) {
-        if (!valid_name(json_string_value(json_object_get(np, "name")), 40)) {
+        if (!emu_gke_valid_name(json_string_value(json_object_get(np, "name")), 40)) {
             emu_bad_request(resp, "Invalid value for field \"cluster.node_pools[%zu].name\".", i);
-            goto out;
+            return -1;
         }
-        pool_defaults(np, c, p, l, name);
+        emu_gke_pool_defaults(np, c, p, l, name);
     }
     if (json_array_size(pools))
         json_object_set(c, "nodeConfig", json_object_get(json_array_get(pools, 0), "config"));
-    recount(c);
-    resp->body = start_op(emu, p, l, key, c, "CREATE_CLUSTER", self, "container.clusters.create", NULL);
-    emu_put(emu, key, c);
-    c = NULL;
-out:
+    emu_gke_recount(c);
+    return 0;
+}
+
+/* 0, or -1 with a 400 for what GKE refuses before starting an operation. */
+static int cluster_check(emu_resp_t *resp, const json_t *in) {
+    if (!json_is_object(in)) {
+        emu_bad_request(resp, "Cluster is required.");
+        return -1;
+    }
+    const char *name = json_string_value(json_object_get(in, "name"));
+    if (!emu_gke_valid_name(name, 40)) {
+        emu_bad_request(resp,
+                        "Invalid value for field \"cluster.name\": \"%s\". Must be a match of regex "
+                        "'(?:[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?)' (only alphanumerics and '-' allowed, "
+                        "must start with a letter and end with an alphanumeric, and must be no longer "
+                        "than 40 characters).",
+                        name ? name : "");
+        return -1;
+    }
+    if (json_array_size(json_object_get(in, "nodePools")) && json_object_get(in, "initialNodeCount")) {
+        emu_bad_request(resp, "Cluster.initial_node_count must not be set when Cluster.node_pools is set.");
+        return -1;
+    }
+    const char *icv = json_string_value(json_object_get(in, "initialClusterVersion"));
+    if (icv && !emu_gke_resolve_version(icv)) {
+        emu_bad_request(resp, "Version \"%s\" is invalid.", icv);
+        return -1;
+    }
+    return 0;
+}
+
+static void cluster_locations(json_t *c, const char *l) {
+    if (json_array_size(json_object_get(c, "locations"))) return;
+    json_t *locs = is_zone(l) ? json_pack("[s]", l) : json_array();
+    if (!is_zone(l))
+        for (const char *s = "bcd"; *s; s++) {
+            char *z = xasprintf("%s-%c", l, *s);
+            json_array_append_new(locs, json_string(z));
+            free(z);
+        }
+    json_object_set_new(c, "locations", locs);
+}
+
+static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    const char *p = req->params[0], *l = req->params[1];
+    if (emu_validate(resp, "container", "CreateClusterRequest", req->body) < 0) return;
+    json_t *in = json_object_get(req->body, "cluster");
+    if (cluster_check(resp, in) < 0) return;
+    const char *name = json_string_value(json_object_get(in, "name"));
+    char *key = emu_gke_cluster_key(p, l, name);
+    if (emu_get(emu, key)) {
+        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
+                  "Already exists: projects/%s/locations/%s/clusters/%s.", p, l, name);
+        free(key);
+        return;
+    }
+    json_t *c = json_deep_copy(in);
+    char id[33], h[9];
+    util_random_hex(id, 16);
+    emu_gke_hex8(h);
+    char *region = region_of(l);
+    json_object_set_new(c, "id", json_string(id));
+    char *self = xasprintf(API_BASE "/projects/%s/locations/%s/clusters/%s", p, l, name);
+    json_object_set_new(c, "selfLink", json_string(self));
+    json_object_set_new(c, "location", json_string(l));
+    json_object_set_new(c, "zone", json_string(l));
+    cluster_locations(c, l);
+    char *err = cluster_network(emu, c, p, region);
+    cluster_defaults(c, id, h);
+    if (cluster_pools(c, json_object_get(in, "nodePools"), resp, p, l, name) == 0) {
+        resp->body = emu_gke_start_op(emu, p, l, key, c, "CREATE_CLUSTER", self, "container.clusters.create", NULL);
+        if (err) fail_later(emu, c, err);
+        emu_put(emu, key, c);
+        c = NULL;
+    }
     json_decref(c);
+    free(err);
     free(self);
     free(region);
     free(key);
@@ -450,7 +492,7 @@ out:
 
 static void cluster_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
-    json_t *c = load_cluster(emu, req, resp, &key);
+    json_t *c = emu_gke_load_cluster(emu, req, resp, &key);
     if (!c) return;
     resp->body = emu_strip_deep(c);
     json_decref(c);
@@ -476,12 +518,12 @@ static void cluster_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 static void cluster_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
-    json_t *c = load_cluster(emu, req, resp, &key);
+    json_t *c = emu_gke_load_cluster(emu, req, resp, &key);
     if (!c) return;
-    if (refuse_if_busy(emu, c, resp) == 0) {
+    if (emu_gke_refuse_if_busy(emu, c, resp) == 0) {
         json_object_set_new(c, "status", json_string("STOPPING"));
         resp->body =
-            start_op(emu, req->params[0], req->params[1], key, c, "DELETE_CLUSTER",
+            emu_gke_start_op(emu, req->params[0], req->params[1], key, c, "DELETE_CLUSTER",
                      json_string_value(json_object_get(c, "selfLink")), "container.clusters.delete", NULL);
         emu_put(emu, key, c);
         c = NULL;
@@ -536,7 +578,7 @@ static void set_path(json_t *doc, const char *path, json_t *val, int merge) {
     }
 }
 
-static const char *resolve_version(const char *v) {
+const char *emu_gke_resolve_version(const char *v) {
     if (!v || !strcmp(v, "-") || !strcmp(v, "latest")) return versions[0];
     for (size_t i = 0; versions[i]; i++)
         if (!strncmp(versions[i], v, strlen(v))) return versions[i];
@@ -545,7 +587,7 @@ static const char *resolve_version(const char *v) {
 
 static void mark_update(json_t *c) {
     char h[9];
-    hex8(h);
+    emu_gke_hex8(h);
     json_object_set_new(c, "etag", json_string(h));
     json_object_set_new(c, "status", json_string("RECONCILING"));
 }
@@ -556,7 +598,7 @@ static void start_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, con
                          const char *type) {
     mark_update(c);
     resp->body =
-        start_op(emu, req->params[0], req->params[1], key, c, type,
+        emu_gke_start_op(emu, req->params[0], req->params[1], key, c, type,
                  json_string_value(json_object_get(c, "selfLink")), "container.clusters.update", NULL);
     emu_put(emu, key, c);
 }
@@ -565,7 +607,7 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (emu_validate(resp, "container", "UpdateClusterRequest", req->body) < 0) return;
     json_t *u = json_object_get(req->body, "update");
     char *key;
-    json_t *c = load_cluster(emu, req, resp, &key);
+    json_t *c = emu_gke_load_cluster(emu, req, resp, &key);
     if (!c) return;
     const char *field = NULL, *k;
     json_t *v, *val = NULL;
@@ -592,18 +634,18 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
                   "Cluster etag %s does not match the current etag; re-read the cluster.", etag);
         goto out;
     }
-    if (refuse_if_busy(emu, c, resp) < 0) goto out;
+    if (emu_gke_refuse_if_busy(emu, c, resp) < 0) goto out;
     if (!pool && !strcmp(field, "desiredNodePoolAutoscaling")) {
         emu_bad_request(resp, "desiredNodePoolAutoscaling requires desiredNodePoolId.");
         goto out;
     }
-    json_t *np = pool ? find_pool(c, pool, NULL) : NULL;
+    json_t *np = pool ? emu_gke_find_pool(c, pool, NULL) : NULL;
     if (pool && !np) {
         emu_not_found(resp, "Not found: node pool \"%s\".", pool);
         goto out;
     }
     if (!strcmp(field, "desiredMasterVersion") || !strcmp(field, "desiredNodeVersion")) {
-        const char *ver = resolve_version(json_string_value(val));
+        const char *ver = emu_gke_resolve_version(json_string_value(val));
         if (!ver) {
             emu_bad_request(resp, "Master version \"%s\" is unsupported.", json_string_value(val) ?: "");
             goto out;
@@ -664,14 +706,14 @@ static void cluster_set(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cons
                         const char *out, const char *type, int merge) {
     if (emu_validate(resp, "container", msg, req->body) < 0) return;
     char *key;
-    json_t *c = load_cluster(emu, req, resp, &key);
+    json_t *c = emu_gke_load_cluster(emu, req, resp, &key);
     if (!c) return;
     json_t *val = json_object_get(req->body, in);
     if (!val) {
         emu_bad_request(resp, "Field \"%s\" is required.", in);
         goto out;
     }
-    if (refuse_if_busy(emu, c, resp) < 0) goto out;
+    if (emu_gke_refuse_if_busy(emu, c, resp) < 0) goto out;
     if (!strcmp(in, "resourceLabels")) {
         const char *fp = json_string_value(json_object_get(req->body, "labelFingerprint"));
         if (fp && *fp && strcmp(fp, json_string_value(json_object_get(c, "labelFingerprint")) ?: "")) {
@@ -685,7 +727,7 @@ static void cluster_set(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cons
     }
     if (!strcmp(in, "maintenancePolicy") && json_is_object(val)) {
         char h[9];
-        hex8(h);
+        emu_gke_hex8(h);
         json_t *mp = json_deep_copy(val);
         json_object_set_new(mp, "resourceVersion", json_string(h));
         set_path(c, out, mp, 0);
@@ -735,7 +777,7 @@ SETTER(set_master_auth, "SetMasterAuthRequest", "update", "masterAuth", "SET_MAS
 
 static void update_master(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *v = json_string_value(json_object_get(req->body, "masterVersion"));
-    const char *ver = resolve_version(v);
+    const char *ver = emu_gke_resolve_version(v);
     if (!ver) {
         emu_bad_request(resp, "Master version \"%s\" is unsupported.", v ? v : "");
         return;
@@ -747,212 +789,6 @@ static void update_master(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
                 "UPGRADE_MASTER", 0);
     json_decref(body);
 }
-
-/* ---- node pools -------------------------------------------------------- */
-
-static void pool_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    if (emu_validate(resp, "container", "CreateNodePoolRequest", req->body) < 0) return;
-    json_t *in = json_object_get(req->body, "nodePool");
-    const char *name = json_string_value(json_object_get(in, "name"));
-    if (!valid_name(name, 40)) {
-        emu_bad_request(resp, "Invalid value for field \"node_pool.name\": \"%s\".", name ? name : "");
-        return;
-    }
-    char *key;
-    json_t *c = load_cluster(emu, req, resp, &key);
-    if (!c) return;
-    if (find_pool(c, name, NULL)) {
-        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
-                  "Already exists: projects/%s/locations/%s/clusters/%s/nodePools/%s.", req->params[0],
-                  req->params[1], req->params[2], name);
-        goto out;
-    }
-    if (refuse_if_busy(emu, c, resp) < 0) goto out;
-    json_t *np = json_deep_copy(in);
-    pool_defaults(np, c, req->params[0], req->params[1], req->params[2]);
-    json_t *pools = json_object_get(c, "nodePools");
-    if (!pools) {
-        pools = json_array();
-        json_object_set_new(c, "nodePools", pools);
-    }
-    json_array_append_new(pools, np);
-    json_object_set_new(c, "status", json_string("RECONCILING"));
-    recount(c);
-    resp->body =
-        start_op(emu, req->params[0], req->params[1], key, c, "CREATE_NODE_POOL",
-                 json_string_value(json_object_get(np, "selfLink")), "container.nodePools.create", name);
-    emu_put(emu, key, c);
-    c = NULL;
-out:
-    json_decref(c);
-    free(key);
-}
-
-/* Loads cluster + pool for routes {p}/{l}/{c}/{np}. */
-static json_t *load_pool(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key, json_t **np) {
-    json_t *c = load_cluster(emu, req, resp, key);
-    if (!c) return NULL;
-    *np = find_pool(c, req->params[3], NULL);
-    if (!*np) {
-        emu_not_found(resp, "Not found: projects/%s/locations/%s/clusters/%s/nodePools/%s.", req->params[0],
-                      req->params[1], req->params[2], req->params[3]);
-        json_decref(c);
-        free(*key);
-        return NULL;
-    }
-    return c;
-}
-
-static void pool_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    char *key;
-    json_t *np, *c = load_pool(emu, req, resp, &key, &np);
-    if (!c) return;
-    resp->body = emu_strip_deep(np);
-    json_decref(c);
-    free(key);
-}
-
-static void pool_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    char *key;
-    json_t *c = load_cluster(emu, req, resp, &key);
-    if (!c) return;
-    json_t *pools = json_object_get(c, "nodePools");
-    resp->body = json_pack("{s:o}", "nodePools", pools ? emu_strip_deep(pools) : json_array());
-    json_decref(c);
-    free(key);
-}
-
-/* Node pool mutations: fn changes np (in c); returns the op type or NULL
- * after filling an error. */
-typedef const char *(*pool_mut_fn)(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp);
-
-static void pool_mutate(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *msg, pool_mut_fn fn) {
-    if (emu_validate(resp, "container", msg, req->body) < 0) return;
-    char *key;
-    json_t *np, *c = load_pool(emu, req, resp, &key, &np);
-    if (!c) return;
-    if (refuse_if_busy(emu, c, resp) == 0) {
-        json_t *empty = json_object();
-        const char *type = fn(c, np, req->body ? req->body : empty, resp);
-        json_decref(empty);
-        if (type) {
-            char h[9];
-            hex8(h);
-            json_object_set_new(np, "etag", json_string(h));
-            if (strcmp(type, "DELETE_NODE_POOL") != 0)
-                json_object_set_new(np, "status", json_string("RECONCILING"));
-            json_object_set_new(c, "status", json_string("RECONCILING"));
-            recount(c);
-            const char *kind = !strcmp(type, "DELETE_NODE_POOL") ? "container.nodePools.delete"
-                                                                 : "container.nodePools.update";
-            resp->body = start_op(emu, req->params[0], req->params[1], key, c, type,
-                                  json_string_value(json_object_get(np, "selfLink")), kind, req->params[3]);
-            emu_put(emu, key, c);
-            c = NULL;
-        }
-    }
-    json_decref(c);
-    free(key);
-}
-
-static const char *mut_size(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
-    json_t *n = json_object_get(body, "nodeCount");
-    if (!json_is_integer(n) || json_integer_value(n) < 0) {
-        emu_bad_request(resp, "Invalid value for field \"node_count\": must be a non-negative integer.");
-        return NULL;
-    }
-    json_object_set(np, "plinth:nodeCount", n);
-    return "SET_NODE_POOL_SIZE";
-}
-
-/* Copies the required object body[field] into np; returns type. */
-static const char *set_object(json_t *np, const json_t *body, const char *field, const char *type,
-                              emu_resp_t *resp) {
-    json_t *v = json_object_get(body, field);
-    if (!json_is_object(v)) {
-        emu_bad_request(resp, "Field \"%s\" is required.", field);
-        return NULL;
-    }
-    json_object_set(np, field, v);
-    return type;
-}
-
-static const char *mut_autoscaling(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
-    return set_object(np, body, "autoscaling", "UPDATE_CLUSTER", resp);
-}
-
-static const char *mut_management(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
-    return set_object(np, body, "management", "SET_NODE_POOL_MANAGEMENT", resp);
-}
-
-static const char *mut_delete(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
-    json_object_set_new(np, "status", json_string("STOPPING"));
-    return "DELETE_NODE_POOL";
-}
-
-/* UpdateNodePoolRequest: wrapper messages -> node config fields. */
-static const char *mut_update(json_t *c, json_t *np, const json_t *body, emu_resp_t *resp) {
-    static const struct {
-        const char *field, *inner;
-    } wrapped[] = {{"labels", "labels"},
-                   {"taints", "taints"},
-                   {"tags", "tags"},
-                   {"resourceLabels", "labels"},
-                   {"resourceManagerTags", "tags"}};
-    static const char *const skip[] = {"name",       "projectId",   "zone",      "clusterId",
-                                       "nodePoolId", "nodeVersion", "locations", "upgradeSettings",
-                                       "etag",       NULL};
-    const char *type = "UPDATE_CLUSTER";
-    const char *etag = json_string_value(json_object_get(body, "etag"));
-    if (etag && *etag && strcmp(etag, json_string_value(json_object_get(np, "etag")) ?: "")) {
-        emu_error(resp, 409, "ABORTED", "aborted", "Node pool etag %s does not match.", etag);
-        return NULL;
-    }
-    json_t *cfg = json_object_get(np, "config");
-    const char *nv = json_string_value(json_object_get(body, "nodeVersion"));
-    if (nv && *nv) {
-        const char *ver = resolve_version(nv);
-        if (!ver) {
-            emu_bad_request(resp, "Node version \"%s\" is unsupported.", nv);
-            return NULL;
-        }
-        if (strcmp(ver, json_string_value(json_object_get(np, "version")) ?: "")) {
-            json_object_set_new(np, "version", json_string(ver));
-            type = "UPGRADE_NODES";
-        }
-    }
-    if (json_array_size(json_object_get(body, "locations")))
-        json_object_set(np, "locations", json_object_get(body, "locations"));
-    if (json_object_get(body, "upgradeSettings"))
-        json_object_set(np, "upgradeSettings", json_object_get(body, "upgradeSettings"));
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)body, k, v) {
-        int s = 0;
-        for (size_t i = 0; skip[i]; i++)
-            s |= !strcmp(skip[i], k);
-        if (s) continue;
-        json_t *val = v;
-        for (size_t i = 0; i < sizeof wrapped / sizeof wrapped[0]; i++)
-            if (!strcmp(wrapped[i].field, k) && json_is_object(v))
-                val = json_object_get(v, wrapped[i].inner) ?: json_null();
-        if (json_is_null(val))
-            json_object_del(cfg, k);
-        else
-            json_object_set(cfg, k, val);
-    }
-    return type;
-}
-
-#define POOLVERB(fn, msg, mut)                                                                               \
-    static void fn(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {                                     \
-        pool_mutate(emu, req, resp, msg, mut);                                                               \
-    }
-POOLVERB(pool_set_size, "SetNodePoolSizeRequest", mut_size)
-POOLVERB(pool_set_autoscaling, "SetNodePoolAutoscalingRequest", mut_autoscaling)
-POOLVERB(pool_set_management, "SetNodePoolManagementRequest", mut_management)
-POOLVERB(pool_update, "UpdateNodePoolRequest", mut_update)
-POOLVERB(pool_delete, "DeleteNodePoolRequest", mut_delete)
 
 /* ---- operations and server config --------------------------------------- */
 
@@ -1026,14 +862,14 @@ static const emu_route_t routes[] = {
     {"POST", CL "/{c}:setLocations", set_locations},
     {"POST", CL "/{c}:setMasterAuth", set_master_auth},
     {"POST", CL "/{c}:updateMaster", update_master},
-    {"POST", NP, pool_create},
-    {"GET", NP, pool_list},
-    {"GET", NP "/{np}", pool_get},
-    {"PUT", NP "/{np}", pool_update},
-    {"DELETE", NP "/{np}", pool_delete},
-    {"POST", NP "/{np}:setSize", pool_set_size},
-    {"POST", NP "/{np}:setAutoscaling", pool_set_autoscaling},
-    {"POST", NP "/{np}:setManagement", pool_set_management},
+    {"POST", NP, emu_gke_pool_create},
+    {"GET", NP, emu_gke_pool_list},
+    {"GET", NP "/{np}", emu_gke_pool_get},
+    {"PUT", NP "/{np}", emu_gke_pool_update},
+    {"DELETE", NP "/{np}", emu_gke_pool_delete},
+    {"POST", NP "/{np}:setSize", emu_gke_pool_set_size},
+    {"POST", NP "/{np}:setAutoscaling", emu_gke_pool_set_autoscaling},
+    {"POST", NP "/{np}:setManagement", emu_gke_pool_set_management},
     {"GET", "v1/projects/{p}/locations/{l}/operations", op_list},
     {"GET", "v1/projects/{p}/locations/{l}/operations/{op}", op_get},
     {"POST", "v1/projects/{p}/locations/{l}/operations/{op}:cancel", op_cancel},
