@@ -179,6 +179,16 @@ static void rrset_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     free(key);
 }
 
+static void rrset_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    char *key;
+    if (!load_zone(emu, req, resp, &key)) return;
+    char *rk = rrset_key(key, req->params[2], req->params[3]);
+    json_t *r = emu_load(emu, resp, &rk, "The 'parameters.name' resource named '%s' does not exist.", req->params[2]);
+    if (r) resp->body = json_deep_copy(r);
+    free(rk);
+    free(key);
+}
+
 /* changes.create: every deletion must match a record set exactly, no
  * addition may exist already (unless deleted in the same change). */
 static void change_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
@@ -264,6 +274,7 @@ static const emu_route_t routes[] = {
     {"POST", Z, zone_create},          {"GET", Z, zone_list},
     {"GET", Z "/{z}", zone_get},       {"PATCH", Z "/{z}", zone_patch},
     {"DELETE", Z "/{z}", zone_delete}, {"GET", Z "/{z}/rrsets", rrset_list},
+    {"GET", Z "/{z}/rrsets/{n}/{t}", rrset_get},
     {"POST", Z "/{z}/changes", change_create}, {"GET", Z "/{z}/changes/{c}", change_get},
 };
 

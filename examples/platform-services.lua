@@ -1,0 +1,30 @@
+-- platform-services.lua: the Google Cloud services an ML platform needs
+-- beside its cluster: private DNS for internal names, a static address for
+-- the ingress, log-based metrics and an alerts topic, a work queue.
+-- Variables: project, region (like the other examples).
+local project = var("project", { default = "plinth-demo" })
+local region = var("region", { default = "europe-west1" })
+provider "gcp" { project = project, region = region }
+
+local net = gcp.compute_network "services" { name = "services", routingConfig = { routingMode = "REGIONAL" } }
+
+local ingress = gcp.compute_address "ingress" {
+  name = "platform-ingress", region = region, addressType = "EXTERNAL", networkTier = "PREMIUM",
+  description = "ingress of the platform's web UIs", labels = { platform = "ml" },
+}
+
+local dns = module "dns" {
+  source = "dns", name = "platform-internal", domain = "platform.internal.", network = net.selfLink,
+  records = { mlflow = "10.0.0.10", argo = "10.0.0.11", ray = "10.0.0.12" },
+}
+
+local obs = module "observability" { source = "observability", name = "platform" }
+
+gcp.pubsub_subscription "alert_workers" {
+  name = "platform-alert-workers", topic = obs.topic, ackDeadlineSeconds = 60,
+  labels = { platform = "ml" },
+}
+
+output("ingress_ip", ingress.address)
+output("zone", dns.zone)
+output("alerts_topic", obs.topic)
