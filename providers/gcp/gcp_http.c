@@ -404,6 +404,28 @@ static bool not_sent(const xfer_t *x, size_t len) {
     return x->req_size == 0;
 }
 
+/* Transport errors that no retry can cure: the peer's certificate does not
+ * verify (self-signed, expired, wrong host name), the local CA setup is
+ * broken, or the host name does not resolve.  Retrying them for the whole
+ * budget only hides the reason for two minutes; fail at once and say why. */
+static const char *permanent_reason(CURLcode cc) {
+    switch (cc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return "the server's TLS certificate did not verify (untrusted issuer, expired, or issued "
+               "for another host name)";
+    case CURLE_SSL_CACERT_BADFILE: return "the CA certificates to verify TLS with could not be read";
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH: return "the TLS certificate was refused";
+    case CURLE_COULDNT_RESOLVE_HOST: return "the host name does not resolve (DNS)";
+    case CURLE_COULDNT_RESOLVE_PROXY: return "the proxy's host name does not resolve (DNS)";
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT: return "the URL cannot be used";
+    default: return NULL;
+    }
+}
+
 enum { SEND_AUTH = 0x100 };
 
 static struct curl_slist *build_headers(gcp_client_t *c, const char *token, const char *ctype,
@@ -491,6 +513,12 @@ static int do_call(gcp_client_t *c, const char *method, const char *api, const c
             bool unsent = not_sent(&x, len);
             sbuf_free(&x.body);
             free(token);
+            const char *why = permanent_reason(x.cc);
+            if (why) {
+                gcp_resp_free(resp);
+                perr_set(e, "", "%s %s: %s: %s (not retried)", method, url, why, lasterr);
+                return -1;
+            }
             if (is_post && !unsent) {
                 gcp_resp_free(resp);
                 resp->maybe_applied = true;

@@ -11,7 +11,9 @@
  *
  * Retries (inside gcp_call): 429, 500, 502, 503, 504 and transport errors,
  * jittered exponential backoff (0.5 s doubling, capped at 16 s), honouring
- * Retry-After / RetryInfo, bounded by opts.retry_budget_ms in total.  A
+ * Retry-After / RetryInfo, bounded by opts.retry_budget_ms in total.
+ * Certificate, host-name and DNS failures are permanent: the call fails at
+ * once with the reason ("... did not verify ...  (not retried)").  A
  * POST whose answer was lost (transport error after the request was sent)
  * is NOT retried: gcp_call returns -1 with resp->maybe_applied = 1 so the
  * caller reads by natural name before trying again (no duplicates).

@@ -12,9 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
 #include "core/jsoncheck.h"
+#include "providers/gcp/gcp_http.h"
 #include "core/state.h"
 #include "providers/k8s/k8s_yaml.h"
 
@@ -251,6 +258,92 @@ static void jsoncheck_accepts_exactly_what_jansson_accepts(void **st) {
     }
 }
 
+/* ---- TLS and DNS failures are permanent ---- */
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &l) != 0) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static gcp_client_t *client_for(const char *endpoint) {
+    gcp_opts_t o = {0};
+    o.endpoint = endpoint;
+    o.retry_budget_ms = 120000;
+    perr_t e = {0};
+    unsetenv("GOOGLE_OAUTH_ACCESS_TOKEN");
+    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    gcp_client_t *c = gcp_client_new(&o, &e);
+    if (!c) fail_msg("gcp_client_new: %s", e.msg);
+    return c;
+}
+
+static void tls_self_signed_certificate_fails_at_once_with_the_reason(void **st) {
+    (void)st;
+    if (system("command -v openssl >/dev/null 2>&1") != 0) skip();
+    char dir[] = "/tmp/plinth-test-tls-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *gen = xasprintf("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 "
+                          "-keyout %s/k.pem -out %s/c.pem >/dev/null 2>&1", dir, dir);
+    assert_int_equal(system(gen), 0);
+    free(gen);
+    int port = free_port();
+    assert_true(port > 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char cert[128], key[128], acc[16];
+        snprintf(cert, sizeof cert, "%s/c.pem", dir);
+        snprintf(key, sizeof key, "%s/k.pem", dir);
+        snprintf(acc, sizeof acc, "%d", port);
+        int nul = open("/dev/null", O_RDWR);
+        dup2(nul, 0), dup2(nul, 1), dup2(nul, 2);
+        execlp("openssl", "openssl", "s_server", "-quiet", "-www", "-accept", acc, "-cert", cert, "-key", key,
+               (char *)NULL);
+        _exit(127);
+    }
+    usleep(300 * 1000);
+    char *ep = xasprintf("https://127.0.0.1:%d", port);
+    gcp_client_t *c = client_for(ep);
+    gcp_resp_t r;
+    perr_t e = {0};
+    int64_t t0 = util_now_ms();
+    int rc = gcp_call(c, "GET", "compute", "compute/v1/projects/p/global/networks", NULL, &r, &e);
+    int64_t ms = util_now_ms() - t0;
+    gcp_resp_free(&r);
+    gcp_client_free(c);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    free(ep);
+    char *rm = xasprintf("rm -rf '%s'", dir);
+    assert_int_equal(system(rm), 0);
+    free(rm);
+    assert_int_equal(rc, -1);
+    if (!strstr(e.msg, "certificate")) fail_msg("no reason given: %s", e.msg);
+    assert_non_null(strstr(e.msg, "not retried"));
+    if (ms > 5000) fail_msg("took %lld ms: retried instead of failing at once", (long long)ms);
+}
+
+static void dns_failure_fails_at_once_with_the_reason(void **st) {
+    (void)st;
+    gcp_client_t *c = client_for("https://no-such-host.invalid");
+    gcp_resp_t r;
+    perr_t e = {0};
+    int64_t t0 = util_now_ms();
+    int rc = gcp_call(c, "GET", "compute", "compute/v1/projects/p/global/networks", NULL, &r, &e);
+    int64_t ms = util_now_ms() - t0;
+    gcp_resp_free(&r);
+    gcp_client_free(c);
+    assert_int_equal(rc, -1);
+    if (!strstr(e.msg, "DNS")) fail_msg("no reason given: %s", e.msg);
+    if (ms > 15000) fail_msg("took %lld ms: retried instead of failing at once", (long long)ms);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(yaml_nested_50000_levels_is_an_error_with_file_line_not_a_crash),
@@ -262,6 +355,8 @@ int main(void) {
         cmocka_unit_test(state_duplicate_keys_are_refused),
         cmocka_unit_test(state_serial_at_int64_max_is_refused),
         cmocka_unit_test(jsoncheck_accepts_exactly_what_jansson_accepts),
+        cmocka_unit_test(tls_self_signed_certificate_fails_at_once_with_the_reason),
+        cmocka_unit_test(dns_failure_fails_at_once_with_the_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
