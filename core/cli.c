@@ -37,7 +37,7 @@ typedef struct cli {
 static const char usage[] =
     "usage: plinth [--spec FILE] [--var k=v]... [--var-file F] [--env NAME] [--local]\n"
     "              [--http-log FILE] [--parallelism N] [--no-color] [--lock-timeout 30s]\n"
-    "              [--backend-config k=v]... COMMAND\n"
+    "              [--backend-config k=v]... [--allow-env NAME]... [--allow-read DIR]... COMMAND\n"
     "  validate                      load and check the spec; no API calls\n"
     "  plan  [--out FILE] [--json] [--detailed-exitcode] [--target ADDR]... [--refresh-only] [--destroy]\n"
     "  apply [PLANFILE] [--auto-approve] [--target ADDR]... [--replace ADDR]... [--ttl 72h] [--json]\n"
@@ -91,6 +91,8 @@ static int parse(cli_t *c, int argc, char **argv) {
         else if (OPT("--var")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.spec.vars, argv[++i]); }
         else if (OPT("--var-file")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.spec.var_files, argv[++i]); }
         else if (OPT("--env")) VAL(c->eo.env_name);
+        else if (OPT("--allow-env")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.spec.allow_env, argv[++i]); }
+        else if (OPT("--allow-read")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.spec.allow_read, argv[++i]); }
         else if (OPT("--local")) c->eo.local = true;
         else if (OPT("--http-log")) VAL(c->eo.http_log);
         else if (OPT("--parallelism")) {
@@ -132,6 +134,7 @@ static int parse(cli_t *c, int argc, char **argv) {
     }
     if (!c->eo.http_log) c->eo.http_log = getenv("PLINTH_HTTP_LOG");
     c->eo.spec.env_name = c->eo.env_name;
+    c->eo.spec.stop = c->stop;
     return 0;
 }
 
@@ -596,6 +599,8 @@ static int cmd_kubeconfig(cli_t *c) {
 static void cli_free(cli_t *c) {
     strlist_free(&c->eo.spec.vars);
     strlist_free(&c->eo.spec.var_files);
+    strlist_free(&c->eo.spec.allow_env);
+    strlist_free(&c->eo.spec.allow_read);
     strlist_free(&c->eo.targets);
     strlist_free(&c->eo.replace);
     strlist_free(&c->eo.backend_config);

@@ -32,6 +32,7 @@ int main(int argc, char **argv) {
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* a closed terminal or CI runner: stop as cleanly as on SIGTERM */
     signal(SIGPIPE, SIG_IGN);
     return cli_main(argc, argv, &g_stop);
 }

@@ -18,6 +18,7 @@
 #define MEM_LIMIT ((size_t)512 << 20)
 #define HOOK_EVERY 1000000 /* instructions between count hooks */
 #define HOOK_LIMIT 1000UL  /* => about 1e9 instructions */
+#define TIME_LIMIT_MS 60000L /* the whole load, C loops included (spec_pattern.c) */
 
 spec_ld_t *spec_ld_of(lua_State *L) {
     void *ud = NULL;
@@ -119,6 +120,13 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
         exe_moddir(&ld->moddirs);
     }
 
+    spec_roots_init(ld);
+    const char *tmo = getenv("PLINTH_SPEC_TIMEOUT_MS");
+    ld->time_limit_ms = opts && opts->time_limit_ms > 0 ? opts->time_limit_ms
+                        : tmo && atol(tmo) > 0          ? atol(tmo)
+                                                        : TIME_LIMIT_MS;
+    ld->deadline_ms = util_now_ms() + ld->time_limit_ms;
+
     lua_State *L = lua_newstate(spec_alloc, ld);
     ld->L = L;
     if (!L) {
@@ -144,6 +152,7 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
     strlist_free(&ld->moddirs);
     strlist_free(&ld->modules);
     strlist_free(&ld->cli_used);
+    strlist_free(&ld->roots);
     free(ld->varlocs);
     free(ld);
 

@@ -27,6 +27,7 @@
 #define PLINTH_SPEC_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "util.h"
@@ -86,6 +87,17 @@ typedef struct spec_opts {
     strlist_t var_files; /* --var-file paths (Lua files returning a table, or JSON) */
     const char *modules_dir; /* default: "<spec dir>/modules", then "<exe dir>/../share/plinth/modules" */
     const char *env_name;    /* --env, exposed to Lua as plinth.env (default "default") */
+    /* Sandbox.  os.getenv sees PLINTH_VAR_* and the allow_env names only;
+     * file(), templatefile(), module sources and k8s.manifest files must
+     * resolve (symlinks followed) inside the spec's directory, the modules
+     * directories or an allow_read directory. */
+    strlist_t allow_env;  /* --allow-env NAME */
+    strlist_t allow_read; /* --allow-read DIR */
+    /* The whole load stops with an error after time_limit_ms (0: 60 s,
+     * PLINTH_SPEC_TIMEOUT_MS overrides) or as soon as *stop is set
+     * (SIGINT/SIGTERM), also inside string pattern matching. */
+    long time_limit_ms;
+    volatile sig_atomic_t *stop;
 } spec_opts_t;
 
 /* Loads and evaluates the spec.  On Lua or declaration errors, returns -1

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/ref.h"
 #include "core/rtype.h"
@@ -136,6 +137,29 @@ static spec_res_t *add_res(spec_ld_t *ld, const char *addr, const char *type, co
     return r;
 }
 
+/* The sandbox rules of file() for a manifest's file: inside the roots, a
+ * regular file within the size cap (the provider's expand reads it). */
+static int manifest_file_ok(spec_ld_t *ld, const json_t *body, const char *dir, perr_t *e) {
+    const char *f = json_string_value(json_object_get(body, "file"));
+    if (!f) return 0;
+    char *p = f[0] == '/' ? xstrdup(f) : xasprintf("%s/%s", dir, f), err[PATH_MAX + 200];
+    char *r = spec_confined_path(ld, p, err, sizeof err);
+    free(p);
+    struct stat st;
+    if (!r) perr_set(e, "", "file \"%s\": %s", f, err);
+    else if (stat(r, &st) != 0 || !S_ISREG(st.st_mode))
+        perr_set(e, "", "file \"%s\": %s is not a regular file", f, r);
+    else if ((size_t)st.st_size > spec_read_cap(ld))
+        perr_set(e, "", "file \"%s\": %s is %lld bytes, more than the %zu a spec may read", f, r,
+                 (long long)st.st_size, spec_read_cap(ld));
+    else {
+        free(r);
+        return 0;
+    }
+    free(r);
+    return -1;
+}
+
 /* A declaration its provider expands into several resources
  * (k8s.manifest "argo" { file = ... }: one k8s.object per YAML document,
  * addressed k8s.manifest.argo["Kind/ns/name"]), each with the
@@ -150,7 +174,9 @@ static int expand_decl(lua_State *L, spec_ld_t *ld, const char *type, const char
     snprintf(dir, sizeof dir, "%s", file);
     json_t *items = NULL;
     perr_t e = {0};
-    int rc = p->expand(type, body, dirname(dir), &items, &e);
+    const char *mdir = dirname(dir);
+    /* A file the declaration names obeys the sandbox rules of file(). */
+    int rc = manifest_file_ok(ld, body, mdir, &e) != 0 ? -1 : p->expand(type, body, mdir, &items, &e);
     if (rc == 0) return 0;
     lua_newtable(L);
     if (rc < 0) {

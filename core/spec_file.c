@@ -29,9 +29,7 @@ void spec_load_chunk(lua_State *L, const char *path) {
     char name[PATH_MAX + 2];
     snprintf(name, sizeof name, "@%s", path);
     size_t len;
-    perr_t e;
-    char *src = util_read_file(path, &len, &e);
-    if (!src) spec_raise(L, "cannot read %s: %s", path, strerror(errno));
+    char *src = spec_read_bounded(L, "load", path, path, &len);
     int rc = luaL_loadbufferx(L, src, len, name, "t");
     free(src);
     if (rc != LUA_OK) {
@@ -119,21 +117,32 @@ static int l_require(lua_State *L) {
     return 1;
 }
 
+static int push_and_free(lua_State *L) {
+    const char *data = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushlstring(L, data, (size_t)lua_tointeger(L, 1));
+    return 1;
+}
+
 /* Pushes the contents of path (relative to the calling file), or raises
- * naming fn. */
+ * naming fn: the file must be inside the sandbox roots, regular, and within
+ * the size cap and the spec's memory limit. */
 static void push_file(lua_State *L, const char *fn, const char *path) {
     char *p = spec_caller_relative(L, path);
-    size_t len;
-    perr_t e;
-    char *data = util_read_file(p, &len, &e);
-    int ok = data != NULL;
-    if (ok)
-        lua_pushlstring(L, data, len);
-    else
-        lua_pushfstring(L, "%s(\"%s\"): cannot read %s: %s", fn, path, p, strerror(errno));
-    free(data);
+    lua_pushstring(L, p); /* kept on the stack: freed if a check below raises */
     free(p);
-    if (!ok) lua_error(L);
+    char *r = spec_confine(L, fn, path, lua_tostring(L, -1));
+    lua_pushstring(L, r);
+    free(r);
+    size_t len;
+    char *data = spec_read_bounded(L, fn, path, lua_tostring(L, -1), &len);
+    lua_pop(L, 2);
+    /* pushlstring may raise (memory limit): do not leak data then */
+    lua_pushlightuserdata(L, data);
+    lua_pushcclosure(L, push_and_free, 1);
+    lua_pushinteger(L, (lua_Integer)len);
+    int rc = lua_pcall(L, 1, 1, 0);
+    free(data);
+    if (rc != LUA_OK) lua_error(L);
 }
 
 static int l_file(lua_State *L) {

@@ -45,6 +45,9 @@ typedef struct spec_ld {
     spec_varloc_t *varlocs;
     json_t *varfile;    /* name -> value from --var-file files (owned) */
     strlist_t cli_used; /* --var names matched by a var() */
+    strlist_t roots;    /* resolved directories files may be read from */
+    int64_t deadline_ms; /* util_now_ms() after which the load stops */
+    long time_limit_ms;
 } spec_ld_t;
 
 spec_ld_t *spec_ld_of(lua_State *L);
@@ -76,6 +79,25 @@ void spec_decl_error(spec_ld_t *ld, const char *file, int line, const char *fmt,
 /* Splits Lua's "src:N: msg" position prefix off msg; returns the rest, or
  * NULL when msg has none. */
 const char *spec_split_pos(const char *msg, char *src, size_t n, int *line);
+
+/* Sandbox checks (spec_sandbox.c).  spec_check_time raises when the
+ * load's time budget is spent or a stop signal arrived; spec_confine
+ * resolves path (new string) and raises unless it lies inside ld->roots;
+ * spec_read_bounded reads a regular file of at most the size cap and the
+ * memory left to the spec, raising "fn(\"shown\"): ..." otherwise.  The
+ * budget check for C loops (pattern matching) is spec_time_left. */
+void spec_check_time(lua_State *L);
+int spec_time_left(spec_ld_t *ld); /* 0 when the load must stop */
+char *spec_confine(lua_State *L, const char *fn, const char *shown, const char *path);
+/* The same check without raising: NULL with err filled. */
+char *spec_confined_path(spec_ld_t *ld, const char *path, char *err, size_t errlen);
+size_t spec_read_cap(spec_ld_t *ld); /* bytes a file read may take now */
+char *spec_read_bounded(lua_State *L, const char *fn, const char *shown, const char *path, size_t *len);
+void spec_roots_init(spec_ld_t *ld);
+/* spec_pattern.c: string.find/match/gmatch/gsub with the time budget. */
+void spec_pattern_open(lua_State *L);
+/* The same on any Lua state, budgeted by ld (NULL: no budget; for tests). */
+void spec_pattern_install(lua_State *L, spec_ld_t *ld);
 
 /* spec_file.c */
 void spec_file_open(lua_State *L); /* globals require, file, templatefile */

@@ -57,6 +57,10 @@ static int run_module(lua_State *L, const char *name, int idx, const char *file,
             free(path);
             return spec_raise(L, "module \"%s\": no module file %s", name, lua_tostring(L, -1));
         }
+        lua_pushstring(L, path); /* freed by Lua if the check raises */
+        free(path);
+        path = spec_confine(L, "module", source, lua_tostring(L, -1));
+        lua_pop(L, 1);
     } else {
         path = spec_find_module_file(ld, source);
         if (!path) {

@@ -5,9 +5,14 @@
  * in protected mode.  The globals a spec declares with live in
  * spec_file.c, spec_decl.c, spec_var.c and spec_module.c. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <lualib.h>
 
@@ -36,6 +41,128 @@ void spec_hook(lua_State *L, lua_Debug *ar) {
     if (++ld->hooks > ld->hook_limit)
         spec_raise(L, "the spec ran more than %d million Lua instructions (an endless loop?)",
                    (int)ld->hook_limit);
+    spec_check_time(L);
+}
+
+/* ---- time budget and stop signals ----
+ * The count hook only runs between Lua instructions; C code that loops
+ * (pattern matching, spec_pattern.c) calls spec_time_left itself. */
+
+int spec_time_left(spec_ld_t *ld) {
+    if (ld->opts && ld->opts->stop && *ld->opts->stop) return 0;
+    return util_now_ms() < ld->deadline_ms;
+}
+
+void spec_check_time(lua_State *L) {
+    spec_ld_t *ld = spec_ld_of(L);
+    if (ld->opts && ld->opts->stop && *ld->opts->stop)
+        spec_raise(L, "interrupted while loading the spec");
+    if (util_now_ms() >= ld->deadline_ms)
+        spec_raise(L, "loading the spec took longer than %d ms (an endless loop or a pattern that "
+                      "backtracks without end?)",
+                   (int)ld->time_limit_ms);
+}
+
+/* ---- reading files ---- */
+
+#define FILE_CAP ((size_t)64 << 20) /* largest file a spec may read */
+
+static void add_root(spec_ld_t *ld, const char *dir) {
+    char r[PATH_MAX];
+    if (dir && realpath(dir, r) && !strlist_has(&ld->roots, r)) strlist_add(&ld->roots, r);
+}
+
+void spec_roots_init(spec_ld_t *ld) {
+    add_root(ld, ld->s->dir);
+    for (size_t i = 0; i < ld->moddirs.n; i++) add_root(ld, ld->moddirs.v[i]);
+    for (size_t i = 0; ld->opts && i < ld->opts->allow_read.n; i++) add_root(ld, ld->opts->allow_read.v[i]);
+}
+
+char *spec_confined_path(spec_ld_t *ld, const char *path, char *err, size_t errlen) {
+    char r[PATH_MAX];
+    if (!realpath(path, r)) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    for (size_t i = 0; i < ld->roots.n; i++) {
+        const char *root = ld->roots.v[i];
+        size_t n = strlen(root);
+        if (strncmp(r, root, n) == 0 && (r[n] == '/' || r[n] == '\0' || (n == 1 && root[0] == '/')))
+            return xstrdup(r);
+    }
+    snprintf(err, errlen, "%s is outside the spec's directory and the modules directories; a spec may only "
+                          "read files there (widen with --allow-read DIR)", r);
+    return NULL;
+}
+
+char *spec_confine(lua_State *L, const char *fn, const char *shown, const char *path) {
+    char err[PATH_MAX + 200];
+    char *r = spec_confined_path(spec_ld_of(L), path, err, sizeof err);
+    if (!r) spec_raise(L, "%s(\"%s\"): %s", fn, shown, err);
+    return r;
+}
+
+size_t spec_read_cap(spec_ld_t *ld) {
+    size_t left = ld->mem < ld->mem_limit ? ld->mem_limit - ld->mem : 0;
+    return left < FILE_CAP ? left : FILE_CAP;
+}
+
+char *spec_read_bounded(lua_State *L, const char *fn, const char *shown, const char *path, size_t *len) {
+    spec_ld_t *ld = spec_ld_of(L);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) spec_raise(L, "%s(\"%s\"): cannot read %s: %s", fn, shown, path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        spec_raise(L, "%s(\"%s\"): %s is not a regular file", fn, shown, path);
+    }
+    size_t cap = spec_read_cap(ld);
+    char msg[PATH_MAX + 200];
+    if ((uint64_t)st.st_size > cap) {
+        close(fd);
+        snprintf(msg, sizeof msg, "%s is %lld bytes, more than the %zu bytes a spec may read%s", path,
+                 (long long)st.st_size, cap, cap < FILE_CAP ? " (spec memory limit)" : "");
+        spec_raise(L, "%s(\"%s\"): %s", fn, shown, msg);
+    }
+    /* st_size can lie (files under /proc say 0): the cap bounds the read. */
+    size_t n = 0, sz = (size_t)st.st_size + 1;
+    char *buf = xmalloc(sz + 1);
+    for (;;) {
+        if (n == sz) {
+            if (sz > cap) break;
+            sz = sz * 2 > cap + 1 ? cap + 1 : sz * 2;
+            buf = xrealloc(buf, sz + 1);
+        }
+        ssize_t r = read(fd, buf + n, sz - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (n > cap) {
+        free(buf);
+        snprintf(msg, sizeof msg, "%s is larger than the %zu bytes a spec may read", path, cap);
+        spec_raise(L, "%s(\"%s\"): %s", fn, shown, msg);
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* os.getenv: a spec from a pull request must not read the credentials
+ * plinth runs with, so only PLINTH_VAR_* and names given with --allow-env
+ * are visible. */
+static int l_getenv(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1);
+    spec_ld_t *ld = spec_ld_of(L);
+    if (strncmp(name, "PLINTH_VAR_", 11) != 0 && !(ld->opts && strlist_has(&ld->opts->allow_env, name)))
+        return spec_raise(L, "os.getenv(\"%s\"): a spec sees only PLINTH_VAR_* variables and those "
+                             "named with --allow-env %s",
+                          name, name);
+    const char *v = getenv(name);
+    if (v) lua_pushstring(L, v);
+    else lua_pushnil(L);
+    return 1;
 }
 
 /* ---- error locations ---- */
@@ -225,11 +352,13 @@ int spec_setup(lua_State *L) {
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_getfield(L, -1, "plinth.os");
     lua_newtable(L);
-    static const char *const os_keep[] = {"time", "date", "clock", "getenv"};
+    static const char *const os_keep[] = {"time", "date", "clock"};
     for (size_t i = 0; i < sizeof os_keep / sizeof *os_keep; i++) {
         lua_getfield(L, -2, os_keep[i]);
         lua_setfield(L, -2, os_keep[i]);
     }
+    lua_pushcfunction(L, l_getenv);
+    lua_setfield(L, -2, "getenv");
     lua_newtable(L);
     lua_pushcfunction(L, l_os_index);
     lua_setfield(L, -2, "__index");
@@ -255,6 +384,7 @@ int spec_setup(lua_State *L) {
     lua_setglobal(L, "load");
 
     lua_register(L, "print", l_print);
+    spec_pattern_open(L);
     spec_file_open(L);
     spec_decl_open(L);
     spec_var_open(L);

@@ -16,11 +16,17 @@
 #include <unistd.h>
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <lualib.h>
+#include <sys/stat.h>
+
 #include "core/jsoncheck.h"
+#include "core/spec.h"
+#include "core/spec_int.h"
 #include "providers/gcp/gcp_http.h"
 #include "core/state.h"
 #include "providers/k8s/k8s_yaml.h"
@@ -344,6 +350,256 @@ static void dns_failure_fails_at_once_with_the_reason(void **st) {
     if (ms > 15000) fail_msg("took %lld ms: retried instead of failing at once", (long long)ms);
 }
 
+/* ---- spec sandbox ---- */
+
+static char sdir[64];
+
+static void write_at(const char *rel, const char *text) {
+    char *p = xasprintf("%s/%s", sdir, rel);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(p);
+}
+
+static int sandbox_setup(void **st) {
+    (void)st;
+    snprintf(sdir, sizeof sdir, "/tmp/plinth-test-sandbox-XXXXXX");
+    if (!mkdtemp(sdir)) return -1;
+    char *m = xasprintf("%s/spec", sdir);
+    mkdir(m, 0700);
+    free(m);
+    m = xasprintf("%s/outside", sdir);
+    mkdir(m, 0700);
+    free(m);
+    write_at("outside/secret.txt", "s3cret");
+    write_at("outside/mod.lua", "return function(i) return {} end");
+    write_at("spec/inside.txt", "hello");
+    char *link = xasprintf("%s/spec/link.txt", sdir), *target = xasprintf("%s/outside/secret.txt", sdir);
+    if (symlink(target, link) != 0) return -1;
+    free(link);
+    free(target);
+    return 0;
+}
+
+static int sandbox_teardown(void **st) {
+    (void)st;
+    char *cmd = xasprintf("rm -rf '%s'", sdir);
+    int rc = system(cmd);
+    free(cmd);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Loads spec text (written as spec/main.lua); returns the load status and
+ * the diagnostics joined in msg. */
+static int load_spec(const char *text, const spec_opts_t *o, char *msg, size_t n) {
+    write_at("spec/main.lua", text);
+    char *p = xasprintf("%s/spec/main.lua", sdir);
+    spec_t *s = NULL;
+    diag_t d = {0};
+    int rc = spec_load(p, o, &s, &d);
+    msg[0] = '\0';
+    for (size_t i = 0; i < d.n; i++) {
+        size_t l = strlen(msg);
+        snprintf(msg + l, n - l, "%s: %s\n", d.items[i].where, d.items[i].msg);
+    }
+    diag_free(&d);
+    spec_free(s);
+    free(p);
+    return rc;
+}
+
+#define HEAD "provider \"gcp\" { project = \"p\", region = \"europe-west1\" }\n"
+
+static void spec_getenv_sees_only_plinth_vars_and_allowed_names(void **st) {
+    (void)st;
+    char msg[2048];
+    setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.planted-secret", 1);
+    setenv("PLINTH_VAR_region", "eu", 1);
+    setenv("HARDEN_OK", "fine", 1);
+    assert_int_equal(load_spec(HEAD "local t = os.getenv('GOOGLE_OAUTH_ACCESS_TOKEN')\n", NULL, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "main.lua:2"));
+    assert_non_null(strstr(msg, "--allow-env"));
+    assert_null(strstr(msg, "planted-secret"));
+    assert_int_equal(load_spec(HEAD "assert(os.getenv('PLINTH_VAR_region') == 'eu')\n", NULL, msg, sizeof msg), 0);
+    spec_opts_t o = {0};
+    strlist_add(&o.allow_env, "HARDEN_OK");
+    assert_int_equal(load_spec(HEAD "assert(os.getenv('HARDEN_OK') == 'fine')\n", &o, msg, sizeof msg), 0);
+    assert_int_equal(load_spec(HEAD "local t = os.getenv('GOOGLE_OAUTH_ACCESS_TOKEN')\n", &o, msg, sizeof msg), -1);
+    strlist_free(&o.allow_env);
+    unsetenv("GOOGLE_OAUTH_ACCESS_TOKEN");
+}
+
+static void spec_file_reads_stay_inside_the_spec_tree(void **st) {
+    (void)st;
+    char msg[4096];
+    assert_int_equal(load_spec(HEAD "assert(file('inside.txt') == 'hello')\n", NULL, msg, sizeof msg), 0);
+    const char *bad[] = {"file('/etc/passwd')", "file('../outside/secret.txt')", "file('link.txt')",
+                         "templatefile('/proc/self/environ', {})", "file('/proc/self/environ')"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *src = xasprintf(HEAD "local x = %s\n", bad[i]);
+        if (load_spec(src, NULL, msg, sizeof msg) != -1) fail_msg("%s was allowed", bad[i]);
+        if (!strstr(msg, "outside the spec's directory")) fail_msg("%s: %s", bad[i], msg);
+        assert_non_null(strstr(msg, "main.lua:2"));
+        assert_null(strstr(msg, "s3cret"));
+        free(src);
+    }
+    char *src = xasprintf(HEAD "module 'm' { source = '../outside/mod' }\n");
+    assert_int_equal(load_spec(src, NULL, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "outside the spec's directory"));
+    free(src);
+    /* --allow-read widens it */
+    spec_opts_t o = {0};
+    char *out = xasprintf("%s/outside", sdir);
+    strlist_add(&o.allow_read, out);
+    assert_int_equal(load_spec(HEAD "assert(file('../outside/secret.txt') == 's3cret')\n", &o, msg, sizeof msg), 0);
+    assert_int_equal(load_spec(HEAD "assert(file('link.txt') == 's3cret')\n", &o, msg, sizeof msg), 0);
+    strlist_free(&o.allow_read);
+    free(out);
+}
+
+static void spec_file_reads_are_bounded_and_regular_files_only(void **st) {
+    (void)st;
+    char msg[4096];
+    spec_opts_t o = {0};
+    strlist_add(&o.allow_read, "/dev");
+    int64_t t0 = util_now_ms();
+    assert_int_equal(load_spec(HEAD "local x = file('/dev/zero')\n", &o, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "not a regular file"));
+    assert_int_equal(load_spec(HEAD "local x = templatefile('/dev/urandom', {})\n", &o, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "not a regular file"));
+    strlist_free(&o.allow_read);
+    char *big = xasprintf("%s/spec/big.bin", sdir);
+    assert_int_equal(truncate(big, 0) == 0 || 1, 1);
+    FILE *f = fopen(big, "w");
+    fclose(f);
+    assert_int_equal(truncate(big, (off_t)200 << 20), 0); /* sparse: 200 MiB */
+    assert_int_equal(load_spec(HEAD "local x = file('big.bin')\n", NULL, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "more than"));
+    unlink(big);
+    free(big);
+    if (util_now_ms() - t0 > 5000) fail_msg("bounded reads took %lld ms", (long long)(util_now_ms() - t0));
+}
+
+static void spec_pattern_bomb_stops_at_the_time_budget(void **st) {
+    (void)st;
+    char msg[2048];
+    spec_opts_t o = {0};
+    o.time_limit_ms = 1500;
+    const char *bombs[] = {"string.find(string.rep('a', 30000), '.-.-.-.-.-.-.-b')",
+                           "string.match(string.rep('a', 30000), '(.*)(.*)(.*)(.*)(.*)b')",
+                           "string.gsub(string.rep('a', 30000), '.-.-.-.-.-b', '')",
+                           "(function() for m in string.rep('a', 30000):gmatch('.-.-.-.-.-b') do end end)()",
+                           "table.move({}, 1, 1e15, 2)"};
+    for (size_t i = 0; i < sizeof bombs / sizeof *bombs; i++) {
+        char *src = xasprintf(HEAD "local x = %s\n", bombs[i]);
+        int64_t t0 = util_now_ms();
+        assert_int_equal(load_spec(src, &o, msg, sizeof msg), -1);
+        int64_t ms = util_now_ms() - t0;
+        if (ms > 4000) fail_msg("%s ran %lld ms", bombs[i], (long long)ms);
+        if (!strstr(msg, "took longer than")) fail_msg("%s: %s", bombs[i], msg);
+        assert_non_null(strstr(msg, "main.lua:2"));
+        free(src);
+    }
+}
+
+static volatile sig_atomic_t stop_flag;
+static void *set_stop_later(void *a) {
+    (void)a;
+    usleep(300 * 1000);
+    stop_flag = 1;
+    return NULL;
+}
+
+static void spec_stop_signal_interrupts_a_pattern_at_once(void **st) {
+    (void)st;
+    char msg[2048];
+    spec_opts_t o = {0};
+    stop_flag = 0;
+    o.stop = &stop_flag;
+    pthread_t th;
+    pthread_create(&th, NULL, set_stop_later, NULL);
+    int64_t t0 = util_now_ms();
+    int rc = load_spec(HEAD "local x = string.find(string.rep('a', 30000), '.-.-.-.-.-.-.-b')\n", &o, msg, sizeof msg);
+    int64_t ms = util_now_ms() - t0;
+    pthread_join(th, NULL);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(msg, "interrupted"));
+    if (ms > 2000) fail_msg("stopping took %lld ms", (long long)ms);
+}
+
+/* The budgeted string functions agree with Lua's own on random patterns. */
+static const char *DIFF_LUA =
+    "local O = {find = string.find, match = string.match, gmatch = string.gmatch, gsub = string.gsub,\n"
+    "           move = table.move}\n"
+    "local install = ...\n"
+    "install()\nassert(string.find ~= O.find and table.move ~= O.move)\n"
+    "local N = {find = string.find, match = string.match, gmatch = string.gmatch, gsub = string.gsub,\n"
+    "           move = table.move}\n"
+    "local function pack(ok, ...) return {ok = ok, n = select('#', ...), ...} end\n"
+    "local function same(a, b)\n"
+    "  if a.ok ~= b.ok then return false end\n"
+    "  if not a.ok then return true end\n"
+    "  if a.n ~= b.n then return false end\n"
+    "  for i = 1, a.n do if a[i] ~= b[i] then return false end end\n"
+    "  return true\n"
+    "end\n"
+    "local atoms = {'a', 'b', '.', '%a', '%d', '%s', '%S', '[ab]', '[^a]', '[a-c]', '[%a_]', '%%', '%.', '(', ')',\n"
+    "  '()', '*', '+', '-', '?', '^', '$', '%b()', '%f[%a]', '%1', '[]]', '[^]a]', 'x', '%', '['}\n"
+    "local subj = {'', 'a', 'ab', 'aab', 'abcabc', 'a.b', '(a(b)c)', 'hello world 12', 'aaaa', 'x^$y', ' a b ',\n"
+    "  'ba]a', 'key = value', 'THE (quick) fox', 'a\\0b'}\n"
+    "local seed = 7\n"
+    "local function rnd(n) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n + 1 end\n"
+    "local bad = 0\n"
+    "for iter = 1, 30000 do\n"
+    "  local p = {}\n"
+    "  for k = 1, rnd(5) do p[#p + 1] = atoms[rnd(#atoms)] end\n"
+    "  p = table.concat(p)\n"
+    "  local s = subj[rnd(#subj)]\n"
+    "  local init = rnd(5) - 3\n"
+    "  local r1, r2\n"
+    "  local f = iter % 5\n"
+    "  if f == 0 then r1, r2 = pack(pcall(O.find, s, p, init)), pack(pcall(N.find, s, p, init))\n"
+    "  elseif f == 1 then r1, r2 = pack(pcall(O.match, s, p, init)), pack(pcall(N.match, s, p, init))\n"
+    "  elseif f == 2 then\n"
+    "    local reps = {'<%0>', '%1', '-', {a = 'A', ab = false}, function(x) return x and #x end}\n"
+    "    local rp = reps[rnd(#reps)]\n"
+    "    r1, r2 = pack(pcall(O.gsub, s, p, rp)), pack(pcall(N.gsub, s, p, rp))\n"
+    "  elseif f == 3 then\n"
+    "    local function all(g) local t = {} for a, b in g(s, p) do t[#t + 1] = tostring(a) .. '|' .. tostring(b)\n"
+    "      if #t > 100 then break end end return table.concat(t, ',') end\n"
+    "    r1, r2 = pack(pcall(all, O.gmatch)), pack(pcall(all, N.gmatch))\n"
+    "  else r1, r2 = pack(pcall(O.find, s, p, init, true)), pack(pcall(N.find, s, p, init, true)) end\n"
+    "  if not same(r1, r2) then\n"
+    "    bad = bad + 1\n"
+    "    if bad < 5 then io.stderr:write(string.format('differs: f=%d s=%q p=%q init=%d: %s/%s %s/%s\\n', f, s, p,\n"
+    "      init, tostring(r1.ok), tostring(r2.ok), tostring(r1[1]), tostring(r2[1]))) end\n"
+    "  end\n"
+    "end\n"
+    "local t1, t2 = O.move({1, 2, 3, 4, 5}, 2, 4, 1), N.move({1, 2, 3, 4, 5}, 2, 4, 1)\n"
+    "for i = 1, 5 do if t1[i] ~= t2[i] then bad = bad + 1 end end\n"
+    "t1, t2 = O.move({1, 2, 3, 4, 5}, 1, 3, 2), N.move({1, 2, 3, 4, 5}, 1, 3, 2)\n"
+    "for i = 1, 5 do if t1[i] ~= t2[i] then bad = bad + 1 end end\n"
+    "return bad\n";
+
+static int install_ours(lua_State *L) {
+    spec_pattern_install(L, NULL);
+    return 0;
+}
+
+static void spec_patterns_agree_with_the_lua_string_library(void **st) {
+    (void)st;
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    assert_int_equal(luaL_loadstring(L, DIFF_LUA), LUA_OK);
+    lua_pushcfunction(L, install_ours);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) fail_msg("%s", lua_tostring(L, -1));
+    int bad = (int)lua_tointeger(L, -1);
+    lua_close(L);
+    assert_int_equal(bad, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(yaml_nested_50000_levels_is_an_error_with_file_line_not_a_crash),
@@ -357,6 +613,12 @@ int main(void) {
         cmocka_unit_test(jsoncheck_accepts_exactly_what_jansson_accepts),
         cmocka_unit_test(tls_self_signed_certificate_fails_at_once_with_the_reason),
         cmocka_unit_test(dns_failure_fails_at_once_with_the_reason),
+        cmocka_unit_test_setup_teardown(spec_getenv_sees_only_plinth_vars_and_allowed_names, sandbox_setup, sandbox_teardown),
+        cmocka_unit_test_setup_teardown(spec_file_reads_stay_inside_the_spec_tree, sandbox_setup, sandbox_teardown),
+        cmocka_unit_test_setup_teardown(spec_file_reads_are_bounded_and_regular_files_only, sandbox_setup, sandbox_teardown),
+        cmocka_unit_test_setup_teardown(spec_pattern_bomb_stops_at_the_time_budget, sandbox_setup, sandbox_teardown),
+        cmocka_unit_test_setup_teardown(spec_stop_signal_interrupts_a_pattern_at_once, sandbox_setup, sandbox_teardown),
+        cmocka_unit_test(spec_patterns_agree_with_the_lua_string_library),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

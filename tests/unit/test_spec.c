@@ -335,7 +335,7 @@ static void test_sandbox_blocks_system_access_with_clear_errors(void **st) {
     spec_t *s = NULL;
     diag_t d = {0};
     assert_int_equal(load_src("local f = load('return 41 + 1')\n"
-                              "output('v', f())\noutput('e', os.getenv('HOME') ~= nil)\n",
+                              "output('v', f())\noutput('e', os.getenv('PLINTH_VAR_none') == nil)\n",
                               NULL, &s, &d),
                      0);
     assert_json(s->outputs[0].value, "42");
