@@ -21,6 +21,10 @@ local platform = module "platform" {
   gpu = var("gpu", { default = true, type = "bool" }),
   gpu_max_nodes = var("gpu_max_nodes", { default = 2, type = "number" }),
   ray_operator = var("ray_operator", { default = "install", description = "addon, install or none" }),
+  -- PodMonitoring needs GKE's managed Prometheus, which the local cloud
+  -- does not run: on real GKE pass --var monitoring=true.
+  monitoring = var("monitoring", { default = false, type = "bool" }),
+  argo_events = var("argo_events", { default = false, type = "bool" }),
 }
 
 output("cluster_endpoint", platform.cluster_endpoint)
@@ -30,4 +34,5 @@ output("mlflow_connection_name", platform.mlflow_connection_name)
 output("mlflow_bucket", platform.mlflow_bucket)
 output("argo_bucket", platform.argo_bucket)
 output("argo_server_url", platform.argo_server_url)
+if platform.argo_events_namespace then output("argo_events_namespace", platform.argo_events_namespace) end
 if platform.ray_dashboard_url then output("ray_dashboard_url", platform.ray_dashboard_url) end

@@ -36,6 +36,23 @@ local sizes = {
            system_max = 10, gpu_max = 8, machine = "e2-standard-8" },
 }
 
+-- Google Managed Prometheus scrapes the pods each PodMonitoring selects
+-- (the kind exists once the cluster's managed Prometheus is on).
+local function pod_monitoring(cluster, targets)
+  for n = 1, 4 do
+    local t = targets[n]
+    if t then
+      k8s.object("pod_monitoring_" .. t[1]) {
+        cluster = cluster, apiVersion = "monitoring.googleapis.com/v1", kind = "PodMonitoring",
+        metadata = { name = t[1]:gsub("_", "-"), namespace = t[2],
+                     labels = { ["app.kubernetes.io/managed-by"] = "plinth" } },
+        spec = { selector = { matchLabels = t[3] },
+                 endpoints = { { port = t[4], path = "/metrics", interval = "30s" } } },
+      }
+    end
+  end
+end
+
 return function(args)
   local i = util.inputs("ml_platform", args, {
     project = { type = "string", required = true },
@@ -74,6 +91,7 @@ return function(args)
     source = "argo_workflows", project = i.project, name = name, workload_pool = gke.workload_pool,
     cluster = gke.cluster, version = i.argo_version,
   }
+  local events = i.argo_events and module "argo_events" { source = "argo_events", cluster = gke.cluster } or nil
   local ray = module "kuberay" {
     source = "kuberay", cluster = gke.cluster,
     operator = i.ray_operator, version = i.kuberay_version,
@@ -81,7 +99,20 @@ return function(args)
     gpu_node_selector = gke.gpu_node_selector, gpu_tolerations = gke.gpu_tolerations,
   }
 
+  if i.monitoring then
+    pod_monitoring(gke.cluster, {
+      { "argo_controller", argo.namespace, { app = "workflow-controller" }, "metrics" },
+      { "mlflow", mlflow.namespace, { ["app.kubernetes.io/name"] = "mlflow",
+                                      ["app.kubernetes.io/component"] = "tracking-server" }, "http" },
+      ray.head_metrics_port and { "ray_head", ray.namespace, { ["ray.io/node-type"] = "head", ["ray.io/cluster"] = ray.raycluster },
+                                  "metrics" } or nil,
+      ray.operator_service and { "kuberay_operator", ray.namespace, { ["app.kubernetes.io/name"] = "kuberay",
+                                 ["app.kubernetes.io/component"] = "kuberay-operator" }, "http" } or nil,
+    })
+  end
+
   return {
+    argo_events_namespace = events and events.namespace or nil,
     cluster_endpoint = gke.endpoint, registry_url = registry.url,
     mlflow_tracking_url = mlflow.tracking_url, mlflow_connection_name = mlflow.connection_name,
     mlflow_bucket = mlflow.bucket, argo_bucket = argo.bucket, cluster = gke.cluster,

@@ -16,7 +16,8 @@
 -- --artifacts-destination gs://<bucket>/mlflow, --allowed-hosts for its
 -- Service names and `ingress_host`, /health probes) with the Cloud SQL Auth
 -- Proxy as a native sidecar (--auto-iam-authn --private-ip, 127.0.0.1:5432,
--- health endpoints on 9801); a Service mlflow:5000.
+-- health endpoints on 9801); a Service mlflow:5000 (also /metrics:
+-- --expose-prometheus).
 --
 -- PostgreSQL 15 gives a new IAM user no CREATE on schema public, which
 -- MLflow's first migrations need: the Job "mlflow-db-grant" (before the
@@ -170,6 +171,8 @@ local function cluster_side(i, o)
     "--artifacts-destination", "gs://" .. o.bucket.name .. "/mlflow", "--serve-artifacts",
     -- Since MLflow 3.5 a Host header outside this list gets 403.
     "--allowed-hosts", allowed_hosts(i, ns),
+    -- /metrics on the same port, for Prometheus (the ml_platform module's PodMonitoring).
+    "--expose-prometheus", "/tmp/prometheus",
   }
   local command = { "mlflow" }
   if #i.pip_packages > 0 then

@@ -10,7 +10,10 @@
 # object the modules write passes a server-side dry-run as plinth writes
 # it; the generated CRDs and RBAC agree with the upstream release manifests
 # (test inputs only), the RayCluster and the Workflow validate against the
-# upstream CRDs' schemas.  Re-plan is clean; one module input changed
+# upstream CRDs' schemas.  Argo Events (its CRDs and RBAC as upstream's,
+# the controller, an EventBus) and the PodMonitoring objects of the Argo
+# controller, MLflow, the Ray head and the KubeRay operator when enabled
+# (a stand-in PodMonitoring CRD plays GKE's managed Prometheus).  Re-plan is clean; one module input changed
 # plans one update; destroy leaves nothing; every request is valid.
 . "$(dirname "$0")/lib/emu.sh"
 TD=${PLINTH_K8S_TESTDATA:-/work/shared/testdata/k8s}
@@ -101,13 +104,63 @@ done
 expect_rc 0 $K get secret -A
 grep -q mlflow "$WORK/last.out" && fail "secrets in the mlflow namespace: $(cat "$WORK/last.out")"
 
+# Argo Events and the PodMonitoring objects.  GKE serves PodMonitoring
+# once its managed Prometheus is on; the emulator does not: a stand-in CRD.
+cat > "$WORK/podmonitoring-crd.yaml" <<'Y'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: podmonitorings.monitoring.googleapis.com}
+spec:
+  group: monitoring.googleapis.com
+  scope: Namespaced
+  names: {kind: PodMonitoring, listKind: PodMonitoringList, plural: podmonitorings, singular: podmonitoring}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [selector, endpoints]
+            properties:
+              selector: {type: object, properties: {matchLabels: {type: object, additionalProperties: {type: string}}}}
+              endpoints:
+                type: array
+                items:
+                  type: object
+                  required: [port]
+                  properties:
+                    port: {x-kubernetes-int-or-string: true}
+                    path: {type: string}
+                    interval: {type: string}
+          status: {type: object, x-kubernetes-preserve-unknown-fields: true}
+Y
+expect_rc 0 $K apply -f "$WORK/podmonitoring-crd.yaml"
+expect_rc 0 $K wait --for=condition=Established --timeout=20s crd/podmonitorings.monitoring.googleapis.com
+V="--var argo_events=true --var monitoring=true"
+expect_rc 0 $P apply --auto-approve $V
+grep -q 'argo_events_namespace = "argo-events"' "$WORK/last.out" || fail "events apply: $(tail -12 "$WORK/last.out")"
+expect_rc 0 $P plan --detailed-exitcode $V
+grep -q "No changes." "$WORK/last.out" || fail "re-plan with events: $(grep -E '^ *[#~+-]' "$WORK/last.out" | head -20)"
+expect_rc 0 $K get podmonitorings -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}:{.spec.endpoints[0].port} {end}'
+for m in argo/argo-controller:metrics mlflow/mlflow:http ray/ray-head:metrics ray/kuberay-operator:http; do
+    grep -q "$m" "$WORK/last.out" || fail "PodMonitoring $m: $(cat "$WORK/last.out")"
+done
+expect_rc 0 $K get deploy controller-manager -n argo-events -o jsonpath='{.status.availableReplicas}'
+[ "$(cat "$WORK/last.out")" = 1 ] || fail "argo events controller: $(cat "$WORK/last.out")"
+expect_rc 0 $K get eventbus default -n argo-events -o json
+cp "$WORK/last.out" "$WORK/eventbus.json"
+
 # Every object the modules write, as plinth wrote it, passes a server-side
 # dry-run.
 expect_rc 0 $P state pull
 cp "$WORK/last.out" "$WORK/state.json"
 expect_rc 0 python3 "$FIX/state_objects.py" "$WORK/state.json" "$WORK/objs"
 n=$(cat "$WORK/last.out")
-[ "$n" -ge 48 ] || fail "only $n Kubernetes objects in state"
+[ "$n" -ge 60 ] || fail "only $n Kubernetes objects in state"
 expect_rc 0 $K apply --server-side --dry-run=server --field-manager=plinth -f "$WORK/objs"
 [ "$(grep -c 'serverside-applied (server dry run)' "$WORK/last.out")" = "$n" ] ||
     fail "dry-run: $(grep -v 'server dry run' "$WORK/last.out" | head)"
@@ -117,6 +170,16 @@ expect_rc 0 python3 "$FIX/upstream_compare.py" "$WORK/objs" "$TD/argo-workflows/
     --require ClusterRole/argo-cluster-role --require ClusterRole/argo-server-cluster-role \
     --require Role/argo-role --require Role/executor
 grep -q "compared 16 objects, 0 differences" "$WORK/last.out" || fail "argo vs upstream: $(cat "$WORK/last.out")"
+expect_rc 0 python3 "$FIX/upstream_compare.py" "$WORK/objs" "$TD/argo-events/install.yaml" \
+    --require ClusterRole/argo-events-role --require CustomResourceDefinition/eventbus.argoproj.io
+grep -q "compared 7 objects, 0 differences" "$WORK/last.out" || fail "argo events vs upstream: $(cat "$WORK/last.out")"
+python3 - "$TD/argo-events/install.yaml" > "$WORK/eb-crd.json" <<'PY' || fail "eventbus CRD"
+import json, sys, yaml
+for d in yaml.load_all(open(sys.argv[1]), Loader=yaml.CSafeLoader):
+    if d and d["metadata"]["name"] == "eventbus.argoproj.io":
+        print(json.dumps(d))
+PY
+expect_rc 0 $CHECK "$WORK/eb-crd.json" "$WORK/eventbus.json"
 for c in rayclusters rayjobs rayservices; do
     expect_rc 0 python3 "$FIX/upstream_compare.py" "$WORK/objs" "$TD/kuberay/ray.io_$c.yaml" \
         --require "CustomResourceDefinition/$c.ray.io"
@@ -149,13 +212,13 @@ expect_rc 0 $CHECK "$WORK/wf-crd.json" "$WORK/hello.json"
 sed 's/replicas = { type = "number", default = 1,/replicas = { type = "number", default = 2,/' modules/mlflow.lua > m.lua
 cmp -s m.lua modules/mlflow.lua && fail "mlflow replicas input not found"
 cp modules/mlflow.lua mlflow.lua.orig && mv m.lua modules/mlflow.lua
-expect_rc 2 $P plan --detailed-exitcode
+expect_rc 2 $P plan --detailed-exitcode $V
 grep -q "Plan: 0 to create, 1 to update, 0 to replace, 0 to destroy." "$WORK/last.out" &&
     grep -q "spec.replicas = 1 -> 2" "$WORK/last.out" || fail "mlflow replicas: $(cat "$WORK/last.out")"
 mv mlflow.lua.orig modules/mlflow.lua
 
 expect_rc 0 $K delete workflows hello-world -n argo
-expect_rc 0 $P destroy --auto-approve
+expect_rc 0 $P destroy --auto-approve $V
 grep -q "Destroy complete" "$WORK/last.out" || fail "destroy: $(tail -5 "$WORK/last.out")"
 expect_rc 0 $P state list
 [ -s "$WORK/last.out" ] && fail "state not empty after destroy: $(cat "$WORK/last.out")"
