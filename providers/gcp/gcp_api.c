@@ -39,7 +39,7 @@ static const gcp_api_traits_t traits[] = {
     {"sqladmin", GCP_OPS_SQL, busy_sql, NULL, 0, 0},
     {"serviceusage", GCP_OPS_LRO, busy_serviceusage, NULL, 0, 0},
     {"storage", GCP_OPS_LRO, NULL, NULL, 1, 1},
-    {"iam", GCP_OPS_LRO, NULL, NULL, 0, 1},
+    {"iam", GCP_OPS_LRO, NULL, "pageSize=100", 0, 1},
     {"secretmanager", GCP_OPS_LRO, NULL, NULL, 0, 1},
 };
 

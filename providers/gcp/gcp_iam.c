@@ -8,6 +8,7 @@
 
 #include "core/jpath.h"
 #include "providers/gcp/gcp_iam.h"
+#include "providers/gcp/gcp_batch.h"
 
 static int member_eq(const char *a, const char *b) {
     /* Email-type principals are lower-cased by the server. */
@@ -190,44 +191,106 @@ static json_t *iam_cond(const json_t *desired, const iam_id_t *x) {
     return NULL;
 }
 
+/* The live body of member x given its holder's policy (NULL: none). */
+static json_t *member_live(rctx_t *c, const iam_id_t *x, const json_t *desired, const json_t *policy) {
+    const gcp_iam_kind_t *K = GCP_TYPE(c)->iam;
+    json_t *cond = iam_cond(desired, x), *live = NULL;
+    if (policy && gcp_iam_has(policy, x->role, cond, x->member)) {
+        /* Show the spec's spelling only where it names the same thing as
+         * the ID, so a changed bucket/member in the spec still diffs. */
+        const char *fv = desired ? json_string_value(json_object_get(desired, K->res_field)) : NULL;
+        const char *dm = desired ? json_string_value(json_object_get(desired, "member")) : NULL;
+        char *fres = fv ? K->res_of(c, fv) : NULL;
+        if (!fres || strcmp(fres, x->res) != 0) fv = NULL;
+        free(fres);
+        perr_clear(c->err);
+        if (dm && !member_eq(dm, x->member)) dm = NULL;
+        live = json_pack("{s:s,s:s,s:s}", K->res_field, fv ? fv : (strncmp(x->res, "b/", 2) == 0 ? x->res + 2 : x->res),
+                         "role", x->role, "member", dm ? dm : x->member);
+        /* Return the binding's full condition. */
+        size_t i;
+        json_t *b;
+        json_array_foreach(json_object_get(policy, "bindings"), i, b) if (cond && binding_is(b, x->role, cond)) {
+            json_object_set(live, "condition", json_object_get(b, "condition"));
+            break;
+        }
+        if (desired && json_object_get(desired, "project") && strcmp(K->res_field, "project") != 0)
+            json_object_set(live, "project", json_object_get(desired, "project"));
+    }
+    json_decref(cond);
+    return live;
+}
+
+static int bad_id(rctx_t *c, const char *id) {
+    perr_set(c->err, c->addr ? c->addr : "", "bad IAM member ID '%s': expected \"RESOURCE ROLE MEMBER [CONDITION_TITLE]\"", id);
+    return -1;
+}
+
 int gcp_iam_member_read(rctx_t *c, const char *id, const json_t *desired, json_t **live) {
     const gcp_iam_kind_t *K = GCP_TYPE(c)->iam;
     *live = NULL;
     iam_id_t x;
     if (iam_parse(id, &x) < 0) {
         iam_id_free(&x);
-        perr_set(c->err, c->addr ? c->addr : "", "bad IAM member ID '%s': expected \"RESOURCE ROLE MEMBER [CONDITION_TITLE]\"", id);
-        return -1;
+        return bad_id(c, id);
     }
-    json_t *policy = NULL, *cond = iam_cond(desired, &x);
+    json_t *policy = NULL;
     gcp_resp_t r = {0};
     int rc = K->get(c, x.res, &policy, &r);
     gcp_resp_free(&r);
-    if (rc == 0 && policy && gcp_iam_has(policy, x.role, cond, x.member)) {
-        /* Show the spec's spelling only where it names the same thing as
-         * the ID, so a changed bucket/member in the spec still diffs. */
-        const char *fv = desired ? json_string_value(json_object_get(desired, K->res_field)) : NULL;
-        const char *dm = desired ? json_string_value(json_object_get(desired, "member")) : NULL;
-        char *fres = fv ? K->res_of(c, fv) : NULL;
-        if (!fres || strcmp(fres, x.res) != 0) fv = NULL;
-        free(fres);
-        perr_clear(c->err);
-        if (dm && !member_eq(dm, x.member)) dm = NULL;
-        *live = json_pack("{s:s,s:s,s:s}", K->res_field, fv ? fv : (strncmp(x.res, "b/", 2) == 0 ? x.res + 2 : x.res),
-                          "role", x.role, "member", dm ? dm : x.member);
-        /* Return the binding's full condition. */
-        size_t i;
-        json_t *b;
-        json_array_foreach(json_object_get(policy, "bindings"), i, b) if (cond && binding_is(b, x.role, cond)) {
-            json_object_set(*live, "condition", json_object_get(b, "condition"));
-            break;
-        }
-        if (desired && json_object_get(desired, "project") && strcmp(K->res_field, "project") != 0)
-            json_object_set(*live, "project", json_object_get(desired, "project"));
-    }
+    if (rc == 0) *live = member_live(c, &x, desired, policy);
     json_decref(policy);
-    json_decref(cond);
     iam_id_free(&x);
+    return rc;
+}
+
+/* A batch of members: each holder's policy read once (all holders at
+ * once), every member answered from it. */
+typedef struct {
+    char **res;       /* distinct holders */
+    json_t **policy;  /* their policies (NULL: holder gone) */
+} holders_t;
+
+static int fetch_policy(rctx_t *c, size_t k, void *ud) {
+    holders_t *H = ud;
+    gcp_resp_t r = {0};
+    int rc = GCP_TYPE(c)->iam->get(c, H->res[k], &H->policy[k], &r);
+    gcp_resp_free(&r);
+    return rc;
+}
+
+int gcp_iam_member_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t *const *desired,
+                             json_t **lives) {
+    iam_id_t *xs = xcalloc(n + 1, sizeof *xs);
+    holders_t H = {xcalloc(n + 1, sizeof *H.res), xcalloc(n + 1, sizeof *H.policy)};
+    size_t nres = 0, *slot = xcalloc(n + 1, sizeof *slot);
+    json_t *index = json_object();
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        lives[i] = NULL;
+        if (rc == 0 && iam_parse(ids[i], &xs[i]) < 0) rc = bad_id(c, ids[i]);
+        if (rc != 0) continue;
+        json_t *at = json_object_get(index, xs[i].res);
+        if (!at) {
+            json_object_set_new(index, xs[i].res, at = json_integer((json_int_t)nres));
+            H.res[nres++] = xs[i].res;
+        }
+        slot[i] = (size_t)json_integer_value(at);
+    }
+    if (rc == 0) rc = gcp_batch_run(c, nres, fetch_policy, &H);
+    for (size_t i = 0; i < n && rc == 0; i++) lives[i] = member_live(c, &xs[i], desired ? desired[i] : NULL, H.policy[slot[i]]);
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++) {
+            json_decref(lives[i]);
+            lives[i] = NULL;
+        }
+    for (size_t k = 0; k < nres; k++) json_decref(H.policy[k]);
+    for (size_t i = 0; i < n; i++) iam_id_free(&xs[i]);
+    free(xs);
+    free(H.res);
+    free(H.policy);
+    free(slot);
+    json_decref(index);
     return rc;
 }
 

@@ -19,13 +19,17 @@ typedef struct gcp_iam_kind {
 /* Generic callbacks of IAM member types (type->data->iam set). */
 char *gcp_iam_member_id_of(rctx_t *c, const json_t *desired);
 int gcp_iam_member_read(rctx_t *c, const char *id, const json_t *desired, json_t **live);
+/* Reads a batch: each holder's policy once, every holder in parallel. */
+int gcp_iam_member_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t *const *desired,
+                             json_t **lives);
 int gcp_iam_member_create(rctx_t *c, const json_t *desired, char **id, json_t **live);
 int gcp_iam_member_remove(rctx_t *c, const char *id, const json_t *live);
 int gcp_iam_member_import(rctx_t *c, const char *import_id, char **id, json_t **live);
 
 /* The rtype_t callbacks of an IAM member type. */
 #define GCP_IAM_CALLBACKS                                                                      \
-    .defaults = gcp_res_defaults, .id_of = gcp_iam_member_id_of, .read = gcp_iam_member_read, .create = gcp_iam_member_create, \
+    .defaults = gcp_res_defaults, .id_of = gcp_iam_member_id_of, .read = gcp_iam_member_read,          \
+    .read_many = gcp_iam_member_read_many, .create = gcp_iam_member_create,                            \
     .update = gcp_res_update, .remove = gcp_iam_member_remove, .import = gcp_iam_member_import, \
     .normalize = gcp_res_normalize, .ignored = gcp_res_ignored
 /* The gcp_type_t of an IAM member type whose resource policy kind_ is

@@ -11,6 +11,7 @@
 
 #include "core/jpath.h"
 #include "providers/gcp/gcp_api.h"
+#include "providers/gcp/gcp_batch.h"
 #include "providers/gcp/gcp_iam.h"
 #include "providers/gcp/schema.h"
 
@@ -159,68 +160,100 @@ static json_t *list_vars(rctx_t *c, const gcp_type_t *T, const char *id, const j
     return vars;
 }
 
+/* One collection of a batch: every page of it, items by name. */
+typedef struct {
+    char **colls; /* distinct collection URLs */
+    json_t **items; /* per collection: {name: item} */
+} lists_t;
+
+static int fetch_collection(rctx_t *c, size_t k, void *ud) {
+    lists_t *L = ud;
+    const gcp_type_t *T = GCP_TYPE(c);
+    json_t *items = L->items[k] = json_object();
+    char *token = NULL;
+    int rc = 0;
+    do {
+        const char *pq = gcp_api_traits(T->api)->page_query;
+        sbuf_t ub = {0};
+        sbuf_add(&ub, L->colls[k]);
+        if (pq) sbuf_addf(&ub, "%s%s", strchr(ub.s, '?') ? "&" : "?", pq);
+        if (token) sbuf_addf(&ub, "%spageToken=%s", strchr(ub.s, '?') ? "&" : "?", token);
+        char *url = sbuf_steal(&ub);
+        free(token);
+        token = NULL;
+        json_t *page = NULL;
+        if (gcp_get(c, T->api, url, &page) < 0 || !page) rc = -1;
+        free(url);
+        if (rc < 0) {
+            json_decref(page);
+            break;
+        }
+        size_t j;
+        json_t *it;
+        json_array_foreach(json_object_get(page, T->list_items), j, it) {
+            const char *nm = json_string_value(json_object_get(it, "name"));
+            if (nm) json_object_set(items, gcp_last_segment(nm), it);
+        }
+        const char *nt = json_string_value(json_object_get(page, "nextPageToken"));
+        if (nt && *nt) token = xstrdup(nt);
+        json_decref(page);
+    } while (token);
+    return rc;
+}
+
 int gcp_res_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t *const *desired,
                       json_t **lives) {
     const gcp_type_t *T = GCP_TYPE(c);
+    if (T->read_many) return T->read_many(c, n, ids, desired, lives);
     if (!T->list_items || !T->collection || T->read) return -1;
-    json_t *by_coll = json_object(); /* collection URL -> {name: item} */
+    json_t *index = json_object(); /* collection URL -> its slot in L */
+    lists_t L = {xcalloc(n + 1, sizeof *L.colls), xcalloc(n + 1, sizeof *L.items)};
+    size_t ncoll = 0, *slot = xcalloc(n + 1, sizeof *slot);
+    json_t **vars = xcalloc(n + 1, sizeof *vars);
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0; i < n; i++) {
         lives[i] = NULL;
-        json_t *vars = list_vars(c, T, ids[i], desired ? desired[i] : NULL);
-        char *coll = vars ? gcp_tmpl_fill(T->collection, vars, c->err) : NULL;
-        json_decref(vars);
+        vars[i] = list_vars(c, T, ids[i], desired ? desired[i] : NULL);
+        char *coll = vars[i] ? gcp_tmpl_fill(T->collection, vars[i], c->err) : NULL;
         if (!coll) {
             rc = -1;
             break;
         }
-        if (!json_object_get(by_coll, coll)) {
-            json_t *items = json_object();
-            json_object_set_new(by_coll, coll, items);
-            char *token = NULL;
-            do {
-                const char *pq = gcp_api_traits(T->api)->page_query;
-                sbuf_t ub = {0};
-                sbuf_add(&ub, coll);
-                if (pq) sbuf_addf(&ub, "%s%s", strchr(ub.s, '?') ? "&" : "?", pq);
-                if (token) sbuf_addf(&ub, "%spageToken=%s", strchr(ub.s, '?') ? "&" : "?", token);
-                char *url = sbuf_steal(&ub);
-                free(token);
-                token = NULL;
-                json_t *page = NULL;
-                if (gcp_get(c, T->api, url, &page) < 0 || !page) rc = -1;
-                free(url);
-                if (rc < 0) {
-                    json_decref(page);
-                    break;
-                }
-                size_t j;
-                json_t *it;
-                json_array_foreach(json_object_get(page, T->list_items), j, it) {
-                    const char *nm = json_string_value(json_object_get(it, "name"));
-                    if (nm) json_object_set(items, gcp_last_segment(nm), it);
-                }
-                const char *nt = json_string_value(json_object_get(page, "nextPageToken"));
-                if (nt && *nt) token = xstrdup(nt);
-                json_decref(page);
-            } while (token);
-        }
-        free(coll);
-    }
-    if (rc == 0) {
-        for (size_t i = 0; i < n; i++) {
-            json_t *vars = list_vars(c, T, ids[i], desired ? desired[i] : NULL);
-            char *coll = gcp_tmpl_fill(T->collection, vars, c->err);
-            json_t *it = json_object_get(json_object_get(by_coll, coll), gcp_last_segment(ids[i]));
-            lives[i] = it ? json_deep_copy(it) : NULL;
-            finish_live(c, vars, desired ? desired[i] : NULL, &lives[i]);
+        json_t *at = json_object_get(index, coll);
+        if (at) {
+            slot[i] = (size_t)json_integer_value(at);
             free(coll);
-            json_decref(vars);
+        } else {
+            json_object_set_new(index, coll, json_integer((json_int_t)ncoll));
+            slot[i] = ncoll;
+            L.colls[ncoll++] = coll;
         }
-    } else {
-        for (size_t i = 0; i < n; i++) lives[i] = NULL;
     }
-    json_decref(by_coll);
+    /* Every collection (a region's subnets, ...) at once. */
+    if (rc == 0) rc = gcp_batch_run(c, ncoll, fetch_collection, &L);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        json_t *it = json_object_get(L.items[slot[i]], gcp_last_segment(ids[i]));
+        /* The item is used as live when nothing else holds it (it is
+         * changed in place from here on); a second resource of the same
+         * name gets its own copy. */
+        lives[i] = !it ? NULL : it->refcount == 1 ? json_incref(it) : json_deep_copy(it);
+        finish_live(c, vars[i], desired ? desired[i] : NULL, &lives[i]);
+    }
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++) {
+            json_decref(lives[i]);
+            lives[i] = NULL;
+        }
+    for (size_t i = 0; i < n; i++) json_decref(vars[i]);
+    for (size_t k = 0; k < ncoll; k++) {
+        free(L.colls[k]);
+        json_decref(L.items[k]);
+    }
+    free(L.colls);
+    free(L.items);
+    free(slot);
+    free(vars);
+    json_decref(index);
     return rc;
 }
 

@@ -95,6 +95,9 @@ typedef struct gcp_type {
     int (*prepare)(rctx_t *c, const json_t *desired, json_t *body); /* adjust a create body */
     int (*create)(rctx_t *c, const json_t *desired, char **id, json_t **live);
     int (*read)(rctx_t *c, const char *id, const json_t *desired, json_t **live);
+    /* A batch read where the generic list does not fit (rtype read_many). */
+    int (*read_many)(rctx_t *c, size_t n, const char *const *ids, const json_t *const *desired,
+                     json_t **lives);
     int (*update)(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
                   const strlist_t *changed, json_t **newlive);
     int (*remove)(rctx_t *c, const char *id, const json_t *live);

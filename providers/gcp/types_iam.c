@@ -60,6 +60,7 @@ static const gcp_type_t sa_t = {
     .update_style = GCP_UPDATE_HOOK,
     .prepare = sa_prepare,
     .update = sa_update,
+    .list_items = "accounts", /* serviceAccounts.list answers full accounts */
 };
 const rtype_t gcp_service_account = {
     .name = "gcp.service_account", .api = "iam", .message = "ServiceAccount",

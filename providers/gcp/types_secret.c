@@ -16,6 +16,7 @@
 
 #include "core/jpath.h"
 #include "providers/gcp/gcp_res.h"
+#include "providers/gcp/gcp_batch.h"
 
 /* ---- secret ---- */
 
@@ -105,6 +106,29 @@ static char *generate_value(const json_t *gen) {
     return s;
 }
 
+/* The live body of version id (vars: its template variables) from its
+ * resource v as GET or list answers it; NULL when destroyed. */
+static int version_live(rctx_t *c, const char *id, const json_t *vars, const json_t *desired, json_t *v,
+                        json_t **live) {
+    const char *st = json_string_value(json_object_get(v, "state"));
+    *live = NULL;
+    if (!v || (st && strcmp(st, "DESTROYED") == 0)) return 0;
+    json_t *ds = desired ? json_object_get(desired, "secret") : NULL;
+    if (json_is_string(ds) &&
+        strcmp(gcp_last_segment(json_string_value(ds)), json_string_value(json_object_get(vars, "secret"))) != 0)
+        ds = NULL; /* a different secret: let it diff */
+    *live = json_pack("{s:O,s:O,s:b}", "project", json_object_get(vars, "project"), "secret",
+                      json_is_string(ds) ? ds : json_object_get(vars, "secret"), "enabled",
+                      st && strcmp(st, "ENABLED") == 0);
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x) if (strcmp(k, "payload") != 0) json_object_set(*live, k, x);
+    if (desired && json_object_get(desired, "generate") && !json_object_get(desired, "secret_data") && st &&
+        strcmp(st, "ENABLED") == 0 && access_data(c, id, *live) != 0)
+        return -1;
+    return 0;
+}
+
 static int version_read(rctx_t *c, const char *id, const json_t *desired, json_t **live) {
     *live = NULL;
     json_t *vars = gcp_tmpl_match(VERSION_TMPL, id);
@@ -119,25 +143,103 @@ static int version_read(rctx_t *c, const char *id, const json_t *desired, json_t
         json_t *v = NULL;
         rc = gcp_get(c, "secretmanager", url, &v);
         free(url);
-        const char *st = json_string_value(json_object_get(v, "state"));
-        if (rc == 0 && v && !(st && strcmp(st, "DESTROYED") == 0)) {
-            json_t *ds = desired ? json_object_get(desired, "secret") : NULL;
-            if (json_is_string(ds) &&
-                strcmp(gcp_last_segment(json_string_value(ds)), json_string_value(json_object_get(vars, "secret"))) != 0)
-                ds = NULL; /* a different secret: let it diff */
-            *live = json_pack("{s:O,s:O,s:b}", "project", json_object_get(vars, "project"), "secret",
-                              json_is_string(ds) ? ds : json_object_get(vars, "secret"), "enabled",
-                              st && strcmp(st, "ENABLED") == 0);
-            const char *k;
-            json_t *x;
-            json_object_foreach(v, k, x) if (strcmp(k, "payload") != 0) json_object_set(*live, k, x);
-            if (desired && json_object_get(desired, "generate") && !json_object_get(desired, "secret_data") &&
-                st && strcmp(st, "ENABLED") == 0 && access_data(c, id, *live) != 0)
-                rc = -1;
-        }
+        if (rc == 0) rc = version_live(c, id, vars, desired, v, live);
         json_decref(v);
     }
     json_decref(vars);
+    return rc;
+}
+
+/* A batch of versions: one versions.list per secret (all secrets at
+ * once), then each version from it (and its value where generated). */
+typedef struct {
+    size_t n;
+    const char *const *ids;
+    const json_t *const *desired;
+    json_t **lives;
+    json_t **vars;     /* per version: its template variables */
+    size_t *slot;      /* per version: its secret */
+    char **secrets;    /* distinct secrets */
+    json_t **versions; /* per secret: {number: version}, NULL when the secret is gone */
+} vbatch_t;
+
+static int list_versions(rctx_t *c, size_t k, void *ud) {
+    vbatch_t *B = ud;
+    char *token = NULL;
+    int rc = 0;
+    do {
+        char *url = token ? xasprintf("v1/%s/versions?pageSize=25000&pageToken=%s", B->secrets[k], token)
+                          : xasprintf("v1/%s/versions?pageSize=25000", B->secrets[k]);
+        free(token);
+        token = NULL;
+        json_t *page = NULL;
+        rc = gcp_get(c, "secretmanager", url, &page);
+        free(url);
+        if (rc == 0 && page) {
+            if (!B->versions[k]) B->versions[k] = json_object();
+            size_t j;
+            json_t *v;
+            json_array_foreach(json_object_get(page, "versions"), j, v) {
+                const char *nm = json_string_value(json_object_get(v, "name"));
+                if (nm) json_object_set(B->versions[k], gcp_last_segment(nm), v);
+            }
+            const char *nt = json_string_value(json_object_get(page, "nextPageToken"));
+            if (nt && *nt) token = xstrdup(nt);
+        }
+        json_decref(page);
+    } while (rc == 0 && token);
+    return rc;
+}
+
+static int version_from_list(rctx_t *c, size_t i, void *ud) {
+    vbatch_t *B = ud;
+    json_t *all = B->versions[B->slot[i]];
+    json_t *v = all ? json_object_get(all, json_string_value(json_object_get(B->vars[i], "version"))) : NULL;
+    return version_live(c, B->ids[i], B->vars[i], B->desired ? B->desired[i] : NULL, v, &B->lives[i]);
+}
+
+static int version_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t *const *desired,
+                             json_t **lives) {
+    vbatch_t B = {n, ids, desired, lives, xcalloc(n + 1, sizeof(json_t *)), xcalloc(n + 1, sizeof(size_t)),
+                  xcalloc(n + 1, sizeof(char *)), xcalloc(n + 1, sizeof(json_t *))};
+    json_t *index = json_object();
+    size_t nsec = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        lives[i] = NULL;
+        B.vars[i] = gcp_tmpl_match(VERSION_TMPL, ids[i]);
+        char *sec = B.vars[i] ? gcp_tmpl_fill("projects/{project}/secrets/{secret}", B.vars[i], c->err) : NULL;
+        if (!sec) {
+            rc = -1;
+            break;
+        }
+        json_t *at = json_object_get(index, sec);
+        if (!at) {
+            json_object_set_new(index, sec, at = json_integer((json_int_t)nsec));
+            B.secrets[nsec++] = sec;
+        } else {
+            free(sec);
+        }
+        B.slot[i] = (size_t)json_integer_value(at);
+    }
+    if (rc == 0) rc = gcp_batch_run(c, nsec, list_versions, &B);
+    if (rc == 0) rc = gcp_batch_run(c, n, version_from_list, &B);
+    for (size_t i = 0; i < n; i++) {
+        if (rc != 0) {
+            json_decref(lives[i]);
+            lives[i] = NULL;
+        }
+        json_decref(B.vars[i]);
+    }
+    for (size_t k = 0; k < nsec; k++) {
+        free(B.secrets[k]);
+        json_decref(B.versions[k]);
+    }
+    free(B.vars);
+    free(B.slot);
+    free(B.secrets);
+    free(B.versions);
+    json_decref(index);
     return rc;
 }
 
@@ -237,6 +339,7 @@ static const gcp_type_t version_t = {
     .update_style = GCP_UPDATE_HOOK,
     .id_of = version_id_of,
     .read = version_read,
+    .read_many = version_read_many,
     .create = version_create,
     .update = version_update,
     .remove = version_remove,
