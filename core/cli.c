@@ -319,16 +319,17 @@ static int run_apply(cli_t *c, bool destroy) {
     int rc = plan_build(e, &po, &p);
     if (rc == 0 && pf) rc = check_planfile(c, e, p, pf);
     if (rc == 0 && !pf) ui_plan(c->ui, p);
+    perr_t nerr = {0};
     if (rc == 0 && plan_has_changes(p) && approve(c, destroy ? "destroy" : "apply")) {
+        /* the lifetime goes into the state writes of the apply itself */
+        if (!destroy) env_note(e, ttl_s, c->ttl, false);
         rc = apply_run(e, p);
         if (!*c->stop && uij_on()) {
             uij_summary(p, destroy ? "destroy" : "apply", true);
         } else if (!*c->stop) {
-            int n = p->ncreate + p->nupdate + p->nreplace + p->ndelete;
             ui_out(c->ui, "\n%s %s: %d added, %d changed, %d replaced, %d destroyed.\n",
                    destroy ? "Destroy" : "Apply", rc == 0 ? "complete" : "finished with errors", p->done_create,
                    p->done_update, p->done_replace, p->done_delete);
-            (void)n;
         }
     } else if (rc == 0 && plan_has_changes(p)) {
         rc = -1;
@@ -336,15 +337,12 @@ static int run_apply(cli_t *c, bool destroy) {
         rc = apply_run(e, p); /* records refreshed attributes; no API write */
         if (rc == 0 && p->refresh_only)
             ui_out(c->ui, "\nApply complete: the state was refreshed; no resource was changed.\n");
+        if (rc == 0 && !destroy && env_note(e, ttl_s, c->ttl, false) && engine_save_state(e, &nerr) != 0) {
+            ui_error(c->ui, &nerr);
+            rc = -1;
+        }
     }
-    /* The lifetime is recorded even when part of the apply failed: what
-     * was created must still expire. */
-    perr_t nerr = {0};
-    bool applied_some = p && p->done_create + p->done_update + p->done_replace > 0;
-    if (!destroy && (rc == 0 || applied_some)) {
-        env_note(e, ttl_s, c->ttl, false, &nerr);
-        if (rc != 0 && engine_save_state(e, &nerr) != 0) ui_error(c->ui, &nerr);
-    } else if (destroy && rc == 0 && env_note(e, 0, NULL, true, &nerr) != 0) {
+    if (destroy && rc == 0 && env_note(e, 0, NULL, true) && engine_save_state(e, &nerr) != 0) {
         ui_error(c->ui, &nerr);
         rc = -1;
     }

@@ -130,7 +130,7 @@ static int gc_one(cli_ci_t *c, const env_info_t *v) {
     perr_t err = {0};
     int rc = plan_build(e, &po, &p);
     if (rc == 0 && plan_has_changes(p)) rc = apply_run(e, p);
-    if (rc == 0) rc = env_note(e, 0, NULL, true, &err);
+    if (rc == 0 && env_note(e, 0, NULL, true)) rc = engine_save_state(e, &err);
     if (rc != 0 && err.msg[0]) ui_error(c->ui, &err);
     if (rc == 0) ui_out(c->ui, "Destroyed %s: %d resources (expired %s).\n", v->name, p->done_delete, v->expires);
     else ui_out(c->ui, "Failed to destroy %s; it is left for the next run.\n", v->name);

@@ -57,8 +57,11 @@ static char *actor(void) {
     return xasprintf("%s@%s", u && *u ? u : "unknown", host[0] ? host : "localhost");
 }
 
-int env_note(engine_t *e, int64_t ttl_s, const char *ttl_text, bool destroy, perr_t *err) {
-    if (destroy && !e->state->env) return 0; /* nothing recorded: write nothing */
+bool env_note(engine_t *e, int64_t ttl_s, const char *ttl_text, bool destroy) {
+    pthread_mutex_lock(&e->state_mu);
+    bool has_ttl = json_integer_value(json_object_get(e->state->env, "ttl_seconds")) > 0;
+    pthread_mutex_unlock(&e->state_mu);
+    if (destroy && !e->state->env) return false; /* nothing recorded: write nothing */
     pthread_mutex_lock(&e->state_mu);
     json_t *m = e->state->env ? json_deep_copy(e->state->env) : json_object();
     time_t now = time(NULL);
@@ -83,7 +86,7 @@ int env_note(engine_t *e, int64_t ttl_s, const char *ttl_text, bool destroy, per
     json_decref(e->state->env);
     e->state->env = m;
     pthread_mutex_unlock(&e->state_mu);
-    return destroy ? engine_save_state(e, err) : 0;
+    return destroy || ttl_s > 0 || has_ttl;
 }
 
 /* ---- listing ---- */

@@ -23,9 +23,12 @@
 /* "90" (seconds), "2s", "30m", "72h", "7d", "7d12h" -> seconds (> 0). */
 int env_parse_ttl(const char *s, int64_t *secs);
 
-/* Records the apply (or destroy) in e->state->env; the caller saves the
- * state (apply) or env_note saves it (destroy = true). ttl_s 0 = keep. */
-int env_note(engine_t *e, int64_t ttl_s, const char *ttl_text, bool destroy, perr_t *err);
+/* Records the apply (or destroy) in e->state->env, in memory: the caller
+ * notes before apply_run (whose state writes then carry it), or saves.
+ * ttl_s 0 = keep the recorded ttl.  Returns false when there was nothing
+ * worth a state write: a destroy of an environment with no record, or an
+ * apply with no --ttl now and none recorded (then nothing is changed). */
+bool env_note(engine_t *e, int64_t ttl_s, const char *ttl_text, bool destroy);
 
 typedef struct env_info {
     char *name;

@@ -45,7 +45,7 @@ nothing_left() {
 }
 runner() { # runner DIR: a fresh directory with only the checkout
     rm -rf "$1"
-    cp -a "$CI_CHECKOUT" "$1"
+    cp -al "$CI_CHECKOUT" "$1"
 }
 
 # 1. pr-env.sh itself, under both shells.
