@@ -27,7 +27,7 @@ typedef struct cli {
     engine_opts_t eo;
     const char *cmd;
     strlist_t args;
-    bool json, detailed, auto_approve, no_color, refresh_only, destroy, force;
+    bool json, detailed, auto_approve, no_color, refresh_only, destroy, force, raw;
     const char *out;
     const char *ttl; /* apply --ttl */
     volatile sig_atomic_t *stop;
@@ -37,7 +37,8 @@ typedef struct cli {
 static const char usage[] =
     "usage: plinth [--spec FILE] [--var k=v]... [--var-file F] [--env NAME] [--local]\n"
     "              [--http-log FILE] [--parallelism N] [--no-color] [--lock-timeout 30s]\n"
-    "              [--backend-config k=v]... [--allow-env NAME]... [--allow-read DIR]... COMMAND\n"
+    "              [--backend-config k=v]... [--allow-env NAME]... [--allow-read DIR]...\n"
+    "              [--reuse-state] COMMAND\n"
     "  validate                      load and check the spec; no API calls\n"
     "  plan  [--out FILE] [--json] [--detailed-exitcode] [--target ADDR]... [--refresh-only] [--destroy]\n"
     "  apply [PLANFILE] [--auto-approve] [--target ADDR]... [--replace ADDR]... [--ttl 72h] [--json]\n"
@@ -46,7 +47,7 @@ static const char usage[] =
     "  drift [--json]                exit 2 when something changed outside plinth\n"
     "  env list [--json] | env gc [--auto-approve]   environments in the backend; destroy expired ones\n"
     "  import ADDR ID\n"
-    "  output [NAME] [--json]\n"
+    "  output [NAME] [--json] [--raw]\n"
     "  state list | show ADDR | rm ADDR | mv FROM TO | pull | push FILE | unlock LOCK_ID\n"
     "  graph                         DOT on stdout\n"
     "  kubeconfig [ADDR]             kubeconfig for a cluster in state (ADDR: when several)\n"
@@ -110,6 +111,8 @@ static int parse(cli_t *c, int argc, char **argv) {
         else if (OPT("--refresh-only")) c->refresh_only = true;
         else if (OPT("--destroy")) c->destroy = true;
         else if (OPT("--force")) c->force = true;
+        else if (OPT("--raw")) c->raw = true;
+        else if (OPT("--reuse-state")) c->eo.reuse_state = true;
         else if (OPT("--out")) VAL(c->out);
         else if (OPT("--ttl")) VAL(c->ttl);
         else if (OPT("--target")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.targets, argv[++i]); }
@@ -424,22 +427,65 @@ static int cmd_import(cli_t *c) {
     return rc == 0 ? 0 : 1;
 }
 
+/* The value of a sensitive output, computed from the spec and the state
+ * (state keeps only "(sensitive value)"); NEW reference, or NULL with err. */
+static json_t *sensitive_output(engine_t *e, const char *name, perr_t *err) {
+    for (size_t i = 0; e->spec && i < e->spec->noutputs; i++) {
+        const spec_output_t *so = &e->spec->outputs[i];
+        if (strcmp(so->name, name) != 0) continue;
+        int unknown = 0;
+        json_t *v = ref_resolve(so->value, engine_state_lookup, e, &unknown, err);
+        if (v && (unknown || (json_is_string(v) && !strncmp(json_string_value(v), "sha256:", 7)))) {
+            perr_set(err, name, "the value is write-only: plinth keeps only its hash");
+            json_decref(v);
+            return NULL;
+        }
+        return v;
+    }
+    perr_set(err, name, "the output is no longer in the spec");
+    return NULL;
+}
+
+/* output [NAME] [--json] [--raw]: from state.  A sensitive output is
+ * hidden in the list but printed when named, as Terraform does; its value
+ * is computed again from the spec (which then needs its variables). */
 static int cmd_output(cli_t *c) {
+    c->eo.spec.lenient_vars = true;
     engine_t *e = open_engine(c, NULL, false);
     if (!e) return 1;
     json_t *o = e->state->outputs;
     int rc = 0;
     if (c->args.n) {
         json_t *v = json_object_get(o, c->args.v[0]);
+        json_t *val = json_incref(json_object_get(v, "value"));
+        if (v && json_is_true(json_object_get(v, "sensitive"))) {
+            json_decref(val);
+            engine_close(e);
+            c->eo.spec.lenient_vars = false;
+            e = open_engine(c, NULL, true);
+            if (!e) return 1;
+            perr_t err = {0};
+            val = sensitive_output(e, c->args.v[0], &err);
+            if (!val) ui_error(c->ui, &err);
+        }
         if (!v) {
             fprintf(stderr, "Error: no output named %s\n", c->args.v[0]);
             rc = 1;
-        } else if (c->json) ui_json(c->ui, json_object_get(v, "value"));
-        else {
-            json_t *val = json_object_get(v, "value");
-            if (json_is_string(val)) ui_out(c->ui, "%s\n", json_string_value(val));
-            else ui_json(c->ui, val);
+        } else if (!val) {
+            rc = 1;
+        } else if (c->raw && !json_is_string(val) && !json_is_number(val) && !json_is_boolean(val)) {
+            fprintf(stderr, "Error: %s: --raw prints strings, numbers and booleans; use --json\n", c->args.v[0]);
+            rc = 1;
+        } else if (c->json) {
+            ui_json(c->ui, val);
+        } else if (json_is_string(val)) {
+            ui_out(c->ui, c->raw ? "%s" : "%s\n", json_string_value(val));
+        } else {
+            char *t = json_dumps(val, JSON_ENCODE_ANY | (c->raw ? JSON_COMPACT : JSON_INDENT(2)));
+            ui_out(c->ui, c->raw ? "%s" : "%s\n", t ? t : "null");
+            free(t);
         }
+        json_decref(val);
     } else if (c->json) {
         ui_json(c->ui, o ? o : json_object());
     } else {
@@ -456,6 +502,7 @@ static int cmd_output(cli_t *c) {
 }
 
 static int cmd_state(cli_t *c) {
+    c->eo.spec.lenient_vars = true; /* state commands read only state */
     const char *sub = c->args.n ? c->args.v[0] : "";
     bool writes = !strcmp(sub, "rm") || !strcmp(sub, "mv") || !strcmp(sub, "push");
     engine_t *e = open_engine(c, writes ? "state" : NULL, false);
@@ -524,6 +571,7 @@ static int cmd_state(cli_t *c) {
 }
 
 static int cmd_graph(cli_t *c) {
+    c->eo.spec.lenient_vars = true; /* the edges do not depend on values */
     diag_t d = {0};
     spec_t *s = NULL;
     if (spec_load(c->eo.spec_path, &c->eo.spec, &s, &d) != 0) {

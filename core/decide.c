@@ -22,9 +22,45 @@ static int target_match(const strlist_t *targets, const char *addr) {
     return 0;
 }
 
+/* A target that matches no address: an error naming the closest ones. */
+static int check_targets(engine_t *e, plan_t *p) {
+    diag_t errs = {0};
+    for (size_t t = 0; t < e->o.targets.n; t++) {
+        const char *want = e->o.targets.v[t];
+        strlist_t one = {0};
+        strlist_add(&one, want);
+        bool hit = false;
+        for (size_t i = 0; i < p->n && !hit; i++) hit = target_match(&one, p->items[i].addr);
+        strlist_free(&one);
+        if (hit) continue;
+        /* the three nearest addresses by edit distance */
+        size_t best[3] = {0}, bd[3] = {(size_t)-1, (size_t)-1, (size_t)-1};
+        for (size_t i = 0; i < p->n; i++) {
+            size_t d = util_edit_distance(want, p->items[i].addr);
+            for (size_t k = 0; k < 3; k++) {
+                if (d >= bd[k]) continue;
+                for (size_t m = 2; m > k; m--) bd[m] = bd[m - 1], best[m] = best[m - 1];
+                bd[k] = d, best[k] = i;
+                break;
+            }
+        }
+        sbuf_t b = {0};
+        for (size_t k = 0; k < 3 && bd[k] != (size_t)-1; k++)
+            sbuf_addf(&b, "%s%s", k ? ", " : "", p->items[best[k]].addr);
+        if (b.len) diag_add(&errs, want, "--target matches no resource; the closest addresses are: %s", b.s);
+        else diag_add(&errs, want, "--target matches no resource: the spec and the state are empty");
+        sbuf_free(&b);
+    }
+    if (errs.n) ui_diags(e->ui, &errs);
+    int rc = errs.n ? -1 : 0;
+    diag_free(&errs);
+    return rc;
+}
+
 /* Marks everything outside the targets (and what they need) as excluded. */
 int plan_targets(engine_t *e, plan_t *p) {
     if (!e->o.targets.n) return 0;
+    if (check_targets(e, p) != 0) return -1;
     bool *in = xcalloc(p->n + 1, sizeof *in);
     for (size_t i = 0; i < p->n; i++) in[i] = target_match(&e->o.targets, p->items[i].addr);
     /* Fixpoint: dependencies of included items (or dependents, destroying). */

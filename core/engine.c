@@ -193,6 +193,26 @@ static void complete_gcs_backend(engine_t *e) {
     }
 }
 
+/* A state records the spec that last applied it (env.h: "spec").  Two spec
+ * files beside each other share .plinth/default.state.json; planning one
+ * against the other's state would destroy everything the other made, so
+ * that takes --env (a state of its own) or --reuse-state. */
+static int check_spec_owner(engine_t *e, perr_t *err) {
+    const char *was = json_string_value(json_object_get(e->state->env, "spec"));
+    if (!was || !e->spec || !e->state->nres || e->o.reuse_state) return 0;
+    char a[PATH_MAX], b[PATH_MAX];
+    snprintf(a, sizeof a, "%s", was);
+    snprintf(b, sizeof b, "%s", e->spec->path);
+    if (strcmp(basename(a), basename(b)) == 0) return 0;
+    const char *env = e->o.env_name ? e->o.env_name : "default";
+    perr_set(err, e->spec->path,
+             "the state of environment \"%s\" was written by %s, not by this spec; give this spec a state of "
+             "its own with --env NAME, or pass --reuse-state to plan it against %s's state (resources only "
+             "%s declares would be destroyed)",
+             env, was, was, was);
+    return -1;
+}
+
 engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *stop, bool need_spec) {
     engine_t *e = xcalloc(1, sizeof *e);
     e->o = *o;
@@ -228,6 +248,7 @@ engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *s
         e->locked = true;
     }
     if (state_load(e->backend, &e->state, &err) != 0) goto fail_err;
+    if (need_spec && check_spec_owner(e, &err) != 0) goto fail_err;
     free(spec_dir);
     return e;
 fail_err:

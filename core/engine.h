@@ -39,6 +39,7 @@ typedef struct engine_opts {
     strlist_t replace;        /* --replace */
     int lock_timeout_ms;      /* --lock-timeout: wait this long for the lock */
     strlist_t backend_config; /* --backend-config k=v: overrides the backend block */
+    bool reuse_state;         /* --reuse-state: plan with a state another spec wrote */
 } engine_opts_t;
 
 typedef struct prov_inst {

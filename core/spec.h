@@ -98,6 +98,9 @@ typedef struct spec_opts {
      * (SIGINT/SIGTERM), also inside string pattern matching. */
     long time_limit_ms;
     volatile sig_atomic_t *stop;
+    /* A variable with no value gets its type's zero value instead of an
+     * error: for commands that read only state (state, output, graph). */
+    bool lenient_vars;
 } spec_opts_t;
 
 /* Loads and evaluates the spec.  On Lua or declaration errors, returns -1

@@ -179,7 +179,7 @@ static int l_var(lua_State *L) {
         json_decref(sv);
         if (c) json_decref(val), val = c;
     }
-    if (!val && (int)ld->diags->n == nerr)
+    if (!val && (int)ld->diags->n == nerr && !(ld->opts && ld->opts->lenient_vars))
         spec_decl_error(ld, file, line,
                    "variable \"%s\" has no value: give it a default, --var %s=..., a --var-file "
                    "or %s",
