@@ -36,14 +36,15 @@ grep -q "No changes." last.out || fail "re-plan not clean: $(cat last.out)"
 expect_rc 0 $P output first_account
 grep -q "svc-acct-01@engine-test.iam.gserviceaccount.com" last.out || fail "output: $(cat last.out)"
 
-# One input changed: exactly one in-place update.
+# One input changed: exactly one in-place update (a variant of the spec
+# beside it: it plans against the same state only when asked to).
 sed 's/owner = "team" .. i/owner = (i == 3 and "other" or "team" .. i)/' fifty.lua > fifty2.lua
-expect_rc 2 $PLINTH --spec fifty2.lua --no-color plan --detailed-exitcode
+expect_rc 2 $PLINTH --spec fifty2.lua --no-color --reuse-state plan --detailed-exitcode
 grep -q "Plan: 0 to create, 1 to update, 0 to replace, 0 to destroy." last.out || fail "one change: $(cat last.out)"
 grep -q 'labels.owner = "team3" -> "other"' last.out || fail "change not shown: $(cat last.out)"
 # A replace: an immutable field.
 sed 's/test network " .. i/test network " .. i .. (i == 2 and "!" or "")/' fifty.lua > fifty3.lua
-expect_rc 2 $PLINTH --spec fifty3.lua --no-color plan --detailed-exitcode
+expect_rc 2 $PLINTH --spec fifty3.lua --no-color --reuse-state plan --detailed-exitcode
 grep -q "to replace" last.out || fail "replace: $(cat last.out)"
 grep -q "description cannot be changed in place" last.out || fail "replace reason: $(cat last.out)"
 
