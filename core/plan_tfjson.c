@@ -245,6 +245,21 @@ static json_t *prior_state(engine_t *e, json_t *outputs) {
                      "values", "outputs", outputs, "root_module", module_tree(root, mods));
 }
 
+/* Like plan_lookup, but a value the spec sets is known even before the
+ * resource exists (a bucket's name), as Terraform shows it. */
+static int known_lookup(void *ud, const char *addr, const char *path, json_t **out, perr_t *e) {
+    plan_t *p = ud;
+    plan_item_t *it = plan_find(p, addr);
+    if (it && (it->act == ACT_CREATE || it->act == ACT_REPLACE) && it->desired && *path) {
+        json_t *v = jpath_get(it->desired, path);
+        if (v && !ref_contains(v)) {
+            *out = v;
+            return 1;
+        }
+    }
+    return plan_lookup(ud, addr, path, out, e);
+}
+
 /* output_changes and planned_values.outputs / prior_state outputs. */
 static void outputs_of(engine_t *e, plan_t *p, json_t *changes, json_t *planned, json_t *prior) {
     const char *k;
@@ -259,7 +274,7 @@ static void outputs_of(engine_t *e, plan_t *p, json_t *changes, json_t *planned,
         const spec_output_t *so = &e->spec->outputs[i];
         int unknown = 0;
         perr_t err = {0};
-        json_t *val = p->destroy ? NULL : ref_resolve(so->value, plan_lookup, p, &unknown, &err);
+        json_t *val = p->destroy ? NULL : ref_resolve(so->value, known_lookup, p, &unknown, &err);
         json_t *old = json_object_get(json_object_get(e->state->outputs, so->name), "value");
         const char *act = !old ? "create" : (!unknown && val && json_equal(old, val)) ? "no-op" : "update";
         if (p->destroy) act = old ? "delete" : "no-op";
