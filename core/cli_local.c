@@ -1,24 +1,20 @@
 /* cli_local.c: `plinth local up|status|down`: the local cloud (a
- * plinth-emulator) that outlives the command, one per spec directory, and
- * the lookup --local uses to find it (see cli_local.h). */
+ * plinth-emulator) that outlives the command, one per spec directory (see
+ * cli_local.h; core/localcloud.c finds it for --local). */
 #include "core/cli_local.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/localcloud.h"
 #include "core/util.h"
 
 #define UP_TIMEOUT_MS 15000
@@ -37,77 +33,6 @@ static char *local_dir_of(const char *spec_path) {
     char *out = xasprintf("%s/.plinth/local", realpath(dir, abs) ? abs : dir);
     free(copy);
     return out;
-}
-
-static char *read_line(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char buf[512];
-    char *out = NULL;
-    if (fgets(buf, sizeof buf, f)) {
-        buf[strcspn(buf, "\r\n")] = '\0';
-        if (buf[0]) out = xstrdup(buf);
-    }
-    fclose(f);
-    return out;
-}
-
-/* A live process whose command line names plinth-emulator (a pid file
- * left by a crash may name another process by now). */
-static int is_emulator(pid_t pid) {
-    if (pid <= 0 || kill(pid, 0) != 0) return 0;
-    char path[64], buf[4096];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        int n = (int)fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n > 0 ? n : 0] = '\0';
-        const char *rp = strrchr(buf, ')');
-        if (rp && rp[1] == ' ' && rp[2] == 'Z') return 0; /* exited, not yet reaped */
-    }
-    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-    f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return strstr(buf, "plinth-emulator") != NULL;
-}
-
-/* The port of http://127.0.0.1:PORT answers a TCP connection. */
-static int url_answers(const char *url) {
-    const char *p = strrchr(url, ':');
-    int port = p ? atoi(p + 1) : 0;
-    if (strncmp(url, "http://127.0.0.1:", 17) != 0 || port <= 0 || port > 65535) return 0;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return 0;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-static pid_t running_pid(const char *dir, char **url) {
-    char *pf = xasprintf("%s/emulator.pid", dir), *uf = xasprintf("%s/emulator.url", dir);
-    char *ps = read_line(pf), *u = read_line(uf);
-    pid_t pid = ps ? (pid_t)atoi(ps) : 0;
-    free(pf);
-    free(uf);
-    free(ps);
-    if (!u || !is_emulator(pid) || !url_answers(u)) {
-        free(u);
-        return 0;
-    }
-    if (url) *url = u;
-    else free(u);
-    return pid;
-}
-
-char *local_cloud_url(const char *local_dir) {
-    char *url = NULL;
-    return running_pid(local_dir, &url) ? url : NULL;
 }
 
 static void remove_files(const char *dir) {
@@ -177,7 +102,7 @@ static pid_t spawn(const char *dir, char **url) {
     close(fd);
     fd = -1;
     for (int waited = 0; pid > 0; waited += 50) {
-        char *first = read_line(log);
+        char *first = localcloud_read_line(log);
         if (first && strncmp(first, "http://", 7) == 0) {
             *url = first;
             break;
@@ -202,7 +127,7 @@ out:
 
 static int local_up(const char *dir) {
     char *url = NULL;
-    pid_t pid = running_pid(dir, &url);
+    pid_t pid = localcloud_pid(dir, &url);
     if (pid) {
         printf("The local cloud was already up.\n");
     } else {
@@ -231,7 +156,7 @@ static int local_up(const char *dir) {
 }
 
 static int local_down(const char *dir) {
-    pid_t pid = running_pid(dir, NULL);
+    pid_t pid = localcloud_pid(dir, NULL);
     if (!pid) {
         remove_files(dir);
         printf("No local cloud is running for %s.\n", dir);
@@ -239,11 +164,11 @@ static int local_down(const char *dir) {
     }
     kill(pid, SIGTERM);
     int waited = 0;
-    while (is_emulator(pid) && waited < DOWN_TIMEOUT_MS) {
+    while (localcloud_is_emulator(pid) && waited < DOWN_TIMEOUT_MS) {
         sleep_ms(50);
         waited += 50;
     }
-    if (is_emulator(pid)) {
+    if (localcloud_is_emulator(pid)) {
         kill(pid, SIGKILL);
         sleep_ms(100);
     }
@@ -261,7 +186,7 @@ int cli_local(const char *spec_path, const char *sub) {
         rc = local_down(dir);
     } else if (sub && !strcmp(sub, "status")) {
         char *url = NULL;
-        pid_t pid = running_pid(dir, &url);
+        pid_t pid = localcloud_pid(dir, &url);
         if (pid) {
             print_status(dir, pid, url);
             rc = 0;

@@ -3,7 +3,8 @@
  * A persistent plinth-emulator per spec directory, its data under
  * <spec dir>/.plinth/local/emulator (the same data a temporary --local
  * emulator uses), its pid and URL in .plinth/local/emulator.pid and
- * emulator.url, its log in .plinth/local/emulator.log. */
+ * emulator.url, its log in .plinth/local/emulator.log (core/localcloud.h
+ * finds it). */
 #ifndef PLINTH_CLI_LOCAL_H
 #define PLINTH_CLI_LOCAL_H
 
@@ -11,10 +12,5 @@
  * "down".  Returns the exit code: 0 done (status: it is up), 1 error
  * (status: it is not up), with the reason on stderr. */
 int cli_local(const char *spec_path, const char *sub);
-
-/* The URL of the running local cloud whose files are in local_dir (the
- * .plinth/local directory), or NULL when none is running (stale files are
- * ignored).  The caller frees it. */
-char *local_cloud_url(const char *local_dir);
 
 #endif

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/cli_local.h"
+#include "core/localcloud.h"
 #include "core/jpath.h"
 #include "core/ref.h"
 #include "core/ui.h"
@@ -110,7 +110,7 @@ static int open_backend(engine_t *e, const char *spec_dir, perr_t *err) {
         e->local_dir = xstrdup(dir);
         /* The local cloud of `plinth local up` when it runs, else a
          * temporary emulator of this run. */
-        if (!getenv("PLINTH_GCP_ENDPOINT") && !(e->endpoint = local_cloud_url(dir)) &&
+        if (!getenv("PLINTH_GCP_ENDPOINT") && !(e->endpoint = localcloud_url(dir)) &&
             start_emulator(e, dir, err) != 0) {
             free(dir);
             return -1;

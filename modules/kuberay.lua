@@ -12,6 +12,8 @@
 -- fields: the operator validates them), the ServiceAccount, ClusterRole and
 -- ClusterRoleBinding kuberay-operator, the leader-election Role and its
 -- binding, and the kuberay-operator Deployment and Service (metrics, 8080).
+-- Switching an applied "install" to "addon" deletes the module's CRDs, and
+-- with them every Ray resource of the cluster: drain first.
 -- With operator = "none" neither: no RayCluster either (nothing would serve
 -- the kind), and the outputs that need one are nil.
 --

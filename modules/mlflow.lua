@@ -44,7 +44,8 @@
 --          Job's password fetch), psql_image ("postgres:16-alpine": the Job's grant),
 --          replicas (1), cpu ("500m"), memory ("1Gi")
 -- Outputs: connection_name, database, user (admin), iam_user, password_secret,
---          bucket, service_account (email), namespace, tracking_url, metrics_port (5000)
+--          bucket, service_account (email), namespace, tracking_url and
+--          metrics_port (5000) (both nil without a cluster)
 local util = require("util")
 
 -- The identity of the database-grant Job: a Google service account that
@@ -297,8 +298,9 @@ return function(args)
     depends_on = { sa },
   }
 
-  local tracking_url = string.format("http://mlflow.%s.svc.cluster.local:5000", i.namespace)
+  local tracking_url = nil
   if i.cluster ~= nil then
+    tracking_url = string.format("http://mlflow.%s.svc.cluster.local:5000", i.namespace)
     local init = grant_identity(i, db, secret)
     cluster_side(i, {
       sa = sa, db = db, bucket = bucket, iam_user = iam_user, init_sa = init,
@@ -311,6 +313,6 @@ return function(args)
     connection_name = db.connectionName, database = database.name, user = user.name,
     iam_user = db_user.name, password_secret = secret.name, bucket = bucket.name,
     service_account = sa.email, namespace = i.namespace, tracking_url = tracking_url,
-    metrics_port = 5000,
+    metrics_port = i.cluster and 5000 or nil,
   }
 end

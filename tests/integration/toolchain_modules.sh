@@ -36,6 +36,15 @@ grep -q "ray_dashboard_url = \"http://ray-head-svc.ray.svc.cluster.local:8265\""
 expect_rc 0 $P plan --detailed-exitcode
 grep -q "No changes." "$WORK/last.out" || fail "re-plan not clean: $(grep -E '^ *[#~+-]' "$WORK/last.out" | head -20)"
 
+# GKE's Ray operator add-on instead: one boolean on the cluster, and none
+# of the module's operator objects (planned only: the emulator does not run
+# the add-on).
+expect_rc 2 $P plan --detailed-exitcode --var ray_operator=addon
+grep -q "addonsConfig.rayOperatorConfig.enabled = null -> true" "$WORK/last.out" ||
+    fail "add-on plan: $(grep -E '^  #|^Plan' "$WORK/last.out")"
+grep -q "Plan: 0 to create, 1 to update, 0 to replace, 10 to destroy." "$WORK/last.out" ||
+    fail "add-on plan: $(grep -E '^  #|^Plan' "$WORK/last.out")"
+
 expect_rc 0 $P kubeconfig
 cp "$WORK/last.out" "$WORK/kubeconfig"
 export KUBECONFIG="$WORK/kubeconfig"
