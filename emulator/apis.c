@@ -19,7 +19,8 @@
     X(emu_api_k8s)                                                                                \
     X(emu_api_pubsub)                                                                             \
     X(emu_api_logging)                                                                            \
-    X(emu_api_dns)
+    X(emu_api_dns)                                                                                \
+    X(emu_api_cloudkms)
 
 #define EMU_API_DECL(x) extern const emu_api_t x;
 EMU_APIS(EMU_API_DECL)

@@ -36,6 +36,9 @@
     X(logging_metric)                                                                                                  \
     X(logging_project_sink)                                                                                            \
     X(dns_managed_zone)                                                                                                \
-    X(dns_record_set)
+    X(dns_record_set)                                                                                                  \
+    X(kms_key_ring)                                                                                                    \
+    X(kms_crypto_key)                                                                                                  \
+    X(kms_crypto_key_iam_member)
 
 #endif

@@ -38,7 +38,7 @@ TYPES=${MATRIX_TYPES:-$ALL_TYPES}
 # the replace must name, and an import ID in a short form the type accepts
 # (valid after steps 3 and 4 applied).
 describe() {
-    UPD="label=b" UPD_WHY="" IMM="immutable=b" IMPORT_ID=""
+    UPD="label=b" UPD_WHY="" IMM="immutable=b" IMPORT_ID="" KEPT=""
     case $1 in
     project_service)
         # Service Usage has nothing to update (service and project are
@@ -112,6 +112,19 @@ describe() {
         ADDR=gcp.dns_managed_zone.internal IMM_FIELD=dnsName IMPORT_ID=internal ;;
     dns_record_set)
         ADDR=gcp.dns_record_set.mlflow IMM_FIELD=name IMPORT_ID=internal/mlflow-b.platform.internal./A ;;
+    kms_key_ring)
+        # Key rings cannot be deleted: destroy forgets the ring (KEPT: it
+        # is still there to import, and its name is in the state again).
+        ADDR=gcp.kms_key_ring.ring UPD="" UPD_WHY="a key ring has no updatable field" IMM_FIELD=name
+        IMPORT_ID=europe-west1/ring-b KEPT=keyRings/ring-b ;;
+    kms_crypto_key)
+        # Crypto keys cannot be deleted: destroy destroys the versions.
+        ADDR=gcp.kms_crypto_key.key IMM_FIELD=name IMPORT_ID=europe-west1/ring/key-b KEPT=DESTROY_SCHEDULED ;;
+    kms_crypto_key_iam_member)
+        ADDR=gcp.kms_crypto_key_iam_member.user UPD=""
+        UPD_WHY="every field (crypto_key_id, role, member, condition) is immutable"
+        IMM="immutable=bob" IMM_FIELD=member
+        IMPORT_ID="projects/mx-kmsiam/locations/europe-west1/keyRings/ring/cryptoKeys/key roles/cloudkms.cryptoKeyEncrypterDecrypter user:bob@example.com" ;;
     *) return 1 ;;
     esac
 }
@@ -228,15 +241,24 @@ run_type() {
         fi
     fi
 
-    # 6: destroy; the resource is gone (importing it again fails)
+    # 6: destroy; the resource is gone (importing it again fails), or for
+    # a type the API never deletes (KEPT) it is forgotten: importing it
+    # again works and its state shows KEPT.
     plinth destroy --auto-approve
     if check 6-destroy "destroy exits 0 (got $rc)" rc_is 0; then
         plinth state list
         if check 6-list "state list empty after destroy" eval 'rc_is 0 && [ ! -s "$D/out" ]'; then
             plinth import "$ADDR" "$IMPORT_ID"
-            check 6-gone "import after destroy fails because the resource is gone (got $rc)" eval \
-                'rc_is 1 && { has "does not exist" || has "is not in the policy"; }' &&
-                res ok "6-destroy: gone"
+            if [ -n "$KEPT" ]; then
+                if check 6-kept "import after destroy works: the API keeps the resource (got $rc)" rc_is 0; then
+                    plinth state show "$ADDR"
+                    check 6-kept "state after re-import shows $KEPT" has "$KEPT" && res ok "6-destroy: forgotten ($KEPT)"
+                fi
+            else
+                check 6-gone "import after destroy fails because the resource is gone (got $rc)" eval \
+                    'rc_is 1 && { has "does not exist" || has "is not in the policy"; }' &&
+                    res ok "6-destroy: gone"
+            fi
         fi
     fi
 }
