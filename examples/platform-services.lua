@@ -1,6 +1,7 @@
 -- platform-services.lua: the Google Cloud services an ML platform needs
 -- beside its cluster: private DNS for internal names, a static address for
--- the ingress, log-based metrics and an alerts topic, a work queue.
+-- the ingress, log-based metrics and an alerts topic, a work queue, an
+-- encryption key for artifacts.
 -- Variables: project, region (like the other examples).
 local project = var("project", { default = "plinth-demo" })
 local region = var("region", { default = "europe-west1" })
@@ -23,6 +24,16 @@ local obs = module "observability" { source = "observability", name = "platform"
 gcp.pubsub_subscription "alert_workers" {
   name = "platform-alert-workers", topic = obs.topic, ackDeadlineSeconds = 60,
   labels = { platform = "ml" },
+}
+
+local ring = gcp.kms_key_ring "platform" { name = "platform", location = region }
+local key = gcp.kms_crypto_key "artifacts" {
+  key_ring = ring.name, name = "artifacts", purpose = "ENCRYPT_DECRYPT", rotationPeriod = "7776000s",
+  labels = { platform = "ml" },
+}
+gcp.kms_crypto_key_iam_member "artifacts_users" {
+  crypto_key_id = key.id, role = "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+  member = "group:ml-platform@example.com",
 }
 
 output("ingress_ip", ingress.address)

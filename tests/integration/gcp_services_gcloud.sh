@@ -1,7 +1,7 @@
 #!/bin/sh
 # gcp_services_gcloud.sh: examples/platform-services.lua (regional address,
 # private DNS zone and record sets, Pub/Sub topic and subscription,
-# log-based metrics and a log sink) applies against plinth-emulator,
+# log-based metrics and a log sink, KMS key ring, key and grant) applies against plinth-emulator,
 # re-plans to "No changes", and the real gcloud CLI lists and describes
 # what plinth created (gcloud compute, dns, pubsub, logging); one resource
 # is imported back after `state rm`; destroy leaves nothing; every request
@@ -30,6 +30,7 @@ export CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="$U/compute/compute/v1/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_DNS="$U/dns/dns/v1/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB="$U/pubsub/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING="$U/logging/"
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS="$U/cloudkms/"
 g() { expect_rc 0 timeout 120 gcloud "$@"; }
 has() { grep -q -- "$1" "$WORK/last.out" || fail "expected '$1' from gcloud $2: $(cat "$WORK/last.out" "$WORK/last.err")"; }
 
@@ -63,6 +64,15 @@ has "platform-errors" "logging sinks list"
 g logging sinks describe platform-errors --format='value(writerIdentity)'
 has "gcp-sa-logging" "logging sinks describe"
 
+g kms keyrings list --location=europe-west1 --format='value(name)'
+has "keyRings/platform" "kms keyrings list"
+g kms keys list --keyring=platform --location=europe-west1 --format='value(name,purpose)'
+has "cryptoKeys/artifacts" "kms keys list"
+g kms keys describe artifacts --keyring=platform --location=europe-west1 --format='value(primary.state,rotationPeriod)'
+has "ENABLED" "kms keys describe"
+g kms keys get-iam-policy artifacts --keyring=platform --location=europe-west1 --format=json
+has "group:ml-platform@example.com" "kms keys get-iam-policy"
+
 # import after state rm gives the same resource and an empty plan
 expect_rc 0 pl state rm gcp.pubsub_subscription.alert_workers
 expect_rc 0 pl import gcp.pubsub_subscription.alert_workers platform-alert-workers
@@ -73,5 +83,8 @@ g dns managed-zones list --format='value(name)'
 grep -q platform-internal "$WORK/last.out" && fail "zone left after destroy"
 g pubsub topics list --format='value(name)'
 grep -q platform-alerts "$WORK/last.out" && fail "topic left after destroy"
+# the key ring and the key stay (KMS never deletes them): the key's versions are destroyed
+g kms keys describe artifacts --keyring=platform --location=europe-west1 --format='value(primary.state)'
+has "DESTROY_SCHEDULED" "kms keys describe after destroy"
 reqcheck_log
 echo "gcp_services_gcloud: ok"
