@@ -51,7 +51,7 @@ else
 BIN := $(BUILD)/bin
 endif
 
-.PHONY: all deps test unit asan demo clean install fmt lint bench
+.PHONY: all deps test unit asan tsan tsan-run demo clean install fmt fmt-check lint bench
 all: $(BIN)/plinth $(BIN)/plinth-emulator $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c
@@ -109,6 +109,17 @@ unit: $(TEST_BIN)
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" CFLAGS="-O1 -g" unit
 
+# ThreadSanitizer: the unit tests and a parallel apply / plan / destroy of
+# the engine and Kubernetes fixtures (tests/tsan/parallel.sh), any report
+# fatal.  Part of `make test` (tests/run-all.sh).
+TSAN_OPTIONS_ALL := halt_on_error=1 exitcode=66 second_deadlock_stack=1
+tsan:
+	$(MAKE) BUILD=build-tsan SAN="-fsanitize=thread -fno-omit-frame-pointer" CFLAGS="-O1 -g" tsan-run
+
+tsan-run: $(BIN)/plinth $(BIN)/plinth-emulator $(TEST_BIN)
+	TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)" tests/run-unit.sh $(BUILD)/tests
+	TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)" PLINTH_BIN=$(CURDIR)/$(BIN) PLINTH_TOOLS=$(CURDIR)/build/tools sh tests/tsan/parallel.sh
+
 test: deps
 	$(MAKE) all
 	$(MAKE) $(TEST_BIN)
@@ -136,6 +147,6 @@ lint:
 	  --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. core providers emulator
 
 clean:
-	rm -rf build build-asan bin .plinth
+	rm -rf build build-asan build-tsan bin .plinth
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

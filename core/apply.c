@@ -18,7 +18,6 @@
 #include "core/jpath.h"
 #include "core/plan_int.h"
 #include "core/ref.h"
-#include "core/ui.h"
 #include "core/walk.h"
 
 typedef struct {
@@ -125,7 +124,7 @@ static void checkpoint(void *ud, const char *addr, const json_t *data) {
     }
     pthread_mutex_unlock(&e->state_mu);
     perr_t err = {0};
-    if (engine_save_state(e, &err) != 0) ui_error(e->ui, &err);
+    if (engine_save_state(e, &err) != 0) engine_error(e, &err);
 }
 
 static int save(ajob_t *j, perr_t *err) { return engine_save_state(j->e, err); }
@@ -151,14 +150,14 @@ static void depose(ajob_t *j, plan_item_t *it) {
     pthread_mutex_unlock(&e->state_mu);
     free(daddr);
     perr_t err = {0};
-    if (engine_save_state(e, &err) != 0) ui_error(e->ui, &err);
+    if (engine_save_state(e, &err) != 0) engine_error(e, &err);
 }
 
 static int do_delete(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
     /* create_before_destroy: the new resource already exists and state
      * describes it; only the old one goes, by its own ID. */
     bool deposed = it->act == ACT_REPLACE && it->cbd;
-    ui_step_start(j->e->ui, it->addr, deposed ? "Destroying the replaced resource" : "Destroying");
+    engine_step_start(j->e, it->addr, deposed ? "Destroying the replaced resource" : "Destroying");
     if (!deposed) {
         record(j, it, NULL, "delete");
         if (save(j, err) != 0) return -1;
@@ -171,7 +170,7 @@ static int do_delete(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
         state_remove(j->e->state, daddr);
         pthread_mutex_unlock(&j->e->state_mu);
         free(daddr);
-        ui_step_done(j->e->ui, it->addr, "Destruction of the replaced resource complete", true, it->old_id);
+        engine_step_done(j->e, it->addr, "Destruction of the replaced resource complete", true, it->old_id);
         return save(j, err);
     }
     pthread_mutex_lock(&j->e->state_mu);
@@ -181,7 +180,7 @@ static int do_delete(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
     json_decref(it->live);
     it->live = NULL;
     pthread_mutex_unlock(&j->mu);
-    ui_step_done(j->e->ui, it->addr, "Destruction complete", true, NULL);
+    engine_step_done(j->e, it->addr, "Destruction complete", true, NULL);
     return save(j, err);
 }
 
@@ -237,7 +236,7 @@ static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
     json_t *live = NULL;
     if (create && it->act == ACT_REPLACE && it->cbd && it->old_id) depose(j, it);
     if (create) {
-        ui_step_start(j->e->ui, it->addr, "Creating");
+        engine_step_start(j->e, it->addr, "Creating");
         if (it->type->id_of && !it->cbd) {
             char *id = it->type->id_of(c, desired);
             if (id) {
@@ -278,7 +277,7 @@ static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
             json_decref(desired);
             return save(j, err);
         }
-        ui_step_start(j->e->ui, it->addr, "Modifying");
+        engine_step_start(j->e, it->addr, "Modifying");
         json_t *sent = keep_foreign_entries(it->type, desired, it->live, applied);
         json_decref(applied);
         rc = it->type->update(c, it->id, sent, it->live, &changed, &live);
@@ -293,7 +292,7 @@ static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
     pthread_mutex_unlock(&j->mu);
     record(j, it, desired, NULL);
     json_decref(desired);
-    ui_step_done(j->e->ui, it->addr, create ? "Creation complete" : "Modifications complete", true,
+    engine_step_done(j->e, it->addr, create ? "Creation complete" : "Modifications complete", true,
                  it->id ? it->id : NULL);
     return save(j, err);
 fail:
@@ -339,8 +338,8 @@ static int astep(void *ud, size_t step) {
     if (rc != 0) {
         if (!err.msg[0]) perr_set(&err, "", "failed");
         snprintf(err.where, sizeof err.where, "%s", it->addr);
-        ui_step_done(j->e->ui, it->addr, "", false, NULL);
-        ui_error(j->e->ui, &err);
+        engine_step_done(j->e, it->addr, "", false, NULL);
+        engine_error(j->e, &err);
     }
     json_decref(resume);
     return rc;
@@ -350,8 +349,8 @@ static void report_skipped(ajob_t *j, walk_t *w) {
     for (size_t s = 0; s < j->nsteps; s++) {
         walk_status_t st = walk_status(w, s);
         const char *addr = j->p->items[j->step_item[s]].addr;
-        if (st == WALK_SKIPPED) ui_warn(j->e->ui, "%s: skipped because a dependency failed", addr);
-        else if (st == WALK_PENDING) ui_warn(j->e->ui, "%s: not started (interrupted)", addr);
+        if (st == WALK_SKIPPED) engine_warn(j->e, "%s: skipped because a dependency failed", addr);
+        else if (st == WALK_PENDING) engine_warn(j->e, "%s: not started (interrupted)", addr);
     }
 }
 
@@ -409,7 +408,7 @@ int apply_run(engine_t *e, plan_t *p) {
     walk_free(w);
     perr_t err = {0};
     if (engine_save_state(e, &err) != 0) {
-        ui_error(e->ui, &err);
+        engine_error(e, &err);
         rc = -1;
     }
     free(j.step_item);

@@ -143,7 +143,7 @@ static int parse(cli_t *c, int argc, char **argv) {
 
 static engine_t *open_engine(cli_t *c, const char *lock_op, bool need_spec) {
     c->eo.lock_op = lock_op;
-    return engine_open(&c->eo, c->ui, c->stop, need_spec);
+    return engine_open(&c->eo, &ui_engine_hooks, c->ui, c->stop, need_spec);
 }
 
 static int cmd_validate(cli_t *c) {
@@ -379,7 +379,7 @@ static void record_import_body(engine_t *e, const spec_res_t *r, const rtype_t *
     util_sha256_hex(canon, strlen(canon), s->applied_hash);
     free(canon);
     if (t->sensitive && t->sensitive[0])
-        ui_warn(e->ui, "%s: write-only values (%s, ...) cannot be read back; plinth assumes they match the spec",
+        engine_warn(e, "%s: write-only values (%s, ...) cannot be read back; plinth assumes they match the spec",
                 r->addr, t->sensitive[0]);
 }
 

@@ -65,7 +65,7 @@ static bool drifted(const plan_item_t *it) {
 static int cmd_drift(cli_ci_t *c) {
     if (c->json) uij_begin();
     c->eo->lock_op = "drift";
-    engine_t *e = engine_open(c->eo, c->ui, c->stop, true);
+    engine_t *e = engine_open(c->eo, &ui_engine_hooks, c->ui, c->stop, true);
     if (!e) return 1;
     plan_opts_t po = {false, false};
     plan_t *p = NULL;
@@ -123,7 +123,7 @@ static int gc_one(cli_ci_t *c, const env_info_t *v) {
     o.spec.env_name = v->name;
     o.lock_op = "destroy";
     if (v->spec && access(v->spec, R_OK) == 0) o.spec_path = v->spec;
-    engine_t *e = engine_open(&o, c->ui, c->stop, true);
+    engine_t *e = engine_open(&o, &ui_engine_hooks, c->ui, c->stop, true);
     if (!e) return -1;
     plan_opts_t po = {true, false};
     plan_t *p = NULL;
@@ -146,7 +146,7 @@ static int cmd_env(cli_ci_t *c) {
         return 1;
     }
     c->eo->lock_op = NULL;
-    engine_t *e = engine_open(c->eo, c->ui, c->stop, false);
+    engine_t *e = engine_open(c->eo, &ui_engine_hooks, c->ui, c->stop, false);
     if (!e) return 1;
     env_info_t *v = NULL;
     size_t n = 0;

@@ -8,7 +8,6 @@
 #include "core/jpath.h"
 #include "core/plan_int.h"
 #include "core/ref.h"
-#include "core/ui.h"
 
 static int target_match(const strlist_t *targets, const char *addr) {
     for (size_t i = 0; i < targets->n; i++)
@@ -266,7 +265,7 @@ int plan_decide(engine_t *e, plan_t *p) {
     size_t *order = NULL;
     perr_t err = {0};
     if (plan_order(p, &order, &err) != 0) {
-        ui_error(e->ui, &err);
+        engine_error(e, &err);
         return -1;
     }
     diag_t errs = {0};
@@ -289,7 +288,7 @@ int plan_decide(engine_t *e, plan_t *p) {
         }
     }
     free(order);
-    if (errs.n) ui_diags(e->ui, &errs);
+    if (errs.n) engine_diags(e, &errs);
     int rc = errs.n ? -1 : 0;
     diag_free(&errs);
     return rc;

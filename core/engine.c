@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,6 @@
 #include "core/localcloud.h"
 #include "core/jpath.h"
 #include "core/ref.h"
-#include "core/ui.h"
 #include "core/validate.h"
 
 static pthread_mutex_t prov_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -137,7 +137,7 @@ static int take_lock(engine_t *e, perr_t *err) {
         if (e->backend->lock(e->backend, e->o.lock_op, &e->lock, err) == 0) return 0;
         if (util_now_ms() >= deadline || (e->stop && *e->stop)) return -1;
         if (!told) {
-            ui_warn(e->ui, "%s; waiting up to %ds for it (--lock-timeout)", err->msg, e->o.lock_timeout_ms / 1000);
+            engine_warn(e, "%s; waiting up to %ds for it (--lock-timeout)", err->msg, e->o.lock_timeout_ms / 1000);
             told = true;
         }
         struct timespec ts = {0, 500 * 1000 * 1000};
@@ -213,10 +213,46 @@ static int check_spec_owner(engine_t *e, perr_t *err) {
     return -1;
 }
 
-engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *stop, bool need_spec) {
+/* ---- reporting through the hooks ---- */
+
+static const engine_hooks_t silent_hooks = {0};
+
+void engine_step_start(engine_t *e, const char *addr, const char *verb) {
+    if (e->hooks->step_start) e->hooks->step_start(e->hooks_ud, addr, verb);
+}
+
+void engine_step_msg(engine_t *e, const char *addr, const char *msg) {
+    if (e->hooks->step_msg) e->hooks->step_msg(e->hooks_ud, addr, msg);
+}
+
+void engine_step_done(engine_t *e, const char *addr, const char *verb, bool ok, const char *detail) {
+    if (e->hooks->step_done) e->hooks->step_done(e->hooks_ud, addr, verb, ok, detail);
+}
+
+void engine_error(engine_t *e, const perr_t *err) {
+    if (e->hooks->error) e->hooks->error(e->hooks_ud, err);
+}
+
+void engine_diags(engine_t *e, const diag_t *d) {
+    if (e->hooks->diags) e->hooks->diags(e->hooks_ud, d);
+}
+
+void engine_warn(engine_t *e, const char *fmt, ...) {
+    if (!e->hooks->warn) return;
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    e->hooks->warn(e->hooks_ud, msg);
+}
+
+engine_t *engine_open(const engine_opts_t *o, const engine_hooks_t *hooks, void *ud,
+                      volatile sig_atomic_t *stop, bool need_spec) {
     engine_t *e = xcalloc(1, sizeof *e);
     e->o = *o;
-    e->ui = ui;
+    e->hooks = hooks ? hooks : &silent_hooks;
+    e->hooks_ud = ud;
     e->stop = stop;
     pthread_mutex_init(&e->state_mu, NULL);
     const char *ep = getenv("PLINTH_GCP_ENDPOINT");
@@ -226,7 +262,7 @@ engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *s
     char *spec_dir = NULL;
     if (access(o->spec_path, R_OK) == 0) {
         if (spec_load(o->spec_path, &o->spec, &e->spec, &d) != 0 || validate_spec(e->spec, &d) > 0) {
-            ui_diags(ui, &d);
+            engine_diags(e, &d);
             diag_free(&d);
             goto fail;
         }
@@ -235,7 +271,7 @@ engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *s
         complete_gcs_backend(e);
     } else if (need_spec) {
         perr_set(&err, o->spec_path, "cannot read the spec: %s (use --spec FILE)", strerror(errno));
-        ui_error(ui, &err);
+        engine_error(e, &err);
         goto fail;
     } else {
         char tmp[PATH_MAX];
@@ -252,7 +288,7 @@ engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *s
     free(spec_dir);
     return e;
 fail_err:
-    ui_error(ui, &err);
+    engine_error(e, &err);
 fail:
     free(spec_dir);
     engine_close(e);
@@ -265,7 +301,7 @@ void engine_close(engine_t *e) {
         if (e->prov[i].inst) e->prov[i].def->close(e->prov[i].inst);
     if (e->locked) {
         perr_t err = {0};
-        if (e->backend->unlock(e->backend, e->lock.id, &err) != 0) ui_error(e->ui, &err);
+        if (e->backend->unlock(e->backend, e->lock.id, &err) != 0) engine_error(e, &err);
     }
     if (e->backend) e->backend->free(e->backend);
     if (e->emu_pid > 0) {

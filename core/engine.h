@@ -19,12 +19,29 @@
 #include <stdbool.h>
 
 #include "core/diff.h"
+#include "core/plan.h"
 #include "core/rtype.h"
 #include "core/spec.h"
 #include "core/state.h"
 #include "core/util.h"
 
-typedef struct ui ui_t;
+/* How the engine reports progress: it never prints, it calls these (as
+ * Terraform's engine calls its Hook).  core/ui_hooks.c implements them on
+ * the terminal; every member may be NULL.  Called from worker threads
+ * concurrently: implementations must be thread-safe.  ud is the pointer
+ * given to engine_open. */
+typedef struct engine_hooks {
+    /* A resource step starts: verb "Creating", "Modifying", "Destroying",
+     * "Refreshing", "Replacing", "Destroying the replaced resource". */
+    void (*step_start)(void *ud, const char *addr, const char *verb);
+    /* A progress line from the provider ("operation op-1: RUNNING"). */
+    void (*step_msg)(void *ud, const char *addr, const char *msg);
+    /* The step ended (ok false: it failed; the error follows). */
+    void (*step_done)(void *ud, const char *addr, const char *verb, bool ok, const char *detail);
+    void (*error)(void *ud, const perr_t *e);
+    void (*diags)(void *ud, const diag_t *d);
+    void (*warn)(void *ud, const char *msg);
+} engine_hooks_t;
 
 typedef struct engine_opts {
     const char *spec_path;
@@ -62,12 +79,22 @@ typedef struct engine {
     pthread_mutex_t state_mu;
     state_saver_t *saver; /* during apply: group commit of state saves, or NULL */
     volatile sig_atomic_t *stop;
-    ui_t *ui;
+    const engine_hooks_t *hooks; /* never NULL (engine_open substitutes a silent set) */
+    void *hooks_ud;
 } engine_t;
 
-/* Opens everything the command needs. Reports problems to ui and returns
- * NULL (the caller exits 1). */
-engine_t *engine_open(const engine_opts_t *o, ui_t *ui, volatile sig_atomic_t *stop, bool need_spec);
+/* Opens everything the command needs. Reports problems through hooks (ud
+ * passed back; hooks may be NULL: silent) and returns NULL (the caller
+ * exits 1). */
+engine_t *engine_open(const engine_opts_t *o, const engine_hooks_t *hooks, void *ud,
+                      volatile sig_atomic_t *stop, bool need_spec);
+/* Reports through the engine's hooks (thread-safe as the hooks are). */
+void engine_step_start(engine_t *e, const char *addr, const char *verb);
+void engine_step_msg(engine_t *e, const char *addr, const char *msg);
+void engine_step_done(engine_t *e, const char *addr, const char *verb, bool ok, const char *detail);
+void engine_error(engine_t *e, const perr_t *err);
+void engine_diags(engine_t *e, const diag_t *d);
+void engine_warn(engine_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void engine_close(engine_t *e);
 /* Provider instance for a type, opening it on first use (thread-safe). */
 void *engine_provider(engine_t *e, const rtype_t *t, perr_t *err);
@@ -75,50 +102,7 @@ void *engine_provider(engine_t *e, const rtype_t *t, perr_t *err);
  * runs (e->saver set) a group commit of what changed (state_commit). */
 int engine_save_state(engine_t *e, perr_t *err);
 
-typedef enum { ACT_NOOP, ACT_CREATE, ACT_UPDATE, ACT_REPLACE, ACT_DELETE } plan_act_t;
-
-typedef struct plan_item {
-    char *addr;
-    const rtype_t *type;
-    const spec_res_t *spec;  /* NULL: in state only (to destroy) */
-    char *id;                /* current ID (state or found), or planned ID */
-    char *old_id;            /* a replace: the ID of what is being replaced */
-    json_t *old_live;        /* a replace: its live body */
-    json_t *live;            /* normalized live body, or NULL */
-    json_t *desired;         /* resolved as far as known, defaults applied */
-    plan_act_t act;
-    diff_t diff;
-    strlist_t drift;         /* paths changed outside plinth since last apply */
-    strlist_t deps;          /* addresses it depends on (spec) */
-    strlist_t old_deps;      /* addresses it depended on (state) */
-    char *reason;            /* replace/delete reason, or NULL */
-    bool tainted;            /* --replace */
-    bool cbd;
-    bool was_pending;        /* an interrupted operation was found in state */
-    bool excluded;           /* outside --target: neither refreshed nor changed */
-    bool gone;               /* in state, but deleted outside plinth: drop from state */
-} plan_item_t;
-
-typedef struct plan {
-    plan_item_t *items;
-    size_t n;
-    int ncreate, nupdate, nreplace, ndelete;
-    int done_create, done_update, done_replace, done_delete; /* what apply_run finished */
-    bool destroy;       /* a destroy plan */
-    bool refresh_only;
-    char lineage[37];
-    int64_t serial;
-} plan_t;
-
-typedef struct plan_opts {
-    bool destroy, refresh_only;
-} plan_opts_t;
-
 int plan_build(engine_t *e, const plan_opts_t *po, plan_t **out);
-void plan_free(plan_t *p);
-plan_item_t *plan_find(plan_t *p, const char *addr);
-json_t *plan_to_json(const plan_t *p); /* NEW reference; secrets redacted */
-int plan_has_changes(const plan_t *p);
 
 /* Executes p; returns 0 when every step succeeded. */
 int apply_run(engine_t *e, plan_t *p);

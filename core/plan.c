@@ -11,7 +11,6 @@
 #include "core/jpath.h"
 #include "core/plan_int.h"
 #include "core/ref.h"
-#include "core/ui.h"
 #include "core/walk.h"
 
 plan_item_t *plan_find(plan_t *p, const char *addr) {

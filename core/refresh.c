@@ -12,12 +12,11 @@
 #include "core/jpath.h"
 #include "core/plan_int.h"
 #include "core/ref.h"
-#include "core/ui.h"
 #include "core/walk.h"
 
 static void ctx_progress(void *ud, const char *addr, const char *msg) {
     engine_t *e = ud;
-    ui_step_msg(e->ui, addr, msg);
+    engine_step_msg(e, addr, msg);
 }
 
 void plan_ctx(engine_t *e, plan_item_t *it, rctx_t *c, perr_t *err) {
@@ -252,7 +251,7 @@ int plan_refresh(engine_t *e, plan_t *p) {
                  it->id, it->addr, it->id);
     }
 done:
-    if (j.errs.n) ui_diags(e->ui, &j.errs);
+    if (j.errs.n) engine_diags(e, &j.errs);
     int rc = j.errs.n ? -1 : 0;
     diag_free(&j.errs);
     free(j.idx);

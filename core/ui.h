@@ -13,6 +13,8 @@
 #include "core/engine.h"
 #include "core/util.h"
 
+typedef struct ui ui_t;
+
 ui_t *ui_new(bool color, bool quiet);
 void ui_free(ui_t *u);
 bool ui_color(const ui_t *u);
@@ -32,6 +34,10 @@ void ui_plan_summary(ui_t *u, const plan_t *p);
 void ui_step_start(ui_t *u, const char *addr, const char *verb);
 void ui_step_msg(ui_t *u, const char *addr, const char *msg);
 void ui_step_done(ui_t *u, const char *addr, const char *verb, bool ok, const char *detail);
+
+/* The engine's hooks (engine.h) on the terminal: engine_open(o,
+ * &ui_engine_hooks, ui, ...).  ui_hooks.c. */
+extern const engine_hooks_t ui_engine_hooks;
 
 /* Asks "question" on the terminal; true only for "yes". */
 bool ui_confirm(ui_t *u, const char *question);

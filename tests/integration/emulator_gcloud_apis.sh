@@ -3,10 +3,10 @@
 # Cloud SQL, IAM (+ the OAuth2 token endpoint through a created key),
 # Resource Manager, Artifact Registry and Secret Manager APIs: create,
 # describe, list and delete each, as a user would; then reqcheck --responses
-# checks the emulator's answers against the API definitions.  Skips (exit 0)
+# checks the emulator's answers against the API definitions.  Skips (exit 77)
 # when gcloud is not installed.
 . "$(dirname "$0")/lib/emu.sh"
-command -v gcloud > /dev/null 2>&1 || { echo "SKIP: gcloud not installed"; exit 0; }
+want_cmd gcloud
 emu_start --op-scale 0.05 --log "$WORK/emu-http.log"
 
 U="$EMU_URL"
@@ -129,11 +129,8 @@ grep -q "s1" "$WORK/last.out" && fail "secret still listed"
 
 # Every request gcloud made is valid for the real API, and every successful
 # response the emulator gave uses only real fields, types and enum values.
-if [ -x "$TOOLS/reqcheck" ]; then
-    "$TOOLS/reqcheck" --responses "$WORK/emu-http.log" > "$WORK/reqcheck.out" 2>&1 ||
-        fail "emulator responses not valid for the real API: $(tail -20 "$WORK/reqcheck.out")"
-else
-    echo "note: $TOOLS/reqcheck not built; response check skipped"
-fi
+need_built "$TOOLS/reqcheck"
+"$TOOLS/reqcheck" --responses "$WORK/emu-http.log" > "$WORK/reqcheck.out" 2>&1 ||
+    fail "emulator responses not valid for the real API: $(tail -20 "$WORK/reqcheck.out")"
 
 echo "PASS: emulator_gcloud_apis"

@@ -1,14 +1,12 @@
 #!/bin/sh
 # emulator_gcloud_core.sh: the real gcloud CLI against plinth-emulator:
 # compute networks/subnets, storage buckets/objects and service enabling,
-# checking what gcloud prints.  Skips (exit 0) when gcloud is not installed.
+# checking what gcloud prints.  Skips (exit 77) when gcloud is not installed.
 set -u
 BIN=${PLINTH_BIN:-bin}
 EMU=$BIN/plinth-emulator
-if ! command -v gcloud >/dev/null 2>&1; then
-    echo "SKIP: gcloud not installed"
-    exit 0
-fi
+. "$(dirname "$0")/lib/skip.sh"
+want_cmd gcloud
 [ -x "$EMU" ] || { echo "FAIL: $EMU not built"; exit 1; }
 
 TMP=$(mktemp -d /tmp/plinth-gcloud-core.XXXXXX)
@@ -123,7 +121,7 @@ if [ -x "$TOOLS/reqcheck" ]; then
         echo "FAIL reqcheck:"; tail -n 20 "$TMP/reqcheck.out" | sed 's/^/    /'; fails=$((fails + 1))
     fi
 else
-    echo "note: reqcheck not built; request/response check skipped"
+    echo "FAIL reqcheck not built (make all builds it)"; fails=$((fails + 1))
 fi
 
 kill -0 "$PID" 2>/dev/null || { echo "FAIL emulator died"; fails=$((fails + 1)); }

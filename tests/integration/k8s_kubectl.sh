@@ -5,7 +5,7 @@
 # re-plan is clean; a field another manager changes that the spec does not
 # set is left alone; one the spec sets shows as drift and apply restores it.
 . "$(dirname "$0")/lib/emu.sh"
-command -v kubectl > /dev/null || { echo "k8s_kubectl: SKIP (no kubectl)"; exit 0; }
+need_cmd kubectl
 emu_start --op-scale 0.01
 cp tests/fixtures/k8s/platform.lua "$WORK/"
 cd "$WORK" || exit 1

@@ -8,7 +8,7 @@
 # with file:line:col and nothing is applied.
 . "$(dirname "$0")/lib/emu.sh"
 TD=${PLINTH_K8S_TESTDATA:-/work/shared/testdata/k8s}
-[ -f "$TD/argo-workflows/quick-start-minimal.yaml" ] || { echo "k8s_manifests: SKIP (no testdata at $TD)"; exit 0; }
+[ -f "$TD/argo-workflows/quick-start-minimal.yaml" ] || skip "no testdata at $TD"
 FIX=$(pwd)/tests/fixtures/k8s
 emu_start --op-scale 0.01
 cd "$WORK" || exit 1

@@ -12,8 +12,8 @@
 #     not diffed); destroy goes through the tunnel and removes everything.
 . "$(dirname "$0")/lib/emu.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-[ -x /usr/sbin/sshd ] || { echo "k8s_tunnel: SKIP (/usr/sbin/sshd not installed)"; exit 0; }
-command -v python3 > /dev/null || { echo "k8s_tunnel: SKIP (no python3)"; exit 0; }
+need_cmd /usr/sbin/sshd
+need_cmd python3
 [ -x "$PLINTH" ] || fail "$PLINTH not built"
 
 SSHD_DIR="$WORK/sshd"

@@ -23,10 +23,7 @@
 . "$(dirname "$0")/lib/emu.sh"
 FIX=$(cd "$(dirname "$0")/../fixtures/equiv" && pwd)
 CHECK="$TOOLS/equivcheck"
-if [ ! -x "$CHECK" ]; then
-    echo "plan_equivalence: skipped ($CHECK not built)"
-    exit 77
-fi
+need_built "$CHECK"
 emu_start --op-scale 0.01
 export EMU_URL PLINTH
 

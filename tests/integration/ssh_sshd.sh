@@ -6,7 +6,7 @@
 # exit status and output tail, destroy runs the destroy_script.
 . "$(dirname "$0")/lib/emu.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-[ -x /usr/sbin/sshd ] || { echo "SKIP: /usr/sbin/sshd not installed"; exit 0; }
+need_cmd /usr/sbin/sshd
 [ -x "$PLINTH" ] || fail "$PLINTH not built"
 
 SSHD_DIR="$WORK/sshd"

@@ -10,7 +10,7 @@
 # plan starts a temporary emulator on the same data and finds no changes;
 # a stale pid file is not taken for a running cloud.
 . "$(dirname "$0")/lib/emu.sh"
-command -v kubectl > /dev/null || { echo "toolchain_local: SKIP (no kubectl)"; exit 77; }
+need_cmd kubectl
 mkdir -p "$WORK/p" && cp platform.lua "$WORK/p/" && cp -r modules "$WORK/p/"
 cd "$WORK/p" || exit 1
 export HOME="$WORK"

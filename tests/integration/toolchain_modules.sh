@@ -17,9 +17,9 @@
 # plans one update; destroy leaves nothing; every request is valid.
 . "$(dirname "$0")/lib/emu.sh"
 TD=${PLINTH_K8S_TESTDATA:-/work/shared/testdata/k8s}
-[ -f "$TD/argo-workflows/quick-start-minimal.yaml" ] || { echo "toolchain_modules: SKIP (no testdata at $TD)"; exit 77; }
-command -v kubectl > /dev/null || { echo "toolchain_modules: SKIP (no kubectl)"; exit 77; }
-python3 -c 'import yaml' 2> /dev/null || { echo "toolchain_modules: SKIP (no PyYAML)"; exit 77; }
+[ -f "$TD/argo-workflows/quick-start-minimal.yaml" ] || skip "no testdata at $TD"
+need_cmd kubectl
+python3 -c 'import yaml' 2> /dev/null || skip "needs python3-yaml, which make deps installs"
 FIX=$(pwd)/tests/fixtures/modules
 CHECK="python3 $FIX/crd_schema_check.py"
 mkdir -p "$WORK/p" && cp platform.lua "$WORK/p/" && cp -r modules "$WORK/p/"

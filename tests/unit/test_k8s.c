@@ -47,6 +47,7 @@ static int have_testdata(void) {
     struct stat st;
     char *p = xasprintf("%s/SOURCES.md", testdata());
     int ok = stat(p, &st) == 0;
+    if (!ok) fprintf(stderr, "test_k8s: SKIP (no testdata: %s)\n", p);
     free(p);
     return ok;
 }

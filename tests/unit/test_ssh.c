@@ -44,7 +44,7 @@ static int group_setup(void **state) {
     snprintf(g.user, sizeof g.user, "%s", pw ? pw->pw_name : "root");
     const char *helper = tsshd_helper();
     if (access("/usr/sbin/sshd", X_OK) != 0 || !helper) {
-        fprintf(stderr, "test_ssh: /usr/sbin/sshd or lib/sshd.sh missing: skipping ssh tests\n");
+        fprintf(stderr, "test_ssh: SKIP (needs /usr/sbin/sshd, which make deps installs; and tests/integration/lib/sshd.sh)\n");
         return 0;
     }
     snprintf(g.dir, sizeof g.dir, "/tmp/plinth-test-ssh-XXXXXX");
@@ -336,7 +336,10 @@ static void test_passphrase_key_auth_and_passphrase_not_in_errors(void **state) 
 static void test_agent_auth(void **state) {
     (void)state;
     NEED_SSHD();
-    if (access("/usr/bin/ssh-agent", X_OK) != 0) skip();
+    if (access("/usr/bin/ssh-agent", X_OK) != 0) {
+        fprintf(stderr, "test_ssh: SKIP (needs /usr/bin/ssh-agent, which make deps installs)\n");
+        skip();
+    }
     char *sock = path_in("agent.sock");
     pid_t agent = fork();
     if (agent == 0) {

@@ -653,15 +653,23 @@ static void test_old_heartbeat_is_mentioned_in_lock_error(void **st) {
     assert_null(strstr(e.msg, "stale"));
 }
 
-static void test_lock_parse_survives_truncated_input(void **st) {
+/* Every truncation of a lock (a crash mid-write) is refused with a
+ * message; the whole text parses. */
+static void test_lock_parse_refuses_truncated_input(void **st) {
     state_lock_info_t li, back;
     state_lock_init(&li, "apply");
     char *j = state_lock_json(&li);
     size_t n = strlen(j);
+    while (n && (j[n - 1] == '\n' || j[n - 1] == ' ')) n--; /* trailing space is not content */
     for (size_t k = 0; k < n; k++) {
         perr_t e = {0};
-        if (state_lock_parse(j, k, "w", &back, &e) != 0) assert_true(e.msg[0] != '\0');
+        if (state_lock_parse(j, k, "w", &back, &e) != -1)
+            fail_msg("a lock truncated to %zu of %zu bytes was accepted", k, n);
+        assert_true(e.msg[0] != '\0');
     }
+    perr_t e = {0};
+    if (state_lock_parse(j, n, "w", &back, &e) != 0) fail_msg("whole lock refused: %s", e.msg);
+    assert_string_equal(back.id, li.id);
     free(j);
 }
 
@@ -1150,7 +1158,7 @@ int main(void) {
         cmocka_unit_test(test_lock_json_round_trips),
         cmocka_unit_test(test_concurrent_lockers_exactly_one_wins),
         cmocka_unit_test(test_old_heartbeat_is_mentioned_in_lock_error),
-        cmocka_unit_test(test_lock_parse_survives_truncated_input),
+        cmocka_unit_test(test_lock_parse_refuses_truncated_input),
         cmocka_unit_test(test_failed_save_keeps_serial_and_reports_why),
         cmocka_unit_test(test_writes_while_locked_keep_the_lock_valid),
         cmocka_unit_test(test_ten_thousand_resources_dump_and_parse_quickly),

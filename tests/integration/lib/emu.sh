@@ -5,6 +5,8 @@
 #   fail MSG              prints MSG and exits 1
 #   expect_rc N CMD...    runs CMD (output in $WORK/last.out, last.err), fails unless it exits N
 #   WORK                  a fresh temporary directory removed at exit
+#   skip, need_cmd, want_cmd, need_built   see lib/skip.sh
+. "${PLINTH_TEST_LIB:-$(dirname "$0")/lib}/skip.sh"
 BIN=${PLINTH_BIN:-$(pwd)/bin}
 PLINTH="$BIN/plinth"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/plinth-test.XXXXXX")
