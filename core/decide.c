@@ -50,7 +50,7 @@ static int check_targets(engine_t *e, plan_t *p) {
         else diag_add(&errs, want, "--target matches no resource: the spec and the state are empty");
         sbuf_free(&b);
     }
-    if (errs.n) ui_diags(e->ui, &errs);
+    if (errs.n) engine_diags(e, &errs);
     int rc = errs.n ? -1 : 0;
     diag_free(&errs);
     return rc;
