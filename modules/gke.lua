@@ -7,7 +7,8 @@
 -- Inputs:  project, name, region, network, subnetwork (required);
 --          pods_range ("pods"), services_range ("services"),
 --          master_cidr ("172.16.0.0/28"), authorized_networks ({}: list of CIDRs),
---          release_channel ("REGULAR"), system_machine_type ("e2-standard-4"),
+--          release_channel ("REGULAR"), version (none: the channel's default;
+--          else initialClusterVersion, e.g. "1.31"), system_machine_type ("e2-standard-4"),
 --          system_min_nodes (1), system_max_nodes (3),
 --          gpu (false), gpu_type ("nvidia-l4"), gpu_count (1),
 --          gpu_machine_type ("g2-standard-8"), gpu_max_nodes (2), gpu_spot (true),
@@ -32,6 +33,7 @@ return function(args)
     master_cidr = { type = "string", default = "172.16.0.0/28" },
     authorized_networks = { type = "table", default = {} },
     release_channel = { type = "string", default = "REGULAR" },
+    version = { type = "string" },
     system_machine_type = { type = "string", default = "e2-standard-4" },
     system_min_nodes = { type = "number", default = 1 },
     system_max_nodes = { type = "number", default = 3 },
@@ -77,7 +79,7 @@ return function(args)
   local cluster = gcp.container_cluster "cluster" {
     name = i.name, location = i.region,
     network = i.network, subnetwork = i.subnetwork,
-    releaseChannel = { channel = i.release_channel },
+    releaseChannel = { channel = i.release_channel }, initialClusterVersion = i.version,
     workloadIdentityConfig = { workloadPool = i.project .. ".svc.id.goog" },
     privateClusterConfig = { enablePrivateNodes = true, masterIpv4CidrBlock = i.master_cidr },
     masterAuthorizedNetworksConfig = { enabled = true, cidrBlocks = cidrs },

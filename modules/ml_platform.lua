@@ -14,8 +14,11 @@
 --          authorized_networks ({"10.0.0.0/8"}),
 --          argo_version (the argo_workflows module's default),
 --          argo_events (false: the argo_events module, its EventBus),
---          ray_operator ("addon": GKE's managed Ray operator | "install":
---          the kuberay module installs KubeRay | "none"),
+--          gke_version (none: the release channel's default),
+--          ray_operator ("addon": GKE's managed Ray operator, the default
+--          where gke_version allows it (>= 1.30.0-gke.1747000) | "install":
+--          the kuberay module installs KubeRay, the default on older
+--          versions | "none"),
 --          kuberay_version (the kuberay module's default),
 --          ray_gpu_workers (the RayCluster's GPU workers at most; default
 --          the environment's GPU pool size when gpu, else 0),
@@ -26,6 +29,9 @@
 --          argo_namespace, ray_namespace, ray_operator, ray_dashboard_url
 --          (nil without a RayCluster), argo_events_namespace (nil unless enabled)
 local util = require("util")
+
+-- GKE's Ray operator add-on exists from this version on.
+local ray_addon_min = "1.30.0-gke.1747000"
 
 local sizes = {
   dev = { tier = "db-custom-1-3840", availability = "ZONAL", protect = false,
@@ -64,12 +70,19 @@ return function(args)
     authorized_networks = { type = "table", default = { "10.0.0.0/8" } },
     argo_version = { type = "string" },
     argo_events = { type = "boolean", default = false },
-    ray_operator = { type = "string", default = "addon", one_of = { "addon", "install", "none" } },
+    gke_version = { type = "string" },
+    ray_operator = { type = "string", one_of = { "addon", "install", "none" } },
     kuberay_version = { type = "string" },
     monitoring = { type = "boolean", default = true },
     ray_gpu_workers = { type = "number", min = 0 },
   })
   local size = sizes[i.env]
+  local addon_ok = i.gke_version == nil or util.version_at_least(i.gke_version, ray_addon_min)
+  local ray_operator = i.ray_operator or (addon_ok and "addon" or "install")
+  if ray_operator == "addon" and not addon_ok then
+    error(string.format("module ml_platform: ray_operator \"addon\" needs GKE %s or later, gke_version is %s",
+                        ray_addon_min, i.gke_version), 3)
+  end
   local name = i.name or ("ml-" .. i.env)
 
   local net = module "network" { source = "network", name = name, region = i.region }
@@ -79,7 +92,7 @@ return function(args)
     authorized_networks = i.authorized_networks,
     system_machine_type = size.machine, system_max_nodes = size.system_max,
     gpu = i.gpu, gpu_max_nodes = i.gpu_max_nodes or size.gpu_max,
-    ray_operator = i.ray_operator == "addon", managed_prometheus = i.monitoring,
+    ray_operator = ray_operator == "addon", managed_prometheus = i.monitoring, version = i.gke_version,
   }
   local registry = module "registry" { source = "artifact_registry", name = name, location = i.region }
   local mlflow = module "mlflow" {
@@ -94,7 +107,7 @@ return function(args)
   local events = i.argo_events and module "argo_events" { source = "argo_events", cluster = gke.cluster } or nil
   local ray = module "kuberay" {
     source = "kuberay", cluster = gke.cluster,
-    operator = i.ray_operator, version = i.kuberay_version,
+    operator = ray_operator, version = i.kuberay_version,
     gpu_workers_max = i.ray_gpu_workers or (i.gpu and size.gpu_max or 0),
     gpu_node_selector = gke.gpu_node_selector, gpu_tolerations = gke.gpu_tolerations,
   }

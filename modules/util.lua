@@ -11,6 +11,9 @@
 --   util.yaml_docs(text) -> list of { text, kind, name } per YAML document.
 --   util.drop_objects(text, { "Kind/name", ... }) -> the YAML text without
 --   the documents of those objects.
+--   util.version_at_least(v, min) -> whether a GKE version ("1.31",
+--   "1.30.5-gke.1014001", "latest") is at least min ("1.30.0-gke.1747000"),
+--   comparing the components v gives ("1.30" stands for its newest patch).
 local util = {}
 
 function util.inputs(module, given, spec)
@@ -95,6 +98,20 @@ function util.drop_objects(text, drop)
     if not skip[(d.kind or "") .. "/" .. (d.name or "")] then keep[#keep + 1] = d.text end
   end
   return table.concat(keep, "\n---\n") .. "\n"
+end
+
+function util.version_at_least(v, min)
+  if v == "latest" or v == "-" then return true end
+  local function parts(s)
+    local out = {}
+    for n in s:gsub("%-gke%.", "."):gmatch("%d+") do out[#out + 1] = tonumber(n) end
+    return out
+  end
+  local a, b = parts(v), parts(min)
+  for k = 1, #a do
+    if b[k] == nil or a[k] ~= b[k] then return b[k] == nil or a[k] > b[k] end
+  end
+  return true
 end
 
 return util

@@ -23,8 +23,21 @@ python3 -c 'import yaml' 2> /dev/null || skip "needs python3-yaml, which make de
 FIX=$(pwd)/tests/fixtures/modules
 CHECK="python3 $FIX/crd_schema_check.py"
 mkdir -p "$WORK/p" && cp platform.lua "$WORK/p/" && cp -r modules "$WORK/p/"
-emu_start --op-scale 0.01 --data "$WORK/emu"
 cd "$WORK/p" || exit 1
+# The Ray operator follows the GKE version: the add-on from 1.30.0-gke.1747000,
+# the module's install before; the add-on asked for on an older one is an
+# error at the call.
+for v in 1.29:1 1.30.0-gke.1746999:1 1.31:0 latest:0; do
+    printf 'provider "gcp" { project = "p", region = "r" }\nlocal p = module "m" { source = "ml_platform", project = "p", region = "r", gke_version = "%s" }\noutput("op", p.ray_operator)\n' "${v%:*}" > v.lua
+    expect_rc 0 $PLINTH --spec v.lua graph
+    [ "$(grep -c '^  "module.m.module.kuberay.k8s.object.operator";$' "$WORK/last.out")" = "${v#*:}" ] || fail "ray operator for GKE ${v%:*}"
+done
+sed -i 's/gke_version = "latest"/gke_version = "1.29", ray_operator = "addon"/' v.lua
+expect_rc 1 $PLINTH --spec v.lua validate
+grep -q 'v.lua:2: module ml_platform: ray_operator "addon" needs GKE 1.30.0-gke.1747000 or later, gke_version is 1.29' "$WORK/last.err" ||
+    fail "add-on on 1.29: $(cat "$WORK/last.err")"
+rm v.lua
+emu_start --op-scale 0.01 --data "$WORK/emu"
 export HOME="$WORK" # kubectl's discovery cache
 P="$PLINTH --no-color"
 M=module.platform.module
