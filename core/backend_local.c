@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -225,6 +226,29 @@ out:
     return rc;
 }
 
+/* Removes the lock file if it still holds the stale lock cur.  Takeovers
+ * serialise on flock of "<lock>.takeover", and nobody else removes a lock
+ * whose holder is gone, so the file checked is the file removed: a fresh
+ * lock can only appear once it is gone (created exclusively).  0 removed,
+ * -1 not (someone else took it first). */
+static int remove_stale(local_t *l, const state_lock_info_t *cur) {
+    char *gpath = xasprintf("%s.takeover", l->lock_path);
+    int fd = open(gpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(gpath);
+    if (fd < 0) return -1;
+    int rc = -1;
+    if (flock(fd, LOCK_EX) == 0) {
+        state_lock_info_t now;
+        perr_t e;
+        char why[200];
+        if (read_lock(l, &now, &e) == 1 && strcmp(now.id, cur->id) == 0 && state_lock_stale(&now, 0, why, sizeof why))
+            rc = unlink(l->lock_path) == 0 ? 0 : -1;
+        flock(fd, LOCK_UN);
+    }
+    close(fd);
+    return rc;
+}
+
 static int local_lock_try(backend_t *b, const char *op, state_lock_info_t *out, int tries,
                           perr_t *e) {
     local_t *l = b->impl;
@@ -242,6 +266,13 @@ static int local_lock_try(backend_t *b, const char *op, state_lock_info_t *out, 
             perr_set(e, b->describe, "state lock %s keeps appearing and vanishing", l->lock_path);
             return -1;
         }
+        char why[200];
+        if (rc == 1 && tries > 0 && state_lock_stale(&cur, 0, why, sizeof why) && remove_stale(l, &cur) == 0) {
+            snprintf(b->lock_note, sizeof b->lock_note,
+                     "took over the state lock %s of %s@%s (pid %d, %s since %s): %s", cur.id, cur.who,
+                     cur.host, cur.pid, cur.op, cur.created, why);
+            return local_lock_try(b, op, out, tries - 1, e);
+        }
         if (rc == 1) {
             state_lock_held_error(e, b->describe, &cur);
             if (out) *out = cur;
@@ -256,6 +287,7 @@ static int local_lock_try(backend_t *b, const char *op, state_lock_info_t *out, 
 
 static int local_lock(backend_t *b, const char *op, state_lock_info_t *out, perr_t *e) {
     local_t *l = b->impl;
+    b->lock_note[0] = '\0';
     if (dir_of(l->lock_path, e) != 0) return -1;
     return local_lock_try(b, op, out, 5, e);
 }

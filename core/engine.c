@@ -134,7 +134,10 @@ static int take_lock(engine_t *e, perr_t *err) {
     int64_t deadline = util_now_ms() + e->o.lock_timeout_ms;
     bool told = false;
     for (;;) {
-        if (e->backend->lock(e->backend, e->o.lock_op, &e->lock, err) == 0) return 0;
+        if (e->backend->lock(e->backend, e->o.lock_op, &e->lock, err) == 0) {
+            if (e->backend->lock_note[0]) engine_warn(e, "%s", e->backend->lock_note);
+            return 0;
+        }
         if (util_now_ms() >= deadline || (e->stop && *e->stop)) return -1;
         if (!told) {
             engine_warn(e, "%s; waiting up to %ds for it (--lock-timeout)", err->msg, e->o.lock_timeout_ms / 1000);

@@ -878,6 +878,26 @@ int state_save(backend_t *b, state_t *s, perr_t *e) {
 
 /* ---- lock records ---- */
 
+/* Start time of process pid (clock ticks since boot, field 22 of
+ * /proc/PID/stat), 0 when unknown. */
+static long long proc_start(int pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p) return 0;
+    p++;
+    for (int field = 3; field < 22 && *p; field++) { /* skip fields 3..21 */
+        while (*p == ' ') p++;
+        while (*p && *p != ' ') p++;
+    }
+    return strtoll(p, NULL, 10);
+}
+
 void state_lock_init(state_lock_info_t *li, const char *op) {
     memset(li, 0, sizeof *li);
     char hex[33];
@@ -893,6 +913,7 @@ void state_lock_init(state_lock_info_t *li, const char *op) {
         snprintf(li->host, sizeof li->host, "unknown");
     li->host[sizeof li->host - 1] = '\0';
     li->pid = (int)getpid();
+    li->pid_start = proc_start(li->pid);
     snprintf(li->op, sizeof li->op, "%s", op && *op ? op : "unknown");
     util_rfc3339(li->created, (int64_t)time(NULL));
     memcpy(li->heartbeat, li->created, sizeof li->heartbeat);
@@ -907,6 +928,7 @@ char *state_lock_json(const state_lock_info_t *li) {
     json_object_set_new(o, "op", jstr(li->op));
     json_object_set_new(o, "created", jstr(li->created));
     json_object_set_new(o, "heartbeat", jstr(li->heartbeat));
+    if (li->pid_start) json_object_set_new(o, "pid_start", json_integer(li->pid_start));
     char *out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
     char *res = xasprintf("%s\n", out ? out : "{}");
@@ -959,6 +981,12 @@ int state_lock_parse(const char *data, size_t len, const char *where, state_lock
         goto out;
     }
     li->pid = (int)json_integer_value(pid);
+    json_t *ps = json_object_get(o, "pid_start");
+    if (ps && !json_is_integer(ps)) {
+        bad(e, where, "lock.pid_start", "an integer", ps);
+        goto out;
+    }
+    li->pid_start = ps ? json_integer_value(ps) : 0;
     if (!li->id[0]) {
         perr_set(e, where, "lock.id: must not be empty");
         goto out;
@@ -996,4 +1024,33 @@ void state_lock_held_error(perr_t *e, const char *where, const state_lock_info_t
              "state is locked by %s@%s (pid %d) for %s since %s (lock ID %s)%s; if that run is "
              "gone, run: plinth state unlock %s",
              li->who, li->host, li->pid, li->op, li->created, li->id, stale, li->id);
+}
+
+int state_lock_lease_s(void) {
+    const char *v = getenv("PLINTH_LOCK_LEASE_S");
+    int n = v ? atoi(v) : 0;
+    return n > 0 ? n : 120;
+}
+
+int state_lock_stale(const state_lock_info_t *li, int lease_s, char *why, size_t whylen) {
+    char host[128] = "";
+    if (gethostname(host, sizeof host) == 0 && strcmp(host, li->host) == 0 && li->pid > 0) {
+        if (kill((pid_t)li->pid, 0) != 0 && errno == ESRCH) {
+            snprintf(why, whylen, "process %d on this host is gone", li->pid);
+            return 1;
+        }
+        long long st = proc_start(li->pid);
+        if (li->pid_start && st && st != li->pid_start) {
+            snprintf(why, whylen, "process %d on this host is gone (the PID now belongs to another process)",
+                     li->pid);
+            return 1;
+        }
+        return 0; /* alive here: its heartbeat does not matter */
+    }
+    long long age = age_of(li->heartbeat[0] ? li->heartbeat : li->created);
+    if (lease_s > 0 && age > lease_s) {
+        snprintf(why, whylen, "its lease expired: no heartbeat for %lld s (lease %d s)", age, lease_s);
+        return 1;
+    }
+    return 0;
 }

@@ -93,6 +93,7 @@ typedef struct state_lock_info {
     char op[32];      /* "apply", "plan", ... */
     char created[32]; /* RFC 3339 */
     char heartbeat[32];
+    long long pid_start; /* the holder's start time (/proc/PID/stat), 0 unknown: tells a reused PID */
 } state_lock_info_t;
 
 /* Lock helpers shared by the backends.  state_lock_init fills a new lock
@@ -106,6 +107,15 @@ char *state_lock_json(const state_lock_info_t *li);
 int state_lock_parse(const char *data, size_t len, const char *where, state_lock_info_t *li,
                      perr_t *e);
 void state_lock_held_error(perr_t *e, const char *where, const state_lock_info_t *li);
+/* Whether a lock can be taken over without asking anyone: its holder ran on
+ * this host and that process is gone (PID absent, or reused by a process
+ * that started at another time) -- 1 with why filled ("process 123 on this
+ * host is gone") -- or, when lease_s > 0, its heartbeat is older than
+ * lease_s seconds (the holder renews it while it runs). 0 otherwise. */
+int state_lock_stale(const state_lock_info_t *li, int lease_s, char *why, size_t whylen);
+/* Seconds of a lock lease: PLINTH_LOCK_LEASE_S, default 120.  A holder
+ * renews its heartbeat every third of it. */
+int state_lock_lease_s(void);
 
 typedef struct backend backend_t;
 struct backend {
@@ -126,6 +136,9 @@ struct backend {
     int (*list_envs)(backend_t *b, strlist_t *names, perr_t *e);
     backend_t *(*sibling)(backend_t *b, const char *env, perr_t *e);
     char *describe; /* "local state .plinth/default.tfstate" */
+    /* Set by lock() when it took over a stale lock (what and why), for the
+     * engine to show; "" otherwise. */
+    char lock_note[400];
     void *impl;
     /* Kept by state_load/state_save: lineage of the stored state as last
      * read or written through this backend ("" when none is stored), and

@@ -4,6 +4,7 @@
  * other, and locked by an object created only if absent
  * (ifGenerationMatch=0).  Objects: "<prefix>/<env>.plinth.json" and
  * "<prefix>/<env>.plinth.lock". */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,15 @@ typedef struct gcs {
     char *prefix;                  /* without leading or trailing '/', may be "" */
     int64_t held_gen;
     time_t heartbeat_at;
+    /* The lease: while we hold the lock a thread renews its heartbeat
+     * every third of the lease (state_lock_lease_s), so another run may
+     * take over a lock whose heartbeat is older than the lease.  mu guards
+     * held, held_gen, heartbeat_at and lock_lost. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t renewer;
+    bool renewing, stopping;
+    bool lock_lost; /* a renewal found the lock replaced: writes refuse */
 } gcs_t;
 
 /* Seconds between heartbeat refreshes of our lock object from write(). */
@@ -145,25 +155,97 @@ static int gcs_read(backend_t *b, char **data, size_t *len, perr_t *e) {
     return 0;
 }
 
-/* Rewrites our lock object with a fresh heartbeat, if we still hold it. */
-static void heartbeat(gcs_t *g) {
+/* Rewrites our lock object with a fresh heartbeat (generation
+ * precondition: only the object we wrote last), if we still hold it and
+ * the last refresh is at least every_s old.  A 412 means another run took
+ * the lock over (our lease expired): lock_lost is set. */
+static void heartbeat(gcs_t *g, int every_s) {
+    pthread_mutex_lock(&g->mu);
     time_t now = time(NULL);
-    if (!g->held.id[0] || now - g->heartbeat_at < HEARTBEAT_EVERY) return;
-    perr_t e;
+    if (!g->held.id[0] || g->lock_lost || now - g->heartbeat_at < every_s) {
+        pthread_mutex_unlock(&g->mu);
+        return;
+    }
     state_lock_info_t li = g->held;
+    int64_t if_gen = g->held_gen;
+    pthread_mutex_unlock(&g->mu);
+    perr_t e;
     util_rfc3339(li.heartbeat, (int64_t)now);
     char *json = state_lock_json(&li);
     int64_t gen = 0;
-    if (put_object(g, g->lock_obj, json, strlen(json), g->held_gen, &gen, &e) == 0) {
+    int rc = put_object(g, g->lock_obj, json, strlen(json), if_gen, &gen, &e);
+    free(json);
+    pthread_mutex_lock(&g->mu);
+    if (rc == 0 && g->held_gen == if_gen && !strcmp(g->held.id, li.id)) {
         g->held = li;
         g->held_gen = gen;
         g->heartbeat_at = now;
+    } else if (rc == 1 && g->held_gen == if_gen) {
+        g->lock_lost = true;
     }
-    free(json);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void *renew_main(void *arg) {
+    gcs_t *g = arg;
+    int every = state_lock_lease_s() / 3;
+    if (every < 1) every = 1;
+    pthread_mutex_lock(&g->mu);
+    while (!g->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += every;
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+        if (g->stopping) break;
+        pthread_mutex_unlock(&g->mu);
+        heartbeat(g, every);
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* Starts / stops the renewal thread (start when we took the lock). */
+static void renew_start(gcs_t *g) {
+    pthread_mutex_lock(&g->mu);
+    bool run = !g->renewing;
+    g->renewing = true;
+    g->stopping = false;
+    pthread_mutex_unlock(&g->mu);
+    if (run && pthread_create(&g->renewer, NULL, renew_main, g) != 0) g->renewing = false;
+}
+
+static void renew_stop(gcs_t *g) {
+    pthread_mutex_lock(&g->mu);
+    bool was = g->renewing;
+    g->stopping = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    if (was) pthread_join(g->renewer, NULL);
+    g->renewing = false;
+}
+
+/* Records the lock we now hold (generation gen) and starts renewing it. */
+static void hold(gcs_t *g, const state_lock_info_t *li, int64_t gen) {
+    pthread_mutex_lock(&g->mu);
+    g->held = *li;
+    g->held_gen = gen;
+    g->heartbeat_at = time(NULL);
+    g->lock_lost = false;
+    pthread_mutex_unlock(&g->mu);
+    renew_start(g);
 }
 
 static int gcs_write(backend_t *b, const char *data, size_t len, perr_t *e) {
     gcs_t *g = b->impl;
+    pthread_mutex_lock(&g->mu);
+    bool lock_lost = g->lock_lost;
+    pthread_mutex_unlock(&g->mu);
+    if (lock_lost) {
+        perr_set(e, b->describe, "the state lock was taken over by another run (this run's lease expired); "
+                                 "state not written");
+        return -1;
+    }
     if (!g->gen_known) { /* written without a read: replace what is there now */
         int64_t gen = 0;
         int rc = get_object(g, g->obj_enc, NULL, NULL, &gen, e);
@@ -175,7 +257,7 @@ static int gcs_write(backend_t *b, const char *data, size_t len, perr_t *e) {
     int rc = put_object(g, g->obj, data, len, g->gen, &gen, e);
     if (rc == 0) {
         g->gen = gen;
-        heartbeat(g);
+        heartbeat(g, HEARTBEAT_EVERY);
         return 0;
     }
     perr_t lost = *e;
@@ -226,14 +308,14 @@ static int gcs_lock(backend_t *b, const char *op, state_lock_info_t *out, perr_t
     state_lock_info_t li;
     state_lock_init(&li, op);
     char *json = state_lock_json(&li);
+    int64_t take_gen = 0; /* 0: create only if absent; else the stale lock's generation */
+    b->lock_note[0] = '\0';
     for (int tries = 0; tries < 5; tries++) {
         int64_t gen = 0;
-        int rc = put_object(g, g->lock_obj, json, strlen(json), 0, &gen, e);
+        int rc = put_object(g, g->lock_obj, json, strlen(json), take_gen, &gen, e);
         if (rc == 0) {
             free(json);
-            g->held = li;
-            g->held_gen = gen;
-            g->heartbeat_at = time(NULL);
+            hold(g, &li, gen);
             if (out) *out = li;
             return 0;
         }
@@ -245,17 +327,29 @@ static int gcs_lock(backend_t *b, const char *op, state_lock_info_t *out, perr_t
         if (rc == 1) {
             if (strcmp(cur.id, li.id) == 0) { /* our own create, retried after it landed */
                 free(json);
-                g->held = li;
-                g->held_gen = cgen;
-                g->heartbeat_at = time(NULL);
+                hold(g, &li, cgen);
                 if (out) *out = li;
                 return 0;
             }
+            /* A holder gone from this host, or a lease not renewed: replace
+             * exactly that object (ifGenerationMatch), so of two runs taking
+             * over at once only one wins and a renewal in between wins. */
+            char why[200];
+            if (take_gen == 0 && state_lock_stale(&cur, state_lock_lease_s(), why, sizeof why)) {
+                snprintf(b->lock_note, sizeof b->lock_note,
+                         "took over the state lock %s of %s@%s (pid %d, %s since %s): %s", cur.id, cur.who,
+                         cur.host, cur.pid, cur.op, cur.created, why);
+                take_gen = cgen;
+                continue;
+            }
+            b->lock_note[0] = '\0';
             state_lock_held_error(e, b->describe, &cur);
             if (out) *out = cur;
             break;
         }
         /* released in between: try again */
+        take_gen = 0;
+        b->lock_note[0] = '\0';
         perr_set(e, b->describe, "state lock keeps appearing and vanishing");
     }
     free(json);
@@ -264,6 +358,7 @@ static int gcs_lock(backend_t *b, const char *op, state_lock_info_t *out, perr_t
 
 static int gcs_unlock(backend_t *b, const char *id, perr_t *e) {
     gcs_t *g = b->impl;
+    if (id && !strcmp(g->held.id, id)) renew_stop(g); /* no renewal racing the delete */
     state_lock_info_t cur;
     int64_t gen = 0;
     int rc = read_lock(g, &cur, &gen, e);
@@ -290,7 +385,9 @@ static int gcs_unlock(backend_t *b, const char *id, perr_t *e) {
     }
     gcp_resp_free(&r);
     free(path);
+    pthread_mutex_lock(&g->mu);
     if (rc == 0 && strcmp(g->held.id, id) == 0) memset(&g->held, 0, sizeof g->held);
+    pthread_mutex_unlock(&g->mu);
     return rc;
 }
 
@@ -306,6 +403,9 @@ static int gcs_lock_info(backend_t *b, state_lock_info_t *out, perr_t *e) {
 static void gcs_free(backend_t *b) {
     if (!b) return;
     gcs_t *g = b->impl;
+    renew_stop(g);
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
     free(g->bucket);
     free(g->obj);
     free(g->lock_obj);
@@ -391,6 +491,8 @@ backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *pre
     }
     backend_t *b = xcalloc(1, sizeof *b);
     gcs_t *g = xcalloc(1, sizeof *g);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
     g->prefix = base.len ? xstrndup(base.s, base.len - 1) : xstrdup("");
     sbuf_add(&base, env_name);
     g->c = gcp_client;

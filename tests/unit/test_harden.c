@@ -214,6 +214,46 @@ static void state_serial_at_int64_max_is_refused(void **st) {
     free(t);
 }
 
+/* ---- locks ---- */
+
+static void lock_of_a_live_process_is_not_stale_and_of_a_dead_one_is(void **st) {
+    (void)st;
+    state_lock_info_t li;
+    state_lock_init(&li, "apply");
+    char why[200];
+    assert_true(li.pid_start > 0);
+    assert_int_equal(state_lock_stale(&li, 0, why, sizeof why), 0);
+    assert_int_equal(state_lock_stale(&li, 1, why, sizeof why), 0); /* alive here: the lease does not apply */
+    /* a reused PID: same pid, another start time */
+    state_lock_info_t reused = li;
+    reused.pid_start = li.pid_start + 12345;
+    assert_int_equal(state_lock_stale(&reused, 0, why, sizeof why), 1);
+    assert_non_null(strstr(why, "another process"));
+    /* a process that is gone */
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    state_lock_info_t dead = li;
+    dead.pid = (int)child;
+    assert_int_equal(state_lock_stale(&dead, 0, why, sizeof why), 1);
+    assert_non_null(strstr(why, "is gone"));
+    /* another host: only the lease tells */
+    state_lock_info_t far = li;
+    snprintf(far.host, sizeof far.host, "elsewhere.example");
+    assert_int_equal(state_lock_stale(&far, 0, why, sizeof why), 0);
+    assert_int_equal(state_lock_stale(&far, 60, why, sizeof why), 0);
+    snprintf(far.heartbeat, sizeof far.heartbeat, "2026-01-01T00:00:00Z");
+    assert_int_equal(state_lock_stale(&far, 60, why, sizeof why), 1);
+    assert_non_null(strstr(why, "lease expired"));
+    /* pid_start round-trips through the lock JSON */
+    char *j = state_lock_json(&li);
+    state_lock_info_t back;
+    perr_t e = {0};
+    assert_int_equal(state_lock_parse(j, strlen(j), "lock", &back, &e), 0);
+    assert_true(back.pid_start == li.pid_start);
+    free(j);
+}
+
 /* ---- jsoncheck agrees with jansson ---- */
 
 static void check_agrees(const char *text, size_t len) {
@@ -611,6 +651,7 @@ int main(void) {
         cmocka_unit_test(state_duplicate_keys_are_refused),
         cmocka_unit_test(state_serial_at_int64_max_is_refused),
         cmocka_unit_test(jsoncheck_accepts_exactly_what_jansson_accepts),
+        cmocka_unit_test(lock_of_a_live_process_is_not_stale_and_of_a_dead_one_is),
         cmocka_unit_test(tls_self_signed_certificate_fails_at_once_with_the_reason),
         cmocka_unit_test(dns_failure_fails_at_once_with_the_reason),
         cmocka_unit_test_setup_teardown(spec_getenv_sees_only_plinth_vars_and_allowed_names, sandbox_setup, sandbox_teardown),
