@@ -304,11 +304,23 @@ static const char *act_name(plan_act_t a) {
     }
 }
 
+/* A value for the JSON plan: every known leaf as it is, each deferred one
+ * as "(known after apply)" (a block with one reference stays readable). */
 static json_t *redacted(const json_t *v, bool sensitive) {
     if (!v) return json_null();
     if (sensitive) return json_string("(sensitive value)");
-    if (ref_contains(v)) return json_string("(known after apply)");
-    return json_deep_copy(v);
+    if (ref_is_deferred(v)) return json_string("(known after apply)");
+    if (!ref_contains(v)) return json_deep_copy(v);
+    json_t *out = json_is_object(v) ? json_object() : json_array();
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x) json_object_set_new(out, k, redacted(x, false));
+    } else {
+        json_array_foreach(v, i, x) json_array_append_new(out, redacted(x, false));
+    }
+    return out;
 }
 
 json_t *plan_to_json(const plan_t *p) {

@@ -186,28 +186,14 @@ static void print_item(ui_t *u, const plan_item_t *it) {
     if (it->reason) printf(" (%s)", it->reason);
     printf("\n");
     if (col) printf("\033[%sm", col);
-    printf("  %s %s", act_symbol(it->act), it->addr);
+    printf("  %s %s", it->act == ACT_REPLACE && it->cbd ? "+/-" : act_symbol(it->act), it->addr);
     if (col) printf("\033[0m");
     printf("\n");
-    if (it->act == ACT_CREATE) {
-        for (size_t i = 0; i < it->diff.n; i++) {
-            const diff_change_t *c = &it->diff.c[i];
-            char *a = ui_value(c->after, c->sensitive);
-            printf("      + %s = %s\n", c->path, a);
-            free(a);
-        }
-    } else if (it->act == ACT_UPDATE || it->act == ACT_REPLACE) {
-        for (size_t i = 0; i < it->diff.n; i++) {
-            const diff_change_t *c = &it->diff.c[i];
-            char *b = ui_value(c->before, c->sensitive);
-            char *a = c->after ? ui_value(c->after, c->sensitive) : xstrdup("null");
-            printf("      ~ %s = %s -> %s%s\n", c->path, b, a,
-                   c->forces_replace ? (u->color ? " \033[31m# forces replacement\033[0m"
-                                                 : " # forces replacement")
-                                     : "");
-            free(a);
-            free(b);
-        }
+    if (it->act != ACT_DELETE) {
+        sbuf_t b = {0};
+        ui_plan_item_text(&b, it, u->color);
+        if (b.s) fputs(b.s, stdout);
+        sbuf_free(&b);
     }
     printf("\n");
 }

@@ -45,5 +45,9 @@ bool ui_confirm(ui_t *u, const char *question);
 /* Value rendering: JSON compact, secrets as (sensitive value), deferred as
  * (known after apply).  New string. */
 char *ui_value(const json_t *v, bool sensitive);
+/* The attribute lines of one planned change (ui_plan.c): nested blocks,
+ * named lists by name, large values summarised, no line over 200 columns.
+ * Appends to b. */
+void ui_plan_item_text(sbuf_t *b, const plan_item_t *it, bool color);
 
 #endif
