@@ -151,10 +151,17 @@ static void keep_system(json_t *obj, const json_t *old) {
     /* status changes only through the status subresource */
     json_object_del(obj, "status");
     if (old && json_object_get(old, "status")) json_object_set(obj, "status", json_object_get(old, "status"));
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(obj, tmp, k, v) if (!strncmp(k, "plinth:", 7)) json_object_del(obj, k);
+    json_object_foreach((json_t *)old, k, v) if (!strncmp(k, "plinth:", 7)) json_object_set(obj, k, v);
 }
 
 static int spec_changed(const json_t *a, const json_t *b) {
     json_t *x = json_deep_copy(a), *y = json_deep_copy(b);
+    json_object_del(x, "plinth:progressStart");
+    json_object_del(y, "plinth:progressStart");
     json_object_del(x, "metadata");
     json_object_del(y, "metadata");
     json_object_del(x, "status");
@@ -213,7 +220,7 @@ static void store(kctx_t *x, const char *key, json_t *obj, const json_t *old) {
     emu_k8s_bump_rv(x->emu, obj);
     x->resp->body = emu_k8s_present(obj, x->kt);
     x->resp->status = old ? 200 : 201;
-    emu_put(x->emu, key, obj);
+    emu_k8s_put(x->emu, key, obj);
     if (emu_k8s_needs_controller(key) && (!old || spec_changed(obj, old)))
         emu_after(x->emu, emu_duration(x->emu, "k8s.rollout"), emu_k8s_reconcile_timer, key);
 }
@@ -436,7 +443,7 @@ static void do_delete(kctx_t *x) {
         else if (pp && !strcmp(pp, "Foreground"))
             json_object_set_new(md, "finalizers", json_pack("[s]", "foregroundDeletion"));
         emu_k8s_bump_rv(x->emu, o);
-        emu_put(x->emu, key, o);
+        emu_k8s_put(x->emu, key, o);
         emu_after(x->emu, emu_duration(x->emu, "k8s.delete"), emu_k8s_finish_delete, key);
         old = o;
     }
@@ -501,11 +508,18 @@ static void do_scale(kctx_t *x) {
 #define NOT_FOUND_RESOURCE "the server could not find the requested resource"
 #define NOT_ALLOWED "the server does not allow this method on the requested resource"
 
-static void version(emu_resp_t *resp) {
-    resp->body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", "1", "minor", "31",
-                           "gitVersion", "v1.31.1-gke.1678000", "gitCommit", "emulated",
-                           "gitTreeState", "clean", "buildDate", "2024-10-01T00:00:00Z",
-                           "goVersion", "go1.22.7", "compiler", "gc", "platform", "linux/amd64");
+/* /version as GKE's apiserver answers it: the cluster's currentMasterVersion
+ * ("1.30.5-gke.1014001" -> gitVersion "v1.30.5-gke.1014001", minor "30"). */
+static void version(emu_resp_t *resp, const json_t *cluster) {
+    const char *v = json_string_value(json_object_get(cluster, "currentMasterVersion")) ?: "1.30.5-gke.1014001";
+    char major[8] = "1", minor[8] = "30";
+    sscanf(v, "%7[0-9].%7[0-9]", major, minor);
+    char *git = xasprintf("v%s", v);
+    resp->body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", major, "minor", minor,
+                           "gitVersion", git, "gitCommit", "emulated", "gitTreeState", "clean", "buildDate",
+                           "2024-10-01T00:00:00Z", "goVersion", "go1.22.7", "compiler", "gc", "platform",
+                           "linux/amd64");
+    free(git);
 }
 
 /* A request for one object or a collection of a known type. */
@@ -546,13 +560,21 @@ static void handle(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *cid = req->params[0];
     const char *rest = req->nparams > 1 ? req->params[1] : "";
     snprintf(resp->content_type, sizeof resp->content_type, "application/json");
-    if (!emu_k8s_cluster_exists(emu, cid)) {
+    json_t *cluster = emu_k8s_cluster(emu, cid);
+    if (!cluster) {
         emu_k8s_status(resp, 404, "NotFound", NULL, NULL, "no cluster with id %s", cid);
         return;
     }
     emu_k8s_ensure_namespaces(emu, cid);
+    if (emu_k8s_sync_nodes(emu, cid, cluster)) emu_k8s_reconcile_cluster(emu, cid);
     if (!strcmp(rest, "version") || !strcmp(rest, "version/")) {
-        version(resp);
+        version(resp, cluster);
+        return;
+    }
+    if (!strcmp(rest, "healthz") || !strcmp(rest, "readyz") || !strcmp(rest, "livez")) {
+        resp->raw = xstrdup("ok");
+        resp->raw_len = 2;
+        snprintf(resp->content_type, sizeof resp->content_type, "text/plain; charset=utf-8");
         return;
     }
     emu_kpath_t kp;

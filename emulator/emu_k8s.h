@@ -48,8 +48,8 @@ const char *emu_k8s_sget(const json_t *o, const char *path);
 void emu_k8s_status(emu_resp_t *resp, int code, const char *reason, const emu_ktype_t *kt,
                     const char *name, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void emu_k8s_not_found(emu_resp_t *resp, const emu_ktype_t *kt, const char *name);
-/* 1 when a GKE cluster with that id exists. */
-int emu_k8s_cluster_exists(emu_t *emu, const char *cid);
+/* The GKE cluster document with that id (BORROWED), or NULL. */
+json_t *emu_k8s_cluster(emu_t *emu, const char *cid);
 char *emu_k8s_key(const char *cid, const emu_ktype_t *kt, const char *ns, const char *name);
 /* Key prefix of kt's objects (in ns when namespaced and ns is set). */
 char *emu_k8s_prefix(const char *cid, const emu_ktype_t *kt, const char *ns);
@@ -78,8 +78,33 @@ void emu_k8s_delete_key(emu_t *emu, const char *key);
 /* Timer: removes an object whose deletionTimestamp is set. */
 void emu_k8s_finish_delete(emu_t *emu, const char *key);
 void emu_k8s_ensure_namespaces(emu_t *emu, const char *cid);
+/* Reconciles every workload of the cluster (after its Nodes changed). */
+void emu_k8s_reconcile_cluster(emu_t *emu, const char *cid);
 /* At start: finishes deletions and rollouts left in flight. */
 void emu_k8s_resume(emu_t *emu);
+
+/* Stores obj (stolen) at key: every write of an object goes through here
+ * (watch events are recorded from it). */
+void emu_k8s_put(emu_t *emu, const char *key, json_t *obj);
+
+/* k8s_sched.c */
+/* A quantity ("500m", "2", "1Gi") in milli-units, or -1 when malformed. */
+long long emu_k8s_quantity_milli(const json_t *q);
+/* Makes the Nodes match the cluster's node pools (no-op when unchanged);
+ * 1 when they changed. */
+int emu_k8s_sync_nodes(emu_t *emu, const char *cid, const json_t *cluster);
+/* Binds pod (modified) to a Node: 1 bound, 0 unschedulable (status
+ * Pending with the PodScheduled condition, FailedScheduling event stored). */
+int emu_k8s_schedule(emu_t *emu, const char *cid, json_t *pod);
+/* How many Nodes a pod template may be placed on (selector, taints). */
+int emu_k8s_eligible_nodes(emu_t *emu, const char *cid, const json_t *tmpl);
+
+/* k8s_workloads.c */
+/* Runs the Pods (and a Deployment's ReplicaSet) of the workload o stored at
+ * key; returns how many run (or completed), *want how many it should have. */
+json_int_t emu_k8s_workload_pods(emu_t *emu, const char *key, const json_t *o, json_int_t *want);
+/* A Pod created directly: defaults, scheduling and a running status. */
+void emu_k8s_pod_start(emu_t *emu, const char *cid, json_t *pod);
 
 /* k8s_discovery.c */
 void emu_k8s_discovery(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const emu_kpath_t *kp,

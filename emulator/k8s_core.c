@@ -179,10 +179,9 @@ void emu_k8s_not_found(emu_resp_t *resp, const emu_ktype_t *kt, const char *name
 
 /* ---- clusters ------------------------------------------------------------ */
 
-int emu_k8s_cluster_exists(emu_t *emu, const char *cid) {
-    json_t *keys = emu_keys(emu, "container/projects/"), *k;
+json_t *emu_k8s_cluster(emu_t *emu, const char *cid) {
+    json_t *keys = emu_keys(emu, "container/projects/"), *k, *found = NULL;
     size_t i;
-    int found = 0;
     json_array_foreach(keys, i, k) {
         const char *key = json_string_value(k);
         const char *cl = strstr(key, "/clusters/");
@@ -190,7 +189,7 @@ int emu_k8s_cluster_exists(emu_t *emu, const char *cid) {
         json_t *c = emu_get(emu, key);
         const char *id = json_string_value(json_object_get(c, "id"));
         if (id && !strcmp(id, cid)) {
-            found = 1;
+            found = c;
             break;
         }
     }
@@ -212,13 +211,26 @@ char *emu_k8s_prefix(const char *cid, const emu_ktype_t *kt, const char *ns) {
 }
 
 /* The object as served for kt's version. */
+/* Top-level "plinth:" keys are the emulator's bookkeeping, never served. */
+static void drop_private(json_t *o) {
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(o, tmp, k, v) if (!strncmp(k, "plinth:", 7)) json_object_del(o, k);
+}
+
 json_t *emu_k8s_present(const json_t *obj, const emu_ktype_t *kt) {
     json_t *o = json_deep_copy(obj);
+    drop_private(o);
     char *av = emu_k8s_api_version(kt);
     json_object_set_new(o, "apiVersion", json_string(av));
     free(av);
     json_object_set_new(o, "kind", json_string(kt->kind));
     return o;
+}
+
+void emu_k8s_put(emu_t *emu, const char *key, json_t *obj) {
+    emu_put(emu, key, obj);
 }
 
 char *emu_k8s_uid(void) {

@@ -107,7 +107,7 @@ void emu_k8s_discovery(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const
 void emu_k8s_openapi(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *cid = req->params[0], *rest = req->params[1];
     snprintf(resp->content_type, sizeof resp->content_type, "application/json");
-    if (!emu_k8s_cluster_exists(emu, cid) || strncmp(rest, "v3", 2) != 0) {
+    if (!emu_k8s_cluster(emu, cid) || strncmp(rest, "v3", 2) != 0) {
         emu_k8s_status(resp, 404, "NotFound", NULL, NULL, "the server could not find the requested resource");
         return;
     }

@@ -409,8 +409,11 @@ static int psetup(void **state) {
     if (!f->emu || emu_start(f->emu, &e) != 0) return -1;
     snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", emu_port(f->emu));
     emu_lock(f->emu);
+    /* A cluster with one node: the emulator schedules Pods onto its Nodes. */
     emu_put(f->emu, "container/projects/p/locations/l/clusters/c",
-            json_pack("{s:s,s:s,s:s,s:s}", "name", "c", "id", "cid1", "location", "l", "endpoint", "34.0.0.1"));
+            json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:i,s:[s],s:{s:s}}]}", "name", "c", "id", "cid1", "location", "l",
+                      "endpoint", "34.0.0.1", "nodePools", "name", "default-pool", "plinth:nodeCount", 1,
+                      "locations", "l-a", "config", "machineType", "e2-standard-4"));
     emu_unlock(f->emu);
     prov_env_t env = {.endpoint = f->base};
     json_t *cfgj = json_object();
