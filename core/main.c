@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/cli.h"
+#include "serve/serve.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -34,5 +35,6 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL); /* a closed terminal or CI runner: stop as cleanly as on SIGTERM */
     signal(SIGPIPE, SIG_IGN);
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) return serve_main(argc - 1, argv + 1, &g_stop);
     return cli_main(argc, argv, &g_stop);
 }

@@ -8,7 +8,7 @@ set -e
 PKGS="build-essential pkg-config liblua5.4-dev libcurl4-openssl-dev libjansson-dev
 libyaml-dev libmicrohttpd-dev libcmocka-dev libssh2-1-dev libssl-dev
 openssh-server openssh-client valgrind python3 python3-yaml curl cppcheck openssl
-clang-format"
+clang-format libsqlite3-dev chromium"
 # kubectl: Debian's kubernetes-client, unless a kubectl is already installed
 # (the Google Cloud CLI's own package provides one).
 command -v kubectl > /dev/null 2>&1 || PKGS="$PKGS kubernetes-client"

@@ -133,9 +133,10 @@ static int write_spec(srv_t *s, const json_t *env, const char *dir, perr_t *e) {
 }
 
 /* Runs plinth with args in dir; each output line becomes an event; the
- * whole stdout is returned in *out when out != NULL.  Returns the exit code
+ * whole stdout is returned in *out when out != NULL; quiet: no events (the
+ * output of `plinth output` goes to the record only).  Returns the exit code
  * (or -1 when the child could not be started). */
-static int run_plinth(srv_t *s, const char *id, const char *dir, const char *const *args, char **out) {
+static int run_plinth(srv_t *s, const char *id, const char *dir, const char *const *args, char **out, int quiet) {
     strlist_t av = {0};
     strlist_add(&av, s->conf.plinth);
     strlist_add(&av, "--spec");
@@ -189,7 +190,7 @@ static int run_plinth(srv_t *s, const char *id, const char *dir, const char *con
     while ((n = getline(&line, &cap, f)) > 0) {
         sbuf_addn(&all, line, (size_t)n);
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-        srv_db_event(s->db, id, "log", line);
+        if (!quiet) srv_db_event(s->db, id, "log", line);
     }
     free(line);
     fclose(f);
@@ -226,12 +227,14 @@ static void op_plan(srv_t *s, const char *id, json_t *env, const char *dir) {
     }
     char *text = NULL;
     const char *args[] = {"plan", "--out", "plan.bin", NULL};
-    int rc = run_plinth(s, id, dir, args, &text);
+    int rc = run_plinth(s, id, dir, args, &text, 0);
     if (rc != 0) {
         char *msg = xasprintf("plan failed (exit %d)", rc);
         set_status(s, id, "failed", "error", msg);
         free(msg);
     } else {
+        char *hint = strstr(text, "Saved the plan to ");
+        if (hint) *hint = '\0'; /* the file is the server's business, not the reader's */
         char *sum = plan_summary(text);
         json_t *p = json_pack("{s:s, s:s}", "text", text, "summary", sum);
         char *pj = json_dumps(p, JSON_COMPACT);
@@ -247,7 +250,7 @@ static void op_apply(srv_t *s, const char *id, json_t *env, const char *dir) {
     if (!srv_db_env_move(s->db, id, "approved", "applying")) return;
     srv_db_event(s->db, id, "status", "applying");
     const char *args[] = {"apply", "plan.bin", NULL};
-    int rc = run_plinth(s, id, dir, args, NULL);
+    int rc = run_plinth(s, id, dir, args, NULL, 0);
     if (rc != 0) {
         char *msg = xasprintf("apply failed (exit %d); see the events", rc);
         set_status(s, id, "failed", "error", msg);
@@ -258,7 +261,7 @@ static void op_apply(srv_t *s, const char *id, json_t *env, const char *dir) {
     const char *oargs[] = {"output", "--json", NULL};
     /* Outputs go to the record, not the event log: they may hold values
      * the requester asked for but others should not read in the log. */
-    int orc = run_plinth(s, id, dir, oargs, &out);
+    int orc = run_plinth(s, id, dir, oargs, &out, 1);
     json_t *oj = orc == 0 ? json_loads(out ? out : "", JSON_DECODE_ANY, NULL) : NULL;
     char *os = oj ? json_dumps(oj, JSON_COMPACT) : xstrdup("{}");
     set_status(s, id, "applied", "outputs", os);
@@ -282,7 +285,7 @@ static void op_destroy(srv_t *s, const char *id, json_t *env, const char *dir) {
         return;
     }
     const char *args[] = {"destroy", "--auto-approve", NULL};
-    int rc = run_plinth(s, id, dir, args, NULL);
+    int rc = run_plinth(s, id, dir, args, NULL, 0);
     if (rc != 0) {
         char *msg = xasprintf("destroy failed (exit %d); see the events", rc);
         set_status(s, id, "failed", "error", msg);
