@@ -10,7 +10,9 @@
 # environment by itself, and 20 environments requested at once are all
 # planned and applied with no lost request.
 . "$(dirname "$0")/lib/emu.sh"
-command -v curl > /dev/null || { echo "SKIP: curl missing"; exit 77; }
+. "$(dirname "$0")/lib/skip.sh"
+need_cmd curl
+need_cmd python3
 emu_start --op-scale 0.05
 cat > "$WORK/users.json" << 'EOF'
 {"users": [
@@ -50,7 +52,7 @@ call() {
         code=$(curl -s -o "$WORK/r.json" -w '%{http_code}' -X "$1" "$URL$2" -H "$3")
     fi
 }
-jget() { python3 -c "import json,sys; d=json.load(open('$WORK/r.json')); print($1)"; }
+jget() { python3 -c "import json,sys; d=json.load(open('$WORK/r.json')); print($1)" 2> /dev/null; }
 # wait_status ID STATUS: polls until the environment has STATUS (60 s at most).
 wait_status() {
     i=0

@@ -5,8 +5,10 @@
 # with outputs, destroy (issue 19, acceptance 2).  Screenshots land in
 # build/serve-*.png.
 . "$(dirname "$0")/lib/emu.sh"
+. "$(dirname "$0")/lib/skip.sh"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-[ -x "$CHROMIUM" ] || { echo "SKIP: $CHROMIUM missing (make deps installs Debian's chromium)"; exit 77; }
+need_cmd "$CHROMIUM"
+need_cmd python3
 emu_start --op-scale 0.05
 ANA=ana-token-0123456789
 BO=bo-token-0123456789ab
