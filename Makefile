@@ -128,7 +128,7 @@ test: deps
 	tests/run-all.sh
 
 demo: deps
-	$(MAKE) -j$$(nproc) all
+	$(MAKE) -j$$(nproc) $(BIN)/plinth $(BIN)/plinth-emulator
 	scripts/demo.sh
 
 bench: all
