@@ -4,6 +4,7 @@
  * the exit code: 0 success (no changes with --detailed-exitcode), 1 error,
  * 2 changes present (plan --detailed-exitcode). */
 #include "core/cli.h"
+#include "core/planfile.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -163,12 +164,10 @@ static int cmd_validate(cli_t *c) {
 
 /* Plan file: what was planned and against which spec and state. */
 static int write_planfile(cli_t *c, engine_t *e, plan_t *p) {
-    json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s?, s:o, s:o}", "plinth_plan", 1, "spec",
+    json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s?, s:o}", "plinth_plan", 1, "spec",
                             e->spec->path, "spec_hash", spec_digest(e->spec), "lineage", p->lineage, "serial",
-                            (json_int_t)p->serial, "env", c->eo.env_name, "vars", json_array(), "plan",
-                            plan_to_json(p));
-    for (size_t i = 0; i < c->eo.spec.vars.n; i++)
-        json_array_append_new(json_object_get(doc, "vars"), json_string(c->eo.spec.vars.v[i]));
+                            (json_int_t)p->serial, "env", c->eo.env_name, "plan", plan_to_json(p));
+    planfile_set_vars(doc, e->spec, &c->eo.spec.vars); /* sensitive ones as hashes only */
     json_object_set_new(doc, "tfplan", plan_tfjson(e, p));
     /* apply FILE plans again with the same selection, to compare like with like */
     json_t *tg = json_array(), *rp = json_array();
@@ -284,20 +283,15 @@ static int run_apply(cli_t *c, bool destroy) {
     }
     if (c->json) uij_begin();
     if (!destroy && c->args.n == 1) {
-        json_error_t je;
-        pf = json_load_file(c->args.v[0], 0, &je);
-        if (!pf || !json_object_get(pf, "plinth_plan")) {
-            fprintf(stderr, "Error: %s: not a plinth plan file%s%s\n", c->args.v[0], pf ? "" : ": ",
-                    pf ? "" : je.text);
-            json_decref(pf);
+        perr_t perr = {0};
+        if (planfile_read(c->args.v[0], &pf, &perr) != 0) { /* every field checked before use */
+            ui_error(c->ui, &perr);
             return 1;
         }
-        const char *sp = json_string_value(json_object_get(pf, "spec"));
-        if (sp) c->eo.spec_path = sp;
-        json_t *vars = json_object_get(pf, "vars");
+        c->eo.spec_path = json_string_value(json_object_get(pf, "spec"));
         size_t i;
         json_t *v;
-        json_array_foreach(vars, i, v) strlist_add(&c->eo.spec.vars, json_string_value(v));
+        planfile_get_vars(pf, &c->eo.spec.vars);
         c->auto_approve = true; /* the saved plan was the approval */
         /* A refresh-only or destroy plan applies as what it was planned as. */
         json_t *pl = json_object_get(pf, "plan");
@@ -319,7 +313,10 @@ static int run_apply(cli_t *c, bool destroy) {
     }
     plan_opts_t po = {destroy, c->refresh_only};
     plan_t *p = NULL;
-    int rc = plan_build(e, &po, &p);
+    perr_t serr = {0};
+    int rc = pf && planfile_check_sensitive(pf, e->spec, c->args.v[0], &serr) != 0 ? -1 : 0;
+    if (rc != 0) ui_error(c->ui, &serr);
+    if (rc == 0) rc = plan_build(e, &po, &p);
     if (rc == 0 && pf) rc = check_planfile(c, e, p, pf);
     if (rc == 0 && !pf) ui_plan(c->ui, p);
     perr_t nerr = {0};

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/env.h"
+#include "core/planfile.h"
 #include "core/ui_json.h"
 
 static int cmd_show(cli_ci_t *c) {
@@ -15,11 +16,10 @@ static int cmd_show(cli_ci_t *c) {
         return 1;
     }
     const char *path = c->args->v[0];
-    json_error_t je;
-    json_t *pf = json_load_file(path, 0, &je);
-    if (!pf || !json_object_get(pf, "plinth_plan")) {
-        fprintf(stderr, "Error: %s: not a plinth plan file%s%s\n", path, pf ? "" : ": ", pf ? "" : je.text);
-        json_decref(pf);
+    json_t *pf = NULL;
+    perr_t perr = {0};
+    if (planfile_read(path, &pf, &perr) != 0) { /* every field checked before use */
+        fprintf(stderr, "Error: %s: %s\n", perr.where, perr.msg);
         return 1;
     }
     int rc = 0;
