@@ -223,29 +223,58 @@ static void h_bucket_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (b && check_metagen(req, b, resp) == 0) resp->body = emu_render(b);
 }
 
+/* buckets.list: a page walks the ordered key index from the page token
+ * (the key of the last bucket of the previous page) and renders only the
+ * buckets it returns. */
+typedef struct {
+    emu_t *emu;
+    const char *project, *num, *prefix;
+    long size;
+    json_t *items;
+    char *last; /* key of the last bucket in the page */
+    int more;   /* a match follows the page */
+} bucket_page_t;
+
+static int bucket_page_add(const char *key, void *ud) {
+    bucket_page_t *pg = ud;
+    json_t *b = emu_get(pg->emu, key);
+    const char *name = json_string_value(json_object_get(b, "name"));
+    const char *bn = json_string_value(json_object_get(b, "projectNumber"));
+    const char *bp = json_string_value(json_object_get(b, "_project"));
+    if (!((bn && !strcmp(bn, pg->project)) || (bp && !strcmp(bp, pg->project)) || (bn && !strcmp(bn, pg->num))))
+        return 0;
+    if (pg->prefix && (!name || strncmp(name, pg->prefix, strlen(pg->prefix)) != 0)) return 0;
+    if ((long)json_array_size(pg->items) >= pg->size) {
+        pg->more = 1;
+        return 1;
+    }
+    json_array_append_new(pg->items, emu_render(b));
+    free(pg->last);
+    pg->last = xstrdup(key);
+    return 0;
+}
+
 static void h_bucket_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *project = emu_q(req, "project");
     if (!project || !*project) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required parameter: project");
         return;
     }
-    const char *num = emu_project_number(emu, project);
-    const char *prefix = emu_q(req, "prefix");
-    json_t *keys = emu_keys(emu, "storage/buckets/"), *k, *items = json_array();
-    size_t i;
-    json_array_foreach(keys, i, k) {
-        json_t *b = emu_get(emu, json_string_value(k));
-        const char *name = json_string_value(json_object_get(b, "name"));
-        const char *bn = json_string_value(json_object_get(b, "projectNumber"));
-        const char *bp = json_string_value(json_object_get(b, "_project"));
-        if ((bn && !strcmp(bn, project)) || (bp && !strcmp(bp, project)) || (bn && !strcmp(bn, num)))
-            if (!prefix || !strncmp(name, prefix, strlen(prefix)))
-                json_array_append_new(items, emu_render(b));
-    }
-    json_decref(keys);
+    bucket_page_t pg = {emu, project, emu_project_number(emu, project), emu_q(req, "prefix"), 1000,
+                        json_array(), NULL, 0};
+    const char *sz = emu_q(req, "maxResults");
+    if (sz && strtol(sz, NULL, 10) > 0) pg.size = strtol(sz, NULL, 10);
+    const char *tok = emu_q(req, "pageToken");
+    char *after = tok && *tok ? xasprintf("storage/buckets/%s", tok) : NULL;
+    emu_keys_each(emu, "storage/buckets/", after, bucket_page_add, &pg);
     resp->body = json_pack("{s:s}", "kind", "storage#buckets");
-    emu_page_into(req, resp->body, "items", items, "maxResults", 1000, false);
-    json_decref(items);
+    if (json_array_size(pg.items))
+        json_object_set(resp->body, "items", pg.items);
+    if (pg.more && pg.last)
+        json_object_set_new(resp->body, "nextPageToken", json_string(pg.last + strlen("storage/buckets/")));
+    json_decref(pg.items);
+    free(pg.last);
+    free(after);
 }
 
 static void bucket_modify(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int replace) {

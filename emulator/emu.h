@@ -103,6 +103,13 @@ void emu_put(emu_t *emu, const char *key, json_t *doc); /* steals doc; marks dir
 int emu_del(emu_t *emu, const char *key);               /* 0 deleted, -1 absent */
 /* Keys with the given prefix, sorted (new array of strings). */
 json_t *emu_keys(emu_t *emu, const char *prefix);
+/* Calls fn(key, ud) for the keys with prefix, in order, from the first
+ * key after `after` (a full key; NULL or "": from the first), until fn
+ * returns non-zero.  O(log N) to the start, then O(1) per key: list
+ * pages cost their size, not the store's.  The store must not change
+ * during the walk. */
+void emu_keys_each(emu_t *emu, const char *prefix, const char *after, int (*fn)(const char *key, void *ud),
+                   void *ud);
 /* Monotonic counter per name, persisted (generations, resource ids). */
 int64_t emu_next_id(emu_t *emu, const char *counter);
 /* Project number for a project id: stable, derived from the id. */

@@ -1,6 +1,7 @@
 /* store.c: the emulator's keyed JSON documents, id counters and project
  * numbers, persisted as one JSON file (DIR/emulator.json) written
- * atomically.  Every function here runs with the global lock held. */
+ * atomically, and an ordered index of the keys for listing.  Every
+ * function here runs with the global lock held. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,18 @@ struct emu_store {
     json_t *numbers;  /* project id -> number string (derived, not persisted) */
     char *path;       /* NULL: memory only */
     int dirty;
+    /* Ordered key index: keys[] sorted (own copies), dead[i] set where a
+     * key was deleted (dropped at the next merge); keys added since the
+     * last merge wait unsorted in added[] and are merged in by the next
+     * listing: O(N + A log A) once per listing after changes, and a
+     * listing without changes costs O(log N + its range).  Deletes are
+     * O(log N).  A list page of 10,000 buckets used to scan and sort every
+     * document of the store. */
+    char **keys;
+    unsigned char *dead;
+    size_t nkeys, ndead;
+    char **added;
+    size_t nadded, cap_added;
 };
 
 emu_store_t *emu_store_new(const char *data_dir, perr_t *e) {
@@ -58,8 +71,20 @@ err:
     return NULL;
 }
 
+static void index_free(emu_store_t *s) {
+    for (size_t i = 0; i < s->nkeys; i++) free(s->keys[i]);
+    for (size_t i = 0; i < s->nadded; i++) free(s->added[i]);
+    free(s->keys);
+    free(s->dead);
+    free(s->added);
+    s->keys = s->added = NULL;
+    s->dead = NULL;
+    s->nkeys = s->ndead = s->nadded = s->cap_added = 0;
+}
+
 void emu_store_free(emu_store_t *s) {
     if (!s) return;
+    index_free(s);
     json_decref(s->docs);
     json_decref(s->counters);
     json_decref(s->numbers);
@@ -85,8 +110,97 @@ json_t *emu_get(emu_t *emu, const char *key) {
     return json_object_get(emu_store_of(emu)->docs, key);
 }
 
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* First index in keys[] whose key is >= k. */
+static size_t lower_bound(const emu_store_t *s, const char *k) {
+    size_t lo = 0, hi = s->nkeys;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(s->keys[mid], k) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Index of k in keys[] (dead or alive), or -1. */
+static long index_find(const emu_store_t *s, const char *k) {
+    size_t i = lower_bound(s, k);
+    return i < s->nkeys && strcmp(s->keys[i], k) == 0 ? (long)i : -1;
+}
+
+static void index_add(emu_store_t *s, const char *key) {
+    long i = index_find(s, key);
+    if (i >= 0) { /* deleted since the last merge: alive again */
+        if (s->dead[i]) s->ndead--;
+        s->dead[i] = 0;
+        return;
+    }
+    if (s->nadded == s->cap_added) {
+        s->cap_added = s->cap_added ? 2 * s->cap_added : 64;
+        s->added = xrealloc(s->added, s->cap_added * sizeof *s->added);
+    }
+    s->added[s->nadded++] = xstrdup(key);
+}
+
+static void index_del(emu_store_t *s, const char *key) {
+    long i = index_find(s, key);
+    if (i >= 0) {
+        if (!s->dead[i]) s->ndead++;
+        s->dead[i] = 1;
+        return;
+    }
+    for (size_t k = 0; k < s->nadded; k++)
+        if (strcmp(s->added[k], key) == 0) {
+            free(s->added[k]);
+            s->added[k] = s->added[--s->nadded];
+            return;
+        }
+}
+
+/* Folds added[] into keys[] and drops the dead: keys[] alone is exact. */
+static void index_merge(emu_store_t *s) {
+    if (!s->nadded && !s->ndead) return;
+    qsort(s->added, s->nadded, sizeof *s->added, cmp_str);
+    size_t n = s->nkeys - s->ndead + s->nadded, i = 0, j = 0, o = 0;
+    char **out = xmalloc((n ? n : 1) * sizeof *out);
+    while (i < s->nkeys || j < s->nadded) {
+        if (i < s->nkeys && s->dead[i]) {
+            free(s->keys[i++]);
+            continue;
+        }
+        if (j >= s->nadded || (i < s->nkeys && strcmp(s->keys[i], s->added[j]) < 0))
+            out[o++] = s->keys[i++];
+        else
+            out[o++] = s->added[j++];
+    }
+    free(s->keys);
+    free(s->dead);
+    s->keys = out;
+    s->nkeys = o;
+    s->dead = xcalloc(o ? o : 1, 1);
+    s->ndead = 0;
+    s->nadded = 0;
+}
+
+/* The index is built on first use from the loaded documents. */
+static void index_ready(emu_store_t *s) {
+    if (!s->dead) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(s->docs, k, v) index_add(s, k);
+        s->dead = xcalloc(1, 1);
+    }
+    index_merge(s);
+}
+
 void emu_put(emu_t *emu, const char *key, json_t *doc) {
     emu_store_t *s = emu_store_of(emu);
+    if (s->dead && !json_object_get(s->docs, key)) index_add(s, key);
     json_object_set_new(s->docs, key, doc);
     s->dirty = 1;
 }
@@ -94,35 +208,30 @@ void emu_put(emu_t *emu, const char *key, json_t *doc) {
 int emu_del(emu_t *emu, const char *key) {
     emu_store_t *s = emu_store_of(emu);
     if (json_object_del(s->docs, key) < 0) return -1;
+    if (s->dead) index_del(s, key);
     s->dirty = 1;
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+void emu_keys_each(emu_t *emu, const char *prefix, const char *after, int (*fn)(const char *key, void *ud),
+                   void *ud) {
+    emu_store_t *s = emu_store_of(emu);
+    index_ready(s);
+    size_t plen = strlen(prefix);
+    size_t i = lower_bound(s, after && *after && strcmp(after, prefix) > 0 ? after : prefix);
+    if (after && *after && i < s->nkeys && strcmp(s->keys[i], after) == 0) i++;
+    for (; i < s->nkeys && strncmp(s->keys[i], prefix, plen) == 0; i++)
+        if (fn(s->keys[i], ud)) return;
 }
 
-/* O(N) over all documents per call; the emulator holds hundreds of
- * documents, not millions, so an ordered index is not worth it. */
+static int collect(const char *key, void *ud) {
+    json_array_append_new(ud, json_string(key));
+    return 0;
+}
+
 json_t *emu_keys(emu_t *emu, const char *prefix) {
-    emu_store_t *s = emu_store_of(emu);
-    size_t plen = strlen(prefix), n = 0, cap = 16;
-    const char **v = xmalloc(cap * sizeof *v);
-    const char *k;
-    json_t *val;
-    json_object_foreach(s->docs, k, val) {
-        if (strncmp(k, prefix, plen) != 0) continue;
-        if (n == cap) {
-            cap *= 2;
-            v = xrealloc(v, cap * sizeof *v);
-        }
-        v[n++] = k;
-    }
-    qsort(v, n, sizeof *v, cmp_str);
     json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_string(v[i]));
-    free(v);
+    emu_keys_each(emu, prefix, NULL, collect, arr);
     return arr;
 }
 

@@ -409,6 +409,63 @@ static void test_bucket_metageneration_precondition_and_not_empty_delete(void **
     free(bs);
 }
 
+/* buckets.list pages through the ordered key index: every bucket of the
+ * project once, in name order, other projects' left out, and a bucket
+ * deleted or added between pages neither repeats nor shifts the rest. */
+static void test_bucket_list_pages_in_order_across_changes(void **state) {
+    fx_t *f = *state;
+    char *bs = u(f, "/storage/storage/v1/b?project=pg");
+    char *other = u(f, "/storage/storage/v1/b?project=pg-other");
+    const char *names[] = {"pg-e", "pg-a", "pg-d", "pg-b", "pg-c"};
+    for (int i = 0; i < 5; i++) {
+        char *body = xasprintf("{\"name\":\"%s\"}", names[i]);
+        thttp_t h = req("POST", bs, body);
+        assert_int_equal(h.status, 200);
+        thttp_free(&h);
+        free(body);
+    }
+    thttp_t h = req("POST", other, "{\"name\":\"pg-bb\"}");
+    assert_int_equal(h.status, 200);
+    thttp_free(&h);
+    char *p1 = u(f, "/storage/storage/v1/b?project=pg&maxResults=2");
+    h = req("GET", p1, NULL);
+    assert_int_equal(json_array_size(json_object_get(h.json, "items")), 2);
+    assert_string_equal(tjson_str(h.json, "items.0.name"), "pg-a");
+    assert_string_equal(tjson_str(h.json, "items.1.name"), "pg-b");
+    char *tok = xstrdup(tjson_str(h.json, "nextPageToken"));
+    thttp_free(&h);
+    /* between pages: pg-a goes (already seen), pg-ca arrives (not yet seen) */
+    char *del = u(f, "/storage/storage/v1/b/pg-a");
+    h = req("DELETE", del, NULL);
+    assert_int_equal(h.status, 204);
+    thttp_free(&h);
+    h = req("POST", bs, "{\"name\":\"pg-ca\"}");
+    assert_int_equal(h.status, 200);
+    thttp_free(&h);
+    char *p2 = xasprintf("%s&pageToken=%s", p1, tok);
+    h = req("GET", p2, NULL);
+    assert_int_equal(json_array_size(json_object_get(h.json, "items")), 2);
+    assert_string_equal(tjson_str(h.json, "items.0.name"), "pg-c");
+    assert_string_equal(tjson_str(h.json, "items.1.name"), "pg-ca");
+    free(tok);
+    tok = xstrdup(tjson_str(h.json, "nextPageToken"));
+    thttp_free(&h);
+    char *p3 = xasprintf("%s&pageToken=%s", p1, tok);
+    h = req("GET", p3, NULL);
+    assert_int_equal(json_array_size(json_object_get(h.json, "items")), 2);
+    assert_string_equal(tjson_str(h.json, "items.0.name"), "pg-d");
+    assert_string_equal(tjson_str(h.json, "items.1.name"), "pg-e");
+    assert_null(json_object_get(h.json, "nextPageToken"));
+    thttp_free(&h);
+    free(tok);
+    free(p1);
+    free(p2);
+    free(p3);
+    free(del);
+    free(other);
+    free(bs);
+}
+
 static void test_object_generation_preconditions_and_listing(void **state) {
     fx_t *f = *state;
     char *bs = u(f, "/storage/storage/v1/b?project=p");
@@ -879,6 +936,7 @@ int main(void) {
         T(test_auto_mode_network_brings_and_removes_its_subnetworks),
         T(test_list_paging_with_max_results_and_page_token),
         T(test_bucket_metageneration_precondition_and_not_empty_delete),
+        T(test_bucket_list_pages_in_order_across_changes),
         T(test_object_generation_preconditions_and_listing),
         T(test_if_generation_match_zero_race_has_exactly_one_winner),
         T(test_store_persists_across_restart_and_corrupt_file_is_refused),
