@@ -209,4 +209,18 @@ for i in $ids; do wait_status "$i" destroyed; done
 cnt=$(curl -s "$REPO?pageSize=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("repositories",[])))')
 [ "$cnt" = 0 ] || fail "$cnt repositories left"
 serve_stop
+
+# TLS: --tls-cert/--tls-key serve https; a client that verifies against
+# the certificate gets in, one that does not know it is refused; the
+# session cookie is Secure.
+need_cmd openssl
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 \
+    -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1" > /dev/null 2>&1 || fail "openssl req"
+serve_start --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem"
+case "$URL" in https://*) ;; *) fail "TLS server URL: $URL" ;; esac
+curl -s --cacert "$WORK/cert.pem" "$URL/api/me" -H "$A" | grep -q '"name":"ana"' || fail "https call with the CA"
+curl -s -o /dev/null "$URL/healthz" && fail "an unverified TLS client got in"
+curl -s --cacert "$WORK/cert.pem" -D - -o /dev/null "$URL/?token=$BO" | grep -qi 'set-cookie:.*; Secure' ||
+    fail "cookie not Secure over TLS"
+serve_stop
 echo "serve_api: ok"
