@@ -146,7 +146,7 @@ fmt:
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. core providers emulator
+	  --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. core providers emulator serve
 
 clean:
 	rm -rf build build-asan build-tsan bin .plinth
