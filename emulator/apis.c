@@ -20,7 +20,8 @@
     X(emu_api_pubsub)                                                                             \
     X(emu_api_logging)                                                                            \
     X(emu_api_dns)                                                                                \
-    X(emu_api_cloudkms)
+    X(emu_api_cloudkms)                                                                           \
+    X(emu_api_monitoring)
 
 #define EMU_API_DECL(x) extern const emu_api_t x;
 EMU_APIS(EMU_API_DECL)

@@ -274,11 +274,48 @@ static void already_exists(rctx_t *c, const char *id) {
              c->addr ? c->addr : "ADDR", id);
 }
 
+/* POST to the collection; the server names the resource ("name" in the
+ * answer, or in the finished operation's response).  A POST whose answer
+ * was lost is not sent again: without a name there is nothing to look for. */
+static int create_server_named(rctx_t *c, const json_t *desired, char **id, json_t **live) {
+    const gcp_type_t *T = GCP_TYPE(c);
+    json_t *vars = gcp_body_vars(c, desired);
+    char *url = gcp_tmpl_fill(T->collection, vars, c->err);
+    json_t *body = gcp_send_body(c, desired);
+    int rc = url && (!T->prepare || T->prepare(c, desired, body) == 0) ? 0 : -1;
+    gcp_resp_t r = {0};
+    if (rc == 0 && gcp_call_busy(c, "POST", T->api, url, body, &r) < 0) rc = -1;
+    if (rc == 0 && !gcp_resp_ok(&r)) {
+        gcp_fail(c, &r, "POST", url);
+        rc = -1;
+    }
+    const char *name = rc == 0 ? json_string_value(json_object_get(r.body, "name")) : NULL;
+    const char *tail = name ? gcp_projects_tail(name) : NULL;
+    if (rc == 0 && !tail) {
+        perr_set(c->err, c->addr ? c->addr : "", "POST %s: the answer names no created resource", url);
+        rc = -1;
+    }
+    if (rc == 0) {
+        *id = xstrdup(tail);
+        rc = read_back(c, *id, desired, live);
+    }
+    if (rc < 0) {
+        free(*id);
+        *id = NULL;
+    }
+    gcp_resp_free(&r);
+    json_decref(body);
+    free(url);
+    json_decref(vars);
+    return rc;
+}
+
 int gcp_res_create(rctx_t *c, const json_t *desired, char **id, json_t **live) {
     const gcp_type_t *T = GCP_TYPE(c);
     *id = NULL;
     *live = NULL;
     if (T->create) return T->create(c, desired, id, live);
+    if (T->create_style == GCP_CREATE_SERVER_NAMED) return create_server_named(c, desired, id, live);
     char *myid = gcp_res_id_of(c, desired);
     if (!myid) return -1;
     json_t *vars = gcp_body_vars(c, desired);

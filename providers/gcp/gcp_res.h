@@ -40,6 +40,7 @@ typedef struct gcp_prov {
 typedef enum {
     GCP_CREATE_POST,   /* POST body to the collection URL (create_query appended) */
     GCP_CREATE_PUT,    /* PUT body to the resource URL */
+    GCP_CREATE_SERVER_NAMED, /* POST to the collection; the answer's name is the ID (no id_of) */
     GCP_CREATE_HOOK    /* the type's create hook does everything */
 } gcp_create_style_t;
 
@@ -149,6 +150,12 @@ char *gcp_urlenc(const char *s);
     .create = gcp_res_create, .update = gcp_res_update, .remove = gcp_res_remove,              \
     .import = gcp_res_import, .normalize = gcp_res_normalize, .ignored = gcp_res_ignored
 #define GCP_RTYPE_CALLBACKS .defaults = gcp_res_defaults, GCP_RTYPE_CALLBACKS_NODEFAULTS
+/* A type whose resources the server names (GCP_CREATE_SERVER_NAMED): no
+ * id_of, the ID comes from create or import. */
+#define GCP_RTYPE_CALLBACKS_SERVER_NAMED                                                       \
+    .defaults = gcp_res_defaults, .read = gcp_res_read, .read_many = gcp_res_read_many,        \
+    .create = gcp_res_create, .update = gcp_res_update, .remove = gcp_res_remove,              \
+    .import = gcp_res_import, .normalize = gcp_res_normalize, .ignored = gcp_res_ignored
 
 /* Never diffed: the paths the schema marks output only (rtype.ignored). */
 int gcp_res_ignored(const rtype_t *t, const char *path);

@@ -39,6 +39,9 @@
     X(dns_record_set)                                                                                                  \
     X(kms_key_ring)                                                                                                    \
     X(kms_crypto_key)                                                                                                  \
-    X(kms_crypto_key_iam_member)
+    X(kms_crypto_key_iam_member)                                                                                       \
+    X(monitoring_notification_channel)                                                                                 \
+    X(monitoring_alert_policy)                                                                                         \
+    X(monitoring_uptime_check_config)
 
 #endif

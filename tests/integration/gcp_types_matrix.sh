@@ -36,7 +36,8 @@ TYPES=${MATRIX_TYPES:-$ALL_TYPES}
 # Per type: the resource under test, the in-place change (var=value, or
 # empty with the reason there is none), the immutable change and the field
 # the replace must name, and an import ID in a short form the type accepts
-# (valid after steps 3 and 4 applied).
+# (valid after steps 3 and 4 applied; @id: the ID in state, for types the
+# server names).
 describe() {
     UPD="label=b" UPD_WHY="" IMM="immutable=b" IMPORT_ID="" KEPT=""
     case $1 in
@@ -125,6 +126,13 @@ describe() {
         UPD_WHY="every field (crypto_key_id, role, member, condition) is immutable"
         IMM="immutable=bob" IMM_FIELD=member
         IMPORT_ID="projects/mx-kmsiam/locations/europe-west1/keyRings/ring/cryptoKeys/key roles/cloudkms.cryptoKeyEncrypterDecrypter user:bob@example.com" ;;
+    monitoring_notification_channel)
+        # Server-named types import by the ID they were given (@id).
+        ADDR=gcp.monitoring_notification_channel.oncall IMM_FIELD=type IMPORT_ID=@id ;;
+    monitoring_alert_policy)
+        ADDR=gcp.monitoring_alert_policy.errors IMM_FIELD=project IMPORT_ID=@id ;;
+    monitoring_uptime_check_config)
+        ADDR=gcp.monitoring_uptime_check_config.mlflow IMM_FIELD=monitoredResource IMPORT_ID=@id ;;
     *) return 1 ;;
     esac
 }
@@ -227,6 +235,7 @@ run_type() {
 
     # 5: import by a short ID form
     id_before=$(state_id)
+    [ "$IMPORT_ID" = "@id" ] && IMPORT_ID=$id_before
     plinth state rm "$ADDR"
     if check 5-rm "state rm exits 0 (got $rc)" rc_is 0; then
         plinth import "$ADDR" "$IMPORT_ID"
