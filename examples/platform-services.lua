@@ -1,7 +1,7 @@
 -- platform-services.lua: the Google Cloud services an ML platform needs
 -- beside its cluster: private DNS for internal names, a static address for
--- the ingress, log-based metrics and an alerts topic, a work queue, an
--- encryption key for artifacts.
+-- the ingress, log-based metrics, alert policies, uptime checks and an
+-- alerts topic, a work queue, an encryption key for artifacts.
 -- Variables: project, region (like the other examples).
 local project = var("project", { default = "plinth-demo" })
 local region = var("region", { default = "europe-west1" })
@@ -19,7 +19,10 @@ local dns = module "dns" {
   records = { mlflow = "10.0.0.10", argo = "10.0.0.11", ray = "10.0.0.12" },
 }
 
-local obs = module "observability" { source = "observability", name = "platform" }
+local obs = module "observability" {
+  source = "observability", name = "platform", project = project, email = "ml-oncall@example.com",
+  urls = { mlflow = "mlflow.example.com", argo = "argo.example.com" },
+}
 
 gcp.pubsub_subscription "alert_workers" {
   name = "platform-alert-workers", topic = obs.topic, ackDeadlineSeconds = 60,

@@ -1,7 +1,8 @@
 #!/bin/sh
 # gcp_services_gcloud.sh: examples/platform-services.lua (regional address,
 # private DNS zone and record sets, Pub/Sub topic and subscription,
-# log-based metrics and a log sink, KMS key ring, key and grant) applies against plinth-emulator,
+# log-based metrics and a log sink, KMS key ring, key and grant, monitoring channel, alert policies, uptime
+# checks) applies against plinth-emulator,
 # re-plans to "No changes", and the real gcloud CLI lists and describes
 # what plinth created (gcloud compute, dns, pubsub, logging); one resource
 # is imported back after `state rm`; destroy leaves nothing; every request
@@ -31,6 +32,7 @@ export CLOUDSDK_API_ENDPOINT_OVERRIDES_DNS="$U/dns/dns/v1/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB="$U/pubsub/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING="$U/logging/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS="$U/cloudkms/"
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING="$U/monitoring/"
 g() { expect_rc 0 timeout 120 gcloud "$@"; }
 has() { grep -q -- "$1" "$WORK/last.out" || fail "expected '$1' from gcloud $2: $(cat "$WORK/last.out" "$WORK/last.err")"; }
 
@@ -72,6 +74,14 @@ g kms keys describe artifacts --keyring=platform --location=europe-west1 --forma
 has "ENABLED" "kms keys describe"
 g kms keys get-iam-policy artifacts --keyring=platform --location=europe-west1 --format=json
 has "group:ml-platform@example.com" "kms keys get-iam-policy"
+
+g beta monitoring channels list --format='value(displayName,type)'
+has "platform on call" "beta monitoring channels list"
+g alpha monitoring policies list --format='value(displayName)'
+has "platform: argo errors" "alpha monitoring policies list"
+has "platform: ray errors" "alpha monitoring policies list"
+g monitoring uptime list-configs --format='value(displayName)'
+has "platform mlflow" "monitoring uptime list-configs"
 
 # import after state rm gives the same resource and an empty plan
 expect_rc 0 pl state rm gcp.pubsub_subscription.alert_workers
