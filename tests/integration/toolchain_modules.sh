@@ -3,8 +3,9 @@
 # platform.lua applied against the emulator with nothing passed in: kubectl
 # (kubeconfig from `plinth kubeconfig`, no address: the only cluster) sees
 # the workflow-controller, argo-server, kuberay-operator and mlflow
-# Deployments rolled out, the Argo and Ray CRDs Established, a hello-world
-# Workflow accepted, the RayCluster with its GPU group on the GPU pool, the
+# Deployments rolled out, every Pod scheduled, the Argo and Ray CRDs Established, a hello-world
+# Workflow accepted, the RayCluster with its GPU group on the GPU pool (a
+# Pod of its template runs on a GPU node, without tolerations it is Pending), the
 # MLflow database-grant Job complete before the server, the artifact
 # repository on GCS with no key secret, and no password anywhere.  Every
 # object the modules write passes a server-side dry-run as plinth writes
@@ -53,7 +54,7 @@ grep -q "No changes." "$WORK/last.out" || fail "re-plan not clean: $(grep -E '^ 
 # of the module's operator objects (planned only: the emulator does not run
 # the add-on).
 expect_rc 2 $P plan --detailed-exitcode --var ray_operator=addon
-grep -q "addonsConfig.rayOperatorConfig.enabled = null -> true" "$WORK/last.out" ||
+grep -qE "addonsConfig.rayOperatorConfig.enabled = (null -> )?true" "$WORK/last.out" ||
     fail "add-on plan: $(grep -E '^  #|^Plan' "$WORK/last.out")"
 grep -q "Plan: 0 to create, 1 to update, 0 to replace, 10 to destroy." "$WORK/last.out" ||
     fail "add-on plan: $(grep -E '^  #|^Plan' "$WORK/last.out")"
@@ -68,6 +69,13 @@ expect_rc 0 $K get deploy -A -o jsonpath='{range .items[*]}{.metadata.namespace}
 for d in argo/workflow-controller=1 argo/argo-server=1 ray/kuberay-operator=1 mlflow/mlflow=1; do
     grep -q "$d" "$WORK/last.out" || fail "deployment $d: $(cat "$WORK/last.out")"
 done
+# Every Pod scheduled on a node (the emulator's scheduler honours node
+# selectors, taints and requests), the grant Job's done.
+expect_rc 0 $K get pods -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}={.spec.nodeName}/{.status.phase}{"\n"}{end}'
+cp "$WORK/last.out" "$WORK/pods.txt"
+[ "$(grep -c . "$WORK/pods.txt")" -ge 5 ] || fail "pods: $(cat "$WORK/pods.txt")"
+grep -v '=gke-ml-dev-system-[^/]*/Running$' "$WORK/pods.txt" | grep -v '^mlflow/mlflow-db-grant-[^=]*=gke-ml-dev-system-[^/]*/Succeeded$' &&
+    fail "pods not scheduled or not running: $(cat "$WORK/pods.txt")"
 # The CRDs, Established.
 crds="workflows cronworkflows workflowtemplates clusterworkflowtemplates workfloweventbindings
       workflowtasksets workflowtaskresults workflowartifactgctasks"
@@ -107,6 +115,35 @@ expect_rc 0 $K get raycluster ray -n ray -o jsonpath='{.spec.workerGroupSpecs[1]
 [ "$(cat "$WORK/last.out")" = "gpu gpu nvidia.com/gpu 1" ] || fail "GPU worker group: $(cat "$WORK/last.out")"
 expect_rc 0 $K get raycluster ray -n ray -o json
 cp "$WORK/last.out" "$WORK/raycluster.json"
+
+# The GPU workers land on the GPU pool: once a GPU node is up (the cluster
+# autoscaler's part, played by setSize), a Pod of the GPU group's template
+# (as KubeRay makes it) runs there; without the tolerations it stays Pending.
+expect_rc 0 curl -sf -X POST -H 'Content-Type: application/json' -d '{"nodeCount":1}' \
+    "$EMU_URL/container/v1/projects/plinth-demo/locations/europe-west1/clusters/ml-dev/nodePools/gpu:setSize"
+python3 - "$WORK/raycluster.json" "$WORK" <<'PY' || fail "pods from the GPU template"
+import json, sys
+rc = json.load(open(sys.argv[1]))
+g = [w for w in rc["spec"]["workerGroupSpecs"] if w["groupName"] == "gpu"][0]
+for name, tol in (("gpu-worker", True), ("no-toleration", False)):
+    spec = json.loads(json.dumps(g["template"]["spec"]))
+    if not tol:
+        del spec["tolerations"]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "ray"}, "spec": spec}
+    json.dump(pod, open("%s/%s.json" % (sys.argv[2], name), "w"))
+PY
+for _ in $(seq 40); do
+    $K get nodes -l cloud.google.com/gke-nodepool=gpu -o name 2> /dev/null | grep -q . && break
+    sleep 0.5
+done
+expect_rc 0 $K create -f "$WORK/gpu-worker.json" -f "$WORK/no-toleration.json"
+expect_rc 0 $K wait --for=condition=PodScheduled --timeout=20s pod/gpu-worker -n ray
+expect_rc 0 $K get pods gpu-worker no-toleration -n ray -o jsonpath='{range .items[*]}{.metadata.name}={.spec.nodeName}/{.status.phase} {end}'
+grep -q '^gpu-worker=gke-ml-dev-gpu-[^/]*/Running no-toleration=/Pending $' "$WORK/last.out" ||
+    fail "GPU pods: $(cat "$WORK/last.out")"
+expect_rc 0 $K get events -n ray --field-selector involvedObject.name=no-toleration -o jsonpath='{.items[*].message}'
+grep -q "untolerated taint" "$WORK/last.out" || fail "FailedScheduling: $(cat "$WORK/last.out")"
+expect_rc 0 $K delete pod gpu-worker no-toleration -n ray --wait=false
 
 # MLflow: the grant Job completed; the server with the proxy as a native
 # sidecar, its hosts allowed, artifacts on GCS; no password anywhere.
