@@ -124,7 +124,10 @@ static int gc_one(cli_ci_t *c, const env_info_t *v) {
     o.lock_op = "destroy";
     if (v->spec && access(v->spec, R_OK) == 0) o.spec_path = v->spec;
     engine_t *e = engine_open(&o, &ui_engine_hooks, c->ui, c->stop, true);
-    if (!e) return -1;
+    if (!e) { /* locked by another run, or unreadable: reported above */
+        ui_out(c->ui, "Failed to destroy %s; it is left for the next run.\n", v->name);
+        return -1;
+    }
     plan_opts_t po = {true, false};
     plan_t *p = NULL;
     perr_t err = {0};

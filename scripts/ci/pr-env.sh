@@ -51,7 +51,9 @@ run() { $PLINTH --spec "$SPEC" --env "$env" --no-color ${PLINTH_ARGS:-} "$@"; }
 write_md() {
     summary=$(grep -E '^(Plan:|No changes\.)' "$env.plan.txt" | head -n 1 || true)
     {
-        echo "**plinth** \`$env\`: ${summary:-see the plan below}"
+        echo "${summary:-The plan did not print a summary: see below.}"
+        echo
+        echo "plinth environment \`$env\`"
         echo
         echo "<details><summary>Plan for $env</summary>"
         echo

@@ -10,7 +10,8 @@
 #     apply the artefact; PR closed: destroy; nightly: gc + drift), the
 #     Cloud Build config (plan build, apply build, destroy build) and the
 #     Argo WorkflowTemplate (plan pod -> apply pod; destroy pod);
-#  3. apply --ttl 2s: env list shows the expiry; after 3 s env gc destroys it.
+#  3. apply --ttl 2s: env list shows the expiry; after 3 s env gc destroys it
+#     (not while another run holds its lock: env list names the holder).
 . "$(dirname "$0")/lib/emu.sh"
 command -v python3 > /dev/null && python3 -c 'import yaml' 2> /dev/null ||
     { echo "ci_pipelines: SKIP (python3 with yaml needed)"; exit 77; }
@@ -52,7 +53,7 @@ runner() { # runner DIR: a fresh directory with only the checkout
 export PLINTH="$BIN/plinth" SPEC=examples/pr-env.lua
 for sh in "sh -e" "bash -e"; do
     runner r1 && (cd r1 && $sh scripts/ci/pr-env.sh plan 7) > plan.out 2>&1 || fail "$sh plan: $(cat plan.out)"
-    [ "$(head -n 1 r1/pr-7.plan.md)" = '**plinth** `pr-7`: Plan: 3 to create, 0 to update, 0 to replace, 0 to destroy.' ] ||
+    [ "$(head -n 1 r1/pr-7.plan.md)" = 'Plan: 3 to create, 0 to update, 0 to replace, 0 to destroy.' ] ||
         fail "$sh: comment does not start with the Plan: line: $(head -n 3 r1/pr-7.plan.md)"
     grep -q '^<details><summary>' r1/pr-7.plan.md || fail "$sh: plan not collapsed"
     python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["format_version"] == "1.2"' r1/pr-7.plan.json ||
@@ -140,6 +141,20 @@ grep -E "^pr-50 .*\(expired\)" last.out > /dev/null || fail "env list: not expir
 expect_rc 0 $P env gc
 grep -q "run with --auto-approve" last.out || fail "gc without approval: $(cat last.out)"
 exists 50 "gc without approval"
+# Another run holds pr-50's lock: listed as the holder; gc leaves it and fails.
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+printf '{"id":"lock-from-ci","who":"ci-bot","host":"runner-9","pid":4242,"op":"apply","created":"%s","heartbeat":"%s"}\n' \
+    "$now" "$now" > lock.json
+curl -sf -X POST -H 'Content-Type: application/json' --data-binary @lock.json \
+    "$EMU_URL/upload/storage/v1/b/ci-state/o?uploadType=media&name=plinth%2Fpr-50.plinth.lock&ifGenerationMatch=0" > /dev/null ||
+    fail "lock upload"
+expect_rc 0 $P env list --json
+python3 -c 'import json,sys; e=[e for e in json.load(open(sys.argv[1])) if e["name"]=="pr-50"][0]; l=e["lock"]; assert l["who"]=="ci-bot" and l["id"]=="lock-from-ci" and l["op"]=="apply", e' last.out ||
+    fail "env list: lock holder: $(cat last.out)"
+expect_rc 1 $P env gc --auto-approve
+grep -q "Failed to destroy pr-50" last.out && grep -q "ci-bot" last.err || fail "gc of a locked environment: $(cat last.out last.err)"
+exists 50 "gc of a locked environment"
+expect_rc 0 $P --env pr-50 state unlock lock-from-ci
 expect_rc 0 $P env gc --auto-approve
 grep -q "Destroyed pr-50: 3 resources" last.out || fail "gc: $(cat last.out)"
 grep -q "Garbage collection: 1 destroyed, 0 failed." last.out || fail "gc report: $(cat last.out)"
