@@ -210,6 +210,38 @@ cnt=$(curl -s "$REPO?pageSize=1000" | python3 -c 'import json,sys; print(len(jso
 [ "$cnt" = 0 ] || fail "$cnt repositories left"
 serve_stop
 
+# A restart in the middle of runs: a plan cut short is resumed, an apply cut
+# short is reported as failed (its saved plan no longer matches the state)
+# and can be planned again.  The runs are slowed by a wrapper so that the
+# server is killed while they are in flight.
+printf '#!/bin/sh\nsleep 4\nexec "%s" "$@"\n' "$PLINTH" > "$WORK/slow-plinth"
+chmod +x "$WORK/slow-plinth"
+serve_start --plinth "$WORK/slow-plinth"
+call POST /api/environments "$A" '{"name":"cut","module":"artifact_registry","inputs":{"name":"cut-imgs","location":"europe-west1"}}'
+KID=$(jget 'd["id"]')
+sleep 1
+kill -9 "$SRV_PID"; wait "$SRV_PID" 2> /dev/null; SRV_PID=""
+serve_start
+wait_status "$KID" planned
+call GET "/api/environments/$KID" "$A"
+jget '[e["type"] for e in d["events"]]' | grep -q recover || fail "no recover event"
+serve_stop
+serve_start --plinth "$WORK/slow-plinth"
+call POST "/api/environments/$KID/approve" "$B"
+sleep 1
+kill -9 "$SRV_PID"; wait "$SRV_PID" 2> /dev/null; SRV_PID=""
+sleep 5 # the orphaned run finishes on its own
+serve_start
+call GET "/api/environments/$KID" "$A"
+[ "$(jget 'd["status"]')" = failed ] && jget 'd["error"]' | grep -q 'stopped during the apply' ||
+    fail "cut apply not reported: $(cat "$WORK/r.json")"
+call POST "/api/environments/$KID/plan" "$A"
+[ "$code" = 202 ] || fail "re-plan: $code"
+wait_status "$KID" planned
+call DELETE "/api/environments/$KID" "$A"
+wait_status "$KID" destroyed
+serve_stop
+
 # TLS: --tls-cert/--tls-key serve https; a client that verifies against
 # the certificate gets in, one that does not know it is refused; the
 # session cookie is Secure.
