@@ -101,6 +101,12 @@ int k8s_obj_create(rctx_t *c, const json_t *desired, char **id, json_t **live);
 char *k8s_obj_id(rctx_t *c, const json_t *desired);
 int k8s_obj_import(rctx_t *c, const char *import_id, char **id, json_t **live);
 int k8s_obj_read(rctx_t *c, const char *id, const json_t *desired, json_t **live);
+/* A batch read (rtype read_many): one LIST per connection, kind and
+ * namespace instead of a GET per object, the connection and discovery
+ * looked up once; -1 on any failure (a LIST the credentials may not make):
+ * the engine then reads each object alone. */
+int k8s_obj_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t *const *desired,
+                      json_t **lives);
 int k8s_obj_remove(rctx_t *c, const char *id, const json_t *live);
 int k8s_obj_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live, const strlist_t *changed, json_t **newlive);
 extern const char *const k8s_plinth_fields[];

@@ -6,7 +6,7 @@
 # figures, the ratios and the emulator's share of the CPU; never fails on
 # a figure (no timed assertions).
 cd "$(dirname "$0")/../.." || exit 1
-. tests/integration/lib/emu.sh
+PLINTH_TEST_LIB=tests/integration/lib && . tests/integration/lib/emu.sh
 . tests/bench/lib/common.sh
 N=${N:-1000}
 L=${L:-50}

@@ -6,7 +6,7 @@
 #     under 0.5 s (issue 4); the ideal is one list round trip per page.
 # Prints the figures; never fails on them (no timed assertions).
 cd "$(dirname "$0")/../.." || exit 1
-. tests/integration/lib/emu.sh
+PLINTH_TEST_LIB=tests/integration/lib && . tests/integration/lib/emu.sh
 N=${N:-1000}
 # The figures are for plinth as users run it: no HTTP log (emu.sh turns one
 # on for tests; writing it re-serialises every answer).

@@ -7,7 +7,7 @@
 # bucket (an apply of 100,000 would measure apply, not plan).  SIZES
 # overrides the sizes.  Prints the figures; never fails on them.
 cd "$(dirname "$0")/../.." || exit 1
-. tests/integration/lib/emu.sh
+PLINTH_TEST_LIB=tests/integration/lib && . tests/integration/lib/emu.sh
 . tests/bench/lib/common.sh
 SIZES=${SIZES:-"1000 10000 100000"}
 unset PLINTH_HTTP_LOG

@@ -7,7 +7,7 @@
 # list or policy read, all in parallel: 1 x L.  Prints the figures and the
 # emulator's CPU share; never fails on a figure.
 cd "$(dirname "$0")/../.." || exit 1
-. tests/integration/lib/emu.sh
+PLINTH_TEST_LIB=tests/integration/lib && . tests/integration/lib/emu.sh
 . tests/bench/lib/common.sh
 L=${L:-50}
 unset PLINTH_HTTP_LOG
