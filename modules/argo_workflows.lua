@@ -30,7 +30,8 @@
 -- Inputs:  project, name, workload_pool (the gke module's output) (required);
 --          cluster (the gcp.container_cluster: the gke module's `cluster`;
 --          without it only the cloud side is declared),
---          version ("v3.7.18": the Argo Workflows release of the images),
+--          version ("v3.7.18": the Argo Workflows release of the images and
+--          RBAC; v4.x works too, the CRDs staying minimal),
 --          registry ("quay.io/argoproj"), namespace ("argo"),
 --          workflow_namespaces ({ namespace }: where workflows run; each is
 --          created unless it is `namespace`), auth_mode ("client": argo-server's
@@ -224,7 +225,13 @@ return function(args)
     roleRef = { apiGroup = "rbac.authorization.k8s.io", kind = "ClusterRole", name = "argo-cluster-role" },
     subjects = { { kind = "ServiceAccount", name = "argo", namespace = ns } },
   })
-  obj("clusterrole_server", rbac, "ClusterRole", meta("argo-server-cluster-role"), { rules = server_rules })
+  local srules = server_rules
+  if util.version_at_least(i.version:sub(2), "4.1.0") then
+    -- From 4.1 the server also writes ConfigMaps.
+    srules = { rule({ "" }, { "configmaps" }, { "get", "watch", "list", "create", "update" }) }
+    for n = 2, #server_rules do srules[n] = server_rules[n] end
+  end
+  obj("clusterrole_server", rbac, "ClusterRole", meta("argo-server-cluster-role"), { rules = srules })
   obj("clusterrolebinding_server", rbac, "ClusterRoleBinding", meta("argo-server-binding"), {
     roleRef = { apiGroup = "rbac.authorization.k8s.io", kind = "ClusterRole", name = "argo-server-cluster-role" },
     subjects = { { kind = "ServiceAccount", name = "argo-server", namespace = ns } },

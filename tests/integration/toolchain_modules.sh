@@ -38,6 +38,10 @@ expect_rc 1 $PLINTH --spec v.lua validate
 grep -q 'v.lua:2: module ml_platform: ray_operator "addon" needs GKE 1.30.0-gke.1747000 or later, gke_version is 1.29' "$WORK/last.err" ||
     fail "add-on on 1.29: $(cat "$WORK/last.err")"
 rm v.lua
+# Outputs that do not exist are not printed: no operator, no RayCluster,
+# no ray_dashboard_url.
+expect_rc 0 $PLINTH --var ray_operator=none validate
+grep -q "The spec is valid: 73 resources, 7 outputs." "$WORK/last.out" || fail "operator none: $(cat "$WORK/last.out")"
 emu_start --op-scale 0.01 --data "$WORK/emu"
 export HOME="$WORK" # kubectl's discovery cache
 P="$PLINTH --no-color"
