@@ -179,11 +179,15 @@ static void fail_later(emu_t *emu, json_t *c, const char *msg) {
 
 /* An operation's failure recorded by fail_later, applied at DONE. */
 static void finish_failed(json_t *op, json_t *c) {
-    const char *msg = json_string_value(json_object_get(op, "plinth:error"));
+    /* A copy: deleting "plinth:error" frees the string it borrows from. */
+    char *msg = xstrdup(json_string_value(json_object_get(op, "plinth:error")) ?: "");
     json_object_set_new(op, "error", json_pack("{s:i,s:s}", "code", 3, "message", msg));
     json_object_set_new(op, "statusMessage", json_string(msg));
     json_object_del(op, "plinth:error");
-    if (!c) return;
+    if (!c) {
+        free(msg);
+        return;
+    }
     json_object_set_new(c, "status", json_string("ERROR"));
     json_object_set_new(c, "statusMessage", json_string(msg));
     json_object_set_new(c, "conditions", json_pack("[{s:s,s:s}]", "message", msg, "canonicalCode",
@@ -191,6 +195,7 @@ static void finish_failed(json_t *op, json_t *c) {
     json_t *np;
     size_t i;
     json_array_foreach(json_object_get(c, "nodePools"), i, np) json_object_set_new(np, "status", json_string("ERROR"));
+    free(msg);
 }
 
 static void op_finish(emu_t *emu, const char *opkey) {

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,7 +37,7 @@ typedef struct tunnel {
     ssh_pool_t *pool;
     json_t *cfg; /* the bastion's, to reconnect */
     pthread_t th;
-    volatile int stop;
+    atomic_int stop; /* set by ssh_tunnels_free, read by the tunnel thread */
     fwd_t *fwds;
     struct tunnel *next;
 } tunnel_t;

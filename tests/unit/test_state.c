@@ -18,6 +18,7 @@
 #include <pthread.h>
 
 #include "core/state.h"
+#include "tests/support/san.h"
 #include "emulator/emu.h"
 #include "providers/gcp/gcp_backend.h"
 #include "providers/gcp/gcp_http.h"
@@ -349,7 +350,7 @@ static void test_ten_thousand_upserts_and_finds_are_fast(void **st) {
     snprintf(addr, sizeof addr, "gcp.compute_network.n%d", 101);
     assert_non_null(state_find(s, addr));
     int64_t ms = util_now_ms() - t0;
-    if (ms > 2000) fail_msg("10,000 upserts + 100,000 finds took %lld ms", (long long)ms);
+    if (ms > 2000 * TEST_SLOWDOWN) fail_msg("10,000 upserts + 100,000 finds took %lld ms", (long long)ms);
     state_free(s);
 }
 
@@ -632,7 +633,7 @@ static void test_ten_thousand_resources_dump_and_parse_quickly(void **st) {
     int64_t ms = util_now_ms() - t0;
     assert_int_equal(p->nres, 10000);
     assert_non_null(state_find(p, "gcp.compute_subnetwork.s09999"));
-    if (ms > 3000) fail_msg("dump + parse of 10,000 resources took %lld ms", (long long)ms);
+    if (ms > 3000 * TEST_SLOWDOWN) fail_msg("dump + parse of 10,000 resources took %lld ms", (long long)ms);
     free(d);
     state_free(s);
     state_free(p);
