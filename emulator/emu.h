@@ -36,6 +36,10 @@ typedef struct emu_config {
                            * means 1.0, negative means instant) */
     int latency_ms;
     double fault_rate, throttle_rate, reset_rate; /* 503, 429+Retry-After, dropped connection */
+    /* Lost answers: a mutating request (POST, PUT, PATCH, DELETE) is
+     * carried out, then its answer is replaced by a 503 or the connection
+     * is dropped (half each), as when a response is lost on the way. */
+    double lost_rate;
     unsigned seed;
     bool require_auth;
     const char *project_number_seed; /* unused: numbers derive from the project id */

@@ -11,7 +11,7 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: plinth-emulator [--port N] [--data DIR] [--log FILE] [--op-scale X]\n"
                "                       [--latency MS] [--fault-rate P] [--throttle-rate P]\n"
-               "                       [--reset-rate P] [--seed N] [--require-auth]\n");
+               "                       [--reset-rate P] [--lost-rate P] [--seed N] [--require-auth]\n");
 }
 
 static int num(const char *opt, const char *v, double lo, double hi, double *out) {
@@ -68,6 +68,9 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--reset-rate")) {
             if (num(a, v, 0, 1, &d) < 0) return 1;
             cfg.reset_rate = d;
+        } else if (!strcmp(a, "--lost-rate")) {
+            if (num(a, v, 0, 1, &d) < 0) return 1;
+            cfg.lost_rate = d;
         } else if (!strcmp(a, "--seed")) {
             if (num(a, v, 0, 4294967295.0, &d) < 0) return 1;
             cfg.seed = (unsigned)d;

@@ -52,6 +52,7 @@ typedef struct reqctx {
     int delayed;
     int64_t start_ms;
     enum fault fault;
+    int lost; /* carry the request out, then lose the answer (lost_rate) */
     sbuf_t body;
     int too_big;
 } reqctx_t;
@@ -312,6 +313,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
             ctx->fault = F_RESET;
         *con_cls = ctx;
         if (ctx->fault == F_RESET) return MHD_NO; /* MHD closes the connection without answering */
+        int mutating = !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH") ||
+                       !strcmp(method, "DELETE");
+        if (ctx->fault == F_NONE && mutating && c->lost_rate > 0 && rng_draw(emu) < c->lost_rate &&
+            !strstr(url, "/oauth2/") && !strstr(url, "/token"))
+            ctx->lost = 1;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -436,6 +442,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         }
     }
 
+    if (ctx->lost) {
+        /* The change is made; now lose the answer: half the time a 503 (a
+         * proxy that timed out), half the time a dropped connection. */
+        int drop = rng_draw(emu) < 0.5;
+        log_request(emu, api_name, method, url, qc.q, drop ? 0 : 503, util_now_ms() - ctx->start_ms, logged_body,
+                    NULL);
+        json_decref(logged_body);
+        logged_body = NULL;
+        json_decref(resp.body);
+        resp.body = NULL;
+        free(resp.raw);
+        resp.raw = NULL;
+        if (drop) {
+            json_decref(body);
+            json_decref(qc.q);
+            json_decref(qc.multi);
+            free(api_name);
+            return MHD_NO;
+        }
+        emu_error(&resp, 503, "UNAVAILABLE", "backendError", "The service is currently unavailable (answer lost).");
+        ctx->lost = 2; /* logged */
+    }
+
     /* Build the answer. */
     struct MHD_Response *r;
     if (resp.raw) {
@@ -456,8 +485,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     enum MHD_Result ret = MHD_queue_response(con, (unsigned)resp.status, r);
     MHD_destroy_response(r);
 
-    log_request(emu, api_name, method, url, qc.q, resp.status, util_now_ms() - ctx->start_ms, logged_body,
-                resp.body);
+    if (ctx->lost != 2)
+        log_request(emu, api_name, method, url, qc.q, resp.status, util_now_ms() - ctx->start_ms, logged_body,
+                    resp.body);
     json_decref(logged_body);
     json_decref(resp.body);
     json_decref(body);

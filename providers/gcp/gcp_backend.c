@@ -319,7 +319,21 @@ static int gcs_lock(backend_t *b, const char *op, state_lock_info_t *out, perr_t
             if (out) *out = li;
             return 0;
         }
-        if (rc < 0) break;
+        if (rc < 0) {
+            /* The answer may be lost after the lock object was written:
+             * the lock read back tells (ours: same id). */
+            state_lock_info_t cur;
+            int64_t cgen = 0;
+            perr_t e2;
+            if (read_lock(g, &cur, &cgen, &e2) == 1 && !strcmp(cur.id, li.id)) {
+                perr_clear(e);
+                free(json);
+                hold(g, &li, cgen);
+                if (out) *out = li;
+                return 0;
+            }
+            break;
+        }
         state_lock_info_t cur;
         int64_t cgen = 0;
         rc = read_lock(g, &cur, &cgen, e);

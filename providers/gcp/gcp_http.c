@@ -248,6 +248,12 @@ static void run_attempt(gcp_client_t *c, const char *api, const attempt_t *a, xf
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, a->data ? a->data : "");
         if (strcmp(a->method, "POST") != 0) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, a->method);
     }
+    /* libcurl silently sends a request again when a reused connection dies
+     * before any answer byte, even after the whole body went out: a POST
+     * the server carried out would be made twice.  A fresh connection is
+     * never retried that way, so POST and PATCH never reuse one; do_call
+     * decides about resending with what it knows. */
+    if (!strcmp(a->method, "POST") || !strcmp(a->method, "PATCH")) curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 
     pthread_mutex_lock(&c->mu);
     if (c->pending_tail)
@@ -458,10 +464,11 @@ static struct curl_slist *build_headers(gcp_client_t *c, const char *token, cons
     return h;
 }
 
-/* The retry loop shared by gcp_call_raw and gcp_http_send. */
-static int do_call(gcp_client_t *c, const char *method, const char *api, const char *url,
+/* The retry loop shared by gcp_call_raw and gcp_http_send (see do_call). */
+static int call_loop(gcp_client_t *c, const char *method, const char *api, const char *url,
                    const char *ctype, const char *data, size_t len, const char *const *extra,
-                   long timeout_ms, unsigned flags, gcp_resp_t *resp, perr_t *e) {
+                   long timeout_ms, unsigned flags, gcp_resp_t *resp, perr_t *e,
+                     bool *landed) {
     memset(resp, 0, sizeof *resp);
     if (check_scheme(url, flags & GCP_SEND_ALLOW_HTTP, e) < 0) return -1;
     int64_t start = util_now_ms();
@@ -537,6 +544,11 @@ static int do_call(gcp_client_t *c, const char *method, const char *api, const c
             }
             free(token);
             if (!status_retryable(resp->status)) return 0;
+            /* A POST answered 5xx may have been carried out all the same
+             * (the answer was lost behind a proxy): whatever the retry
+             * answers, the caller learns that an earlier attempt may have
+             * landed (a 409 then may be its own create). */
+            if ((is_post || !strcmp(method, "PATCH")) && resp->status >= 500) *landed = true;
             wait_ms = x.retry_after_ms;
             long ri = retry_info_ms(resp->body);
             if (ri > wait_ms) wait_ms = ri;
@@ -562,6 +574,15 @@ static int do_call(gcp_client_t *c, const char *method, const char *api, const c
     perr_set(e, "", "%s %s: %s after %d attempt%s", method, url, lasterr, attempt,
              attempt == 1 ? "" : "s");
     return -1;
+}
+
+static int do_call(gcp_client_t *c, const char *method, const char *api, const char *url,
+                   const char *ctype, const char *data, size_t len, const char *const *extra,
+                   long timeout_ms, unsigned flags, gcp_resp_t *resp, perr_t *e) {
+    bool landed = false;
+    int rc = call_loop(c, method, api, url, ctype, data, len, extra, timeout_ms, flags, resp, e, &landed);
+    resp->earlier_maybe_applied = landed;
+    return rc;
 }
 
 /* ---- public API ---- */

@@ -60,6 +60,10 @@ typedef struct gcp_resp {
     char *raw;          /* raw body (malloc'ed, NUL-terminated), or NULL */
     size_t raw_len;
     bool maybe_applied; /* POST lost in transit: it may have taken effect */
+    /* An earlier attempt of this POST/PATCH was answered 5xx and retried:
+     * it may have been carried out (its answer lost), so a 409 now may be
+     * this very call's own create. */
+    bool earlier_maybe_applied;
     char error_status[64];  /* "NOT_FOUND", "ALREADY_EXISTS", ... from the error body */
     char error_reason[64];  /* errors[0].reason / ErrorInfo reason ("notFound") */
 } gcp_resp_t;

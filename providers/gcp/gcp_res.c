@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/jpath.h"
 #include "providers/gcp/gcp_api.h"
@@ -268,6 +269,68 @@ static int read_back(rctx_t *c, const char *id, const json_t *desired, json_t **
     return -1;
 }
 
+/* Seconds since the epoch of an RFC 3339 time ("2026-01-02T03:04:05.123Z",
+ * "...-07:00"), or -1. */
+static int64_t rfc3339_s(const char *t) {
+    struct tm tm = {0};
+    const char *p = t ? strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!p) return -1;
+    int64_t s = (int64_t)timegm(&tm);
+    while (*p == '.' || (*p >= '0' && *p <= '9')) p++;
+    if ((*p == '+' || *p == '-') && strlen(p) >= 6) {
+        int off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+        s += *p == '+' ? -off : off;
+    }
+    return s;
+}
+
+/* Whether live agrees with what was sent: every field sent that the API
+ * shows has the same value (strings naming the same last path segment, as
+ * APIs answer selfLinks for names; numbers as their text; lists skipped,
+ * APIs reorder and extend them). */
+static int agrees(const json_t *sent, const json_t *live) {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)sent, k, v) {
+        json_t *l = json_object_get(live, k);
+        if (!l || json_is_array(v) || json_equal(v, l)) continue;
+        if (json_is_object(v) && json_is_object(l)) {
+            if (!agrees(v, l)) return 0;
+            continue;
+        }
+        char a[512], b[512];
+        const json_t *x[2] = {v, l};
+        char *o[2] = {a, b};
+        for (int i = 0; i < 2; i++) {
+            if (json_is_string(x[i])) snprintf(o[i], 512, "%s", gcp_last_segment(json_string_value(x[i])));
+            else if (json_is_integer(x[i])) snprintf(o[i], 512, "%lld", (long long)json_integer_value(x[i]));
+            else if (json_is_boolean(x[i])) snprintf(o[i], 512, "%s", json_is_true(x[i]) ? "true" : "false");
+            else return 0;
+        }
+        if (strcmp(a, b) != 0) return 0;
+    }
+    return 1;
+}
+
+/* A 409 for a create of which an earlier attempt in this very call may
+ * have been carried out (its answer lost): the resource is our own if it
+ * agrees with what we sent and was not created before this call started.
+ * *live gets it (NEW) when it is; 0 either way, -1 when it cannot be read. */
+static int adopt_own_create(rctx_t *c, const char *id, const json_t *desired, const json_t *sent,
+                            int64_t started_s, json_t **live) {
+    json_t *l = NULL;
+    if (gcp_res_read(c, id, desired, &l) < 0) return -1;
+    if (!l) return 0;
+    static const char *const created_keys[] = {"creationTimestamp", "timeCreated", "createTime", NULL};
+    int64_t created = -1;
+    for (int i = 0; created_keys[i] && created < 0; i++)
+        created = rfc3339_s(json_string_value(json_object_get(l, created_keys[i])));
+    /* clocks differ: allow ten minutes */
+    if (agrees(sent, l) && (created < 0 || created >= started_s - 600)) *live = l;
+    else json_decref(l);
+    return 0;
+}
+
 static void already_exists(rctx_t *c, const char *id) {
     perr_set(c->err, c->addr ? c->addr : "",
              "%s already exists outside plinth's state; adopt it with: plinth import %s %s", id,
@@ -337,7 +400,10 @@ int gcp_res_create(rctx_t *c, const json_t *desired, char **id, json_t **live) {
 
     body = gcp_send_body(c, desired);
     if (T->prepare && T->prepare(c, desired, body) < 0) goto out;
+    const json_t *sent = body; /* inside the wrapper, if any */
     if (T->wrap) body = json_pack("{s:o}", T->wrap, body);
+    int64_t started_s = (int64_t)time(NULL);
+    bool may_have_landed = false; /* an earlier attempt of this create may have been carried out */
     const char *method = T->create_style == GCP_CREATE_PUT ? "PUT" : "POST";
     if (T->create_style == GCP_CREATE_PUT) {
         url = gcp_tmpl_fill(T->self, vars, c->err);
@@ -355,12 +421,21 @@ int gcp_res_create(rctx_t *c, const json_t *desired, char **id, json_t **live) {
         if (gcp_call_busy(c, method, T->api, url, body, &r) < 0) {
             int lost = r.maybe_applied;
             gcp_resp_free(&r);
-            if (!lost || attempt > 0) goto out;
+            if (!lost || attempt > 3) goto out;
             /* The POST may have been applied: look before sending again. */
+            may_have_landed = true;
             perr_clear(c->err);
-            if (gcp_res_read(c, myid, desired, live) < 0) goto out;
+            if (adopt_own_create(c, myid, desired, sent, started_s, live) < 0) goto out;
             if (*live) break;
             continue;
+        }
+        if (r.earlier_maybe_applied) may_have_landed = true;
+        if (r.status == 409 && may_have_landed) {
+            gcp_resp_free(&r);
+            if (adopt_own_create(c, myid, desired, sent, started_s, live) < 0) goto out;
+            if (*live) break; /* our own create, its answer lost: adopted */
+            already_exists(c, myid);
+            goto out;
         }
         if (r.status == 409) {
             gcp_resp_free(&r);

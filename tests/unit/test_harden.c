@@ -390,6 +390,104 @@ static void dns_failure_fails_at_once_with_the_reason(void **st) {
     if (ms > 15000) fail_msg("took %lld ms: retried instead of failing at once", (long long)ms);
 }
 
+/* ---- a POST is never re-sent behind plinth's back ---- */
+
+static int rs_listen_fd;
+static volatile int rs_posts, rs_stop;
+
+/* Reads one request (headers and Content-Length body); 1 POST, 0 other, -1 closed. */
+static int rs_read_request(int fd) {
+    char buf[8192];
+    size_t n = 0;
+    char *end = NULL;
+    while (!(end = memmem(buf, n, "\r\n\r\n", 4))) {
+        ssize_t r = read(fd, buf + n, sizeof buf - n - 1);
+        if (r <= 0) return -1;
+        n += (size_t)r;
+        buf[n] = 0;
+    }
+    size_t body = 0;
+    char *cl = strcasestr(buf, "Content-Length:");
+    if (cl) body = (size_t)atol(cl + 15);
+    size_t have = n - (size_t)(end + 4 - buf);
+    while (have < body) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r <= 0) return -1;
+        have += (size_t)r;
+    }
+    return strncmp(buf, "POST", 4) == 0;
+}
+
+static void *rs_conn(void *a) {
+    int fd = (int)(intptr_t)a;
+    {
+        for (;;) {
+            int k = rs_read_request(fd);
+            if (k < 0) break;
+            if (k == 1) { /* carried out, then the connection drops: the answer is lost */
+                __sync_fetch_and_add(&rs_posts, 1);
+                break;
+            }
+            static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+            if (write(fd, ok, sizeof ok - 1) < 0) break;
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+/* One thread per connection: a client may open a new one while an idle
+ * one stays open. */
+static void *rs_main(void *a) {
+    (void)a;
+    while (!rs_stop) {
+        int fd = accept(rs_listen_fd, NULL, NULL);
+        if (fd < 0) {
+            if (rs_stop) break;
+            continue;
+        }
+        pthread_t t;
+        pthread_create(&t, NULL, rs_conn, (void *)(intptr_t)fd);
+        pthread_detach(t);
+    }
+    return NULL;
+}
+
+static void post_with_lost_answer_is_sent_once_not_retried_by_libcurl(void **st) {
+    (void)st;
+    rs_listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    assert_int_equal(bind(rs_listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(rs_listen_fd, (struct sockaddr *)&a, &l), 0);
+    assert_int_equal(listen(rs_listen_fd, 8), 0);
+    rs_posts = 0;
+    rs_stop = 0;
+    pthread_t th;
+    pthread_create(&th, NULL, rs_main, NULL);
+    char *ep = xasprintf("http://127.0.0.1:%d", ntohs(a.sin_port));
+    gcp_client_t *c = client_for(ep);
+    gcp_resp_t r;
+    perr_t e = {0};
+    /* a GET first, so that a connection is open for reuse */
+    assert_int_equal(gcp_call(c, "GET", "storage", "storage/v1/b/x", NULL, &r, &e), 0);
+    gcp_resp_free(&r);
+    json_t *body = json_pack("{s:s}", "name", "x");
+    int rc = gcp_call(c, "POST", "storage", "storage/v1/b?project=p", body, &r, &e);
+    json_decref(body);
+    bool maybe = r.maybe_applied;
+    gcp_resp_free(&r);
+    gcp_client_free(c);
+    free(ep);
+    rs_stop = 1;
+    shutdown(rs_listen_fd, SHUT_RDWR);
+    close(rs_listen_fd);
+    pthread_join(th, NULL);
+    assert_int_equal(rc, -1);
+    assert_true(maybe);
+    if (rs_posts != 1) fail_msg("the POST reached the server %d times", rs_posts);
+}
+
 /* ---- spec sandbox ---- */
 
 static char sdir[64];
@@ -667,6 +765,7 @@ int main(void) {
         cmocka_unit_test(lock_of_a_live_process_is_not_stale_and_of_a_dead_one_is),
         cmocka_unit_test(tls_self_signed_certificate_fails_at_once_with_the_reason),
         cmocka_unit_test(dns_failure_fails_at_once_with_the_reason),
+        cmocka_unit_test(post_with_lost_answer_is_sent_once_not_retried_by_libcurl),
         cmocka_unit_test_setup_teardown(spec_getenv_sees_only_plinth_vars_and_allowed_names, sandbox_setup, sandbox_teardown),
         cmocka_unit_test_setup_teardown(spec_file_reads_stay_inside_the_spec_tree, sandbox_setup, sandbox_teardown),
         cmocka_unit_test_setup_teardown(spec_file_reads_are_bounded_and_regular_files_only, sandbox_setup, sandbox_teardown),
