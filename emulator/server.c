@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "emulator/emu.h"
+#include "emulator/generic.h"
 
 #define MAX_BODY (64u << 20) /* uploads larger than this are refused */
 #define MAX_PARAMS 8
@@ -264,7 +265,7 @@ static void dispatch(emu_t *emu, const emu_api_t *api, emu_req_t *req, emu_resp_
     char *params[MAX_PARAMS];
     size_t np = 0;
     for (int strict = 1; strict >= 0; strict--) {
-        for (size_t i = 0; i < api->nroutes; i++) {
+        for (size_t i = 0; api && i < api->nroutes; i++) {
             const emu_route_t *r = &api->routes[i];
             if (strcmp(r->method, req->method) != 0) continue;
             if (!match(r->pattern, req->path, strict, params, &np)) continue;
@@ -278,6 +279,7 @@ static void dispatch(emu_t *emu, const emu_api_t *api, emu_req_t *req, emu_resp_
             return;
         }
     }
+    if (emu_generic_dispatch(emu, req, resp, api != NULL)) return; /* generic.c */
     emu_error(resp, 404, "NOT_FOUND", "notFound", "The requested URL /%s/%s was not found (%s).", req->api,
               req->path, req->method);
 }
@@ -398,7 +400,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         snprintf(resp.headers[0], sizeof resp.headers[0], "Retry-After: 1");
     } else if (ctx->too_big) {
         emu_error(&resp, 413, "INVALID_ARGUMENT", "uploadTooLarge", "Request body too large.");
-    } else if (!api) {
+    } else if (!api && !emu_generic_api(api_name)) {
         emu_error(&resp, 404, "NOT_FOUND", "notFound", "No API is served at /%s/.", api_name);
     } else {
         /* JSON bodies: declared JSON (or undeclared) must parse; a form
@@ -406,7 +408,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         int upload = strncmp(rest, "upload/", 7) == 0;
         int is_json = ctx->body.len > 0 && !upload && (!ctype || strstr(ctype, "json"));
         int maybe_json = ctx->body.len > 0 && !upload && ctype && strstr(ctype, "x-www-form-urlencoded") &&
-                         strcmp(api->name, "oauth2");
+                         strcmp(api_name, "oauth2");
         int bad = 0;
         if (is_json || maybe_json) {
             json_error_t je;
@@ -424,7 +426,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         if (emu->log && body) logged_body = json_deep_copy(body);
         if (!bad) {
             pthread_mutex_lock(&emu->lock);
-            if (emu->cfg.require_auth && strcmp(api->name, "oauth2") != 0 && !auth_ok(emu, auth))
+            if (emu->cfg.require_auth && strcmp(api_name, "oauth2") != 0 && !auth_ok(emu, auth))
                 emu_error(&resp, 401, "UNAUTHENTICATED", "authError",
                           "Request is missing required authentication credential. Expected OAuth "
                           "2 access token.");

@@ -73,6 +73,11 @@ APIS = [
     ("logging", "v2"),
     ("cloudkms", "v1"),
     ("monitoring", "v3"),
+    # No typed resource: served through gcp.api_resource (and the
+    # emulator's generic handler), e.g. in tests/integration/gcp_api_resource.sh.
+    ("workflows", "v1"),
+    ("cloudscheduler", "v1"),
+    ("cloudtasks", "v2"),
 ]
 
 # aiplatform is huge: only the services of the platform resources plinth
