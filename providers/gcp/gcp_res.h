@@ -106,6 +106,9 @@ typedef struct gcp_type {
     /* Called on a GET answer: may replace *live (set NULL = treat as gone). */
     void (*after_read)(rctx_t *c, const json_t *desired, json_t **live);
     const struct gcp_iam_kind *iam; /* IAM member types */
+    /* Replaces the schema check of provider validate (same contract as
+     * provider_def.validate) for a type whose schema depends on its body. */
+    void (*validate)(const rtype_t *t, const json_t *body, const char *addr, const char *where, diag_t *d);
 } gcp_type_t;
 
 /* The gcp_type_t fields every compute type shares: compute operations,

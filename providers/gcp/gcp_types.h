@@ -42,6 +42,7 @@
     X(kms_crypto_key_iam_member)                                                                                       \
     X(monitoring_notification_channel)                                                                                 \
     X(monitoring_alert_policy)                                                                                         \
-    X(monitoring_uptime_check_config)
+    X(monitoring_uptime_check_config)                                                                                  \
+    X(api_resource)
 
 #endif

@@ -133,6 +133,9 @@ describe() {
         ADDR=gcp.monitoring_alert_policy.errors IMM_FIELD=project IMPORT_ID=@id ;;
     monitoring_uptime_check_config)
         ADDR=gcp.monitoring_uptime_check_config.mlflow IMM_FIELD=monitoredResource IMPORT_ID=@id ;;
+    api_resource)
+        ADDR=gcp.api_resource.wf IMM_FIELD=id
+        IMPORT_ID=workflows/projects.locations.workflows/projects/mx-apires/locations/europe-west1/workflows/wf-b ;;
     *) return 1 ;;
     esac
 }
