@@ -26,6 +26,7 @@ typedef struct {
     const emu_kpath_t *kp;
     const emu_ktype_t *kt;
     emu_ktypes_t *types;
+    int apply; /* the write is a server-side apply */
 } kctx_t;
 
 static int ns_ok(kctx_t *x, const char *ns) {
@@ -198,16 +199,31 @@ static void secret_fold(const emu_ktype_t *kt, json_t *obj) {
 }
 
 /* Stores obj (new or changed) with the bookkeeping the server does. */
+/* 1 when the request asks for a dry run (dryRun=All): admitted, answered, never stored. */
+static int dry_run(kctx_t *x) {
+    const char *d = emu_q(x->req, "dryRun");
+    return d && !strcmp(d, "All");
+}
+
+/* Stores obj (new or changed) with the bookkeeping the server does, once
+ * admission accepts it. */
 static void store(kctx_t *x, const char *key, json_t *obj, const json_t *old) {
+    int status_only = x->kp->sub && !strcmp(x->kp->sub, "status");
+    if (!status_only && emu_k8s_admit(x->emu, x->kp->cid, x->resp, x->kt, obj, emu_q(x->req, "fieldValidation"),
+                                      x->apply) < 0) {
+        json_decref(obj);
+        return;
+    }
     secret_fold(x->kt, obj);
     json_t *md = json_object_get(obj, "metadata");
+    int dry = dry_run(x);
     if (!old) {
         char *uid = emu_k8s_uid();
         json_object_set_new(md, "uid", json_string(uid));
         free(uid);
         json_object_set_new(md, "generation", json_integer(1));
         json_object_set_new(md, "creationTimestamp", json_string(emu_now()));
-        emu_k8s_on_create(x->emu, x->kp->cid, x->kt, obj);
+        if (!dry) emu_k8s_on_create(x->emu, x->kp->cid, x->kt, obj);
     } else if (spec_changed(obj, old)) {
         json_t *g = jpath_get(old, "metadata.generation");
         json_object_set_new(md, "generation", json_integer((json_is_integer(g) ? json_integer_value(g) : 1) + 1));
@@ -217,10 +233,18 @@ static void store(kctx_t *x, const char *key, json_t *obj, const json_t *old) {
         json_decref(obj);
         return;
     }
+    if (dry) {
+        x->resp->body = emu_k8s_present(obj, x->kt);
+        x->resp->status = old ? 200 : 201;
+        json_decref(obj);
+        return;
+    }
     emu_k8s_bump_rv(x->emu, obj);
     x->resp->body = emu_k8s_present(obj, x->kt);
     x->resp->status = old ? 200 : 201;
     emu_k8s_put(x->emu, key, obj);
+    if (emu_k8s_key_is(key, "core/services") || emu_k8s_key_is(key, "core/pods"))
+        emu_k8s_endpoints(x->emu, x->kp->cid, x->kp->ns);
     if (emu_k8s_needs_controller(key) && (!old || spec_changed(obj, old)))
         emu_after(x->emu, emu_duration(x->emu, "k8s.rollout"), emu_k8s_reconcile_timer, key);
 }
@@ -368,6 +392,7 @@ static void do_apply(kctx_t *x, const char *key, json_t *old) {
         json_decref(obj);
         return;
     }
+    x->apply = 1;
     store(x, key, obj, old);
 }
 
@@ -385,8 +410,8 @@ static void do_patch(kctx_t *x) {
         free(key);
         return;
     }
-    int strategic = strstr(ct, "strategic-merge-patch") != NULL;
-    if (!strstr(ct, "merge-patch") || !json_is_object(x->req->body)) {
+    int strategic = strstr(ct, "strategic-merge-patch") != NULL, json_patch = strstr(ct, "json-patch") != NULL;
+    if (!(json_patch ? json_is_array(x->req->body) : strstr(ct, "merge-patch") && json_is_object(x->req->body))) {
         emu_k8s_status(x->resp, 415, "UnsupportedMediaType", x->kt, x->kp->name,
                    "the body of the request was in an unknown format - accepted media types include: "
                    "application/json-patch+json, application/merge-patch+json, "
@@ -395,8 +420,15 @@ static void do_patch(kctx_t *x) {
         return;
     }
     json_t *obj = json_deep_copy(old);
+    char perr[512] = "";
+    if (json_patch && emu_k8s_json_patch(obj, x->req->body, perr, sizeof perr) < 0) {
+        emu_k8s_status(x->resp, 422, "Invalid", x->kt, x->kp->name, "%s", perr);
+        json_decref(obj);
+        free(key);
+        return;
+    }
     int status = x->kp->sub && !strcmp(x->kp->sub, "status");
-    emu_ssa_merge_patch(obj, x->req->body, strategic);
+    if (!json_patch) emu_ssa_merge_patch(obj, x->req->body, strategic);
     if (!status) {
         json_object_del(obj, "status");
         if (json_object_get(old, "status")) json_object_set(obj, "status", json_object_get(old, "status"));
@@ -522,6 +554,24 @@ static void version(emu_resp_t *resp, const json_t *cluster) {
     free(git);
 }
 
+/* SelfSubjectAccessReview (kubectl auth can-i) and SelfSubjectReview
+ * (kubectl auth whoami): the emulator's caller may do anything, as the
+ * project owner of a GKE cluster may. */
+static void review(kctx_t *x) {
+    json_t *r = json_is_object(x->req->body) ? json_deep_copy(x->req->body) : json_object();
+    char *av = emu_k8s_api_version(x->kt);
+    json_object_set_new(r, "apiVersion", json_string(av));
+    json_object_set_new(r, "kind", json_string(x->kt->kind));
+    free(av);
+    if (!strcmp(x->kt->resource, "selfsubjectaccessreviews"))
+        json_object_set_new(r, "status", json_pack("{s:b,s:s}", "allowed", 1, "reason", "the emulator allows everything"));
+    else
+        json_object_set_new(r, "status", json_pack("{s:{s:s,s:[s,s]}}", "userInfo", "username", "emulator@plinth.local",
+                                                   "groups", "system:authenticated", "system:masters"));
+    x->resp->body = r;
+    x->resp->status = 201;
+}
+
 /* A request for one object or a collection of a known type. */
 static void dispatch_object(kctx_t *x) {
     const emu_kpath_t *kp = x->kp;
@@ -530,6 +580,11 @@ static void dispatch_object(kctx_t *x) {
     if (kp->sub && !strcmp(kp->sub, "scale") && !strcmp(kt->group, "apps") &&
         strcmp(kt->resource, "daemonsets")) {
         do_scale(x);
+        return;
+    }
+    if (!strcmp(kt->resource, "selfsubjectaccessreviews") || !strcmp(kt->resource, "selfsubjectreviews")) {
+        if (!kp->name && !strcmp(m, "POST")) review(x);
+        else emu_k8s_status(x->resp, 405, "MethodNotAllowed", kt, kp->name, NOT_ALLOWED);
         return;
     }
     if ((kp->sub && strcmp(kp->sub, "status") != 0) || (!kt->namespaced && kp->ns)) {
@@ -592,7 +647,7 @@ static void handle(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     } else if (!(kt = emu_k8s_types_find(&types, kp.group, kp.version, kp.resource))) {
         emu_k8s_status(resp, 404, "NotFound", NULL, NULL, NOT_FOUND_RESOURCE);
     } else {
-        kctx_t x = {emu, req, resp, &kp, kt, &types};
+        kctx_t x = {emu, req, resp, &kp, kt, &types, 0};
         dispatch_object(&x);
     }
 out:

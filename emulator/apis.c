@@ -21,7 +21,10 @@
     X(emu_api_logging)                                                                            \
     X(emu_api_dns)                                                                                \
     X(emu_api_cloudkms)                                                                           \
-    X(emu_api_monitoring)
+    X(emu_api_monitoring)                                                                         \
+    X(emu_api_healthz)                                                                            \
+    X(emu_api_readyz)                                                                             \
+    X(emu_api_livez)
 
 #define EMU_API_DECL(x) extern const emu_api_t x;
 EMU_APIS(EMU_API_DECL)

@@ -59,6 +59,7 @@ typedef struct emu_req {
     const char *auth;      /* Authorization header or NULL */
     const char *const *params; /* values captured by {name} in the pattern, in order */
     size_t nparams;
+    const char *accept;    /* Accept header or NULL */
 } emu_req_t;
 
 typedef struct emu_resp {

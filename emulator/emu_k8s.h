@@ -103,8 +103,30 @@ int emu_k8s_eligible_nodes(emu_t *emu, const char *cid, const json_t *tmpl);
 /* Runs the Pods (and a Deployment's ReplicaSet) of the workload o stored at
  * key; returns how many run (or completed), *want how many it should have. */
 json_int_t emu_k8s_workload_pods(emu_t *emu, const char *key, const json_t *o, json_int_t *want);
+/* Endpoints of the namespace's Services from its running Pods. */
+void emu_k8s_endpoints(emu_t *emu, const char *cid, const char *ns);
 /* A Pod created directly: defaults, scheduling and a running status. */
 void emu_k8s_pod_start(emu_t *emu, const char *cid, json_t *pod);
+
+/* k8s_admit.c */
+/* Validates obj about to be stored (names, selectors, containers, size
+ * limits, schema; unknown fields pruned unless validation is "Strict");
+ * -1 with the real Status error in resp.  apply: a server-side apply
+ * (decoding errors are worded as SSA words them). */
+int emu_k8s_admit(emu_t *emu, const char *cid, emu_resp_t *resp, const emu_ktype_t *kt, json_t *obj,
+                  const char *validation, int apply);
+/* A 422 Invalid Status: "<Kind>.<group> \"name\" is invalid: <field>: <what>". */
+void emu_k8s_invalid(emu_resp_t *resp, const emu_ktype_t *kt, const char *name, const char *field,
+                     const char *cause_reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* k8s_schema.c */
+/* obj against its OpenAPI model (built-in) or CRD schema; as emu_k8s_admit. */
+int emu_k8s_schema_check(emu_t *emu, const char *cid, emu_resp_t *resp, const emu_ktype_t *kt, json_t *obj,
+                         const char *validation, int apply);
+
+/* k8s_patch.c: applies a JSON Patch (array of operations) to doc in place;
+ * -1 with the apiserver's message in err (doc then partly patched). */
+int emu_k8s_json_patch(json_t *doc, const json_t *ops, char *err, size_t errlen);
 
 /* k8s_discovery.c */
 void emu_k8s_discovery(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const emu_kpath_t *kp,

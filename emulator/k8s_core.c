@@ -46,6 +46,8 @@ static const struct {
     {"policy/v1", "poddisruptionbudgets", "PodDisruptionBudget", 1, "pdb"},
     {"autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", 1, "hpa"},
     {"coordination.k8s.io/v1", "leases", "Lease", 1, ""},
+    {"authorization.k8s.io/v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", 0, ""},
+    {"authentication.k8s.io/v1", "selfsubjectreviews", "SelfSubjectReview", 0, ""},
 };
 
 static void types_add(emu_ktypes_t *t, const char *group, const char *version, const char *resource,

@@ -93,6 +93,27 @@ static void crd_status(json_t *o, json_t *st) {
     json_object_set_new(st, "storedVersions", sv);
 }
 
+/* Conditions that did not change keep their times (a no-op reconcile
+ * writes nothing). */
+static void keep_transition_times(const json_t *old, json_t *st) {
+    json_t *c, *o;
+    size_t i, j;
+    json_array_foreach(json_object_get(st, "conditions"), i, c) {
+        json_array_foreach(json_object_get(old, "conditions"), j, o) {
+            if (json_equal(json_object_get(c, "type"), json_object_get(o, "type")) &&
+                json_equal(json_object_get(c, "status"), json_object_get(o, "status")) &&
+                json_equal(json_object_get(c, "reason"), json_object_get(o, "reason"))) {
+                if (json_object_get(o, "lastTransitionTime"))
+                    json_object_set(c, "lastTransitionTime", json_object_get(o, "lastTransitionTime"));
+                if (json_object_get(o, "lastUpdateTime"))
+                    json_object_set(c, "lastUpdateTime", json_object_get(o, "lastUpdateTime"));
+            }
+        }
+    }
+    if (json_object_get(st, "completionTime") && json_object_get(old, "completionTime"))
+        json_object_set(st, "completionTime", json_object_get(old, "completionTime"));
+}
+
 void emu_k8s_reconcile(emu_t *emu, const char *key) {
     json_t *cur = emu_get(emu, key);
     if (!cur || !emu_k8s_needs_controller(key) || jpath_get(cur, "metadata.deletionTimestamp")) return;
@@ -133,6 +154,10 @@ void emu_k8s_reconcile(emu_t *emu, const char *key) {
     } else {
         crd_status(o, st);
     }
+    char *cid = xstrndup(key + 4, strcspn(key + 4, "/"));
+    emu_k8s_endpoints(emu, cid, emu_k8s_sget(o, "metadata.namespace"));
+    free(cid);
+    keep_transition_times(json_object_get(cur, "status"), st);
     if (json_equal(o, cur)) {
         json_decref(o);
         return;

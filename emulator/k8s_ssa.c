@@ -281,12 +281,26 @@ json_t *emu_ssa_apply(const json_t *old, const json_t *cfg_in, const char *manag
         if (!shared) del_seg(out, q);
     }
     deep_merge(out, cfg);
+    /* A no-op apply (same object, same field set) keeps the entry's time,
+     * so the object is unchanged and its resourceVersion stays. */
+    int same = old && me->set.n == fields.n && *me->time;
+    for (size_t i = 0; same && i < fields.n; i++) same = strlist_has(&me->set, fields.v[i]);
+    if (same) {
+        json_t *a = json_deep_copy(out), *b = json_deep_copy(old);
+        json_object_del(json_object_get(a, "metadata"), "managedFields");
+        json_object_del(json_object_get(b, "metadata"), "managedFields");
+        same = json_equal(a, b);
+        json_decref(a);
+        json_decref(b);
+    }
     strlist_free(&me->set);
     for (size_t i = 0; i < fields.n; i++) strlist_add(&me->set, fields.v[i]);
     char now[32];
     now_str(now);
-    free(me->time);
-    me->time = xstrdup(now);
+    if (!same) {
+        free(me->time);
+        me->time = xstrdup(now);
+    }
     free(me->api_version);
     me->api_version = xstrdup(gv);
     mlist_store(&m, out);

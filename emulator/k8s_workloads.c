@@ -247,3 +247,73 @@ json_int_t emu_k8s_workload_pods(emu_t *emu, const char *key, const json_t *o, j
     free(cid);
     return ready;
 }
+
+static json_t *endpoint_subset(emu_t *emu, const char *cid, const char *ns, const json_t *svc) {
+    json_t *sel = jpath_get(svc, "spec.selector");
+    char *prefix = xasprintf("k8s/%s/core/pods/%s/", cid, ns);
+    json_t *keys = emu_keys(emu, prefix), *k, *addrs = json_array();
+    size_t i;
+    json_array_foreach(keys, i, k) {
+        json_t *p = emu_get(emu, json_string_value(k));
+        const char *ph = emu_k8s_sget(p, "status.phase"), *ip = emu_k8s_sget(p, "status.podIP");
+        json_t *labels = jpath_get(p, "metadata.labels");
+        int match = ph && !strcmp(ph, "Running") && ip;
+        const char *lk;
+        json_t *lv;
+        json_object_foreach(sel, lk, lv) match &= json_equal(json_object_get(labels, lk), lv);
+        if (match)
+            json_array_append_new(addrs, json_pack("{s:s,s:O,s:{s:s,s:s,s:O,s:O}}", "ip", ip, "nodeName",
+                                                   jpath_get(p, "spec.nodeName") ?: json_string(""), "targetRef",
+                                                   "kind", "Pod", "namespace", ns, "name", jpath_get(p, "metadata.name"),
+                                                   "uid", jpath_get(p, "metadata.uid")));
+    }
+    json_decref(keys);
+    free(prefix);
+    json_t *ports = json_array(), *sp;
+    json_array_foreach(jpath_get(svc, "spec.ports"), i, sp) {
+        json_t *tp = json_object_get(sp, "targetPort");
+        json_t *port = json_pack("{s:O,s:O}", "port", json_is_integer(tp) ? tp : json_object_get(sp, "port"),
+                                 "protocol", json_object_get(sp, "protocol") ?: json_string("TCP"));
+        if (json_object_get(sp, "name")) json_object_set(port, "name", json_object_get(sp, "name"));
+        json_array_append_new(ports, port);
+    }
+    if (!json_array_size(addrs)) {
+        json_decref(addrs);
+        json_decref(ports);
+        return json_array();
+    }
+    return json_pack("[{s:o,s:o}]", "addresses", addrs, "ports", ports);
+}
+
+void emu_k8s_endpoints(emu_t *emu, const char *cid, const char *ns) {
+    if (!ns) return;
+    char *prefix = xasprintf("k8s/%s/core/services/%s/", cid, ns);
+    json_t *keys = emu_keys(emu, prefix), *k;
+    size_t i;
+    json_array_foreach(keys, i, k) {
+        json_t *svc = emu_get(emu, json_string_value(k));
+        if (!json_is_object(jpath_get(svc, "spec.selector"))) continue;
+        const char *name = emu_k8s_sget(svc, "metadata.name");
+        char *key = xasprintf("k8s/%s/core/endpoints/%s/%s", cid, ns, name);
+        json_t *cur = emu_get(emu, key);
+        json_t *subsets = endpoint_subset(emu, cid, ns, svc);
+        if (!cur || !json_equal(json_object_get(cur, "subsets"), subsets)) {
+            json_t *ep = cur ? json_deep_copy(cur)
+                             : json_pack("{s:{s:s,s:s,s:O}}", "metadata", "name", name, "namespace", ns, "labels",
+                                         jpath_get(svc, "metadata.labels") ?: json_object());
+            if (!cur) {
+                char *uid = emu_k8s_uid();
+                jpath_set_new(ep, "metadata.uid", json_string(uid));
+                jpath_set_new(ep, "metadata.creationTimestamp", json_string(emu_now()));
+                free(uid);
+            }
+            json_object_set(ep, "subsets", subsets);
+            emu_k8s_bump_rv(emu, ep);
+            emu_k8s_put(emu, key, ep);
+        }
+        json_decref(subsets);
+        free(key);
+    }
+    json_decref(keys);
+    free(prefix);
+}

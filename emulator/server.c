@@ -358,6 +358,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     MHD_get_connection_values(con, MHD_GET_ARGUMENT_KIND, collect_arg, &qc);
     const char *ctype = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type");
     const char *auth = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
+    const char *accept = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Accept");
 
     /* /<api>/<path> */
     const char *p = url;
@@ -389,6 +390,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         .content_type = ctype,
         .base_url = emu->base_url,
         .auth = auth,
+        .accept = accept,
     };
 
     if (ctx->fault == F_UNAVAILABLE) {
