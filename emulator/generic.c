@@ -64,17 +64,18 @@ static void answer(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const sch
         resp->body = doc ? emu_strip(doc) : json_object();
         return;
     }
-    /* Operations live beside the collection's parent: .../locations/l/operations/x. */
-    char *parent = xstrdup(coll);
-    char *cut = strstr(parent, "/locations/");
-    if (cut) {
-        char *end = strchr(cut + 11, '/');
-        if (end) *end = '\0';
-    } else {
-        char *slash = strchr(parent + 9, '/');
-        if (slash) *slash = '\0';
-    }
+    /* Operations live below the resource when the API serves them there
+     * (.../workloadIdentityPools/p/operations/x), else below the location. */
     char *id = emu_uuid();
+    const char *rn = doc ? json_string_value(json_object_get(doc, "name")) : NULL;
+    char *parent = rn ? xstrdup(rn) : xstrdup(coll);
+    char *probe = xasprintf("%.*s%s/operations/%s", (int)(relname(req->path) - req->path), req->path, parent, id);
+    if (!schema_match(req->api, "GET", probe)) {
+        char *cut = strstr(parent, "/locations/");
+        char *end = cut ? strchr(cut + 11, '/') : strchr(parent + 9, '/');
+        if (end) *end = '\0';
+    }
+    free(probe);
     char *name = xasprintf("%s/operations/%s", parent, id);
     json_t *r = doc ? emu_strip(doc) : json_object();
     json_t *op = json_pack("{s:s,s:b,s:o,s:{s:s}}", "name", name, "done", 1, "response", r, "metadata", "createTime",

@@ -377,13 +377,37 @@ int gcp_iam_member_remove(rctx_t *c, const char *id, const json_t *live) {
     return rc;
 }
 
+/* The import ID with its resource part in the kind's own spelling (a
+ * secret's project by number), so it equals the ID create gives. */
+static char *iam_canonical_id(rctx_t *c, const char *import_id) {
+    const gcp_iam_kind_t *K = GCP_TYPE(c)->iam;
+    iam_id_t x;
+    if (iam_parse(import_id, &x) < 0) {
+        iam_id_free(&x);
+        return xstrdup(import_id); /* the read below reports the bad form */
+    }
+    char *res = K->res_of(c, x.res);
+    char *id = !res ? NULL
+               : x.title ? xasprintf("%s %s %s %s", res, x.role, x.member, x.title)
+                         : xasprintf("%s %s %s", res, x.role, x.member);
+    free(res);
+    iam_id_free(&x);
+    return id;
+}
+
 int gcp_iam_member_import(rctx_t *c, const char *import_id, char **id, json_t **live) {
     *id = NULL;
-    if (gcp_iam_member_read(c, import_id, NULL, live) < 0) return -1;
-    if (!*live) {
-        perr_set(c->err, c->addr ? c->addr : "", "cannot import '%s': the member is not in the policy", import_id);
+    char *canon = iam_canonical_id(c, import_id);
+    if (!canon) return -1;
+    if (gcp_iam_member_read(c, canon, NULL, live) < 0) {
+        free(canon);
         return -1;
     }
-    *id = xstrdup(import_id);
+    if (!*live) {
+        perr_set(c->err, c->addr ? c->addr : "", "cannot import '%s': the member is not in the policy", import_id);
+        free(canon);
+        return -1;
+    }
+    *id = canon;
     return 0;
 }

@@ -43,6 +43,10 @@
     X(monitoring_notification_channel)                                                                                 \
     X(monitoring_alert_policy)                                                                                         \
     X(monitoring_uptime_check_config)                                                                                  \
-    X(api_resource)
+    X(api_resource)                                                                                                    \
+    X(iam_workload_identity_pool)                                                                                      \
+    X(iam_workload_identity_pool_provider)                                                                             \
+    X(secret_manager_secret_iam_member)                                                                                \
+    X(artifact_registry_repository_iam_member)
 
 #endif

@@ -136,6 +136,21 @@ describe() {
     api_resource)
         ADDR=gcp.api_resource.wf IMM_FIELD=id
         IMPORT_ID=workflows/projects.locations.workflows/projects/mx-apires/locations/europe-west1/workflows/wf-b ;;
+    iam_workload_identity_pool)
+        ADDR=gcp.iam_workload_identity_pool.ci IMM_FIELD=workloadIdentityPoolId IMPORT_ID=ci-b ;;
+    iam_workload_identity_pool_provider)
+        ADDR=gcp.iam_workload_identity_pool_provider.github IMM_FIELD=workloadIdentityPoolProviderId
+        IMPORT_ID=ci/github-b ;;
+    secret_manager_secret_iam_member)
+        ADDR=gcp.secret_manager_secret_iam_member.reader UPD=""
+        UPD_WHY="every field (secret_id, role, member, condition) is immutable"
+        IMM="immutable=bob" IMM_FIELD=member
+        IMPORT_ID="projects/mx-secretiam/secrets/token roles/secretmanager.secretAccessor user:bob@example.com" ;;
+    artifact_registry_repository_iam_member)
+        ADDR=gcp.artifact_registry_repository_iam_member.puller UPD=""
+        UPD_WHY="every field (repository, role, member, condition) is immutable"
+        IMM="immutable=bob" IMM_FIELD=member
+        IMPORT_ID="projects/mx-repoiam/locations/europe-west1/repositories/images roles/artifactregistry.reader user:bob@example.com" ;;
     *) return 1 ;;
     esac
 }
