@@ -160,7 +160,7 @@ static int do_delete(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
     engine_step_start(j->e, it->addr, deposed ? "Destroying the replaced resource" : "Destroying");
     if (!deposed) {
         record(j, it, NULL, "delete");
-        if (save(j, err) != 0) return -1;
+        if (engine_save_pending(j->e, err) != 0) return -1;
     }
     int rc = it->type->remove(c, it->old_id ? it->old_id : it->id, it->old_live ? it->old_live : it->live);
     if (rc != 0) return -1;
@@ -245,7 +245,7 @@ static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
             }
         }
         record(j, it, NULL, "create");
-        if (save(j, err) != 0) goto fail;
+        if (engine_save_pending(j->e, err) != 0) goto fail;
         char *id = NULL;
         rc = it->type->create(c, desired, &id, &live);
         if (rc != 0) goto fail;

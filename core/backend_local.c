@@ -111,8 +111,8 @@ static int keep_backup(local_t *l, perr_t *e) {
     return rc;
 }
 
-/* Writes all of data to fd and fsyncs it; 0 or -1 (errno set). */
-static int write_all(int fd, const char *data, size_t len) {
+/* Writes all of data to fd (and fsyncs it when sync); 0 or -1 (errno set). */
+static int write_out(int fd, const char *data, size_t len, bool sync) {
     size_t off = 0;
     while (off < len) {
         ssize_t w = write(fd, data + off, len - off);
@@ -120,8 +120,10 @@ static int write_all(int fd, const char *data, size_t len) {
         if (w <= 0) return -1;
         off += (size_t)w;
     }
-    return fsync(fd);
+    return sync ? fsync(fd) : 0;
 }
+
+static int write_all(int fd, const char *data, size_t len) { return write_out(fd, data, len, true); }
 
 static void journal_close(local_t *l) {
     if (l->jfd >= 0) close(l->jfd);
@@ -130,7 +132,7 @@ static void journal_close(local_t *l) {
 
 /* A fresh journal appears whole (temp + rename); later groups are
  * appended to it and fsynced: one small write and one fsync per group. */
-static int local_journal_append(backend_t *b, const char *data, size_t len, bool fresh, perr_t *e) {
+static int local_journal_append(backend_t *b, const char *data, size_t len, bool fresh, bool sync, perr_t *e) {
     local_t *l = b->impl;
     if (fresh) {
         journal_close(l);
@@ -139,7 +141,7 @@ static int local_journal_append(backend_t *b, const char *data, size_t len, bool
         return 0;
     }
     if (l->jfd < 0) l->jfd = open(l->journal_path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (l->jfd < 0 || write_all(l->jfd, data, len) != 0) {
+    if (l->jfd < 0 || write_out(l->jfd, data, len, sync) != 0) {
         perr_set(e, l->journal_path, "cannot append to the state journal: %s", strerror(errno));
         journal_close(l);
         return -1;

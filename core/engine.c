@@ -346,13 +346,13 @@ void *engine_provider(engine_t *e, const rtype_t *t, perr_t *err) {
     return inst;
 }
 
-int engine_save_state(engine_t *e, perr_t *err) {
+static int save_state(engine_t *e, bool sync, perr_t *err) {
     /* A state write (to GCS) is not made for the resource being applied. */
     const char *addr = util_current_addr();
     util_set_current_addr(NULL);
     int rc;
     if (e->saver) {
-        rc = state_commit(e->saver, err);
+        rc = state_commit(e->saver, sync, err);
     } else {
         pthread_mutex_lock(&e->state_mu);
         rc = state_save(e->backend, e->state, err);
@@ -361,6 +361,10 @@ int engine_save_state(engine_t *e, perr_t *err) {
     util_set_current_addr(addr);
     return rc;
 }
+
+int engine_save_state(engine_t *e, perr_t *err) { return save_state(e, true, err); }
+
+int engine_save_pending(engine_t *e, perr_t *err) { return save_state(e, false, err); }
 
 int engine_state_lookup(void *ud, const char *addr, const char *path, json_t **out, perr_t *e) {
     engine_t *en = ud;

@@ -101,6 +101,10 @@ void *engine_provider(engine_t *e, const rtype_t *t, perr_t *err);
 /* Saves state now (takes state_mu): a whole write, or while an apply
  * runs (e->saver set) a group commit of what changed (state_commit). */
 int engine_save_state(engine_t *e, perr_t *err);
+/* The same for a record of an operation about to start (pending): during
+ * an apply it need only survive this process being killed, so it is not
+ * fsynced (state_commit with sync false); a whole write otherwise. */
+int engine_save_pending(engine_t *e, perr_t *err);
 
 int plan_build(engine_t *e, const plan_opts_t *po, plan_t **out);
 

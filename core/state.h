@@ -146,11 +146,13 @@ struct backend {
     char lineage[37];
     bool lineage_known;
     /* Optional journal (all three NULL when the backend has none: every
-     * commit is then a whole write).  append makes data durable at the
-     * end of the journal (fresh: the journal is replaced by data, which
-     * becomes visible whole or not at all); read returns all of it (*data
-     * NULL when there is none); clear removes it. */
-    int (*journal_append)(backend_t *b, const char *data, size_t len, bool fresh, perr_t *e);
+     * commit is then a whole write).  append adds data at the end of the
+     * journal (fresh: the journal is replaced by data, which becomes
+     * visible whole or not at all, and is fsynced); sync: fsynced before it
+     * returns, else it is in the OS's cache only (it survives the process
+     * being killed, not the machine crashing); read returns all of it
+     * (*data NULL when there is none); clear removes it. */
+    int (*journal_append)(backend_t *b, const char *data, size_t len, bool fresh, bool sync, perr_t *e);
     int (*journal_read)(backend_t *b, char **data, size_t *len, perr_t *e);
     int (*journal_clear)(backend_t *b, perr_t *e);
     /* Kept by state_load/state_save/state_commit: bytes in the journal since
@@ -193,7 +195,11 @@ int state_save(backend_t *b, state_t *s, perr_t *e);
 typedef struct state_saver state_saver_t;
 state_saver_t *state_saver_new(backend_t *b, state_t *s, pthread_mutex_t *mu);
 void state_saver_free(state_saver_t *sv);
-int state_commit(state_saver_t *sv, perr_t *e);
+/* sync false: the changes only need to survive this process being killed
+ * (written, not fsynced; for records of operations about to start, whose
+ * loss in a machine crash the next plan reports by natural ID); a later
+ * synced commit, or any whole write, makes them durable too. */
+int state_commit(state_saver_t *sv, bool sync, perr_t *e);
 /* Applies a journal's records to s (loaded from the state the journal
  * follows); 0 also when the journal belongs to another serial or lineage
  * (then nothing is applied), -1 with e when it is corrupt. */

@@ -25,7 +25,9 @@ struct state_saver {
     pthread_mutex_t *mu;
     pthread_cond_t cv;
     uint64_t asked;       /* tickets handed out: one per state_commit call */
-    uint64_t done;        /* every ticket <= done is durable */
+    uint64_t done;        /* every ticket <= done is written */
+    uint64_t synced;      /* every ticket <= synced is fsynced */
+    uint64_t sync_wanted; /* the last ticket asking for fsync */
     uint64_t failed_upto; /* tickets <= this were in a group that failed (unless <= done) */
     perr_t err;           /* why that group failed */
     bool busy;            /* a thread is writing a group */
@@ -119,6 +121,7 @@ static void commit_group(state_saver_t *sv) {
     bool whole = sv->need_whole || !b->journal_append || b->journal_compact || !b->lineage[0] ||
                  b->journal_bytes > jmax;
     bool fresh = b->journal_bytes == 0;
+    bool sync = whole || fresh || sv->sync_wanted > sv->synced;
     char *data = NULL;
     size_t len = 0;
     int rc = 0;
@@ -145,11 +148,12 @@ static void commit_group(state_saver_t *sv) {
         data = sbuf_steal(&t);
     }
     pthread_mutex_unlock(sv->mu);
-    if (rc == 0) rc = whole ? b->write(b, data, len, &e) : b->journal_append(b, data, len, fresh, &e);
+    if (rc == 0) rc = whole ? b->write(b, data, len, &e) : b->journal_append(b, data, len, fresh, sync, &e);
     pthread_mutex_lock(sv->mu);
     free(data);
     if (rc == 0) {
         sv->done = target;
+        if (sync) sv->synced = target;
         if (whole) {
             state_saved_whole(b, s);
             sv->whole_len = len;
@@ -166,12 +170,13 @@ static void commit_group(state_saver_t *sv) {
     pthread_cond_broadcast(&sv->cv);
 }
 
-int state_commit(state_saver_t *sv, perr_t *e) {
+int state_commit(state_saver_t *sv, bool sync, perr_t *e) {
     pthread_mutex_lock(sv->mu);
     uint64_t ticket = ++sv->asked;
+    if (sync) sv->sync_wanted = ticket;
     int rc = 0;
     for (;;) {
-        if (sv->done >= ticket) break;
+        if ((sync ? sv->synced : sv->done) >= ticket) break;
         if (sv->failed_upto >= ticket) {
             *e = sv->err;
             rc = -1;

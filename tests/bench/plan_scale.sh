@@ -13,9 +13,13 @@ SIZES=${SIZES:-"1000 10000 100000"}
 unset PLINTH_HTTP_LOG
 cp tests/fixtures/bench/buckets.lua "$WORK/"
 cd "$WORK" || exit 1
+# the spec of every run (its state in .plinth-run/ beside it); the seed
+# state is written by it too, so the copies belong to it
+sed "s|^provider|backend \"local\" { path = \".plinth-run/default.state.json\" }\nprovider|" buckets.lua > scale.lua
 emu_start --data "$WORK/seed-emu"
-$PLINTH --spec buckets.lua --no-color --var n=1 apply --auto-approve > seed.out 2>&1 || { cat seed.out; fail "seed apply"; }
+$PLINTH --spec scale.lua --no-color --var n=1 apply --auto-approve > seed.out 2>&1 || { cat seed.out; fail "seed apply"; }
 emu_stop
+cp .plinth-run/default.state.json seed.state.json
 
 # make N: emulator data and state for buckets 1..N, copies of bucket 1
 make_size() {
@@ -25,7 +29,7 @@ n = int(sys.argv[1])
 emu = json.load(open("seed-emu/emulator.json"))
 seed_key = "storage/buckets/bench-bucket-0001"
 seed_doc = json.dumps(emu["docs"][seed_key])
-st = json.load(open(".plinth/default.state.json"))
+st = json.load(open("seed.state.json"))
 seed_res = json.dumps([r for r in st["resources"] if r["addr"] == "gcp.storage_bucket.b1"][0])
 docs = {k: v for k, v in emu["docs"].items() if not k.startswith("storage/buckets/")}
 res = []
@@ -56,8 +60,6 @@ for n in $SIZES; do
     rm -rf .plinth-run && mkdir -p .plinth-run
     cp "state-$n/default.state.json" .plinth-run/
     emu_start --data "$WORK/emu-$n"
-    # the spec's state path: a local backend beside the spec
-    sed "s|^provider|backend \"local\" { path = \".plinth-run/default.state.json\" }\nprovider|" buckets.lua > scale.lua
     P="--spec scale.lua --no-color --var n=$n"
     $PLINTH $P plan --detailed-exitcode > plan.out 2>&1 || { tail -n 5 plan.out; fail "plan of $n not clean"; }
     best=1e9
@@ -79,5 +81,5 @@ for n in $SIZES; do
         calc "f'no-op plan of $n buckets: CPU {$best*1000:.0f} ms = {$best/$n*1e6:.1f} us per resource; marginal {($best-$first_cpu)/($n-$first_n)*1e6:.1f} us per resource above $first_n = {($best-$first_cpu)/($n-$first_n)*1e6/$base_us:.2f} x the cost at $first_n (goal <= 1.2); peak RSS {$rss/1024:.0f} MB (goal <= 1024); emulator CPU {($e1-$e0)*1000:.0f} ms'"
     fi
     emu_stop
-    rm -rf "emu-$n" "state-$n"
+    [ -n "${KEEP_DATA:-}" ] || rm -rf "emu-$n" "state-$n"
 done

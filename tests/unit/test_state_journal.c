@@ -60,13 +60,13 @@ static void killed_run(const char *path, int n, const char *rm) {
         char addr[64];
         snprintf(addr, sizeof addr, "gcp.storage_bucket.b%d", i);
         add_res(s, &mu, addr, i == n - 1 ? "create" : NULL);
-        assert_int_equal(state_commit(sv, &e), 0);
+        assert_int_equal(state_commit(sv, true, &e), 0);
     }
     if (rm) {
         pthread_mutex_lock(&mu);
         assert_int_equal(state_remove(s, rm), 0);
         pthread_mutex_unlock(&mu);
-        assert_int_equal(state_commit(sv, &e), 0);
+        assert_int_equal(state_commit(sv, true, &e), 0);
     }
     state_saver_free(sv);
     state_free(s);
@@ -195,7 +195,7 @@ static void test_the_journal_is_compacted_when_it_outgrows_the_state(void **st) 
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     state_saver_t *sv = state_saver_new(b, s, &mu);
     add_res(s, &mu, "gcp.storage_bucket.big", NULL);
-    assert_int_equal(state_commit(sv, &e), 0);
+    assert_int_equal(state_commit(sv, true, &e), 0);
     struct stat stj;
     off_t maxj = 0;
     for (int i = 0; i < 700; i++) { /* ~8 KB per commit of the same entry */
@@ -207,7 +207,7 @@ static void test_the_journal_is_compacted_when_it_outgrows_the_state(void **st) 
         json_object_set_new(r->attrs, "pad", json_string(pad));
         json_object_set_new(r->attrs, "i", json_integer(i));
         pthread_mutex_unlock(&mu);
-        assert_int_equal(state_commit(sv, &e), 0);
+        assert_int_equal(state_commit(sv, true, &e), 0);
         if (stat(jp, &stj) == 0 && stj.st_size > maxj) maxj = stj.st_size;
     }
     assert_true(maxj > 3 * 1024 * 1024);
@@ -236,9 +236,9 @@ static void *worker(void *ud) {
         snprintf(addr, sizeof addr, "gcp.storage_bucket.w%d_%d", w->id, i);
         add_res(w->s, w->mu, addr, "create");
         perr_t e = {0};
-        if (state_commit(w->sv, &e) != 0) return "commit failed";
+        if (state_commit(w->sv, false, &e) != 0) return "commit failed"; /* pending: not fsynced */
         add_res(w->s, w->mu, addr, NULL);
-        if (state_commit(w->sv, &e) != 0) return "commit failed";
+        if (state_commit(w->sv, true, &e) != 0) return "commit failed";
     }
     return NULL;
 }
