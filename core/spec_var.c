@@ -80,58 +80,69 @@ static void show_value(const json_t *v, char *buf, size_t n) {
     free(d);
 }
 
-static int l_var(lua_State *L) {
-    spec_ld_t *ld = spec_ld_of(L);
+/* A variable declared again (a module asking for the same setting) gives
+ * the same value; only a conflicting type is an error.  Returns 1 with the
+ * value pushed when name is already declared. */
+static int var_again(lua_State *L, spec_ld_t *ld, const char *name, const char *file, int line) {
     spec_t *s = ld->s;
-    const char *name = spec_checkname(L, 1, "variable name");
-    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
-    char file[256];
-    int line;
-    spec_where(L, 1, file, sizeof file, &line);
-    /* Declaring a variable again (a module asking for the same setting)
-     * gives the same value; only a conflicting type is an error. */
     for (size_t i = 0; i < s->nvars; i++)
         if (strcmp(s->vars[i].name, name) == 0) {
             if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "type") == LUA_TSTRING &&
                 strcmp(lua_tostring(L, -1), type_of_json(s->vars[i].value)) != 0)
                 spec_decl_error(ld, file, line,
-                           "variable \"%s\" is declared again as %s (first at %s:%d as %s)", name,
-                           lua_tostring(L, -1), ld->varlocs[i].file, ld->varlocs[i].line,
-                           type_of_json(s->vars[i].value));
+                                "variable \"%s\" is declared again as %s (first at %s:%d as %s)",
+                                name, lua_tostring(L, -1), ld->varlocs[i].file,
+                                ld->varlocs[i].line, type_of_json(s->vars[i].value));
             spec_conv_push(L, s->vars[i].value);
             return 1;
         }
-    int nerr = (int)ld->diags->n;
-    if (!spec_valid_name(name, 0)) spec_decl_error(ld, file, line, "invalid variable name \"%s\"", name);
-    const char *type = NULL;
-    bool sensitive = false;
-    json_t *def = NULL;
-    if (lua_type(L, 2) == LUA_TTABLE) {
-        static const char *const known[] = {"default", "type", "description", "sensitive", NULL};
-        spec_check_keys(ld, L, 2, known, "var", name, file, line);
-        if (lua_getfield(L, 2, "type") != LUA_TNIL) {
-            const char *t = lua_tostring(L, -1);
-            for (int i = 0; t && VAR_TYPES[i]; i++)
-                if (!strcmp(t, VAR_TYPES[i])) type = VAR_TYPES[i];
-            if (!type)
-                spec_decl_error(ld, file, line,
-                           "variable \"%s\": unknown type \"%s\" (string, number, bool, list, map)",
-                           name, t ? t : luaL_typename(L, -1));
-        }
-        lua_pop(L, 1);
-        lua_getfield(L, 2, "sensitive");
-        sensitive = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        if (lua_getfield(L, 2, "default") != LUA_TNIL) {
-            perr_t e;
-            char what[300];
-            snprintf(what, sizeof what, "default of variable \"%s\"", name);
-            def = spec_conv_to_json(L, -1, what, &e);
-            if (!def) spec_decl_error(ld, file, line, "%s", e.msg);
-        }
-        lua_pop(L, 1);
+    return 0;
+}
+
+/* The options table at index 2 (type, sensitive, default; NULL / false /
+ * NULL when absent).  *def is new. */
+static void var_options(lua_State *L, spec_ld_t *ld, const char *name, const char *file, int line,
+                        const char **type, bool *sensitive, json_t **def) {
+    *type = NULL;
+    *sensitive = false;
+    *def = NULL;
+    if (lua_type(L, 2) != LUA_TTABLE) return;
+    static const char *const known[] = {"default", "type", "description", "sensitive", NULL};
+    spec_check_keys(ld, L, 2, known, "var", name, file, line);
+    if (lua_getfield(L, 2, "type") != LUA_TNIL) {
+        const char *t = lua_tostring(L, -1);
+        for (int i = 0; t && VAR_TYPES[i]; i++)
+            if (!strcmp(t, VAR_TYPES[i])) *type = VAR_TYPES[i];
+        if (!*type)
+            spec_decl_error(ld, file, line,
+                            "variable \"%s\": unknown type \"%s\" (string, number, bool, list, map)",
+                            name, t ? t : luaL_typename(L, -1));
     }
-    if (!type) type = def ? type_of_json(def) : "string";
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "sensitive");
+    *sensitive = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 2, "default") != LUA_TNIL) {
+        perr_t e;
+        char what[300];
+        snprintf(what, sizeof what, "default of variable \"%s\"", name);
+        *def = spec_conv_to_json(L, -1, what, &e);
+        if (!*def) spec_decl_error(ld, file, line, "%s", e.msg);
+    }
+    lua_pop(L, 1);
+}
+
+/* Replaces *val with c when c is not NULL. */
+static void var_take(json_t **val, json_t *c) {
+    if (!c) return;
+    json_decref(*val);
+    *val = c;
+}
+
+/* The value: default < PLINTH_VAR_<name> (env) < --var-file < --var, each
+ * coerced to type with a located error.  NULL when none is given. */
+static json_t *var_value(spec_ld_t *ld, const char *name, const char *type, const json_t *def,
+                         const char *env, const char *file, int line) {
     char why[300], shown[200];
     json_t *val = NULL;
     if (def) {
@@ -141,17 +152,15 @@ static int l_var(lua_State *L) {
             spec_decl_error(ld, file, line, "variable \"%s\": default %s %s", name, shown, why);
         }
     }
-    /* default < PLINTH_VAR_<name> < --var-file < --var */
-    char env[300];
-    snprintf(env, sizeof env, "PLINTH_VAR_%s", name);
     const char *ev = getenv(env);
     if (ev) {
         json_t *sv = json_string(ev);
         json_t *c = sv ? coerce(sv, type, why, sizeof why) : NULL;
-        if (!c) spec_decl_error(ld, file, line, "variable \"%s\": %s=\"%s\" %s", name, env, ev,
-                           sv ? why : "is not valid UTF-8");
+        if (!c)
+            spec_decl_error(ld, file, line, "variable \"%s\": %s=\"%s\" %s", name, env, ev,
+                            sv ? why : "is not valid UTF-8");
         json_decref(sv);
-        if (c) json_decref(val), val = c;
+        var_take(&val, c);
     }
     json_t *fv = ld->varfile ? json_object_get(ld->varfile, name) : NULL;
     if (fv) {
@@ -159,10 +168,9 @@ static int l_var(lua_State *L) {
         if (!c) {
             show_value(fv, shown, sizeof shown);
             spec_decl_error(ld, file, line, "variable \"%s\": value %s from --var-file %s", name,
-                       shown, why);
-        } else {
-            json_decref(val), val = c;
+                            shown, why);
         }
+        var_take(&val, c);
     }
     const strlist_t *cv = ld->opts ? &ld->opts->vars : NULL;
     for (size_t i = 0; cv && i < cv->n; i++) {
@@ -174,21 +182,18 @@ static int l_var(lua_State *L) {
         json_t *sv = json_string(eq + 1);
         json_t *c = sv ? coerce(sv, type, why, sizeof why) : NULL;
         if (!c)
-            spec_decl_error(ld, file, line, "variable \"%s\" (%s): --var %s: \"%s\" %s", name, type,
-                       name, eq + 1, sv ? why : "is not valid UTF-8");
+            spec_decl_error(ld, file, line, "variable \"%s\" (%s): --var %s: \"%s\" %s", name,
+                            type, name, eq + 1, sv ? why : "is not valid UTF-8");
         json_decref(sv);
-        if (c) json_decref(val), val = c;
+        var_take(&val, c);
     }
-    if (!val && (int)ld->diags->n == nerr && !(ld->opts && ld->opts->lenient_vars))
-        spec_decl_error(ld, file, line,
-                   "variable \"%s\" has no value: give it a default, --var %s=..., a --var-file "
-                   "or %s",
-                   name, name, env);
-    if (!val || (int)ld->diags->n != nerr) { /* keep going with a placeholder */
-        json_decref(val);
-        val = zero_of(type);
-    }
-    json_decref(def);
+    return val;
+}
+
+/* Appends the variable to the spec (takes val). */
+static void var_record(spec_ld_t *ld, const char *name, json_t *val, bool sensitive,
+                       const char *file, int line) {
+    spec_t *s = ld->s;
     if (s->nvars == ld->capvar) {
         ld->capvar = ld->capvar ? ld->capvar * 2 : 8;
         s->vars = xrealloc(s->vars, ld->capvar * sizeof *s->vars);
@@ -201,6 +206,38 @@ static int l_var(lua_State *L) {
     v->sensitive = sensitive;
     snprintf(vl->file, sizeof vl->file, "%s", file);
     vl->line = line;
+}
+
+static int l_var(lua_State *L) {
+    spec_ld_t *ld = spec_ld_of(L);
+    const char *name = spec_checkname(L, 1, "variable name");
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+    char file[256];
+    int line;
+    spec_where(L, 1, file, sizeof file, &line);
+    if (var_again(L, ld, name, file, line)) return 1;
+    int nerr = (int)ld->diags->n;
+    if (!spec_valid_name(name, 0))
+        spec_decl_error(ld, file, line, "invalid variable name \"%s\"", name);
+    const char *type;
+    bool sensitive;
+    json_t *def;
+    var_options(L, ld, name, file, line, &type, &sensitive, &def);
+    if (!type) type = def ? type_of_json(def) : "string";
+    char env[300];
+    snprintf(env, sizeof env, "PLINTH_VAR_%s", name);
+    json_t *val = var_value(ld, name, type, def, env, file, line);
+    if (!val && (int)ld->diags->n == nerr && !(ld->opts && ld->opts->lenient_vars))
+        spec_decl_error(ld, file, line,
+                        "variable \"%s\" has no value: give it a default, --var %s=..., a "
+                        "--var-file or %s",
+                        name, name, env);
+    if (!val || (int)ld->diags->n != nerr) { /* keep going with a placeholder */
+        json_decref(val);
+        val = zero_of(type);
+    }
+    json_decref(def);
+    var_record(ld, name, val, sensitive, file, line);
     spec_conv_push(L, val);
     return 1;
 }

@@ -159,164 +159,201 @@ static void chan_free(ssh_conn_t *c, LIBSSH2_CHANNEL *ch, int abort) {
     }
 }
 
-int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **tail, perr_t *e) {
-    LIBSSH2_SESSION *s = ssh_conn_session(c);
-    const char *label = ssh_conn_label(c);
-    *exit_status = -1;
-    *tail = NULL;
-    out_state_t st = {.o = o};
-    if (o->sensitive_env) add_needles(&st.needles, o->sensitive_env);
+/* One run of ssh_exec: the phases below share it.  Each phase returns 0,
+ * -1 (failed, e set: the session may be reused) or -2 (the session is not
+ * usable: the caller retries on a new one). */
+typedef struct exec_run {
+    ssh_conn_t *c;
+    LIBSSH2_SESSION *s;
+    const char *label;
+    const ssh_exec_opts_t *o;
+    perr_t *e;
+    int64_t deadline; /* 0: no timeout */
+    LIBSSH2_CHANNEL *ch;
+    out_state_t st;
+    sbuf_t in; /* stdin payload; holds sensitive_env values */
+} exec_run_t;
 
-    /* stdin payload: "<env len>\n<script len>\n" + env exports + script */
-    sbuf_t env = {0}, in = {0};
+static int timed_out(const exec_run_t *r) {
+    return (r->deadline && util_now_ms() > r->deadline) || (r->o->cancel && *r->o->cancel);
+}
+
+static int fail_timeout(exec_run_t *r) {
+    if (r->o->cancel && *r->o->cancel)
+        perr_set(r->e, "", "ssh %s: interrupted", r->label);
+    else
+        perr_set(r->e, "", "ssh %s: timed out after %d s", r->label, r->o->timeout_sec);
+    return -1;
+}
+
+/* stdin payload: "<env len>\n<script len>\n" + env exports + script. */
+static void build_stdin(exec_run_t *r) {
+    const ssh_exec_opts_t *o = r->o;
+    sbuf_t env = {0};
     sbuf_add(&env, "");
     if (o->env) add_exports(&env, o->env);
     if (o->sensitive_env) add_exports(&env, o->sensitive_env);
-    sbuf_addf(&in, "%zu\n%zu\n", env.len, o->script_len);
-    sbuf_addn(&in, env.s, env.len);
-    sbuf_addn(&in, o->script, o->script_len);
+    sbuf_addf(&r->in, "%zu\n%zu\n", env.len, o->script_len);
+    sbuf_addn(&r->in, env.s, env.len);
+    sbuf_addn(&r->in, o->script, o->script_len);
     if (env.s) explicit_bzero(env.s, env.len);
     sbuf_free(&env);
-    char *cmd = xasprintf("exec sh -c '%s'", wrapper);
+}
 
-    int rc = -1, dirs;
-    LIBSSH2_CHANNEL *ch = NULL;
-    int64_t deadline = o->timeout_sec > 0 ? util_now_ms() + (int64_t)o->timeout_sec * 1000 : 0;
-
-#define TIMED_OUT() ((deadline && util_now_ms() > deadline) || (o->cancel && *o->cancel))
-#define FAIL_TIMEOUT()                                                                     \
-    do {                                                                                   \
-        if (o->cancel && *o->cancel)                                                       \
-            perr_set(e, "", "ssh %s: interrupted", label);                                 \
-        else                                                                               \
-            perr_set(e, "", "ssh %s: timed out after %d s", label, o->timeout_sec);        \
-        goto out;                                                                          \
-    } while (0)
-
+/* Opens the session channel (one open at a time per connection).  Giving
+ * up mid-open leaves libssh2's open state in the session: the caller then
+ * drops the session (rc -1 / -2 both do). */
+static int open_channel(exec_run_t *r) {
     int64_t open_deadline = util_now_ms() + 30000;
-    ssh_conn_open_lock(c);
+    int rc = 0;
+    ssh_conn_open_lock(r->c);
     for (;;) {
-        ssh_conn_lock(c);
-        ch = libssh2_channel_open_session(s);
-        int err = ch ? 0 : libssh2_session_last_errno(s);
-        dirs = libssh2_session_block_directions(s);
-        if (!ch && err != LIBSSH2_ERROR_EAGAIN)
-            perr_set(e, "", "ssh %s: cannot open a channel: %s", label, ssh_conn_errmsg(c));
-        ssh_conn_unlock(c);
-        if (ch) break;
+        ssh_conn_lock(r->c);
+        r->ch = libssh2_channel_open_session(r->s);
+        int err = r->ch ? 0 : libssh2_session_last_errno(r->s);
+        int dirs = libssh2_session_block_directions(r->s);
+        if (!r->ch && err != LIBSSH2_ERROR_EAGAIN)
+            perr_set(r->e, "", "ssh %s: cannot open a channel: %s", r->label, ssh_conn_errmsg(r->c));
+        ssh_conn_unlock(r->c);
+        if (r->ch) break;
         if (err != LIBSSH2_ERROR_EAGAIN) {
-            ssh_conn_open_unlock(c);
             rc = -2;
-            goto out;
+            break;
         }
-        /* Giving up mid-open leaves libssh2's open state in the session:
-         * the caller then drops the session (rc -1 / -2 both do). */
-        if (TIMED_OUT()) {
-            ssh_conn_open_unlock(c);
-            FAIL_TIMEOUT();
+        if (timed_out(r)) {
+            rc = fail_timeout(r);
+            break;
         }
         if (util_now_ms() > open_deadline) {
-            ssh_conn_open_unlock(c);
-            perr_set(e, "", "ssh %s: no answer to a channel open in 30 s", label);
+            perr_set(r->e, "", "ssh %s: no answer to a channel open in 30 s", r->label);
             rc = -2; /* a dead connection kept in the pool: retry on a new one */
-            goto out;
+            break;
         }
-        ssh_conn_wait(c, dirs);
+        ssh_conn_wait(r->c, dirs);
     }
-    ssh_conn_open_unlock(c);
-    for (;;) {
-        ssh_conn_lock(c);
-        int r = libssh2_channel_exec(ch, cmd);
-        dirs = libssh2_session_block_directions(s);
-        if (r && r != LIBSSH2_ERROR_EAGAIN)
-            perr_set(e, "", "ssh %s: cannot start the script: %s", label, ssh_conn_errmsg(c));
-        ssh_conn_unlock(c);
-        if (r == 0) break;
-        if (r != LIBSSH2_ERROR_EAGAIN) {
-            rc = -2;
-            goto out;
-        }
-        if (TIMED_OUT()) FAIL_TIMEOUT();
-        ssh_conn_wait(c, dirs);
-    }
+    ssh_conn_open_unlock(r->c);
+    return rc;
+}
 
-    size_t off = 0;
-    int done[2] = {0, 0};
+static int start_script(exec_run_t *r) {
+    char *cmd = xasprintf("exec sh -c '%s'", wrapper);
+    int rc = 0;
+    for (;;) {
+        ssh_conn_lock(r->c);
+        int x = libssh2_channel_exec(r->ch, cmd);
+        int dirs = libssh2_session_block_directions(r->s);
+        if (x && x != LIBSSH2_ERROR_EAGAIN)
+            perr_set(r->e, "", "ssh %s: cannot start the script: %s", r->label, ssh_conn_errmsg(r->c));
+        ssh_conn_unlock(r->c);
+        if (x == 0) break;
+        if (x != LIBSSH2_ERROR_EAGAIN) {
+            rc = -2;
+            break;
+        }
+        if (timed_out(r)) {
+            rc = fail_timeout(r);
+            break;
+        }
+        ssh_conn_wait(r->c, dirs);
+    }
+    free(cmd);
+    return rc;
+}
+
+/* One round under the session lock: writes what it can of stdin, reads
+ * stdout and stderr (bounded, so one busy stream cannot starve the lock)
+ * into got[], sends a keepalive when due.  Returns 1 when something moved,
+ * 0 when not, -1 on a read error (e set). */
+static int pump_round(exec_run_t *r, size_t *off, int done[2], sbuf_t got[2], int *dirs) {
     char buf[32768];
+    int progress = 0;
+    ssh_conn_lock(r->c);
+    if (*off < r->in.len) {
+        ssize_t w = libssh2_channel_write(r->ch, r->in.s + *off, r->in.len - *off);
+        if (w > 0) {
+            *off += (size_t)w;
+            progress = 1;
+        } else if (w != LIBSSH2_ERROR_EAGAIN) {
+            *off = r->in.len; /* the wrapper exited early; its status says why */
+        }
+    }
+    for (int sid = 0; sid < 2; sid++) {
+        while (!done[sid] && got[sid].len < 4 * sizeof buf) {
+            ssize_t n = libssh2_channel_read_ex(r->ch, sid ? SSH_EXTENDED_DATA_STDERR : 0, buf, sizeof buf);
+            if (n > 0) {
+                sbuf_addn(&got[sid], buf, (size_t)n);
+                progress = 1;
+                continue;
+            }
+            if (n == 0 && libssh2_channel_eof(r->ch)) done[sid] = 1;
+            if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
+                perr_set(r->e, "", "ssh %s: reading the output failed: %s", r->label, ssh_conn_errmsg(r->c));
+                ssh_conn_unlock(r->c);
+                return -1;
+            }
+            break;
+        }
+    }
+    /* Keeps NAT / firewall state alive during long quiet scripts (sends
+     * only when the interval set at connect time passed). */
+    int next_ka;
+    libssh2_keepalive_send(r->s, &next_ka);
+    *dirs = libssh2_session_block_directions(r->s);
+    ssh_conn_unlock(r->c);
+    return progress;
+}
+
+/* Feeds stdin and passes output lines to the callback (outside the session
+ * lock) until both streams end. */
+static int pump(exec_run_t *r) {
+    size_t off = 0;
+    int done[2] = {0, 0}, rc = 0;
     sbuf_t got[2] = {{0}, {0}};
     for (;;) {
-        int progress = 0;
-        ssh_conn_lock(c);
-        if (off < in.len) {
-            ssize_t w = libssh2_channel_write(ch, in.s + off, in.len - off);
-            if (w > 0) {
-                off += (size_t)w;
-                progress = 1;
-            } else if (w != LIBSSH2_ERROR_EAGAIN) {
-                off = in.len; /* the wrapper exited early; its status says why */
-            }
+        int dirs = 0;
+        int progress = pump_round(r, &off, done, got, &dirs);
+        if (progress < 0) {
+            rc = -1;
+            break;
         }
-        for (int sid = 0; sid < 2; sid++) {
-            /* Bounded per round so one busy stream cannot starve the lock. */
-            while (!done[sid] && got[sid].len < 4 * sizeof buf) {
-                ssize_t n = libssh2_channel_read_ex(ch, sid ? SSH_EXTENDED_DATA_STDERR : 0, buf, sizeof buf);
-                if (n > 0) {
-                    sbuf_addn(&got[sid], buf, (size_t)n);
-                    progress = 1;
-                    continue;
-                }
-                if (n == 0 && libssh2_channel_eof(ch)) done[sid] = 1;
-                if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
-                    perr_set(e, "", "ssh %s: reading the output failed: %s", label, ssh_conn_errmsg(c));
-                    ssh_conn_unlock(c);
-                    sbuf_free(&got[0]);
-                    sbuf_free(&got[1]);
-                    goto out;
-                }
-                break;
-            }
-        }
-        /* Keeps NAT / firewall state alive during long quiet scripts
-         * (sends only when the interval set at connect time passed). */
-        int next_ka;
-        libssh2_keepalive_send(s, &next_ka);
-        dirs = libssh2_session_block_directions(s);
-        ssh_conn_unlock(c);
-        /* Lines go to the callback outside the session lock. */
         for (int sid = 0; sid < 2; sid++)
             if (got[sid].len) {
-                feed(&st, sid, got[sid].s, got[sid].len);
+                feed(&r->st, sid, got[sid].s, got[sid].len);
                 got[sid].len = 0;
             }
         if (done[0] && done[1]) break;
-        if (TIMED_OUT()) {
-            sbuf_free(&got[0]);
-            sbuf_free(&got[1]);
-            FAIL_TIMEOUT();
+        if (timed_out(r)) {
+            rc = fail_timeout(r);
+            break;
         }
-        if (!progress) ssh_conn_wait(c, dirs);
+        if (!progress) ssh_conn_wait(r->c, dirs);
     }
     sbuf_free(&got[0]);
     sbuf_free(&got[1]);
-    for (int sid = 0; sid < 2; sid++)
-        if (st.part[sid].len) emit(&st, st.part[sid].s, st.part[sid].len);
+    if (rc == 0)
+        for (int sid = 0; sid < 2; sid++)
+            if (r->st.part[sid].len) emit(&r->st, r->st.part[sid].s, r->st.part[sid].len);
+    return rc;
+}
 
-    /* Closing waits for the exit-status message. */
+/* Closes the channel, which waits for the exit-status message, and reads
+ * the status (128 + N when the script died of signal N). */
+static int finish(exec_run_t *r, int *exit_status) {
     for (;;) {
-        ssh_conn_lock(c);
-        int r = libssh2_channel_close(ch);
-        if (r == 0) r = libssh2_channel_wait_closed(ch);
-        dirs = libssh2_session_block_directions(s);
-        ssh_conn_unlock(c);
-        if (r != LIBSSH2_ERROR_EAGAIN) break;
-        if (TIMED_OUT()) FAIL_TIMEOUT();
-        ssh_conn_wait(c, dirs);
+        ssh_conn_lock(r->c);
+        int x = libssh2_channel_close(r->ch);
+        if (x == 0) x = libssh2_channel_wait_closed(r->ch);
+        int dirs = libssh2_session_block_directions(r->s);
+        ssh_conn_unlock(r->c);
+        if (x != LIBSSH2_ERROR_EAGAIN) break;
+        if (timed_out(r)) return fail_timeout(r);
+        ssh_conn_wait(r->c, dirs);
     }
-    ssh_conn_lock(c);
+    ssh_conn_lock(r->c);
     char *sig = NULL;
-    libssh2_channel_get_exit_signal(ch, &sig, NULL, NULL, NULL, NULL, NULL);
-    *exit_status = libssh2_channel_get_exit_status(ch);
-    ssh_conn_unlock(c);
+    libssh2_channel_get_exit_signal(r->ch, &sig, NULL, NULL, NULL, NULL, NULL);
+    *exit_status = libssh2_channel_get_exit_status(r->ch);
+    ssh_conn_unlock(r->c);
     if (sig) {
         static const char *const names[] = {"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE",
                                             "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM"};
@@ -324,20 +361,30 @@ int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **t
         for (int i = 0; i < 15; i++)
             if (strcmp(sig, names[i]) == 0) num = i + 1;
         *exit_status = 128 + (num ? num : 1);
-        libssh2_free(s, sig);
+        libssh2_free(r->s, sig);
     }
-    rc = 0;
-out:
-    if (ch) chan_free(c, ch, rc != 0);
-    *tail = tail_text(&st);
-    for (size_t i = 0; i < SSH_TAIL_LINES; i++) free(st.tail[i]);
-    sbuf_free(&st.part[0]);
-    sbuf_free(&st.part[1]);
-    strlist_free(&st.needles);
-    if (in.s) explicit_bzero(in.s, in.len); /* holds sensitive_env values */
-    sbuf_free(&in);
-    free(cmd);
+    return 0;
+}
+
+int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **tail, perr_t *e) {
+    exec_run_t r = {.c = c, .s = ssh_conn_session(c), .label = ssh_conn_label(c), .o = o, .e = e};
+    *exit_status = -1;
+    *tail = NULL;
+    r.st.o = o;
+    if (o->sensitive_env) add_needles(&r.st.needles, o->sensitive_env);
+    build_stdin(&r);
+    r.deadline = o->timeout_sec > 0 ? util_now_ms() + (int64_t)o->timeout_sec * 1000 : 0;
+    int rc = open_channel(&r);
+    if (rc == 0) rc = start_script(&r);
+    if (rc == 0) rc = pump(&r);
+    if (rc == 0) rc = finish(&r, exit_status);
+    if (r.ch) chan_free(c, r.ch, rc != 0);
+    *tail = tail_text(&r.st);
+    for (size_t i = 0; i < SSH_TAIL_LINES; i++) free(r.st.tail[i]);
+    sbuf_free(&r.st.part[0]);
+    sbuf_free(&r.st.part[1]);
+    strlist_free(&r.st.needles);
+    if (r.in.s) explicit_bzero(r.in.s, r.in.len);
+    sbuf_free(&r.in);
     return rc;
-#undef TIMED_OUT
-#undef FAIL_TIMEOUT
 }
