@@ -70,10 +70,12 @@ expect_rc 1 $K apply --server-side -f w.yaml
 grep -q "conflict with \"plinth\"" last.err || fail "SSA conflict: $(cat last.err)"
 
 # An immutable field (a Deployment's selector): replace, not update.
+# selector.lua is platform.lua changed: it plans against platform.lua's
+# state on purpose (--reuse-state).
 sed 's/app = "web"/app = "web2"/g' platform.lua > selector.lua
-expect_rc 2 $P --spec selector.lua plan --detailed-exitcode
+expect_rc 2 $P --reuse-state --spec selector.lua plan --detailed-exitcode
 grep -q "1 to replace" last.out || fail "selector change: $(cat last.out)"
-expect_rc 0 $P --spec selector.lua apply --auto-approve
+expect_rc 0 $P --reuse-state --spec selector.lua apply --auto-approve
 expect_rc 0 $K get deploy web -n apps -o jsonpath='{.spec.selector.matchLabels.app}'
 [ "$(cat last.out)" = web2 ] || fail "after replace: $(cat last.out)"
 expect_rc 0 $P --spec selector.lua plan --detailed-exitcode
