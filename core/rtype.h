@@ -129,6 +129,11 @@ typedef struct provider_def {
      * with a message starting with addr.  Runs in validate_spec. */
     void (*validate)(const rtype_t *t, const json_t *body, const char *addr, const char *where,
                      diag_t *d);
+    /* Whether resources of type t have the attribute name (a field of the
+     * body or an output field): 1 yes; 0 no, with *closest the nearest
+     * known name or NULL; -1 cannot tell (a free-form type).  A reference
+     * to an attribute that does not exist is a validation error. */
+    int (*attr_known)(const rtype_t *t, const char *name, const char **closest);
     /* Completes the desired body (a copy of the declared one, owned by the
      * engine) before defaults and diffing, with what only the provider
      * knows: which fields are lists when Lua gave {}, the directory files

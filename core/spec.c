@@ -14,6 +14,7 @@
 
 #include "core/spec_int.h"
 #include "core/rtype.h"
+#include "core/validate.h"
 
 #define MEM_LIMIT ((size_t)512 << 20)
 #define HOOK_EVERY 1000000 /* instructions between count hooks */
@@ -127,6 +128,7 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
                                                         : TIME_LIMIT_MS;
     ld->deadline_ms = util_now_ms() + ld->time_limit_ms;
 
+    int ran = 0; /* the spec ran to its end (only declaration errors, if any) */
     lua_State *L = lua_newstate(spec_alloc, ld);
     ld->L = L;
     if (!L) {
@@ -143,6 +145,7 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
             if (ok) lua_pop(L, 1);
             if (ok) link_providers(s);
             if (ok) check_depends(ld);
+            ran = ok;
         }
         lua_close(L);
     }
@@ -157,6 +160,9 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
     free(ld);
 
     if (diags->n > n0) {
+        /* Every error of the load at once: a duplicate address or a module
+         * input typo does not hide the body errors of the rest. */
+        if (ran) validate_spec(s, diags);
         spec_free(s);
         return -1;
     }

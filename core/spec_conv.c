@@ -89,6 +89,23 @@ static json_t *conv_table(lua_State *L, int idx, const char *what, const char *p
         return NULL;
     }
     luaL_checkstack(L, 6, "spec body conversion");
+    /* A module's inputs (spec_module.c's proxy): its real table, all of it
+     * used. */
+    idx = lua_absindex(L, idx);
+    if (lua_getmetatable(L, idx)) {
+        if (lua_getfield(L, -1, "__plinth_read") == LUA_TTABLE) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "\001all");
+        }
+        lua_pop(L, 1);
+        if (lua_getfield(L, -1, "__plinth_inputs") == LUA_TTABLE) {
+            lua_replace(L, -2);
+            json_t *r = conv_table(L, lua_gettop(L), what, path, depth, e);
+            lua_pop(L, 1);
+            return r;
+        }
+        lua_pop(L, 2);
+    }
     lua_Integer count = 0, nint = 0, maxi = 0;
     char strkey[300] = "", badint[64] = "";
     lua_pushnil(L);

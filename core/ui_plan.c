@@ -250,7 +250,8 @@ static void named_change(rd_t *r, int indent, const json_t *before, const json_t
 /* "~ key = before -> after", or a block of the parts that differ. */
 static void change(rd_t *r, int indent, const char *key, const json_t *before, const json_t *after) {
     if (!after) return value(r, indent, "-", key, before);
-    if (!before || json_is_null(before)) return value(r, indent, "+", key, after);
+    if ((!before || json_is_null(before)) && !is_scalar(after)) return value(r, indent, "+", key, after);
+    if (!before) before = json_null(); /* "~ key = null -> true" (json_null is a static) */
     if (json_is_object(after) && json_is_object(before) && !ref_is_deferred(after)) {
         line(r, indent, "~", "%s = {", key);
         object_change(r, indent + 4, before, after);

@@ -30,6 +30,37 @@ static void check_body(const spec_res_t *r, const rtype_t *t, diag_t *d) {
     if (p && p->validate) p->validate(t, r->body, r->addr, where, d);
 }
 
+/* Each reference names an attribute its resource's type has (the
+ * provider's attr_known hook): net.selfLinkk is an error here, not a
+ * failure half-way through apply. */
+static void check_attrs(const spec_t *s, const json_t *v, const char *who, const char *where, diag_t *d) {
+    if (ref_is_ref(v)) {
+        const char *addr = json_string_value(json_object_get(v, "addr"));
+        const char *path = json_string_value(json_object_get(v, "path"));
+        int j = addr ? find_res(s, addr) : -1;
+        if (j < 0 || !path || !*path) return;
+        const rtype_t *t = rtype_find(s->res[j].type);
+        const provider_def_t *p = t ? rtype_provider_of(t->name) : NULL;
+        if (!p || !p->attr_known) return;
+        size_t n = strcspn(path, ".[");
+        char *first = xstrndup(path, n);
+        const char *closest = NULL;
+        if (p->attr_known(t, first, &closest) == 0)
+            diag_add(d, where, "%s: %s has no attribute '%s'%s%s%s", who, addr, first,
+                     closest ? " (did you mean " : "", closest ? closest : "", closest ? "?)" : "");
+        free(first);
+        return;
+    }
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x) check_attrs(s, x, who, where, d);
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x) check_attrs(s, x, who, where, d);
+    }
+}
+
 static void check_refs(const spec_t *s, const spec_res_t *r, diag_t *d) {
     char where[300];
     snprintf(where, sizeof where, "%s:%d", r->file, r->line);
@@ -38,6 +69,7 @@ static void check_refs(const spec_t *s, const spec_res_t *r, diag_t *d) {
     for (size_t i = 0; i < refs.n; i++)
         if (find_res(s, refs.v[i]) < 0)
             diag_add(d, where, "%s: reference to %s, which is not declared", r->addr, refs.v[i]);
+    check_attrs(s, r->body, r->addr, where, d);
     for (size_t i = 0; i < r->depends_on.n; i++)
         if (find_res(s, r->depends_on.v[i]) < 0)
             diag_add(d, where, "%s: depends_on names %s, which is not declared", r->addr,
@@ -97,6 +129,10 @@ int validate_spec(const spec_t *s, diag_t *d) {
                 diag_add(d, where, "output %s: reference to %s, which is not declared",
                          s->outputs[i].name, refs.v[k]);
             }
+        char where[300], who[300];
+        snprintf(where, sizeof where, "%s:%d", s->outputs[i].file, s->outputs[i].line);
+        snprintf(who, sizeof who, "output %s", s->outputs[i].name);
+        check_attrs(s, s->outputs[i].value, who, where, d);
         strlist_free(&refs);
     }
     if (d->n == before) check_cycles(s, d);

@@ -16,10 +16,32 @@
 --   comparing the components v gives ("1.30" stands for its newest patch).
 local util = {}
 
+-- Whether name is within 3 edits of a key of names (see util.inputs).
+function util.close_to_any(name, names)
+  for other in pairs(names) do
+    local a, b = name, other
+    local prev = {}
+    for j = 0, #b do prev[j] = j end
+    for i = 1, #a do
+      local cur = { [0] = i }
+      for j = 1, #b do
+        local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      end
+      prev = cur
+    end
+    if prev[#b] <= 3 then return true end
+  end
+  return false
+end
+
 function util.inputs(module, given, spec)
   local out = {}
+  -- An input close to a known one is a typo that plinth reports itself,
+  -- with "did you mean" and without stopping the load (it sees which inputs
+  -- the module never read); anything else is an error here.
   for k in pairs(given) do
-    if k ~= "source" and spec[k] == nil then
+    if k ~= "source" and spec[k] == nil and not util.close_to_any(k, spec) then
       error(string.format("module %s: unknown input '%s'", module, k), 4)
     end
   end

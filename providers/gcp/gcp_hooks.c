@@ -3,6 +3,7 @@
  * schema, prepare turns the {} Lua gives for an empty list into [] where
  * the schema says the field is a list. */
 #include <stdio.h>
+#include <string.h>
 
 #include "core/rtype.h"
 #include "providers/gcp/gcp_hooks.h"
@@ -30,4 +31,18 @@ void gcp_validate(const rtype_t *t, const json_t *body, const char *addr, const 
 void gcp_prepare(const rtype_t *t, json_t *body, const char *spec_dir) {
     (void)spec_dir;
     if (t->api && t->message) schema_fix_empty_lists(t->api, t->message, body);
+}
+
+/* An attribute is a field of the type's message (output-only ones
+ * included: selfLink, endpoint) or one of its plinth-only fields. */
+int gcp_attr_known(const rtype_t *t, const char *name, const char **closest) {
+    *closest = NULL;
+    const sch_msg_t *m = t->api && t->message ? schema_msg(t->api, t->message) : NULL;
+    if (!m) return -1;
+    /* "id": some types add the relative name as id after a read (kms) */
+    if (schema_field(m, name) || strcmp(name, "id") == 0) return 1;
+    for (const char *const *x = t->extra_fields; x && *x; x++)
+        if (strcmp(*x, name) == 0) return 1;
+    *closest = schema_closest(m, name);
+    return 0;
 }

@@ -84,6 +84,7 @@ const provider_def_t gcp_provider = {
     .close = gcp_close,
     .types = gcp_types,
     .validate = gcp_validate,
+    .attr_known = gcp_attr_known,
     .prepare = gcp_prepare,
     .backend = "gcs",
     .backend_open = gcp_backend_open,
