@@ -215,6 +215,29 @@ static void identity_follows(engine_t *e, plan_t *p, plan_item_t *it) {
     it->reason = xasprintf("it lives on %s, which is replaced", by->addr);
 }
 
+/* lifecycle.replace_triggered_by: replaced with (or when changing) what it
+ * names.  Dependencies are decided first (the trigger is a dependency). */
+static void triggered(plan_t *p, plan_item_t *it) {
+    const spec_res_t *r = it->spec;
+    for (size_t k = 0; k < r->rtb_addr.n && it->act != ACT_REPLACE; k++) {
+        const plan_item_t *d = plan_find(p, r->rtb_addr.v[k]);
+        const char *path = r->rtb_path.v[k];
+        if (!d || d->excluded) continue;
+        bool hit = d->act == ACT_REPLACE || d->act == ACT_CREATE;
+        if (d->act == ACT_UPDATE && !*path) hit = true;
+        for (size_t i = 0; d->act == ACT_UPDATE && *path && i < d->diff.n && !hit; i++) {
+            const char *c = d->diff.c[i].path;
+            size_t n = strlen(path), m = strlen(c);
+            hit = !strncmp(c, path, n < m ? n : m) && (c[n < m ? n : m] == '\0' || c[n < m ? n : m] == '.' ||
+                                                       path[n < m ? n : m] == '.' || path[n < m ? n : m] == '\0');
+        }
+        if (!hit) continue;
+        it->act = ACT_REPLACE;
+        free(it->reason);
+        it->reason = xasprintf("lifecycle.replace_triggered_by %s%s%s", d->addr, *path ? "." : "", path);
+    }
+}
+
 static int decide_one(engine_t *e, plan_t *p, plan_item_t *it, diag_t *errs) {
     if (p->refresh_only) return refresh_only_one(e, p, it);
     if (!it->spec) {
@@ -253,6 +276,7 @@ static int decide_one(engine_t *e, plan_t *p, plan_item_t *it, diag_t *errs) {
         it->act = ACT_UPDATE;
     }
     if (it->act != ACT_REPLACE) identity_follows(e, p, it);
+    if (it->act != ACT_REPLACE) triggered(p, it);
     if ((it->act == ACT_REPLACE) && it->spec->prevent_destroy) {
         diag_add(errs, "", "%s:%d: %s: the plan would replace it, but lifecycle.prevent_destroy is set (%s)",
                  it->spec->file, it->spec->line, it->addr, it->reason);

@@ -181,6 +181,8 @@ void spec_free(spec_t *s) {
         json_decref(r->body);
         strlist_free(&r->depends_on);
         strlist_free(&r->ignore_changes);
+        strlist_free(&r->rtb_addr);
+        strlist_free(&r->rtb_path);
     }
     free(s->res);
     for (size_t i = 0; i < s->noutputs; i++) {

@@ -12,7 +12,8 @@
  *   local v = var("name", { default = 1, type = "number", description = "", sensitive = false })
  *   local net = gcp.compute_network "main" { autoCreateSubnetworks = false,
  *                 depends_on = { other }, lifecycle = { prevent_destroy = true,
- *                 create_before_destroy = true, ignore_changes = { "labels" } } }
+ *                 create_before_destroy = true, ignore_changes = { "labels" },
+ *                 replace_triggered_by = { other, other.attr } } }
  *   net.selfLink                 -> reference (deferred value)
  *   "x/" .. net.name, string.format("%s/y", net.id), fmt("%s", ref) -> deferred strings
  *   output("endpoint", gke.endpoint, { sensitive = false })
@@ -41,6 +42,11 @@ typedef struct spec_res {
     strlist_t depends_on; /* explicit dependencies (addresses) */
     bool prevent_destroy, create_before_destroy;
     strlist_t ignore_changes; /* jpath patterns */
+    /* lifecycle.replace_triggered_by = { other, other.attr }: replaced when
+     * other is replaced (or created again) or, for other.attr, when attr
+     * changes; for a whole resource, when it changes at all.  Parallel
+     * lists: address and path ("" = the whole resource). */
+    strlist_t rtb_addr, rtb_path;
     char file[256];
     int line; /* where the constructor was called */
 } spec_res_t;

@@ -100,11 +100,29 @@ static void res_meta(spec_ld_t *ld, spec_res_t *r, json_t *deps, json_t *lc) {
                                        "%s: lifecycle.ignore_changes[%zu] must be a path string",
                                        r->addr, i + 1);
                     }
+                } else if (strcmp(k, "replace_triggered_by") == 0 &&
+                           (json_is_array(v) || (json_is_object(v) && !json_object_size(v)))) {
+                    size_t i;
+                    json_t *p;
+                    json_array_foreach(v, i, p) {
+                        const char *a = json_string_value(json_object_get(p, "addr"));
+                        const char *path = json_string_value(json_object_get(p, "path"));
+                        if (!ref_is_ref(p) || !a) {
+                            spec_decl_error(ld, r->file, r->line,
+                                            "%s: lifecycle.replace_triggered_by[%zu] must be a resource or "
+                                            "one of its attributes (other, other.attr)",
+                                            r->addr, i + 1);
+                            continue;
+                        }
+                        strlist_add(&r->rtb_addr, a);
+                        strlist_add(&r->rtb_path, path ? path : "");
+                        if (!strlist_has(&r->depends_on, a)) strlist_add(&r->depends_on, a);
+                    }
                 } else {
                     spec_decl_error(ld, r->file, r->line,
                                "%s: lifecycle.%s is not valid (prevent_destroy and "
                                "create_before_destroy take booleans, ignore_changes a list of "
-                               "paths)",
+                               "paths, replace_triggered_by a list of resources or attributes)",
                                r->addr, k);
                 }
             }

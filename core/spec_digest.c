@@ -19,6 +19,12 @@ static void spec_hash_compute(spec_t *s) {
             json_pack("{s:s, s:O, s:o, s:{s:b, s:b, s:o}}", "type", r->type, "body", r->body,
                       "deps", deps, "lifecycle", "prevent_destroy", r->prevent_destroy,
                       "create_before_destroy", r->create_before_destroy, "ignore_changes", ign));
+        if (r->rtb_addr.n) {
+            json_t *t = json_array();
+            for (size_t j = 0; j < r->rtb_addr.n; j++)
+                json_array_append_new(t, json_pack("[s, s]", r->rtb_addr.v[j], r->rtb_path.v[j]));
+            json_object_set_new(json_object_get(json_object_get(res, r->addr), "lifecycle"), "replace_triggered_by", t);
+        }
     }
     for (size_t i = 0; i < s->noutputs; i++)
         json_object_set_new(outs, s->outputs[i].name,
