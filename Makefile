@@ -19,7 +19,9 @@ BUILD   ?= build
 SAN     ?=
 
 CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
-PROV_SRC := $(wildcard providers/gcp/*.c providers/k8s/*.c providers/ssh/*.c)
+# transport/: the Google HTTP client (auth, retries, URL rule), the HTTP log
+# and SSH (sessions, exec, sftp, tunnels), below the providers that share them.
+PROV_SRC := $(wildcard transport/*.c providers/gcp/*.c providers/k8s/*.c providers/ssh/*.c)
 EMU_SRC  := $(filter-out emulator/main.c,$(wildcard emulator/*.c))
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 # Code shared by unit tests (an in-process HTTP server, sshd control, ...).

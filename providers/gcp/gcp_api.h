@@ -7,7 +7,7 @@
 #ifndef PLINTH_GCP_API_H
 #define PLINTH_GCP_API_H
 
-#include "providers/gcp/gcp_http.h"
+#include "transport/gcp_http.h"
 
 typedef enum {
     GCP_OPS_LRO,       /* google.longrunning.Operation: "done", polled at v1/{name} */

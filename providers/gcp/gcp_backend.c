@@ -12,7 +12,7 @@
 
 #include "core/state.h"
 #include "providers/gcp/gcp_backend.h"
-#include "providers/gcp/gcp_http.h"
+#include "transport/gcp_http.h"
 
 typedef struct gcs {
     gcp_client_t *c;

@@ -7,8 +7,9 @@
 #include <strings.h>
 
 #include "providers/gcp/gcp_api.h"
-#include "providers/gcp/gcp_auth.h"
-#include "providers/gcp/gcp_http.h"
+#include "transport/gcp_auth.h"
+#include "providers/gcp/gcp_op.h"
+#include "transport/gcp_http.h"
 
 #define MAX_NOT_FOUND 20
 

@@ -22,7 +22,8 @@
 #include <pthread.h>
 
 #include "core/rtype.h"
-#include "providers/gcp/gcp_http.h"
+#include "providers/gcp/gcp_op.h"
+#include "transport/gcp_http.h"
 #include "providers/gcp/gcp_types.h"
 
 /* The provider instance (provider_def.open). */

@@ -16,9 +16,9 @@
 
 #include "core/rtype.h"
 #include "core/util.h"
-#include "providers/gcp/gcp_http.h"
-#include "providers/gcp/gcp_log.h"
-#include "providers/ssh/ssh.h"
+#include "transport/gcp_http.h"
+#include "transport/gcp_log.h"
+#include "transport/ssh.h"
 
 #define DEFAULT_WAIT_S 300
 

@@ -15,12 +15,12 @@
 #include "core/jpath.h"
 #include "core/ref.h"
 #include "core/rtype.h"
-#include "providers/gcp/gcp_http.h"
-#include "providers/gcp/gcp_log.h"
+#include "transport/gcp_http.h"
+#include "transport/gcp_log.h"
 #include "providers/k8s/k8s.h"
 #include "providers/k8s/k8s_manifest.h"
 #include "providers/k8s/k8s_yaml.h"
-#include "providers/ssh/ssh.h"
+#include "transport/ssh.h"
 #include "providers/k8s/k8s_int.h"
 
 /* ---- the object type ---------------------------------------------------------- */

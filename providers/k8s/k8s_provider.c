@@ -47,12 +47,12 @@
 #include "core/jpath.h"
 #include "core/ref.h"
 #include "core/rtype.h"
-#include "providers/gcp/gcp_http.h"
-#include "providers/gcp/gcp_log.h"
+#include "transport/gcp_http.h"
+#include "transport/gcp_log.h"
 #include "providers/k8s/k8s.h"
 #include "providers/k8s/k8s_manifest.h"
 #include "providers/k8s/k8s_yaml.h"
-#include "providers/ssh/ssh.h"
+#include "transport/ssh.h"
 #include "providers/k8s/k8s_int.h"
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud) {

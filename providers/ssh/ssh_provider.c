@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/rtype.h"
-#include "providers/ssh/ssh.h"
+#include "transport/ssh.h"
 
 typedef struct ssh_prov {
     ssh_pool_t *pool;

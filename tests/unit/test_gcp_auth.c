@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "providers/gcp/gcp_auth.h"
-#include "providers/gcp/gcp_http.h"
+#include "transport/gcp_auth.h"
+#include "transport/gcp_http.h"
 #include "tests/support/testsrv.h"
 
 /* ---- fixtures ---- */

@@ -18,7 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "providers/gcp/gcp_http.h"
+#include "providers/gcp/gcp_op.h"
+#include "transport/gcp_http.h"
 #include "tests/support/testsrv.h"
 
 /* ---- fixtures ---- */

@@ -27,7 +27,7 @@
 #include "core/jsoncheck.h"
 #include "core/spec.h"
 #include "core/spec_int.h"
-#include "providers/gcp/gcp_http.h"
+#include "transport/gcp_http.h"
 #include "core/state.h"
 #include "providers/k8s/k8s_yaml.h"
 

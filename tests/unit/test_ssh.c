@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "core/rtype.h"
-#include "providers/ssh/ssh.h"
+#include "transport/ssh.h"
 #include "tests/support/san.h"
 #include "tests/support/sshd.h"
 

@@ -21,7 +21,7 @@
 #include "tests/support/san.h"
 #include "emulator/emu.h"
 #include "providers/gcp/gcp_backend.h"
-#include "providers/gcp/gcp_http.h"
+#include "transport/gcp_http.h"
 
 static char tmpdir[256];
 

@@ -3,7 +3,7 @@
  * thread that poll()s the listener, the accepted client sockets and the
  * session socket, pumping bytes between each client and its direct-tcpip
  * channel.  Also used to reach hosts behind a bastion (`via`). */
-#include "providers/ssh/ssh.h"
+#include "transport/ssh.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,6 @@
-/* gcp_log.h: the HTTP log writer: one JSON object per request attempt,
- * appended to a file with secrets redacted (internal to the gcp transport). */
+/* gcp_log.h: the HTTP log writer (transport/): one JSON object per request
+ * attempt, appended to a file with secrets redacted; written by the gcp
+ * transport and by the k8s provider's client (ARCHITECTURE.md: HTTP log). */
 #ifndef PLINTH_GCP_LOG_H
 #define PLINTH_GCP_LOG_H
 

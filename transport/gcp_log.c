@@ -1,7 +1,7 @@
 /* gcp_log.c: the HTTP log: one JSON line per request attempt, appended
  * with one write() under a mutex, with passwords, tokens, keys, secret
  * payloads and registered secret values replaced by "<redacted>". */
-#include "providers/gcp/gcp_log.h"
+#include "transport/gcp_log.h"
 
 #include <errno.h>
 #include <fcntl.h>

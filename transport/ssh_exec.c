@@ -2,7 +2,7 @@
  * the channel's stdin to a small sh wrapper (so secrets never appear on a
  * remote command line), streams stdout/stderr line by line (redacted),
  * keeps the tail, and enforces timeout and cancellation. */
-#include "providers/ssh/ssh.h"
+#include "transport/ssh.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* ssh_sftp.c: uploads a file over SFTP on a pooled (non-blocking) session,
  * creating missing parent directories. */
-#include "providers/ssh/ssh.h"
+#include "transport/ssh.h"
 
 #include <libssh2_sftp.h>
 #include <stdlib.h>

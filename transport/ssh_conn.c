@@ -1,8 +1,8 @@
-/* ssh_conn.c: libssh2 sessions for the ssh provider: TCP connect (directly
+/* ssh_conn.c: libssh2 sessions (transport/, used by the ssh and k8s providers): TCP connect (directly
  * or through a bastion tunnel), host key verification (pinned SHA-256
  * fingerprint, known_hosts file or trust on first use), public key / agent
  * authentication, and the pool that shares sessions between resources. */
-#include "providers/ssh/ssh.h"
+#include "transport/ssh.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* ssh.h: the SSH module (libssh2): a pool of authenticated sessions shared
+/* ssh.h: the SSH transport (libssh2, below the ssh and k8s providers): a pool of authenticated sessions shared
  * by all resources of a run, remote command execution with streamed output,
  * SFTP upload, and local port forwarding through a bastion (tunnels) that
  * other providers (k8s) use to reach private endpoints.

@@ -3,7 +3,7 @@
  * service-account JWT bearer grant signed with OpenSSL, the refresh-token
  * flow, impersonation through iamcredentials, and the token cache.
  * Tokens never reach error messages; the HTTP log redacts them. */
-#include "providers/gcp/gcp_auth.h"
+#include "transport/gcp_auth.h"
 
 #include <errno.h>
 #include <openssl/err.h>

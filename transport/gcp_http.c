@@ -3,7 +3,7 @@
  * in-flight limits); callers enqueue attempts and wait on a condition
  * variable.  Retries, the URL rule, error parsing and the HTTP log live
  * here; credentials are in gcp_auth.c. */
-#include "providers/gcp/gcp_http.h"
+#include "transport/gcp_http.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -14,8 +14,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "providers/gcp/gcp_auth.h"
-#include "providers/gcp/gcp_log.h"
+#include "transport/gcp_auth.h"
+#include "transport/gcp_log.h"
 
 #define DEFAULT_MAX_IN_FLIGHT 64
 #define DEFAULT_PER_API 16

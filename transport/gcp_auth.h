@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "providers/gcp/gcp_http.h"
+#include "transport/gcp_http.h"
 
 typedef struct gcp_auth gcp_auth_t;
 
