@@ -1,7 +1,9 @@
 -- platform-services.lua: the Google Cloud services an ML platform needs
 -- beside its cluster: private DNS for internal names, a static address for
 -- the ingress, log-based metrics, alert policies, uptime checks and an
--- alerts topic, a work queue, an encryption key for artifacts.
+-- alerts topic, a work queue, an encryption key for artifacts, keyless CI
+-- (workload identity federation) with access to a secret and the image
+-- repository, and a workflow managed as a plain API resource.
 -- Variables: project, region (like the other examples).
 local project = var("project", { default = "plinth-demo" })
 local region = var("region", { default = "europe-west1" })
@@ -39,6 +41,30 @@ gcp.kms_crypto_key_iam_member "artifacts_users" {
   member = "group:ml-platform@example.com",
 }
 
+local ci = module "ci_identity" {
+  source = "ci_identity", name = "platform-ci", repository = "example-org/ml-platform", branch = "main",
+}
+
+local token = gcp.secret "registry_token" { labels = { platform = "ml" } }
+gcp.secret_manager_secret_iam_member "ci_reads_token" {
+  secret_id = token.name, role = "roles/secretmanager.secretAccessor",
+  member = "serviceAccount:" .. ci.service_account,
+}
+local images = gcp.artifact_registry_repository "images" { repositoryId = "platform-images", format = "DOCKER" }
+gcp.artifact_registry_repository_iam_member "ci_pushes" {
+  repository = images.name, role = "roles/artifactregistry.writer",
+  member = "serviceAccount:" .. ci.service_account,
+}
+
+-- A Cloud Workflows workflow through gcp.api_resource (no typed resource).
+gcp.api_resource "retrain" {
+  api = "workflows", collection = "projects.locations.workflows", id = "nightly-retrain",
+  body = { description = "nightly retraining",
+           sourceContents = "main:\n  steps:\n    - done:\n        return: ok\n" },
+}
+
 output("ingress_ip", ingress.address)
 output("zone", dns.zone)
 output("alerts_topic", obs.topic)
+output("ci_provider", ci.provider)
+output("ci_service_account", ci.service_account)

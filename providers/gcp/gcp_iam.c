@@ -331,6 +331,11 @@ static int iam_rmw(rctx_t *c, const iam_id_t *x, const json_t *cond, int add) {
         }
         long st = r.status;
         gcp_resp_free(&r);
+        if (st == 404 && !add) { /* the holder went away meanwhile, and the grant with it */
+            perr_clear(c->err);
+            rc = 0;
+            break;
+        }
         if ((st != 409 && st != 412) || attempt == 5) break;
         perr_clear(c->err);
         int base = P->emulated ? 50 : 1000;

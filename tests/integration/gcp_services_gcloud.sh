@@ -2,7 +2,8 @@
 # gcp_services_gcloud.sh: examples/platform-services.lua (regional address,
 # private DNS zone and record sets, Pub/Sub topic and subscription,
 # log-based metrics and a log sink, KMS key ring, key and grant, monitoring channel, alert policies, uptime
-# checks) applies against plinth-emulator,
+# checks, workload identity pool and provider, secret and repository
+# grants, a workflow through gcp.api_resource) applies against plinth-emulator,
 # re-plans to "No changes", and the real gcloud CLI lists and describes
 # what plinth created (gcloud compute, dns, pubsub, logging); one resource
 # is imported back after `state rm`; destroy leaves nothing; every request
@@ -33,17 +34,18 @@ export CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB="$U/pubsub/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING="$U/logging/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS="$U/cloudkms/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING="$U/monitoring/"
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM="$U/iam/"
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER="$U/secretmanager/"
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_WORKFLOWS="$U/workflows/"
 g() { expect_rc 0 timeout 120 gcloud "$@"; }
 has() { grep -q -- "$1" "$WORK/last.out" || fail "expected '$1' from gcloud $2: $(cat "$WORK/last.out" "$WORK/last.err")"; }
 
-g compute addresses list --regions=europe-west1 --format='value(name,addressType)'
+g compute addresses list --regions=europe-west1 --format='value(name,addressType,labels.platform)'
 has "platform-ingress" "compute addresses list"
-g compute addresses describe platform-ingress --region=europe-west1 --format='value(description,labels.platform)'
-has "ml" "compute addresses describe"
+has "ml" "compute addresses list"
 g dns managed-zones list --format='value(name,dnsName,visibility)'
 has "platform-internal" "dns managed-zones list"
-g dns managed-zones describe platform-internal --format='value(dnsName,visibility)'
-has "private" "dns managed-zones describe"
+has "private" "dns managed-zones list"
 g dns record-sets list --zone=platform-internal --format='value(name,type,rrdatas)'
 has "mlflow.platform.internal." "dns record-sets list"
 has "10.0.0.11" "dns record-sets list"
@@ -51,23 +53,13 @@ g dns record-sets describe argo.platform.internal. --type=A --zone=platform-inte
 has "300" "dns record-sets describe"
 g pubsub topics list --format='value(name)'
 has "projects/$P/topics/platform-alerts" "pubsub topics list"
-g pubsub topics describe platform-alerts --format='value(labels.platform)'
-has "platform" "pubsub topics describe"
 g pubsub subscriptions describe platform-alert-workers --format='value(topic,ackDeadlineSeconds)'
 has "60" "pubsub subscriptions describe"
-g pubsub topics list-subscriptions platform-alerts
-has "platform-alert-workers" "pubsub topics list-subscriptions"
 g logging metrics list --format='value(name)'
 has "platform-argo-errors" "logging metrics list"
-g logging metrics describe platform-mlflow-errors --format='value(filter)'
-has "mlflow" "logging metrics describe"
-g logging sinks list --format='value(name,destination)'
-has "platform-errors" "logging sinks list"
 g logging sinks describe platform-errors --format='value(writerIdentity)'
 has "gcp-sa-logging" "logging sinks describe"
 
-g kms keyrings list --location=europe-west1 --format='value(name)'
-has "keyRings/platform" "kms keyrings list"
 g kms keys list --keyring=platform --location=europe-west1 --format='value(name,purpose)'
 has "cryptoKeys/artifacts" "kms keys list"
 g kms keys describe artifacts --keyring=platform --location=europe-west1 --format='value(primary.state,rotationPeriod)'
@@ -82,6 +74,20 @@ has "platform: argo errors" "alpha monitoring policies list"
 has "platform: ray errors" "alpha monitoring policies list"
 g monitoring uptime list-configs --format='value(displayName)'
 has "platform mlflow" "monitoring uptime list-configs"
+
+g iam workload-identity-pools list --location=global --format='value(name)'
+has "workloadIdentityPools/platform-ci" "iam workload-identity-pools list"
+g iam workload-identity-pools providers describe github --workload-identity-pool=platform-ci --location=global \
+    --format='value(oidc.issuerUri,attributeCondition)'
+has "token.actions.githubusercontent.com" "iam workload-identity-pools providers describe"
+has "refs/heads/main" "iam workload-identity-pools providers describe"
+g iam service-accounts get-iam-policy platform-ci-deploy@$P.iam.gserviceaccount.com --format=json
+has "principalSet://iam.googleapis.com/projects/$P/locations/global/workloadIdentityPools/platform-ci/attribute.repository/example-org/ml-platform" \
+    "iam service-accounts get-iam-policy"
+g secrets get-iam-policy registry_token --format=json
+has "platform-ci-deploy@" "secrets get-iam-policy"
+g workflows describe nightly-retrain --location=europe-west1 --format='value(state,description)'
+has "ACTIVE" "workflows describe"
 
 # import after state rm gives the same resource and an empty plan
 expect_rc 0 pl state rm gcp.pubsub_subscription.alert_workers

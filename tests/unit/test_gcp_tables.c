@@ -2,7 +2,9 @@
  * (gcp_types.h) against the registry, .ignore lists that hold only what
  * the schema does not already mark output only, the per-API traits table,
  * and the verbs tables naming real methods of their API. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 
 #include "core/rtype.h"
 #include "providers/gcp/gcp_api.h"
+#include "providers/gcp/gcp_iam.h"
 #include "providers/gcp/gcp_res.h"
 #include "providers/gcp/schema.h"
 
@@ -104,6 +107,48 @@ static void test_update_verbs_are_methods_of_the_api(void **state) {
     assert_true(checked >= 5);
 }
 
+/* An IAM kind whose holder disappears between the policy read and the
+ * write (the write answers 404). */
+static char *gone_res(rctx_t *c, const char *v) { return xstrdup(v); }
+static int gone_get(rctx_t *c, const char *res, json_t **policy, gcp_resp_t *r) {
+    *policy = json_pack("{s:[{s:s,s:[s]}]}", "bindings", "role", "roles/viewer", "members", "user:ann@example.com");
+    return 0;
+}
+static int gone_set(rctx_t *c, const char *res, const json_t *policy, gcp_resp_t *r) {
+    r->status = 404;
+    perr_set(c->err, c->addr, "POST %s:setIamPolicy: 404 NOT_FOUND", res);
+    return -1;
+}
+static int gone_set_calls;
+static int gone_set_count(rctx_t *c, const char *res, const json_t *policy, gcp_resp_t *r) {
+    gone_set_calls++;
+    return gone_set(c, res, policy, r);
+}
+
+static void test_removing_a_grant_whose_holder_vanished_meanwhile_succeeds(void **state) {
+    static const gcp_iam_kind_t kind = {"holder", gone_res, gone_get, gone_set};
+    const gcp_type_t T = GCP_IAM_TYPE("x", &kind);
+    const rtype_t t = {.name = "gcp.test_iam_member", .data = &T};
+    gcp_prov_t P = {.project = "p", .emulated = 1};
+    pthread_mutex_init(&P.iam_lock, NULL);
+    perr_t e = {0};
+    rctx_t c = {.type = &t, .addr = "gcp.test_iam_member.x", .prov = &P, .err = &e};
+    assert_int_equal(gcp_iam_member_remove(&c, "h roles/viewer user:ann@example.com", NULL), 0);
+    /* Adding it is still an error: the holder is gone. */
+    static const gcp_iam_kind_t kind2 = {"holder", gone_res, gone_get, gone_set_count};
+    const gcp_type_t T2 = GCP_IAM_TYPE("x", &kind2);
+    const rtype_t t2 = {.name = "gcp.test_iam_member", .data = &T2};
+    c.type = &t2;
+    json_t *d = json_pack("{s:s,s:s,s:s}", "holder", "h", "role", "roles/editor", "member", "user:bob@example.com");
+    char *id = NULL;
+    json_t *live = NULL;
+    assert_int_equal(gcp_iam_member_create(&c, d, &id, &live), -1);
+    assert_int_equal(gone_set_calls, 1);
+    assert_null(id);
+    json_decref(d);
+    pthread_mutex_destroy(&P.iam_lock);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_listed_type_is_registered_under_its_name_in_order),
@@ -111,6 +156,7 @@ int main(void) {
         cmocka_unit_test(test_output_only_paths_are_ignored_through_the_schema),
         cmocka_unit_test(test_api_traits_say_operation_shape_busy_rule_and_paging),
         cmocka_unit_test(test_update_verbs_are_methods_of_the_api),
+        cmocka_unit_test(test_removing_a_grant_whose_holder_vanished_meanwhile_succeeds),
     };
     return cmocka_run_group_tests_name("gcp_tables", tests, NULL, NULL);
 }
