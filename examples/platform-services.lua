@@ -1,5 +1,5 @@
 -- platform-services.lua: the Google Cloud services an ML platform needs
--- beside its cluster: private DNS for internal names, a static address for
+-- beside its cluster: Cloud NAT for egress, private DNS for internal names, a static address for
 -- the ingress, log-based metrics, alert policies, uptime checks and an
 -- alerts topic, a work queue, an encryption key for artifacts, keyless CI
 -- (workload identity federation) with access to a secret and the image
@@ -10,6 +10,13 @@ local region = var("region", { default = "europe-west1" })
 provider "gcp" { project = project, region = region }
 
 local net = gcp.compute_network "services" { name = "services", routingConfig = { routingMode = "REGIONAL" } }
+
+local router = gcp.compute_router "services" { name = "services", region = region, network = net.selfLink }
+gcp.compute_router_nat "egress" {
+  router = router.name, name = "services-egress", region = region,
+  natIpAllocateOption = "AUTO_ONLY", sourceSubnetworkIpRangesToNat = "ALL_SUBNETWORKS_ALL_IP_RANGES",
+  logConfig = { enable = true, filter = "ERRORS_ONLY" },
+}
 
 local ingress = gcp.compute_address "ingress" {
   name = "platform-ingress", region = region, addressType = "EXTERNAL", networkTier = "PREMIUM",

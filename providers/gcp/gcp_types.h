@@ -47,6 +47,7 @@
     X(iam_workload_identity_pool)                                                                                      \
     X(iam_workload_identity_pool_provider)                                                                             \
     X(secret_manager_secret_iam_member)                                                                                \
-    X(artifact_registry_repository_iam_member)
+    X(artifact_registry_repository_iam_member)                                                                         \
+    X(compute_router_nat)
 
 #endif

@@ -43,6 +43,8 @@ has() { grep -q -- "$1" "$WORK/last.out" || fail "expected '$1' from gcloud $2: 
 g compute addresses list --regions=europe-west1 --format='value(name,addressType,labels.platform)'
 has "platform-ingress" "compute addresses list"
 has "ml" "compute addresses list"
+g compute routers nats list --router=services --region=europe-west1 --format='value(name,natIpAllocateOption)'
+has "services-egress" "compute routers nats list"
 g dns managed-zones list --format='value(name,dnsName,visibility)'
 has "platform-internal" "dns managed-zones list"
 has "private" "dns managed-zones list"

@@ -151,6 +151,8 @@ describe() {
         UPD_WHY="every field (repository, role, member, condition) is immutable"
         IMM="immutable=bob" IMM_FIELD=member
         IMPORT_ID="projects/mx-repoiam/locations/europe-west1/repositories/images roles/artifactregistry.reader user:bob@example.com" ;;
+    compute_router_nat)
+        ADDR=gcp.compute_router_nat.nat UPD="label=128" IMM_FIELD=name IMPORT_ID=europe-west1/router/nat-b ;;
     *) return 1 ;;
     esac
 }
