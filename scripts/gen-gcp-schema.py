@@ -78,6 +78,8 @@ APIS = [
     ("workflows", "v1"),
     ("cloudscheduler", "v1"),
     ("cloudtasks", "v2"),
+    ("run", "v2"),
+    ("notebooks", "v2"),
 ]
 
 # aiplatform is huge: only the services of the platform resources plinth
@@ -94,8 +96,12 @@ AIPLATFORM_SERVICES = set(["projects_locations"]
 LOGGING_SERVICES = {"projects_metrics", "projects_sinks", "projects_locations_operations"}
 MONITORING_SERVICES = {"projects_alertPolicies", "projects_notificationChannels",
                        "projects_notificationChannelDescriptors", "projects_uptimeCheckConfigs"}
+# Cloud Run and Workbench: the services and instances plinth manages and
+# their operations.
+RUN_SERVICES = {"projects_locations_services", "projects_locations_operations"}
+NOTEBOOKS_SERVICES = {"projects_locations_instances", "projects_locations_operations"}
 ONLY_SERVICES = {"aiplatform": AIPLATFORM_SERVICES, "logging": LOGGING_SERVICES,
-                 "monitoring": MONITORING_SERVICES}
+                 "monitoring": MONITORING_SERVICES, "run": RUN_SERVICES, "notebooks": NOTEBOOKS_SERVICES}
 
 # If the whole file gets too big, compute is restricted to these services.
 COMPUTE_SERVICES = {

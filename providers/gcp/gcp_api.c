@@ -34,16 +34,19 @@ static int busy_serviceusage(const gcp_resp_t *r) {
 }
 
 static const gcp_api_traits_t traits[] = {
-    {"compute", GCP_OPS_COMPUTE, busy_compute, "maxResults=500", 0, 0},
-    {"container", GCP_OPS_CONTAINER, busy_container, NULL, 0, 0},
-    {"sqladmin", GCP_OPS_SQL, busy_sql, NULL, 0, 0},
-    {"serviceusage", GCP_OPS_LRO, busy_serviceusage, NULL, 0, 0},
-    {"storage", GCP_OPS_LRO, NULL, NULL, 1, 1},
-    {"iam", GCP_OPS_LRO, NULL, "pageSize=100", 0, 1},
-    {"secretmanager", GCP_OPS_LRO, NULL, NULL, 0, 1},
+    {"compute", GCP_OPS_COMPUTE, busy_compute, "maxResults=500", 0, 0, NULL},
+    {"container", GCP_OPS_CONTAINER, busy_container, NULL, 0, 0, NULL},
+    {"sqladmin", GCP_OPS_SQL, busy_sql, NULL, 0, 0, NULL},
+    {"serviceusage", GCP_OPS_LRO, busy_serviceusage, NULL, 0, 0, NULL},
+    {"storage", GCP_OPS_LRO, NULL, NULL, 1, 1, NULL},
+    {"iam", GCP_OPS_LRO, NULL, "pageSize=100", 0, 1, NULL},
+    {"secretmanager", GCP_OPS_LRO, NULL, NULL, 0, 1, NULL},
+    {"run", GCP_OPS_LRO, NULL, NULL, 0, 0, "v2/"},
+    {"notebooks", GCP_OPS_LRO, NULL, NULL, 0, 0, "v2/"},
+    {"logging", GCP_OPS_LRO, NULL, NULL, 0, 0, "v2/"},
 };
 
-static const gcp_api_traits_t defaults = {"", GCP_OPS_LRO, NULL, NULL, 0, 0};
+static const gcp_api_traits_t defaults = {"", GCP_OPS_LRO, NULL, NULL, 0, 0, NULL};
 
 const gcp_api_traits_t *gcp_api_traits(const char *api) {
     for (size_t i = 0; api && i < sizeof traits / sizeof *traits; i++)

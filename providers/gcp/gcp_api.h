@@ -28,6 +28,7 @@ typedef struct gcp_api_traits {
      * is taken as live, with no read-back GET (which these eventually
      * consistent APIs may answer 404 for a while). */
     int create_answers_resource;
+    const char *ops_prefix; /* google.longrunning operations are polled at <ops_prefix><name>; NULL: "v1/" */
 } gcp_api_traits_t;
 
 /* The traits of api (never NULL: unknown APIs get the defaults). */

@@ -88,8 +88,9 @@ static int poll_target(gcp_client_t *c, shape_t sh, const char *api, const json_
     const char *self = json_string_value(json_object_get(op, "selfLink"));
     if (sh == SHAPE_LRO) {
         if (!name) goto noname;
+        const char *pfx = gcp_api_traits(api)->ops_prefix;
         *papi = xstrdup(api);
-        *ppath = xasprintf("v1/%s", name);
+        *ppath = xasprintf("%s%s", pfx ? pfx : "v1/", name);
         return 0;
     }
     if (self && link_to_call(c, self, papi, ppath) == 0) {

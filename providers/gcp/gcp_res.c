@@ -338,7 +338,7 @@ static void already_exists(rctx_t *c, const char *id) {
 }
 
 /* POST to the collection; the server names the resource ("name" in the
- * answer, or in the finished operation's response).  A POST whose answer
+ * answer, or in the response of the operation it answers with).  A POST whose answer
  * was lost is not sent again: without a name there is nothing to look for. */
 static int create_server_named(rctx_t *c, const json_t *desired, char **id, json_t **live) {
     const gcp_type_t *T = GCP_TYPE(c);
@@ -353,6 +353,14 @@ static int create_server_named(rctx_t *c, const json_t *desired, char **id, json
         rc = -1;
     }
     const char *name = rc == 0 ? json_string_value(json_object_get(r.body, "name")) : NULL;
+    json_t *done = NULL;
+    if (rc == 0 && T->op_api && name && strstr(name, "/operations/")) { /* a long-running create */
+        if (gcp_wait_op(GCP_PROV(c)->client, T->op_api, r.body, NULL, NULL, &done, c->err) < 0) {
+            snprintf(c->err->where, sizeof c->err->where, "%s", c->addr ? c->addr : "");
+            rc = -1;
+        }
+        name = json_string_value(json_object_get(json_object_get(done, "response"), "name"));
+    }
     const char *tail = name ? gcp_projects_tail(name) : NULL;
     if (rc == 0 && !tail) {
         perr_set(c->err, c->addr ? c->addr : "", "POST %s: the answer names no created resource", url);
@@ -366,6 +374,7 @@ static int create_server_named(rctx_t *c, const json_t *desired, char **id, json
         free(*id);
         *id = NULL;
     }
+    json_decref(done);
     gcp_resp_free(&r);
     json_decref(body);
     free(url);

@@ -48,6 +48,10 @@
     X(iam_workload_identity_pool_provider)                                                                             \
     X(secret_manager_secret_iam_member)                                                                                \
     X(artifact_registry_repository_iam_member)                                                                         \
-    X(compute_router_nat)
+    X(compute_router_nat)                                                                                              \
+    X(cloud_run_v2_service)                                                                                            \
+    X(vertex_ai_endpoint)                                                                                              \
+    X(vertex_ai_tensorboard)                                                                                           \
+    X(workbench_instance)
 
 #endif

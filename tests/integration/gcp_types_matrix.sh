@@ -153,6 +153,14 @@ describe() {
         IMPORT_ID="projects/mx-repoiam/locations/europe-west1/repositories/images roles/artifactregistry.reader user:bob@example.com" ;;
     compute_router_nat)
         ADDR=gcp.compute_router_nat.nat UPD="label=128" IMM_FIELD=name IMPORT_ID=europe-west1/router/nat-b ;;
+    cloud_run_v2_service)
+        ADDR=gcp.cloud_run_v2_service.serve IMM_FIELD=name IMPORT_ID=europe-west1/model-b ;;
+    vertex_ai_endpoint)
+        ADDR=gcp.vertex_ai_endpoint.serve IMM_FIELD=name IMPORT_ID=europe-west1/serve-b ;;
+    vertex_ai_tensorboard)
+        ADDR=gcp.vertex_ai_tensorboard.experiments IMM_FIELD=location IMPORT_ID=@id ;;
+    workbench_instance)
+        ADDR=gcp.workbench_instance.notebook IMM_FIELD=name IMPORT_ID=europe-west1-b/notebook-b ;;
     *) return 1 ;;
     esac
 }

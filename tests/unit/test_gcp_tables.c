@@ -75,6 +75,8 @@ static void test_api_traits_say_operation_shape_busy_rule_and_paging(void **stat
     assert_string_equal(gcp_api_traits("compute")->page_query, "maxResults=500");
     assert_null(gcp_api_traits("artifactregistry")->page_query);
     assert_true(gcp_api_traits("storage")->global_names);
+    assert_string_equal(gcp_api_traits("run")->ops_prefix, "v2/"); /* Cloud Run v2 polls v2/{operation} */
+    assert_null(gcp_api_traits("aiplatform")->ops_prefix);          /* the default: v1/ */
     assert_false(gcp_api_traits("compute")->global_names);
     gcp_resp_t busy = {.status = 409};
     snprintf(busy.error_reason, sizeof busy.error_reason, "operationInProgress");
