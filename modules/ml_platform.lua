@@ -23,11 +23,17 @@
 --          ray_gpu_workers (the RayCluster's GPU workers at most; default
 --          the environment's GPU pool size when gpu, else 0),
 --          monitoring (true: PodMonitoring objects; needs the cluster's
---          managed Prometheus, which the gke module turns on)
+--          managed Prometheus, which the gke module turns on),
+--          services (optional table: the platform's Google Cloud services,
+--          { domain = "platform.internal." (dns module), alert_email = "..."
+--          (observability module), ci_repository = "org/repo", ci = "github",
+--          ci_branch = "main" (ci_identity module) }; each part only when set)
 -- Outputs: cluster, cluster_endpoint, registry_url, mlflow_tracking_url,
 --          mlflow_connection_name, mlflow_bucket, argo_bucket, argo_server_url,
 --          argo_namespace, ray_namespace, ray_operator, ray_dashboard_url
---          (nil without a RayCluster), argo_events_namespace (nil unless enabled)
+--          (nil without a RayCluster), argo_events_namespace (nil unless enabled),
+--          dns_zone, alerts_topic, ci_provider, ci_service_account (nil unless
+--          the services part is set)
 local util = require("util")
 
 -- GKE's Ray operator add-on exists from this version on.
@@ -75,6 +81,7 @@ return function(args)
     kuberay_version = { type = "string" },
     monitoring = { type = "boolean", default = true },
     ray_gpu_workers = { type = "number", min = 0 },
+    services = { type = "table" },
   })
   local size = sizes[i.env]
   local addon_ok = i.gke_version == nil or util.version_at_least(i.gke_version, ray_addon_min)
@@ -124,7 +131,27 @@ return function(args)
     })
   end
 
+  -- The platform's Google Cloud services (modules dns, observability, ci_identity).
+  local svc, dns, obs, ci = i.services or {}, nil, nil, nil
+  if svc.domain then
+    dns = module "dns" { source = "dns", name = name .. "-internal", domain = svc.domain, network = net.network }
+  end
+  if svc.alert_email then
+    obs = module "observability" {
+      source = "observability", name = name, project = i.project, email = svc.alert_email,
+      namespaces = { argo = argo.namespace, mlflow = mlflow.namespace, ray = ray.namespace },
+    }
+  end
+  if svc.ci_repository then
+    ci = module "ci_identity" {
+      source = "ci_identity", name = name .. "-ci", repository = svc.ci_repository, ci = svc.ci,
+      branch = svc.ci_branch,
+    }
+  end
+
   return {
+    dns_zone = dns and dns.zone or nil, alerts_topic = obs and obs.topic or nil,
+    ci_provider = ci and ci.provider or nil, ci_service_account = ci and ci.service_account or nil,
     argo_events_namespace = events and events.namespace or nil,
     cluster_endpoint = gke.endpoint, registry_url = registry.url,
     mlflow_tracking_url = mlflow.tracking_url, mlflow_connection_name = mlflow.connection_name,
