@@ -283,6 +283,15 @@ static void c_aggregated(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, con
                               emu_render(emu_get(emu, json_string_value(k))));
         free(scope_key);
     }
+    if (!strcmp(c->name, "addresses")) { /* global addresses are the "global" scope of the list */
+        char *gp = xasprintf("compute/projects/%s/global/addresses/", req->params[0]);
+        json_t *g = emu_children(emu, gp, true), *gi = json_array(), *d;
+        json_array_foreach(g, i, d) json_array_append_new(gi, emu_render(d));
+        if (json_array_size(gi)) json_object_set_new(items, "global", json_pack("{s:o}", "addresses", gi));
+        else json_decref(gi);
+        json_decref(g);
+        free(gp);
+    }
     char *self = xasprintf(SELF_BASE "projects/%s/aggregated/%s", req->params[0], c->name);
     char *kind = xasprintf("compute#%sAggregatedList", c->list_kind + strlen("compute#"));
     char *dot = strstr(kind, "ListAggregatedList");
@@ -666,6 +675,16 @@ static const emu_route_t routes[] = {
     {"POST", P "zones/{z}/instances/{n}/setTags", emu_ce_inst_set_tags},
     {"GET", P "aggregated/instances", instances_agg},
     {"GET", P "global/operations/{op}", h_gop_get},
+    {"GET", P "global/operations", emu_ce_ops_global},
+    {"GET", P "regions/{r}/operations", emu_ce_ops_region},
+    {"GET", P "zones/{z}/operations", emu_ce_ops_zone},
+    {"GET", P "aggregated/operations", emu_ce_ops_aggregated},
+    {"GET", P "regions", emu_ce_regions},
+    {"GET", P "regions/{r}", emu_ce_region},
+    {"GET", P "zones", emu_ce_zones},
+    {"GET", P "zones/{z}", emu_ce_zone},
+    {"GET", P "zones/{z}/machineTypes", emu_ce_machine_types},
+    {"GET", P "zones/{z}/machineTypes/{m}", emu_ce_machine_type},
     {"POST", P "global/operations/{op}/wait", h_gop_wait},
     {"GET", P "regions/{r}/operations/{op}", h_rop_get},
     {"POST", P "regions/{r}/operations/{op}/wait", h_rop_wait},

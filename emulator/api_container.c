@@ -395,6 +395,17 @@ static int cluster_pools(json_t *c, const json_t *in_pools, emu_resp_t *resp, co
                          const char *name) {
     json_t *pools = json_array(), *np;
     size_t i;
+    json_array_foreach(in_pools, i, np) if (emu_gke_pool_check(np, l, resp) < 0) {
+        json_decref(pools);
+        return -1;
+    }
+    json_t *nc = json_pack("{s:O}", "config", json_object_get(c, "nodeConfig") ?: json_object());
+    int bad = emu_gke_pool_check(nc, l, resp);
+    json_decref(nc);
+    if (bad < 0) {
+        json_decref(pools);
+        return -1;
+    }
     json_array_foreach(in_pools, i, np) json_array_append_new(pools, json_deep_copy(np));
     if (!json_array_size(in_pools) && !json_is_true(json_object_get(json_object_get(c, "autopilot"), "enabled"))) {
         np = json_pack("{s:s,s:I}", "name", "default-pool", "initialNodeCount",
@@ -583,6 +594,23 @@ static void set_path(json_t *doc, const char *path, json_t *val, int merge) {
     }
 }
 
+int emu_gke_version_cmp(const char *a, const char *b) {
+    int x[4] = {0, 0, 0, 0}, y[4] = {0, 0, 0, 0};
+    sscanf(a ? a : "", "%d.%d.%d-gke.%d", &x[0], &x[1], &x[2], &x[3]);
+    sscanf(b ? b : "", "%d.%d.%d-gke.%d", &y[0], &y[1], &y[2], &y[3]);
+    for (int i = 0; i < 4; i++)
+        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+/* -1 with 400 when ver would downgrade the master from current. */
+static int refuse_downgrade(emu_resp_t *resp, const char *ver, const char *current) {
+    if (emu_gke_version_cmp(ver, current) >= 0) return 0;
+    emu_bad_request(resp, "Master version \"%s\" is older than the current version \"%s\"; a master downgrade is not supported.",
+                    ver, current);
+    return -1;
+}
+
 const char *emu_gke_resolve_version(const char *v) {
     if (!v || !strcmp(v, "-") || !strcmp(v, "latest")) return versions[0];
     for (size_t i = 0; versions[i]; i++)
@@ -656,6 +684,7 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
             goto out;
         }
         if (!strcmp(field, "desiredMasterVersion")) {
+            if (refuse_downgrade(resp, ver, json_string_value(json_object_get(c, "currentMasterVersion"))) < 0) goto out;
             json_object_set_new(c, "currentMasterVersion", json_string(ver));
             type = "UPGRADE_MASTER";
         } else {
@@ -787,6 +816,12 @@ static void update_master(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         emu_bad_request(resp, "Master version \"%s\" is unsupported.", v ? v : "");
         return;
     }
+    char *key = NULL;
+    json_t *c = emu_gke_load_cluster(emu, req, resp, &key);
+    int refused = !c || refuse_downgrade(resp, ver, json_string_value(json_object_get(c, "currentMasterVersion"))) < 0;
+    json_decref(c);
+    free(key);
+    if (refused) return;
     json_t *body = json_pack("{s:s}", "masterVersion", ver);
     emu_req_t r2 = *req;
     r2.body = body;

@@ -361,8 +361,14 @@ static void key_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     free(kkey);
 }
 
+/* iam_roles.c */
+void emu_iam_role_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+void emu_iam_role_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+
 #define SA "v1/projects/{p}/serviceAccounts"
 static const emu_route_t routes[] = {
+    {"GET", "v1/roles", emu_iam_role_list},
+    {"GET", "v1/roles/{r}", emu_iam_role_get},
     {"POST", SA, sa_create},
     {"GET", SA, sa_list},
     {"GET", SA "/{sa}", sa_get},

@@ -148,6 +148,17 @@ static const char *const bucket_out[] = {
     "timeCreated", "updated",        "locationType",   "owner",          "generation",
     "kind",        "softDeleteTime", "hardDeleteTime", "satisfiesPZS",   NULL};
 
+/* The storage classes GCS has; anything else is refused. */
+static int storage_class_check(const json_t *body, emu_resp_t *resp) {
+    static const char *const classes[] = {"STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE", "MULTI_REGIONAL",
+                                          "REGIONAL", "DURABLE_REDUCED_AVAILABILITY", NULL};
+    json_t *v = json_object_get(body, "storageClass");
+    if (!v || json_is_null(v) || emu_in_list(classes, json_string_value(v))) return 0;
+    emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid argument: storage class '%s' is not valid.",
+              json_string_value(v) ?: "");
+    return -1;
+}
+
 static void h_bucket_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *project = emu_q(req, "project");
     if (!project || !*project) {
@@ -158,7 +169,7 @@ static void h_bucket_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required field 'resource' not specified");
         return;
     }
-    if (emu_validate(resp, "storage", "Bucket", req->body) < 0) return;
+    if (emu_validate(resp, "storage", "Bucket", req->body) < 0 || storage_class_check(req->body, resp) < 0) return;
     const char *name = json_string_value(json_object_get(req->body, "name"));
     if (!name || !valid_bucket(name)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid bucket name: '%s'", name ? name : "");
@@ -278,6 +289,7 @@ static void h_bucket_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void bucket_modify(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int replace) {
+    if (json_is_object(req->body) && storage_class_check(req->body, resp) < 0) return;
     char *key = NULL;
     json_t *b = bucket_load(emu, req->params[0], resp, &key);
     if (!b) return;
@@ -763,6 +775,50 @@ static void h_obj_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     free(key);
 }
 
+/* POST .../o/<src>/rewriteTo/b/<dst bucket>/o/<dst> and .../copyTo/...:
+ * the object copied in one call (the emulator never needs a rewrite
+ * token: done is always true), metadata from the body over the source's. */
+static void h_obj_post(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
+    const char *path = req->params[1];
+    const char *verb = strstr(path, "/rewriteTo/b/");
+    int rewrite = verb != NULL;
+    if (!verb) verb = strstr(path, "/copyTo/b/");
+    const char *dst = verb ? strstr(verb + 1, "/o/") : NULL;
+    if (!verb || !dst) {
+        emu_not_found(resp, "Not Found");
+        return;
+    }
+    char *src = xstrndup(path, (size_t)(verb - path));
+    const char *bstart = verb + (rewrite ? 13 : 10);
+    char *dbucket = xstrndup(bstart, (size_t)(dst - bstart)), *dname = xstrdup(dst + 3);
+    char *skey = obj_key(req->params[0], src), *sdk = data_key(req->params[0], src);
+    json_t *so = bucket_load(emu, req->params[0], resp, NULL) ? emu_get(emu, skey) : NULL;
+    if (!so) {
+        if (!resp->body) emu_not_found(resp, "No such object: %s/%s", req->params[0], src);
+    } else {
+        const char *d64 = json_string_value(json_object_get(emu_get(emu, sdk), "b64"));
+        size_t len = 0;
+        char *data = (char *)unb64(d64 ? d64 : "", &len);
+        json_t *meta = json_deep_copy(so);
+        if (json_is_object(req->body)) json_object_update(meta, req->body);
+        obj_write(emu, req, resp, dbucket, dname, meta, data, len,
+                  json_string_value(json_object_get(meta, "contentType")));
+        json_decref(meta);
+        free(data);
+        if (rewrite && resp->status < 300 && resp->body) {
+            json_t *o = resp->body;
+            resp->body = json_pack("{s:s,s:O,s:O,s:b,s:o}", "kind", "storage#rewriteResponse", "totalBytesRewritten",
+                                   json_object_get(o, "size"), "objectSize", json_object_get(o, "size"), "done", 1,
+                                   "resource", o);
+        }
+    }
+    free(skey);
+    free(sdk);
+    free(src);
+    free(dbucket);
+    free(dname);
+}
+
 static void h_obj_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (!bucket_load(emu, req->params[0], resp, NULL)) return;
     const char *prefix = emu_q(req, "prefix");
@@ -836,6 +892,7 @@ static const emu_route_t routes[] = {
     {"GET", "storage/v1/b/{b}/o/{o*}", h_obj_get},
     {"DELETE", "storage/v1/b/{b}/o/{o*}", h_obj_delete},
     {"PATCH", "storage/v1/b/{b}/o/{o*}", h_obj_patch},
+    {"POST", "storage/v1/b/{b}/o/{o*}", h_obj_post},
 };
 
 const emu_api_t emu_api_storage = {"storage", routes, sizeof routes / sizeof routes[0], NULL};

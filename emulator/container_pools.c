@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emulator/catalog.h"
 #include "emulator/emu_container.h"
 
 void emu_gke_pool_defaults(json_t *np, const json_t *c, const char *p, const char *l, const char *cname) {
@@ -62,9 +63,28 @@ void emu_gke_pool_defaults(json_t *np, const json_t *c, const char *p, const cha
     json_object_set_new(np, "etag", json_string(h));
 }
 
+int emu_gke_pool_check(const json_t *np, const char *loc, emu_resp_t *resp) {
+    const char *mt = json_string_value(json_object_get(json_object_get(np, "config"), "machineType"));
+    if (mt && !emu_machine_find(mt)) {
+        emu_bad_request(resp, "Invalid machine type \"%s\" in zone \"%s\": the machine type does not exist.", mt, loc);
+        return -1;
+    }
+    json_t *acc, *accs = json_object_get(json_object_get(np, "config"), "accelerators");
+    size_t i;
+    json_array_foreach(accs, i, acc) {
+        const char *t = json_string_value(json_object_get(acc, "acceleratorType"));
+        if (!emu_accelerator_valid(t)) {
+            emu_bad_request(resp, "Accelerator type \"%s\" does not exist in zone %s.", t ? t : "", loc);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 void emu_gke_pool_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (emu_validate(resp, "container", "CreateNodePoolRequest", req->body) < 0) return;
     json_t *in = json_object_get(req->body, "nodePool");
+    if (emu_gke_pool_check(in, req->params[1], resp) < 0) return;
     const char *name = json_string_value(json_object_get(in, "name"));
     if (!emu_gke_valid_name(name, 40)) {
         emu_bad_request(resp, "Invalid value for field \"node_pool.name\": \"%s\".", name ? name : "");

@@ -85,4 +85,17 @@ void emu_ce_inst_set_metadata(emu_t *emu, const emu_req_t *req, emu_resp_t *resp
 void emu_ce_inst_set_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
 void emu_ce_inst_set_tags(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
 
+/* compute_catalog.c: route handlers for regions, zones, machine types
+ * (from catalog.c) and operation lists (global, regional, zonal, aggregated). */
+void emu_ce_regions(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+void emu_ce_region(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+void emu_ce_zones(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+void emu_ce_zone(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+void emu_ce_machine_types(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+void emu_ce_machine_type(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+void emu_ce_ops_global(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+void emu_ce_ops_region(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+void emu_ce_ops_zone(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+void emu_ce_ops_aggregated(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
+
 #endif

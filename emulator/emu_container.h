@@ -33,6 +33,10 @@ void emu_gke_hex8(char out[9]);
 const char *emu_gke_resolve_version(const char *v);
 
 /* container_pools.c */
+/* -1 with GKE's 400 when a pool's machine or accelerator type is not one Google has. */
+int emu_gke_pool_check(const json_t *np, const char *loc, emu_resp_t *resp);
+/* <0, 0, >0 as version a is older than, equal to, newer than b ("1.30.5-gke.1014001"). */
+int emu_gke_version_cmp(const char *a, const char *b);
 void emu_gke_pool_defaults(json_t *np, const json_t *c, const char *p, const char *l, const char *cname);
 void emu_gke_pool_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
 void emu_gke_pool_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp);
