@@ -63,6 +63,24 @@ gcp.artifact_registry_repository_iam_member "ci_pushes" {
   member = "serviceAccount:" .. ci.service_account,
 }
 
+-- Training data, experiment tracking, notebooks and model serving.
+gcp.bigquery_dataset "training" {
+  datasetId = "training_data", location = "EU", description = "features and labels for training",
+  labels = { platform = "ml" },
+}
+gcp.vertex_ai_tensorboard "experiments" { location = region, displayName = "platform experiments" }
+gcp.vertex_ai_endpoint "serving" { name = "serving", location = region, displayName = "model serving" }
+gcp.workbench_instance "notebook" {
+  name = "ml-notebook", location = region .. "-b",
+  gceSetup = { machineType = "e2-standard-4", disablePublicIp = true,
+               vmImage = { project = "cloud-notebooks-managed", family = "workbench-instances" } },
+}
+gcp.cloud_run_v2_service "model" {
+  name = "model-serving", location = region, ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY",
+  template = { containers = { { image = region .. "-docker.pkg.dev/" .. project .. "/platform-images/serve:1" } },
+               scaling = { maxInstanceCount = 3 } },
+}
+
 -- A Cloud Workflows workflow through gcp.api_resource (no typed resource).
 gcp.api_resource "retrain" {
   api = "workflows", collection = "projects.locations.workflows", id = "nightly-retrain",

@@ -80,6 +80,7 @@ APIS = [
     ("cloudtasks", "v2"),
     ("run", "v2"),
     ("notebooks", "v2"),
+    ("bigquery", "v2"),
 ]
 
 # aiplatform is huge: only the services of the platform resources plinth
@@ -100,7 +101,8 @@ MONITORING_SERVICES = {"projects_alertPolicies", "projects_notificationChannels"
 # their operations.
 RUN_SERVICES = {"projects_locations_services", "projects_locations_operations"}
 NOTEBOOKS_SERVICES = {"projects_locations_instances", "projects_locations_operations"}
-ONLY_SERVICES = {"aiplatform": AIPLATFORM_SERVICES, "logging": LOGGING_SERVICES,
+BIGQUERY_SERVICES = {"datasets"}
+ONLY_SERVICES = {"aiplatform": AIPLATFORM_SERVICES, "logging": LOGGING_SERVICES, "bigquery": BIGQUERY_SERVICES,
                  "monitoring": MONITORING_SERVICES, "run": RUN_SERVICES, "notebooks": NOTEBOOKS_SERVICES}
 
 # If the whole file gets too big, compute is restricted to these services.

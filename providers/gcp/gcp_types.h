@@ -52,6 +52,7 @@
     X(cloud_run_v2_service)                                                                                            \
     X(vertex_ai_endpoint)                                                                                              \
     X(vertex_ai_tensorboard)                                                                                           \
-    X(workbench_instance)
+    X(workbench_instance)                                                                                              \
+    X(bigquery_dataset)
 
 #endif

@@ -37,6 +37,7 @@ export CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING="$U/monitoring/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM="$U/iam/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER="$U/secretmanager/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_WORKFLOWS="$U/workflows/"
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_AIPLATFORM="$U/aiplatform/"
 g() { expect_rc 0 timeout 120 gcloud "$@"; }
 has() { grep -q -- "$1" "$WORK/last.out" || fail "expected '$1' from gcloud $2: $(cat "$WORK/last.out" "$WORK/last.err")"; }
 
@@ -90,6 +91,16 @@ g secrets get-iam-policy registry_token --format=json
 has "platform-ci-deploy@" "secrets get-iam-policy"
 g workflows describe nightly-retrain --location=europe-west1 --format='value(state,description)'
 has "ACTIVE" "workflows describe"
+
+g ai tensorboards list --region=europe-west1 --format='value(displayName)'
+has "platform experiments" "ai tensorboards list"
+g ai endpoints describe serving --region=europe-west1 --format='value(displayName)'
+has "model serving" "ai endpoints describe"
+# BigQuery through its REST API (as the bq tool calls it)
+expect_rc 0 curl -sf "$U/bigquery/bigquery/v2/projects/$P/datasets"
+has "training_data" "bigquery datasets.list"
+expect_rc 0 curl -sf "$U/bigquery/bigquery/v2/projects/$P/datasets/training_data"
+has '"location": "EU"' "bigquery datasets.get"
 
 # import after state rm gives the same resource and an empty plan
 expect_rc 0 pl state rm gcp.pubsub_subscription.alert_workers

@@ -161,6 +161,8 @@ describe() {
         ADDR=gcp.vertex_ai_tensorboard.experiments IMM_FIELD=location IMPORT_ID=@id ;;
     workbench_instance)
         ADDR=gcp.workbench_instance.notebook IMM_FIELD=name IMPORT_ID=europe-west1-b/notebook-b ;;
+    bigquery_dataset)
+        ADDR=gcp.bigquery_dataset.training IMM_FIELD=location IMPORT_ID=mx-bigquery:training_data ;;
     *) return 1 ;;
     esac
 }
