@@ -103,11 +103,11 @@ static void test_immutable_and_required_fields_exist_in_the_schema(void **state)
 /* Every URL a type builds matches a method of the API in the schema data
  * (taken from gcloud's generated clients): catches typos in templates. */
 static char *sample_url(const char *tmpl) {
-    json_t *v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "project", "p", "region", "r",
+    json_t *v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "project", "p", "region", "r",
                           "zone", "z", "location", "l", "name", "n", "repositoryId", "n", "secretId", "n", "accountId",
                           "sa", "cluster", "c", "instance", "i", "service", "s.googleapis.com", "network", "net",
                           "key_ring", "kr", "id", "123", "workloadIdentityPoolId", "wp",
-                          "workloadIdentityPoolProviderId", "wpp");
+                          "workloadIdentityPoolProviderId", "wpp", "datasetId", "ds");
     perr_t e;
     char *u = gcp_tmpl_fill(tmpl, v, &e);
     json_decref(v);
