@@ -26,6 +26,23 @@ char *k8s_server_url(const char *endpoint_override, const json_t *cluster, perr_
  * clusterCaCertificate, selfLink).  name names the cluster/context/user
  * entries.  Against the emulator: its http server, no CA, no credentials;
  * otherwise the CA data and a gke-gcloud-auth-plugin exec user. */
+/* What a kubeconfig says for one context (strings NEW, NULL when absent):
+ * server (no trailing slash), the CA (PEM, from certificate-authority-data)
+ * or ca_file (certificate-authority, for the caller to read), client
+ * certificate and key (PEM), a static token, and gcp_auth when the user
+ * runs gke-gcloud-auth-plugin. */
+typedef struct k8s_kubeconfig_ctx {
+    char *server, *ca_pem, *ca_file, *cert_pem, *key_pem, *token;
+    int gcp_auth;
+} k8s_kubeconfig_ctx_t;
+/* Parses kubeconfig text (name for messages) and resolves context (NULL:
+ * current-context).  -1 with e naming the file and what is wrong: YAML
+ * errors with line and column, a missing context or server, a refused
+ * insecure-skip-tls-verify, an exec plugin other than GKE's. */
+int k8s_kubeconfig_parse(const char *text, size_t len, const char *name, const char *context,
+                         k8s_kubeconfig_ctx_t *out, perr_t *e);
+void k8s_kubeconfig_ctx_free(k8s_kubeconfig_ctx_t *k);
+
 int k8s_kubeconfig(const char *endpoint_override, const json_t *cluster_attrs, const char *name,
                    char **yaml, perr_t *e);
 

@@ -191,13 +191,6 @@ static char *read_text(const char *path, perr_t *e) {
     return util_read_file(path, &n, e);
 }
 
-static json_t *named(const json_t *list, const char *name) {
-    size_t i;
-    json_t *x;
-    json_array_foreach(list, i, x) if (k8s_jstr(x, "name") && !strcmp(k8s_jstr(x, "name"), name)) return x;
-    return NULL;
-}
-
 /* A connection from a kubeconfig file and context. */
 static conn_t *conn_kubeconfig(k8s_prov_t *P, const char *path, const char *context, perr_t *e) {
     char abs[PATH_MAX];
@@ -219,67 +212,28 @@ static conn_t *conn_kubeconfig(k8s_prov_t *P, const char *path, const char *cont
         free(key);
         return NULL;
     }
-    json_t *docs = k8s_yaml_parse(text, len, abs, NULL, e);
+    k8s_kubeconfig_ctx_t k;
+    int rc = k8s_kubeconfig_parse(text, len, abs, context, &k, e);
     free(text);
-    json_t *kc = docs ? json_array_get(docs, 0) : NULL;
+    if (rc != 0) {
+        free(key);
+        return NULL;
+    }
     conn_t t = {0};
-    if (!kc) {
-        if (docs) perr_set(e, "", "kubeconfig %s is empty", abs);
-        goto fail;
+    t.server = k.server;
+    t.ca_pem = k.ca_pem;
+    t.cert_pem = k.cert_pem;
+    t.key_pem = k.key_pem;
+    t.token = k.token;
+    t.gcp_auth = k.gcp_auth;
+    if (k.ca_file && !(t.ca_pem = read_text(k.ca_file, e))) {
+        k8s_kubeconfig_ctx_free(&k);
+        free(key);
+        return NULL;
     }
-    const char *ctxname = context && *context ? context : k8s_jstr(kc, "current-context");
-    json_t *ctx = ctxname ? json_object_get(named(json_object_get(kc, "contexts"), ctxname), "context") : NULL;
-    if (!ctx) {
-        perr_set(e, "", "kubeconfig %s: no context %s", abs, ctxname ? ctxname : "(no current-context)");
-        goto fail;
-    }
-    json_t *cl = json_object_get(named(json_object_get(kc, "clusters"), k8s_jstr(ctx, "cluster") ?: ""), "cluster");
-    json_t *user = json_object_get(named(json_object_get(kc, "users"), k8s_jstr(ctx, "user") ?: ""), "user");
-    if (!cl || !k8s_jstr(cl, "server")) {
-        perr_set(e, "", "kubeconfig %s: context %s has no cluster server", abs, ctxname);
-        goto fail;
-    }
-    t.server = xstrdup(k8s_jstr(cl, "server"));
-    size_t sl = strlen(t.server);
-    while (sl && t.server[sl - 1] == '/') t.server[--sl] = 0;
-    if (k8s_jstr(cl, "certificate-authority-data")) t.ca_pem = k8s_b64_decode(k8s_jstr(cl, "certificate-authority-data"), NULL);
-    else if (k8s_jstr(cl, "certificate-authority") && !(t.ca_pem = read_text(k8s_jstr(cl, "certificate-authority"), e)))
-        goto fail;
-    /* plinth always verifies TLS: a kubeconfig that turns it off is refused
-     * rather than silently obeyed. */
-    if (json_is_true(json_object_get(cl, "insecure-skip-tls-verify")) && strncmp(t.server, "https:", 6) == 0) {
-        perr_set(e, "", "kubeconfig %s: cluster of context %s sets insecure-skip-tls-verify; plinth always "
-                 "verifies TLS: give certificate-authority-data instead", abs, ctxname);
-        goto fail;
-    }
-    if (user) {
-        if (k8s_jstr(user, "token")) t.token = xstrdup(k8s_jstr(user, "token"));
-        if (k8s_jstr(user, "client-certificate-data")) t.cert_pem = k8s_b64_decode(k8s_jstr(user, "client-certificate-data"), NULL);
-        if (k8s_jstr(user, "client-key-data")) t.key_pem = k8s_b64_decode(k8s_jstr(user, "client-key-data"), NULL);
-        json_t *ex = json_object_get(user, "exec");
-        if (ex) {
-            const char *cmd = k8s_jstr(ex, "command");
-            if (cmd && strstr(cmd, "gke-gcloud-auth-plugin")) {
-                t.gcp_auth = 1;
-            } else {
-                perr_set(e, "", "kubeconfig %s: user exec plugin %s is not supported (only gke-gcloud-auth-plugin)",
-                         abs, cmd ? cmd : "?");
-                goto fail;
-            }
-        }
-    }
-    json_decref(docs);
+    free(k.ca_file);
     t.key = key;
     return conn_add(P, &t);
-fail:
-    json_decref(docs);
-    free(key);
-    free(t.server);
-    free(t.ca_pem);
-    free(t.cert_pem);
-    free(t.key_pem);
-    free(t.token);
-    return NULL;
 }
 
 /* ---- tunnels (`via`) --------------------------------------------------------- */
