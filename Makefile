@@ -143,6 +143,47 @@ install: all
 
 PREFIX ?= /usr/local
 
+# ---- fuzzing and soak (issue 13) ----
+# Every parser has a target tests/fuzz/fuzz_NAME.c (libFuzzer's entry point)
+# and a committed corpus tests/fuzz/corpus/NAME/.  `make fuzz` builds them
+# with clang and libFuzzer (ASan/UBSan) and runs each for FUZZ_SECONDS,
+# crashes going to build-fuzz/crashes/NAME/ (add them to the corpus);
+# `make fuzz-replay` builds them with the ASan/UBSan build of the library
+# and tests/fuzz/driver.c, and replays the corpus plus FUZZ_MUTATIONS
+# deterministic mutations per file (run by make test through
+# tests/integration/harden_fuzz.sh).  `make soak` runs tests/soak/ at full
+# size (SOAK_SCALE=full).
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang-14
+FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+.PHONY: fuzz fuzz-build fuzz-replay soak
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) WARN="-Wall -Wno-unused-parameter" \
+	  SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" CFLAGS="-O1 -g" build-fuzz/libplinth.a
+	@mkdir -p build-fuzz/bin
+	for n in $(FUZZ_NAMES); do \
+	  $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -g -I. $(PKG_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer \
+	    tests/fuzz/fuzz_$$n.c build-fuzz/libplinth.a -o build-fuzz/bin/fuzz_$$n $(LDLIBS) || exit 1; done
+fuzz: fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+	  mkdir -p build-fuzz/corpus/$$n build-fuzz/crashes/$$n; cp tests/fuzz/corpus/$$n/* build-fuzz/corpus/$$n/; \
+	  echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
+	  build-fuzz/bin/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+	    -print_final_stats=1 -artifact_prefix=build-fuzz/crashes/$$n/ build-fuzz/corpus/$$n 2>&1 | \
+	    grep -E "^(stat::number_of_executed_units|stat::peak_rss|==.*ERROR|SUMMARY)|Done [0-9]+ runs" ; \
+	  ls build-fuzz/crashes/$$n | grep -q . && { echo "fuzz_$$n: crash in build-fuzz/crashes/$$n"; exit 1; }; \
+	done; echo "fuzz: no crash"
+fuzz-replay:
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  CFLAGS="-O1 -g" build-asan/libplinth.a
+	@mkdir -p build-asan/fuzz
+	@for n in $(FUZZ_NAMES); do \
+	  $(CC) -std=c11 -D_GNU_SOURCE -O1 -g -I. $(PKG_CFLAGS) $(FUZZ_SAN) tests/fuzz/driver.c tests/fuzz/fuzz_$$n.c \
+	    build-asan/libplinth.a -o build-asan/fuzz/fuzz_$$n $(LDLIBS) || exit 1; done
+soak: all
+	SOAK_SCALE=full sh tests/soak/run.sh
+
 # Formatting: one .clang-format for the tree.  `make fmt` rewrites files in
 # place; `make fmt-check` lists what differs and fails (not yet part of
 # `make lint`: the tree is reformatted once first).
@@ -160,6 +201,6 @@ lint:
 	  --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. core providers emulator serve
 
 clean:
-	rm -rf build build-asan build-tsan bin .plinth
+	rm -rf build build-asan build-tsan build-fuzz bin .plinth
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

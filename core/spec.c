@@ -100,7 +100,7 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
     ld->s = s;
     ld->diags = diags;
     ld->opts = opts;
-    ld->mem_limit = MEM_LIMIT;
+    ld->mem_limit = opts && opts->mem_limit ? opts->mem_limit : MEM_LIMIT;
     ld->hook_limit = HOOK_LIMIT;
     ld->varfile = json_object();
     if (opts && opts->modules_dir) {

@@ -104,6 +104,7 @@ typedef struct spec_opts {
      * (SIGINT/SIGTERM), also inside string pattern matching. */
     long time_limit_ms;
     volatile sig_atomic_t *stop;
+    size_t mem_limit; /* bytes the spec's Lua state may use (0: 512 MiB) */
     /* A variable with no value gets its type's zero value instead of an
      * error: for commands that read only state (state, output, graph). */
     bool lenient_vars;

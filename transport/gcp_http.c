@@ -332,6 +332,19 @@ static long retry_info_ms(const json_t *body) {
     return -1;
 }
 
+void gcp_resp_set(gcp_resp_t *r, long status, const char *raw, size_t len) {
+    gcp_resp_free(r);
+    r->status = status;
+    r->raw_len = len;
+    if (len) { /* raw may hold NULs: raw_len says how much */
+        r->raw = xmalloc(len + 1);
+        memcpy(r->raw, raw, len);
+        r->raw[len] = '\0';
+        r->body = json_loadb(r->raw, len, JSON_DECODE_ANY, NULL);
+    }
+    if (r->status >= 400) parse_error(r);
+}
+
 static void fill_resp(gcp_resp_t *r, xfer_t *x) {
     gcp_resp_free(r);
     r->status = x->status;

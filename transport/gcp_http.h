@@ -69,6 +69,9 @@ typedef struct gcp_resp {
 } gcp_resp_t;
 
 void gcp_resp_free(gcp_resp_t *r);
+/* Fills r from an answer's status and raw body as the transport does (JSON
+ * body, error status and reason); for tests and fuzzing. */
+void gcp_resp_set(gcp_resp_t *r, long status, const char *raw, size_t len);
 
 /* Performs one call (with retries).  body may be NULL.  Returns 0 when an
  * HTTP response arrived (any status: check resp->status), -1 when none did

@@ -1,0 +1,3 @@
+local s = string.rep("a", 100)
+local x = s:find(".-.-b")
+os.getenv("HOME")
