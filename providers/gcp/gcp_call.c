@@ -67,7 +67,23 @@ int gcp_call_ok(rctx_t *c, const char *method, const char *api, const char *url,
 int gcp_call_wait(rctx_t *c, const char *method, const char *api, const char *url, const json_t *body,
                   int ok_404) {
     gcp_resp_t r = {0};
-    int rc = gcp_call_busy(c, method, api, url, body, &r);
+    int rc, lost = 0;
+    /* A call whose answer was lost is sent again (these are setters and
+     * deletes: the same body sets the same values); refused then for a
+     * stale fingerprint (412, or 400 FAILED_PRECONDITION as GKE says), the
+     * first attempt was carried out with this very body. */
+    for (int attempt = 0;; attempt++) {
+        rc = gcp_call_busy(c, method, api, url, body, &r);
+        if (rc == 0 || !r.maybe_applied || attempt >= 6) break;
+        lost = 1;
+        gcp_resp_free(&r);
+        perr_clear(c->err);
+    }
+    if (rc == 0 && (lost || r.earlier_maybe_applied) &&
+        (r.status == 412 || (r.status == 400 && !strcmp(r.error_status, "FAILED_PRECONDITION")))) {
+        gcp_resp_free(&r);
+        return 0;
+    }
     if (rc == 0 && r.status == 404 && ok_404)
         rc = 0;
     else if (rc == 0 && (r.status < 200 || r.status >= 300)) {

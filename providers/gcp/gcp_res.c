@@ -430,7 +430,7 @@ int gcp_res_create(rctx_t *c, const json_t *desired, char **id, json_t **live) {
         if (gcp_call_busy(c, method, T->api, url, body, &r) < 0) {
             int lost = r.maybe_applied;
             gcp_resp_free(&r);
-            if (!lost || attempt > 3) goto out;
+            if (!lost || attempt > 6) goto out;
             /* The POST may have been applied: look before sending again. */
             may_have_landed = true;
             perr_clear(c->err);

@@ -3,6 +3,7 @@
  * updateMask, compute's fingerprinted PATCH and setLabels, Cloud SQL's
  * settingsVersion), then the resource read back. */
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/jpath.h"
@@ -26,7 +27,25 @@ static int send_update(rctx_t *c, const char *method, const char *url, const jso
     const gcp_type_t *T = GCP_TYPE(c);
     gcp_resp_t r = {0};
     int rc = -1;
-    if (gcp_call_busy(c, method, T->api, url, body, &r) < 0) goto out;
+    bool lost = false;
+    for (int attempt = 0;; attempt++) {
+        if (gcp_call_busy(c, method, T->api, url, body, &r) == 0) break;
+        /* A setter whose answer was lost: sending the same body again sets
+         * the same values (the change planned), so resend. */
+        if (!r.maybe_applied || attempt >= 6) goto out;
+        lost = true;
+        gcp_resp_free(&r);
+        perr_clear(c->err);
+    }
+    if (r.earlier_maybe_applied) lost = true;
+    /* Resent after a lost answer and refused for a stale fingerprint (412,
+     * or GKE's 400 FAILED_PRECONDITION "fingerprint mismatch"): the
+     * first attempt was carried out (it consumed the fingerprint it was
+     * sent with), with this very body. */
+    if (lost && (r.status == 412 || (r.status == 400 && !strcmp(r.error_status, "FAILED_PRECONDITION")))) {
+        rc = 0;
+        goto out;
+    }
     if (!gcp_resp_ok(&r)) {
         gcp_fail(c, &r, method, url);
         goto out;
@@ -91,12 +110,29 @@ static int update_compute(rctx_t *c, const char *url, const char *id, const json
     if (json_object_get(desired, "name")) json_object_set(b, "name", json_object_get(desired, "name"));
     json_t *cur = json_incref((json_t *)live);
     int rc = -1;
+    bool was_lost = false; /* an attempt may have been carried out, its answer lost */
     for (int attempt = 0; attempt < 2; attempt++) {
         json_t *fp = json_object_get(cur, "fingerprint");
         if (fp) json_object_set(b, "fingerprint", fp);
         gcp_resp_t r = {0};
         if (gcp_call_busy(c, "PATCH", T->api, url, b, &r) < 0) {
+            bool lost = r.maybe_applied;
             gcp_resp_free(&r);
+            /* answer lost: re-read (for the fingerprint) and send again */
+            if (lost && attempt == 0) {
+                was_lost = true;
+                perr_clear(c->err);
+                json_decref(cur);
+                cur = NULL;
+                if (gcp_res_read(c, id, desired, &cur) < 0 || !cur) break;
+                continue;
+            }
+            break;
+        }
+        if (r.earlier_maybe_applied) was_lost = true;
+        if (r.status == 412 && was_lost) { /* the lost first attempt consumed the fingerprint: it landed */
+            gcp_resp_free(&r);
+            rc = 0;
             break;
         }
         if (r.status == 412 && attempt == 0) { /* stale fingerprint: re-read, resend once */
