@@ -6,7 +6,8 @@
  * json_loadb(..., JSON_REJECT_DUPLICATES) accepts (UTF-8, escapes and
  * surrogate pairs, no NUL in strings, integers within json_int_t, reals
  * that do not overflow, no duplicate keys in an object, nesting up to
- * jansson's limit) at a fraction of the cost: no allocation except for keys
+ * jansson's limit; stricter in one point: a NUL byte after the value, which
+ * jansson takes as the end, is refused) at a fraction of the cost: no allocation except for keys
  * that carry escapes. */
 #ifndef PLINTH_JSONCHECK_H
 #define PLINTH_JSONCHECK_H

@@ -78,6 +78,7 @@ int gcp_call_wait(rctx_t *c, const char *method, const char *api, const char *ur
         lost = 1;
         gcp_resp_free(&r);
         perr_clear(c->err);
+        if (gcp_sleep(c, (GCP_PROV(c)->emulated ? 50 : 500) << attempt) < 0) return -1;
     }
     if (rc == 0 && (lost || r.earlier_maybe_applied) &&
         (r.status == 412 || (r.status == 400 && !strcmp(r.error_status, "FAILED_PRECONDITION")))) {

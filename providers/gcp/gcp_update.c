@@ -36,6 +36,7 @@ static int send_update(rctx_t *c, const char *method, const char *url, const jso
         lost = true;
         gcp_resp_free(&r);
         perr_clear(c->err);
+        if (gcp_sleep(c, (GCP_PROV(c)->emulated ? 50 : 500) << attempt) < 0) goto out;
     }
     if (r.earlier_maybe_applied) lost = true;
     /* Resent after a lost answer and refused for a stale fingerprint (412,
