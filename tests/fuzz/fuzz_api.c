@@ -3,7 +3,7 @@
  * gives an error message naming the call. */
 #include <string.h>
 
-#include "providers/gcp/gcp_http.h"
+#include "transport/gcp_http.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

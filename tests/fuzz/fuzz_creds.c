@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "providers/gcp/gcp_auth.h"
-#include "providers/gcp/gcp_http.h"
+#include "transport/gcp_auth.h"
+#include "transport/gcp_http.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
