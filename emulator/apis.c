@@ -23,6 +23,7 @@
     X(emu_api_cloudkms)                                                                           \
     X(emu_api_monitoring)                                                                         \
     X(emu_api_bigquery)                                                                           \
+    X(emu_api_cloudbuild)                                                                         \
     X(emu_api_healthz)                                                                            \
     X(emu_api_readyz)                                                                             \
     X(emu_api_livez)

@@ -81,6 +81,12 @@ gcp.cloud_run_v2_service "model" {
                scaling = { maxInstanceCount = 3 } },
 }
 
+gcp.cloudbuild_trigger "images" {
+  name = "platform-images", location = region, description = "build the serving image on main",
+  github = { owner = "example-org", name = "ml-platform", push = { branch = "^main$" } },
+  filename = "serve/cloudbuild.yaml", serviceAccount = "projects/" .. project .. "/serviceAccounts/" .. ci.service_account,
+}
+
 -- A Cloud Workflows workflow through gcp.api_resource (no typed resource).
 gcp.api_resource "retrain" {
   api = "workflows", collection = "projects.locations.workflows", id = "nightly-retrain",

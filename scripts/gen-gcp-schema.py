@@ -81,6 +81,7 @@ APIS = [
     ("run", "v2"),
     ("notebooks", "v2"),
     ("bigquery", "v2"),
+    ("cloudbuild", "v1"),
 ]
 
 # aiplatform is huge: only the services of the platform resources plinth
@@ -102,7 +103,9 @@ MONITORING_SERVICES = {"projects_alertPolicies", "projects_notificationChannels"
 RUN_SERVICES = {"projects_locations_services", "projects_locations_operations"}
 NOTEBOOKS_SERVICES = {"projects_locations_instances", "projects_locations_operations"}
 BIGQUERY_SERVICES = {"datasets"}
+CLOUDBUILD_SERVICES = {"projects_locations_triggers", "projects_locations_operations"}
 ONLY_SERVICES = {"aiplatform": AIPLATFORM_SERVICES, "logging": LOGGING_SERVICES, "bigquery": BIGQUERY_SERVICES,
+                 "cloudbuild": CLOUDBUILD_SERVICES,
                  "monitoring": MONITORING_SERVICES, "run": RUN_SERVICES, "notebooks": NOTEBOOKS_SERVICES}
 
 # If the whole file gets too big, compute is restricted to these services.

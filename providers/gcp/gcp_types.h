@@ -53,6 +53,7 @@
     X(vertex_ai_endpoint)                                                                                              \
     X(vertex_ai_tensorboard)                                                                                           \
     X(workbench_instance)                                                                                              \
-    X(bigquery_dataset)
+    X(bigquery_dataset)                                                                                                \
+    X(cloudbuild_trigger)
 
 #endif

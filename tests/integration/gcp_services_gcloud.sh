@@ -38,6 +38,7 @@ export CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM="$U/iam/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER="$U/secretmanager/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_WORKFLOWS="$U/workflows/"
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_AIPLATFORM="$U/aiplatform/"
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBUILD="$U/cloudbuild/"
 g() { expect_rc 0 timeout 120 gcloud "$@"; }
 has() { grep -q -- "$1" "$WORK/last.out" || fail "expected '$1' from gcloud $2: $(cat "$WORK/last.out" "$WORK/last.err")"; }
 
@@ -96,6 +97,8 @@ g ai tensorboards list --region=europe-west1 --format='value(displayName)'
 has "platform experiments" "ai tensorboards list"
 g ai endpoints describe serving --region=europe-west1 --format='value(displayName)'
 has "model serving" "ai endpoints describe"
+g builds triggers list --region=europe-west1 --format='value(name,filename)'
+has "platform-images" "builds triggers list"
 # BigQuery through its REST API (as the bq tool calls it)
 expect_rc 0 curl -sf "$U/bigquery/bigquery/v2/projects/$P/datasets"
 has "training_data" "bigquery datasets.list"

@@ -163,6 +163,8 @@ describe() {
         ADDR=gcp.workbench_instance.notebook IMM_FIELD=name IMPORT_ID=europe-west1-b/notebook-b ;;
     bigquery_dataset)
         ADDR=gcp.bigquery_dataset.training IMM_FIELD=location IMPORT_ID=mx-bigquery:training_data ;;
+    cloudbuild_trigger)
+        ADDR=gcp.cloudbuild_trigger.images IMM_FIELD=name IMPORT_ID=europe-west1/images-b ;;
     *) return 1 ;;
     esac
 }
