@@ -264,7 +264,8 @@ void ui_step_start(ui_t *u, const char *addr, const char *verb) {
 void ui_step_msg(ui_t *u, const char *addr, const char *msg) {
     pthread_mutex_lock(&u->mu);
     inflight_t *f = find_fl(u, addr);
-    if (uij_on()) uij_step("apply_progress", addr, f ? f->verb : "", f ? (double)(util_now_ms() - f->start) / 1000.0 : 0, msg);
+    if (uij_on() && f) uij_step("apply_progress", addr, f->verb, (double)(util_now_ms() - f->start) / 1000.0, msg);
+    else if (uij_on()) uij_log_at("info", addr, msg); /* refresh notes: no step running */
     if (!u->quiet) {
         if (f)
             printf("%s: %s [%llds elapsed]\n", addr, msg, (long long)((util_now_ms() - f->start) / 1000));

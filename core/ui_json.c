@@ -62,6 +62,12 @@ void uij_log(const char *level, const char *text) {
     free(t);
 }
 
+void uij_log_at(const char *level, const char *addr, const char *text) {
+    char *t = xasprintf("%s: %s", addr, text);
+    uij_emit(level, "log", t, json_pack("{s:s}", "address", addr));
+    free(t);
+}
+
 void uij_diag(const char *severity, const char *where, const char *msg) {
     json_t *d = json_pack("{s:s, s:s}", "severity", severity, "summary", msg);
     if (where && *where) json_object_set_new(d, "address", json_string(where));

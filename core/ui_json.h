@@ -33,6 +33,7 @@ void uij_begin(void); /* turns the stream on and writes the version message */
 bool uij_on(void);
 
 void uij_log(const char *level, const char *text);
+void uij_log_at(const char *level, const char *addr, const char *text); /* "addr: text", with "address" */
 void uij_diag(const char *severity, const char *where, const char *msg);
 /* planned_change / resource_drift for every item, then change_summary. */
 void uij_plan(const plan_t *p, const char *operation);
