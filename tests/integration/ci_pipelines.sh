@@ -7,7 +7,8 @@
 #  2. the same through each pipeline, its steps run by
 #     lib/ci_runner.py with the shell and working-directory conventions of
 #     its runner: the GitHub Actions workflow (PR opened: plan + comment +
-#     apply the artefact; PR closed: destroy; nightly: gc + drift), the
+#     apply the artefact; PR closed: destroy; push to main: plan + apply;
+#     nightly: gc + drift), the
 #     Cloud Build config (plan build, apply build, destroy build) and the
 #     Argo WorkflowTemplate (plan pod -> apply pod; destroy pod);
 #  3. apply --ttl 2s: env list shows the expiry; after 3 s env gc destroys it
@@ -93,9 +94,19 @@ $RUN github "$GH" pull_request.closed 7 > gh-close.out 2>&1 || fail "github PR c
 grep -q "^== job destroy" gh-close.out || fail "github: destroy job did not run"
 grep -q "3 destroyed" gh-close.out || fail "github: destroy: $(tail -20 gh-close.out)"
 nothing_left github
+# Merge to main: plan, then apply the artefact on another runner (a small
+# spec in place of the platform).
+CI_ENV_OVERRIDES='{"MAIN_SPEC":"examples/bucket.lua"}' $RUN github "$GH" push > gh-push.out 2>&1 ||
+    fail "github push: $(tail -40 gh-push.out)"
+grep -q "^== job main-plan" gh-push.out && grep -q "^== job main-apply" gh-push.out || fail "github push: $(grep '^==' gh-push.out)"
+grep -q "Apply complete: 1 added" gh-push.out || fail "github push: $(tail -20 gh-push.out)"
+[ "$(code "storage/storage/v1/b/plinth-demo-data")" = 200 ] || fail "github push: bucket of main missing"
+$BIN/plinth --spec "$CI_CHECKOUT/examples/bucket.lua" --env main --no-color destroy --auto-approve > main-destroy.out 2>&1 ||
+    fail "destroy main: $(cat main-destroy.out)"
+nothing_left "github main"
 $RUN github "$GH" schedule > gh-nightly.out 2>&1 || fail "github nightly: $(tail -30 gh-nightly.out)"
 grep -q "environments checked: 0 drifted, 0 failed" gh-nightly.out || fail "github nightly: $(tail -20 gh-nightly.out)"
-echo "github actions: PR plan + comment + apply, PR closed destroy, nightly: ok"
+echo "github actions: PR plan + comment + apply, PR closed destroy, merge plan + apply, nightly: ok"
 
 # 2b. Cloud Build: three builds, each on a fresh workspace.
 CB="$root/scripts/ci/cloudbuild.yaml"

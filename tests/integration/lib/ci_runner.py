@@ -27,7 +27,7 @@ Conventions kept from each runner:
     template's parallelism pods at once.
 Environment: CI_CHECKOUT (a prepared checkout to copy), CI_WORK (where
 runners, artefact stores and comments live), CI_VARS (JSON: repository
-variables), PLINTH_GCP_ENDPOINT (the emulator).  Prints what ran; exits non-zero when the pipeline failed.
+variables), CI_ENV_OVERRIDES (JSON: workflow env values to replace), PLINTH_GCP_ENDPOINT (the emulator).  Prints what ran; exits non-zero when the pipeline failed.
 """
 import concurrent.futures
 import json
@@ -198,6 +198,7 @@ def gh_job(wf, jname, job, ctx):
     extra_env = {}
     ctx = dict(ctx, runner={"temp": tmp}, steps={})
     ctx["env"] = {k: gh_sub(v, ctx) for k, v in (wf.get("env") or {}).items()}
+    ctx["env"].update(json.loads(os.environ.get("CI_ENV_OVERRIDES", "{}")))  # as a fork would edit them
     ctx["env"].update({k: gh_sub(v, ctx) for k, v in (job.get("env") or {}).items()})
     log("== job %s (fresh runner %s)" % (jname, os.path.relpath(base, WORK)))
     for i, st in enumerate(job["steps"]):
