@@ -259,7 +259,12 @@ static int bucket_page_add(const char *key, void *ud) {
         pg->more = 1;
         return 1;
     }
-    json_array_append_new(pg->items, emu_render(b));
+    /* Shared with the store, not copied: the server copies the answer
+     * once under the lock before serialising it. */
+    json_t *shown = json_object(), *v;
+    const char *k;
+    json_object_foreach(b, k, v) if (k[0] != '_') json_object_set(shown, k, v);
+    json_array_append_new(pg->items, shown);
     free(pg->last);
     pg->last = xstrdup(key);
     return 0;

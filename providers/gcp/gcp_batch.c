@@ -43,7 +43,8 @@ int gcp_batch_run(rctx_t *c, size_t n, int (*fn)(rctx_t *c, size_t i, void *ud),
     for (; started + 1 < nt; started++) /* this thread is the last worker */
         if (pthread_create(&th[started], NULL, batch_worker, &b) != 0) break;
     batch_worker(&b);
-    for (size_t t = 0; t < started; t++) pthread_join(th[t], NULL);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         if (b.rcs[i] != 0) {

@@ -32,9 +32,13 @@ static int teardown_dir(void **st) {
     return rc == 0 ? 0 : -1;
 }
 
-static char *tpath(const char *name) { return xasprintf("%s/%s", tmpdir, name); }
+static char *tpath(const char *name) {
+    return xasprintf("%s/%s", tmpdir, name);
+}
 
-static bool exists(const char *path) { return access(path, F_OK) == 0; }
+static bool exists(const char *path) {
+    return access(path, F_OK) == 0;
+}
 
 static void add_res(state_t *s, pthread_mutex_t *mu, const char *addr, const char *pending) {
     pthread_mutex_lock(mu);
@@ -216,7 +220,8 @@ static void test_the_journal_is_compacted_when_it_outgrows_the_state(void **st) 
     state_free(s);
     b->free(b);
     s = load(path);
-    assert_int_equal(json_integer_value(json_object_get(state_attrs(state_find(s, "gcp.storage_bucket.big")), "i")), 699);
+    assert_int_equal(
+        json_integer_value(json_object_get(state_attrs(state_find(s, "gcp.storage_bucket.big")), "i")), 699);
     state_free(s);
     free(path);
     free(jp);
@@ -264,7 +269,7 @@ static void test_many_threads_committing_lose_nothing(void **st) {
     }
     int64_t serial = s->serial;
     assert_true(serial < 8 * 40 * 2); /* commits were grouped */
-    char *cached = state_dump(s); /* reuses the entries' journal text */
+    char *cached = state_dump(s);     /* reuses the entries' journal text */
     state_saver_free(sv);
     state_free(s);
     b->free(b);
@@ -274,7 +279,8 @@ static void test_many_threads_committing_lose_nothing(void **st) {
     free(cached);
     free(fresh);
     assert_int_equal(s->nres, 8 * 40);
-    for (size_t i = 0; i < s->nres; i++) assert_null(s->res[i].pending);
+    for (size_t i = 0; i < s->nres; i++)
+        assert_null(s->res[i].pending);
     assert_int_equal(s->serial, serial);
     state_free(s);
     free(path);
