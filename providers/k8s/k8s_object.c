@@ -274,7 +274,9 @@ static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **li
         json_decref(d2);
     }
     path = k8s_object_path(t.api_version, &t.kr, t.ns, t.name);
-    char *q = xasprintf("%s?fieldManager=plinth&force=true", path);
+    /* Strict: a field the schema does not declare (a typo, a field of a
+     * newer version) is an error, as it would silently vanish otherwise. */
+    char *q = xasprintf("%s?fieldManager=plinth&force=true&fieldValidation=Strict", path);
     json_t *wb = wire_body(desired);
     if (t.kr.namespaced) jpath_set_new(wb, "metadata.namespace", json_string(t.ns));
     else jpath_del(wb, "metadata.namespace");
