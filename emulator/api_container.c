@@ -399,7 +399,8 @@ static int cluster_pools(json_t *c, const json_t *in_pools, emu_resp_t *resp, co
         json_decref(pools);
         return -1;
     }
-    json_t *nc = json_pack("{s:O}", "config", json_object_get(c, "nodeConfig") ?: json_object());
+    json_t *cfg = json_object_get(c, "nodeConfig");
+    json_t *nc = json_pack("{s:o}", "config", cfg ? json_deep_copy(cfg) : json_object());
     int bad = emu_gke_pool_check(nc, l, resp);
     json_decref(nc);
     if (bad < 0) {

@@ -106,7 +106,7 @@ static int check_body(kctx_t *x, json_t *obj, const char *name) {
     }
     const char *gen = json_string_value(json_object_get(md, "generateName"));
     if (!bname && !name && gen && *gen) {
-        char h[6];
+        char h[8];
         util_random_hex(h, 3);
         h[5] = 0;
         char *n = xasprintf("%s%s", gen, h);

@@ -82,7 +82,8 @@ static void job_status(json_t *st, json_int_t n, json_int_t done) {
 }
 
 static void crd_status(json_t *o, json_t *st) {
-    json_object_set(st, "acceptedNames", jpath_get(o, "spec.names") ?: json_object());
+    json_t *names = jpath_get(o, "spec.names");
+    json_object_set_new(st, "acceptedNames", names ? json_deep_copy(names) : json_object());
     json_object_set_new(st, "conditions",
                         json_pack("[o,o]", cond("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
                                   cond("Established", "True", "InitialNamesAccepted", "the initial names have been accepted")));

@@ -312,7 +312,7 @@ static void failed_event(emu_t *emu, const char *cid, const json_t *pod, const c
     json_t *ev = json_pack("{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:O,s:s},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:s,s:i}",
                            "metadata", "name", ename, "namespace", ns, "uid", uid, "creationTimestamp", emu_now(),
                            "involvedObject", "kind", "Pod", "namespace", ns, "name", name, "uid",
-                           jpath_get(pod, "metadata.uid") ?: json_string(""), "apiVersion", "v1", "reason",
+                           jpath_get(pod, "metadata.uid") ?: json_null(), "apiVersion", "v1", "reason",
                            "FailedScheduling", "message", msg, "type", "Warning", "source", "component",
                            "default-scheduler", "reportingComponent", "default-scheduler", "firstTimestamp",
                            emu_now(), "lastTimestamp", emu_now(), "count", 1);

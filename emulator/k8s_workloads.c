@@ -35,6 +35,9 @@ static int owned_by(const json_t *obj, const char *uid) {
     return 0;
 }
 
+/* A deep copy of v, or an empty object when v is NULL (new). */
+static json_t *copy_or_empty(const json_t *v) { return v ? json_deep_copy(v) : json_object(); }
+
 /* Keys (new array) of the objects below prefix owned by uid. */
 static json_t *owned_keys(emu_t *emu, const char *prefix, const char *uid) {
     json_t *keys = emu_keys(emu, prefix), *k, *out = json_array();
@@ -67,8 +70,8 @@ static void pod_running(json_t *pod, int job) {
     json_array_foreach(jpath_get(pod, "spec.containers"), i, c) {
         json_t *state = job ? json_pack("{s:{s:i,s:s}}", "terminated", "exitCode", 0, "reason", "Completed")
                             : json_pack("{s:{s:s}}", "running", "startedAt", emu_now());
-        json_array_append_new(css, json_pack("{s:O,s:O,s:b,s:b,s:i,s:o}", "name", json_object_get(c, "name"),
-                                             "image", json_object_get(c, "image") ?: json_string(""), "ready",
+        json_array_append_new(css, json_pack("{s:O,s:s,s:b,s:b,s:i,s:o}", "name", json_object_get(c, "name"),
+                                             "image", json_string_value(json_object_get(c, "image")) ?: "", "ready",
                                              !job, "started", !job, "restartCount", 0, "state", state));
     }
     json_object_set_new(st, "containerStatuses", css);
@@ -77,10 +80,10 @@ static void pod_running(json_t *pod, int job) {
 /* A new Pod from template for owner, named name, scheduled and stored. */
 static void pod_create(emu_t *emu, const char *cid, const char *ns, const char *name, const json_t *tmpl,
                        json_t *oref, const json_t *extra_labels, int job) {
-    json_t *pod = json_pack("{s:{s:s,s:s},s:O,s:{}}", "metadata", "name", name, "namespace", ns, "spec",
-                            json_object_get(tmpl, "spec") ?: json_object(), "status");
+    json_t *pod = json_pack("{s:{s:s,s:s},s:o,s:{}}", "metadata", "name", name, "namespace", ns, "spec",
+                            copy_or_empty(json_object_get(tmpl, "spec")), "status");
     json_t *md = json_object_get(pod, "metadata");
-    json_t *labels = json_deep_copy(jpath_get(tmpl, "metadata.labels") ?: json_object());
+    json_t *labels = copy_or_empty(jpath_get(tmpl, "metadata.labels"));
     json_object_update(labels, (json_t *)extra_labels);
     json_object_set_new(md, "labels", labels);
     if (jpath_get(tmpl, "metadata.annotations"))
@@ -156,7 +159,7 @@ static json_int_t scale_pods(emu_t *emu, const char *cid, const json_t *owner, c
         json_array_remove(keys, last);
     }
     for (json_int_t i = (json_int_t)json_array_size(keys); i < want; i++) {
-        char name[300], h[6];
+        char name[300], h[8];
         util_random_hex(h, 3);
         h[5] = 0;
         if (ordinal) snprintf(name, sizeof name, "%s-%lld", base, (long long)i);
@@ -198,7 +201,7 @@ static json_int_t deployment_pods(emu_t *emu, const char *cid, const json_t *d) 
     json_t *rs = emu_get(emu, key);
     rs = rs ? json_deep_copy(rs)
             : json_pack("{s:{s:s,s:s,s:o,s:o},s:{s:O,s:O}}", "metadata", "name", rsname, "namespace", ns,
-                        "labels", json_deep_copy(jpath_get(d, "spec.template.metadata.labels") ?: json_object()),
+                        "labels", copy_or_empty(jpath_get(d, "spec.template.metadata.labels")),
                         "ownerReferences", json_pack("[o]", owner_ref(d, "apps/v1", "Deployment")), "spec",
                         "selector", jpath_get(d, "spec.selector") ?: json_null(), "template",
                         jpath_get(d, "spec.template") ?: json_null());
@@ -262,8 +265,8 @@ static json_t *endpoint_subset(emu_t *emu, const char *cid, const char *ns, cons
         json_t *lv;
         json_object_foreach(sel, lk, lv) match &= json_equal(json_object_get(labels, lk), lv);
         if (match)
-            json_array_append_new(addrs, json_pack("{s:s,s:O,s:{s:s,s:s,s:O,s:O}}", "ip", ip, "nodeName",
-                                                   jpath_get(p, "spec.nodeName") ?: json_string(""), "targetRef",
+            json_array_append_new(addrs, json_pack("{s:s,s:s,s:{s:s,s:s,s:O,s:O}}", "ip", ip, "nodeName",
+                                                   emu_k8s_sget(p, "spec.nodeName") ?: "", "targetRef",
                                                    "kind", "Pod", "namespace", ns, "name", jpath_get(p, "metadata.name"),
                                                    "uid", jpath_get(p, "metadata.uid")));
     }
@@ -272,8 +275,8 @@ static json_t *endpoint_subset(emu_t *emu, const char *cid, const char *ns, cons
     json_t *ports = json_array(), *sp;
     json_array_foreach(jpath_get(svc, "spec.ports"), i, sp) {
         json_t *tp = json_object_get(sp, "targetPort");
-        json_t *port = json_pack("{s:O,s:O}", "port", json_is_integer(tp) ? tp : json_object_get(sp, "port"),
-                                 "protocol", json_object_get(sp, "protocol") ?: json_string("TCP"));
+        json_t *port = json_pack("{s:O,s:s}", "port", json_is_integer(tp) ? tp : json_object_get(sp, "port"),
+                                 "protocol", json_string_value(json_object_get(sp, "protocol")) ?: "TCP");
         if (json_object_get(sp, "name")) json_object_set(port, "name", json_object_get(sp, "name"));
         json_array_append_new(ports, port);
     }
@@ -299,8 +302,8 @@ void emu_k8s_endpoints(emu_t *emu, const char *cid, const char *ns) {
         json_t *subsets = endpoint_subset(emu, cid, ns, svc);
         if (!cur || !json_equal(json_object_get(cur, "subsets"), subsets)) {
             json_t *ep = cur ? json_deep_copy(cur)
-                             : json_pack("{s:{s:s,s:s,s:O}}", "metadata", "name", name, "namespace", ns, "labels",
-                                         jpath_get(svc, "metadata.labels") ?: json_object());
+                             : json_pack("{s:{s:s,s:s,s:o}}", "metadata", "name", name, "namespace", ns, "labels",
+                                         copy_or_empty(jpath_get(svc, "metadata.labels")));
             if (!cur) {
                 char *uid = emu_k8s_uid();
                 jpath_set_new(ep, "metadata.uid", json_string(uid));
