@@ -121,8 +121,11 @@ tsan:
 	$(MAKE) BUILD=build-tsan SAN="-fsanitize=thread -fno-omit-frame-pointer" CFLAGS="-O1 -g" tsan-run
 
 tsan-run: $(BIN)/plinth $(BIN)/plinth-emulator $(TEST_BIN)
-	TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)" tests/run-unit.sh $(BUILD)/tests
-	TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)" PLINTH_BIN=$(CURDIR)/$(BIN) PLINTH_TOOLS=$(CURDIR)/build/tools sh tests/tsan/parallel.sh
+	@rc=0; \
+	TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)" tests/run-unit.sh $(BUILD)/tests || rc=1; \
+	TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)" PLINTH_BIN=$(CURDIR)/$(BIN) PLINTH_TOOLS=$(CURDIR)/build/tools \
+	    sh tests/tsan/parallel.sh || rc=1; \
+	exit $$rc
 
 test: deps
 	$(MAKE) all
@@ -192,7 +195,8 @@ fmt:
 	clang-format -i $(FMT_FILES)
 
 fmt-check:
-	@clang-format --dry-run --Werror $(FMT_FILES) 2>&1 | grep -o '^[^:]*:' | sort -u | sed 's/:$$//' > $(BUILD)/fmt-check.txt || true
+	@mkdir -p $(BUILD)
+	@clang-format --dry-run --Werror $(FMT_FILES) 2>&1 | grep -E '^[^ ]+:[0-9]+:[0-9]+: (error|warning): ' | cut -d: -f1 | sort -u > $(BUILD)/fmt-check.txt || true
 	@if [ -s $(BUILD)/fmt-check.txt ]; then echo "not formatted ($$(wc -l < $(BUILD)/fmt-check.txt) files; run make fmt):"; cat $(BUILD)/fmt-check.txt; exit 1; fi
 	@echo "fmt-check: every file is formatted"
 

@@ -298,7 +298,7 @@ static int agrees(const json_t *sent, const json_t *live) {
             if (!agrees(v, l)) return 0;
             continue;
         }
-        char a[512], b[512];
+        char a[512] = "", b[512] = ""; /* filled below (cppcheck cannot see it through o[]) */
         const json_t *x[2] = {v, l};
         char *o[2] = {a, b};
         for (int i = 0; i < 2; i++) {

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -393,7 +394,7 @@ static void dns_failure_fails_at_once_with_the_reason(void **st) {
 /* ---- a POST is never re-sent behind plinth's back ---- */
 
 static int rs_listen_fd;
-static volatile int rs_posts, rs_stop;
+static atomic_int rs_posts, rs_stop; /* shared with the server threads */
 
 /* Reads one request (headers and Content-Length body); 1 POST, 0 other, -1 closed. */
 static int rs_read_request(int fd) {
@@ -425,7 +426,7 @@ static void *rs_conn(void *a) {
             int k = rs_read_request(fd);
             if (k < 0) break;
             if (k == 1) { /* carried out, then the connection drops: the answer is lost */
-                __sync_fetch_and_add(&rs_posts, 1);
+                atomic_fetch_add(&rs_posts, 1);
                 break;
             }
             static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
