@@ -288,6 +288,16 @@ static int64_t rfc3339_s(const char *t) {
  * shows has the same value (strings naming the same last path segment, as
  * APIs answer selfLinks for names; numbers as their text; lists skipped,
  * APIs reorder and extend them). */
+/* A scalar as the text agrees() compares (a string by its last path
+ * segment); 0 when x is not a scalar. */
+static int scalar_text(const json_t *x, char *out, size_t n) {
+    if (json_is_string(x)) snprintf(out, n, "%s", gcp_last_segment(json_string_value(x)));
+    else if (json_is_integer(x)) snprintf(out, n, "%lld", (long long)json_integer_value(x));
+    else if (json_is_boolean(x)) snprintf(out, n, "%s", json_is_true(x) ? "true" : "false");
+    else return 0;
+    return 1;
+}
+
 static int agrees(const json_t *sent, const json_t *live) {
     const char *k;
     json_t *v;
@@ -298,15 +308,8 @@ static int agrees(const json_t *sent, const json_t *live) {
             if (!agrees(v, l)) return 0;
             continue;
         }
-        char a[512] = "", b[512] = ""; /* filled below (cppcheck cannot see it through o[]) */
-        const json_t *x[2] = {v, l};
-        char *o[2] = {a, b};
-        for (int i = 0; i < 2; i++) {
-            if (json_is_string(x[i])) snprintf(o[i], 512, "%s", gcp_last_segment(json_string_value(x[i])));
-            else if (json_is_integer(x[i])) snprintf(o[i], 512, "%lld", (long long)json_integer_value(x[i]));
-            else if (json_is_boolean(x[i])) snprintf(o[i], 512, "%s", json_is_true(x[i]) ? "true" : "false");
-            else return 0;
-        }
+        char a[512], b[512];
+        if (!scalar_text(v, a, sizeof a) || !scalar_text(l, b, sizeof b)) return 0;
         if (strcmp(a, b) != 0) return 0;
     }
     return 1;
