@@ -52,6 +52,16 @@ char *emu_ce_fingerprint(void) {
     return emu_b64(raw, sizeof raw);
 }
 
+int emu_ce_fp_equal(const char *a, const char *b) {
+    size_t na = 0, nb = 0;
+    unsigned char *x = a ? emu_b64_decode(a, strlen(a), true, &na) : NULL;
+    unsigned char *y = b ? emu_b64_decode(b, strlen(b), true, &nb) : NULL;
+    int eq = x && y && na == nb && !memcmp(x, y, na);
+    free(x);
+    free(y);
+    return eq;
+}
+
 /* Reference in any accepted form -> full selfLink ("https://www.googleapis.com/compute/v1/projects/...").
  * coll: "global/networks" for bare names.  New string. */
 char *emu_ce_norm_ref(const char *project, const char *v, const char *coll) {
@@ -505,7 +515,7 @@ static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const e
     const char *fp = json_string_value(json_object_get(doc, "fingerprint"));
     if (fp && !strcmp(c->name, "subnetworks")) {
         const char *sent = json_string_value(json_object_get(body, "fingerprint"));
-        if (!sent || strcmp(sent, fp) != 0) {
+        if (!sent || !emu_ce_fp_equal(sent, fp)) {
             if (sent)
                 emu_error(resp, 412, "FAILED_PRECONDITION", "conditionNotMet", "Invalid fingerprint.");
             else

@@ -7,16 +7,16 @@
 #include <stddef.h>
 
 typedef struct emu_machine {
-    const char *name;    /* "e2-standard-4" */
+    const char *name; /* "e2-standard-4" */
     int vcpus;
     int memory_mb;
-    const char *gpu;     /* accelerator built in ("nvidia-l4"), or NULL */
+    const char *gpu; /* accelerator built in ("nvidia-l4"), or NULL */
     int gpus;
 } emu_machine_t;
 
 typedef struct emu_region {
-    const char *name;          /* "europe-west1" */
-    const char *zones;         /* zone suffixes: "bcd" */
+    const char *name;  /* "europe-west1" */
+    const char *zones; /* zone suffixes: "bcd" */
 } emu_region_t;
 
 /* NULL-terminated tables. */

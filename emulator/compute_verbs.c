@@ -77,7 +77,7 @@ static void address_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, c
     }
     const char *fp = json_string_value(json_object_get(req->body, "labelFingerprint"));
     const char *cur = json_string_value(json_object_get(doc, "labelFingerprint"));
-    if (!fp || (cur && strcmp(fp, cur) != 0)) {
+    if (!fp || (cur && !emu_ce_fp_equal(fp, cur))) {
         emu_error(resp, 412, "FAILED_PRECONDITION", "conditionNotMet",
                   "Labels fingerprint either invalid or resource labels have changed");
     } else {
@@ -111,7 +111,7 @@ void emu_ce_inst_set_metadata(emu_t *emu, const emu_req_t *req, emu_resp_t *resp
     json_t *md = json_object_get(doc, "metadata");
     const char *fp = json_string_value(json_object_get(req->body, "fingerprint"));
     const char *cur = json_string_value(json_object_get(md, "fingerprint"));
-    if (!fp || (cur && strcmp(fp, cur) != 0)) {
+    if (!fp || (cur && !emu_ce_fp_equal(fp, cur))) {
         emu_error(resp, 412, "FAILED_PRECONDITION", "conditionNotMet",
                   "Supplied fingerprint does not match current metadata fingerprint.");
         goto out;
@@ -143,7 +143,7 @@ static void inst_set_part(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, in
     const char *fpkey = labels ? "labelFingerprint" : "fingerprint";
     const char *fp = json_string_value(json_object_get(req->body, fpkey));
     const char *cur = json_string_value(json_object_get(holder, fpkey));
-    if (cur && (!fp || strcmp(fp, cur) != 0)) {
+    if (cur && (!fp || !emu_ce_fp_equal(fp, cur))) {
         emu_error(resp, 412, "FAILED_PRECONDITION", "conditionNotMet",
                   "Supplied fingerprint does not match current %s fingerprint.", labels ? "labels" : "tags");
         goto out;

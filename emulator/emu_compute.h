@@ -47,6 +47,9 @@ int emu_ce_valid_name(const char *n); /* [a-z]([-a-z0-9]{0,61}[a-z0-9])? */
 char *emu_ce_new_id(emu_t *emu);
 /* A fresh fingerprint: canonical base64 of 8 random bytes, as Google's. */
 char *emu_ce_fingerprint(void);
+/* 1 when two fingerprints are the same bytes: clients send them back in
+ * standard or URL-safe base64 (apitools re-encodes byte fields URL-safe). */
+int emu_ce_fp_equal(const char *a, const char *b);
 /* Reference in any accepted form -> full selfLink; coll ("global/networks")
  * completes bare names. */
 char *emu_ce_norm_ref(const char *project, const char *v, const char *coll);

@@ -45,8 +45,8 @@ char *emu_k8s_api_version(const emu_ktype_t *kt);
 /* String at a jpath of o, or NULL (BORROWED). */
 const char *emu_k8s_sget(const json_t *o, const char *path);
 /* A Status error in resp (kt and name may be NULL). */
-void emu_k8s_status(emu_resp_t *resp, int code, const char *reason, const emu_ktype_t *kt,
-                    const char *name, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void emu_k8s_status(emu_resp_t *resp, int code, const char *reason, const emu_ktype_t *kt, const char *name,
+                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void emu_k8s_not_found(emu_resp_t *resp, const emu_ktype_t *kt, const char *name);
 /* The GKE cluster document with that id (BORROWED), or NULL. */
 json_t *emu_k8s_cluster(emu_t *emu, const char *cid);

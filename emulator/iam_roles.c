@@ -13,9 +13,11 @@ static const struct {
     {"owner", "Owner", "resourcemanager.projects.setIamPolicy"},
     {"editor", "Editor", "compute.instances.create"},
     {"viewer", "Viewer", "resourcemanager.projects.get"},
-    {"artifactregistry.reader", "Artifact Registry Reader", "artifactregistry.repositories.downloadArtifacts"},
+    {"artifactregistry.reader", "Artifact Registry Reader",
+     "artifactregistry.repositories.downloadArtifacts"},
     {"artifactregistry.writer", "Artifact Registry Writer", "artifactregistry.repositories.uploadArtifacts"},
-    {"cloudkms.cryptoKeyEncrypterDecrypter", "Cloud KMS CryptoKey Encrypter/Decrypter", "cloudkms.cryptoKeyVersions.useToEncrypt"},
+    {"cloudkms.cryptoKeyEncrypterDecrypter", "Cloud KMS CryptoKey Encrypter/Decrypter",
+     "cloudkms.cryptoKeyVersions.useToEncrypt"},
     {"cloudsql.client", "Cloud SQL Client", "cloudsql.instances.connect"},
     {"cloudsql.instanceUser", "Cloud SQL Instance User", "cloudsql.instances.login"},
     {"container.admin", "Kubernetes Engine Admin", "container.clusters.create"},
@@ -30,7 +32,8 @@ static const struct {
     {"pubsub.publisher", "Pub/Sub Publisher", "pubsub.topics.publish"},
     {"pubsub.subscriber", "Pub/Sub Subscriber", "pubsub.subscriptions.consume"},
     {"secretmanager.secretAccessor", "Secret Manager Secret Accessor", "secretmanager.versions.access"},
-    {"stackdriver.resourceMetadata.writer", "Stackdriver Resource Metadata Writer", "stackdriver.resourceMetadata.write"},
+    {"stackdriver.resourceMetadata.writer", "Stackdriver Resource Metadata Writer",
+     "stackdriver.resourceMetadata.write"},
     {"storage.admin", "Storage Admin", "storage.buckets.create"},
     {"storage.objectAdmin", "Storage Object Admin", "storage.objects.create"},
     {"storage.objectViewer", "Storage Object Viewer", "storage.objects.get"},
@@ -38,8 +41,9 @@ static const struct {
 
 static json_t *role_doc(size_t i) {
     char *name = xasprintf("roles/%s", roles[i].name);
-    json_t *d = json_pack("{s:s,s:s,s:s,s:[s],s:s,s:s}", "name", name, "title", roles[i].title, "description",
-                          roles[i].title, "includedPermissions", roles[i].perms, "stage", "GA", "etag", "AA==");
+    json_t *d =
+        json_pack("{s:s,s:s,s:s,s:[s],s:s,s:s}", "name", name, "title", roles[i].title, "description",
+                  roles[i].title, "includedPermissions", roles[i].perms, "stage", "GA", "etag", "AA==");
     free(name);
     return d;
 }
@@ -55,7 +59,8 @@ void emu_iam_role_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 void emu_iam_role_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *items = json_array();
-    for (size_t i = 0; i < sizeof roles / sizeof *roles; i++) json_array_append_new(items, role_doc(i));
+    for (size_t i = 0; i < sizeof roles / sizeof *roles; i++)
+        json_array_append_new(items, role_doc(i));
     resp->body = json_object();
     emu_page_into(req, resp->body, "roles", items, "pageSize", 300, true);
     json_decref(items);

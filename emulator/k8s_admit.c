@@ -32,8 +32,9 @@ void emu_k8s_invalid(emu_resp_t *resp, const emu_ktype_t *kt, const char *name, 
     emu_k8s_status(resp, 422, "Invalid", kt, name, "%s \"%s\" is invalid: %s", gk, name ? name : "", detail);
     json_t *details = json_object_get(resp->body, "details");
     json_object_set_new(details, "kind", json_string(kt->kind));
-    json_object_set_new(details, "causes",
-                        json_pack("[{s:s,s:s,s:s}]", "reason", cause_reason, "message", detail, "field", field));
+    json_object_set_new(
+        details, "causes",
+        json_pack("[{s:s,s:s,s:s}]", "reason", cause_reason, "message", detail, "field", field));
     free(detail);
     free(gk);
     sbuf_free(&what);
@@ -51,7 +52,8 @@ static int dns_subdomain(const char *s) {
     if (strlen(s) > 253) return 0;
     char *copy = xstrdup(s), *save = NULL;
     int ok = *s && s[strlen(s) - 1] != '.' && *s != '.';
-    for (char *p = strtok_r(copy, ".", &save); p && ok; p = strtok_r(NULL, ".", &save)) ok = dns_label(p, 63);
+    for (char *p = strtok_r(copy, ".", &save); p && ok; p = strtok_r(NULL, ".", &save))
+        ok = dns_label(p, 63);
     free(copy);
     return ok;
 }
@@ -61,23 +63,26 @@ static int dns_subdomain(const char *s) {
 static int name_check(emu_resp_t *resp, const emu_ktype_t *kt, const char *name) {
     int label = !*kt->group && (!strcmp(kt->resource, "namespaces") || !strcmp(kt->resource, "services"));
     if (!strcmp(kt->group, "rbac.authorization.k8s.io")) {
-        if (*name && !strchr(name, '/') && !strchr(name, '%') && strcmp(name, ".") && strcmp(name, "..")) return 0;
+        if (*name && !strchr(name, '/') && !strchr(name, '%') && strcmp(name, ".") && strcmp(name, ".."))
+            return 0;
     } else if (label ? dns_label(name, 63) : dns_subdomain(name)) {
         return 0;
     }
     if (label)
-        emu_k8s_invalid(resp, kt, name, "metadata.name", "FieldValueInvalid",
-                        "Invalid value: \"%s\": a lowercase RFC 1123 label must consist of lower case alphanumeric "
-                        "characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  "
-                        "or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
-                        name);
+        emu_k8s_invalid(
+            resp, kt, name, "metadata.name", "FieldValueInvalid",
+            "Invalid value: \"%s\": a lowercase RFC 1123 label must consist of lower case alphanumeric "
+            "characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  "
+            "or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+            name);
     else
-        emu_k8s_invalid(resp, kt, name, "metadata.name", "FieldValueInvalid",
-                        "Invalid value: \"%s\": a lowercase RFC 1123 subdomain must consist of lower case "
-                        "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
-                        "(e.g. 'example.com', regex used for validation is "
-                        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-                        name);
+        emu_k8s_invalid(
+            resp, kt, name, "metadata.name", "FieldValueInvalid",
+            "Invalid value: \"%s\": a lowercase RFC 1123 subdomain must consist of lower case "
+            "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
+            "(e.g. 'example.com', regex used for validation is "
+            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+            name);
     return -1;
 }
 
@@ -167,7 +172,9 @@ static int workload_check(emu_resp_t *resp, const emu_ktype_t *kt, const char *n
     const char *tpath = NULL;
     json_t *tmpl = pod_template(kt, obj, &tpath);
     const char *pspath = tmpl ? NULL : "spec";
-    json_t *pspec = tmpl ? json_object_get(tmpl, "spec") : (!*kt->group && !strcmp(kt->resource, "pods")) ? json_object_get(obj, "spec") : NULL;
+    json_t *pspec = tmpl                                             ? json_object_get(tmpl, "spec")
+                    : (!*kt->group && !strcmp(kt->resource, "pods")) ? json_object_get(obj, "spec")
+                                                                     : NULL;
     if (!pspec) return 0;
     json_t *sel = jpath_get(obj, "spec.selector");
     int jobs = !strcmp(kt->group, "batch");
@@ -193,7 +200,8 @@ static int workload_check(emu_resp_t *resp, const emu_ktype_t *kt, const char *n
     json_array_foreach(json_object_get(pspec, "containers"), i, c) {
         const char *img = json_string_value(json_object_get(c, "image"));
         if (!img || !*img) {
-            char *field = xasprintf("%s%s.containers[%zu].image", tpath ? tpath : "", tpath ? ".spec" : pspath, i);
+            char *field =
+                xasprintf("%s%s.containers[%zu].image", tpath ? tpath : "", tpath ? ".spec" : pspath, i);
             emu_k8s_invalid(resp, kt, name, field, "FieldValueRequired", "Required value");
             free(field);
             return -1;

@@ -17,9 +17,12 @@ static json_t *pointer(const char *p) {
         size_t n = end ? (size_t)(end - p) : strlen(p);
         sbuf_t b = {0};
         for (size_t i = 0; i < n; i++) {
-            if (p[i] == '~' && i + 1 < n && p[i + 1] == '1') sbuf_addf(&b, "/"), i++;
-            else if (p[i] == '~' && i + 1 < n && p[i + 1] == '0') sbuf_addf(&b, "~"), i++;
-            else sbuf_addf(&b, "%c", p[i]);
+            if (p[i] == '~' && i + 1 < n && p[i + 1] == '1')
+                sbuf_addf(&b, "/"), i++;
+            else if (p[i] == '~' && i + 1 < n && p[i + 1] == '0')
+                sbuf_addf(&b, "~"), i++;
+            else
+                sbuf_addf(&b, "%c", p[i]);
         }
         json_array_append_new(segs, json_string(b.s ? b.s : ""));
         sbuf_free(&b);
@@ -48,9 +51,12 @@ static json_t *parent_of(json_t *doc, json_t *segs) {
     for (size_t i = 0; i + 1 < json_array_size(segs) && cur; i++) {
         const char *s = json_string_value(json_array_get(segs, i));
         size_t idx;
-        if (json_is_object(cur)) cur = json_object_get(cur, s);
-        else if (json_is_array(cur) && index_of(cur, s, 0, &idx) == 0) cur = json_array_get(cur, idx);
-        else cur = NULL;
+        if (json_is_object(cur))
+            cur = json_object_get(cur, s);
+        else if (json_is_array(cur) && index_of(cur, s, 0, &idx) == 0)
+            cur = json_array_get(cur, idx);
+        else
+            cur = NULL;
     }
     return cur;
 }
@@ -86,7 +92,8 @@ static int put_at(json_t *doc, json_t *segs, json_t *v, int replace) {
     json_t *par = parent_of(doc, segs);
     const char *last = json_string_value(json_array_get(segs, json_array_size(segs) - 1));
     size_t idx;
-    if (json_is_object(par) && (!replace || json_object_get(par, last))) return json_object_set_new(par, last, v);
+    if (json_is_object(par) && (!replace || json_object_get(par, last)))
+        return json_object_set_new(par, last, v);
     if (json_is_array(par) && index_of(par, last, !replace, &idx) == 0)
         return replace ? json_array_set_new(par, idx, v) : json_array_insert_new(par, idx, v);
     json_decref(v);
@@ -126,11 +133,14 @@ int emu_k8s_json_patch(json_t *doc, const json_t *ops, char *err, size_t errlen)
         json_decref(segs);
         json_decref(from);
         if (rc != 0) {
-            if (!strcmp(o, "test")) snprintf(err, errlen, "testing value %s failed: test failed", path ? path : "");
-            else snprintf(err, errlen, "the server rejected our request due to an error in our request");
+            if (!strcmp(o, "test"))
+                snprintf(err, errlen, "testing value %s failed: test failed", path ? path : "");
+            else
+                snprintf(err, errlen, "the server rejected our request due to an error in our request");
             if (!strcmp(o, "remove") || !strcmp(o, "replace"))
-                snprintf(err, errlen, "%s operation does not apply: doc is missing path: \"%s\": missing value",
-                         o, path ? path : "");
+                snprintf(err, errlen,
+                         "%s operation does not apply: doc is missing path: \"%s\": missing value", o,
+                         path ? path : "");
             return -1;
         }
     }

@@ -31,9 +31,10 @@ long long emu_k8s_quantity_milli(const json_t *q) {
     static const struct {
         const char *suf;
         double mul;
-    } sufs[] = {{"m", 0.001}, {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
-                {"k", 1e3},   {"K", 1e3},     {"M", 1e6},        {"G", 1e9},          {"T", 1e12},
-                {"", 1.0}};
+    } sufs[] = {
+        {"m", 0.001}, {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
+        {"k", 1e3},   {"K", 1e3},     {"M", 1e6},        {"G", 1e9},           {"T", 1e12},
+        {"", 1.0}};
     for (size_t i = 0; i < sizeof sufs / sizeof *sufs; i++)
         if (!strcmp(end, sufs[i].suf)) return (long long)(v * sufs[i].mul * 1000.0);
     return -1;
@@ -78,8 +79,8 @@ static json_t *node_taints(const json_t *np, const char *gpu) {
         json_array_append_new(out, nt);
     }
     if (gpu && !have_gpu)
-        json_array_append_new(out, json_pack("{s:s,s:s,s:s}", "key", "nvidia.com/gpu", "value", "present", "effect",
-                                             "NoSchedule"));
+        json_array_append_new(out, json_pack("{s:s,s:s,s:s}", "key", "nvidia.com/gpu", "value", "present",
+                                             "effect", "NoSchedule"));
     return out;
 }
 
@@ -91,18 +92,19 @@ static json_t *node_new(const json_t *c, const json_t *np, const char *zone, int
     const char *gpu = pool_gpu(np, &gpus);
     char name[160], cpu[32], mem[32], ip[32];
     unsigned h = 0;
-    for (const char *p = zone; *p; p++) h = h * 31 + (unsigned char)*p;
+    for (const char *p = zone; *p; p++)
+        h = h * 31 + (unsigned char)*p;
     snprintf(name, sizeof name, "gke-%.16s-%.16s-%08x-%04d", cname, pool, h, idx);
     int vcpus = m ? m->vcpus : 2, mb = m ? m->memory_mb : 4096;
     snprintf(cpu, sizeof cpu, "%dm", vcpus * 1000 - (vcpus > 1 ? 60 * vcpus : 60));
     snprintf(mem, sizeof mem, "%dKi", mb * 1024 * 3 / 4);
     snprintf(ip, sizeof ip, "10.128.%u.%d", h % 250, 2 + idx % 250);
-    json_t *labels = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "cloud.google.com/gke-nodepool", pool,
-                               "kubernetes.io/hostname", name, "kubernetes.io/os", "linux", "kubernetes.io/arch",
-                               "amd64", "node.kubernetes.io/instance-type", pool_machine(np),
-                               "topology.kubernetes.io/zone", zone, "cloud.google.com/machine-family", "e2");
-    json_t *cap = json_pack("{s:s,s:s,s:s,s:s}", "cpu", cpu, "memory", mem, "pods", "110", "ephemeral-storage",
-                            "98831908Ki");
+    json_t *labels = json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "cloud.google.com/gke-nodepool", pool, "kubernetes.io/hostname",
+        name, "kubernetes.io/os", "linux", "kubernetes.io/arch", "amd64", "node.kubernetes.io/instance-type",
+        pool_machine(np), "topology.kubernetes.io/zone", zone, "cloud.google.com/machine-family", "e2");
+    json_t *cap = json_pack("{s:s,s:s,s:s,s:s}", "cpu", cpu, "memory", mem, "pods", "110",
+                            "ephemeral-storage", "98831908Ki");
     if (gpu && gpus > 0) {
         json_object_set_new(labels, "cloud.google.com/gke-accelerator", json_string(gpu));
         char g[16];
@@ -112,12 +114,13 @@ static json_t *node_new(const json_t *c, const json_t *np, const char *zone, int
     json_object_update(labels, jpath_get(np, "config.labels"));
     const char *ver = json_string_value(json_object_get(c, "currentNodeVersion")) ?: "";
     char *kv = xasprintf("v%s", ver);
-    json_t *n = json_pack("{s:{s:s,s:o},s:{s:o,s:s},s:{s:O,s:o,s:[{s:s,s:s,s:s,s:s}],s:[{s:s,s:s}],s:{s:s,s:s}}}",
-                          "metadata", "name", name, "labels", labels, "spec", "taints", node_taints(np, gpu),
-                          "providerID", name, "status", "capacity", cap, "allocatable", json_deep_copy(cap),
-                          "conditions", "type", "Ready", "status", "True", "reason", "KubeletReady", "message",
-                          "kubelet is posting ready status", "addresses", "type", "InternalIP", "address", ip,
-                          "nodeInfo", "kubeletVersion", kv, "containerRuntimeVersion", "containerd://1.7.22");
+    json_t *n =
+        json_pack("{s:{s:s,s:o},s:{s:o,s:s},s:{s:O,s:o,s:[{s:s,s:s,s:s,s:s}],s:[{s:s,s:s}],s:{s:s,s:s}}}",
+                  "metadata", "name", name, "labels", labels, "spec", "taints", node_taints(np, gpu),
+                  "providerID", name, "status", "capacity", cap, "allocatable", json_deep_copy(cap),
+                  "conditions", "type", "Ready", "status", "True", "reason", "KubeletReady", "message",
+                  "kubelet is posting ready status", "addresses", "type", "InternalIP", "address", ip,
+                  "nodeInfo", "kubeletVersion", kv, "containerRuntimeVersion", "containerd://1.7.22");
     free(kv);
     json_decref(cap);
     return n;
@@ -232,7 +235,9 @@ static const char *misfit(emu_t *emu, const char *cid, const json_t *pod, const 
     const char *k;
     json_t *v;
     json_object_foreach(jpath_get(pod, "spec.nodeSelector"), k, v) {
-        const char *have = json_string_value(jpath_get(node, "metadata.labels") ? json_object_get(jpath_get(node, "metadata.labels"), k) : NULL);
+        const char *have = json_string_value(jpath_get(node, "metadata.labels")
+                                                 ? json_object_get(jpath_get(node, "metadata.labels"), k)
+                                                 : NULL);
         if (!have || !json_is_string(v) || strcmp(have, json_string_value(v)) != 0)
             return "node(s) didn't match Pod's node affinity/selector";
     }
@@ -243,8 +248,8 @@ static const char *misfit(emu_t *emu, const char *cid, const json_t *pod, const 
         if (strcmp(e, "NoSchedule") && strcmp(e, "NoExecute")) continue;
         if (tolerated(t, jpath_get(pod, "spec.tolerations"))) continue;
         const char *val = json_string_value(json_object_get(t, "value"));
-        snprintf(buf, n, "node(s) had untolerated taint {%s: %s}", json_string_value(json_object_get(t, "key")) ?: "",
-                 val ? val : "");
+        snprintf(buf, n, "node(s) had untolerated taint {%s: %s}",
+                 json_string_value(json_object_get(t, "key")) ?: "", val ? val : "");
         return buf;
     }
     const char *nname = emu_k8s_sget(node, "metadata.name");
@@ -255,7 +260,8 @@ static const char *misfit(emu_t *emu, const char *cid, const json_t *pod, const 
         json_t *p = emu_get(emu, json_string_value(key));
         const char *on = emu_k8s_sget(p, "spec.nodeName"), *ph = emu_k8s_sget(p, "status.phase");
         if (!on || strcmp(on, nname) || (ph && (!strcmp(ph, "Succeeded") || !strcmp(ph, "Failed")))) continue;
-        for (int r = 0; sched_res[r]; r++) used[r] += pod_request(p, sched_res[r]);
+        for (int r = 0; sched_res[r]; r++)
+            used[r] += pod_request(p, sched_res[r]);
     }
     json_decref(keys);
     free(prefix);
@@ -293,10 +299,10 @@ static char *sched_message(json_t *reasons, size_t nnodes) {
                 names[j] = x;
             }
     for (size_t i = 0; i < n; i++)
-        sbuf_addf(&b, "%s%lld %s", i ? ", " : "", (long long)json_integer_value(json_object_get(reasons, names[i])),
-                  names[i]);
-    sbuf_addf(&b, ". preemption: 0/%zu nodes are available: %zu Preemption is not helpful for scheduling.", nnodes,
-              nnodes);
+        sbuf_addf(&b, "%s%lld %s", i ? ", " : "",
+                  (long long)json_integer_value(json_object_get(reasons, names[i])), names[i]);
+    sbuf_addf(&b, ". preemption: 0/%zu nodes are available: %zu Preemption is not helpful for scheduling.",
+              nnodes, nnodes);
     free(names);
     return sbuf_steal(&b);
 }
@@ -309,13 +315,13 @@ static void failed_event(emu_t *emu, const char *cid, const json_t *pod, const c
     char *ename = xasprintf("%s.%s", name, h);
     char *key = xasprintf("k8s/%s/core/events/%s/%s", cid, ns, ename);
     char *uid = emu_k8s_uid();
-    json_t *ev = json_pack("{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:O,s:s},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:s,s:i}",
-                           "metadata", "name", ename, "namespace", ns, "uid", uid, "creationTimestamp", emu_now(),
-                           "involvedObject", "kind", "Pod", "namespace", ns, "name", name, "uid",
-                           jpath_get(pod, "metadata.uid") ?: json_null(), "apiVersion", "v1", "reason",
-                           "FailedScheduling", "message", msg, "type", "Warning", "source", "component",
-                           "default-scheduler", "reportingComponent", "default-scheduler", "firstTimestamp",
-                           emu_now(), "lastTimestamp", emu_now(), "count", 1);
+    json_t *ev = json_pack(
+        "{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:O,s:s},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:s,s:i}", "metadata",
+        "name", ename, "namespace", ns, "uid", uid, "creationTimestamp", emu_now(), "involvedObject", "kind",
+        "Pod", "namespace", ns, "name", name, "uid", jpath_get(pod, "metadata.uid") ?: json_null(),
+        "apiVersion", "v1", "reason", "FailedScheduling", "message", msg, "type", "Warning", "source",
+        "component", "default-scheduler", "reportingComponent", "default-scheduler", "firstTimestamp",
+        emu_now(), "lastTimestamp", emu_now(), "count", 1);
     emu_k8s_bump_rv(emu, ev);
     emu_k8s_put(emu, key, ev);
     free(uid);
@@ -339,14 +345,15 @@ int emu_k8s_schedule(emu_t *emu, const char *cid, json_t *pod) {
             jpath_set_new(pod, "status.hostIP", json_incref(jpath_get(node, "status.addresses.0.address")));
             break;
         }
-        json_object_set_new(reasons, why, json_integer(json_integer_value(json_object_get(reasons, why)) + 1));
+        json_object_set_new(reasons, why,
+                            json_integer(json_integer_value(json_object_get(reasons, why)) + 1));
     }
     if (!chosen) {
         char *msg = sched_message(reasons, json_array_size(keys));
         jpath_set_new(pod, "status.phase", json_string("Pending"));
         jpath_set_new(pod, "status.conditions",
-                      json_pack("[{s:s,s:s,s:s,s:s,s:s}]", "type", "PodScheduled", "status", "False", "reason",
-                                "Unschedulable", "message", msg, "lastTransitionTime", emu_now()));
+                      json_pack("[{s:s,s:s,s:s,s:s,s:s}]", "type", "PodScheduled", "status", "False",
+                                "reason", "Unschedulable", "message", msg, "lastTransitionTime", emu_now()));
         failed_event(emu, cid, pod, msg);
         free(msg);
     }
@@ -365,7 +372,8 @@ int emu_k8s_eligible_nodes(emu_t *emu, const char *cid, const json_t *tmpl) {
     size_t i;
     int n = 0;
     char buf[256];
-    json_array_foreach(keys, i, k) n += !misfit(emu, cid, pod, emu_get(emu, json_string_value(k)), buf, sizeof buf);
+    json_array_foreach(keys, i, k) n +=
+        !misfit(emu, cid, pod, emu_get(emu, json_string_value(k)), buf, sizeof buf);
     json_decref(pod);
     json_decref(keys);
     free(prefix);

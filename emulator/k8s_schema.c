@@ -22,7 +22,9 @@ extern const char emu_k8s_schema_json[];
 static json_t *schema_root;
 static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
 
-static void schema_load(void) { schema_root = json_loads(emu_k8s_schema_json, 0, NULL); }
+static void schema_load(void) {
+    schema_root = json_loads(emu_k8s_schema_json, 0, NULL);
+}
 
 typedef struct {
     emu_resp_t *resp;
@@ -48,17 +50,19 @@ static void decode_err(check_t *c, const char *path, const char *want, const jso
         char *gv = emu_k8s_api_version(c->kt);
         emu_k8s_status(c->resp, 400, "BadRequest", c->kt, c->name,
                        "failed to create typed patch object (%s%s%s; %s, Kind=%s): .%s: expected %s, got %s",
-                       c->ns ? c->ns : "", c->ns ? "/" : "", c->name, gv, c->kt->kind, path, want, json_kind(v));
+                       c->ns ? c->ns : "", c->ns ? "/" : "", c->name, gv, c->kt->kind, path, want,
+                       json_kind(v));
         free(gv);
         return;
     }
     const char *dot = strrchr(path, '.');
     const char *struct_name = model && model[0] == 'V' ? model + 2 : model ? model : c->kt->kind;
-    emu_k8s_status(c->resp, 400, "BadRequest", c->kt, c->name,
-                   "%s in version \"%s\" cannot be handled as a %s: json: cannot unmarshal %s into Go struct field "
-                   "%s.%s of type %s",
-                   c->kt->kind, c->kt->version, c->kt->kind, json_kind(v), struct_name, path,
-                   !strcmp(want, "numeric (int or float)") ? "int32" : want);
+    emu_k8s_status(
+        c->resp, 400, "BadRequest", c->kt, c->name,
+        "%s in version \"%s\" cannot be handled as a %s: json: cannot unmarshal %s into Go struct field "
+        "%s.%s of type %s",
+        c->kt->kind, c->kt->version, c->kt->kind, json_kind(v), struct_name, path,
+        !strcmp(want, "numeric (int or float)") ? "int32" : want);
     (void)dot;
 }
 
@@ -67,18 +71,22 @@ static void unknown_err(check_t *c, const char *path) {
     c->done = 1;
     if (c->apply) {
         char *gv = emu_k8s_api_version(c->kt);
-        emu_k8s_status(c->resp, 400, "BadRequest", c->kt, c->name,
-                       "failed to create typed patch object (%s%s%s; %s, Kind=%s): .%s: field not declared in schema",
-                       c->ns ? c->ns : "", c->ns ? "/" : "", c->name, gv, c->kt->kind, path);
+        emu_k8s_status(
+            c->resp, 400, "BadRequest", c->kt, c->name,
+            "failed to create typed patch object (%s%s%s; %s, Kind=%s): .%s: field not declared in schema",
+            c->ns ? c->ns : "", c->ns ? "/" : "", c->name, gv, c->kt->kind, path);
         free(gv);
         return;
     }
-    emu_k8s_status(c->resp, 400, "BadRequest", c->kt, c->name,
-                   "%s in version \"%s\" cannot be handled as a %s: strict decoding error: unknown field \"%s\"",
-                   c->kt->kind, c->kt->version, c->kt->kind, path);
+    emu_k8s_status(
+        c->resp, 400, "BadRequest", c->kt, c->name,
+        "%s in version \"%s\" cannot be handled as a %s: strict decoding error: unknown field \"%s\"",
+        c->kt->kind, c->kt->version, c->kt->kind, path);
 }
 
-static char *join(const char *path, const char *k) { return *path ? xasprintf("%s.%s", path, k) : xstrdup(k); }
+static char *join(const char *path, const char *k) {
+    return *path ? xasprintf("%s.%s", path, k) : xstrdup(k);
+}
 
 static void check_model(check_t *c, json_t *v, const char *model, const char *path);
 
@@ -132,8 +140,10 @@ static void check_model(check_t *c, json_t *v, const char *model, const char *pa
         const char *t = json_string_value(json_object_get(fields, k));
         char *p = join(path, k);
         if (!t) {
-            if (c->strict) unknown_err(c, p);
-            else json_object_del(v, k); /* dropped, as decoding drops it */
+            if (c->strict)
+                unknown_err(c, p);
+            else
+                json_object_del(v, k); /* dropped, as decoding drops it */
         } else {
             check_code(c, e, t, p);
         }
@@ -177,8 +187,10 @@ static void crd_check(check_t *c, json_t *v, const json_t *s, const char *path) 
     if (c->done || !json_is_object(s) || json_is_null(v)) return;
     const char *type = json_string_value(json_object_get(s, "type"));
     if (json_is_true(json_object_get(s, "x-kubernetes-int-or-string"))) {
-        if (!json_is_integer(v) && !json_is_string(v)) type = "integer";
-        else type = NULL;
+        if (!json_is_integer(v) && !json_is_string(v))
+            type = "integer";
+        else
+            type = NULL;
     }
     if (type && !type_ok(type, v)) {
         c->done = 1;
@@ -197,7 +209,8 @@ static void crd_check(check_t *c, json_t *v, const json_t *s, const char *path) 
         if (!found) {
             c->done = 1;
             char *sv = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-            emu_k8s_invalid(c->resp, c->kt, c->name, path, "FieldValueNotSupported", "Unsupported value: %s", sv);
+            emu_k8s_invalid(c->resp, c->kt, c->name, path, "FieldValueNotSupported", "Unsupported value: %s",
+                            sv);
             free(sv);
             return;
         }
@@ -214,8 +227,8 @@ static void crd_check(check_t *c, json_t *v, const json_t *s, const char *path) 
     }
     if (!json_is_object(v)) return;
     json_t *props = json_object_get(s, "properties"), *addl = json_object_get(s, "additionalProperties");
-    int keep = json_is_true(json_object_get(s, "x-kubernetes-preserve-unknown-fields")) || json_is_true(addl) ||
-               (!props && !json_is_object(addl) && !type);
+    int keep = json_is_true(json_object_get(s, "x-kubernetes-preserve-unknown-fields")) ||
+               json_is_true(addl) || (!props && !json_is_object(addl) && !type);
     const char *k;
     json_t *e;
     void *tmp;
@@ -226,10 +239,14 @@ static void crd_check(check_t *c, json_t *v, const json_t *s, const char *path) 
             continue;
         char *p = join(path, k);
         json_t *ps = json_object_get(props, k);
-        if (ps) crd_check(c, e, ps, p);
-        else if (json_is_object(addl)) crd_check(c, e, addl, p);
-        else if (!keep && c->strict) unknown_err(c, p);
-        else if (!keep) json_object_del(v, k); /* pruned */
+        if (ps)
+            crd_check(c, e, ps, p);
+        else if (json_is_object(addl))
+            crd_check(c, e, addl, p);
+        else if (!keep && c->strict)
+            unknown_err(c, p);
+        else if (!keep)
+            json_object_del(v, k); /* pruned */
         free(p);
     }
     json_t *r;
@@ -260,8 +277,13 @@ static json_t *crd_schema(emu_t *emu, const char *cid, const emu_ktype_t *kt) {
 int emu_k8s_schema_check(emu_t *emu, const char *cid, emu_resp_t *resp, const emu_ktype_t *kt, json_t *obj,
                          const char *validation, int apply) {
     pthread_once(&schema_once, schema_load);
-    check_t c = {resp, kt, emu_k8s_sget(obj, "metadata.name") ?: "", emu_k8s_sget(obj, "metadata.namespace"),
-                 validation && !strcmp(validation, "Strict"), apply, 0};
+    check_t c = {resp,
+                 kt,
+                 emu_k8s_sget(obj, "metadata.name") ?: "",
+                 emu_k8s_sget(obj, "metadata.namespace"),
+                 validation && !strcmp(validation, "Strict"),
+                 apply,
+                 0};
     char *gvk = *kt->group ? xasprintf("%s/%s/%s", kt->group, kt->version, kt->kind)
                            : xasprintf("%s/%s", kt->version, kt->kind);
     const char *model = json_string_value(json_object_get(json_object_get(schema_root, "kinds"), gvk));

@@ -20,8 +20,8 @@ static char *cid_of(const char *key) {
 
 static json_t *owner_ref(const json_t *owner, const char *api, const char *kind) {
     return json_pack("{s:s,s:s,s:O,s:O,s:b,s:b}", "apiVersion", api, "kind", kind, "name",
-                     jpath_get(owner, "metadata.name"), "uid", jpath_get(owner, "metadata.uid"), "controller", 1,
-                     "blockOwnerDeletion", 1);
+                     jpath_get(owner, "metadata.name"), "uid", jpath_get(owner, "metadata.uid"), "controller",
+                     1, "blockOwnerDeletion", 1);
 }
 
 /* 1 when obj's controller reference has uid. */
@@ -36,7 +36,9 @@ static int owned_by(const json_t *obj, const char *uid) {
 }
 
 /* A deep copy of v, or an empty object when v is NULL (new). */
-static json_t *copy_or_empty(const json_t *v) { return v ? json_deep_copy(v) : json_object(); }
+static json_t *copy_or_empty(const json_t *v) {
+    return v ? json_deep_copy(v) : json_object();
+}
 
 /* Keys (new array) of the objects below prefix owned by uid. */
 static json_t *owned_keys(emu_t *emu, const char *prefix, const char *uid) {
@@ -53,7 +55,8 @@ static void pod_running(json_t *pod, int job) {
     json_t *st = json_object_get(pod, "status");
     char ip[32];
     unsigned h = 0;
-    for (const char *p = emu_k8s_sget(pod, "metadata.name"); p && *p; p++) h = h * 33 + (unsigned char)*p;
+    for (const char *p = emu_k8s_sget(pod, "metadata.name"); p && *p; p++)
+        h = h * 33 + (unsigned char)*p;
     snprintf(ip, sizeof ip, "10.4.%u.%u", (h >> 8) % 250, 2 + h % 250);
     json_object_set_new(st, "phase", json_string(job ? "Succeeded" : "Running"));
     json_object_set_new(st, "podIP", json_string(ip));
@@ -62,17 +65,18 @@ static void pod_running(json_t *pod, int job) {
     json_object_set_new(st, "qosClass", json_string("BestEffort"));
     const char *ready = job ? "False" : "True";
     json_object_set_new(st, "conditions",
-                        json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "type", "PodScheduled", "status",
-                                  "True", "type", "Initialized", "status", "True", "type", "ContainersReady",
-                                  "status", ready, "type", "Ready", "status", ready));
+                        json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "type", "PodScheduled",
+                                  "status", "True", "type", "Initialized", "status", "True", "type",
+                                  "ContainersReady", "status", ready, "type", "Ready", "status", ready));
     json_t *css = json_array(), *c;
     size_t i;
     json_array_foreach(jpath_get(pod, "spec.containers"), i, c) {
         json_t *state = job ? json_pack("{s:{s:i,s:s}}", "terminated", "exitCode", 0, "reason", "Completed")
                             : json_pack("{s:{s:s}}", "running", "startedAt", emu_now());
-        json_array_append_new(css, json_pack("{s:O,s:s,s:b,s:b,s:i,s:o}", "name", json_object_get(c, "name"),
-                                             "image", json_string_value(json_object_get(c, "image")) ?: "", "ready",
-                                             !job, "started", !job, "restartCount", 0, "state", state));
+        json_array_append_new(css,
+                              json_pack("{s:O,s:s,s:b,s:b,s:i,s:o}", "name", json_object_get(c, "name"),
+                                        "image", json_string_value(json_object_get(c, "image")) ?: "",
+                                        "ready", !job, "started", !job, "restartCount", 0, "state", state));
     }
     json_object_set_new(st, "containerStatuses", css);
 }
@@ -146,8 +150,8 @@ static json_int_t pods_ready(emu_t *emu, const char *cid, json_t *keys, int job)
 /* Makes exactly want Pods owned by owner exist; names "<base>-<5 hex>", or
  * "<base>-<i>" when ordinal; extra_labels (stolen, may be NULL) added to
  * the template's.  Returns how many run. */
-static json_int_t scale_pods(emu_t *emu, const char *cid, const json_t *owner, const char *api, const char *kind,
-                             json_int_t want, json_t *extra_labels, int ordinal, int job) {
+static json_int_t scale_pods(emu_t *emu, const char *cid, const json_t *owner, const char *api,
+                             const char *kind, json_int_t want, json_t *extra_labels, int ordinal, int job) {
     const char *ns = emu_k8s_sget(owner, "metadata.namespace") ?: "default";
     const char *base = emu_k8s_sget(owner, "metadata.name") ?: "x";
     const json_t *tmpl = jpath_get(owner, "spec.template");
@@ -162,8 +166,10 @@ static json_int_t scale_pods(emu_t *emu, const char *cid, const json_t *owner, c
         char name[300], h[8];
         util_random_hex(h, 3);
         h[5] = 0;
-        if (ordinal) snprintf(name, sizeof name, "%s-%lld", base, (long long)i);
-        else snprintf(name, sizeof name, "%s-%s", base, h);
+        if (ordinal)
+            snprintf(name, sizeof name, "%s-%lld", base, (long long)i);
+        else
+            snprintf(name, sizeof name, "%s-%s", base, h);
         pod_create(emu, cid, ns, name, tmpl, owner_ref(owner, api, kind), extra_labels, job);
         char *k = xasprintf("%s%s", prefix, name);
         json_array_append_new(keys, json_string(k));
@@ -196,7 +202,8 @@ static json_int_t deployment_pods(emu_t *emu, const char *cid, const json_t *d) 
     json_t *keys = owned_keys(emu, prefix, emu_k8s_sget(d, "metadata.uid")), *k;
     char *key = xasprintf("%s%s", prefix, rsname);
     size_t i;
-    json_array_foreach(keys, i, k) if (strcmp(json_string_value(k), key)) emu_k8s_delete_key(emu, json_string_value(k));
+    json_array_foreach(keys, i, k) if (strcmp(json_string_value(k), key))
+        emu_k8s_delete_key(emu, json_string_value(k));
     json_decref(keys);
     json_t *rs = emu_get(emu, key);
     rs = rs ? json_deep_copy(rs)
@@ -216,10 +223,11 @@ static json_int_t deployment_pods(emu_t *emu, const char *cid, const json_t *d) 
     }
     jpath_set_new(rs, "spec.replicas", json_integer(replicas_of(d)));
     json_int_t n = replicas_of(d);
-    json_int_t ready = scale_pods(emu, cid, rs, "apps/v1", "ReplicaSet", n, json_pack("{s:s}", "pod-template-hash", hash), 0, 0);
-    jpath_set_new(rs, "status", json_pack("{s:I,s:I,s:I,s:I,s:i}", "replicas", n, "readyReplicas", ready,
-                                          "availableReplicas", ready, "fullyLabeledReplicas", n,
-                                          "observedGeneration", 1));
+    json_int_t ready = scale_pods(emu, cid, rs, "apps/v1", "ReplicaSet", n,
+                                  json_pack("{s:s}", "pod-template-hash", hash), 0, 0);
+    jpath_set_new(rs, "status",
+                  json_pack("{s:I,s:I,s:I,s:I,s:i}", "replicas", n, "readyReplicas", ready,
+                            "availableReplicas", ready, "fullyLabeledReplicas", n, "observedGeneration", 1));
     emu_k8s_bump_rv(emu, rs);
     emu_k8s_put(emu, key, rs);
     free(key);
@@ -234,8 +242,10 @@ json_int_t emu_k8s_workload_pods(emu_t *emu, const char *key, const json_t *o, j
     if (emu_k8s_key_is(key, "apps/deployments")) {
         ready = deployment_pods(emu, cid, o);
     } else if (emu_k8s_key_is(key, "apps/replicasets")) {
-        if (jpath_get(o, "metadata.ownerReferences")) ready = replicas_of(o); /* a Deployment's: already run */
-        else ready = scale_pods(emu, cid, o, "apps/v1", "ReplicaSet", replicas_of(o), NULL, 0, 0);
+        if (jpath_get(o, "metadata.ownerReferences"))
+            ready = replicas_of(o); /* a Deployment's: already run */
+        else
+            ready = scale_pods(emu, cid, o, "apps/v1", "ReplicaSet", replicas_of(o), NULL, 0, 0);
     } else if (emu_k8s_key_is(key, "apps/statefulsets")) {
         ready = scale_pods(emu, cid, o, "apps/v1", "StatefulSet", replicas_of(o), NULL, 1, 0);
     } else if (emu_k8s_key_is(key, "batch/jobs")) {
@@ -265,10 +275,11 @@ static json_t *endpoint_subset(emu_t *emu, const char *cid, const char *ns, cons
         json_t *lv;
         json_object_foreach(sel, lk, lv) match &= json_equal(json_object_get(labels, lk), lv);
         if (match)
-            json_array_append_new(addrs, json_pack("{s:s,s:s,s:{s:s,s:s,s:O,s:O}}", "ip", ip, "nodeName",
-                                                   emu_k8s_sget(p, "spec.nodeName") ?: "", "targetRef",
-                                                   "kind", "Pod", "namespace", ns, "name", jpath_get(p, "metadata.name"),
-                                                   "uid", jpath_get(p, "metadata.uid")));
+            json_array_append_new(addrs,
+                                  json_pack("{s:s,s:s,s:{s:s,s:s,s:O,s:O}}", "ip", ip, "nodeName",
+                                            emu_k8s_sget(p, "spec.nodeName") ?: "", "targetRef", "kind",
+                                            "Pod", "namespace", ns, "name", jpath_get(p, "metadata.name"),
+                                            "uid", jpath_get(p, "metadata.uid")));
     }
     json_decref(keys);
     free(prefix);
@@ -302,8 +313,8 @@ void emu_k8s_endpoints(emu_t *emu, const char *cid, const char *ns) {
         json_t *subsets = endpoint_subset(emu, cid, ns, svc);
         if (!cur || !json_equal(json_object_get(cur, "subsets"), subsets)) {
             json_t *ep = cur ? json_deep_copy(cur)
-                             : json_pack("{s:{s:s,s:s,s:o}}", "metadata", "name", name, "namespace", ns, "labels",
-                                         copy_or_empty(jpath_get(svc, "metadata.labels")));
+                             : json_pack("{s:{s:s,s:s,s:o}}", "metadata", "name", name, "namespace", ns,
+                                         "labels", copy_or_empty(jpath_get(svc, "metadata.labels")));
             if (!cur) {
                 char *uid = emu_k8s_uid();
                 jpath_set_new(ep, "metadata.uid", json_string(uid));

@@ -80,7 +80,7 @@ expect_fail raycluster "spec.workerGroupSpecs[0].maxReplica: field not declared 
 
 # ---- the corrected specs apply ------------------------------------------------------------
 sed -i "s/10.4.0.0\/14/10.20.0.0\/14/" overlap.lua
-sed -i 's/replicas = "two"/replicas = 2/' replicas.lua
+sed -i 's/replicas = "two"/replicas = 1/' replicas.lua # one GPU node, one GPU
 sed -i 's/maxReplica = 4/maxReplicas = 4/' raycluster.lua
 for s in overlap replicas raycluster; do
     expect_rc 0 $P --spec "$s.lua" --env "$s" apply --auto-approve

@@ -15,7 +15,8 @@
 #include "emulator/k8s_ssa.h"
 
 static const char *manager_at(const json_t *o, size_t i) {
-    return json_string_value(json_object_get(json_array_get(jpath_get(o, "metadata.managedFields"), i), "manager"));
+    return json_string_value(
+        json_object_get(json_array_get(jpath_get(o, "metadata.managedFields"), i), "manager"));
 }
 
 static void ssa_conflicts_only_on_differing_fields_owned_by_another_manager(void **st) {
@@ -56,19 +57,20 @@ static void ssa_conflicts_only_on_differing_fields_owned_by_another_manager(void
 
 static void ssa_fields_dropped_from_config_are_removed_unless_shared(void **st) {
     (void)st;
-    json_t *cfg = json_pack("{s:s,s:s,s:{s:s,s:{s:s,s:s}}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
-                            "name", "c", "labels", "a", "1", "b", "2");
+    json_t *cfg = json_pack("{s:s,s:s,s:{s:s,s:{s:s,s:s}}}", "apiVersion", "v1", "kind", "ConfigMap",
+                            "metadata", "name", "c", "labels", "a", "1", "b", "2");
     char msg[256];
     json_t *o1 = emu_ssa_apply(NULL, cfg, "plinth", 0, "", "v1", msg, sizeof msg);
-    json_t *other = json_pack("{s:s,s:s,s:{s:s,s:{s:s}}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
-                              "name", "c", "labels", "b", "2");
+    json_t *other = json_pack("{s:s,s:s,s:{s:s,s:{s:s}}}", "apiVersion", "v1", "kind", "ConfigMap",
+                              "metadata", "name", "c", "labels", "b", "2");
     json_t *o2 = emu_ssa_apply(o1, other, "helm", 0, "", "v1", msg, sizeof msg);
     assert_non_null(o2);
-    json_t *cfg2 = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", "c");
+    json_t *cfg2 =
+        json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", "c");
     json_t *o3 = emu_ssa_apply(o2, cfg2, "plinth", 0, "", "v1", msg, sizeof msg);
     assert_non_null(o3);
-    assert_null(jpath_get(o3, "metadata.labels.a"));      /* only plinth owned it */
-    assert_non_null(jpath_get(o3, "metadata.labels.b"));  /* helm still owns it */
+    assert_null(jpath_get(o3, "metadata.labels.a"));     /* only plinth owned it */
+    assert_non_null(jpath_get(o3, "metadata.labels.b")); /* helm still owns it */
     json_decref(o1);
     json_decref(o2);
     json_decref(o3);
@@ -88,7 +90,8 @@ static void ssa_fieldsv1_round_trips_paths_with_dots(void **st) {
     assert_non_null(jpath_get(f, "f:spec.f:list"));
     emu_ssa_from_fieldsv1(f, &b);
     assert_int_equal(b.n, 3);
-    for (size_t i = 0; i < a.n; i++) assert_true(strlist_has(&b, a.v[i]));
+    for (size_t i = 0; i < a.n; i++)
+        assert_true(strlist_has(&b, a.v[i]));
     strlist_free(&a);
     strlist_free(&b);
     json_decref(f);

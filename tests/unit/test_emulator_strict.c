@@ -69,14 +69,16 @@ static json_t *wait_done(const fx_t *f, const char *path) {
 
 static void net_and_subnet(const fx_t *f) {
     json_t *j = NULL;
-    assert_int_equal(call(f, "POST", CE "global/networks", "{\"name\":\"vpc\",\"autoCreateSubnetworks\":false}", &j), 200);
+    assert_int_equal(
+        call(f, "POST", CE "global/networks", "{\"name\":\"vpc\",\"autoCreateSubnetworks\":false}", &j), 200);
     json_decref(j);
-    assert_int_equal(call(f, "POST", CE "regions/europe-west1/subnetworks",
-                          "{\"name\":\"nodes\",\"network\":\"global/networks/vpc\",\"ipCidrRange\":\"10.0.0.0/20\","
-                          "\"secondaryIpRanges\":[{\"rangeName\":\"pods\",\"ipCidrRange\":\"10.4.0.0/14\"},"
-                          "{\"rangeName\":\"svc\",\"ipCidrRange\":\"10.8.0.0/20\"}]}",
-                          NULL),
-                     200);
+    assert_int_equal(
+        call(f, "POST", CE "regions/europe-west1/subnetworks",
+             "{\"name\":\"nodes\",\"network\":\"global/networks/vpc\",\"ipCidrRange\":\"10.0.0.0/20\","
+             "\"secondaryIpRanges\":[{\"rangeName\":\"pods\",\"ipCidrRange\":\"10.4.0.0/14\"},"
+             "{\"rangeName\":\"svc\",\"ipCidrRange\":\"10.8.0.0/20\"}]}",
+             NULL),
+        200);
 }
 
 /* The cluster's create operation ends; returns the final cluster. */
@@ -98,11 +100,12 @@ static void test_cluster_on_missing_secondary_range_fails_its_operation(void **s
     fx_t *f = *state;
     net_and_subnet(f);
     json_t *op = NULL;
-    json_t *c = create_cluster(f, "c1",
-                               "{\"cluster\":{\"name\":\"c1\",\"initialNodeCount\":1,\"network\":\"vpc\","
-                               "\"subnetwork\":\"nodes\",\"ipAllocationPolicy\":{\"useIpAliases\":true,"
-                               "\"clusterSecondaryRangeName\":\"pods\",\"servicesSecondaryRangeName\":\"nope\"}}}",
-                               &op);
+    json_t *c =
+        create_cluster(f, "c1",
+                       "{\"cluster\":{\"name\":\"c1\",\"initialNodeCount\":1,\"network\":\"vpc\","
+                       "\"subnetwork\":\"nodes\",\"ipAllocationPolicy\":{\"useIpAliases\":true,"
+                       "\"clusterSecondaryRangeName\":\"pods\",\"servicesSecondaryRangeName\":\"nope\"}}}",
+                       &op);
     assert_string_equal(tjson_str(op, "status"), "DONE");
     const char *msg = tjson_str(op, "error.message");
     assert_non_null(msg);
@@ -116,13 +119,19 @@ static void test_cluster_on_missing_subnetwork_fails_its_operation(void **state)
     fx_t *f = *state;
     net_and_subnet(f);
     json_t *op = NULL;
-    json_t *c = create_cluster(f, "c1", "{\"cluster\":{\"name\":\"c1\",\"initialNodeCount\":1,\"network\":\"vpc\",\"subnetwork\":\"gone\"}}",
-                               &op);
-    assert_non_null(strstr(tjson_str(op, "error.message") ?: "", "Subnetwork \"projects/p/regions/europe-west1/subnetworks/gone\" does not exist"));
+    json_t *c = create_cluster(
+        f, "c1",
+        "{\"cluster\":{\"name\":\"c1\",\"initialNodeCount\":1,\"network\":\"vpc\",\"subnetwork\":\"gone\"}}",
+        &op);
+    assert_non_null(strstr(tjson_str(op, "error.message") ?: "",
+                           "Subnetwork \"projects/p/regions/europe-west1/subnetworks/gone\" does not exist"));
     assert_string_equal(tjson_str(c, "status"), "ERROR");
     json_decref(op);
     json_decref(c);
-    c = create_cluster(f, "c2", "{\"cluster\":{\"name\":\"c2\",\"initialNodeCount\":1,\"network\":\"novpc\",\"subnetwork\":\"nodes\"}}", &op);
+    c = create_cluster(f, "c2",
+                       "{\"cluster\":{\"name\":\"c2\",\"initialNodeCount\":1,\"network\":\"novpc\","
+                       "\"subnetwork\":\"nodes\"}}",
+                       &op);
     assert_string_equal(tjson_str(op, "error.message") ?: "", "Network \"novpc\" does not exist.");
     json_decref(c);
     json_decref(op);
@@ -132,11 +141,12 @@ static void test_services_cidr_comes_from_the_named_secondary_range(void **state
     fx_t *f = *state;
     net_and_subnet(f);
     json_t *op = NULL;
-    json_t *c = create_cluster(f, "c1",
-                               "{\"cluster\":{\"name\":\"c1\",\"initialNodeCount\":1,\"network\":\"vpc\","
-                               "\"subnetwork\":\"nodes\",\"ipAllocationPolicy\":{\"useIpAliases\":true,"
-                               "\"clusterSecondaryRangeName\":\"pods\",\"servicesSecondaryRangeName\":\"svc\"}}}",
-                               &op);
+    json_t *c =
+        create_cluster(f, "c1",
+                       "{\"cluster\":{\"name\":\"c1\",\"initialNodeCount\":1,\"network\":\"vpc\","
+                       "\"subnetwork\":\"nodes\",\"ipAllocationPolicy\":{\"useIpAliases\":true,"
+                       "\"clusterSecondaryRangeName\":\"pods\",\"servicesSecondaryRangeName\":\"svc\"}}}",
+                       &op);
     assert_null(tjson_get(op, "error"));
     assert_string_equal(tjson_str(c, "status"), "RUNNING");
     assert_string_equal(tjson_str(c, "servicesIpv4Cidr"), "10.8.0.0/20");
@@ -151,21 +161,26 @@ static void test_overlapping_subnet_ranges_are_refused_with_conflicts_with(void 
     net_and_subnet(f);
     json_t *j = NULL;
     /* another subnet of the network, in another region, inside 10.4.0.0/14 */
-    assert_int_equal(call(f, "POST", CE "regions/us-central1/subnetworks",
-                          "{\"name\":\"other\",\"network\":\"global/networks/vpc\",\"ipCidrRange\":\"10.5.0.0/20\"}", &j),
-                     400);
-    assert_non_null(strstr(tjson_str(j, "error.message") ?: "", "conflicts with existing subnetwork 'nodes'"));
+    assert_int_equal(
+        call(f, "POST", CE "regions/us-central1/subnetworks",
+             "{\"name\":\"other\",\"network\":\"global/networks/vpc\",\"ipCidrRange\":\"10.5.0.0/20\"}", &j),
+        400);
+    assert_non_null(
+        strstr(tjson_str(j, "error.message") ?: "", "conflicts with existing subnetwork 'nodes'"));
     json_decref(j);
     /* its own secondary range over its primary range */
-    assert_int_equal(call(f, "POST", CE "regions/europe-west1/subnetworks",
-                          "{\"name\":\"self\",\"network\":\"global/networks/vpc\",\"ipCidrRange\":\"10.20.0.0/20\","
-                          "\"secondaryIpRanges\":[{\"rangeName\":\"a\",\"ipCidrRange\":\"10.20.0.0/24\"}]}", &j),
-                     400);
+    assert_int_equal(
+        call(f, "POST", CE "regions/europe-west1/subnetworks",
+             "{\"name\":\"self\",\"network\":\"global/networks/vpc\",\"ipCidrRange\":\"10.20.0.0/20\","
+             "\"secondaryIpRanges\":[{\"rangeName\":\"a\",\"ipCidrRange\":\"10.20.0.0/24\"}]}",
+             &j),
+        400);
     assert_non_null(strstr(tjson_str(j, "error.message") ?: "", "conflicts with"));
     json_decref(j);
     /* a patch adding an overlapping secondary range */
     call(f, "GET", CE "regions/europe-west1/subnetworks/nodes", NULL, &j);
-    char *body = xasprintf("{\"fingerprint\":\"%s\",\"secondaryIpRanges\":[{\"rangeName\":\"x\",\"ipCidrRange\":\"10.0.0.0/24\"}]}",
+    char *body = xasprintf("{\"fingerprint\":\"%s\",\"secondaryIpRanges\":[{\"rangeName\":\"x\","
+                           "\"ipCidrRange\":\"10.0.0.0/24\"}]}",
                            tjson_str(j, "fingerprint"));
     json_decref(j);
     assert_int_equal(call(f, "PATCH", CE "regions/europe-west1/subnetworks/nodes", body, &j), 400);
@@ -173,9 +188,11 @@ static void test_overlapping_subnet_ranges_are_refused_with_conflicts_with(void 
     json_decref(j);
     free(body);
     /* a disjoint one is fine */
-    assert_int_equal(call(f, "POST", CE "regions/us-central1/subnetworks",
-                          "{\"name\":\"other\",\"network\":\"global/networks/vpc\",\"ipCidrRange\":\"10.16.0.0/20\"}", NULL),
-                     200);
+    assert_int_equal(
+        call(f, "POST", CE "regions/us-central1/subnetworks",
+             "{\"name\":\"other\",\"network\":\"global/networks/vpc\",\"ipCidrRange\":\"10.16.0.0/20\"}",
+             NULL),
+        200);
 }
 
 static void test_fingerprints_are_canonical_base64_of_8_bytes(void **state) {
