@@ -226,6 +226,55 @@ static int is_immutable_error(const kresp_t *r) {
     return r->status == 422 && m && strstr(m, "immutable");
 }
 
+/* The kind is not served (yet): its CRD may be on its way (applied
+ * concurrently, or by an operator).  Polls discovery until it is served,
+ * wait_timeout (at most 5 s against an emulator, 60 s otherwise) passes or
+ * the run is interrupted; -1 only on a discovery error. */
+static int wait_for_kind(rctx_t *c, target_t *t, const json_t *desired) {
+    int64_t start = util_now_ms(), delay = t->P->endpoint ? 50 : 1000;
+    int64_t limit = t->P->endpoint ? 5000 : 60000;
+    json_t *wt = json_object_get(desired, "wait_timeout");
+    if (json_is_number(wt) && json_number_value(wt) * 1000 < limit) limit = (int64_t)(json_number_value(wt) * 1000);
+    if (c->progress) {
+        char m[256];
+        snprintf(m, sizeof m, "waiting for the cluster to serve %s %s", t->api_version, t->kind);
+        c->progress(c->ud, c->addr, m);
+    }
+    while (!t->known && util_now_ms() - start < limit && !(c->cancel && *c->cancel)) {
+        k8s_sleep_ms(delay, c->cancel);
+        delay = delay * 2 > 5000 ? 5000 : delay * 2;
+        int d = k8s_discover(t->P, t->conn, t->via, t->api_version, t->kind, &t->kr, c->cancel, c->err);
+        if (d < 0) return -1;
+        t->known = d;
+    }
+    return 0;
+}
+
+/* The server-side apply PATCH of text to q, again while the answer is a
+ * 404 for the object's namespace (which may be on its way too), up to 5 s
+ * against an emulator, 60 s otherwise.  k8s_kcall's result; *r is set
+ * when it is 0. */
+static int patch_when_namespace_exists(rctx_t *c, target_t *t, const char *q, const char *text,
+                                       kresp_t *r) {
+    int64_t start = util_now_ms(), delay = t->P->endpoint ? 50 : 1000;
+    for (;;) {
+        int hr = k8s_kcall(t->P, t->conn, t->via, "PATCH", q, "application/apply-patch+yaml", text, r,
+                           c->cancel, c->err);
+        const char *dk = hr == 0 ? json_string_value(jpath_get(r->body, "details.kind")) : NULL;
+        if (hr != 0 || r->status != 404 || !dk || strcmp(dk, "namespaces") != 0 ||
+            util_now_ms() - start > (t->P->endpoint ? 5000 : 60000) || (c->cancel && *c->cancel))
+            return hr;
+        if (c->progress) {
+            char m[256];
+            snprintf(m, sizeof m, "waiting for namespace %s", t->ns);
+            c->progress(c->ud, c->addr, m);
+        }
+        k8s_kresp_free(r);
+        k8s_sleep_ms(delay, c->cancel);
+        delay = delay * 2 > 5000 ? 5000 : delay * 2;
+    }
+}
+
 static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **live, int *immutable) {
     *live = NULL;
     if (immutable) *immutable = 0;
@@ -239,25 +288,7 @@ static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **li
         perr_set(c->err, "", "the cluster does not exist");
         goto out;
     }
-    if (!t.known) {
-        /* Its CRD may be on its way (applied concurrently, or by an operator). */
-        int64_t start = util_now_ms(), delay = t.P->endpoint ? 50 : 1000;
-        int64_t limit = t.P->endpoint ? 5000 : 60000;
-        json_t *wt = json_object_get(desired, "wait_timeout");
-        if (json_is_number(wt) && json_number_value(wt) * 1000 < limit) limit = (int64_t)(json_number_value(wt) * 1000);
-        if (c->progress) {
-            char m[256];
-            snprintf(m, sizeof m, "waiting for the cluster to serve %s %s", t.api_version, t.kind);
-            c->progress(c->ud, c->addr, m);
-        }
-        while (!t.known && util_now_ms() - start < limit && !(c->cancel && *c->cancel)) {
-            k8s_sleep_ms(delay, c->cancel);
-            delay = delay * 2 > 5000 ? 5000 : delay * 2;
-            int d = k8s_discover(t.P, t.conn, t.via, t.api_version, t.kind, &t.kr, c->cancel, c->err);
-            if (d < 0) goto out;
-            t.known = d;
-        }
-    }
+    if (!t.known && wait_for_kind(c, &t, desired) != 0) goto out;
     if (!t.known) {
         perr_set(c->err, "", "the cluster does not serve %s %s (is its CustomResourceDefinition applied?)",
                  t.api_version, t.kind);
@@ -283,25 +314,7 @@ static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **li
     text = json_dumps(wb, JSON_COMPACT);
     json_decref(wb);
     kresp_t r;
-    int hr;
-    int64_t start = util_now_ms(), delay = t.P->endpoint ? 50 : 1000;
-    for (;;) {
-        hr = k8s_kcall(t.P, t.conn, t.via, "PATCH", q, "application/apply-patch+yaml", text, &r, c->cancel,
-                   c->err);
-        const char *dk = hr == 0 ? json_string_value(jpath_get(r.body, "details.kind")) : NULL;
-        /* Its namespace may be on its way too. */
-        if (hr != 0 || r.status != 404 || !dk || strcmp(dk, "namespaces") != 0 ||
-            util_now_ms() - start > (t.P->endpoint ? 5000 : 60000) || (c->cancel && *c->cancel))
-            break;
-        if (c->progress) {
-            char m[256];
-            snprintf(m, sizeof m, "waiting for namespace %s", t.ns);
-            c->progress(c->ud, c->addr, m);
-        }
-        k8s_kresp_free(&r);
-        k8s_sleep_ms(delay, c->cancel);
-        delay = delay * 2 > 5000 ? 5000 : delay * 2;
-    }
+    int hr = patch_when_namespace_exists(c, &t, q, text, &r);
     free(q);
     if (hr != 0) goto out;
     if (r.status != 200 && r.status != 201) {
