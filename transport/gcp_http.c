@@ -531,6 +531,9 @@ static int call_loop(gcp_client_t *c, const char *method, const char *api, const
             snprintf(lasterr, sizeof lasterr, "%s",
                      x.errbuf[0] ? x.errbuf : curl_easy_strerror(x.cc));
             bool unsent = not_sent(&x, len);
+            /* a PATCH lost after it was sent is retried below, but may have
+             * been carried out: say so (a 412 then may be its own doing) */
+            if (!unsent && !strcmp(method, "PATCH")) *landed = true;
             sbuf_free(&x.body);
             free(token);
             const char *why = permanent_reason(x.cc);
