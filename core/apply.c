@@ -26,7 +26,7 @@ typedef struct {
     size_t *step_item; /* step -> item index */
     bool *step_del;    /* step -> is the delete half */
     size_t nsteps;
-    long *up, *del;    /* item -> step index or -1 */
+    long *up, *del;     /* item -> step index or -1 */
     pthread_mutex_t mu; /* guards items' live/act during the walk */
 } ajob_t;
 
@@ -44,18 +44,22 @@ static void build_edges(ajob_t *j, walk_t *w) {
         if (j->up[i] >= 0)
             for (size_t k = 0; k < it->deps.n; k++) {
                 plan_item_t *d = plan_find(p, it->deps.v[k]);
-                if (d && j->up[d - p->items] >= 0) walk_edge(w, (size_t)j->up[d - p->items], (size_t)j->up[i]);
+                if (d && j->up[d - p->items] >= 0)
+                    walk_edge(w, (size_t)j->up[d - p->items], (size_t)j->up[i]);
             }
         if (j->up[i] >= 0 && j->del[i] >= 0) {
-            if (it->cbd) walk_edge(w, (size_t)j->up[i], (size_t)j->del[i]);
-            else walk_edge(w, (size_t)j->del[i], (size_t)j->up[i]);
+            if (it->cbd)
+                walk_edge(w, (size_t)j->up[i], (size_t)j->del[i]);
+            else
+                walk_edge(w, (size_t)j->del[i], (size_t)j->up[i]);
         }
         /* x's delete waits for dependents (old or new) leaving it. */
         if (j->del[i] >= 0) {
             for (size_t y = 0; y < p->n; y++) {
                 plan_item_t *yt = &p->items[y];
                 if (!strlist_has(&yt->old_deps, it->addr) && !strlist_has(&yt->deps, it->addr)) continue;
-                if (j->del[y] >= 0 && y != i) walk_edge(w, (size_t)j->del[y], (size_t)j->del[i]);
+                if (j->del[y] >= 0 && y != i)
+                    walk_edge(w, (size_t)j->del[y], (size_t)j->del[i]);
                 else if (j->up[y] >= 0 && y != i && yt->act == ACT_UPDATE)
                     walk_edge(w, (size_t)j->up[y], (size_t)j->del[i]);
             }
@@ -109,7 +113,8 @@ static void record(ajob_t *j, plan_item_t *it, const json_t *desired, const char
         free(c);
     }
     strlist_free(&s->deps);
-    for (size_t k = 0; k < it->deps.n; k++) strlist_add(&s->deps, it->deps.v[k]);
+    for (size_t k = 0; k < it->deps.n; k++)
+        strlist_add(&s->deps, it->deps.v[k]);
     pthread_mutex_unlock(&e->state_mu);
 }
 
@@ -127,7 +132,9 @@ static void checkpoint(void *ud, const char *addr, const json_t *data) {
     if (engine_save_state(e, &err) != 0) engine_error(e, &err);
 }
 
-static int save(ajob_t *j, perr_t *err) { return engine_save_state(j->e, err); }
+static int save(ajob_t *j, perr_t *err) {
+    return engine_save_state(j->e, err);
+}
 
 /* create_before_destroy: before the new resource is created, the old one is
  * recorded as "<addr>#deposed" so that a run killed between the create and
@@ -200,7 +207,8 @@ static void keep_foreign_in(json_t *sent, const json_t *live, const json_t *appl
         if (!json_is_object(v)) continue;
         const json_t *l = json_object_get(live, k), *a = applied ? json_object_get(applied, k) : NULL;
         bool map = false;
-        for (size_t i = 0; foreign_maps[i]; i++) map |= strcmp(k, foreign_maps[i]) == 0;
+        for (size_t i = 0; foreign_maps[i]; i++)
+            map |= strcmp(k, foreign_maps[i]) == 0;
         if (!map) {
             keep_foreign_in(v, l, a);
             continue;
@@ -259,8 +267,7 @@ static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
         state_res_t *s = state_find(j->e->state, it->addr);
         json_t *applied = s && s->applied ? json_deep_copy(s->applied) : NULL;
         pthread_mutex_unlock(&j->e->state_mu);
-        diff_resource(it->type, desired, it->live, applied,
-                      it->spec ? &it->spec->ignore_changes : NULL, &d);
+        diff_resource(it->type, desired, it->live, applied, it->spec ? &it->spec->ignore_changes : NULL, &d);
         strlist_t changed = {0};
         bool api_change = false;
         for (size_t k = 0; k < d.n; k++) {
@@ -293,7 +300,7 @@ static int do_up(ajob_t *j, plan_item_t *it, rctx_t *c, perr_t *err) {
     record(j, it, desired, NULL);
     json_decref(desired);
     engine_step_done(j->e, it->addr, create ? "Creation complete" : "Modifications complete", true,
-                 it->id ? it->id : NULL);
+                     it->id ? it->id : NULL);
     return save(j, err);
 fail:
     json_decref(live);
@@ -349,8 +356,10 @@ static void report_skipped(ajob_t *j, walk_t *w) {
     for (size_t s = 0; s < j->nsteps; s++) {
         walk_status_t st = walk_status(w, s);
         const char *addr = j->p->items[j->step_item[s]].addr;
-        if (st == WALK_SKIPPED) engine_warn(j->e, "%s: skipped because a dependency failed", addr);
-        else if (st == WALK_PENDING) engine_warn(j->e, "%s: not started (interrupted)", addr);
+        if (st == WALK_SKIPPED)
+            engine_warn(j->e, "%s: skipped because a dependency failed", addr);
+        else if (st == WALK_PENDING)
+            engine_warn(j->e, "%s: not started (interrupted)", addr);
     }
 }
 

@@ -64,8 +64,9 @@ static int read_lock(local_t *l, state_lock_info_t *li, perr_t *e) {
     int rc = state_lock_parse(buf, len, l->lock_path, li, e);
     free(buf);
     if (rc != 0) {
-        perr_wrap(e, "state is locked, but the lock file %s cannot be read (a run may be "
-                     "creating it right now; if no run is active, delete that file)",
+        perr_wrap(e,
+                  "state is locked, but the lock file %s cannot be read (a run may be "
+                  "creating it right now; if no run is active, delete that file)",
                   l->lock_path);
         return -1;
     }
@@ -123,7 +124,9 @@ static int write_out(int fd, const char *data, size_t len, bool sync) {
     return sync ? fsync(fd) : 0;
 }
 
-static int write_all(int fd, const char *data, size_t len) { return write_out(fd, data, len, true); }
+static int write_all(int fd, const char *data, size_t len) {
+    return write_out(fd, data, len, true);
+}
 
 static void journal_close(local_t *l) {
     if (l->jfd >= 0) close(l->jfd);
@@ -132,7 +135,8 @@ static void journal_close(local_t *l) {
 
 /* A fresh journal appears whole (temp + rename); later groups are
  * appended to it and fsynced: one small write and one fsync per group. */
-static int local_journal_append(backend_t *b, const char *data, size_t len, bool fresh, bool sync, perr_t *e) {
+static int local_journal_append(backend_t *b, const char *data, size_t len, bool fresh, bool sync,
+                                perr_t *e) {
     local_t *l = b->impl;
     if (fresh) {
         journal_close(l);
@@ -178,7 +182,6 @@ static int local_write(backend_t *b, const char *data, size_t len, perr_t *e) {
     heartbeat(l);
     return 0;
 }
-
 
 /* Creates the lock file exclusively, complete from its first instant: the
  * JSON goes to a private temp file that is then hard-linked to the lock
@@ -243,7 +246,8 @@ static int remove_stale(local_t *l, const state_lock_info_t *cur) {
         state_lock_info_t now;
         perr_t e;
         char why[200];
-        if (read_lock(l, &now, &e) == 1 && strcmp(now.id, cur->id) == 0 && state_lock_stale(&now, 0, why, sizeof why))
+        if (read_lock(l, &now, &e) == 1 && strcmp(now.id, cur->id) == 0 &&
+            state_lock_stale(&now, 0, why, sizeof why))
             rc = unlink(l->lock_path) == 0 ? 0 : -1;
         flock(fd, LOCK_UN);
     }
@@ -251,8 +255,7 @@ static int remove_stale(local_t *l, const state_lock_info_t *cur) {
     return rc;
 }
 
-static int local_lock_try(backend_t *b, const char *op, state_lock_info_t *out, int tries,
-                          perr_t *e) {
+static int local_lock_try(backend_t *b, const char *op, state_lock_info_t *out, int tries, perr_t *e) {
     local_t *l = b->impl;
     state_lock_info_t li;
     state_lock_init(&li, op);
@@ -269,7 +272,8 @@ static int local_lock_try(backend_t *b, const char *op, state_lock_info_t *out, 
             return -1;
         }
         char why[200];
-        if (rc == 1 && tries > 0 && state_lock_stale(&cur, 0, why, sizeof why) && remove_stale(l, &cur) == 0) {
+        if (rc == 1 && tries > 0 && state_lock_stale(&cur, 0, why, sizeof why) &&
+            remove_stale(l, &cur) == 0) {
             snprintf(b->lock_note, sizeof b->lock_note,
                      "took over the state lock %s of %s@%s (pid %d, %s since %s): %s", cur.id, cur.who,
                      cur.host, cur.pid, cur.op, cur.created, why);

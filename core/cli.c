@@ -61,10 +61,14 @@ static int parse_duration_ms(const char *s, int *ms) {
     double v = strtod(s, &end);
     if (end == s || v < 0) return -1;
     double mult = 1000;
-    if (!strcmp(end, "ms")) mult = 1;
-    else if (!strcmp(end, "m")) mult = 60000;
-    else if (!strcmp(end, "h")) mult = 3600000;
-    else if (*end && strcmp(end, "s")) return -1;
+    if (!strcmp(end, "ms"))
+        mult = 1;
+    else if (!strcmp(end, "m"))
+        mult = 60000;
+    else if (!strcmp(end, "h"))
+        mult = 3600000;
+    else if (*end && strcmp(end, "s"))
+        return -1;
     *ms = (int)(v * mult);
     return 0;
 }
@@ -84,19 +88,31 @@ static int parse(cli_t *c, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define OPT(name) (strcmp(a, name) == 0)
-#define VAL(field)                                                                                 \
-    do {                                                                                           \
-        if (!need_value(i, argc, argv)) return -1;                                                 \
-        field = argv[++i];                                                                         \
+#define VAL(field)                                                                                           \
+    do {                                                                                                     \
+        if (!need_value(i, argc, argv)) return -1;                                                           \
+        field = argv[++i];                                                                                   \
     } while (0)
-        if (OPT("--spec")) VAL(c->eo.spec_path);
-        else if (OPT("--var")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.spec.vars, argv[++i]); }
-        else if (OPT("--var-file")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.spec.var_files, argv[++i]); }
-        else if (OPT("--env")) VAL(c->eo.env_name);
-        else if (OPT("--allow-env")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.spec.allow_env, argv[++i]); }
-        else if (OPT("--allow-read")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.spec.allow_read, argv[++i]); }
-        else if (OPT("--local")) c->eo.local = true;
-        else if (OPT("--http-log")) VAL(c->eo.http_log);
+        if (OPT("--spec"))
+            VAL(c->eo.spec_path);
+        else if (OPT("--var")) {
+            if (!need_value(i, argc, argv)) return -1;
+            strlist_add(&c->eo.spec.vars, argv[++i]);
+        } else if (OPT("--var-file")) {
+            if (!need_value(i, argc, argv)) return -1;
+            strlist_add(&c->eo.spec.var_files, argv[++i]);
+        } else if (OPT("--env"))
+            VAL(c->eo.env_name);
+        else if (OPT("--allow-env")) {
+            if (!need_value(i, argc, argv)) return -1;
+            strlist_add(&c->eo.spec.allow_env, argv[++i]);
+        } else if (OPT("--allow-read")) {
+            if (!need_value(i, argc, argv)) return -1;
+            strlist_add(&c->eo.spec.allow_read, argv[++i]);
+        } else if (OPT("--local"))
+            c->eo.local = true;
+        else if (OPT("--http-log"))
+            VAL(c->eo.http_log);
         else if (OPT("--parallelism")) {
             const char *v;
             VAL(v);
@@ -105,34 +121,53 @@ static int parse(cli_t *c, int argc, char **argv) {
                 fprintf(stderr, "Error: --parallelism must be a positive number\n");
                 return -1;
             }
-        } else if (OPT("--no-color")) c->no_color = true;
-        else if (OPT("--json")) c->json = true;
-        else if (OPT("--detailed-exitcode")) c->detailed = true;
-        else if (OPT("--auto-approve")) c->auto_approve = true;
-        else if (OPT("--refresh-only")) c->refresh_only = true;
-        else if (OPT("--destroy")) c->destroy = true;
-        else if (OPT("--force")) c->force = true;
-        else if (OPT("--raw")) c->raw = true;
-        else if (OPT("--reuse-state")) c->eo.reuse_state = true;
-        else if (OPT("--out")) VAL(c->out);
-        else if (OPT("--ttl")) VAL(c->ttl);
-        else if (OPT("--target")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.targets, argv[++i]); }
-        else if (OPT("--replace")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.replace, argv[++i]); }
-        else if (OPT("--backend-config")) { if (!need_value(i, argc, argv)) return -1; strlist_add(&c->eo.backend_config, argv[++i]); }
-        else if (OPT("--lock-timeout")) {
+        } else if (OPT("--no-color"))
+            c->no_color = true;
+        else if (OPT("--json"))
+            c->json = true;
+        else if (OPT("--detailed-exitcode"))
+            c->detailed = true;
+        else if (OPT("--auto-approve"))
+            c->auto_approve = true;
+        else if (OPT("--refresh-only"))
+            c->refresh_only = true;
+        else if (OPT("--destroy"))
+            c->destroy = true;
+        else if (OPT("--force"))
+            c->force = true;
+        else if (OPT("--raw"))
+            c->raw = true;
+        else if (OPT("--reuse-state"))
+            c->eo.reuse_state = true;
+        else if (OPT("--out"))
+            VAL(c->out);
+        else if (OPT("--ttl"))
+            VAL(c->ttl);
+        else if (OPT("--target")) {
+            if (!need_value(i, argc, argv)) return -1;
+            strlist_add(&c->eo.targets, argv[++i]);
+        } else if (OPT("--replace")) {
+            if (!need_value(i, argc, argv)) return -1;
+            strlist_add(&c->eo.replace, argv[++i]);
+        } else if (OPT("--backend-config")) {
+            if (!need_value(i, argc, argv)) return -1;
+            strlist_add(&c->eo.backend_config, argv[++i]);
+        } else if (OPT("--lock-timeout")) {
             const char *v;
             VAL(v);
             if (parse_duration_ms(v, &c->eo.lock_timeout_ms) != 0) {
                 fprintf(stderr, "Error: --lock-timeout takes a duration such as 30s, 5m or 90\n");
                 return -1;
             }
-        }
-        else if (OPT("-h") || OPT("--help")) c->cmd = "help";
+        } else if (OPT("-h") || OPT("--help"))
+            c->cmd = "help";
         else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "Error: unknown option %s\n%s", a, usage);
             return -1;
-        } else if (!c->cmd) c->cmd = a;
-        else strlist_add(&c->args, a);
+        } else if (!c->cmd)
+            c->cmd = a;
+        else
+            strlist_add(&c->args, a);
 #undef OPT
 #undef VAL
     }
@@ -164,15 +199,17 @@ static int cmd_validate(cli_t *c) {
 
 /* Plan file: what was planned and against which spec and state. */
 static int write_planfile(cli_t *c, engine_t *e, plan_t *p) {
-    json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s?, s:o}", "plinth_plan", 1, "spec",
-                            e->spec->path, "spec_hash", spec_digest(e->spec), "lineage", p->lineage, "serial",
+    json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s?, s:o}", "plinth_plan", 1, "spec", e->spec->path,
+                            "spec_hash", spec_digest(e->spec), "lineage", p->lineage, "serial",
                             (json_int_t)p->serial, "env", c->eo.env_name, "plan", plan_to_json(p));
     planfile_set_vars(doc, e->spec, &c->eo.spec.vars); /* sensitive ones as hashes only */
     json_object_set_new(doc, "tfplan", plan_tfjson(e, p));
     /* apply FILE plans again with the same selection, to compare like with like */
     json_t *tg = json_array(), *rp = json_array();
-    for (size_t i = 0; i < c->eo.targets.n; i++) json_array_append_new(tg, json_string(c->eo.targets.v[i]));
-    for (size_t i = 0; i < c->eo.replace.n; i++) json_array_append_new(rp, json_string(c->eo.replace.v[i]));
+    for (size_t i = 0; i < c->eo.targets.n; i++)
+        json_array_append_new(tg, json_string(c->eo.targets.v[i]));
+    for (size_t i = 0; i < c->eo.replace.n; i++)
+        json_array_append_new(rp, json_string(c->eo.replace.v[i]));
     json_object_set_new(doc, "targets", tg);
     json_object_set_new(doc, "replace", rp);
     char *s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -193,8 +230,10 @@ static int cmd_plan(cli_t *c) {
     int rc = plan_build(e, &po, &p);
     if (rc == 0) {
         ui_plan(c->ui, p); /* with --json: the JSON-lines stream */
-        if (c->out && write_planfile(c, e, p) != 0) rc = -1;
-        else if (c->out && !c->json) ui_out(c->ui, "Saved the plan to %s; apply it with: plinth apply %s\n", c->out, c->out);
+        if (c->out && write_planfile(c, e, p) != 0)
+            rc = -1;
+        else if (c->out && !c->json)
+            ui_out(c->ui, "Saved the plan to %s; apply it with: plinth apply %s\n", c->out, c->out);
     }
     int code = rc != 0 ? 1 : (c->detailed && plan_has_changes(p)) ? 2 : 0;
     plan_free(p);
@@ -263,8 +302,10 @@ static int check_planfile(cli_t *c, engine_t *e, plan_t *p, json_t *pf) {
                  (long long)ser, (long long)p->serial);
     else {
         json_t *now = plan_to_json(p);
-        if (!json_equal(json_object_get(json_object_get(pf, "plan"), "changes"), json_object_get(now, "changes")))
-            perr_set(&err, c->args.v[0], "the infrastructure changed since this plan was made; make a new plan");
+        if (!json_equal(json_object_get(json_object_get(pf, "plan"), "changes"),
+                        json_object_get(now, "changes")))
+            perr_set(&err, c->args.v[0],
+                     "the infrastructure changed since this plan was made; make a new plan");
         json_decref(now);
     }
     if (err.msg[0]) {
@@ -298,13 +339,16 @@ static int run_apply(cli_t *c, bool destroy) {
         c->refresh_only = json_is_true(json_object_get(pl, "refresh_only"));
         destroy = json_is_true(json_object_get(pl, "destroy"));
         if (c->eo.targets.n || c->eo.replace.n) {
-            fprintf(stderr, "Error: %s: --target and --replace belong to the plan; a saved plan keeps its own\n",
+            fprintf(stderr,
+                    "Error: %s: --target and --replace belong to the plan; a saved plan keeps its own\n",
                     c->args.v[0]);
             json_decref(pf);
             return 1;
         }
-        json_array_foreach(json_object_get(pf, "targets"), i, v) strlist_add(&c->eo.targets, json_string_value(v));
-        json_array_foreach(json_object_get(pf, "replace"), i, v) strlist_add(&c->eo.replace, json_string_value(v));
+        json_array_foreach(json_object_get(pf, "targets"), i, v)
+            strlist_add(&c->eo.targets, json_string_value(v));
+        json_array_foreach(json_object_get(pf, "replace"), i, v)
+            strlist_add(&c->eo.replace, json_string_value(v));
     }
     engine_t *e = open_engine(c, destroy ? "destroy" : "apply", true);
     if (!e) {
@@ -328,8 +372,8 @@ static int run_apply(cli_t *c, bool destroy) {
             uij_summary(p, destroy ? "destroy" : "apply", true);
         } else if (!*c->stop) {
             ui_out(c->ui, "\n%s %s: %d added, %d changed, %d replaced, %d destroyed.\n",
-                   destroy ? "Destroy" : "Apply", rc == 0 ? "complete" : "finished with errors", p->done_create,
-                   p->done_update, p->done_replace, p->done_delete);
+                   destroy ? "Destroy" : "Apply", rc == 0 ? "complete" : "finished with errors",
+                   p->done_create, p->done_update, p->done_replace, p->done_delete);
         }
     } else if (rc == 0 && plan_has_changes(p)) {
         rc = -1;
@@ -358,7 +402,8 @@ static int run_apply(cli_t *c, bool destroy) {
  * applied: write-only values (a password, a secret's data) cannot be read
  * back, so without this the next plan would change or replace what was just
  * adopted.  plinth takes the spec's word for them, as it says on import. */
-static void record_import_body(engine_t *e, const spec_res_t *r, const rtype_t *t, void *prov, state_res_t *s) {
+static void record_import_body(engine_t *e, const spec_res_t *r, const rtype_t *t, void *prov,
+                               state_res_t *s) {
     json_t *b = json_deep_copy(r->body);
     if (t->defaults) t->defaults(t, prov, r->name, b);
     int unknown = 0;
@@ -376,8 +421,9 @@ static void record_import_body(engine_t *e, const spec_res_t *r, const rtype_t *
     util_sha256_hex(canon, strlen(canon), s->applied_hash);
     free(canon);
     if (t->sensitive && t->sensitive[0])
-        engine_warn(e, "%s: write-only values (%s, ...) cannot be read back; plinth assumes they match the spec",
-                r->addr, t->sensitive[0]);
+        engine_warn(e,
+                    "%s: write-only values (%s, ...) cannot be read back; plinth assumes they match the spec",
+                    r->addr, t->sensitive[0]);
 }
 
 static int cmd_import(cli_t *c) {
@@ -392,9 +438,12 @@ static int cmd_import(cli_t *c) {
     int rc = -1;
     const spec_res_t *r = spec_find(e->spec, addr);
     const rtype_t *t = r ? rtype_find(r->type) : NULL;
-    if (!r) perr_set(&err, addr, "declare the resource in the spec before importing it");
-    else if (state_find(e->state, addr)) perr_set(&err, addr, "already managed by plinth (in state)");
-    else if (!t->import) perr_set(&err, addr, "%s cannot be imported", t->name);
+    if (!r)
+        perr_set(&err, addr, "declare the resource in the spec before importing it");
+    else if (state_find(e->state, addr))
+        perr_set(&err, addr, "already managed by plinth (in state)");
+    else if (!t->import)
+        perr_set(&err, addr, "%s cannot be imported", t->name);
     else {
         plan_item_t it = {.addr = (char *)addr, .type = t};
         rctx_t cx;
@@ -471,7 +520,8 @@ static int cmd_output(cli_t *c) {
         } else if (!val) {
             rc = 1;
         } else if (c->raw && !json_is_string(val) && !json_is_number(val) && !json_is_boolean(val)) {
-            fprintf(stderr, "Error: %s: --raw prints strings, numbers and booleans; use --json\n", c->args.v[0]);
+            fprintf(stderr, "Error: %s: --raw prints strings, numbers and booleans; use --json\n",
+                    c->args.v[0]);
             rc = 1;
         } else if (c->json) {
             ui_json(c->ui, val);
@@ -507,10 +557,12 @@ static int cmd_state(cli_t *c) {
     perr_t err = {0};
     int rc = 0;
     if (!strcmp(sub, "list")) {
-        for (size_t i = 0; i < e->state->nres; i++) ui_out(c->ui, "%s\n", e->state->res[i].addr);
+        for (size_t i = 0; i < e->state->nres; i++)
+            ui_out(c->ui, "%s\n", e->state->res[i].addr);
     } else if (!strcmp(sub, "show") && c->args.n == 2) {
         state_res_t *s = state_find(e->state, c->args.v[1]);
-        if (!s) perr_set(&err, c->args.v[1], "not in state"), rc = -1;
+        if (!s)
+            perr_set(&err, c->args.v[1], "not in state"), rc = -1;
         else {
             json_t *j = json_pack("{s:s, s:s, s:s?, s:O?, s:s?}", "address", s->addr, "type", s->type, "id",
                                   s->id, "attributes", state_attrs(s), "pending", s->pending);
@@ -519,8 +571,10 @@ static int cmd_state(cli_t *c) {
         }
     } else if (!strcmp(sub, "rm") && c->args.n >= 2) {
         for (size_t i = 1; i < c->args.n && rc == 0; i++)
-            if (state_remove(e->state, c->args.v[i]) != 0) perr_set(&err, c->args.v[i], "not in state"), rc = -1;
-            else ui_out(c->ui, "Removed %s (the resource itself is untouched).\n", c->args.v[i]);
+            if (state_remove(e->state, c->args.v[i]) != 0)
+                perr_set(&err, c->args.v[i], "not in state"), rc = -1;
+            else
+                ui_out(c->ui, "Removed %s (the resource itself is untouched).\n", c->args.v[i]);
         if (rc == 0) rc = engine_save_state(e, &err);
     } else if (!strcmp(sub, "mv") && c->args.n == 3) {
         rc = state_rename(e->state, c->args.v[1], c->args.v[2], &err);
@@ -534,13 +588,16 @@ static int cmd_state(cli_t *c) {
         size_t len;
         char *data = util_read_file(c->args.v[1], &len, &err);
         state_t *ns = NULL;
-        if (!data || state_parse(data, len, c->args.v[1], &ns, &err) != 0) rc = -1;
+        if (!data || state_parse(data, len, c->args.v[1], &ns, &err) != 0)
+            rc = -1;
         else if (e->state->nres && strcmp(ns->lineage, e->state->lineage) != 0 && !c->force)
-            perr_set(&err, c->args.v[1], "lineage %s differs from the current state's %s (use --force)", ns->lineage,
-                     e->state->lineage), rc = -1;
+            perr_set(&err, c->args.v[1], "lineage %s differs from the current state's %s (use --force)",
+                     ns->lineage, e->state->lineage),
+                rc = -1;
         else if (ns->serial < e->state->serial && !c->force)
             perr_set(&err, c->args.v[1], "serial %lld is older than the current state's %lld (use --force)",
-                     (long long)ns->serial, (long long)e->state->serial), rc = -1;
+                     (long long)ns->serial, (long long)e->state->serial),
+                rc = -1;
         else {
             /* Written as it is: lineage and serial are kept. */
             state_free(e->state);
@@ -551,7 +608,8 @@ static int cmd_state(cli_t *c) {
             free(s);
             if (rc == 0)
                 ui_out(c->ui, "Pushed state (lineage %s, serial %lld) to %s.\n", e->state->lineage,
-                       (long long)e->state->serial, e->backend->describe ? e->backend->describe : e->backend->kind);
+                       (long long)e->state->serial,
+                       e->backend->describe ? e->backend->describe : e->backend->kind);
         }
         state_free(ns);
         free(data);
@@ -559,7 +617,8 @@ static int cmd_state(cli_t *c) {
         rc = e->backend->unlock(e->backend, c->args.v[1], &err);
         if (rc == 0) ui_out(c->ui, "Lock %s released.\n", c->args.v[1]);
     } else {
-        fprintf(stderr, "usage: plinth state list | show ADDR | rm ADDR | mv FROM TO | pull | push FILE | unlock LOCK_ID\n");
+        fprintf(stderr, "usage: plinth state list | show ADDR | rm ADDR | mv FROM TO | pull | push FILE | "
+                        "unlock LOCK_ID\n");
         rc = -1;
     }
     if (rc != 0 && err.msg[0]) ui_error(c->ui, &err);
@@ -583,7 +642,8 @@ static int cmd_graph(cli_t *c) {
         ref_collect(s->res[i].body, &deps);
         for (size_t k = 0; k < s->res[i].depends_on.n; k++)
             if (!strlist_has(&deps, s->res[i].depends_on.v[k])) strlist_add(&deps, s->res[i].depends_on.v[k]);
-        for (size_t k = 0; k < deps.n; k++) ui_out(c->ui, "  \"%s\" -> \"%s\";\n", s->res[i].addr, deps.v[k]);
+        for (size_t k = 0; k < deps.n; k++)
+            ui_out(c->ui, "  \"%s\" -> \"%s\";\n", s->res[i].addr, deps.v[k]);
         strlist_free(&deps);
     }
     ui_out(c->ui, "}\n");
@@ -598,8 +658,10 @@ static state_res_t *only_cluster(const state_t *s) {
     for (size_t i = 0; i < s->nres; i++)
         if (s->res[i].type && !strcmp(s->res[i].type, "gcp.container_cluster")) found = &s->res[i], n++;
     if (n == 1) return found;
-    fprintf(stderr, n ? "Error: %zu clusters in the state: name one, plinth kubeconfig ADDR\n"
-                      : "Error: no gcp.container_cluster in the state (apply first)\n", n);
+    fprintf(stderr,
+            n ? "Error: %zu clusters in the state: name one, plinth kubeconfig ADDR\n"
+              : "Error: no gcp.container_cluster in the state (apply first)\n",
+            n);
     return NULL;
 }
 
@@ -663,21 +725,38 @@ int cli_main(int argc, char **argv, volatile sig_atomic_t *stop) {
     c.ui = ui_new(color, c.json);
     int rc;
     const char *cmd = c.cmd ? c.cmd : "help";
-    if (!strcmp(cmd, "version")) { printf("plinth %s\n", PLINTH_VERSION); rc = 0; }
-    else if (!strcmp(cmd, "validate")) rc = cmd_validate(&c);
-    else if (!strcmp(cmd, "plan")) rc = cmd_plan(&c);
-    else if (!strcmp(cmd, "apply")) rc = run_apply(&c, false);
-    else if (!strcmp(cmd, "destroy")) rc = run_apply(&c, true);
-    else if (!strcmp(cmd, "import")) rc = cmd_import(&c);
-    else if (!strcmp(cmd, "output")) rc = cmd_output(&c);
-    else if (!strcmp(cmd, "state")) rc = cmd_state(&c);
-    else if (!strcmp(cmd, "graph")) rc = cmd_graph(&c);
-    else if (!strcmp(cmd, "kubeconfig")) rc = cmd_kubeconfig(&c);
-    else if (!strcmp(cmd, "local")) rc = cli_local(c.eo.spec_path, c.args.n == 1 ? c.args.v[0] : NULL);
-    else if (!strcmp(cmd, "help")) { fputs(usage, stdout); rc = 0; }
-    else if ((rc = cli_ci_run(cmd, &(cli_ci_t){&c.eo, &c.args, c.json, c.auto_approve, c.ui, c.stop})) !=
-             CLI_CI_NOT_MINE) {}
-    else { fprintf(stderr, "Error: unknown command %s\n%s", cmd, usage); rc = 1; }
+    if (!strcmp(cmd, "version")) {
+        printf("plinth %s\n", PLINTH_VERSION);
+        rc = 0;
+    } else if (!strcmp(cmd, "validate"))
+        rc = cmd_validate(&c);
+    else if (!strcmp(cmd, "plan"))
+        rc = cmd_plan(&c);
+    else if (!strcmp(cmd, "apply"))
+        rc = run_apply(&c, false);
+    else if (!strcmp(cmd, "destroy"))
+        rc = run_apply(&c, true);
+    else if (!strcmp(cmd, "import"))
+        rc = cmd_import(&c);
+    else if (!strcmp(cmd, "output"))
+        rc = cmd_output(&c);
+    else if (!strcmp(cmd, "state"))
+        rc = cmd_state(&c);
+    else if (!strcmp(cmd, "graph"))
+        rc = cmd_graph(&c);
+    else if (!strcmp(cmd, "kubeconfig"))
+        rc = cmd_kubeconfig(&c);
+    else if (!strcmp(cmd, "local"))
+        rc = cli_local(c.eo.spec_path, c.args.n == 1 ? c.args.v[0] : NULL);
+    else if (!strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        rc = 0;
+    } else if ((rc = cli_ci_run(cmd, &(cli_ci_t){&c.eo, &c.args, c.json, c.auto_approve, c.ui, c.stop})) !=
+               CLI_CI_NOT_MINE) {
+    } else {
+        fprintf(stderr, "Error: unknown command %s\n%s", cmd, usage);
+        rc = 1;
+    }
     cli_free(&c);
     return rc;
 }

@@ -26,7 +26,8 @@ static int cmd_show(cli_ci_t *c) {
     json_t *tf = json_object_get(pf, "tfplan");
     json_t *plan = json_object_get(pf, "plan");
     if (c->json && !tf) {
-        fprintf(stderr, "Error: %s: made by an older plinth without the JSON representation; make a new plan\n",
+        fprintf(stderr,
+                "Error: %s: made by an older plinth without the JSON representation; make a new plan\n",
                 path);
         rc = 1;
     } else if (c->json) {
@@ -44,7 +45,8 @@ static int cmd_show(cli_ci_t *c) {
         json_t *s = json_object_get(plan, "summary");
         if (json_is_true(json_object_get(plan, "changes_present")))
             printf("Plan: %lld to create, %lld to update, %lld to replace, %lld to destroy.\n",
-                   json_integer_value(json_object_get(s, "create")), json_integer_value(json_object_get(s, "update")),
+                   json_integer_value(json_object_get(s, "create")),
+                   json_integer_value(json_object_get(s, "update")),
                    json_integer_value(json_object_get(s, "replace")),
                    json_integer_value(json_object_get(s, "destroy")));
         else
@@ -89,8 +91,10 @@ static int cmd_drift(cli_ci_t *c) {
         for (size_t i = 0; i < p->n; i++) {
             const plan_item_t *it = &p->items[i];
             if (!drifted(it)) continue;
-            if (it->gone || it->act == ACT_CREATE) ui_out(c->ui, "  - %s: deleted outside plinth\n", it->addr);
-            for (size_t k = 0; k < it->drift.n; k++) ui_out(c->ui, "  ~ %s: %s changed\n", it->addr, it->drift.v[k]);
+            if (it->gone || it->act == ACT_CREATE)
+                ui_out(c->ui, "  - %s: deleted outside plinth\n", it->addr);
+            for (size_t k = 0; k < it->drift.n; k++)
+                ui_out(c->ui, "  ~ %s: %s changed\n", it->addr, it->drift.v[k]);
         }
         if (!n) ui_out(c->ui, "No drift in %s.\n", env);
         if (plan_has_changes(p))
@@ -104,12 +108,15 @@ static int cmd_drift(cli_ci_t *c) {
 }
 
 static void print_envs(ui_t *u, const env_info_t *v, size_t n) {
-    ui_out(u, "%-24s %9s  %-20s  %-24s  %-20s  %s\n", "NAME", "RESOURCES", "LAST APPLY", "WHO", "EXPIRES", "LOCK");
+    ui_out(u, "%-24s %9s  %-20s  %-24s  %-20s  %s\n", "NAME", "RESOURCES", "LAST APPLY", "WHO", "EXPIRES",
+           "LOCK");
     for (size_t i = 0; i < n; i++) {
         char lock[200] = "-";
-        if (v[i].locked) snprintf(lock, sizeof lock, "%s (%s, %s)", v[i].lock.who, v[i].lock.op, v[i].lock.id);
+        if (v[i].locked)
+            snprintf(lock, sizeof lock, "%s (%s, %s)", v[i].lock.who, v[i].lock.op, v[i].lock.id);
         char exp[48];
-        snprintf(exp, sizeof exp, "%s%s", v[i].expires ? v[i].expires : "-", v[i].expired ? " (expired)" : "");
+        snprintf(exp, sizeof exp, "%s%s", v[i].expires ? v[i].expires : "-",
+                 v[i].expired ? " (expired)" : "");
         ui_out(u, "%-24s %9zu  %-20s  %-24s  %-20s  %s%s%s\n", v[i].name, v[i].resources,
                v[i].last_apply ? v[i].last_apply : "-", v[i].who ? v[i].who : "-", exp, lock,
                v[i].error ? "  error: " : "", v[i].error ? v[i].error : "");
@@ -135,8 +142,10 @@ static int gc_one(cli_ci_t *c, const env_info_t *v) {
     if (rc == 0 && plan_has_changes(p)) rc = apply_run(e, p);
     if (rc == 0 && env_note(e, 0, NULL, true)) rc = engine_save_state(e, &err);
     if (rc != 0 && err.msg[0]) ui_error(c->ui, &err);
-    if (rc == 0) ui_out(c->ui, "Destroyed %s: %d resources (expired %s).\n", v->name, p->done_delete, v->expires);
-    else ui_out(c->ui, "Failed to destroy %s; it is left for the next run.\n", v->name);
+    if (rc == 0)
+        ui_out(c->ui, "Destroyed %s: %d resources (expired %s).\n", v->name, p->done_delete, v->expires);
+    else
+        ui_out(c->ui, "Failed to destroy %s; it is left for the next run.\n", v->name);
     plan_free(p);
     engine_close(e);
     return rc;
@@ -155,10 +164,12 @@ static int cmd_env(cli_ci_t *c) {
     size_t n = 0;
     perr_t err = {0};
     int rc = env_list(e, &v, &n, &err);
-    if (rc != 0) ui_error(c->ui, &err);
+    if (rc != 0)
+        ui_error(c->ui, &err);
     else if (!strcmp(sub, "list") && c->json) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++) json_array_append_new(arr, env_info_json(&v[i]));
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, env_info_json(&v[i]));
         char *s = json_dumps(arr, JSON_COMPACT | JSON_SORT_KEYS);
         ui_out(c->ui, "%s\n", s);
         free(s);
@@ -169,19 +180,24 @@ static int cmd_env(cli_ci_t *c) {
     engine_close(e); /* gc takes each environment's lock on its own */
     if (rc == 0 && !strcmp(sub, "gc")) {
         int due = 0, done = 0, failed = 0;
-        for (size_t i = 0; i < n; i++) due += v[i].expired && v[i].resources > 0;
         for (size_t i = 0; i < n; i++)
-            if (v[i].expired && v[i].resources > 0) ui_out(c->ui, "  %s: %zu resources, expired %s\n", v[i].name,
-                                                           v[i].resources, v[i].expires);
-        if (!due) ui_out(c->ui, "No environment is past its expiry.\n");
+            due += v[i].expired && v[i].resources > 0;
+        for (size_t i = 0; i < n; i++)
+            if (v[i].expired && v[i].resources > 0)
+                ui_out(c->ui, "  %s: %zu resources, expired %s\n", v[i].name, v[i].resources, v[i].expires);
+        if (!due)
+            ui_out(c->ui, "No environment is past its expiry.\n");
         else if (!c->auto_approve && !(isatty(0) && ui_confirm(c->ui, "\nDestroy these environments?"))) {
-            ui_out(c->ui, "%d environments past their expiry; run with --auto-approve to destroy them.\n", due);
+            ui_out(c->ui, "%d environments past their expiry; run with --auto-approve to destroy them.\n",
+                   due);
             due = 0;
         }
         for (size_t i = 0; due && i < n && !(c->stop && *c->stop); i++) {
             if (!v[i].expired || !v[i].resources) continue;
-            if (gc_one(c, &v[i]) == 0) done++;
-            else failed++;
+            if (gc_one(c, &v[i]) == 0)
+                done++;
+            else
+                failed++;
         }
         if (due) ui_out(c->ui, "Garbage collection: %d destroyed, %d failed.\n", done, failed);
         rc = failed ? -1 : 0;

@@ -57,10 +57,15 @@ static void print_status(const char *dir, pid_t pid, const char *url) {
     printf("Point gcloud at it:\n"
            "  export CLOUDSDK_AUTH_DISABLE_CREDENTIALS=1\n");
     static const char *const apis[][2] = {
-        {"COMPUTE", "compute/compute/v1/"}, {"STORAGE", "storage/storage/v1/"},
-        {"CONTAINER", "container/"}, {"IAM", "iam/"}, {"SQL", "sqladmin/"},
-        {"SECRETMANAGER", "secretmanager/"}, {"ARTIFACTREGISTRY", "artifactregistry/"},
-        {"CLOUDRESOURCEMANAGER", "cloudresourcemanager/"}, {"SERVICEUSAGE", "serviceusage/"},
+        {"COMPUTE", "compute/compute/v1/"},
+        {"STORAGE", "storage/storage/v1/"},
+        {"CONTAINER", "container/"},
+        {"IAM", "iam/"},
+        {"SQL", "sqladmin/"},
+        {"SECRETMANAGER", "secretmanager/"},
+        {"ARTIFACTREGISTRY", "artifactregistry/"},
+        {"CLOUDRESOURCEMANAGER", "cloudresourcemanager/"},
+        {"SERVICEUSAGE", "serviceusage/"},
     };
     for (size_t i = 0; i < sizeof apis / sizeof apis[0]; i++)
         printf("  export CLOUDSDK_API_ENDPOINT_OVERRIDES_%s=%s/%s\n", apis[i][0], url, apis[i][1]);
@@ -82,7 +87,8 @@ static char *emulator_path(void) {
 /* Starts the emulator in a session of its own, its output in the log;
  * returns its pid and the URL it printed first, or 0. */
 static pid_t spawn(const char *dir, char **url) {
-    char *emu = emulator_path(), *data = xasprintf("%s/emulator", dir), *log = xasprintf("%s/emulator.log", dir);
+    char *emu = emulator_path(), *data = xasprintf("%s/emulator", dir),
+         *log = xasprintf("%s/emulator.log", dir);
     pid_t pid = 0;
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (access(emu, X_OK) != 0 || fd < 0) {

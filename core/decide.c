@@ -10,8 +10,7 @@
 #include "core/ref.h"
 
 static int target_match(const strlist_t *targets, const char *addr) {
-    for (size_t i = 0; i < targets->n; i++)
-    {
+    for (size_t i = 0; i < targets->n; i++) {
         size_t n = strlen(targets->v[i]);
         /* the target itself, or anything under it: "module.x.", or the
          * objects of a manifest: k8s.manifest.argo["..."] */
@@ -29,7 +28,8 @@ static int check_targets(engine_t *e, plan_t *p) {
         strlist_t one = {0};
         strlist_add(&one, want);
         bool hit = false;
-        for (size_t i = 0; i < p->n && !hit; i++) hit = target_match(&one, p->items[i].addr);
+        for (size_t i = 0; i < p->n && !hit; i++)
+            hit = target_match(&one, p->items[i].addr);
         strlist_free(&one);
         if (hit) continue;
         /* the three nearest addresses by edit distance */
@@ -38,7 +38,8 @@ static int check_targets(engine_t *e, plan_t *p) {
             size_t d = util_edit_distance(want, p->items[i].addr);
             for (size_t k = 0; k < 3; k++) {
                 if (d >= bd[k]) continue;
-                for (size_t m = 2; m > k; m--) bd[m] = bd[m - 1], best[m] = best[m - 1];
+                for (size_t m = 2; m > k; m--)
+                    bd[m] = bd[m - 1], best[m] = best[m - 1];
                 bd[k] = d, best[k] = i;
                 break;
             }
@@ -46,8 +47,10 @@ static int check_targets(engine_t *e, plan_t *p) {
         sbuf_t b = {0};
         for (size_t k = 0; k < 3 && bd[k] != (size_t)-1; k++)
             sbuf_addf(&b, "%s%s", k ? ", " : "", p->items[best[k]].addr);
-        if (b.len) diag_add(&errs, want, "--target matches no resource; the closest addresses are: %s", b.s);
-        else diag_add(&errs, want, "--target matches no resource: the spec and the state are empty");
+        if (b.len)
+            diag_add(&errs, want, "--target matches no resource; the closest addresses are: %s", b.s);
+        else
+            diag_add(&errs, want, "--target matches no resource: the spec and the state are empty");
         sbuf_free(&b);
     }
     if (errs.n) engine_diags(e, &errs);
@@ -61,7 +64,8 @@ int plan_targets(engine_t *e, plan_t *p) {
     if (!e->o.targets.n) return 0;
     if (check_targets(e, p) != 0) return -1;
     bool *in = xcalloc(p->n + 1, sizeof *in);
-    for (size_t i = 0; i < p->n; i++) in[i] = target_match(&e->o.targets, p->items[i].addr);
+    for (size_t i = 0; i < p->n; i++)
+        in[i] = target_match(&e->o.targets, p->items[i].addr);
     /* Fixpoint: dependencies of included items (or dependents, destroying). */
     for (bool changed = true; changed;) {
         changed = false;
@@ -77,7 +81,8 @@ int plan_targets(engine_t *e, plan_t *p) {
             }
         }
     }
-    for (size_t i = 0; i < p->n; i++) p->items[i].excluded = !in[i];
+    for (size_t i = 0; i < p->n; i++)
+        p->items[i].excluded = !in[i];
     free(in);
     return 0;
 }
@@ -99,7 +104,8 @@ int plan_order(plan_t *p, size_t **order, perr_t *err) {
             nedges++;
         }
     }
-    for (size_t i = 0; i < n; i++) start[i + 1] += start[i];
+    for (size_t i = 0; i < n; i++)
+        start[i + 1] += start[i];
     size_t *fill = xmalloc((n + 1) * sizeof *fill), *dependents = xmalloc((nedges + 1) * sizeof *dependents);
     memcpy(fill, start, (n + 1) * sizeof *fill);
     for (size_t i = 0; i < n; i++) {
@@ -228,8 +234,9 @@ static void triggered(plan_t *p, plan_item_t *it) {
         for (size_t i = 0; d->act == ACT_UPDATE && *path && i < d->diff.n && !hit; i++) {
             const char *c = d->diff.c[i].path;
             size_t n = strlen(path), m = strlen(c);
-            hit = !strncmp(c, path, n < m ? n : m) && (c[n < m ? n : m] == '\0' || c[n < m ? n : m] == '.' ||
-                                                       path[n < m ? n : m] == '.' || path[n < m ? n : m] == '\0');
+            hit = !strncmp(c, path, n < m ? n : m) &&
+                  (c[n < m ? n : m] == '\0' || c[n < m ? n : m] == '.' || path[n < m ? n : m] == '.' ||
+                   path[n < m ? n : m] == '\0');
         }
         if (!hit) continue;
         it->act = ACT_REPLACE;
@@ -253,8 +260,8 @@ static int decide_one(engine_t *e, plan_t *p, plan_item_t *it, diag_t *errs) {
     perr_t err = {0};
     json_t *r = ref_resolve(it->desired, plan_lookup, p, &unknown, &err);
     if (!r) {
-        diag_add(errs, it->spec->file[0] ? "" : it->addr, "%s:%d: %s: %s", it->spec->file,
-                 it->spec->line, it->addr, err.msg);
+        diag_add(errs, it->spec->file[0] ? "" : it->addr, "%s:%d: %s: %s", it->spec->file, it->spec->line,
+                 it->addr, err.msg);
         return -1;
     }
     json_decref(it->desired);
@@ -300,8 +307,8 @@ int plan_decide(engine_t *e, plan_t *p) {
         if (it->act == ACT_DELETE && it->spec == NULL && p->destroy) {
             const spec_res_t *r = e->spec ? spec_find(e->spec, it->addr) : NULL;
             if (r && r->prevent_destroy)
-                diag_add(&errs, "", "%s:%d: %s: cannot destroy: lifecycle.prevent_destroy is set",
-                         r->file, r->line, it->addr);
+                diag_add(&errs, "", "%s:%d: %s: cannot destroy: lifecycle.prevent_destroy is set", r->file,
+                         r->line, it->addr);
         }
         switch (it->act) {
         case ACT_CREATE: p->ncreate++; break;
@@ -360,16 +367,16 @@ json_t *plan_to_json(const plan_t *p) {
             json_object_set_new(after, c->path, redacted(c->after, c->sensitive));
         }
         json_t *drift = json_array();
-        for (size_t k = 0; k < it->drift.n; k++) json_array_append_new(drift, json_string(it->drift.v[k]));
+        for (size_t k = 0; k < it->drift.n; k++)
+            json_array_append_new(drift, json_string(it->drift.v[k]));
         /* An update of plinth-only options alone: recorded, no API call. */
         bool state_only = it->act == ACT_UPDATE && it->diff.n > 0;
         for (size_t k = 0; k < it->diff.n && state_only; k++)
             state_only = it->type && rtype_path_in(it->type->options, it->diff.c[k].path);
-        json_t *ch = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s?}", "address",
-                                                 it->addr, "type", it->type ? it->type->name : "",
-                                                 "action", act_name(it->act), "changed_paths", paths,
-                                                 "before", before, "after", after, "drift", drift,
-                                                 "reason", it->gone ? "deleted outside plinth" : it->reason);
+        json_t *ch = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s?}", "address", it->addr, "type",
+                               it->type ? it->type->name : "", "action", act_name(it->act), "changed_paths",
+                               paths, "before", before, "after", after, "drift", drift, "reason",
+                               it->gone ? "deleted outside plinth" : it->reason);
         if (state_only) json_object_set_new(ch, "state_only", json_true());
         json_array_append_new(changes, ch);
     }

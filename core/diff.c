@@ -89,8 +89,8 @@ static int ignored(dctx_t *x, const char *path) {
     return 0;
 }
 
-static void add_change(dctx_t *x, const char *path, const json_t *before, const json_t *after,
-                       int sensitive, int unknown) {
+static void add_change(dctx_t *x, const char *path, const json_t *before, const json_t *after, int sensitive,
+                       int unknown) {
     diff_t *d = x->out;
     if (d->n == d->cap) {
         d->cap = d->cap ? d->cap * 2 : 8;
@@ -125,8 +125,7 @@ static void cmp(dctx_t *x, const char *path, const json_t *d) {
         }
         char *h = diff_hash_value(d);
         const json_t *a = x->applied ? jpath_get(x->applied, path) : NULL;
-        if (!a || !json_is_string(a) || strcmp(json_string_value(a), h) != 0)
-            add_change(x, path, a, d, 1, 0);
+        if (!a || !json_is_string(a) || strcmp(json_string_value(a), h) != 0) add_change(x, path, a, d, 1, 0);
         free(h);
         return;
     }
@@ -165,8 +164,8 @@ static int change_cmp(const void *a, const void *b) {
     return strcmp(((const diff_change_t *)a)->path, ((const diff_change_t *)b)->path);
 }
 
-void diff_resource(const rtype_t *t, const json_t *desired, const json_t *live,
-                   const json_t *applied, const strlist_t *ignore, diff_t *out) {
+void diff_resource(const rtype_t *t, const json_t *desired, const json_t *live, const json_t *applied,
+                   const strlist_t *ignore, diff_t *out) {
     memset(out, 0, sizeof *out);
     dctx_t x = {t, ignore, live, applied, out, desired};
     cmp(&x, "", desired);
@@ -207,10 +206,12 @@ void diff_all(const rtype_t *t, const json_t *desired, diff_t *out) {
     json_t *v;
     json_object_foreach((json_t *)desired, k, v) keys[i++] = k;
     qsort(keys, n, sizeof *keys, cmp_str);
-    for (i = 0; i < n; i++) add_leaf(&x, keys[i], json_object_get(desired, keys[i]));
+    for (i = 0; i < n; i++)
+        add_leaf(&x, keys[i], json_object_get(desired, keys[i]));
     free(keys);
     out->replace = 0;
-    for (size_t i = 0; i < out->n; i++) out->c[i].forces_replace = 0;
+    for (size_t i = 0; i < out->n; i++)
+        out->c[i].forces_replace = 0;
 }
 
 void diff_free(diff_t *d) {
@@ -227,8 +228,7 @@ static void hash_paths(const char *const *paths, json_t *v) {
     for (const char *const *p = paths; p && *p; p++) {
         if (strchr(*p, '*')) continue; /* wildcard secret paths: hashed by providers */
         json_t *cur = jpath_get(v, *p);
-        if (!cur || (json_is_string(cur) && strncmp(json_string_value(cur), "sha256:", 7) == 0))
-            continue;
+        if (!cur || (json_is_string(cur) && strncmp(json_string_value(cur), "sha256:", 7) == 0)) continue;
         if (ref_contains(cur)) continue;
         char *h = diff_hash_value(cur);
         jpath_set_new(v, *p, json_string(h));

@@ -17,11 +17,11 @@
 
 typedef struct diff_change {
     char *path;
-    json_t *before;      /* live value or NULL (absent); NEW reference */
-    json_t *after;       /* desired value, possibly deferred; NULL = removed */
-    int forces_replace;  /* an immutable path */
+    json_t *before;     /* live value or NULL (absent); NEW reference */
+    json_t *after;      /* desired value, possibly deferred; NULL = removed */
+    int forces_replace; /* an immutable path */
     int sensitive;
-    int unknown;         /* after is known only after apply */
+    int unknown; /* after is known only after apply */
 } diff_change_t;
 
 typedef struct diff {
@@ -33,8 +33,8 @@ typedef struct diff {
 /* desired: resolved as far as possible; live: already normalized; applied:
  * the last applied body from state (sensitive values as "sha256:..."), or
  * NULL.  ignore: the resource's lifecycle.ignore_changes patterns. */
-void diff_resource(const rtype_t *t, const json_t *desired, const json_t *live,
-                   const json_t *applied, const strlist_t *ignore, diff_t *out);
+void diff_resource(const rtype_t *t, const json_t *desired, const json_t *live, const json_t *applied,
+                   const strlist_t *ignore, diff_t *out);
 /* Every leaf of desired as an addition (for resources to be created). */
 void diff_all(const rtype_t *t, const json_t *desired, diff_t *out);
 void diff_free(diff_t *d);

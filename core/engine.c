@@ -75,8 +75,7 @@ static int start_emulator(engine_t *e, const char *dir, perr_t *err) {
 
 static char *state_path(engine_t *e, const char *dir) {
     const char *env = e->o.env_name ? e->o.env_name : "default";
-    if (e->spec && e->spec->backend && e->spec->backend_type &&
-        strcmp(e->spec->backend_type, "local") == 0) {
+    if (e->spec && e->spec->backend && e->spec->backend_type && strcmp(e->spec->backend_type, "local") == 0) {
         json_t *p = json_object_get(e->spec->backend, "path");
         if (json_is_string(p)) {
             const char *s = json_string_value(p);
@@ -91,8 +90,10 @@ static char *state_path(engine_t *e, const char *dir) {
  * in Cloud Storage), opened with a client of its own (the providers open
  * theirs lazily). */
 static int open_provider_backend(engine_t *e, const provider_def_t *p, perr_t *err) {
-    prov_env_t env = {.http_log = e->o.http_log, .endpoint = e->endpoint,
-                      .parallelism = e->o.parallelism, .cancel = e->stop};
+    prov_env_t env = {.http_log = e->o.http_log,
+                      .endpoint = e->endpoint,
+                      .parallelism = e->o.parallelism,
+                      .cancel = e->stop};
     const spec_provider_t *sp = spec_provider(e->spec, p->name);
     e->backend = p->backend_open(e->spec->backend, sp ? sp->config : NULL, &env,
                                  e->o.env_name ? e->o.env_name : "default", err);
@@ -140,7 +141,8 @@ static int take_lock(engine_t *e, perr_t *err) {
         }
         if (util_now_ms() >= deadline || (e->stop && *e->stop)) return -1;
         if (!told) {
-            engine_warn(e, "%s; waiting up to %ds for it (--lock-timeout)", err->msg, e->o.lock_timeout_ms / 1000);
+            engine_warn(e, "%s; waiting up to %ds for it (--lock-timeout)", err->msg,
+                        e->o.lock_timeout_ms / 1000);
             told = true;
         }
         struct timespec ts = {0, 500 * 1000 * 1000};
@@ -362,9 +364,13 @@ static int save_state(engine_t *e, bool sync, perr_t *err) {
     return rc;
 }
 
-int engine_save_state(engine_t *e, perr_t *err) { return save_state(e, true, err); }
+int engine_save_state(engine_t *e, perr_t *err) {
+    return save_state(e, true, err);
+}
 
-int engine_save_pending(engine_t *e, perr_t *err) { return save_state(e, false, err); }
+int engine_save_pending(engine_t *e, perr_t *err) {
+    return save_state(e, false, err);
+}
 
 int engine_state_lookup(void *ud, const char *addr, const char *path, json_t **out, perr_t *e) {
     engine_t *en = ud;

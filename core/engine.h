@@ -46,8 +46,8 @@ typedef struct engine_hooks {
 typedef struct engine_opts {
     const char *spec_path;
     spec_opts_t spec;
-    const char *env_name;     /* NULL = "default" */
-    bool local;               /* --local: start an emulator */
+    const char *env_name; /* NULL = "default" */
+    bool local;           /* --local: start an emulator */
     const char *http_log;
     int parallelism;
     const char *lock_op;      /* "plan", "apply", ...; NULL = no lock */
@@ -73,9 +73,9 @@ typedef struct engine {
     bool locked;
     prov_inst_t prov[8];
     size_t nprov;
-    char *endpoint;       /* emulator base URL or NULL */
-    int emu_pid;          /* --local: the emulator we started */
-    char *local_dir;      /* .plinth/local beside the spec (--local) */
+    char *endpoint;  /* emulator base URL or NULL */
+    int emu_pid;     /* --local: the emulator we started */
+    char *local_dir; /* .plinth/local beside the spec (--local) */
     pthread_mutex_t state_mu;
     state_saver_t *saver; /* during apply: group commit of state saves, or NULL */
     volatile sig_atomic_t *stop;

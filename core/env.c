@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 int env_parse_ttl(const char *s, int64_t *secs) {
     if (!s || !*s) return -1;
     int64_t total = 0;
@@ -20,11 +19,22 @@ int env_parse_ttl(const char *s, int64_t *secs) {
         if (end == p || v < 0) return -1;
         int64_t mult = 1;
         switch (*end) {
-        case 'd': mult = 86400; end++; break;
-        case 'h': mult = 3600; end++; break;
-        case 'm': mult = 60; end++; break;
+        case 'd':
+            mult = 86400;
+            end++;
+            break;
+        case 'h':
+            mult = 3600;
+            end++;
+            break;
+        case 'm':
+            mult = 60;
+            end++;
+            break;
         case 's': end++; break;
-        case '\0': if (p != s) return -1; break; /* a bare number only alone */
+        case '\0':
+            if (p != s) return -1;
+            break; /* a bare number only alone */
         default: return -1;
         }
         total += (int64_t)v * mult;
@@ -78,7 +88,8 @@ bool env_note(engine_t *e, int64_t ttl_s, const char *ttl_text, bool destroy) {
     } else {
         ttl_s = json_integer_value(json_object_get(m, "ttl_seconds"));
     }
-    if (destroy) json_object_del(m, "expires");
+    if (destroy)
+        json_object_del(m, "expires");
     else if (ttl_s > 0) {
         rfc3339(now + (time_t)ttl_s, ts);
         json_object_set_new(m, "expires", json_string(ts));
@@ -197,18 +208,20 @@ void env_list_free(env_info_t *v, size_t n) {
     free(v);
 }
 
-static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+static json_t *str_or_null(const char *s) {
+    return s ? json_string(s) : json_null();
+}
 
 json_t *env_info_json(const env_info_t *v) {
     json_t *lock = json_null();
     if (v->locked)
-        lock = json_pack("{s:s, s:s, s:s, s:s, s:i}", "id", v->lock.id, "who", v->lock.who, "host", v->lock.host,
-                         "op", v->lock.op, "pid", v->lock.pid);
+        lock = json_pack("{s:s, s:s, s:s, s:s, s:i}", "id", v->lock.id, "who", v->lock.who, "host",
+                         v->lock.host, "op", v->lock.op, "pid", v->lock.pid);
     if (v->locked) json_object_set_new(lock, "created", json_string(v->lock.created));
     json_t *o = json_pack("{s:s, s:I, s:o, s:o, s:o, s:b, s:o, s:o, s:o}", "name", v->name, "resources",
                           (json_int_t)v->resources, "last_apply", str_or_null(v->last_apply), "who",
-                          str_or_null(v->who), "expires", str_or_null(v->expires), "expired", v->expired, "ttl",
-                          str_or_null(v->ttl), "spec", str_or_null(v->spec), "lock", lock);
+                          str_or_null(v->who), "expires", str_or_null(v->expires), "expired", v->expired,
+                          "ttl", str_or_null(v->ttl), "spec", str_or_null(v->spec), "lock", lock);
     if (v->error) json_object_set_new(o, "error", json_string(v->error));
     return o;
 }

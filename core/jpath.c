@@ -42,7 +42,8 @@ static json_t *child(const json_t *v, const char *seg) {
 json_t *jpath_get(const json_t *root, const char *path) {
     const json_t *v = root;
     sbuf_t seg = {0};
-    while (v && next_seg(&path, &seg)) v = child(v, seg.s);
+    while (v && next_seg(&path, &seg))
+        v = child(v, seg.s);
     sbuf_free(&seg);
     return (json_t *)v;
 }
@@ -69,9 +70,12 @@ int jpath_set_new(json_t *root, const char *path, json_t *nv) {
             v = c;
         } else if (json_is_array(v) && parse_index(seg.s, &idx)) {
             if (last) {
-                if (idx < json_array_size(v)) json_array_set(v, idx, nv);
-                else if (idx == json_array_size(v)) json_array_append(v, nv);
-                else goto out;
+                if (idx < json_array_size(v))
+                    json_array_set(v, idx, nv);
+                else if (idx == json_array_size(v))
+                    json_array_append(v, nv);
+                else
+                    goto out;
                 rc = 0;
                 goto out;
             }
@@ -110,8 +114,10 @@ int jpath_del(json_t *root, const char *path) {
     next_seg(&lastseg, &seg);
     int rc = -1;
     size_t idx;
-    if (json_is_object(parent)) rc = json_object_del(parent, seg.s);
-    else if (json_is_array(parent) && parse_index(seg.s, &idx)) rc = json_array_remove(parent, idx);
+    if (json_is_object(parent))
+        rc = json_object_del(parent, seg.s);
+    else if (json_is_array(parent) && parse_index(seg.s, &idx))
+        rc = json_array_remove(parent, idx);
     sbuf_free(&seg);
     return rc == 0 ? 0 : -1;
 }
@@ -140,7 +146,8 @@ int jpath_under(const char *path, const char *prefix) {
  * since the diff calls this for every leaf against every pattern. */
 static size_t seg_len(const char *s) {
     size_t n = 0;
-    while (s[n] && s[n] != '.') n += (s[n] == '\\' && s[n + 1]) ? 2 : 1;
+    while (s[n] && s[n] != '.')
+        n += (s[n] == '\\' && s[n + 1]) ? 2 : 1;
     return n;
 }
 
@@ -152,8 +159,10 @@ int jpath_match(const char *path, const char *pattern) {
         pattern += lp;
         path += la;
         if (*pattern == '.') pattern++;
-        if (*path == '.') path++;
-        else if (*pattern) return 0;
+        if (*path == '.')
+            path++;
+        else if (*pattern)
+            return 0;
     }
     return 1;
 }
@@ -187,7 +196,9 @@ static int each_leaf(json_t *v, const char *path, jpath_leaf_fn fn, void *ud) {
     return fn(ud, path, v);
 }
 
-int jpath_each_leaf(json_t *v, jpath_leaf_fn fn, void *ud) { return each_leaf(v, "", fn, ud); }
+int jpath_each_leaf(json_t *v, jpath_leaf_fn fn, void *ud) {
+    return each_leaf(v, "", fn, ud);
+}
 
 char *jpath_canonical(const json_t *v) {
     char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);

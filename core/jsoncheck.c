@@ -32,8 +32,10 @@ static int fail(jc_t *c, size_t at, const char *msg) {
         c->err->offset = at;
         int line = 1, col = 1;
         for (size_t k = 0; k < at && k < c->n; k++) {
-            if (c->t[k] == '\n') line++, col = 1;
-            else col++;
+            if (c->t[k] == '\n')
+                line++, col = 1;
+            else
+                col++;
         }
         c->err->line = line;
         c->err->column = col;
@@ -43,7 +45,8 @@ static int fail(jc_t *c, size_t at, const char *msg) {
 }
 
 static void ws(jc_t *c) {
-    while (c->i < c->n && (c->t[c->i] == ' ' || c->t[c->i] == '\t' || c->t[c->i] == '\n' || c->t[c->i] == '\r'))
+    while (c->i < c->n &&
+           (c->t[c->i] == ' ' || c->t[c->i] == '\t' || c->t[c->i] == '\n' || c->t[c->i] == '\r'))
         c->i++;
 }
 
@@ -74,10 +77,14 @@ static int utf8_len(jc_t *c, size_t i) {
     uint32_t v;
     if (b < 0x80) return 1;
     if (b < 0xC2) return 0;
-    if (b < 0xE0) size = 2, v = b & 0x1F;
-    else if (b < 0xF0) size = 3, v = b & 0x0F;
-    else if (b <= 0xF4) size = 4, v = b & 0x07;
-    else return 0;
+    if (b < 0xE0)
+        size = 2, v = b & 0x1F;
+    else if (b < 0xF0)
+        size = 3, v = b & 0x0F;
+    else if (b <= 0xF4)
+        size = 4, v = b & 0x07;
+    else
+        return 0;
     if (i + (size_t)size > c->n) return 0;
     for (int k = 1; k < size; k++) {
         unsigned char u = (unsigned char)c->t[i + k];
@@ -184,7 +191,8 @@ static int string(jc_t *c, key_t_ *key) {
 
 static int digits(jc_t *c) {
     size_t s = c->i;
-    while (c->i < c->n && c->t[c->i] >= '0' && c->t[c->i] <= '9') c->i++;
+    while (c->i < c->n && c->t[c->i] >= '0' && c->t[c->i] <= '9')
+        c->i++;
     return c->i > s;
 }
 
@@ -213,7 +221,8 @@ static int number(jc_t *c) {
     if (len < 16 && !real) return 0;
     if (len < 16 && real) {
         size_t e = start;
-        while (e < c->i && c->t[e] != 'e' && c->t[e] != 'E') e++;
+        while (e < c->i && c->t[e] != 'e' && c->t[e] != 'E')
+            e++;
         if (c->i - e < 4) return 0; /* exponent of at most two digits: far from overflow */
     }
     char buf[64], *s = len < sizeof buf ? buf : malloc(len + 1);
@@ -243,7 +252,8 @@ static int key_cmp(const void *a, const void *b) {
 }
 
 static void keys_free(key_t_ *k, size_t n) {
-    for (size_t i = 0; i < n; i++) free(k[i].owned);
+    for (size_t i = 0; i < n; i++)
+        free(k[i].owned);
     free(k);
 }
 
@@ -342,8 +352,10 @@ static int value(jc_t *c) {
     case 'f': rc = literal(c, "false"); break;
     case 'n': rc = literal(c, "null"); break;
     default:
-        if (c->t[c->i] == '-' || (c->t[c->i] >= '0' && c->t[c->i] <= '9')) rc = number(c);
-        else rc = fail(c, c->i, "invalid token");
+        if (c->t[c->i] == '-' || (c->t[c->i] >= '0' && c->t[c->i] <= '9'))
+            rc = number(c);
+        else
+            rc = fail(c, c->i, "invalid token");
     }
     c->depth--;
     return rc;

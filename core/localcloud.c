@@ -75,8 +75,10 @@ pid_t localcloud_pid(const char *dir, char **url) {
         free(u);
         return 0;
     }
-    if (url) *url = u;
-    else free(u);
+    if (url)
+        *url = u;
+    else
+        free(u);
     return pid;
 }
 
@@ -84,4 +86,3 @@ char *localcloud_url(const char *dir) {
     char *url = NULL;
     return localcloud_pid(dir, &url) ? url : NULL;
 }
-

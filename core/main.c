@@ -16,14 +16,15 @@ static volatile sig_atomic_t g_stop;
 static void on_sigint(int sig) {
     (void)sig;
     if (g_stop) {
-        static const char msg[] = "\nSecond interrupt: aborting now. State was saved after the last finished resource.\n";
+        static const char msg[] =
+            "\nSecond interrupt: aborting now. State was saved after the last finished resource.\n";
         (void)!write(2, msg, sizeof msg - 1);
         _exit(130);
     }
     g_stop = 1;
-    static const char msg[] =
-        "\nInterrupt received: no new operations will start; waiting for those in flight, then saving state.\n"
-        "Press Ctrl-C again to abort at once.\n";
+    static const char msg[] = "\nInterrupt received: no new operations will start; waiting for those in "
+                              "flight, then saving state.\n"
+                              "Press Ctrl-C again to abort at once.\n";
     (void)!write(2, msg, sizeof msg - 1);
 }
 

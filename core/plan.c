@@ -20,8 +20,10 @@ plan_item_t *plan_find(plan_t *p, const char *addr) {
         size_t mid = (lo + hi) / 2;
         int c = strcmp(p->items[mid].addr, addr);
         if (c == 0) return &p->items[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -103,8 +105,14 @@ static void collect(engine_t *e, plan_t *p, const plan_opts_t *po) {
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
             int c = strcmp(p->items[mid].addr, s->addr);
-            if (c == 0) { it = &p->items[mid]; break; }
-            if (c < 0) lo = mid + 1; else hi = mid;
+            if (c == 0) {
+                it = &p->items[mid];
+                break;
+            }
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
         if (!it) {
             it = &p->items[p->n++];
@@ -113,7 +121,8 @@ static void collect(engine_t *e, plan_t *p, const plan_opts_t *po) {
         }
         if (s->id) it->id = xstrdup(s->id);
         it->was_pending = s->pending != NULL;
-        for (size_t k = 0; k < s->deps.n; k++) strlist_add(&it->old_deps, s->deps.v[k]);
+        for (size_t k = 0; k < s->deps.n; k++)
+            strlist_add(&it->old_deps, s->deps.v[k]);
     }
     qsort(p->items, p->n, sizeof *p->items, item_cmp);
 }

@@ -21,23 +21,23 @@ typedef enum { ACT_NOOP, ACT_CREATE, ACT_UPDATE, ACT_REPLACE, ACT_DELETE } plan_
 typedef struct plan_item {
     char *addr;
     const rtype_t *type;
-    const spec_res_t *spec;  /* NULL: in state only (to destroy) */
-    char *id;                /* current ID (state or found), or planned ID */
-    char *old_id;            /* a replace: the ID of what is being replaced */
-    json_t *old_live;        /* a replace: its live body */
-    json_t *live;            /* normalized live body, or NULL */
-    json_t *desired;         /* resolved as far as known, defaults applied */
+    const spec_res_t *spec; /* NULL: in state only (to destroy) */
+    char *id;               /* current ID (state or found), or planned ID */
+    char *old_id;           /* a replace: the ID of what is being replaced */
+    json_t *old_live;       /* a replace: its live body */
+    json_t *live;           /* normalized live body, or NULL */
+    json_t *desired;        /* resolved as far as known, defaults applied */
     plan_act_t act;
     diff_t diff;
-    strlist_t drift;         /* paths changed outside plinth since last apply */
-    strlist_t deps;          /* addresses it depends on (spec) */
-    strlist_t old_deps;      /* addresses it depended on (state) */
-    char *reason;            /* replace/delete reason, or NULL */
-    bool tainted;            /* --replace */
+    strlist_t drift;    /* paths changed outside plinth since last apply */
+    strlist_t deps;     /* addresses it depends on (spec) */
+    strlist_t old_deps; /* addresses it depended on (state) */
+    char *reason;       /* replace/delete reason, or NULL */
+    bool tainted;       /* --replace */
     bool cbd;
-    bool was_pending;        /* an interrupted operation was found in state */
-    bool excluded;           /* outside --target: neither refreshed nor changed */
-    bool gone;               /* in state, but deleted outside plinth: drop from state */
+    bool was_pending; /* an interrupted operation was found in state */
+    bool excluded;    /* outside --target: neither refreshed nor changed */
+    bool gone;        /* in state, but deleted outside plinth: drop from state */
 } plan_item_t;
 
 typedef struct plan {
@@ -45,7 +45,7 @@ typedef struct plan {
     size_t n;
     int ncreate, nupdate, nreplace, ndelete;
     int done_create, done_update, done_replace, done_delete; /* what apply_run finished */
-    bool destroy;       /* a destroy plan */
+    bool destroy;                                            /* a destroy plan */
     bool refresh_only;
     char lineage[37];
     int64_t serial;

@@ -19,7 +19,8 @@ typedef struct {
 
 /* One value at path: its known part (NULL when nothing known), and the
  * unknown/sensitive markers (NULL when none below it). */
-static json_t *split_rec(const split_ctx_t *c, const json_t *v, const char *path, json_t **unk, json_t **sens) {
+static json_t *split_rec(const split_ctx_t *c, const json_t *v, const char *path, json_t **unk,
+                         json_t **sens) {
     *unk = NULL;
     *sens = NULL;
     if (c->t && *path && rtype_sensitive(c->t, c->body, path)) {
@@ -43,10 +44,14 @@ static json_t *split_rec(const split_ctx_t *c, const json_t *v, const char *path
             if (cu) json_object_set_new(u, k, cu);
             if (cs) json_object_set_new(s, k, cs);
         }
-        if (json_object_size(u)) *unk = u;
-        else json_decref(u);
-        if (json_object_size(s)) *sens = s;
-        else json_decref(s);
+        if (json_object_size(u))
+            *unk = u;
+        else
+            json_decref(u);
+        if (json_object_size(s))
+            *sens = s;
+        else
+            json_decref(s);
         return out;
     }
     if (json_is_array(v)) {
@@ -66,10 +71,14 @@ static json_t *split_rec(const split_ctx_t *c, const json_t *v, const char *path
             json_array_append_new(u, cu ? cu : json_false());
             json_array_append_new(s, cs ? cs : json_false());
         }
-        if (any_u) *unk = u;
-        else json_decref(u);
-        if (any_s) *sens = s;
-        else json_decref(s);
+        if (any_u)
+            *unk = u;
+        else
+            json_decref(u);
+        if (any_s)
+            *sens = s;
+        else
+            json_decref(s);
         return out;
     }
     return json_deep_copy(v);
@@ -93,7 +102,8 @@ json_t *tfjson_split(const rtype_t *t, const json_t *body, json_t **unknown, jso
 /* address = [module.M.]TYPE.NAME with TYPE = the plinth type. */
 static void addr_parts(const char *addr, const char *type, char **module, char **name) {
     const char *p = type ? strstr(addr, type) : NULL;
-    while (p && !(p == addr || p[-1] == '.')) p = strstr(p + 1, type);
+    while (p && !(p == addr || p[-1] == '.'))
+        p = strstr(p + 1, type);
     if (p && p[strlen(type)] == '.') {
         *module = p == addr ? NULL : xstrndup(addr, (size_t)(p - addr - 1));
         *name = xstrdup(p + strlen(type) + 1);
@@ -131,7 +141,8 @@ static json_t *actions_of(const plan_item_t *it) {
     case ACT_CREATE: return json_pack("[s]", "create");
     case ACT_UPDATE: return json_pack("[s]", "update");
     case ACT_DELETE: return json_pack("[s]", "delete");
-    case ACT_REPLACE: return it->cbd ? json_pack("[s,s]", "create", "delete") : json_pack("[s,s]", "delete", "create");
+    case ACT_REPLACE:
+        return it->cbd ? json_pack("[s,s]", "create", "delete") : json_pack("[s,s]", "delete", "create");
     default: return json_pack("[s]", "no-op");
     }
 }
@@ -221,8 +232,10 @@ static json_t *module_tree(json_t *root, json_t *mods) {
     const char *k;
     json_t *v;
     json_object_foreach(mods, k, v) json_array_append(cms, v);
-    if (json_array_size(cms)) json_object_set_new(root, "child_modules", cms);
-    else json_decref(cms);
+    if (json_array_size(cms))
+        json_object_set_new(root, "child_modules", cms);
+    else
+        json_decref(cms);
     json_decref(mods);
     return root;
 }
@@ -282,7 +295,8 @@ static void outputs_of(engine_t *e, plan_t *p, json_t *changes, json_t *planned,
                                "after_sensitive", so->sensitive);
         json_object_set_new(ch, "before", old && !so->sensitive ? json_deep_copy(old) : json_null());
         json_object_set_new(ch, "before_sensitive", json_boolean(so->sensitive));
-        json_object_set_new(ch, "after", val && !unknown && !so->sensitive ? json_deep_copy(val) : json_null());
+        json_object_set_new(ch, "after",
+                            val && !unknown && !so->sensitive ? json_deep_copy(val) : json_null());
         json_object_set_new(changes, so->name, ch);
         if (!p->destroy) {
             json_t *pv = json_pack("{s:b}", "sensitive", so->sensitive);
@@ -304,7 +318,8 @@ static json_t *expressions_of(const json_t *body) {
             strlist_t refs = {0};
             ref_collect(v, &refs);
             json_t *arr = json_array();
-            for (size_t i = 0; i < refs.n; i++) json_array_append_new(arr, json_string(refs.v[i]));
+            for (size_t i = 0; i < refs.n; i++)
+                json_array_append_new(arr, json_string(refs.v[i]));
             strlist_free(&refs);
             json_object_set_new(ex, k, json_pack("{s:o}", "references", arr));
         } else {
@@ -321,9 +336,11 @@ static json_t *configuration(engine_t *e) {
         json_t *ex = json_object();
         const char *k;
         json_t *v;
-        json_object_foreach(sp->config, k, v) json_object_set_new(ex, k, json_pack("{s:O}", "constant_value", v));
+        json_object_foreach(sp->config, k, v)
+            json_object_set_new(ex, k, json_pack("{s:O}", "constant_value", v));
         char *pn = provider_name(sp->name);
-        json_object_set_new(pc, sp->name, json_pack("{s:s, s:s, s:o}", "name", sp->name, "full_name", pn, "expressions", ex));
+        json_object_set_new(
+            pc, sp->name, json_pack("{s:s, s:s, s:o}", "name", sp->name, "full_name", pn, "expressions", ex));
         free(pn);
     }
     for (size_t i = 0; e->spec && i < e->spec->nres; i++) {
@@ -357,7 +374,9 @@ static json_t *variables(engine_t *e) {
     for (size_t i = 0; e->spec && i < e->spec->nvars; i++) {
         const spec_var_t *v = &e->spec->vars[i];
         /* a sensitive variable's value is never written */
-        json_object_set_new(vars, v->name, v->sensitive ? json_pack("{s:n}", "value") : json_pack("{s:O}", "value", v->value ? v->value : json_null()));
+        json_object_set_new(vars, v->name,
+                            v->sensitive ? json_pack("{s:n}", "value")
+                                         : json_pack("{s:O}", "value", v->value ? v->value : json_null()));
     }
     return vars;
 }
@@ -393,5 +412,6 @@ json_t *plan_tfjson(engine_t *e, plan_t *p) {
                      "plinth_version", PLINTH_VERSION, "variables", variables(e), "planned_values", "outputs",
                      pout, "root_module", module_tree(proot, pmods), "resource_changes", rc, "output_changes",
                      ochanges, "prior_state", prior_state(e, prior_out), "configuration", configuration(e),
-                     "applyable", plan_has_changes(p) != 0, "complete", true, "errored", false, "timestamp", ts);
+                     "applyable", plan_has_changes(p) != 0, "complete", true, "errored", false, "timestamp",
+                     ts);
 }

@@ -23,8 +23,10 @@ static const char *jtype(const json_t *j) {
 }
 
 static int bad(perr_t *e, const char *where, const char *field, const char *want, const json_t *got) {
-    if (got) perr_set(e, where, "%s: expected %s, found %s", field, want, jtype(got));
-    else perr_set(e, where, "%s: missing (expected %s)", field, want);
+    if (got)
+        perr_set(e, where, "%s: expected %s, found %s", field, want, jtype(got));
+    else
+        perr_set(e, where, "%s: missing (expected %s)", field, want);
     return -1;
 }
 
@@ -39,7 +41,8 @@ static int var_name_ok(const char *s, size_t n) {
     if (!n) return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-'))
             return 0;
     }
     return 1;
@@ -134,15 +137,18 @@ int planfile_check(const json_t *pf, const char *where, perr_t *e) {
     if (!json_is_string(v) || !is_hex(json_string_value(v), 64))
         return bad(e, where, "spec_hash", "64 hex digits", v);
     v = json_object_get(pf, "lineage");
-    if (!json_is_string(v) || json_string_length(v) > 36) return bad(e, where, "lineage", "a lineage (string)", v);
+    if (!json_is_string(v) || json_string_length(v) > 36)
+        return bad(e, where, "lineage", "a lineage (string)", v);
     v = json_object_get(pf, "serial");
-    if (!json_is_integer(v) || json_integer_value(v) < 0) return bad(e, where, "serial", "an integer >= 0", v);
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return bad(e, where, "serial", "an integer >= 0", v);
     v = json_object_get(pf, "env");
     if (v && !json_is_null(v) && !json_is_string(v)) return bad(e, where, "env", "a string", v);
     v = json_object_get(pf, "tfplan");
     if (v && !json_is_object(v)) return bad(e, where, "tfplan", "an object", v);
     if (str_array(pf, "vars", 0, where, e) || str_array(pf, "targets", 1, where, e) ||
-        str_array(pf, "replace", 1, where, e) || check_sensitive_vars(pf, where, e) || check_plan(pf, where, e))
+        str_array(pf, "replace", 1, where, e) || check_sensitive_vars(pf, where, e) ||
+        check_plan(pf, where, e))
         return -1;
     return 0;
 }
@@ -211,10 +217,11 @@ int planfile_check_sensitive(const json_t *pf, const spec_t *spec, const char *w
         char now[65] = "";
         if (v) var_hash(json_string_value(json_object_get(h, "salt")), v, now);
         if (!v || strcmp(now, json_string_value(json_object_get(h, "sha256"))) != 0) {
-            perr_set(e, where,
-                     "variable \"%s\" is sensitive, so the plan keeps only a hash of its value: pass the same "
-                     "value again (--var %s=..., PLINTH_VAR_%s or --var-file)%s",
-                     k, k, k, v ? "; the value given now differs from the planned one" : "");
+            perr_set(
+                e, where,
+                "variable \"%s\" is sensitive, so the plan keeps only a hash of its value: pass the same "
+                "value again (--var %s=..., PLINTH_VAR_%s or --var-file)%s",
+                k, k, k, v ? "; the value given now differs from the planned one" : "");
             return -1;
         }
     }

@@ -12,8 +12,7 @@ static const char *kind_of(const json_t *v) {
 }
 
 json_t *ref_new(const char *addr, const char *path) {
-    return json_pack("{s:s, s:s, s:s}", "$plinth", "ref", "addr", addr ? addr : "", "path",
-                     path ? path : "");
+    return json_pack("{s:s, s:s, s:s}", "$plinth", "ref", "addr", addr ? addr : "", "path", path ? path : "");
 }
 
 int ref_is_ref(const json_t *v) {
@@ -26,7 +25,9 @@ static int is_concat(const json_t *v) {
     return k && strcmp(k, "concat") == 0;
 }
 
-int ref_is_deferred(const json_t *v) { return ref_is_ref(v) || is_concat(v); }
+int ref_is_deferred(const json_t *v) {
+    return ref_is_ref(v) || is_concat(v);
+}
 
 /* Text of a scalar used inside a string: numbers and booleans formatted as
  * Lua would print them; NULL for anything else. */
@@ -45,7 +46,9 @@ static void add_part(json_t *out, json_t *part) {
         json_t *sub = json_object_get(part, "parts");
         size_t i;
         json_t *p;
-        json_array_foreach(sub, i, p) { add_part(out, p); }
+        json_array_foreach(sub, i, p) {
+            add_part(out, p);
+        }
         return;
     }
     char *txt = ref_is_ref(part) ? NULL : scalar_text(part);
@@ -69,7 +72,9 @@ json_t *ref_concat_new(json_t *parts) {
     json_t *out = json_array();
     size_t i;
     json_t *p;
-    json_array_foreach(parts, i, p) { add_part(out, p); }
+    json_array_foreach(parts, i, p) {
+        add_part(out, p);
+    }
     json_decref(parts);
     size_t n = json_array_size(out);
     if (n == 0) {
@@ -111,11 +116,15 @@ void ref_collect(const json_t *v, strlist_t *addrs) {
     if (json_is_object(v)) {
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) { ref_collect(x, addrs); }
+        json_object_foreach((json_t *)v, k, x) {
+            ref_collect(x, addrs);
+        }
     } else if (json_is_array(v)) {
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) { ref_collect(x, addrs); }
+        json_array_foreach(v, i, x) {
+            ref_collect(x, addrs);
+        }
     }
 }
 
@@ -129,8 +138,7 @@ static int resolve_one(const json_t *r, ref_lookup_fn lookup, void *ud, json_t *
     return rc;
 }
 
-static json_t *resolve_concat(const json_t *v, ref_lookup_fn lookup, void *ud, int *unknown,
-                              perr_t *e) {
+static json_t *resolve_concat(const json_t *v, ref_lookup_fn lookup, void *ud, int *unknown, perr_t *e) {
     json_t *parts = json_object_get(v, "parts");
     sbuf_t b = {0};
     size_t i;

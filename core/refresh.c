@@ -33,7 +33,7 @@ void plan_ctx(engine_t *e, plan_item_t *it, rctx_t *c, perr_t *err) {
 typedef struct {
     engine_t *e;
     plan_t *p;
-    size_t *idx;   /* items to read */
+    size_t *idx; /* items to read */
     size_t n;
     /* batches: one per type with read_many */
     const rtype_t **btype;
@@ -105,12 +105,14 @@ static int read_batch(rjob_t *j, const rtype_t *t) {
         rerr(j, &err, its[0]->addr);
         rc = -1;
     } else if (t->read_many(&c, n, ids, des, lives) == 0) {
-        for (size_t k = 0; k < n; k++) finish_live(its[k], lives[k]);
+        for (size_t k = 0; k < n; k++)
+            finish_live(its[k], lives[k]);
     } else {
         /* The batch could not be done: read each one, in parallel, after
          * the batches (plan_refresh's second walk). */
         pthread_mutex_lock(&j->mu);
-        for (size_t k = 0; k < n; k++) j->single[j->nsingle++] = (size_t)(its[k] - j->p->items);
+        for (size_t k = 0; k < n; k++)
+            j->single[j->nsingle++] = (size_t)(its[k] - j->p->items);
         pthread_mutex_unlock(&j->mu);
     }
     free(ids);
@@ -215,7 +217,8 @@ int plan_refresh(engine_t *e, plan_t *p) {
     for (size_t k = 0; k < j.n; k++) {
         const rtype_t *t = p->items[j.idx[k]].type;
         size_t ti;
-        for (ti = 0; ti < ntypes && types[ti] != t; ti++) {}
+        for (ti = 0; ti < ntypes && types[ti] != t; ti++) {
+        }
         if (ti == ntypes) types[ntypes++] = t;
         counts[ti]++;
         type_of[k] = ti;
@@ -224,7 +227,8 @@ int plan_refresh(engine_t *e, plan_t *p) {
         const rtype_t *t = p->items[j.idx[k]].type;
         if (t->read_many && !t->local_state && counts[type_of[k]] > 1) {
             size_t b;
-            for (b = 0; b < j.nb && j.btype[b] != t; b++) {}
+            for (b = 0; b < j.nb && j.btype[b] != t; b++) {
+            }
             if (b == j.nb) j.btype[j.nb++] = t;
         } else {
             j.single[j.nsingle++] = j.idx[k];

@@ -12,10 +12,11 @@
  * providers' headers, so that core depends on rtype.h alone. */
 extern const provider_def_t gcp_provider, k8s_provider, ssh_provider;
 
-static const provider_def_t *const providers[] = {&gcp_provider, &k8s_provider, &ssh_provider,
-                                                  NULL};
+static const provider_def_t *const providers[] = {&gcp_provider, &k8s_provider, &ssh_provider, NULL};
 
-const provider_def_t *const *rtype_providers(void) { return providers; }
+const provider_def_t *const *rtype_providers(void) {
+    return providers;
+}
 
 const rtype_t *rtype_find(const char *name) {
     for (const provider_def_t *const *p = rtype_providers(); *p; p++)

@@ -23,10 +23,11 @@ typedef struct rtype rtype_t;
 /* Context of one call on one resource. */
 typedef struct rctx {
     const rtype_t *type;
-    const char *addr;           /* resource address, for messages */
-    void *prov;                 /* the provider instance (provider_def.open) */
-    perr_t *err;                /* fill on failure (return -1) */
-    volatile sig_atomic_t *cancel; /* non-zero: first SIGINT; stop *waiting* (not in-flight writes), fail with "interrupted" */
+    const char *addr; /* resource address, for messages */
+    void *prov;       /* the provider instance (provider_def.open) */
+    perr_t *err;      /* fill on failure (return -1) */
+    volatile sig_atomic_t
+        *cancel; /* non-zero: first SIGINT; stop *waiting* (not in-flight writes), fail with "interrupted" */
     /* Progress line for long operations ("creating cluster, operation
      * operation-123: RUNNING"); the engine adds elapsed time. May be NULL. */
     void (*progress)(void *ud, const char *addr, const char *msg);
@@ -54,7 +55,7 @@ struct rtype {
      * and stringData, but not a ConfigMap's): NULL-terminated, static.
      * May be NULL. */
     const char *const *(*sensitive_for)(const json_t *body);
-    const char *const *ignore;    /* jpath patterns never diffed (input-only, server-managed) */
+    const char *const *ignore; /* jpath patterns never diffed (input-only, server-managed) */
     /* More never-diffed paths the provider derives (GCP: the fields its
      * schema marks output only), so the table need not repeat them.
      * Returns 1 to ignore path.  May be NULL. */
@@ -78,7 +79,8 @@ struct rtype {
     /* Optional batch read (list calls) for many resources of this type:
      * fills lives[i] (NULL = not found) for each ids[i].  Returns -1 only
      * when the batch cannot be done; the engine then falls back to read. */
-    int (*read_many)(rctx_t *c, size_t n, const char *const *ids, const json_t *const *desired, json_t **lives);
+    int (*read_many)(rctx_t *c, size_t n, const char *const *ids, const json_t *const *desired,
+                     json_t **lives);
     int (*create)(rctx_t *c, const json_t *desired, char **id, json_t **live);
     /* changed: the jpaths (as diffed) that differ; none is immutable. */
     int (*update)(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
@@ -104,8 +106,8 @@ struct rtype {
 
 /* A provider: opens an instance from its configuration block. */
 typedef struct prov_env {
-    const char *http_log;   /* --http-log file or NULL */
-    const char *endpoint;   /* PLINTH_GCP_ENDPOINT (or --local's) or NULL */
+    const char *http_log; /* --http-log file or NULL */
+    const char *endpoint; /* PLINTH_GCP_ENDPOINT (or --local's) or NULL */
     int parallelism;
     volatile sig_atomic_t *cancel; /* set on the first SIGINT: stop waiting */
 } prov_env_t;
@@ -127,8 +129,7 @@ typedef struct provider_def {
     /* Static checks of a declared body (no network; deferred values are
      * skipped): each problem is added to d located at where ("file:line")
      * with a message starting with addr.  Runs in validate_spec. */
-    void (*validate)(const rtype_t *t, const json_t *body, const char *addr, const char *where,
-                     diag_t *d);
+    void (*validate)(const rtype_t *t, const json_t *body, const char *addr, const char *where, diag_t *d);
     /* Whether resources of type t have the attribute name (a field of the
      * body or an output field): 1 yes; 0 no, with *closest the nearest
      * known name or NULL; -1 cannot tell (a free-form type).  A reference
@@ -145,8 +146,7 @@ typedef struct provider_def {
      * {"type": "k8s.object", "key": "Kind/ns/name", "body": {...}} (each
      * becomes resource ADDR["key"]), or -1 with e->msg set.  body is the
      * declared body without depends_on / lifecycle. */
-    int (*expand)(const char *type, const json_t *body, const char *spec_dir, json_t **items,
-                  perr_t *e);
+    int (*expand)(const char *type, const json_t *body, const char *spec_dir, json_t **items, perr_t *e);
     /* Implicit dependencies between declared resources (a custom resource
      * on its CRD): calls add(ud, i, addr) for each; reads s, never
      * changes it.  Runs once after the spec is loaded. */
@@ -161,8 +161,7 @@ typedef struct provider_def {
     /* `plinth kubeconfig ADDR`: a kubeconfig (new YAML string) reaching
      * the cluster whose live attributes are attrs, named name (NULL: from
      * attrs).  endpoint: the Google endpoint override or NULL. */
-    int (*kubeconfig)(const char *endpoint, const json_t *attrs, const char *name, char **yaml,
-                      perr_t *e);
+    int (*kubeconfig)(const char *endpoint, const json_t *attrs, const char *name, char **yaml, perr_t *e);
 } provider_def_t;
 
 /* Registry (rtype.c): the providers compiled in, one explicit

@@ -17,8 +17,8 @@
 #include "core/validate.h"
 
 #define MEM_LIMIT ((size_t)512 << 20)
-#define HOOK_EVERY 1000000 /* instructions between count hooks */
-#define HOOK_LIMIT 1000UL  /* => about 1e9 instructions */
+#define HOOK_EVERY 1000000   /* instructions between count hooks */
+#define HOOK_LIMIT 1000UL    /* => about 1e9 instructions */
 #define TIME_LIMIT_MS 60000L /* the whole load, C loops included (spec_pattern.c) */
 
 spec_ld_t *spec_ld_of(lua_State *L) {
@@ -78,8 +78,7 @@ static void exe_moddir(strlist_t *dirs) {
 
 static void add_link(void *ud, size_t i, const char *addr) {
     spec_res_t *r = &((spec_t *)ud)->res[i];
-    if (strcmp(r->addr, addr) != 0 && !strlist_has(&r->depends_on, addr))
-        strlist_add(&r->depends_on, addr);
+    if (strcmp(r->addr, addr) != 0 && !strlist_has(&r->depends_on, addr)) strlist_add(&r->depends_on, addr);
 }
 
 /* Implicit dependencies the providers know of (rtype.h: link). */
@@ -108,8 +107,8 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
     } else {
         /* Beside the spec, then PLINTH_MODULES (colon-separated), then the
          * current directory's modules/, then those shipped with plinth. */
-        strlist_add_own(&ld->moddirs, strcmp(s->dir, ".") == 0 ? xstrdup("modules")
-                                                                : xasprintf("%s/modules", s->dir));
+        strlist_add_own(&ld->moddirs,
+                        strcmp(s->dir, ".") == 0 ? xstrdup("modules") : xasprintf("%s/modules", s->dir));
         const char *env = getenv("PLINTH_MODULES");
         for (const char *p = env; p && *p;) {
             const char *c = strchr(p, ':');
@@ -149,7 +148,8 @@ int spec_load(const char *path, const spec_opts_t *opts, spec_t **out, diag_t *d
         }
         lua_close(L);
     }
-    for (size_t i = 0; i < ld->nmarkers; i++) json_decref(ld->markers[i]);
+    for (size_t i = 0; i < ld->nmarkers; i++)
+        json_decref(ld->markers[i]);
     free(ld->markers);
     json_decref(ld->varfile);
     strlist_free(&ld->moddirs);

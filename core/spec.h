@@ -34,11 +34,11 @@
 #include "util.h"
 
 typedef struct spec_res {
-    char *addr;    /* "module.mlflow.gcp.sql_instance.db" */
-    char *type;    /* "gcp.sql_instance" */
-    char *name;    /* "db" (the name given in the spec; the API name defaults to it) */
-    char *module;  /* "module.mlflow", or NULL at the root */
-    json_t *body;  /* owned; may contain deferred values (ref.h); no meta keys */
+    char *addr;           /* "module.mlflow.gcp.sql_instance.db" */
+    char *type;           /* "gcp.sql_instance" */
+    char *name;           /* "db" (the name given in the spec; the API name defaults to it) */
+    char *module;         /* "module.mlflow", or NULL at the root */
+    json_t *body;         /* owned; may contain deferred values (ref.h); no meta keys */
     strlist_t depends_on; /* explicit dependencies (addresses) */
     bool prevent_destroy, create_before_destroy;
     strlist_t ignore_changes; /* jpath patterns */
@@ -73,8 +73,8 @@ typedef struct spec_provider {
 } spec_provider_t;
 
 typedef struct spec {
-    char *path;     /* the spec file */
-    char *dir;      /* its directory */
+    char *path; /* the spec file */
+    char *dir;  /* its directory */
     spec_res_t *res;
     size_t nres;
     spec_output_t *outputs;
@@ -89,8 +89,8 @@ typedef struct spec {
 } spec_t;
 
 typedef struct spec_opts {
-    strlist_t vars;      /* "k=v" from --var, in order; later wins */
-    strlist_t var_files; /* --var-file paths (Lua files returning a table, or JSON) */
+    strlist_t vars;          /* "k=v" from --var, in order; later wins */
+    strlist_t var_files;     /* --var-file paths (Lua files returning a table, or JSON) */
     const char *modules_dir; /* default: "<spec dir>/modules", then "<exe dir>/../share/plinth/modules" */
     const char *env_name;    /* --env, exposed to Lua as plinth.env (default "default") */
     /* Sandbox.  os.getenv sees PLINTH_VAR_* and the allow_env names only;

@@ -39,7 +39,8 @@ json_t *spec_conv_string(spec_ld_t *ld, const char *s, size_t len, perr_t *e) {
         const char *q = m + sizeof MARK - 1;
         size_t n = 0;
         int digits = 0;
-        while (q < end && *q >= '0' && *q <= '9') n = n * 10 + (size_t)(*q++ - '0'), digits++;
+        while (q < end && *q >= '0' && *q <= '9')
+            n = n * 10 + (size_t)(*q++ - '0'), digits++;
         json_t *v = (digits && q < end && *q == '\x02') ? spec_lua_marker(ld, n) : NULL;
         if (!v) {
             snprintf(e->msg, sizeof e->msg, "string holds a damaged reference marker");
@@ -66,8 +67,7 @@ static void fail(perr_t *e, const char *what, const char *path, const char *fmt,
         snprintf(e->msg, sizeof e->msg, "%s: %s", what, msg);
 }
 
-static json_t *conv(lua_State *L, int idx, const char *what, const char *path, int depth,
-                    perr_t *e);
+static json_t *conv(lua_State *L, int idx, const char *what, const char *path, int depth, perr_t *e);
 
 /* Describes the key on top of the stack for messages. */
 static void key_text(lua_State *L, char *buf, size_t n) {
@@ -81,11 +81,9 @@ static void key_text(lua_State *L, char *buf, size_t n) {
         snprintf(buf, n, "(a %s)", luaL_typename(L, -1));
 }
 
-static json_t *conv_table(lua_State *L, int idx, const char *what, const char *path, int depth,
-                          perr_t *e) {
+static json_t *conv_table(lua_State *L, int idx, const char *what, const char *path, int depth, perr_t *e) {
     if (depth > MAX_DEPTH) {
-        fail(e, what, path, "tables nested more than %d deep (a table that contains itself?)",
-             MAX_DEPTH);
+        fail(e, what, path, "tables nested more than %d deep (a table that contains itself?)", MAX_DEPTH);
         return NULL;
     }
     luaL_checkstack(L, 6, "spec body conversion");
@@ -130,14 +128,15 @@ static json_t *conv_table(lua_State *L, int idx, const char *what, const char *p
             json_t *j = spec_lua_get(L, -1);
             if (j) {
                 char *d = ref_describe(j);
-                fail(e, what, path, "reference %s used as a table key: its value is known only "
-                     "after apply", d);
+                fail(e, what, path,
+                     "reference %s used as a table key: its value is known only "
+                     "after apply",
+                     d);
                 free(d);
             } else {
                 char kt_s[80];
                 key_text(L, kt_s, sizeof kt_s);
-                fail(e, what, path, "key %s is not a string (object keys must be strings)",
-                     kt_s);
+                fail(e, what, path, "key %s is not a string (object keys must be strings)", kt_s);
             }
             lua_pop(L, 1);
             return NULL;
@@ -186,13 +185,10 @@ static json_t *conv_table(lua_State *L, int idx, const char *what, const char *p
     return obj;
 }
 
-static json_t *conv(lua_State *L, int idx, const char *what, const char *path, int depth,
-                    perr_t *e) {
+static json_t *conv(lua_State *L, int idx, const char *what, const char *path, int depth, perr_t *e) {
     switch (lua_type(L, idx)) {
-    case LUA_TNIL:
-        return json_null();
-    case LUA_TBOOLEAN:
-        return json_boolean(lua_toboolean(L, idx));
+    case LUA_TNIL: return json_null();
+    case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx)) return json_integer((json_int_t)lua_tointeger(L, idx));
         if (!isfinite(lua_tonumber(L, idx))) {
@@ -208,8 +204,7 @@ static json_t *conv(lua_State *L, int idx, const char *what, const char *path, i
         if (!j) fail(e, what, path, "%s", e2.msg);
         return j;
     }
-    case LUA_TTABLE:
-        return conv_table(L, idx, what, path, depth, e);
+    case LUA_TTABLE: return conv_table(L, idx, what, path, depth, e);
     case LUA_TUSERDATA: {
         json_t *j = spec_lua_get(L, idx);
         if (j) return json_deep_copy(j);
@@ -251,20 +246,11 @@ void spec_conv_push(lua_State *L, const json_t *v) {
         }
         break;
     }
-    case JSON_STRING:
-        lua_pushlstring(L, json_string_value(v), json_string_length(v));
-        break;
-    case JSON_INTEGER:
-        lua_pushinteger(L, (lua_Integer)json_integer_value(v));
-        break;
-    case JSON_REAL:
-        lua_pushnumber(L, json_real_value(v));
-        break;
+    case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(v)); break;
+    case JSON_REAL: lua_pushnumber(L, json_real_value(v)); break;
     case JSON_TRUE:
-    case JSON_FALSE:
-        lua_pushboolean(L, json_is_true(v));
-        break;
-    default:
-        lua_pushnil(L);
+    case JSON_FALSE: lua_pushboolean(L, json_is_true(v)); break;
+    default: lua_pushnil(L);
     }
 }

@@ -23,8 +23,7 @@ int spec_valid_name(const char *s, int allow_dash) {
 
 const char *spec_checkname(lua_State *L, int idx, const char *what) {
     if (lua_type(L, idx) != LUA_TSTRING) {
-        if (spec_lua_get(L, idx))
-            spec_raise(L, "%s must be a plain string, not a reference", what);
+        if (spec_lua_get(L, idx)) spec_raise(L, "%s must be a plain string, not a reference", what);
         spec_raise(L, "%s must be a string, got %s", what, luaL_typename(L, idx));
     }
     const char *s = lua_tostring(L, idx);
@@ -72,8 +71,8 @@ static void res_meta(spec_ld_t *ld, spec_res_t *r, json_t *deps, json_t *lc) {
                         strlist_add_own(&r->depends_on, a);
                 } else {
                     spec_decl_error(ld, r->file, r->line,
-                               "%s: depends_on[%zu] is neither a resource nor an address",
-                               r->addr, i + 1);
+                                    "%s: depends_on[%zu] is neither a resource nor an address", r->addr,
+                                    i + 1);
                 }
             }
         }
@@ -97,8 +96,8 @@ static void res_meta(spec_ld_t *ld, spec_res_t *r, json_t *deps, json_t *lc) {
                             strlist_add(&r->ignore_changes, json_string_value(p));
                         else
                             spec_decl_error(ld, r->file, r->line,
-                                       "%s: lifecycle.ignore_changes[%zu] must be a path string",
-                                       r->addr, i + 1);
+                                            "%s: lifecycle.ignore_changes[%zu] must be a path string",
+                                            r->addr, i + 1);
                     }
                 } else if (strcmp(k, "replace_triggered_by") == 0 &&
                            (json_is_array(v) || (json_is_object(v) && !json_object_size(v)))) {
@@ -120,10 +119,10 @@ static void res_meta(spec_ld_t *ld, spec_res_t *r, json_t *deps, json_t *lc) {
                     }
                 } else {
                     spec_decl_error(ld, r->file, r->line,
-                               "%s: lifecycle.%s is not valid (prevent_destroy and "
-                               "create_before_destroy take booleans, ignore_changes a list of "
-                               "paths, replace_triggered_by a list of resources or attributes)",
-                               r->addr, k);
+                                    "%s: lifecycle.%s is not valid (prevent_destroy and "
+                                    "create_before_destroy take booleans, ignore_changes a list of "
+                                    "paths, replace_triggered_by a list of resources or attributes)",
+                                    r->addr, k);
                 }
             }
         } else {
@@ -164,7 +163,8 @@ static int manifest_file_ok(spec_ld_t *ld, const json_t *body, const char *dir, 
     char *r = spec_confined_path(ld, p, err, sizeof err);
     free(p);
     struct stat st;
-    if (!r) perr_set(e, "", "file \"%s\": %s", f, err);
+    if (!r)
+        perr_set(e, "", "file \"%s\": %s", f, err);
     else if (stat(r, &st) != 0 || !S_ISREG(st.st_mode))
         perr_set(e, "", "file \"%s\": %s is not a regular file", f, r);
     else if ((size_t)st.st_size > spec_read_cap(ld))
@@ -184,11 +184,11 @@ static int manifest_file_ok(spec_ld_t *ld, const json_t *body, const char *dir, 
  * declaration's depends_on and lifecycle.  Returns 0 (nothing done, the
  * arguments untouched) when type is not such a declaration; otherwise
  * takes body, deps and lc and pushes to Lua a table key -> reference. */
-static int expand_decl(lua_State *L, spec_ld_t *ld, const char *type, const char *addr,
-                       const char *file, int line, json_t *body, json_t *deps, json_t *lc) {
+static int expand_decl(lua_State *L, spec_ld_t *ld, const char *type, const char *addr, const char *file,
+                       int line, json_t *body, json_t *deps, json_t *lc) {
     const provider_def_t *p = rtype_provider_of(type);
     if (!p || !p->expand) return 0;
-    char dir[sizeof ((spec_res_t *)0)->file];
+    char dir[sizeof((spec_res_t *)0)->file];
     snprintf(dir, sizeof dir, "%s", file);
     json_t *items = NULL;
     perr_t e = {0};
@@ -206,8 +206,8 @@ static int expand_decl(lua_State *L, spec_ld_t *ld, const char *type, const char
             const char *key = json_string_value(json_object_get(it, "key"));
             char *a = xasprintf("%s[\"%s\"]", addr, key);
             add_res(ld, a, json_string_value(json_object_get(it, "type")), key, file, line,
-                    json_incref(json_object_get(it, "body")),
-                    deps ? json_deep_copy(deps) : NULL, lc ? json_deep_copy(lc) : NULL);
+                    json_incref(json_object_get(it, "body")), deps ? json_deep_copy(deps) : NULL,
+                    lc ? json_deep_copy(lc) : NULL);
             spec_lua_push(L, ref_new(a, ""));
             lua_setfield(L, -2, key);
             free(a);
@@ -229,8 +229,7 @@ static int l_res_body(lua_State *L) {
     if (lua_type(L, 1) != LUA_TTABLE)
         return spec_raise(L, "%s \"%s\": the body must be a table ({ ... }), got %s", type, name,
                           luaL_typename(L, 1));
-    char *addr = ld->prefix ? xasprintf("%s.%s.%s", ld->prefix, type, name)
-                            : xasprintf("%s.%s", type, name);
+    char *addr = ld->prefix ? xasprintf("%s.%s.%s", ld->prefix, type, name) : xasprintf("%s.%s", type, name);
     lua_pushstring(L, addr);
     free(addr);
     addr = (char *)lua_tostring(L, -1); /* anchored on the stack */
@@ -239,7 +238,7 @@ static int l_res_body(lua_State *L) {
     lua_getfield(L, LUA_REGISTRYINDEX, "plinth.addrs");
     if (lua_getfield(L, -1, addr) == LUA_TSTRING) {
         spec_decl_error(ld, file, line, "duplicate resource %s (first declared at %s)", addr,
-                   lua_tostring(L, -1));
+                        lua_tostring(L, -1));
         spec_lua_push(L, ref_new(addr, ""));
         return 1;
     }
@@ -274,8 +273,7 @@ static int l_res_name(lua_State *L) {
     spec_where(L, 1, file, sizeof file, &line);
     if (!spec_valid_name(name, 1))
         spec_decl_error(ld, file, line,
-                   "invalid resource name \"%s\" for %s: use letters, digits, '_' and '-'", name,
-                   type);
+                        "invalid resource name \"%s\" for %s: use letters, digits, '_' and '-'", name, type);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 1);
     lua_pushstring(L, file);
@@ -288,8 +286,7 @@ static int l_res_name(lua_State *L) {
 static int l_ns_index(lua_State *L) {
     const char *ns = lua_tostring(L, lua_upvalueindex(1));
     if (lua_type(L, 2) != LUA_TSTRING || !spec_valid_name(lua_tostring(L, 2), 0))
-        return spec_raise(L, "%s: resource type names are identifiers (%s.compute_network)", ns,
-                          ns);
+        return spec_raise(L, "%s: resource type names are identifiers (%s.compute_network)", ns, ns);
     lua_pushfstring(L, "%s.%s", ns, lua_tostring(L, 2));
     lua_pushcclosure(L, l_res_name, 1);
     return 1;
@@ -320,8 +317,8 @@ static void add_namespace(lua_State *L, const char *ns) {
 }
 
 /* Reports keys of the options table at idx that are not in known. */
-void spec_check_keys(spec_ld_t *ld, lua_State *L, int idx, const char *const *known,
-                       const char *fn, const char *name, const char *file, int line) {
+void spec_check_keys(spec_ld_t *ld, lua_State *L, int idx, const char *const *known, const char *fn,
+                     const char *name, const char *file, int line) {
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
@@ -331,11 +328,12 @@ void spec_check_keys(spec_ld_t *ld, lua_State *L, int idx, const char *const *kn
                 if (strcmp(lua_tostring(L, -1), known[i]) == 0) ok = 1;
         if (!ok) {
             sbuf_t b = {0};
-            for (int i = 0; known[i]; i++) sbuf_addf(&b, "%s%s", i ? ", " : "", known[i]);
+            for (int i = 0; known[i]; i++)
+                sbuf_addf(&b, "%s%s", i ? ", " : "", known[i]);
             spec_decl_error(ld, file, line, "%s(\"%s\"): unknown option %s%s%s (known: %s)", fn, name,
-                       lua_type(L, -1) == LUA_TSTRING ? "\"" : "",
-                       lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1),
-                       lua_type(L, -1) == LUA_TSTRING ? "\"" : "", b.s);
+                            lua_type(L, -1) == LUA_TSTRING ? "\"" : "",
+                            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1),
+                            lua_type(L, -1) == LUA_TSTRING ? "\"" : "", b.s);
             sbuf_free(&b);
         }
     }
@@ -353,7 +351,7 @@ static int l_provider_body(lua_State *L) {
     for (size_t i = 0; i < s->nproviders; i++)
         if (strcmp(s->providers[i].name, name) == 0) {
             spec_decl_error(ld, file, line, "provider \"%s\" is declared twice (first at %s:%d)", name,
-                       s->providers[i].file, s->providers[i].line);
+                            s->providers[i].file, s->providers[i].line);
             return 0;
         }
     perr_t e;
@@ -427,8 +425,12 @@ static int named_block(lua_State *L, lua_CFunction body, const char *what) {
     return 1;
 }
 
-static int l_provider(lua_State *L) { return named_block(L, l_provider_body, "provider name"); }
-static int l_backend(lua_State *L) { return named_block(L, l_backend_body, "backend type"); }
+static int l_provider(lua_State *L) {
+    return named_block(L, l_provider_body, "provider name");
+}
+static int l_backend(lua_State *L) {
+    return named_block(L, l_backend_body, "backend type");
+}
 
 static int l_output(lua_State *L) {
     spec_ld_t *ld = spec_ld_of(L);
@@ -445,7 +447,7 @@ static int l_output(lua_State *L) {
     for (size_t i = 0; i < s->noutputs; i++)
         if (strcmp(s->outputs[i].name, full) == 0) {
             spec_decl_error(ld, file, line, "output \"%s\" is declared twice (first at %s:%d)", full,
-                       s->outputs[i].file, s->outputs[i].line);
+                            s->outputs[i].file, s->outputs[i].line);
             free(full);
             return 0;
         }

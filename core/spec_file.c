@@ -169,15 +169,16 @@ static int l_templatefile(lua_State *L) {
         }
         if (c[0] == '$' && c + 1 < end && c[1] == '{') {
             const char *close = memchr(c, '}', (size_t)(end - c));
-            if (!close)
-                return spec_raise(L, "templatefile(\"%s\"): unclosed ${ at line %d", path, tline);
+            if (!close) return spec_raise(L, "templatefile(\"%s\"): unclosed ${ at line %d", path, tline);
             const char *a = c + 2, *z = close;
-            while (a < z && isspace((unsigned char)*a)) a++;
-            while (z > a && isspace((unsigned char)z[-1])) z--;
+            while (a < z && isspace((unsigned char)*a))
+                a++;
+            while (z > a && isspace((unsigned char)z[-1]))
+                z--;
             lua_pushlstring(L, a, (size_t)(z - a));
             if (!has_vars || lua_getfield(L, 2, lua_tostring(L, -1)) == LUA_TNIL)
-                return spec_raise(L, "templatefile(\"%s\"): variable \"%s\" is not set (line %d)",
-                                  path, lua_tostring(L, has_vars ? -2 : -1), tline);
+                return spec_raise(L, "templatefile(\"%s\"): variable \"%s\" is not set (line %d)", path,
+                                  lua_tostring(L, has_vars ? -2 : -1), tline);
             luaL_tolstring(L, -1, NULL);
             lua_remove(L, -2);
             lua_remove(L, -2);

@@ -39,13 +39,13 @@ typedef struct spec_ld {
     strlist_t modules;  /* every module address declared */
     size_t mem, mem_limit;
     unsigned long hooks, hook_limit; /* count hook calls (each 1e6 instructions) */
-    json_t **markers;   /* marker n -> deferred value (owned) */
+    json_t **markers;                /* marker n -> deferred value (owned) */
     size_t nmarkers, capmarkers;
     size_t capres, capout, capvar, capprov;
     spec_varloc_t *varlocs;
-    json_t *varfile;    /* name -> value from --var-file files (owned) */
-    strlist_t cli_used; /* --var names matched by a var() */
-    strlist_t roots;    /* resolved directories files may be read from */
+    json_t *varfile;     /* name -> value from --var-file files (owned) */
+    strlist_t cli_used;  /* --var names matched by a var() */
+    strlist_t roots;     /* resolved directories files may be read from */
     int64_t deadline_ms; /* util_now_ms() after which the load stops */
     long time_limit_ms;
 } spec_ld_t;
@@ -100,7 +100,7 @@ void spec_pattern_open(lua_State *L);
 void spec_pattern_install(lua_State *L, spec_ld_t *ld);
 
 /* spec_file.c */
-void spec_file_open(lua_State *L); /* globals require, file, templatefile */
+void spec_file_open(lua_State *L);   /* globals require, file, templatefile */
 char *spec_dir_of(const char *path); /* new string; "." when path has no '/' */
 int spec_is_file(const char *p);
 /* Loads a text chunk from path onto the stack, or raises with the syntax
@@ -122,8 +122,8 @@ int spec_valid_name(const char *s, int allow_dash);
 /* The plain string at idx, or raises naming what. */
 const char *spec_checkname(lua_State *L, int idx, const char *what);
 /* Reports keys of the options table at idx that are not in known. */
-void spec_check_keys(spec_ld_t *ld, lua_State *L, int idx, const char *const *known,
-                     const char *fn, const char *name, const char *file, int line);
+void spec_check_keys(spec_ld_t *ld, lua_State *L, int idx, const char *const *known, const char *fn,
+                     const char *name, const char *file, int line);
 
 /* spec_var.c */
 void spec_var_open(lua_State *L); /* global var */

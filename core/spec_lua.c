@@ -37,7 +37,9 @@ json_t *spec_lua_marker(spec_ld_t *ld, size_t n) {
     return n < ld->nmarkers ? ld->markers[n] : NULL;
 }
 
-static spec_val_t *check(lua_State *L, int idx) { return luaL_checkudata(L, idx, VAL_MT); }
+static spec_val_t *check(lua_State *L, int idx) {
+    return luaL_checkudata(L, idx, VAL_MT);
+}
 
 static int val_gc(lua_State *L) {
     spec_val_t *u = check(L, 1);
@@ -84,8 +86,7 @@ static int val_index(lua_State *L) {
         if (i < 1) {
             lua_pushstring(L, d);
             free(d);
-            return spec_raise(L, "index %lld of %s: Lua lists start at 1", (long long)i,
-                              lua_tostring(L, -1));
+            return spec_raise(L, "index %lld of %s: Lua lists start at 1", (long long)i, lua_tostring(L, -1));
         }
         snprintf(key, sizeof key, "%lld", (long long)(i - 1));
         k = key;
@@ -99,8 +100,7 @@ static int val_index(lua_State *L) {
     } else {
         lua_pushstring(L, d);
         free(d);
-        return spec_raise(L, "cannot index %s with a %s", lua_tostring(L, -1),
-                          luaL_typename(L, 2));
+        return spec_raise(L, "cannot index %s with a %s", lua_tostring(L, -1), luaL_typename(L, 2));
     }
     free(d);
     const char *addr = json_string_value(json_object_get(u->j, "addr"));
@@ -115,8 +115,7 @@ static int val_newindex(lua_State *L) {
     char *d = ref_describe(check(L, 1)->j);
     lua_pushstring(L, d);
     free(d);
-    return spec_raise(L, "cannot assign to a field of %s: it is known only after apply",
-                      lua_tostring(L, -1));
+    return spec_raise(L, "cannot assign to a field of %s: it is known only after apply", lua_tostring(L, -1));
 }
 
 /* One operand of `..` as a concat part (new), or NULL with e set. */
@@ -134,8 +133,7 @@ static json_t *operand(lua_State *L, int idx, perr_t *e) {
 static int val_concat(lua_State *L) {
     for (int i = 1; i <= 2; i++)
         if (!spec_lua_get(L, i) && lua_type(L, i) != LUA_TSTRING && lua_type(L, i) != LUA_TNUMBER)
-            return spec_raise(L, "attempt to concatenate a %s value with a reference",
-                              luaL_typename(L, i));
+            return spec_raise(L, "attempt to concatenate a %s value with a reference", luaL_typename(L, i));
     json_t *parts = json_array();
     perr_t e;
     for (int i = 1; i <= 2; i++) {
@@ -208,21 +206,22 @@ static int val_call(lua_State *L) {
     char *d = ref_describe(check(L, 1)->j);
     lua_pushstring(L, d);
     free(d);
-    return spec_raise(L, "reference %s called as a function (a resource constructor is called "
-                         "as gcp.TYPE \"name\" { ... })",
+    return spec_raise(L,
+                      "reference %s called as a function (a resource constructor is called "
+                      "as gcp.TYPE \"name\" { ... })",
                       lua_tostring(L, -1));
 }
 
 void spec_lua_open(lua_State *L) {
     static const luaL_Reg mt[] = {
-        {"__gc", val_gc},         {"__index", val_index},   {"__newindex", val_newindex},
+        {"__gc", val_gc},         {"__index", val_index},       {"__newindex", val_newindex},
         {"__concat", val_concat}, {"__tostring", val_tostring}, {"__call", val_call},
-        {"__add", val_number},    {"__sub", val_number},    {"__mul", val_number},
-        {"__div", val_number},    {"__mod", val_number},    {"__pow", val_number},
-        {"__unm", val_number},    {"__idiv", val_number},   {"__band", val_number},
-        {"__bor", val_number},    {"__bxor", val_number},   {"__shl", val_number},
-        {"__shr", val_number},    {"__bnot", val_number},   {"__lt", val_number},
-        {"__le", val_number},     {"__len", val_number},    {NULL, NULL},
+        {"__add", val_number},    {"__sub", val_number},        {"__mul", val_number},
+        {"__div", val_number},    {"__mod", val_number},        {"__pow", val_number},
+        {"__unm", val_number},    {"__idiv", val_number},       {"__band", val_number},
+        {"__bor", val_number},    {"__bxor", val_number},       {"__shl", val_number},
+        {"__shr", val_number},    {"__bnot", val_number},       {"__lt", val_number},
+        {"__le", val_number},     {"__len", val_number},        {NULL, NULL},
     };
     luaL_newmetatable(L, VAL_MT);
     luaL_setfuncs(L, mt, 0);

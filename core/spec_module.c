@@ -71,8 +71,10 @@ static void push_inputs_proxy(lua_State *L, int real, int read) {
     static const struct {
         const char *name;
         lua_CFunction fn;
-    } mm[] = {{"__index", l_inputs_index}, {"__newindex", l_inputs_newindex},
-              {"__pairs", l_inputs_pairs}, {"__len", l_inputs_len}};
+    } mm[] = {{"__index", l_inputs_index},
+              {"__newindex", l_inputs_newindex},
+              {"__pairs", l_inputs_pairs},
+              {"__len", l_inputs_len}};
     lua_newtable(L);
     lua_newtable(L);
     for (size_t i = 0; i < sizeof mm / sizeof *mm; i++) {
@@ -154,11 +156,10 @@ static int run_module(lua_State *L, const char *name, int idx, const char *file,
         lua_newtable(L);
         return 1;
     }
-    char *full = ld->prefix ? xasprintf("%s.module.%s", ld->prefix, name)
-                            : xasprintf("module.%s", name);
+    char *full = ld->prefix ? xasprintf("%s.module.%s", ld->prefix, name) : xasprintf("module.%s", name);
     if (strlist_has(&ld->modules, full)) {
-        spec_decl_error(ld, file, line, "module \"%s\" is declared twice%s%s", name,
-                   ld->prefix ? " in " : "", ld->prefix ? ld->prefix : "");
+        spec_decl_error(ld, file, line, "module \"%s\" is declared twice%s%s", name, ld->prefix ? " in " : "",
+                        ld->prefix ? ld->prefix : "");
         free(full);
         lua_newtable(L);
         return 1;
@@ -202,8 +203,10 @@ static int run_module(lua_State *L, const char *name, int idx, const char *file,
                           lua_tostring(L, path_idx), luaL_typename(L, -1));
     /* A module body that is another module's inputs: its real table. */
     if (lua_getmetatable(L, idx)) {
-        if (lua_getfield(L, -1, "__plinth_inputs") == LUA_TTABLE) lua_replace(L, idx);
-        else lua_pop(L, 1);
+        if (lua_getfield(L, -1, "__plinth_inputs") == LUA_TTABLE)
+            lua_replace(L, idx);
+        else
+            lua_pop(L, 1);
         lua_pop(L, 1);
     }
     lua_newtable(L); /* inputs: everything but source */
@@ -242,8 +245,7 @@ static int run_module(lua_State *L, const char *name, int idx, const char *file,
 
 static int l_module_body(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    return run_module(L, lua_tostring(L, lua_upvalueindex(1)), 1,
-                      lua_tostring(L, lua_upvalueindex(2)),
+    return run_module(L, lua_tostring(L, lua_upvalueindex(1)), 1, lua_tostring(L, lua_upvalueindex(2)),
                       (int)lua_tointeger(L, lua_upvalueindex(3)));
 }
 
@@ -270,4 +272,6 @@ static int l_module(lua_State *L) {
     return 1;
 }
 
-void spec_module_open(lua_State *L) { lua_register(L, "module", l_module); }
+void spec_module_open(lua_State *L) {
+    lua_register(L, "module", l_module);
+}

@@ -120,7 +120,8 @@ static const char *balance(ms_t *m, const char *s, const char *p) {
 
 static const char *greedy(ms_t *m, const char *s, const char *p, const char *ep) {
     ptrdiff_t n = 0;
-    while (single(m, s + n, p, ep)) n++, step(m);
+    while (single(m, s + n, p, ep))
+        n++, step(m);
     for (; n >= 0; n--) {
         const char *r = match(m, s + n, ep + 1);
         if (r) return r;
@@ -192,7 +193,8 @@ static const char *match(ms_t *m, const char *s, const char *p) {
             break;
         }
         if (*p == '(') {
-            r = p + 1 < m->pat_end && p[1] == ')' ? open_cap(m, s, p + 2, CAP_POS) : open_cap(m, s, p + 1, CAP_OPEN);
+            r = p + 1 < m->pat_end && p[1] == ')' ? open_cap(m, s, p + 2, CAP_POS)
+                                                  : open_cap(m, s, p + 1, CAP_OPEN);
             break;
         }
         if (*p == ')') {
@@ -235,9 +237,12 @@ static const char *match(ms_t *m, const char *s, const char *p) {
             p = ep + 1;
             continue;
         }
-        if (q == '+') r = greedy(m, s + 1, p, ep);
-        else if (q == '*') r = greedy(m, s, p, ep);
-        else if (q == '-') r = lazy(m, s, p, ep);
+        if (q == '+')
+            r = greedy(m, s + 1, p, ep);
+        else if (q == '*')
+            r = greedy(m, s, p, ep);
+        else if (q == '-')
+            r = lazy(m, s, p, ep);
         else {
             s++;
             p = ep;
@@ -272,14 +277,17 @@ static void push_cap(ms_t *m, int i, const char *s, const char *e) {
     }
     ptrdiff_t l = m->cap[i].len;
     if (l == CAP_OPEN) luaL_error(m->L, "unfinished capture");
-    if (l == CAP_POS) lua_pushinteger(m->L, (lua_Integer)(m->cap[i].at - m->src) + 1);
-    else lua_pushlstring(m->L, m->cap[i].at, (size_t)l);
+    if (l == CAP_POS)
+        lua_pushinteger(m->L, (lua_Integer)(m->cap[i].at - m->src) + 1);
+    else
+        lua_pushlstring(m->L, m->cap[i].at, (size_t)l);
 }
 
 static int push_caps(ms_t *m, const char *s, const char *e, int whole) {
     int n = m->level == 0 && whole ? 1 : m->level;
     luaL_checkstack(m->L, n, "too many captures");
-    for (int i = 0; i < n; i++) push_cap(m, i, s, e);
+    for (int i = 0; i < n; i++)
+        push_cap(m, i, s, e);
     return n;
 }
 
@@ -343,8 +351,12 @@ static int find_aux(lua_State *L, int find) {
     return 1;
 }
 
-static int l_find(lua_State *L) { return find_aux(L, 1); }
-static int l_match(lua_State *L) { return find_aux(L, 0); }
+static int l_find(lua_State *L) {
+    return find_aux(L, 1);
+}
+static int l_match(lua_State *L) {
+    return find_aux(L, 0);
+}
 
 /* gmatch state: a userdata (so the subject and pattern stay referenced as
  * upvalues of the iterator). */
@@ -394,8 +406,10 @@ static void add_repl_string(ms_t *m, luaL_Buffer *b, const char *s, const char *
             continue;
         }
         c++;
-        if (c < end && *c == '%') luaL_addchar(b, '%');
-        else if (c < end && *c == '0') luaL_addlstring(b, s, (size_t)(e - s));
+        if (c < end && *c == '%')
+            luaL_addchar(b, '%');
+        else if (c < end && *c == '0')
+            luaL_addlstring(b, s, (size_t)(e - s));
         else if (c < end && isdigit((unsigned char)*c)) {
             push_cap(m, *c - '1', s, e);
             luaL_tolstring(m->L, -1, NULL); /* a position capture is a number */
@@ -491,8 +505,8 @@ static int l_move(lua_State *L) {
 }
 
 void spec_pattern_install(lua_State *L, spec_ld_t *ld) {
-    static const luaL_Reg fns[] = {{"find", l_find}, {"match", l_match}, {"gmatch", l_gmatch}, {"gsub", l_gsub},
-                                   {NULL, NULL}};
+    static const luaL_Reg fns[] = {
+        {"find", l_find}, {"match", l_match}, {"gmatch", l_gmatch}, {"gsub", l_gsub}, {NULL, NULL}};
     lua_getglobal(L, "string");
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushlightuserdata(L, ld);
@@ -509,4 +523,6 @@ void spec_pattern_install(lua_State *L, spec_ld_t *ld) {
     lua_pop(L, 1);
 }
 
-void spec_pattern_open(lua_State *L) { spec_pattern_install(L, spec_ld_of(L)); }
+void spec_pattern_open(lua_State *L) {
+    spec_pattern_install(L, spec_ld_of(L));
+}

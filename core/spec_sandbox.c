@@ -55,11 +55,11 @@ int spec_time_left(spec_ld_t *ld) {
 
 void spec_check_time(lua_State *L) {
     spec_ld_t *ld = spec_ld_of(L);
-    if (ld->opts && ld->opts->stop && *ld->opts->stop)
-        spec_raise(L, "interrupted while loading the spec");
+    if (ld->opts && ld->opts->stop && *ld->opts->stop) spec_raise(L, "interrupted while loading the spec");
     if (util_now_ms() >= ld->deadline_ms)
-        spec_raise(L, "loading the spec took longer than %d ms (an endless loop or a pattern that "
-                      "backtracks without end?)",
+        spec_raise(L,
+                   "loading the spec took longer than %d ms (an endless loop or a pattern that "
+                   "backtracks without end?)",
                    (int)ld->time_limit_ms);
 }
 
@@ -74,8 +74,10 @@ static void add_root(spec_ld_t *ld, const char *dir) {
 
 void spec_roots_init(spec_ld_t *ld) {
     add_root(ld, ld->s->dir);
-    for (size_t i = 0; i < ld->moddirs.n; i++) add_root(ld, ld->moddirs.v[i]);
-    for (size_t i = 0; ld->opts && i < ld->opts->allow_read.n; i++) add_root(ld, ld->opts->allow_read.v[i]);
+    for (size_t i = 0; i < ld->moddirs.n; i++)
+        add_root(ld, ld->moddirs.v[i]);
+    for (size_t i = 0; ld->opts && i < ld->opts->allow_read.n; i++)
+        add_root(ld, ld->opts->allow_read.v[i]);
 }
 
 char *spec_confined_path(spec_ld_t *ld, const char *path, char *err, size_t errlen) {
@@ -90,8 +92,10 @@ char *spec_confined_path(spec_ld_t *ld, const char *path, char *err, size_t errl
         if (strncmp(r, root, n) == 0 && (r[n] == '/' || r[n] == '\0' || (n == 1 && root[0] == '/')))
             return xstrdup(r);
     }
-    snprintf(err, errlen, "%s is outside the spec's directory and the modules directories; a spec may only "
-                          "read files there (widen with --allow-read DIR)", r);
+    snprintf(err, errlen,
+             "%s is outside the spec's directory and the modules directories; a spec may only "
+             "read files there (widen with --allow-read DIR)",
+             r);
     return NULL;
 }
 
@@ -156,12 +160,15 @@ static int l_getenv(lua_State *L) {
     const char *name = luaL_checkstring(L, 1);
     spec_ld_t *ld = spec_ld_of(L);
     if (strncmp(name, "PLINTH_VAR_", 11) != 0 && !(ld->opts && strlist_has(&ld->opts->allow_env, name)))
-        return spec_raise(L, "os.getenv(\"%s\"): a spec sees only PLINTH_VAR_* variables and those "
-                             "named with --allow-env %s",
+        return spec_raise(L,
+                          "os.getenv(\"%s\"): a spec sees only PLINTH_VAR_* variables and those "
+                          "named with --allow-env %s",
                           name, name);
     const char *v = getenv(name);
-    if (v) lua_pushstring(L, v);
-    else lua_pushnil(L);
+    if (v)
+        lua_pushstring(L, v);
+    else
+        lua_pushnil(L);
     return 1;
 }
 
@@ -203,7 +210,8 @@ const char *spec_split_pos(const char *msg, char *src, size_t n, int *line) {
     for (const char *c = strchr(msg, ':'); c; c = strchr(c + 1, ':')) {
         const char *d = c + 1;
         if (!isdigit((unsigned char)*d)) continue;
-        while (isdigit((unsigned char)*d)) d++;
+        while (isdigit((unsigned char)*d))
+            d++;
         if (d[0] != ':' || d[1] != ' ') continue;
         if (memchr(msg, '\n', (size_t)(c - msg))) return NULL;
         snprintf(src, n, "%.*s", (int)(c - msg), msg);
@@ -236,8 +244,7 @@ static int l_msgh(lua_State *L) {
         snprintf(file, sizeof file, "%s", src);
         for (int lv = 1; lua_getstack(L, lv, &ar); lv++) {
             if (lua_getinfo(L, "S", &ar) && strcmp(ar.short_src, src) == 0) {
-                snprintf(file, sizeof file, "%s",
-                         ar.source[0] == '@' ? ar.source + 1 : ar.short_src);
+                snprintf(file, sizeof file, "%s", ar.source[0] == '@' ? ar.source + 1 : ar.short_src);
                 break;
             }
         }
@@ -254,8 +261,7 @@ static int l_msgh(lua_State *L) {
 void spec_add_lua_error(spec_ld_t *ld, int status, const char *fallback_file) {
     const char *msg = lua_tostring(ld->L, -1);
     if (status == LUA_ERRMEM) {
-        diag_add(ld->diags, fallback_file, "the spec needs more than %zu MiB of memory",
-                 ld->mem_limit >> 20);
+        diag_add(ld->diags, fallback_file, "the spec needs more than %zu MiB of memory", ld->mem_limit >> 20);
         return;
     }
     if (!msg) msg = "(error object is not a string)";

@@ -58,8 +58,8 @@ static json_t *coerce(const json_t *v, const char *type, char *why, size_t n) {
         json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
         if (j && (list ? json_is_array(j) : json_is_object(j))) return j;
         json_decref(j);
-        snprintf(why, n, "is not a %s (give it as JSON: %s)", type, list ? "[\"a\", \"b\"]" :
-                 "{\"k\": \"v\"}");
+        snprintf(why, n, "is not a %s (give it as JSON: %s)", type,
+                 list ? "[\"a\", \"b\"]" : "{\"k\": \"v\"}");
         return NULL;
     }
     snprintf(why, n, "is not a %s", type);
@@ -90,9 +90,9 @@ static int var_again(lua_State *L, spec_ld_t *ld, const char *name, const char *
             if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "type") == LUA_TSTRING &&
                 strcmp(lua_tostring(L, -1), type_of_json(s->vars[i].value)) != 0)
                 spec_decl_error(ld, file, line,
-                                "variable \"%s\" is declared again as %s (first at %s:%d as %s)",
-                                name, lua_tostring(L, -1), ld->varlocs[i].file,
-                                ld->varlocs[i].line, type_of_json(s->vars[i].value));
+                                "variable \"%s\" is declared again as %s (first at %s:%d as %s)", name,
+                                lua_tostring(L, -1), ld->varlocs[i].file, ld->varlocs[i].line,
+                                type_of_json(s->vars[i].value));
             spec_conv_push(L, s->vars[i].value);
             return 1;
         }
@@ -115,8 +115,8 @@ static void var_options(lua_State *L, spec_ld_t *ld, const char *name, const cha
             if (!strcmp(t, VAR_TYPES[i])) *type = VAR_TYPES[i];
         if (!*type)
             spec_decl_error(ld, file, line,
-                            "variable \"%s\": unknown type \"%s\" (string, number, bool, list, map)",
-                            name, t ? t : luaL_typename(L, -1));
+                            "variable \"%s\": unknown type \"%s\" (string, number, bool, list, map)", name,
+                            t ? t : luaL_typename(L, -1));
     }
     lua_pop(L, 1);
     lua_getfield(L, 2, "sensitive");
@@ -167,8 +167,7 @@ static json_t *var_value(spec_ld_t *ld, const char *name, const char *type, cons
         json_t *c = coerce(fv, type, why, sizeof why);
         if (!c) {
             show_value(fv, shown, sizeof shown);
-            spec_decl_error(ld, file, line, "variable \"%s\": value %s from --var-file %s", name,
-                            shown, why);
+            spec_decl_error(ld, file, line, "variable \"%s\": value %s from --var-file %s", name, shown, why);
         }
         var_take(&val, c);
     }
@@ -182,8 +181,8 @@ static json_t *var_value(spec_ld_t *ld, const char *name, const char *type, cons
         json_t *sv = json_string(eq + 1);
         json_t *c = sv ? coerce(sv, type, why, sizeof why) : NULL;
         if (!c)
-            spec_decl_error(ld, file, line, "variable \"%s\" (%s): --var %s: \"%s\" %s", name,
-                            type, name, eq + 1, sv ? why : "is not valid UTF-8");
+            spec_decl_error(ld, file, line, "variable \"%s\" (%s): --var %s: \"%s\" %s", name, type, name,
+                            eq + 1, sv ? why : "is not valid UTF-8");
         json_decref(sv);
         var_take(&val, c);
     }
@@ -191,8 +190,8 @@ static json_t *var_value(spec_ld_t *ld, const char *name, const char *type, cons
 }
 
 /* Appends the variable to the spec (takes val). */
-static void var_record(spec_ld_t *ld, const char *name, json_t *val, bool sensitive,
-                       const char *file, int line) {
+static void var_record(spec_ld_t *ld, const char *name, json_t *val, bool sensitive, const char *file,
+                       int line) {
     spec_t *s = ld->s;
     if (s->nvars == ld->capvar) {
         ld->capvar = ld->capvar ? ld->capvar * 2 : 8;
@@ -217,8 +216,7 @@ static int l_var(lua_State *L) {
     spec_where(L, 1, file, sizeof file, &line);
     if (var_again(L, ld, name, file, line)) return 1;
     int nerr = (int)ld->diags->n;
-    if (!spec_valid_name(name, 0))
-        spec_decl_error(ld, file, line, "invalid variable name \"%s\"", name);
+    if (!spec_valid_name(name, 0)) spec_decl_error(ld, file, line, "invalid variable name \"%s\"", name);
     const char *type;
     bool sensitive;
     json_t *def;
@@ -288,4 +286,6 @@ void spec_var_files(spec_ld_t *ld) {
 
 /* ---- checks after evaluation, hash ---- */
 
-void spec_var_open(lua_State *L) { lua_register(L, "var", l_var); }
+void spec_var_open(lua_State *L) {
+    lua_register(L, "var", l_var);
+}

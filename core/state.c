@@ -33,20 +33,23 @@ struct state_index {
 
 static uint64_t hash_str(const char *s) {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
 }
 
 static void index_put(struct state_index *ix, const char *addr, int32_t i) {
     size_t m = ix->cap - 1, p = hash_str(addr) & m;
-    while (ix->slot[p] >= 0) p = (p + 1) & m;
+    while (ix->slot[p] >= 0)
+        p = (p + 1) & m;
     ix->slot[p] = i;
 }
 
 static void index_rebuild(const state_t *s) {
     struct state_index *ix = s->index;
     size_t cap = 64;
-    while (cap < 2 * s->nres + 2) cap *= 2;
+    while (cap < 2 * s->nres + 2)
+        cap *= 2;
     if (cap != ix->cap) {
         free(ix->slot);
         ix->slot = xmalloc(cap * sizeof *ix->slot);
@@ -81,7 +84,7 @@ static long find_index(const state_t *s, const char *addr) {
 static void lineage_new(char out[37]) {
     char hex[33];
     util_random_hex(hex, 16);
-    hex[12] = '4';                             /* version 4 */
+    hex[12] = '4'; /* version 4 */
     int nib = hex[16] <= '9' ? hex[16] - '0' : hex[16] - 'a' + 10;
     hex[16] = "89ab"[nib & 3]; /* RFC 4122 variant */
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
@@ -118,7 +121,8 @@ static void res_clear(state_res_t *r) {
 
 void state_free(state_t *s) {
     if (!s) return;
-    for (size_t i = 0; i < s->nres; i++) res_clear(&s->res[i]);
+    for (size_t i = 0; i < s->nres; i++)
+        res_clear(&s->res[i]);
     free(s->res);
     json_decref(s->outputs);
     strlist_free(&s->changed);
@@ -166,10 +170,13 @@ static void mark(state_t *s, state_res_t *r, const char *addr) {
     strlist_add(&s->changed, addr);
 }
 
-void state_touch(state_t *s, const char *addr) { mark(s, state_find(s, addr), addr); }
+void state_touch(state_t *s, const char *addr) {
+    mark(s, state_find(s, addr), addr);
+}
 
 void state_clear_changes(state_t *s) {
-    for (size_t i = 0; i < s->nres; i++) s->res[i].dirty = false;
+    for (size_t i = 0; i < s->nres; i++)
+        s->res[i].dirty = false;
     strlist_free(&s->changed);
 }
 
@@ -230,7 +237,9 @@ static int res_ptr_cmp(const void *a, const void *b) {
     return strcmp((*(state_res_t *const *)a)->addr, (*(state_res_t *const *)b)->addr);
 }
 
-static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+static json_t *str_or_null(const char *s) {
+    return s ? json_string(s) : json_null();
+}
 
 /* json_string() refuses invalid UTF-8; an addr or id never is, but a
  * dump must not lose an entry silently, so fall back to a lossy copy. */
@@ -255,7 +264,8 @@ json_t *state_res_json(const state_res_t *r) {
     json_object_set(o, "applied", r->applied ? r->applied : json_null());
     json_object_set_new(o, "applied_hash", json_string(r->applied_hash));
     json_t *deps = json_array();
-    for (size_t d = 0; d < r->deps.n; d++) json_array_append_new(deps, jstr(r->deps.v[d]));
+    for (size_t d = 0; d < r->deps.n; d++)
+        json_array_append_new(deps, jstr(r->deps.v[d]));
     json_object_set_new(o, "deps", deps);
     json_object_set_new(o, "pending", r->pending ? jstr(r->pending) : json_null());
     json_object_set(o, "resume", r->resume ? r->resume : json_null());
@@ -275,7 +285,8 @@ char *state_dump(const state_t *s) {
     if (s->env) json_object_set(root, "environment", s->env);
 
     state_res_t **order = xmalloc((s->nres ? s->nres : 1) * sizeof *order);
-    for (size_t i = 0; i < s->nres; i++) order[i] = &s->res[i];
+    for (size_t i = 0; i < s->nres; i++)
+        order[i] = &s->res[i];
     qsort(order, s->nres, sizeof *order, res_ptr_cmp);
     /* Entries a journal commit serialised and nobody changed since are
      * reused as written: a whole write after a journal costs a copy. */
@@ -300,9 +311,11 @@ char *state_dump(const state_t *s) {
     sbuf_t b = {0};
     if (!head) head = xstrdup("{}"); /* only on out-of-memory inside jansson */
     size_t hl = strlen(head);
-    while (hl && head[hl - 1] != '}') hl--;
+    while (hl && head[hl - 1] != '}')
+        hl--;
     if (hl) hl--; /* drop the closing brace */
-    while (hl && (head[hl - 1] == '\n' || head[hl - 1] == ' ')) hl--;
+    while (hl && (head[hl - 1] == '\n' || head[hl - 1] == ' '))
+        hl--;
     sbuf_addn(&b, head, hl);
     sbuf_add(&b, ",\n  \"resources\": [");
     for (size_t i = 0; i < s->nres; i++) {
@@ -355,7 +368,9 @@ int state_res_parse(json_t *o, size_t i, const char *where, state_res_t *r, perr
     return parse_res(o, i, where, r, e);
 }
 
-void state_res_clear(state_res_t *r) { res_clear(r); }
+void state_res_clear(state_res_t *r) {
+    res_clear(r);
+}
 
 /* Validates resources[i] and fills r (r->addr first, so res_clear works). */
 static int parse_res(json_t *o, size_t i, const char *where, state_res_t *r, perr_t *e) {
@@ -383,7 +398,8 @@ static int parse_res(json_t *o, size_t i, const char *where, state_res_t *r, per
     if (v && !json_is_null(v) && !json_is_object(v)) return bad(e, where, P("attrs"), "an object or null", v);
     if (json_is_object(v)) r->attrs = json_incref(v);
     v = json_object_get(o, "applied");
-    if (v && !json_is_null(v) && !json_is_object(v)) return bad(e, where, P("applied"), "an object or null", v);
+    if (v && !json_is_null(v) && !json_is_object(v))
+        return bad(e, where, P("applied"), "an object or null", v);
     if (json_is_object(v)) r->applied = json_incref(v);
     v = json_object_get(o, "applied_hash");
     if (v && !json_is_null(v) && !json_is_string(v)) return bad(e, where, P("applied_hash"), "a string", v);
@@ -407,9 +423,12 @@ static int parse_res(json_t *o, size_t i, const char *where, state_res_t *r, per
     }
     v = json_object_get(o, "pending");
     if (v && !json_is_null(v)) {
-        if (!json_is_string(v)) return bad(e, where, P("pending"), "null, \"create\", \"update\" or \"delete\"", v);
+        if (!json_is_string(v))
+            return bad(e, where, P("pending"), "null, \"create\", \"update\" or \"delete\"", v);
         if (!valid_pending(json_string_value(v))) {
-            perr_set(e, where, "resources[%zu].pending: expected null, \"create\", \"update\" or \"delete\", found \"%.64s\"",
+            perr_set(e, where,
+                     "resources[%zu].pending: expected null, \"create\", \"update\" or \"delete\", found "
+                     "\"%.64s\"",
                      i, json_string_value(v));
             return -1;
         }
@@ -455,7 +474,8 @@ typedef struct {
 } span_t;
 
 static size_t sc_ws(const char *t, size_t i, size_t n) {
-    while (i < n && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' || t[i] == '\r')) i++;
+    while (i < n && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' || t[i] == '\r'))
+        i++;
     return i;
 }
 
@@ -471,14 +491,18 @@ static size_t sc_value(const char *t, size_t i, size_t n) {
     if (i >= n) return n;
     if (t[i] == '"') return sc_str(t, i, n);
     if (t[i] != '{' && t[i] != '[') {
-        while (i < n && t[i] != ',' && t[i] != '}' && t[i] != ']' && t[i] != ' ' && t[i] != '\n') i++;
+        while (i < n && t[i] != ',' && t[i] != '}' && t[i] != ']' && t[i] != ' ' && t[i] != '\n')
+            i++;
         return i;
     }
     int depth = 0;
     for (; i < n; i++) {
-        if (t[i] == '"') i = sc_str(t, i, n) - 1;
-        else if (t[i] == '{' || t[i] == '[') depth++;
-        else if ((t[i] == '}' || t[i] == ']') && --depth == 0) return i + 1;
+        if (t[i] == '"')
+            i = sc_str(t, i, n) - 1;
+        else if (t[i] == '{' || t[i] == '[')
+            depth++;
+        else if ((t[i] == '}' || t[i] == ']') && --depth == 0)
+            return i + 1;
     }
     return n;
 }
@@ -513,13 +537,19 @@ static int find_attr_spans(const char *t, size_t n, span_t **out, size_t *count)
             i++;
             for (;;) {
                 i = sc_ws(t, i, n);
-                if (i < n && t[i] == ']') { i++; break; }
+                if (i < n && t[i] == ']') {
+                    i++;
+                    break;
+                }
                 if (i >= n || t[i] != '{') return -1;
                 span_t sp = {0, 0};
                 i++;
                 for (;;) {
                     i = sc_ws(t, i, n);
-                    if (i < n && t[i] == '}') { i++; break; }
+                    if (i < n && t[i] == '}') {
+                        i++;
+                        break;
+                    }
                     const char *rk;
                     size_t rkl;
                     if (sc_key(t, &i, n, &rk, &rkl) != 0) return -1;
@@ -557,11 +587,13 @@ static int check_attr_spans(const char *data, const span_t *spans, size_t nspans
         size_t at = spans[k].off + je.offset;
         int line = 1, col = 1;
         for (size_t i = 0; i < at; i++) {
-            if (data[i] == '\n') line++, col = 1;
-            else col++;
+            if (data[i] == '\n')
+                line++, col = 1;
+            else
+                col++;
         }
-        perr_set(e, where ? where : "state", "resources[%zu].attrs: not valid JSON at line %d column %d: %s", k,
-                 line, col, je.text);
+        perr_set(e, where ? where : "state", "resources[%zu].attrs: not valid JSON at line %d column %d: %s",
+                 k, line, col, je.text);
         return -1;
     }
     return 0;
@@ -676,8 +708,10 @@ static int state_parse_whole(const char *data, size_t len, const char *where, st
         goto fail;
     }
     if (json_integer_value(v) == INT64_MAX) {
-        perr_set(e, where, "serial: %lld is the largest serial there is; the next save could not "
-                           "increment it", (long long)json_integer_value(v));
+        perr_set(e, where,
+                 "serial: %lld is the largest serial there is; the next save could not "
+                 "increment it",
+                 (long long)json_integer_value(v));
         goto fail;
     }
     s->serial = json_integer_value(v);
@@ -798,7 +832,7 @@ static int check_saveable(const state_t *s, perr_t *e) {
             perr_set(e, "", "internal error: resource entry %zu has no address", i);
             return -1;
         }
-        const char *bad_field = !r->type                               ? "no type"
+        const char *bad_field = !r->type                                    ? "no type"
                                 : r->attrs && !json_is_object(r->attrs)     ? "attrs that are not an object"
                                 : r->applied && !json_is_object(r->applied) ? "applied that is not an object"
                                 : r->pending && !valid_pending(r->pending)  ? "an invalid pending value"
@@ -830,8 +864,9 @@ int state_save_check(backend_t *b, state_t *s, perr_t *e) {
         if (!data) b->lineage[0] = '\0';
         free(data);
         if (bad_stored) {
-            perr_set(e, b->describe, "refusing to overwrite the stored state: it is not a valid state "
-                                     "(fix or restore it first)");
+            perr_set(e, b->describe,
+                     "refusing to overwrite the stored state: it is not a valid state "
+                     "(fix or restore it first)");
             return -1;
         }
         b->lineage_known = true;
@@ -892,8 +927,10 @@ static long long proc_start(int pid) {
     if (!p) return 0;
     p++;
     for (int field = 3; field < 22 && *p; field++) { /* skip fields 3..21 */
-        while (*p == ' ') p++;
-        while (*p && *p != ' ') p++;
+        while (*p == ' ')
+            p++;
+        while (*p && *p != ' ')
+            p++;
     }
     return strtoll(p, NULL, 10);
 }
@@ -902,8 +939,7 @@ void state_lock_init(state_lock_info_t *li, const char *op) {
     memset(li, 0, sizeof *li);
     char hex[33];
     util_random_hex(hex, 16);
-    snprintf(li->id, sizeof li->id, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
-             hex + 20);
+    snprintf(li->id, sizeof li->id, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
     const char *who = NULL;
     struct passwd *pw = getpwuid(geteuid());
     if (pw && pw->pw_name && *pw->pw_name) who = pw->pw_name;
@@ -936,15 +972,14 @@ char *state_lock_json(const state_lock_info_t *li) {
     return res;
 }
 
-int state_lock_parse(const char *data, size_t len, const char *where, state_lock_info_t *li,
-                     perr_t *e) {
+int state_lock_parse(const char *data, size_t len, const char *where, state_lock_info_t *li, perr_t *e) {
     memset(li, 0, sizeof *li);
     json_error_t je;
     json_t *o = data && len ? json_loadb(data, len, JSON_REJECT_DUPLICATES, &je) : NULL;
     if (!o) {
         if (data && len)
-            perr_set(e, where, "lock is not valid JSON at line %d column %d: %s", je.line,
-                     je.column, je.text);
+            perr_set(e, where, "lock is not valid JSON at line %d column %d: %s", je.line, je.column,
+                     je.text);
         else
             perr_set(e, where, "lock is empty");
         return -1;

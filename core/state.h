@@ -26,32 +26,32 @@
 typedef struct state_res {
     char *addr;
     char *type;
-    char *id;          /* provider ID (relative resource name); NULL while a create is pending without one */
-    json_t *attrs;     /* live attributes after the last apply/refresh (sensitive hashed);
-                        * after state_parse read them through state_attrs(), set
-                        * directly */
-    char *attrs_raw;   /* private: attrs as loaded, parsed on first state_attrs() */
-    size_t doc_index;  /* private: position in the loaded document */
-    json_t *applied;   /* the resolved desired body last applied (sensitive hashed) */
+    char *id;         /* provider ID (relative resource name); NULL while a create is pending without one */
+    json_t *attrs;    /* live attributes after the last apply/refresh (sensitive hashed);
+                       * after state_parse read them through state_attrs(), set
+                       * directly */
+    char *attrs_raw;  /* private: attrs as loaded, parsed on first state_attrs() */
+    size_t doc_index; /* private: position in the loaded document */
+    json_t *applied;  /* the resolved desired body last applied (sensitive hashed) */
     char applied_hash[65];
-    strlist_t deps;    /* addresses this resource depended on when applied */
-    char *pending;     /* NULL, "create", "update" or "delete": started, outcome unknown */
-    json_t *resume;    /* provider checkpoint data for the pending operation, or NULL */
-    bool dirty;        /* private: changed since the last save (see state_touch) */
-    char *line;        /* private: the entry as the last journal commit wrote it (compact
-                        * JSON), reused by state_dump while the entry is not dirty */
+    strlist_t deps; /* addresses this resource depended on when applied */
+    char *pending;  /* NULL, "create", "update" or "delete": started, outcome unknown */
+    json_t *resume; /* provider checkpoint data for the pending operation, or NULL */
+    bool dirty;     /* private: changed since the last save (see state_touch) */
+    char *line;     /* private: the entry as the last journal commit wrote it (compact
+                     * JSON), reused by state_dump while the entry is not dirty */
 } state_res_t;
 
 typedef struct state {
     int format;
     char lineage[37];
     int64_t serial;
-    json_t *outputs; /* object name -> {"value":..., "sensitive":bool} */
-    json_t *env;     /* "environment": {last_apply, who, expires, ...} (core/env.h), or NULL */
+    json_t *outputs;  /* object name -> {"value":..., "sensitive":bool} */
+    json_t *env;      /* "environment": {last_apply, who, expires, ...} (core/env.h), or NULL */
     state_res_t *res; /* order unspecified (sorted by addr after state_parse/state_sort) */
     size_t nres, cap;
     struct state_index *index; /* private: addr -> slot, kept by the state_* functions */
-    strlist_t changed; /* private: addresses changed since the last save (journal) */
+    strlist_t changed;         /* private: addresses changed since the last save (journal) */
 } state_t;
 
 state_t *state_new(void); /* empty, fresh lineage, serial 0 */
@@ -104,8 +104,7 @@ typedef struct state_lock_info {
  * noting a stale holder (same host, process gone), and how to unlock. */
 void state_lock_init(state_lock_info_t *li, const char *op);
 char *state_lock_json(const state_lock_info_t *li);
-int state_lock_parse(const char *data, size_t len, const char *where, state_lock_info_t *li,
-                     perr_t *e);
+int state_lock_parse(const char *data, size_t len, const char *where, state_lock_info_t *li, perr_t *e);
 void state_lock_held_error(perr_t *e, const char *where, const state_lock_info_t *li);
 /* Whether a lock can be taken over without asking anyone: its holder ran on
  * this host and that process is gone (PID absent, or reused by a process
@@ -126,7 +125,7 @@ struct backend {
     /* Takes the lock or fails at once naming the holder (e->msg holds
      * "state is locked by who@host (pid N) for op since T, lock ID X"). */
     int (*lock)(backend_t *b, const char *op, state_lock_info_t *out, perr_t *e);
-    int (*unlock)(backend_t *b, const char *id, perr_t *e); /* id must match */
+    int (*unlock)(backend_t *b, const char *id, perr_t *e);            /* id must match */
     int (*lock_info)(backend_t *b, state_lock_info_t *out, perr_t *e); /* 1 locked, 0 not, -1 error */
     void (*free)(backend_t *b);
     /* Optional (NULL: environments are files of a local directory, see

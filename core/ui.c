@@ -52,14 +52,17 @@ void ui_free(ui_t *u) {
     pthread_cond_broadcast(&u->cv);
     pthread_mutex_unlock(&u->mu);
     if (u->ticker_on) pthread_join(u->ticker, NULL);
-    for (size_t i = 0; i < u->nfl; i++) free(u->fl[i].addr), free(u->fl[i].verb);
+    for (size_t i = 0; i < u->nfl; i++)
+        free(u->fl[i].addr), free(u->fl[i].verb);
     free(u->fl);
     pthread_mutex_destroy(&u->mu);
     pthread_cond_destroy(&u->cv);
     free(u);
 }
 
-bool ui_color(const ui_t *u) { return u->color; }
+bool ui_color(const ui_t *u) {
+    return u->color;
+}
 
 void ui_error(ui_t *u, const perr_t *e) {
     if (uij_on()) uij_diag("error", e->where, e->msg);
@@ -205,13 +208,15 @@ void ui_plan(ui_t *u, const plan_t *p) {
     }
     pthread_mutex_lock(&u->mu);
     int drift = 0;
-    for (size_t i = 0; i < p->n; i++) drift += p->items[i].drift.n > 0 || p->items[i].gone;
+    for (size_t i = 0; i < p->n; i++)
+        drift += p->items[i].drift.n > 0 || p->items[i].gone;
     if (drift) {
         printf("Note: objects have changed outside of plinth since the last apply:\n\n");
         for (size_t i = 0; i < p->n; i++) {
             const plan_item_t *it = &p->items[i];
             if (it->gone) printf("  - %s: deleted outside plinth\n", it->addr);
-            for (size_t k = 0; k < it->drift.n; k++) printf("  ~ %s: %s changed\n", it->addr, it->drift.v[k]);
+            for (size_t k = 0; k < it->drift.n; k++)
+                printf("  ~ %s: %s changed\n", it->addr, it->drift.v[k]);
         }
         printf("\n");
         if (p->refresh_only)
@@ -232,11 +237,10 @@ void ui_plan_summary(ui_t *u, const plan_t *p) {
     if (uij_on()) return; /* in the stream's change_summary */
     pthread_mutex_lock(&u->mu);
     if (!plan_has_changes(p))
-        printf("%sNo changes.%s Your infrastructure matches the configuration.\n", C(u, "1;32"),
-               RESET(u));
+        printf("%sNo changes.%s Your infrastructure matches the configuration.\n", C(u, "1;32"), RESET(u));
     else
-        printf("%sPlan:%s %d to create, %d to update, %d to replace, %d to destroy.\n", C(u, "1"),
-               RESET(u), p->ncreate, p->nupdate, p->nreplace, p->ndelete);
+        printf("%sPlan:%s %d to create, %d to update, %d to replace, %d to destroy.\n", C(u, "1"), RESET(u),
+               p->ncreate, p->nupdate, p->nreplace, p->ndelete);
     fflush(stdout);
     pthread_mutex_unlock(&u->mu);
 }
@@ -264,8 +268,10 @@ void ui_step_start(ui_t *u, const char *addr, const char *verb) {
 void ui_step_msg(ui_t *u, const char *addr, const char *msg) {
     pthread_mutex_lock(&u->mu);
     inflight_t *f = find_fl(u, addr);
-    if (uij_on() && f) uij_step("apply_progress", addr, f->verb, (double)(util_now_ms() - f->start) / 1000.0, msg);
-    else if (uij_on()) uij_log_at("info", addr, msg); /* refresh notes: no step running */
+    if (uij_on() && f)
+        uij_step("apply_progress", addr, f->verb, (double)(util_now_ms() - f->start) / 1000.0, msg);
+    else if (uij_on())
+        uij_log_at("info", addr, msg); /* refresh notes: no step running */
     if (!u->quiet) {
         if (f)
             printf("%s: %s [%llds elapsed]\n", addr, msg, (long long)((util_now_ms() - f->start) / 1000));
@@ -281,14 +287,18 @@ void ui_step_done(ui_t *u, const char *addr, const char *verb, bool ok, const ch
     pthread_mutex_lock(&u->mu);
     inflight_t *f = find_fl(u, addr);
     double secs = f ? (double)(util_now_ms() - f->start) / 1000.0 : 0;
-    if (uij_on()) uij_step(ok ? "apply_complete" : "apply_errored", addr, ok ? verb : f ? f->verb : verb, secs, ok ? detail : NULL);
+    if (uij_on())
+        uij_step(ok ? "apply_complete" : "apply_errored", addr,
+                 ok  ? verb
+                 : f ? f->verb
+                     : verb,
+                 secs, ok ? detail : NULL);
     if (!u->quiet || !ok) {
         if (ok)
             printf("%s%s%s: %s after %.1fs%s%s%s\n", C(u, "1"), addr, RESET(u), verb, secs,
                    detail ? " [" : "", detail ? detail : "", detail ? "]" : "");
         else
-            printf("%s%s%s: %sfailed%s after %.1fs\n", C(u, "1"), addr, RESET(u), C(u, "31"),
-                   RESET(u), secs);
+            printf("%s%s%s: %sfailed%s after %.1fs\n", C(u, "1"), addr, RESET(u), C(u, "31"), RESET(u), secs);
     }
     if (f) {
         free(f->addr);

@@ -19,13 +19,13 @@ ui_t *ui_new(bool color, bool quiet);
 void ui_free(ui_t *u);
 bool ui_color(const ui_t *u);
 
-void ui_error(ui_t *u, const perr_t *e);           /* "Error: <where>: <msg>" on stderr */
+void ui_error(ui_t *u, const perr_t *e); /* "Error: <where>: <msg>" on stderr */
 void ui_diags(ui_t *u, const diag_t *d);
 void ui_warn(ui_t *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ui_out(ui_t *u, const char *fmt, ...) __attribute__((format(printf, 2, 3))); /* stdout */
-void ui_json(ui_t *u, const json_t *v);            /* one JSON document on stdout */
+void ui_json(ui_t *u, const json_t *v); /* one JSON document on stdout */
 
-void ui_plan(ui_t *u, const plan_t *p);            /* the human plan */
+void ui_plan(ui_t *u, const plan_t *p); /* the human plan */
 void ui_plan_summary(ui_t *u, const plan_t *p);
 
 /* Progress of one resource step.  verb: "Creating", "Modifying",

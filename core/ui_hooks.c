@@ -6,15 +6,23 @@ static void h_step_start(void *ud, const char *addr, const char *verb) {
     ui_step_start(ud, addr, verb);
 }
 
-static void h_step_msg(void *ud, const char *addr, const char *msg) { ui_step_msg(ud, addr, msg); }
+static void h_step_msg(void *ud, const char *addr, const char *msg) {
+    ui_step_msg(ud, addr, msg);
+}
 
 static void h_step_done(void *ud, const char *addr, const char *verb, bool ok, const char *detail) {
     ui_step_done(ud, addr, verb, ok, detail);
 }
 
-static void h_error(void *ud, const perr_t *e) { ui_error(ud, e); }
-static void h_diags(void *ud, const diag_t *d) { ui_diags(ud, d); }
-static void h_warn(void *ud, const char *msg) { ui_warn(ud, "%s", msg); }
+static void h_error(void *ud, const perr_t *e) {
+    ui_error(ud, e);
+}
+static void h_diags(void *ud, const diag_t *d) {
+    ui_diags(ud, d);
+}
+static void h_warn(void *ud, const char *msg) {
+    ui_warn(ud, "%s", msg);
+}
 
 const engine_hooks_t ui_engine_hooks = {
     .step_start = h_step_start,

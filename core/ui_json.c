@@ -12,7 +12,9 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static bool on;
 
-bool uij_on(void) { return on; }
+bool uij_on(void) {
+    return on;
+}
 
 static void timestamp(char out[40]) {
     struct timeval tv;
@@ -54,7 +56,8 @@ void uij_begin(void) {
 
 void uij_log(const char *level, const char *text) {
     size_t n = strlen(text);
-    while (n && (text[n - 1] == '\n' || text[n - 1] == ' ')) n--;
+    while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+        n--;
     size_t skip = strspn(text, "\n");
     if (skip >= n) return;
     char *t = xstrndup(text + skip, n - skip);
@@ -72,7 +75,8 @@ void uij_diag(const char *severity, const char *where, const char *msg) {
     json_t *d = json_pack("{s:s, s:s}", "severity", severity, "summary", msg);
     if (where && *where) json_object_set_new(d, "address", json_string(where));
     char *text = where && *where ? xasprintf("%s: %s", where, msg) : xstrdup(msg);
-    uij_emit(strcmp(severity, "error") == 0 ? "error" : "warn", "diagnostic", text, json_pack("{s:o}", "diagnostic", d));
+    uij_emit(strcmp(severity, "error") == 0 ? "error" : "warn", "diagnostic", text,
+             json_pack("{s:o}", "diagnostic", d));
     free(text);
 }
 
@@ -81,7 +85,8 @@ static json_t *resource_of(const char *addr, const char *type) {
     char *derived = NULL;
     if (!type) { /* [module.M.]...TYPE.NAME with TYPE = PROVIDER.KIND */
         const char *p = addr;
-        while (strncmp(p, "module.", 7) == 0 && strchr(p + 7, '.')) p = strchr(p + 7, '.') + 1;
+        while (strncmp(p, "module.", 7) == 0 && strchr(p + 7, '.'))
+            p = strchr(p + 7, '.') + 1;
         const char *last = strrchr(p, '.');
         if (last && last > p) type = derived = xstrndup(p, (size_t)(last - p));
     }
@@ -98,8 +103,8 @@ static json_t *resource_of(const char *addr, const char *type) {
     const char *name = dot ? dot + 1 : addr;
     char *prov = NULL;
     if (type && strchr(type, '.')) prov = xstrndup(type, (size_t)(strchr(type, '.') - type));
-    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "addr", addr, "module", mod ? mod : "", "resource", rest,
-                          "resource_type", type ? type : "", "resource_name", name);
+    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "addr", addr, "module", mod ? mod : "", "resource",
+                          rest, "resource_type", type ? type : "", "resource_name", name);
     json_object_set_new(r, "implied_provider", json_string(prov ? prov : ""));
     free(mod);
     free(prov);
@@ -123,15 +128,17 @@ void uij_plan(const plan_t *p, const char *operation) {
         const char *tn = it->type ? it->type->name : NULL;
         if (it->drift.n) {
             json_t *paths = json_array();
-            for (size_t k = 0; k < it->drift.n; k++) json_array_append_new(paths, json_string(it->drift.v[k]));
+            for (size_t k = 0; k < it->drift.n; k++)
+                json_array_append_new(paths, json_string(it->drift.v[k]));
             char *msg = xasprintf("%s: drift detected (update)", it->addr);
             uij_emit("info", "resource_drift", msg,
-                     json_pack("{s:{s:o, s:s, s:o}}", "change", "resource", resource_of(it->addr, tn), "action",
-                               "update", "paths", paths));
+                     json_pack("{s:{s:o, s:s, s:o}}", "change", "resource", resource_of(it->addr, tn),
+                               "action", "update", "paths", paths));
             free(msg);
         }
         if (it->act == ACT_NOOP) continue;
-        json_t *ch = json_pack("{s:o, s:s}", "resource", resource_of(it->addr, tn), "action", act_name(it->act));
+        json_t *ch =
+            json_pack("{s:o, s:s}", "resource", resource_of(it->addr, tn), "action", act_name(it->act));
         if (it->reason) json_object_set_new(ch, "reason", json_string(it->reason));
         char *msg = xasprintf("%s: Plan to %s", it->addr, act_name(it->act));
         uij_emit("info", "planned_change", msg, json_pack("{s:o}", "change", ch));
@@ -149,8 +156,8 @@ void uij_summary(const plan_t *p, const char *operation, bool done) {
                                  strcmp(operation, "destroy") == 0 ? "Destroy" : "Apply", add, change, remove)
                      : xasprintf("Plan: %d to add, %d to change, %d to destroy.", add, change, remove);
     uij_emit("info", "change_summary", msg,
-             json_pack("{s:{s:i, s:i, s:i, s:i, s:i, s:s}}", "changes", "add", add, "change", change, "replace",
-                       repl, "remove", remove, "import", 0, "operation", operation));
+             json_pack("{s:{s:i, s:i, s:i, s:i, s:i, s:s}}", "changes", "add", add, "change", change,
+                       "replace", repl, "remove", remove, "import", 0, "operation", operation));
     free(msg);
 }
 
@@ -169,9 +176,11 @@ void uij_step(const char *type, const char *addr, const char *verb, double elaps
     bool timed = strcmp(type, "apply_start") != 0;
     if (timed) json_object_set_new(h, "elapsed_seconds", json_real(elapsed));
     if (detail && *detail)
-        json_object_set_new(h, strcmp(type, "apply_progress") == 0 ? "message" : "id_value", json_string(detail));
-    char *msg = timed ? xasprintf("%s: %s [%.1fs]%s%s", addr, verb, elapsed, detail ? " " : "", detail ? detail : "")
-                      : xasprintf("%s: %s...", addr, verb);
+        json_object_set_new(h, strcmp(type, "apply_progress") == 0 ? "message" : "id_value",
+                            json_string(detail));
+    char *msg =
+        timed ? xasprintf("%s: %s [%.1fs]%s%s", addr, verb, elapsed, detail ? " " : "", detail ? detail : "")
+              : xasprintf("%s: %s...", addr, verb);
     uij_emit(strcmp(type, "apply_errored") == 0 ? "error" : "info", type, msg, json_pack("{s:o}", "hook", h));
     free(msg);
 }

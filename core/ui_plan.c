@@ -14,11 +14,11 @@
 #include "core/ui.h"
 
 #define UI_PLAN_WIDTH 200
-#define BIG_BYTES 2048  /* a value whose JSON is larger is summarised... */
-#define BIG_DEPTH 3     /* ...from this nesting level on... */
-#define BIG_KEYS 24     /* ...or when it has more members than this */
-#define INLINE_MAX 100  /* a list of scalars this short stays on one line */
-#define STR_MAX 150     /* a longer one-line string is summarised */
+#define BIG_BYTES 2048 /* a value whose JSON is larger is summarised... */
+#define BIG_DEPTH 3    /* ...from this nesting level on... */
+#define BIG_KEYS 24    /* ...or when it has more members than this */
+#define INLINE_MAX 100 /* a list of scalars this short stays on one line */
+#define STR_MAX 150    /* a longer one-line string is summarised */
 #define HEREDOC_LINES 40
 
 typedef struct {
@@ -38,8 +38,10 @@ static char *summary(const json_t *v) {
     char *h = diff_hash_value(v);
     size_t n = json_is_string(v) ? json_string_length(v) : json_size(v);
     char size[32];
-    if (n >= 1024) snprintf(size, sizeof size, "%.1f kB", (double)n / 1024.0);
-    else snprintf(size, sizeof size, "%zu bytes", n);
+    if (n >= 1024)
+        snprintf(size, sizeof size, "%.1f kB", (double)n / 1024.0);
+    else
+        snprintf(size, sizeof size, "%zu bytes", n);
     char count[32] = "";
     if (json_is_object(v)) snprintf(count, sizeof count, ", %zu fields", json_object_size(v));
     if (json_is_array(v)) snprintf(count, sizeof count, ", %zu items", json_array_size(v));
@@ -48,7 +50,9 @@ static char *summary(const json_t *v) {
     return s;
 }
 
-static bool is_scalar(const json_t *v) { return !v || ref_is_deferred(v) || !(json_is_object(v) || json_is_array(v)); }
+static bool is_scalar(const json_t *v) {
+    return !v || ref_is_deferred(v) || !(json_is_object(v) || json_is_array(v));
+}
 
 /* One-line text of a scalar (or a summary); NULL for a string that is
  * better shown as a heredoc. */
@@ -64,7 +68,8 @@ static char *scalar(const json_t *v, bool sensitive) {
     return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-static void line(rd_t *r, int indent, const char *sign, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void line(rd_t *r, int indent, const char *sign, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static void line(rd_t *r, int indent, const char *sign, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -105,7 +110,8 @@ static void string_value(rd_t *r, int indent, const char *sign, const char *key,
 
 static int key_cmp(const void *a, const void *b) {
     const char *x = *(const char *const *)a, *y = *(const char *const *)b;
-    if (!strcmp(x, "name") || !strcmp(y, "name")) return strcmp(y, "name") == 0 ? (strcmp(x, "name") != 0) : -1;
+    if (!strcmp(x, "name") || !strcmp(y, "name"))
+        return strcmp(y, "name") == 0 ? (strcmp(x, "name") != 0) : -1;
     return strcmp(x, y);
 }
 
@@ -135,7 +141,8 @@ static bool flat_list(const json_t *v) {
     json_t *x;
     json_array_foreach(v, i, x) {
         if (!is_scalar(x) || ref_contains(x)) return false;
-        if (json_is_string(x) && (strchr(json_string_value(x), '\n') || json_string_length(x) > STR_MAX)) return false;
+        if (json_is_string(x) && (strchr(json_string_value(x), '\n') || json_string_length(x) > STR_MAX))
+            return false;
     }
     return true;
 }
@@ -184,14 +191,17 @@ static void value(rd_t *r, int indent, const char *sign, const char *key, const 
     line(r, indent, sign, "%s%s{", k, eq);
     size_t nk;
     const char **keys = sorted_keys(v, &nk);
-    for (size_t i = 0; i < nk; i++) value(r, indent + 4, sign, keys[i], json_object_get(v, keys[i]));
+    for (size_t i = 0; i < nk; i++)
+        value(r, indent + 4, sign, keys[i], json_object_get(v, keys[i]));
     free(keys);
     line(r, indent, "", "  }%s", comma);
 }
 
 /* ---- changes ---------------------------------------------------------- */
 
-static const char *name_of(const json_t *v) { return json_string_value(json_object_get(v, "name")); }
+static const char *name_of(const json_t *v) {
+    return json_string_value(json_object_get(v, "name"));
+}
 
 /* Every element an object with a distinct string "name". */
 static bool named_list(const json_t *v) {
@@ -264,7 +274,8 @@ static void change(rd_t *r, int indent, const char *key, const json_t *before, c
         line(r, indent, "", "  ]");
         return;
     }
-    char *b = is_scalar(before) || (json_is_array(before) && flat_list(before)) ? scalar(before, false) : NULL;
+    char *b =
+        is_scalar(before) || (json_is_array(before) && flat_list(before)) ? scalar(before, false) : NULL;
     char *a = is_scalar(after) || (json_is_array(after) && flat_list(after)) ? scalar(after, false) : NULL;
     if (a && b && (size_t)indent + strlen(key) + strlen(a) + strlen(b) + 12 <= UI_PLAN_WIDTH) {
         line(r, indent, "~", "%s = %s -> %s", key, b, a);
@@ -323,8 +334,10 @@ void ui_plan_item_text(sbuf_t *b, const plan_item_t *it, bool color) {
             continue;
         }
         if (c->sensitive) {
-            if (it->act == ACT_CREATE || !c->before) line(&r, 6, "+", "%s = (sensitive value)", c->path);
-            else line(&r, 6, "~", "%s = (sensitive value)", c->path);
+            if (it->act == ACT_CREATE || !c->before)
+                line(&r, 6, "+", "%s = (sensitive value)", c->path);
+            else
+                line(&r, 6, "~", "%s = (sensitive value)", c->path);
         } else if (it->act == ACT_CREATE) {
             value(&r, 6, "+", c->path, c->after);
         } else {

@@ -60,7 +60,8 @@ void diag_free(diag_t *d) {
 static void sbuf_grow(sbuf_t *b, size_t extra) {
     if (b->len + extra + 1 <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1) cap *= 2;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
     b->s = xrealloc(b->s, cap);
     b->cap = cap;
 }
@@ -72,9 +73,13 @@ void sbuf_addn(sbuf_t *b, const char *s, size_t n) {
     b->s[b->len] = '\0';
 }
 
-void sbuf_add(sbuf_t *b, const char *s) { sbuf_addn(b, s, strlen(s)); }
+void sbuf_add(sbuf_t *b, const char *s) {
+    sbuf_addn(b, s, strlen(s));
+}
 
-void sbuf_addc(sbuf_t *b, char c) { sbuf_addn(b, &c, 1); }
+void sbuf_addc(sbuf_t *b, char c) {
+    sbuf_addn(b, &c, 1);
+}
 
 void sbuf_vaddf(sbuf_t *b, const char *fmt, va_list ap) {
     va_list ap2;
@@ -125,7 +130,9 @@ void *xrealloc(void *p, size_t n) {
     return p;
 }
 
-char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+char *xstrdup(const char *s) {
+    return xstrndup(s, strlen(s));
+}
 
 char *xstrndup(const char *s, size_t n) {
     char *p = xmalloc(n + 1);
@@ -152,7 +159,9 @@ void strlist_add_own(strlist_t *l, char *s) {
     l->v[l->n] = NULL;
 }
 
-void strlist_add(strlist_t *l, const char *s) { strlist_add_own(l, xstrdup(s)); }
+void strlist_add(strlist_t *l, const char *s) {
+    strlist_add_own(l, xstrdup(s));
+}
 
 int strlist_has(const strlist_t *l, const char *s) {
     for (size_t i = 0; i < l->n; i++)
@@ -161,7 +170,8 @@ int strlist_has(const strlist_t *l, const char *s) {
 }
 
 void strlist_free(strlist_t *l) {
-    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
     free(l->v);
     l->v = NULL;
     l->n = l->cap = 0;
@@ -176,7 +186,8 @@ char *util_read_file(const char *path, size_t *len, perr_t *e) {
     sbuf_t b = {0};
     char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) sbuf_addn(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        sbuf_addn(&b, chunk, n);
     int bad = ferror(f);
     fclose(f);
     if (bad) {
@@ -261,7 +272,8 @@ void util_sha256_hex(const void *data, size_t len, char out[65]) {
     unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
     out[64] = '\0';
 }
 
@@ -269,14 +281,16 @@ void util_random_hex(char *out, size_t nbytes) {
     unsigned char buf[256];
     if (nbytes > sizeof buf) nbytes = sizeof buf;
     if (RAND_bytes(buf, (int)nbytes) != 1) abort();
-    for (size_t i = 0; i < nbytes; i++) snprintf(out + 2 * i, 3, "%02x", buf[i]);
+    for (size_t i = 0; i < nbytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", buf[i]);
     out[2 * nbytes] = '\0';
 }
 
 size_t util_edit_distance(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     size_t *row = xmalloc((lb + 1) * sizeof *row);
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
     for (size_t i = 1; i <= la; i++) {
         size_t prev = row[0];
         row[0] = i;
@@ -297,6 +311,10 @@ size_t util_edit_distance(const char *a, const char *b) {
 
 static _Thread_local const char *current_addr;
 
-void util_set_current_addr(const char *addr) { current_addr = addr; }
+void util_set_current_addr(const char *addr) {
+    current_addr = addr;
+}
 
-const char *util_current_addr(void) { return current_addr; }
+const char *util_current_addr(void) {
+    return current_addr;
+}

@@ -20,8 +20,7 @@ typedef struct perr {
     char msg[2048];
 } perr_t;
 
-void perr_set(perr_t *e, const char *where, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void perr_set(perr_t *e, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void perr_clear(perr_t *e);
 /* Prefixes the existing message with "ctx: " (keeps where). */
 void perr_wrap(perr_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -32,8 +31,7 @@ typedef struct diag {
     size_t n, cap;
 } diag_t;
 
-void diag_add(diag_t *d, const char *where, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void diag_add(diag_t *d, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void diag_free(diag_t *d);
 
 /* Growable NUL-terminated string.  Zero-initialise ({0}) before use. */
@@ -65,8 +63,8 @@ typedef struct strlist {
     size_t n, cap;
 } strlist_t;
 
-void strlist_add(strlist_t *l, const char *s);     /* copies s */
-void strlist_add_own(strlist_t *l, char *s);       /* takes ownership */
+void strlist_add(strlist_t *l, const char *s); /* copies s */
+void strlist_add_own(strlist_t *l, char *s);   /* takes ownership */
 int strlist_has(const strlist_t *l, const char *s);
 void strlist_free(strlist_t *l);
 

@@ -24,8 +24,7 @@ static void check_body(const spec_res_t *r, const rtype_t *t, diag_t *d) {
         return;
     }
     for (const char *const *q = t->required; q && *q; q++)
-        if (!json_object_get(r->body, *q))
-            diag_add(d, where, "%s: missing required field '%s'", r->addr, *q);
+        if (!json_object_get(r->body, *q)) diag_add(d, where, "%s: missing required field '%s'", r->addr, *q);
     const provider_def_t *p = rtype_provider_of(t->name);
     if (p && p->validate) p->validate(t, r->body, r->addr, where, d);
 }
@@ -72,8 +71,7 @@ static void check_refs(const spec_t *s, const spec_res_t *r, diag_t *d) {
     check_attrs(s, r->body, r->addr, where, d);
     for (size_t i = 0; i < r->depends_on.n; i++)
         if (find_res(s, r->depends_on.v[i]) < 0)
-            diag_add(d, where, "%s: depends_on names %s, which is not declared", r->addr,
-                     r->depends_on.v[i]);
+            diag_add(d, where, "%s: depends_on names %s, which is not declared", r->addr, r->depends_on.v[i]);
     strlist_free(&refs);
 }
 
@@ -82,7 +80,8 @@ static void check_cycles(const spec_t *s, diag_t *d) {
     for (size_t i = 0; i < s->nres; i++) {
         strlist_t deps = {0};
         ref_collect(s->res[i].body, &deps);
-        for (size_t k = 0; k < s->res[i].depends_on.n; k++) strlist_add(&deps, s->res[i].depends_on.v[k]);
+        for (size_t k = 0; k < s->res[i].depends_on.n; k++)
+            strlist_add(&deps, s->res[i].depends_on.v[k]);
         for (size_t k = 0; k < deps.n; k++) {
             int j = find_res(s, deps.v[k]);
             if (j >= 0) walk_edge(w, (size_t)j, i);
@@ -92,7 +91,8 @@ static void check_cycles(const spec_t *s, diag_t *d) {
     size_t *cyc = NULL, n = 0;
     if (walk_find_cycle(w, &cyc, &n)) {
         sbuf_t b = {0};
-        for (size_t i = 0; i < n; i++) sbuf_addf(&b, "%s%s", i ? " -> " : "", s->res[cyc[i]].addr);
+        for (size_t i = 0; i < n; i++)
+            sbuf_addf(&b, "%s%s", i ? " -> " : "", s->res[cyc[i]].addr);
         const spec_res_t *r = &s->res[cyc[0]];
         char where[300];
         snprintf(where, sizeof where, "%s:%d", r->file, r->line);
@@ -126,8 +126,8 @@ int validate_spec(const spec_t *s, diag_t *d) {
             if (find_res(s, refs.v[k]) < 0) {
                 char where[300];
                 snprintf(where, sizeof where, "%s:%d", s->outputs[i].file, s->outputs[i].line);
-                diag_add(d, where, "output %s: reference to %s, which is not declared",
-                         s->outputs[i].name, refs.v[k]);
+                diag_add(d, where, "output %s: reference to %s, which is not declared", s->outputs[i].name,
+                         refs.v[k]);
             }
         char where[300], who[300];
         snprintf(where, sizeof where, "%s:%d", s->outputs[i].file, s->outputs[i].line);

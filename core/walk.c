@@ -38,7 +38,8 @@ walk_t *walk_new(size_t nsteps) {
 
 void walk_free(walk_t *w) {
     if (!w) return;
-    for (size_t i = 0; i < w->n; i++) free(w->s[i].succ);
+    for (size_t i = 0; i < w->n; i++)
+        free(w->s[i].succ);
     free(w->s);
     free(w->ready);
     free(w);
@@ -75,11 +76,13 @@ int walk_find_cycle(const walk_t *w, size_t **cycle, size_t *ncycle) {
                     stack[sp++] = u;
                 } else if (col[u] == 1) {
                     size_t start = sp;
-                    while (start > 0 && stack[start - 1] != u) start--;
+                    while (start > 0 && stack[start - 1] != u)
+                        start--;
                     start--;
                     *ncycle = sp - start + 1;
                     *cycle = xmalloc(*ncycle * sizeof **cycle);
-                    for (size_t i = start; i < sp; i++) (*cycle)[i - start] = stack[i];
+                    for (size_t i = start; i < sp; i++)
+                        (*cycle)[i - start] = stack[i];
                     (*cycle)[*ncycle - 1] = u;
                     found = 1;
                 }
@@ -154,14 +157,17 @@ int walk_run(walk_t *w, int parallelism, walk_fn fn, void *ud, volatile sig_atom
         w->s[i].npred_left = 0;
     }
     for (size_t i = 0; i < w->n; i++)
-        for (size_t k = 0; k < w->s[i].nsucc; k++) w->s[w->s[i].succ[k]].npred_left++;
+        for (size_t k = 0; k < w->s[i].nsucc; k++)
+            w->s[w->s[i].succ[k]].npred_left++;
     /* Push in reverse so that steps start roughly in declaration order. */
     for (size_t i = w->n; i-- > 0;)
         if (w->s[i].npred_left == 0) w->ready[w->nready++] = i;
     size_t nt = (size_t)parallelism < w->n ? (size_t)parallelism : w->n;
     pthread_t *t = xcalloc(nt ? nt : 1, sizeof *t);
-    for (size_t i = 0; i < nt; i++) pthread_create(&t[i], NULL, worker, w);
-    for (size_t i = 0; i < nt; i++) pthread_join(t[i], NULL);
+    for (size_t i = 0; i < nt; i++)
+        pthread_create(&t[i], NULL, worker, w);
+    for (size_t i = 0; i < nt; i++)
+        pthread_join(t[i], NULL);
     free(t);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
@@ -170,4 +176,6 @@ int walk_run(walk_t *w, int parallelism, walk_fn fn, void *ud, volatile sig_atom
     return 0;
 }
 
-walk_status_t walk_status(const walk_t *w, size_t step) { return w->s[step].st; }
+walk_status_t walk_status(const walk_t *w, size_t step) {
+    return w->s[step].st;
+}

@@ -10,7 +10,9 @@
 
 #include "emulator/emu.h"
 
-static char *ds_key(const char *p, const char *d) { return xasprintf("bigquery/projects/%s/datasets/%s", p, d); }
+static char *ds_key(const char *p, const char *d) {
+    return xasprintf("bigquery/projects/%s/datasets/%s", p, d);
+}
 
 static int valid_id(const char *s) {
     size_t n = s ? strlen(s) : 0;
@@ -40,13 +42,16 @@ static void ds_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *id = json_string_value(json_object_get(ref, "datasetId"));
     const char *rp = json_string_value(json_object_get(ref, "projectId"));
     if (!valid_id(id)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
-                  "Invalid dataset ID \"%s\". Dataset IDs must be alphanumeric (plus underscores) and must be at "
-                  "most 1024 characters long.", id ? id : "");
+        emu_error(
+            resp, 400, "INVALID_ARGUMENT", "invalid",
+            "Invalid dataset ID \"%s\". Dataset IDs must be alphanumeric (plus underscores) and must be at "
+            "most 1024 characters long.",
+            id ? id : "");
         return;
     }
     if (rp && strcmp(rp, p) != 0) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Project %s in datasetReference does not match %s", rp, p);
+        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
+                  "Project %s in datasetReference does not match %s", rp, p);
         return;
     }
     char *key = ds_key(p, id);
@@ -59,7 +64,8 @@ static void ds_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_object_set_new(d, "datasetReference", json_pack("{s:s,s:s}", "datasetId", id, "projectId", p));
     json_object_set_new(d, "kind", json_string("bigquery#dataset"));
     json_object_set_new(d, "id", json_sprintf("%s:%s", p, id));
-    json_object_set_new(d, "selfLink", json_sprintf("%s/bigquery/bigquery/v2/projects/%s/datasets/%s", req->base_url, p, id));
+    json_object_set_new(
+        d, "selfLink", json_sprintf("%s/bigquery/bigquery/v2/projects/%s/datasets/%s", req->base_url, p, id));
     json_object_set_new(d, "creationTime", ms_now());
     emu_set_default(d, "location", json_string("US"));
     emu_set_default(d, "type", json_string("DEFAULT"));
@@ -86,9 +92,10 @@ static void ds_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *all = emu_children(emu, prefix, true), *items = json_array(), *d;
     size_t i;
     json_array_foreach(all, i, d) {
-        json_t *it = json_pack("{s:s,s:O,s:O,s:O}", "kind", "bigquery#dataset", "id", json_object_get(d, "id"),
-                               "datasetReference", json_object_get(d, "datasetReference"), "location",
-                               json_object_get(d, "location"));
+        json_t *it =
+            json_pack("{s:s,s:O,s:O,s:O}", "kind", "bigquery#dataset", "id", json_object_get(d, "id"),
+                      "datasetReference", json_object_get(d, "datasetReference"), "location",
+                      json_object_get(d, "location"));
         if (json_object_get(d, "labels")) json_object_set(it, "labels", json_object_get(d, "labels"));
         json_array_append_new(items, it);
     }
@@ -107,12 +114,14 @@ static void ds_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *loc = json_string_value(json_object_get(req->body, "location"));
     const char *cl = json_string_value(json_object_get(cur, "location"));
     if (loc && cl && strcasecmp(loc, cl) != 0) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Cannot change dataset location from %s to %s", cl, loc);
+        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Cannot change dataset location from %s to %s",
+                  cl, loc);
         free(key);
         return;
     }
-    static const char *const fixed[] = {"kind", "id", "selfLink", "creationTime", "lastModifiedTime", "etag",
-                                        "datasetReference", "location", "type", NULL};
+    static const char *const fixed[] = {
+        "kind",     "id",   "selfLink", "creationTime", "lastModifiedTime", "etag", "datasetReference",
+        "location", "type", NULL};
     json_t *d = json_deep_copy(cur);
     const char *k;
     json_t *v;
@@ -136,8 +145,8 @@ static void ds_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *t = emu_keys(emu, tables);
     const char *dc = emu_q(req, "deleteContents");
     if (json_array_size(t) && !(dc && strcmp(dc, "true") == 0))
-        emu_error(resp, 400, "FAILED_PRECONDITION", "resourceInUse", "Dataset %s:%s is still in use", req->params[0],
-                  req->params[1]);
+        emu_error(resp, 400, "FAILED_PRECONDITION", "resourceInUse", "Dataset %s:%s is still in use",
+                  req->params[0], req->params[1]);
     else {
         emu_del_tree(emu, key);
         resp->status = 204;
@@ -149,8 +158,9 @@ static void ds_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 #define D "bigquery/v2/projects/{p}/datasets"
 static const emu_route_t routes[] = {
-    {"POST", D, ds_insert},          {"GET", D, ds_list},           {"GET", D "/{d}", ds_get},
-    {"PATCH", D "/{d}", ds_patch},   {"DELETE", D "/{d}", ds_delete},
+    {"POST", D, ds_insert},          {"GET", D, ds_list},
+    {"GET", D "/{d}", ds_get},       {"PATCH", D "/{d}", ds_patch},
+    {"DELETE", D "/{d}", ds_delete},
 };
 
 const emu_api_t emu_api_bigquery = {"bigquery", routes, sizeof routes / sizeof routes[0], NULL};

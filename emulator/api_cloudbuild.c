@@ -52,7 +52,8 @@ static void tr_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *p = req->params[0], *l = req->params[1];
     const char *name = json_string_value(json_object_get(req->body, "name"));
     if (!valid_name(name)) {
-        emu_bad_request(resp, "invalid trigger name \"%s\": 1-64 letters, digits, - and _, starting with a letter",
+        emu_bad_request(resp,
+                        "invalid trigger name \"%s\": 1-64 letters, digits, - and _, starting with a letter",
                         name ? name : "");
         return;
     }
@@ -124,8 +125,9 @@ static void tr_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 
 #define T "v1/projects/{p}/locations/{l}/triggers"
 static const emu_route_t routes[] = {
-    {"POST", T, tr_create},        {"GET", T, tr_list},           {"GET", T "/{t}", tr_get},
-    {"PATCH", T "/{t}", tr_patch}, {"DELETE", T "/{t}", tr_delete},
+    {"POST", T, tr_create},          {"GET", T, tr_list},
+    {"GET", T "/{t}", tr_get},       {"PATCH", T "/{t}", tr_patch},
+    {"DELETE", T "/{t}", tr_delete},
 };
 
 const emu_api_t emu_api_cloudbuild = {"cloudbuild", routes, sizeof routes / sizeof routes[0], NULL};

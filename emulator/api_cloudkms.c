@@ -27,13 +27,15 @@ static char *ring_key(const emu_req_t *req) {
 
 static json_t *load_ring(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key) {
     *key = ring_key(req);
-    return emu_load(emu, resp, key, "KeyRing " RING " not found.", req->params[0], req->params[1], req->params[2]);
+    return emu_load(emu, resp, key, "KeyRing " RING " not found.", req->params[0], req->params[1],
+                    req->params[2]);
 }
 
 static json_t *load_key(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key) {
-    *key = xasprintf("cloudkms/" RING "/cryptoKeys/%s", req->params[0], req->params[1], req->params[2], req->params[3]);
-    return emu_load(emu, resp, key, "CryptoKey " RING "/cryptoKeys/%s not found.", req->params[0], req->params[1],
-                    req->params[2], req->params[3]);
+    *key = xasprintf("cloudkms/" RING "/cryptoKeys/%s", req->params[0], req->params[1], req->params[2],
+                     req->params[3]);
+    return emu_load(emu, resp, key, "CryptoKey " RING "/cryptoKeys/%s not found.", req->params[0],
+                    req->params[1], req->params[2], req->params[3]);
 }
 
 static void ring_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
@@ -45,8 +47,8 @@ static void ring_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     char *key = xasprintf("cloudkms/" RING, req->params[0], req->params[1], id);
     if (emu_get(emu, key)) {
-        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists", "KeyRing " RING " already exists.", req->params[0],
-                  req->params[1], id);
+        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists", "KeyRing " RING " already exists.",
+                  req->params[0], req->params[1], id);
     } else {
         json_t *r = json_pack("{s:s,s:s}", "name", key + 9, "createTime", emu_now());
         resp->body = json_deep_copy(r);
@@ -62,7 +64,8 @@ static void ring_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     free(key);
 }
 
-static void list_into(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *prefix, const char *field) {
+static void list_into(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *prefix,
+                      const char *field) {
     json_t *all = emu_children(emu, prefix, true);
     resp->body = json_pack("{s:i}", "totalSize", (int)json_array_size(all));
     emu_page_into(req, resp->body, field, all, "pageSize", 1000, false);
@@ -138,8 +141,9 @@ static void key_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     free(rkey);
 }
 
-static const char *const key_fixed[] = {"name", "createTime", "primary", "purpose", "importOnly",
-                                        "destroyScheduledDuration", "cryptoKeyBackend", NULL};
+static const char *const key_fixed[] = {
+    "name", "createTime", "primary", "purpose", "importOnly", "destroyScheduledDuration", "cryptoKeyBackend",
+    NULL};
 
 static void key_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (emu_validate(resp, "cloudkms", "CryptoKey", req->body) < 0) return;

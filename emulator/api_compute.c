@@ -48,7 +48,8 @@ char *emu_ce_fingerprint(void) {
     unsigned char raw[8];
     char hex[17];
     util_random_hex(hex, 8);
-    for (int i = 0; i < 8; i++) raw[i] = (unsigned char)strtoul((char[]){hex[2 * i], hex[2 * i + 1], 0}, NULL, 16);
+    for (int i = 0; i < 8; i++)
+        raw[i] = (unsigned char)strtoul((char[]){hex[2 * i], hex[2 * i + 1], 0}, NULL, 16);
     return emu_b64(raw, sizeof raw);
 }
 
@@ -134,8 +135,8 @@ static void op_finish(emu_t *emu, const char *key) {
 /* Creates a RUNNING operation on target (selfLink + id) and arms its
  * timer.  after: {"delete": key} or {"key": k, "set": {...}} applied at
  * DONE (stolen; may be NULL).  Returns the response body (new). */
-json_t *emu_ce_op_start(emu_t *emu, emu_ce_scope_t scope, const emu_ce_target_t *t, const char *optype, const char *kind,
-                        const char *target_link, const char *target_id, json_t *after) {
+json_t *emu_ce_op_start(emu_t *emu, emu_ce_scope_t scope, const emu_ce_target_t *t, const char *optype,
+                        const char *kind, const char *target_link, const char *target_id, json_t *after) {
     char *name = emu_op_id(emu);
     char *path = scope == SC_GLOBAL ? xasprintf("projects/%s/global/operations/%s", t->project, name)
                                     : xasprintf("projects/%s/%s/%s/operations/%s", t->project,
@@ -166,11 +167,12 @@ json_t *emu_ce_op_start(emu_t *emu, emu_ce_scope_t scope, const emu_ce_target_t 
     return out;
 }
 
-static void op_get_scoped(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, emu_ce_scope_t scope, int wait) {
+static void op_get_scoped(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, emu_ce_scope_t scope,
+                          int wait) {
     char *key = scope == SC_GLOBAL
                     ? xasprintf("compute/projects/%s/global/operations/%s", req->params[0], req->params[1])
-                    : xasprintf("compute/projects/%s/%s/%s/operations/%s", req->params[0], emu_ce_scope_seg(scope),
-                                req->params[1], req->params[2]);
+                    : xasprintf("compute/projects/%s/%s/%s/operations/%s", req->params[0],
+                                emu_ce_scope_seg(scope), req->params[1], req->params[2]);
     json_t *op = emu_get(emu, key);
     if (!op) {
         emu_not_found(resp, "The resource '%s' was not found", key + strlen("compute/"));
@@ -229,7 +231,8 @@ static void remember(emu_t *emu, const emu_req_t *req, const emu_resp_t *resp) {
 
 /* ---- generic collection methods --------------------------------------- */
 
-json_t *emu_ce_load(emu_t *emu, const emu_ce_coll_t *c, const emu_ce_target_t *t, emu_resp_t *resp, char **key_out) {
+json_t *emu_ce_load(emu_t *emu, const emu_ce_coll_t *c, const emu_ce_target_t *t, emu_resp_t *resp,
+                    char **key_out) {
     char *cp = emu_ce_coll_path(c, t);
     char *key = xasprintf("compute/%s/%s", cp, t->name);
     json_t *doc = emu_get(emu, key);
@@ -297,8 +300,10 @@ static void c_aggregated(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, con
         char *gp = xasprintf("compute/projects/%s/global/addresses/", req->params[0]);
         json_t *g = emu_children(emu, gp, true), *gi = json_array(), *d;
         json_array_foreach(g, i, d) json_array_append_new(gi, emu_render(d));
-        if (json_array_size(gi)) json_object_set_new(items, "global", json_pack("{s:o}", "addresses", gi));
-        else json_decref(gi);
+        if (json_array_size(gi))
+            json_object_set_new(items, "global", json_pack("{s:o}", "addresses", gi));
+        else
+            json_decref(gi);
         json_decref(g);
         free(gp);
     }
@@ -479,16 +484,17 @@ static void c_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const e
                 free(sk);
             }
         }
-        resp->body =
-            emu_ce_op_start(emu, c->scope, &t, "delete", kind, self, json_string_value(json_object_get(doc, "id")),
-                     json_pack("{s:o}", "delete", dels));
+        resp->body = emu_ce_op_start(emu, c->scope, &t, "delete", kind, self,
+                                     json_string_value(json_object_get(doc, "id")),
+                                     json_pack("{s:o}", "delete", dels));
         free(kind);
     }
     free(key);
 }
 
 /* PATCH (merge) or PUT (replace) of a resource. */
-static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const emu_ce_coll_t *c, int replace) {
+static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const emu_ce_coll_t *c,
+                     int replace) {
     emu_ce_target_t t = emu_ce_target(c, req, 1);
     char *key = NULL;
     json_t *doc = emu_ce_load(emu, c, &t, resp, &key);
@@ -559,8 +565,8 @@ static void c_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const e
     emu_put(emu, key, json_incref(doc));
     char *kind = xasprintf("compute.%s.%s", c->name, replace ? "update" : "patch");
     resp->body = emu_ce_op_start(emu, c->scope, &t, replace ? "update" : "patch", kind,
-                          json_string_value(json_object_get(doc, "selfLink")),
-                          json_string_value(json_object_get(doc, "id")), NULL);
+                                 json_string_value(json_object_get(doc, "selfLink")),
+                                 json_string_value(json_object_get(doc, "id")), NULL);
     free(kind);
 out:
     json_decref(doc);
@@ -590,44 +596,53 @@ static const char *const inst_imm[] = {"name", "zone", NULL};
 static const char *const inst_out[] = {"id",          "selfLink", "creationTimestamp", "kind", "status",
                                        "cpuPlatform", NULL};
 
-const emu_ce_coll_t emu_ce_networks = {"networks", "Network",    "compute#network", "compute#networkList",
-                                  SC_GLOBAL,  emu_ce_prep_network, net_imm,           net_out};
-const emu_ce_coll_t emu_ce_subnetworks = {
-    "subnetworks", "Subnetwork", "compute#subnetwork", "compute#subnetworkList", SC_REGION, emu_ce_prep_subnetwork,
-    sub_imm,       sub_out};
+const emu_ce_coll_t emu_ce_networks = {
+    "networks", "Network",           "compute#network", "compute#networkList",
+    SC_GLOBAL,  emu_ce_prep_network, net_imm,           net_out};
+const emu_ce_coll_t emu_ce_subnetworks = {"subnetworks",
+                                          "Subnetwork",
+                                          "compute#subnetwork",
+                                          "compute#subnetworkList",
+                                          SC_REGION,
+                                          emu_ce_prep_subnetwork,
+                                          sub_imm,
+                                          sub_out};
 const emu_ce_coll_t emu_ce_firewalls = {
     "firewalls", "Firewall", "compute#firewall", "compute#firewallList", SC_GLOBAL, emu_ce_prep_firewall,
     fw_imm,      std_out};
-const emu_ce_coll_t emu_ce_routers = {"routers", "Router",    "compute#router", "compute#routerList",
-                                 SC_REGION, emu_ce_prep_router, rt_imm,           std_out};
-const emu_ce_coll_t emu_ce_addresses = {"addresses", "Address",    "compute#address", "compute#addressList",
-                                   SC_GLOBAL,   emu_ce_prep_address, addr_imm,          addr_out};
-const emu_ce_coll_t emu_ce_raddresses = {"addresses", "Address",    "compute#address", "compute#addressList",
-                                    SC_REGION,   emu_ce_prep_address, addr_imm,          addr_out};
-const emu_ce_coll_t emu_ce_instances = {"instances", "Instance",    "compute#instance", "compute#instanceList",
-                                   SC_ZONE,     emu_ce_prep_instance, inst_imm,           inst_out};
+const emu_ce_coll_t emu_ce_routers = {"routers", "Router",           "compute#router", "compute#routerList",
+                                      SC_REGION, emu_ce_prep_router, rt_imm,           std_out};
+const emu_ce_coll_t emu_ce_addresses = {
+    "addresses", "Address",           "compute#address", "compute#addressList",
+    SC_GLOBAL,   emu_ce_prep_address, addr_imm,          addr_out};
+const emu_ce_coll_t emu_ce_raddresses = {
+    "addresses", "Address",           "compute#address", "compute#addressList",
+    SC_REGION,   emu_ce_prep_address, addr_imm,          addr_out};
+const emu_ce_coll_t emu_ce_instances = {
+    "instances", "Instance",           "compute#instance", "compute#instanceList",
+    SC_ZONE,     emu_ce_prep_instance, inst_imm,           inst_out};
 
 #define HANDLERS(id)                                                                                         \
     static __attribute__((unused)) void id##_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) {              \
-        c_get(e, r, s, &emu_ce_##id);                                                                             \
+        c_get(e, r, s, &emu_ce_##id);                                                                        \
     }                                                                                                        \
     static __attribute__((unused)) void id##_list(emu_t *e, const emu_req_t *r, emu_resp_t *s) {             \
-        c_list(e, r, s, &emu_ce_##id);                                                                            \
+        c_list(e, r, s, &emu_ce_##id);                                                                       \
     }                                                                                                        \
     static __attribute__((unused)) void id##_insert(emu_t *e, const emu_req_t *r, emu_resp_t *s) {           \
-        if (!replayed(e, r, s)) c_insert(e, r, s, &emu_ce_##id), remember(e, r, s);                               \
+        if (!replayed(e, r, s)) c_insert(e, r, s, &emu_ce_##id), remember(e, r, s);                          \
     }                                                                                                        \
     static __attribute__((unused)) void id##_delete(emu_t *e, const emu_req_t *r, emu_resp_t *s) {           \
-        if (!replayed(e, r, s)) c_delete(e, r, s, &emu_ce_##id), remember(e, r, s);                               \
+        if (!replayed(e, r, s)) c_delete(e, r, s, &emu_ce_##id), remember(e, r, s);                          \
     }                                                                                                        \
     static __attribute__((unused)) void id##_patch(emu_t *e, const emu_req_t *r, emu_resp_t *s) {            \
-        if (!replayed(e, r, s)) c_update(e, r, s, &emu_ce_##id, 0), remember(e, r, s);                            \
+        if (!replayed(e, r, s)) c_update(e, r, s, &emu_ce_##id, 0), remember(e, r, s);                       \
     }                                                                                                        \
     static __attribute__((unused)) void id##_put(emu_t *e, const emu_req_t *r, emu_resp_t *s) {              \
-        if (!replayed(e, r, s)) c_update(e, r, s, &emu_ce_##id, 1), remember(e, r, s);                            \
+        if (!replayed(e, r, s)) c_update(e, r, s, &emu_ce_##id, 1), remember(e, r, s);                       \
     }                                                                                                        \
     static __attribute__((unused)) void id##_agg(emu_t *e, const emu_req_t *r, emu_resp_t *s) {              \
-        c_aggregated(e, r, s, &emu_ce_##id);                                                                      \
+        c_aggregated(e, r, s, &emu_ce_##id);                                                                 \
     }
 
 HANDLERS(networks)
@@ -715,4 +730,3 @@ static void compute_init(emu_t *emu) {
 }
 
 const emu_api_t emu_api_compute = {"compute", routes, sizeof routes / sizeof routes[0], compute_init};
-

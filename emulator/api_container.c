@@ -149,7 +149,7 @@ static void op_finish(emu_t *emu, const char *opkey);
 /* Starts an operation on a cluster (whose copy c the caller then stores):
  * records it, arms its completion, returns the public form (new). */
 json_t *emu_gke_start_op(emu_t *emu, const char *p, const char *l, const char *ckey, json_t *c,
-                        const char *type, const char *target, const char *kind, const char *pool) {
+                         const char *type, const char *target, const char *kind, const char *pool) {
     char *id = emu_op_id(emu);
     char *opkey = xasprintf("container/projects/%s/locations/%s/operations/%s", p, l, id);
     char *self = xasprintf(API_BASE "/projects/%s/locations/%s/operations/%s", p, l, id);
@@ -190,11 +190,12 @@ static void finish_failed(json_t *op, json_t *c) {
     }
     json_object_set_new(c, "status", json_string("ERROR"));
     json_object_set_new(c, "statusMessage", json_string(msg));
-    json_object_set_new(c, "conditions", json_pack("[{s:s,s:s}]", "message", msg, "canonicalCode",
-                                                   "INVALID_ARGUMENT"));
+    json_object_set_new(c, "conditions",
+                        json_pack("[{s:s,s:s}]", "message", msg, "canonicalCode", "INVALID_ARGUMENT"));
     json_t *np;
     size_t i;
-    json_array_foreach(json_object_get(c, "nodePools"), i, np) json_object_set_new(np, "status", json_string("ERROR"));
+    json_array_foreach(json_object_get(c, "nodePools"), i, np)
+        json_object_set_new(np, "status", json_string("ERROR"));
     free(msg);
 }
 
@@ -314,8 +315,10 @@ static char *cluster_network(emu_t *emu, json_t *c, const char *p, const char *r
     char *nkey = xasprintf("compute/%s", netfull), *skey = xasprintf("compute/%s", subfull);
     char *err = NULL;
     json_t *subnet = emu_get(emu, skey);
-    if (!implicit && !emu_get(emu, nkey)) err = xasprintf("Network \"%s\" does not exist.", net);
-    else if (!implicit && !subnet) err = xasprintf("Subnetwork \"%s\" does not exist.", subfull);
+    if (!implicit && !emu_get(emu, nkey))
+        err = xasprintf("Network \"%s\" does not exist.", net);
+    else if (!implicit && !subnet)
+        err = xasprintf("Subnetwork \"%s\" does not exist.", subfull);
     else if (subnet && !strstr(json_string_value(json_object_get(subnet, "network")) ?: "", netfull))
         err = xasprintf("Subnetwork \"%s\" is not in network \"%s\".", subfull, netfull);
     json_t *netcfg = json_object_get(c, "networkConfig");
@@ -408,7 +411,8 @@ static int cluster_pools(json_t *c, const json_t *in_pools, emu_resp_t *resp, co
         return -1;
     }
     json_array_foreach(in_pools, i, np) json_array_append_new(pools, json_deep_copy(np));
-    if (!json_array_size(in_pools) && !json_is_true(json_object_get(json_object_get(c, "autopilot"), "enabled"))) {
+    if (!json_array_size(in_pools) &&
+        !json_is_true(json_object_get(json_object_get(c, "autopilot"), "enabled"))) {
         np = json_pack("{s:s,s:I}", "name", "default-pool", "initialNodeCount",
                        json_integer_value(json_object_get(c, "initialNodeCount")) ?: 3);
         if (json_object_get(c, "nodeConfig")) json_object_set(np, "config", json_object_get(c, "nodeConfig"));
@@ -495,7 +499,8 @@ static void cluster_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *err = cluster_network(emu, c, p, region);
     cluster_defaults(c, id, h);
     if (cluster_pools(c, json_object_get(in, "nodePools"), resp, p, l, name) == 0) {
-        resp->body = emu_gke_start_op(emu, p, l, key, c, "CREATE_CLUSTER", self, "container.clusters.create", NULL);
+        resp->body =
+            emu_gke_start_op(emu, p, l, key, c, "CREATE_CLUSTER", self, "container.clusters.create", NULL);
         if (err) fail_later(emu, c, err);
         emu_put(emu, key, c);
         c = NULL;
@@ -539,9 +544,9 @@ static void cluster_delete(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (!c) return;
     if (emu_gke_refuse_if_busy(emu, c, resp) == 0) {
         json_object_set_new(c, "status", json_string("STOPPING"));
-        resp->body =
-            emu_gke_start_op(emu, req->params[0], req->params[1], key, c, "DELETE_CLUSTER",
-                     json_string_value(json_object_get(c, "selfLink")), "container.clusters.delete", NULL);
+        resp->body = emu_gke_start_op(emu, req->params[0], req->params[1], key, c, "DELETE_CLUSTER",
+                                      json_string_value(json_object_get(c, "selfLink")),
+                                      "container.clusters.delete", NULL);
         emu_put(emu, key, c);
         c = NULL;
     }
@@ -607,7 +612,9 @@ int emu_gke_version_cmp(const char *a, const char *b) {
 /* -1 with 400 when ver would downgrade the master from current. */
 static int refuse_downgrade(emu_resp_t *resp, const char *ver, const char *current) {
     if (emu_gke_version_cmp(ver, current) >= 0) return 0;
-    emu_bad_request(resp, "Master version \"%s\" is older than the current version \"%s\"; a master downgrade is not supported.",
+    emu_bad_request(resp,
+                    "Master version \"%s\" is older than the current version \"%s\"; a master downgrade is "
+                    "not supported.",
                     ver, current);
     return -1;
 }
@@ -631,9 +638,9 @@ static void mark_update(json_t *c) {
 static void start_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const char *key, json_t *c,
                          const char *type) {
     mark_update(c);
-    resp->body =
-        emu_gke_start_op(emu, req->params[0], req->params[1], key, c, type,
-                 json_string_value(json_object_get(c, "selfLink")), "container.clusters.update", NULL);
+    resp->body = emu_gke_start_op(emu, req->params[0], req->params[1], key, c, type,
+                                  json_string_value(json_object_get(c, "selfLink")),
+                                  "container.clusters.update", NULL);
     emu_put(emu, key, c);
 }
 
@@ -685,7 +692,9 @@ static void cluster_update(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
             goto out;
         }
         if (!strcmp(field, "desiredMasterVersion")) {
-            if (refuse_downgrade(resp, ver, json_string_value(json_object_get(c, "currentMasterVersion"))) < 0) goto out;
+            if (refuse_downgrade(resp, ver, json_string_value(json_object_get(c, "currentMasterVersion"))) <
+                0)
+                goto out;
             json_object_set_new(c, "currentMasterVersion", json_string(ver));
             type = "UPGRADE_MASTER";
         } else {
@@ -819,7 +828,8 @@ static void update_master(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     char *key = NULL;
     json_t *c = emu_gke_load_cluster(emu, req, resp, &key);
-    int refused = !c || refuse_downgrade(resp, ver, json_string_value(json_object_get(c, "currentMasterVersion"))) < 0;
+    int refused =
+        !c || refuse_downgrade(resp, ver, json_string_value(json_object_get(c, "currentMasterVersion"))) < 0;
     json_decref(c);
     free(key);
     if (refused) return;

@@ -10,7 +10,9 @@
 #include "emulator/emu.h"
 #include "emulator/mask.h"
 
-static char *zone_key(const char *p, const char *z) { return xasprintf("dns/projects/%s/managedZones/%s", p, z); }
+static char *zone_key(const char *p, const char *z) {
+    return xasprintf("dns/projects/%s/managedZones/%s", p, z);
+}
 
 static int valid_zone_name(const char *s) {
     size_t n = s ? strlen(s) : 0;
@@ -22,21 +24,25 @@ static int valid_zone_name(const char *s) {
 
 static json_t *load_zone(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, char **key) {
     *key = zone_key(req->params[0], req->params[1]);
-    return emu_load(emu, resp, key, "The 'parameters.managedZone' resource named '%s' does not exist.", req->params[1]);
+    return emu_load(emu, resp, key, "The 'parameters.managedZone' resource named '%s' does not exist.",
+                    req->params[1]);
 }
 
 static char *rrset_key(const char *zkey, const char *name, const char *type) {
     return xasprintf("%s/rrsets/%s/%s", zkey, name, type);
 }
 
-static void put_rrset(emu_t *emu, const char *zkey, const char *name, const char *type, int ttl, json_t *rrdatas) {
+static void put_rrset(emu_t *emu, const char *zkey, const char *name, const char *type, int ttl,
+                      json_t *rrdatas) {
     char *k = rrset_key(zkey, name, type);
-    emu_put(emu, k, json_pack("{s:s,s:s,s:s,s:i,s:o}", "kind", "dns#resourceRecordSet", "name", name, "type", type,
-                              "ttl", ttl, "rrdatas", rrdatas));
+    emu_put(emu, k,
+            json_pack("{s:s,s:s,s:s,s:i,s:o}", "kind", "dns#resourceRecordSet", "name", name, "type", type,
+                      "ttl", ttl, "rrdatas", rrdatas));
     free(k);
 }
 
-static const char *const fixed[] = {"name", "dnsName", "visibility", "id", "creationTime", "nameServers", "kind", NULL};
+static const char *const fixed[] = {"name",         "dnsName",     "visibility", "id",
+                                    "creationTime", "nameServers", "kind",       NULL};
 
 static void zone_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *p = req->params[0];
@@ -45,25 +51,26 @@ static void zone_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *name = json_string_value(json_object_get(b, "name"));
     const char *dns = json_string_value(json_object_get(b, "dnsName"));
     if (!valid_zone_name(name)) {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid value for 'entity.managedZone.name': '%s'",
-                  name ? name : "");
+        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
+                  "Invalid value for 'entity.managedZone.name': '%s'", name ? name : "");
         return;
     }
     if (!dns || !*dns || dns[strlen(dns) - 1] != '.') {
-        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid value for 'entity.managedZone.dnsName': '%s'",
-                  dns ? dns : "");
+        emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
+                  "Invalid value for 'entity.managedZone.dnsName': '%s'", dns ? dns : "");
         return;
     }
     char *key = zone_key(p, name);
     if (emu_get(emu, key)) {
-        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists", "The resource 'entity.managedZone' named '%s' already exists",
-                  name);
+        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
+                  "The resource 'entity.managedZone' named '%s' already exists", name);
         free(key);
         return;
     }
     json_t *z = json_deep_copy(b);
     json_object_set_new(z, "kind", json_string("dns#managedZone"));
-    json_object_set_new(z, "id", json_sprintf("%lld", (long long)emu_next_id(emu, "dns.zone") + 4000000000000000LL));
+    json_object_set_new(z, "id",
+                        json_sprintf("%lld", (long long)emu_next_id(emu, "dns.zone") + 4000000000000000LL));
     json_object_set_new(z, "creationTime", json_string(emu_now()));
     emu_set_default(z, "visibility", json_string("public"));
     emu_set_default(z, "description", json_string(""));
@@ -71,8 +78,10 @@ static void zone_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
                            "ns-cloud-a3.googledomains.com.", "ns-cloud-a4.googledomains.com.");
     json_object_set(z, "nameServers", ns);
     put_rrset(emu, key, dns, "NS", 21600, ns);
-    put_rrset(emu, key, dns, "SOA", 21600,
-              json_pack("[s]", "ns-cloud-a1.googledomains.com. cloud-dns-hostmaster.google.com. 1 21600 3600 259200 300"));
+    put_rrset(
+        emu, key, dns, "SOA", 21600,
+        json_pack("[s]",
+                  "ns-cloud-a1.googledomains.com. cloud-dns-hostmaster.google.com. 1 21600 3600 259200 300"));
     resp->body = emu_strip(z);
     emu_put(emu, key, z);
     free(key);
@@ -91,8 +100,8 @@ static void zone_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *dn = emu_q(req, "dnsName");
     json_t *items = json_array(), *z;
     size_t i;
-    json_array_foreach(all, i, z) if (!dn || strcmp(dn, json_string_value(json_object_get(z, "dnsName"))) == 0)
-        json_array_append(items, z);
+    json_array_foreach(all, i, z) if (!dn || strcmp(dn, json_string_value(json_object_get(z, "dnsName"))) ==
+                                                 0) json_array_append(items, z);
     resp->body = json_pack("{s:s}", "kind", "dns#managedZonesListResponse");
     emu_page_into(req, resp->body, "managedZones", items, "maxResults", 1000, true);
     json_decref(items);
@@ -113,15 +122,16 @@ static void zone_patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_object_foreach(req->body, k, v) {
         json_t *c = json_object_get(cur, k);
         if (emu_in_list(fixed, k) && !(c && json_equal(c, v))) {
-            emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid value for 'entity.managedZone.%s': cannot be changed", k);
+            emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
+                      "Invalid value for 'entity.managedZone.%s': cannot be changed", k);
             bad = 1;
             break;
         }
         json_object_set(z, k, v);
     }
     if (!bad) {
-        resp->body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:o,s:o}}", "kind", "dns#operation", "id",
-                               "1", "startTime", emu_now(), "status", "done", "type", "UPDATE", "zoneContext",
+        resp->body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:o,s:o}}", "kind", "dns#operation", "id", "1",
+                               "startTime", emu_now(), "status", "done", "type", "UPDATE", "zoneContext",
                                "oldValue", old, "newValue", emu_strip(z));
         old = NULL;
         emu_put(emu, key, z);
@@ -183,7 +193,8 @@ static void rrset_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     char *key;
     if (!load_zone(emu, req, resp, &key)) return;
     char *rk = rrset_key(key, req->params[2], req->params[3]);
-    json_t *r = emu_load(emu, resp, &rk, "The 'parameters.name' resource named '%s' does not exist.", req->params[2]);
+    json_t *r =
+        emu_load(emu, resp, &rk, "The 'parameters.name' resource named '%s' does not exist.", req->params[2]);
     if (r) resp->body = json_deep_copy(r);
     free(rk);
     free(key);
@@ -197,11 +208,13 @@ static void change_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *z = load_zone(emu, req, resp, &key);
     if (!z) return;
     const char *zdns = json_string_value(json_object_get(z, "dnsName"));
-    json_t *dels = json_object_get(req->body, "deletions"), *adds = json_object_get(req->body, "additions"), *r;
+    json_t *dels = json_object_get(req->body, "deletions"), *adds = json_object_get(req->body, "additions"),
+           *r;
     size_t i;
     int bad = 0;
     json_array_foreach(dels, i, r) {
-        char *rk = rrset_key(key, json_string_value(json_object_get(r, "name")), json_string_value(json_object_get(r, "type")));
+        char *rk = rrset_key(key, json_string_value(json_object_get(r, "name")),
+                             json_string_value(json_object_get(r, "type")));
         json_t *cur = emu_get(emu, rk);
         if (!cur || !json_equal(json_object_get(cur, "rrdatas"), json_object_get(r, "rrdatas"))) {
             emu_error(resp, 412, "FAILED_PRECONDITION", "conditionNotMet",
@@ -212,12 +225,14 @@ static void change_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         if (bad) break;
     }
     json_array_foreach(adds, i, r) {
-        const char *n = json_string_value(json_object_get(r, "name")), *t = json_string_value(json_object_get(r, "type"));
+        const char *n = json_string_value(json_object_get(r, "name")),
+                   *t = json_string_value(json_object_get(r, "type"));
         size_t nl = n ? strlen(n) : 0, zl = strlen(zdns);
         if (bad) break;
-        if (!n || !t || nl < zl || strcmp(n + nl - zl, zdns) != 0 || !json_array_size(json_object_get(r, "rrdatas"))) {
-            emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid value for 'entity.change.additions[%zu].name': '%s'", i,
-                      n ? n : "");
+        if (!n || !t || nl < zl || strcmp(n + nl - zl, zdns) != 0 ||
+            !json_array_size(json_object_get(r, "rrdatas"))) {
+            emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
+                      "Invalid value for 'entity.change.additions[%zu].name': '%s'", i, n ? n : "");
             bad = 1;
             break;
         }
@@ -225,8 +240,9 @@ static void change_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         int exists = emu_get(emu, rk) != NULL, deleted = 0;
         size_t j;
         json_t *d;
-        json_array_foreach(dels, j, d) deleted |= json_equal(json_object_get(d, "name"), json_object_get(r, "name")) &&
-                                                   json_equal(json_object_get(d, "type"), json_object_get(r, "type"));
+        json_array_foreach(dels, j, d) deleted |=
+            json_equal(json_object_get(d, "name"), json_object_get(r, "name")) &&
+            json_equal(json_object_get(d, "type"), json_object_get(r, "type"));
         if (exists && !deleted) {
             emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
                       "The resource 'entity.change.additions[%zu]' named '%s (%s)' already exists", i, n, t);
@@ -236,12 +252,14 @@ static void change_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     }
     if (!bad) {
         json_array_foreach(dels, i, r) {
-            char *rk = rrset_key(key, json_string_value(json_object_get(r, "name")), json_string_value(json_object_get(r, "type")));
+            char *rk = rrset_key(key, json_string_value(json_object_get(r, "name")),
+                                 json_string_value(json_object_get(r, "type")));
             emu_del(emu, rk);
             free(rk);
         }
         json_array_foreach(adds, i, r) {
-            char *rk = rrset_key(key, json_string_value(json_object_get(r, "name")), json_string_value(json_object_get(r, "type")));
+            char *rk = rrset_key(key, json_string_value(json_object_get(r, "name")),
+                                 json_string_value(json_object_get(r, "type")));
             json_t *doc = json_deep_copy(r);
             json_object_set_new(doc, "kind", json_string("dns#resourceRecordSet"));
             emu_put(emu, rk, doc);
@@ -263,19 +281,25 @@ static void change_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
 }
 
 static void change_get(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
-    char *key = xasprintf("dns/projects/%s/managedZones/%s/changes/%s", req->params[0], req->params[1], req->params[2]);
-    json_t *ch = emu_load(emu, resp, &key, "The 'parameters.changeId' resource named '%s' does not exist.", req->params[2]);
+    char *key = xasprintf("dns/projects/%s/managedZones/%s/changes/%s", req->params[0], req->params[1],
+                          req->params[2]);
+    json_t *ch = emu_load(emu, resp, &key, "The 'parameters.changeId' resource named '%s' does not exist.",
+                          req->params[2]);
     if (ch) resp->body = json_deep_copy(ch);
     free(key);
 }
 
 #define Z "dns/v1/projects/{p}/managedZones"
 static const emu_route_t routes[] = {
-    {"POST", Z, zone_create},          {"GET", Z, zone_list},
-    {"GET", Z "/{z}", zone_get},       {"PATCH", Z "/{z}", zone_patch},
-    {"DELETE", Z "/{z}", zone_delete}, {"GET", Z "/{z}/rrsets", rrset_list},
+    {"POST", Z, zone_create},
+    {"GET", Z, zone_list},
+    {"GET", Z "/{z}", zone_get},
+    {"PATCH", Z "/{z}", zone_patch},
+    {"DELETE", Z "/{z}", zone_delete},
+    {"GET", Z "/{z}/rrsets", rrset_list},
     {"GET", Z "/{z}/rrsets/{n}/{t}", rrset_get},
-    {"POST", Z "/{z}/changes", change_create}, {"GET", Z "/{z}/changes/{c}", change_get},
+    {"POST", Z "/{z}/changes", change_create},
+    {"GET", Z "/{z}/changes/{c}", change_get},
 };
 
 const emu_api_t emu_api_dns = {"dns", routes, sizeof routes / sizeof routes[0], NULL};

@@ -36,12 +36,12 @@ static int ns_ok(kctx_t *x, const char *ns) {
     free(key);
     if (!n) {
         emu_k8s_status(x->resp, 404, "NotFound", &(emu_ktype_t){.group = "", .resource = "namespaces"}, ns,
-                   "namespaces \"%s\" not found", ns);
+                       "namespaces \"%s\" not found", ns);
         return 0;
     }
     if (jpath_get(n, "metadata.deletionTimestamp")) {
         emu_k8s_status(x->resp, 403, "Forbidden", x->kt, NULL,
-                   "unable to create new content in namespace %s because it is being terminated", ns);
+                       "unable to create new content in namespace %s because it is being terminated", ns);
         return 0;
     }
     return 1;
@@ -101,7 +101,7 @@ static int check_body(kctx_t *x, json_t *obj, const char *name) {
     const char *bname = json_string_value(json_object_get(md, "name"));
     if (name && bname && strcmp(name, bname) != 0) {
         emu_k8s_status(x->resp, 400, "BadRequest", x->kt, name,
-                   "the name of the object (%s) does not match the name on the URL (%s)", bname, name);
+                       "the name of the object (%s) does not match the name on the URL (%s)", bname, name);
         return -1;
     }
     const char *gen = json_string_value(json_object_get(md, "generateName"));
@@ -115,15 +115,18 @@ static int check_body(kctx_t *x, json_t *obj, const char *name) {
         bname = json_string_value(json_object_get(md, "name"));
     }
     if (!bname && !name) {
-        emu_k8s_status(x->resp, 422, "Invalid", x->kt, "", "%s \"\" is invalid: metadata.name: Required value: name or generateName is required", x->kt->kind);
+        emu_k8s_status(x->resp, 422, "Invalid", x->kt, "",
+                       "%s \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                       x->kt->kind);
         return -1;
     }
     if (!bname) json_object_set_new(md, "name", json_string(name));
     const char *bns = json_string_value(json_object_get(md, "namespace"));
     if (x->kt->namespaced) {
         if (x->kp->ns && bns && strcmp(bns, x->kp->ns) != 0) {
-            emu_k8s_status(x->resp, 400, "BadRequest", x->kt, name,
-                       "the namespace of the provided object does not match the namespace sent on the request");
+            emu_k8s_status(
+                x->resp, 400, "BadRequest", x->kt, name,
+                "the namespace of the provided object does not match the namespace sent on the request");
             return -1;
         }
         if (x->kp->ns) json_object_set_new(md, "namespace", json_string(x->kp->ns));
@@ -132,7 +135,8 @@ static int check_body(kctx_t *x, json_t *obj, const char *name) {
     }
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     if (kind && strcmp(kind, x->kt->kind) != 0) {
-        emu_k8s_status(x->resp, 400, "BadRequest", x->kt, name, "the kind of the object (%s) does not match the URL (%s)", kind, x->kt->kind);
+        emu_k8s_status(x->resp, 400, "BadRequest", x->kt, name,
+                       "the kind of the object (%s) does not match the URL (%s)", kind, x->kt->kind);
         return -1;
     }
     return 0;
@@ -140,8 +144,9 @@ static int check_body(kctx_t *x, json_t *obj, const char *name) {
 
 /* Fields a client may not set: kept from the stored object. */
 static void keep_system(json_t *obj, const json_t *old) {
-    static const char *const sys[] = {"uid", "resourceVersion", "generation", "creationTimestamp",
-                                      "deletionTimestamp", "managedFields", NULL};
+    static const char *const sys[] = {
+        "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "managedFields",
+        NULL};
     json_t *md = json_object_get(obj, "metadata");
     const json_t *omd = old ? json_object_get(old, "metadata") : NULL;
     for (const char *const *s = sys; *s; s++) {
@@ -209,8 +214,8 @@ static int dry_run(kctx_t *x) {
  * admission accepts it. */
 static void store(kctx_t *x, const char *key, json_t *obj, const json_t *old) {
     int status_only = x->kp->sub && !strcmp(x->kp->sub, "status");
-    if (!status_only && emu_k8s_admit(x->emu, x->kp->cid, x->resp, x->kt, obj, emu_q(x->req, "fieldValidation"),
-                                      x->apply) < 0) {
+    if (!status_only && emu_k8s_admit(x->emu, x->kp->cid, x->resp, x->kt, obj,
+                                      emu_q(x->req, "fieldValidation"), x->apply) < 0) {
         json_decref(obj);
         return;
     }
@@ -226,7 +231,8 @@ static void store(kctx_t *x, const char *key, json_t *obj, const json_t *old) {
         if (!dry) emu_k8s_on_create(x->emu, x->kp->cid, x->kt, obj);
     } else if (spec_changed(obj, old)) {
         json_t *g = jpath_get(old, "metadata.generation");
-        json_object_set_new(md, "generation", json_integer((json_is_integer(g) ? json_integer_value(g) : 1) + 1));
+        json_object_set_new(md, "generation",
+                            json_integer((json_is_integer(g) ? json_integer_value(g) : 1) + 1));
     }
     if (old && json_equal(obj, (json_t *)old)) {
         x->resp->body = emu_k8s_present(old, x->kt);
@@ -257,10 +263,14 @@ static const char *manager_of(kctx_t *x, const char *dflt) {
 static int immutable_check(kctx_t *x, const json_t *old, const json_t *obj) {
     static const struct {
         const char *group, *resource, *path;
-    } imm[] = {{"apps", "deployments", "spec.selector"},   {"apps", "statefulsets", "spec.selector"},
-               {"apps", "daemonsets", "spec.selector"},    {"apps", "replicasets", "spec.selector"},
-               {"batch", "jobs", "spec.selector"},         {"batch", "jobs", "spec.template"},
-               {"", "services", "spec.clusterIP"},         {"apps", "statefulsets", "spec.serviceName"},
+    } imm[] = {{"apps", "deployments", "spec.selector"},
+               {"apps", "statefulsets", "spec.selector"},
+               {"apps", "daemonsets", "spec.selector"},
+               {"apps", "replicasets", "spec.selector"},
+               {"batch", "jobs", "spec.selector"},
+               {"batch", "jobs", "spec.template"},
+               {"", "services", "spec.clusterIP"},
+               {"apps", "statefulsets", "spec.serviceName"},
                {"apiextensions.k8s.io", "customresourcedefinitions", "spec.scope"}};
     for (size_t i = 0; i < sizeof imm / sizeof *imm; i++) {
         if (strcmp(imm[i].group, x->kt->group) || strcmp(imm[i].resource, x->kt->resource)) continue;
@@ -277,8 +287,9 @@ static int immutable_check(kctx_t *x, const json_t *old, const json_t *obj) {
             if (eq) continue;
         }
         const char *name = emu_k8s_sget(old, "metadata.name");
-        emu_k8s_status(x->resp, 422, "Invalid", x->kt, name, "%s.%s \"%s\" is invalid: %s: Invalid value: field is immutable",
-                   x->kt->kind, x->kt->group, name ? name : "", imm[i].path);
+        emu_k8s_status(x->resp, 422, "Invalid", x->kt, name,
+                       "%s.%s \"%s\" is invalid: %s: Invalid value: field is immutable", x->kt->kind,
+                       x->kt->group, name ? name : "", imm[i].path);
         return -1;
     }
     return 0;
@@ -287,8 +298,10 @@ static int immutable_check(kctx_t *x, const json_t *old, const json_t *obj) {
 static void do_get(kctx_t *x) {
     char *key = emu_k8s_key(x->kp->cid, x->kt, x->kp->ns, x->kp->name);
     json_t *o = emu_get(x->emu, key);
-    if (!o) emu_k8s_not_found(x->resp, x->kt, x->kp->name);
-    else x->resp->body = emu_k8s_present(o, x->kt);
+    if (!o)
+        emu_k8s_not_found(x->resp, x->kt, x->kp->name);
+    else
+        x->resp->body = emu_k8s_present(o, x->kt);
     free(key);
 }
 
@@ -305,8 +318,8 @@ static void do_create(kctx_t *x) {
     }
     char *key = emu_k8s_key(x->kp->cid, x->kt, x->kp->ns, name);
     if (emu_get(x->emu, key)) {
-        emu_k8s_status(x->resp, 409, "AlreadyExists", x->kt, name, "%s%s%s \"%s\" already exists", x->kt->resource,
-                   *x->kt->group ? "." : "", x->kt->group, name);
+        emu_k8s_status(x->resp, 409, "AlreadyExists", x->kt, name, "%s%s%s \"%s\" already exists",
+                       x->kt->resource, *x->kt->group ? "." : "", x->kt->group, name);
     } else {
         keep_system(obj, NULL);
         emu_ssa_update(obj, NULL, manager_of(x, "unknown"), x->kt->group, x->kt->version);
@@ -330,8 +343,9 @@ static void do_put(kctx_t *x) {
         emu_k8s_not_found(x->resp, x->kt, x->kp->name);
     } else if (rv && strcmp(rv, emu_k8s_sget(old, "metadata.resourceVersion") ?: "")) {
         emu_k8s_status(x->resp, 409, "Conflict", x->kt, x->kp->name,
-                   "Operation cannot be fulfilled on %s \"%s\": the object has been modified; please apply your changes to the latest version and try again",
-                   x->kt->resource, x->kp->name);
+                       "Operation cannot be fulfilled on %s \"%s\": the object has been modified; please "
+                       "apply your changes to the latest version and try again",
+                       x->kt->resource, x->kp->name);
     } else {
         int status = x->kp->sub && !strcmp(x->kp->sub, "status");
         json_t *st = status ? json_incref(json_object_get(obj, "status")) : NULL;
@@ -354,10 +368,11 @@ static void do_put(kctx_t *x) {
 
 static void do_apply(kctx_t *x, const char *key, json_t *old) {
     perr_t e = {0};
-    json_t *docs = k8s_yaml_parse(x->req->raw_body ? x->req->raw_body : "", x->req->raw_len, "body", NULL, &e);
+    json_t *docs =
+        k8s_yaml_parse(x->req->raw_body ? x->req->raw_body : "", x->req->raw_len, "body", NULL, &e);
     if (!docs || json_array_size(docs) != 1) {
         emu_k8s_status(x->resp, 400, "BadRequest", x->kt, x->kp->name, "error decoding YAML: %s",
-                   docs ? "expected exactly one document" : e.msg);
+                       docs ? "expected exactly one document" : e.msg);
         json_decref(docs);
         return;
     }
@@ -370,7 +385,8 @@ static void do_apply(kctx_t *x, const char *key, json_t *old) {
     const char *mgr = emu_q(x->req, "fieldManager");
     if (!mgr || !*mgr) {
         emu_k8s_status(x->resp, 400, "BadRequest", x->kt, x->kp->name,
-                   "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch");
+                       "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required "
+                       "for apply patch");
         json_decref(cfg);
         return;
     }
@@ -380,7 +396,8 @@ static void do_apply(kctx_t *x, const char *key, json_t *old) {
     }
     const char *force = emu_q(x->req, "force");
     char conflicts[2048] = "";
-    json_t *obj = emu_ssa_apply(old, cfg, mgr, force && !strcmp(force, "true"), x->kt->group, x->kt->version, conflicts, sizeof conflicts);
+    json_t *obj = emu_ssa_apply(old, cfg, mgr, force && !strcmp(force, "true"), x->kt->group, x->kt->version,
+                                conflicts, sizeof conflicts);
     json_decref(cfg);
     if (!obj) {
         emu_k8s_status(x->resp, 409, "Conflict", x->kt, x->kp->name, "Apply failed with %s", conflicts);
@@ -410,12 +427,14 @@ static void do_patch(kctx_t *x) {
         free(key);
         return;
     }
-    int strategic = strstr(ct, "strategic-merge-patch") != NULL, json_patch = strstr(ct, "json-patch") != NULL;
-    if (!(json_patch ? json_is_array(x->req->body) : strstr(ct, "merge-patch") && json_is_object(x->req->body))) {
+    int strategic = strstr(ct, "strategic-merge-patch") != NULL,
+        json_patch = strstr(ct, "json-patch") != NULL;
+    if (!(json_patch ? json_is_array(x->req->body)
+                     : strstr(ct, "merge-patch") && json_is_object(x->req->body))) {
         emu_k8s_status(x->resp, 415, "UnsupportedMediaType", x->kt, x->kp->name,
-                   "the body of the request was in an unknown format - accepted media types include: "
-                   "application/json-patch+json, application/merge-patch+json, "
-                   "application/apply-patch+yaml");
+                       "the body of the request was in an unknown format - accepted media types include: "
+                       "application/json-patch+json, application/merge-patch+json, "
+                       "application/apply-patch+yaml");
         free(key);
         return;
     }
@@ -471,7 +490,8 @@ static void do_delete(kctx_t *x) {
         json_t *md = json_object_get(o, "metadata");
         json_object_set_new(md, "deletionTimestamp", json_string(emu_now()));
         json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
-        if (is_ns) json_object_set_new(o, "status", json_pack("{s:s}", "phase", "Terminating"));
+        if (is_ns)
+            json_object_set_new(o, "status", json_pack("{s:s}", "phase", "Terminating"));
         else if (pp && !strcmp(pp, "Foreground"))
             json_object_set_new(md, "finalizers", json_pack("[s]", "foregroundDeletion"));
         emu_k8s_bump_rv(x->emu, o);
@@ -511,7 +531,8 @@ static void do_scale(kctx_t *x) {
         return;
     }
     if (!json_is_object(x->req->body)) {
-        emu_k8s_status(x->resp, 400, "BadRequest", x->kt, x->kp->name, "the body of the request was not a JSON object");
+        emu_k8s_status(x->resp, 400, "BadRequest", x->kt, x->kp->name,
+                       "the body of the request was not a JSON object");
         json_decref(sc);
         free(key);
         return;
@@ -543,14 +564,15 @@ static void do_scale(kctx_t *x) {
 /* /version as GKE's apiserver answers it: the cluster's currentMasterVersion
  * ("1.30.5-gke.1014001" -> gitVersion "v1.30.5-gke.1014001", minor "30"). */
 static void version(emu_resp_t *resp, const json_t *cluster) {
-    const char *v = json_string_value(json_object_get(cluster, "currentMasterVersion")) ?: "1.30.5-gke.1014001";
+    const char *v =
+        json_string_value(json_object_get(cluster, "currentMasterVersion")) ?: "1.30.5-gke.1014001";
     char major[8] = "1", minor[8] = "30";
     sscanf(v, "%7[0-9].%7[0-9]", major, minor);
     char *git = xasprintf("v%s", v);
-    resp->body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", major, "minor", minor,
-                           "gitVersion", git, "gitCommit", "emulated", "gitTreeState", "clean", "buildDate",
-                           "2024-10-01T00:00:00Z", "goVersion", "go1.22.7", "compiler", "gc", "platform",
-                           "linux/amd64");
+    resp->body =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", major, "minor", minor, "gitVersion", git,
+                  "gitCommit", "emulated", "gitTreeState", "clean", "buildDate", "2024-10-01T00:00:00Z",
+                  "goVersion", "go1.22.7", "compiler", "gc", "platform", "linux/amd64");
     free(git);
 }
 
@@ -564,10 +586,12 @@ static void review(kctx_t *x) {
     json_object_set_new(r, "kind", json_string(x->kt->kind));
     free(av);
     if (!strcmp(x->kt->resource, "selfsubjectaccessreviews"))
-        json_object_set_new(r, "status", json_pack("{s:b,s:s}", "allowed", 1, "reason", "the emulator allows everything"));
+        json_object_set_new(r, "status",
+                            json_pack("{s:b,s:s}", "allowed", 1, "reason", "the emulator allows everything"));
     else
-        json_object_set_new(r, "status", json_pack("{s:{s:s,s:[s,s]}}", "userInfo", "username", "emulator@plinth.local",
-                                                   "groups", "system:authenticated", "system:masters"));
+        json_object_set_new(r, "status",
+                            json_pack("{s:{s:s,s:[s,s]}}", "userInfo", "username", "emulator@plinth.local",
+                                      "groups", "system:authenticated", "system:masters"));
     x->resp->body = r;
     x->resp->status = 201;
 }
@@ -583,8 +607,10 @@ static void dispatch_object(kctx_t *x) {
         return;
     }
     if (!strcmp(kt->resource, "selfsubjectaccessreviews") || !strcmp(kt->resource, "selfsubjectreviews")) {
-        if (!kp->name && !strcmp(m, "POST")) review(x);
-        else emu_k8s_status(x->resp, 405, "MethodNotAllowed", kt, kp->name, NOT_ALLOWED);
+        if (!kp->name && !strcmp(m, "POST"))
+            review(x);
+        else
+            emu_k8s_status(x->resp, 405, "MethodNotAllowed", kt, kp->name, NOT_ALLOWED);
         return;
     }
     if ((kp->sub && strcmp(kp->sub, "status") != 0) || (!kt->namespaced && kp->ns)) {
@@ -592,23 +618,30 @@ static void dispatch_object(kctx_t *x) {
         return;
     }
     if (!kp->name) {
-        if (!strcmp(m, "GET")) do_list(x);
+        if (!strcmp(m, "GET"))
+            do_list(x);
         else if (strcmp(m, "POST") != 0)
             emu_k8s_status(x->resp, 405, "MethodNotAllowed", kt, NULL, NOT_ALLOWED);
         else if (kt->namespaced && !kp->ns)
             emu_k8s_status(x->resp, 404, "NotFound", kt, NULL, NOT_FOUND_RESOURCE);
-        else do_create(x);
+        else
+            do_create(x);
         return;
     }
     if (kt->namespaced && !kp->ns) {
         emu_k8s_status(x->resp, 404, "NotFound", kt, kp->name, NOT_FOUND_RESOURCE);
         return;
     }
-    if (!strcmp(m, "GET")) do_get(x);
-    else if (!strcmp(m, "PUT")) do_put(x);
-    else if (!strcmp(m, "PATCH")) do_patch(x);
-    else if (!strcmp(m, "DELETE")) do_delete(x);
-    else emu_k8s_status(x->resp, 405, "MethodNotAllowed", kt, kp->name, NOT_ALLOWED);
+    if (!strcmp(m, "GET"))
+        do_get(x);
+    else if (!strcmp(m, "PUT"))
+        do_put(x);
+    else if (!strcmp(m, "PATCH"))
+        do_patch(x);
+    else if (!strcmp(m, "DELETE"))
+        do_delete(x);
+    else
+        emu_k8s_status(x->resp, 405, "MethodNotAllowed", kt, kp->name, NOT_ALLOWED);
 }
 
 static void handle(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
@@ -643,7 +676,8 @@ static void handle(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (kp.discovery) {
         if (strcmp(req->method, "GET") != 0)
             emu_k8s_status(resp, 405, "MethodNotAllowed", NULL, NULL, NOT_ALLOWED);
-        else emu_k8s_discovery(emu, req, resp, &kp, &types);
+        else
+            emu_k8s_discovery(emu, req, resp, &kp, &types);
     } else if (!(kt = emu_k8s_types_find(&types, kp.group, kp.version, kp.resource))) {
         emu_k8s_status(resp, 404, "NotFound", NULL, NULL, NOT_FOUND_RESOURCE);
     } else {
@@ -665,4 +699,3 @@ static const emu_route_t routes[] = {
 };
 
 const emu_api_t emu_api_k8s = {"k8s", routes, sizeof routes / sizeof routes[0], emu_k8s_resume};
-

@@ -15,11 +15,12 @@ typedef struct kind {
     const char *const *fixed;      /* not updatable */
 } kind_t;
 
-static const kind_t metrics = {"metrics", "LogMetric", "Metric",
-                               (const char *const[]){"name", "createTime", "updateTime", "resourceName", NULL}};
-static const kind_t sinks = {"sinks", "LogSink", "Sink",
-                             (const char *const[]){"name", "createTime", "updateTime", "resourceName",
-                                                   "writerIdentity", NULL}};
+static const kind_t metrics = {
+    "metrics", "LogMetric", "Metric",
+    (const char *const[]){"name", "createTime", "updateTime", "resourceName", NULL}};
+static const kind_t sinks = {
+    "sinks", "LogSink", "Sink",
+    (const char *const[]){"name", "createTime", "updateTime", "resourceName", "writerIdentity", NULL}};
 
 /* Metric names: letters, digits and _-.,+!*',()%/\ ; sinks: letters,
  * digits, _-. ; both at most 100 characters. */
@@ -27,7 +28,8 @@ static int valid_name(const kind_t *k, const char *s) {
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n > 100) return 0;
     for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr(k == &metrics ? "_-.,+!*'()%/\\" : "_-.", s[i])) return 0;
+        if (!isalnum((unsigned char)s[i]) && !strchr(k == &metrics ? "_-.,+!*'()%/\\" : "_-.", s[i]))
+            return 0;
     return 1;
 }
 
@@ -47,7 +49,8 @@ static void metric_fill(const char *p, json_t *r) {
         md = json_object();
         json_object_set_new(r, "metricDescriptor", md);
     }
-    json_object_set_new(md, "name", json_sprintf("projects/%s/metricDescriptors/logging.googleapis.com/user/%s", p, n));
+    json_object_set_new(md, "name",
+                        json_sprintf("projects/%s/metricDescriptors/logging.googleapis.com/user/%s", p, n));
     json_object_set_new(md, "type", json_sprintf("logging.googleapis.com/user/%s", n));
     emu_set_default(md, "metricKind", json_string("DELTA"));
     emu_set_default(md, "valueType", json_string("INT64"));
@@ -81,14 +84,16 @@ static void create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const kin
     json_t *r = json_deep_copy(b);
     json_object_set_new(r, "createTime", json_string(emu_now()));
     json_object_set_new(r, "updateTime", json_string(emu_now()));
-    if (k == &metrics) metric_fill(p, r);
+    if (k == &metrics)
+        metric_fill(p, r);
     else {
         const char *u = emu_q(req, "uniqueWriterIdentity");
-        json_object_set_new(r, "writerIdentity",
-                            u && strcmp(u, "true") == 0
-                                ? json_sprintf("serviceAccount:service-%s@gcp-sa-logging.iam.gserviceaccount.com",
-                                               emu_project_num(emu, p))
-                                : json_string("serviceAccount:cloud-logs@system.gserviceaccount.com"));
+        json_object_set_new(
+            r, "writerIdentity",
+            u && strcmp(u, "true") == 0
+                ? json_sprintf("serviceAccount:service-%s@gcp-sa-logging.iam.gserviceaccount.com",
+                               emu_project_num(emu, p))
+                : json_string("serviceAccount:cloud-logs@system.gserviceaccount.com"));
     }
     resp->body = emu_strip(r);
     emu_put(emu, key, r);
@@ -119,7 +124,8 @@ static void metric_put(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     if (!cur) return;
     const char *name = json_string_value(json_object_get(req->body, "name"));
     if (name && strcmp(name, req->params[1]) != 0) {
-        emu_bad_request(resp, "The metric name in the body (%s) does not match the request (%s)", name, req->params[1]);
+        emu_bad_request(resp, "The metric name in the body (%s) does not match the request (%s)", name,
+                        req->params[1]);
     } else {
         json_t *r = json_deep_copy(req->body);
         json_object_set_new(r, "name", json_string(req->params[1]));
@@ -156,21 +162,29 @@ static void del(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const kind_t
     free(key);
 }
 
-#define KIND_HANDLERS(k)                                                                                      \
-    static void k##_create(emu_t *e, const emu_req_t *r, emu_resp_t *s) { create(e, r, s, &k); }            \
-    static void k##_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) { get(e, r, s, &k); }                  \
-    static void k##_list(emu_t *e, const emu_req_t *r, emu_resp_t *s) { list(e, r, s, &k); }                \
-    static void k##_del(emu_t *e, const emu_req_t *r, emu_resp_t *s) { del(e, r, s, &k); }
+#define KIND_HANDLERS(k)                                                                                     \
+    static void k##_create(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                    \
+        create(e, r, s, &k);                                                                                 \
+    }                                                                                                        \
+    static void k##_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                       \
+        get(e, r, s, &k);                                                                                    \
+    }                                                                                                        \
+    static void k##_list(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                      \
+        list(e, r, s, &k);                                                                                   \
+    }                                                                                                        \
+    static void k##_del(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                       \
+        del(e, r, s, &k);                                                                                    \
+    }
 KIND_HANDLERS(metrics)
 KIND_HANDLERS(sinks)
 
 #define M "v2/projects/{p}/metrics"
 #define S "v2/projects/{p}/sinks"
 static const emu_route_t routes[] = {
-    {"POST", M, metrics_create},     {"GET", M, metrics_list},       {"GET", M "/{id}", metrics_get},
-    {"PUT", M "/{id}", metric_put},  {"DELETE", M "/{id}", metrics_del}, {"POST", S, sinks_create},
-    {"GET", S, sinks_list},          {"GET", S "/{id}", sinks_get},  {"PATCH", S "/{id}", sink_patch},
-    {"PUT", S "/{id}", sink_patch},  {"DELETE", S "/{id}", sinks_del},
+    {"POST", M, metrics_create},    {"GET", M, metrics_list},           {"GET", M "/{id}", metrics_get},
+    {"PUT", M "/{id}", metric_put}, {"DELETE", M "/{id}", metrics_del}, {"POST", S, sinks_create},
+    {"GET", S, sinks_list},         {"GET", S "/{id}", sinks_get},      {"PATCH", S "/{id}", sink_patch},
+    {"PUT", S "/{id}", sink_patch}, {"DELETE", S "/{id}", sinks_del},
 };
 
 const emu_api_t emu_api_logging = {"logging", routes, sizeof routes / sizeof routes[0], NULL};

@@ -12,12 +12,12 @@
 
 typedef struct kind {
     const char *coll, *msg;
-    const char *const *fixed; /* not updatable */
+    const char *const *fixed;                          /* not updatable */
     int (*check)(emu_resp_t *resp, const json_t *doc); /* a whole resource is valid */
 } kind_t;
 
-static const char *const channel_types[] = {"email", "sms", "slack", "pagerduty", "webhook_tokenauth",
-                                            "webhook_basicauth", "pubsub", "mobile", NULL};
+static const char *const channel_types[] = {
+    "email", "sms", "slack", "pagerduty", "webhook_tokenauth", "webhook_basicauth", "pubsub", "mobile", NULL};
 
 static int check_channel(emu_resp_t *resp, const json_t *d) {
     const char *t = json_string_value(json_object_get(d, "type"));
@@ -25,12 +25,19 @@ static int check_channel(emu_resp_t *resp, const json_t *d) {
         emu_bad_request(resp, "Unknown notification channel type: \"%s\".", t ? t : "");
         return -1;
     }
-    static const char *const need[][2] = {{"email", "email_address"}, {"pubsub", "topic"}, {"slack", "channel_name"},
-                                          {"sms", "number"}, {"webhook_tokenauth", "url"}};
+    static const char *const need[][2] = {{"email", "email_address"},
+                                          {"pubsub", "topic"},
+                                          {"slack", "channel_name"},
+                                          {"sms", "number"},
+                                          {"webhook_tokenauth", "url"}};
     for (size_t i = 0; i < sizeof need / sizeof *need; i++)
-        if (strcmp(t, need[i][0]) == 0 && !json_string_value(json_object_get(json_object_get(d, "labels"), need[i][1]))) {
-            emu_bad_request(resp, "Field labels had an invalid value: notification channel of type %s requires label "
-                            "\"%s\".", t, need[i][1]);
+        if (strcmp(t, need[i][0]) == 0 &&
+            !json_string_value(json_object_get(json_object_get(d, "labels"), need[i][1]))) {
+            emu_bad_request(
+                resp,
+                "Field labels had an invalid value: notification channel of type %s requires label "
+                "\"%s\".",
+                t, need[i][1]);
             return -1;
         }
     return 0;
@@ -44,11 +51,13 @@ static int check_policy(emu_resp_t *resp, const json_t *d) {
         return -1;
     }
     if (n == 0) {
-        emu_bad_request(resp, "Field alert_policy.conditions had an invalid value: at least one condition is required.");
+        emu_bad_request(
+            resp, "Field alert_policy.conditions had an invalid value: at least one condition is required.");
         return -1;
     }
     if (n > 1 && (!comb || strcmp(comb, "COMBINE_UNSPECIFIED") == 0)) {
-        emu_bad_request(resp, "Field alert_policy.combiner is required when there is more than one condition.");
+        emu_bad_request(resp,
+                        "Field alert_policy.combiner is required when there is more than one condition.");
         return -1;
     }
     return 0;
@@ -67,14 +76,15 @@ static int check_uptime(emu_resp_t *resp, const json_t *d) {
     return 0;
 }
 
-static const kind_t channels = {"notificationChannels", "NotificationChannel",
-                                (const char *const[]){"name", "creationRecord", "mutationRecords", "type", NULL},
-                                check_channel};
+static const kind_t channels = {
+    "notificationChannels", "NotificationChannel",
+    (const char *const[]){"name", "creationRecord", "mutationRecords", "type", NULL}, check_channel};
 static const kind_t policies = {"alertPolicies", "AlertPolicy",
-                                (const char *const[]){"name", "creationRecord", "mutationRecord", NULL}, check_policy};
+                                (const char *const[]){"name", "creationRecord", "mutationRecord", NULL},
+                                check_policy};
 static const kind_t uptimes = {"uptimeCheckConfigs", "UptimeCheckConfig",
-                               (const char *const[]){"name", "monitoredResource", "resourceGroup", "checkerType",
-                                                     "syntheticMonitor", NULL},
+                               (const char *const[]){"name", "monitoredResource", "resourceGroup",
+                                                     "checkerType", "syntheticMonitor", NULL},
                                check_uptime};
 
 static json_t *load(emu_t *emu, const kind_t *k, const emu_req_t *req, emu_resp_t *resp, char **key) {
@@ -83,7 +93,8 @@ static json_t *load(emu_t *emu, const kind_t *k, const emu_req_t *req, emu_resp_
 }
 
 static void stamp(json_t *d, const char *field) {
-    json_object_set_new(d, field, json_pack("{s:s,s:s}", "mutateTime", emu_now(), "mutatedBy", "plinth-emulator"));
+    json_object_set_new(d, field,
+                        json_pack("{s:s,s:s}", "mutateTime", emu_now(), "mutatedBy", "plinth-emulator"));
 }
 
 static void create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const kind_t *k) {
@@ -100,9 +111,10 @@ static void create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const kin
     json_object_set_new(d, "name", json_string(name));
     if (k == &channels) {
         emu_set_default(d, "enabled", json_true());
-        json_object_set_new(d, "verificationStatus", json_string(strcmp(json_string_value(json_object_get(d, "type")),
-                                                                        "email") == 0 ? "UNVERIFIED"
-                                                                                      : "VERIFICATION_STATUS_UNSPECIFIED"));
+        json_object_set_new(d, "verificationStatus",
+                            json_string(strcmp(json_string_value(json_object_get(d, "type")), "email") == 0
+                                            ? "UNVERIFIED"
+                                            : "VERIFICATION_STATUS_UNSPECIFIED"));
         stamp(d, "creationRecord");
     } else if (k == &policies) {
         emu_set_default(d, "enabled", json_true());
@@ -138,7 +150,8 @@ static void list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const kind_
     char *prefix = xasprintf("monitoring/projects/%s/%s/", req->params[0], k->coll);
     json_t *all = emu_children(emu, prefix, true);
     resp->body = json_object();
-    if (k != &uptimes) json_object_set_new(resp->body, "totalSize", json_integer((json_int_t)json_array_size(all)));
+    if (k != &uptimes)
+        json_object_set_new(resp->body, "totalSize", json_integer((json_int_t)json_array_size(all)));
     emu_page_into(req, resp->body, k->coll, all, "pageSize", 1000, false);
     json_decref(all);
     free(prefix);
@@ -156,7 +169,8 @@ static void patch(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const kind
     if (!mask || !*mask) { /* no mask: the fields the body sets */
         const char *f;
         json_t *v;
-        json_object_foreach(req->body, f, v) if (!emu_in_list(k->fixed, f) || json_equal(v, json_object_get(cur, f)))
+        json_object_foreach(req->body, f,
+                            v) if (!emu_in_list(k->fixed, f) || json_equal(v, json_object_get(cur, f)))
             sbuf_addf(&all, "%s%s", all.len ? "," : "", f);
         mask = all.s;
     }
@@ -177,8 +191,8 @@ static int channel_in_use(emu_t *emu, const char *p, const char *name) {
     json_t *all = emu_children(emu, prefix, true), *pol, *c;
     size_t i, j;
     int used = 0;
-    json_array_foreach(all, i, pol) json_array_foreach(json_object_get(pol, "notificationChannels"), j, c) used |=
-        json_string_value(c) && strcmp(json_string_value(c), name) == 0;
+    json_array_foreach(all, i, pol) json_array_foreach(json_object_get(pol, "notificationChannels"), j, c)
+        used |= json_string_value(c) && strcmp(json_string_value(c), name) == 0;
     json_decref(all);
     free(prefix);
     return used;
@@ -211,20 +225,32 @@ static void descriptors(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     resp->body = json_pack("{s:o}", "channelDescriptors", items);
 }
 
-#define KIND_HANDLERS(k)                                                                                      \
-    static void k##_create(emu_t *e, const emu_req_t *r, emu_resp_t *s) { create(e, r, s, &k); }            \
-    static void k##_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) { get(e, r, s, &k); }                  \
-    static void k##_list(emu_t *e, const emu_req_t *r, emu_resp_t *s) { list(e, r, s, &k); }                \
-    static void k##_patch(emu_t *e, const emu_req_t *r, emu_resp_t *s) { patch(e, r, s, &k); }              \
-    static void k##_del(emu_t *e, const emu_req_t *r, emu_resp_t *s) { del(e, r, s, &k); }
+#define KIND_HANDLERS(k)                                                                                     \
+    static void k##_create(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                    \
+        create(e, r, s, &k);                                                                                 \
+    }                                                                                                        \
+    static void k##_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                       \
+        get(e, r, s, &k);                                                                                    \
+    }                                                                                                        \
+    static void k##_list(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                      \
+        list(e, r, s, &k);                                                                                   \
+    }                                                                                                        \
+    static void k##_patch(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                     \
+        patch(e, r, s, &k);                                                                                  \
+    }                                                                                                        \
+    static void k##_del(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                       \
+        del(e, r, s, &k);                                                                                    \
+    }
 KIND_HANDLERS(channels)
 KIND_HANDLERS(policies)
 KIND_HANDLERS(uptimes)
 
-#define KIND_ROUTES(k, coll)                                                                                  \
+#define KIND_ROUTES(k, coll)                                                                                 \
     {"POST", "v3/projects/{p}/" coll, k##_create}, {"GET", "v3/projects/{p}/" coll, k##_list},               \
-        {"GET", "v3/projects/{p}/" coll "/{id}", k##_get}, {"PATCH", "v3/projects/{p}/" coll "/{id}", k##_patch}, \
-        {"DELETE", "v3/projects/{p}/" coll "/{id}", k##_del}
+        {"GET", "v3/projects/{p}/" coll "/{id}", k##_get},                                                   \
+        {"PATCH", "v3/projects/{p}/" coll "/{id}", k##_patch}, {                                             \
+        "DELETE", "v3/projects/{p}/" coll "/{id}", k##_del                                                   \
+    }
 static const emu_route_t routes[] = {
     KIND_ROUTES(channels, "notificationChannels"),
     KIND_ROUTES(policies, "alertPolicies"),

@@ -20,10 +20,10 @@ static int valid_id(const char *s) {
 }
 
 typedef struct kind {
-    const char *coll;    /* "topics" */
-    const char *msg;     /* "Topic" */
-    const char *wrap;    /* the resource's key in the Update*Request: "topic" */
-    const char *upd_msg; /* "UpdateTopicRequest" */
+    const char *coll;         /* "topics" */
+    const char *msg;          /* "Topic" */
+    const char *wrap;         /* the resource's key in the Update*Request: "topic" */
+    const char *upd_msg;      /* "UpdateTopicRequest" */
     const char *const *fixed; /* not updatable */
 } kind_t;
 
@@ -31,8 +31,8 @@ static const kind_t topics = {"topics", "Topic", "topic", "UpdateTopicRequest",
                               (const char *const[]){"name", "state", NULL}};
 static const kind_t subs = {"subscriptions", "Subscription", "subscription", "UpdateSubscriptionRequest",
                             (const char *const[]){"name", "topic", "enableMessageOrdering", "filter", "state",
-                                                  "topicMessageRetentionDuration", "analyticsHubSubscriptionInfo",
-                                                  NULL}};
+                                                  "topicMessageRetentionDuration",
+                                                  "analyticsHubSubscriptionInfo", NULL}};
 
 static char *key_of(const kind_t *k, const char *p, const char *id) {
     return xasprintf("pubsub/projects/%s/%s/%s", p, k->coll, id);
@@ -76,17 +76,20 @@ static void create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const kin
     const char *bn = json_string_value(json_object_get(req->body, "name"));
     char *key = key_of(k, p, id);
     if (bn && strcmp(bn, name) != 0)
-        emu_bad_request(resp, "The name in the request body (%s) does not match the resource name (%s).", bn, name);
+        emu_bad_request(resp, "The name in the request body (%s) does not match the resource name (%s).", bn,
+                        name);
     else if (emu_get(emu, key))
-        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists", "Resource already exists in the project (resource=%s).",
-                  id);
+        emu_error(resp, 409, "ALREADY_EXISTS", "alreadyExists",
+                  "Resource already exists in the project (resource=%s).", id);
     else if (k == &subs && sub_topic_ok(emu, resp, req->body) < 0)
         ;
     else {
         json_t *r = req->body ? json_deep_copy(req->body) : json_object();
         json_object_set_new(r, "name", json_string(name));
-        if (k == &subs) sub_defaults(r);
-        else emu_set_default(r, "state", json_string("ACTIVE"));
+        if (k == &subs)
+            sub_defaults(r);
+        else
+            emu_set_default(r, "state", json_string("ACTIVE"));
         resp->body = emu_strip(r);
         emu_put(emu, key, r);
     }
@@ -173,23 +176,38 @@ static void topic_subs(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     free(key);
 }
 
-#define KIND_HANDLERS(k)                                                                                      \
-    static void k##_create(emu_t *e, const emu_req_t *r, emu_resp_t *s) { create(e, r, s, &k); }            \
-    static void k##_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) { get(e, r, s, &k); }                  \
-    static void k##_list(emu_t *e, const emu_req_t *r, emu_resp_t *s) { list(e, r, s, &k); }                \
-    static void k##_patch(emu_t *e, const emu_req_t *r, emu_resp_t *s) { patch(e, r, s, &k); }              \
-    static void k##_del(emu_t *e, const emu_req_t *r, emu_resp_t *s) { del(e, r, s, &k); }                  \
-    static void k##_pget(emu_t *e, const emu_req_t *r, emu_resp_t *s) { policy_get(e, r, s, &k); }          \
-    static void k##_pset(emu_t *e, const emu_req_t *r, emu_resp_t *s) { policy_set(e, r, s, &k); }
+#define KIND_HANDLERS(k)                                                                                     \
+    static void k##_create(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                    \
+        create(e, r, s, &k);                                                                                 \
+    }                                                                                                        \
+    static void k##_get(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                       \
+        get(e, r, s, &k);                                                                                    \
+    }                                                                                                        \
+    static void k##_list(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                      \
+        list(e, r, s, &k);                                                                                   \
+    }                                                                                                        \
+    static void k##_patch(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                     \
+        patch(e, r, s, &k);                                                                                  \
+    }                                                                                                        \
+    static void k##_del(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                       \
+        del(e, r, s, &k);                                                                                    \
+    }                                                                                                        \
+    static void k##_pget(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                      \
+        policy_get(e, r, s, &k);                                                                             \
+    }                                                                                                        \
+    static void k##_pset(emu_t *e, const emu_req_t *r, emu_resp_t *s) {                                      \
+        policy_set(e, r, s, &k);                                                                             \
+    }
 KIND_HANDLERS(topics)
 KIND_HANDLERS(subs)
 
-#define KIND_ROUTES(k, coll)                                                                                  \
+#define KIND_ROUTES(k, coll)                                                                                 \
     {"PUT", "v1/projects/{p}/" coll "/{id}", k##_create}, {"GET", "v1/projects/{p}/" coll "/{id}", k##_get}, \
         {"GET", "v1/projects/{p}/" coll, k##_list}, {"PATCH", "v1/projects/{p}/" coll "/{id}", k##_patch},   \
         {"DELETE", "v1/projects/{p}/" coll "/{id}", k##_del},                                                \
-        {"GET", "v1/projects/{p}/" coll "/{id}:getIamPolicy", k##_pget},                                     \
-        {"POST", "v1/projects/{p}/" coll "/{id}:setIamPolicy", k##_pset}
+        {"GET", "v1/projects/{p}/" coll "/{id}:getIamPolicy", k##_pget}, {                                   \
+        "POST", "v1/projects/{p}/" coll "/{id}:setIamPolicy", k##_pset                                       \
+    }
 static const emu_route_t routes[] = {
     KIND_ROUTES(topics, "topics"),
     KIND_ROUTES(subs, "subscriptions"),

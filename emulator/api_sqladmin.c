@@ -211,8 +211,10 @@ static int tier_valid(const char *t) {
     if (sscanf(t, "db-custom-%d-%d%n", &cpu, &mem, &n) == 2 && !t[n])
         return (cpu == 1 || (cpu % 2 == 0 && cpu <= 96)) && mem % 256 == 0 && mem * 10 >= cpu * 9216 &&
                mem <= cpu * 6656;
-    if ((sscanf(t, "db-n1-standard-%d%n", &cpu, &n) == 1 || sscanf(t, "db-n1-highmem-%d%n", &cpu, &n) == 1) && !t[n])
-        return cpu == 1 || cpu == 2 || cpu == 4 || cpu == 8 || cpu == 16 || cpu == 32 || cpu == 64 || cpu == 96;
+    if ((sscanf(t, "db-n1-standard-%d%n", &cpu, &n) == 1 || sscanf(t, "db-n1-highmem-%d%n", &cpu, &n) == 1) &&
+        !t[n])
+        return cpu == 1 || cpu == 2 || cpu == 4 || cpu == 8 || cpu == 16 || cpu == 32 || cpu == 64 ||
+               cpu == 96;
     if (sscanf(t, "db-perf-optimized-N-%d%n", &cpu, &n) == 1 && !t[n]) return cpu >= 2 && cpu <= 128;
     return 0;
 }
@@ -220,14 +222,16 @@ static int tier_valid(const char *t) {
 static int tier_check(const json_t *body, emu_resp_t *resp) {
     const char *t = json_string_value(json_object_get(json_object_get(body, "settings"), "tier"));
     if (!t || tier_valid(t)) return 0;
-    emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid request: Invalid Tier (%s) for (%s) Edition (ENTERPRISE).",
-              t, json_string_value(json_object_get(body, "databaseVersion")) ?: "POSTGRES_16");
+    emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
+              "Invalid request: Invalid Tier (%s) for (%s) Edition (ENTERPRISE).", t,
+              json_string_value(json_object_get(body, "databaseVersion")) ?: "POSTGRES_16");
     return -1;
 }
 
 static void inst_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     const char *p = req->params[0];
-    if (emu_validate(resp, "sqladmin", "DatabaseInstance", req->body) < 0 || tier_check(req->body, resp) < 0) return;
+    if (emu_validate(resp, "sqladmin", "DatabaseInstance", req->body) < 0 || tier_check(req->body, resp) < 0)
+        return;
     const char *name = json_string_value(json_object_get(req->body, "name"));
     if (!valid_name(name)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid request: instance name (%s).",
@@ -328,7 +332,8 @@ static const char *const immutable[] = {"name", "region", "masterInstanceName", 
 /* patch (merge) and update (PUT, full settings). */
 static void inst_change(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, int full) {
     const char *p = req->params[0], *name = req->params[1];
-    if (emu_validate(resp, "sqladmin", "DatabaseInstance", req->body) < 0 || tier_check(req->body, resp) < 0) return;
+    if (emu_validate(resp, "sqladmin", "DatabaseInstance", req->body) < 0 || tier_check(req->body, resp) < 0)
+        return;
     char *key;
     json_t *inst = load_inst(emu, p, name, resp, &key);
     if (!inst) return;

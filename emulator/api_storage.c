@@ -13,7 +13,6 @@
 
 #include "emulator/emu.h"
 
-
 /* Percent-encodes all but RFC 3986 unreserved characters (object names in
  * selfLink and mediaLink); new string. */
 static char *urlenc(const char *s) {
@@ -150,8 +149,14 @@ static const char *const bucket_out[] = {
 
 /* The storage classes GCS has; anything else is refused. */
 static int storage_class_check(const json_t *body, emu_resp_t *resp) {
-    static const char *const classes[] = {"STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE", "MULTI_REGIONAL",
-                                          "REGIONAL", "DURABLE_REDUCED_AVAILABILITY", NULL};
+    static const char *const classes[] = {"STANDARD",
+                                          "NEARLINE",
+                                          "COLDLINE",
+                                          "ARCHIVE",
+                                          "MULTI_REGIONAL",
+                                          "REGIONAL",
+                                          "DURABLE_REDUCED_AVAILABILITY",
+                                          NULL};
     json_t *v = json_object_get(body, "storageClass");
     if (!v || json_is_null(v) || emu_in_list(classes, json_string_value(v))) return 0;
     emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid argument: storage class '%s' is not valid.",
@@ -169,7 +174,8 @@ static void h_bucket_insert(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required field 'resource' not specified");
         return;
     }
-    if (emu_validate(resp, "storage", "Bucket", req->body) < 0 || storage_class_check(req->body, resp) < 0) return;
+    if (emu_validate(resp, "storage", "Bucket", req->body) < 0 || storage_class_check(req->body, resp) < 0)
+        return;
     const char *name = json_string_value(json_object_get(req->body, "name"));
     if (!name || !valid_bucket(name)) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "invalid", "Invalid bucket name: '%s'", name ? name : "");
@@ -252,7 +258,8 @@ static int bucket_page_add(const char *key, void *ud) {
     const char *name = json_string_value(json_object_get(b, "name"));
     const char *bn = json_string_value(json_object_get(b, "projectNumber"));
     const char *bp = json_string_value(json_object_get(b, "_project"));
-    if (!((bn && !strcmp(bn, pg->project)) || (bp && !strcmp(bp, pg->project)) || (bn && !strcmp(bn, pg->num))))
+    if (!((bn && !strcmp(bn, pg->project)) || (bp && !strcmp(bp, pg->project)) ||
+          (bn && !strcmp(bn, pg->num))))
         return 0;
     if (pg->prefix && (!name || strncmp(name, pg->prefix, strlen(pg->prefix)) != 0)) return 0;
     if ((long)json_array_size(pg->items) >= pg->size) {
@@ -276,16 +283,15 @@ static void h_bucket_list(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         emu_error(resp, 400, "INVALID_ARGUMENT", "required", "Required parameter: project");
         return;
     }
-    bucket_page_t pg = {emu, project, emu_project_number(emu, project), emu_q(req, "prefix"), 1000,
-                        json_array(), NULL, 0};
+    bucket_page_t pg = {
+        emu, project, emu_project_number(emu, project), emu_q(req, "prefix"), 1000, json_array(), NULL, 0};
     const char *sz = emu_q(req, "maxResults");
     if (sz && strtol(sz, NULL, 10) > 0) pg.size = strtol(sz, NULL, 10);
     const char *tok = emu_q(req, "pageToken");
     char *after = tok && *tok ? xasprintf("storage/buckets/%s", tok) : NULL;
     emu_keys_each(emu, "storage/buckets/", after, bucket_page_add, &pg);
     resp->body = json_pack("{s:s}", "kind", "storage#buckets");
-    if (json_array_size(pg.items))
-        json_object_set(resp->body, "items", pg.items);
+    if (json_array_size(pg.items)) json_object_set(resp->body, "items", pg.items);
     if (pg.more && pg.last)
         json_object_set_new(resp->body, "nextPageToken", json_string(pg.last + strlen("storage/buckets/")));
     json_decref(pg.items);
@@ -812,9 +818,9 @@ static void h_obj_post(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         free(data);
         if (rewrite && resp->status < 300 && resp->body) {
             json_t *o = resp->body;
-            resp->body = json_pack("{s:s,s:O,s:O,s:b,s:o}", "kind", "storage#rewriteResponse", "totalBytesRewritten",
-                                   json_object_get(o, "size"), "objectSize", json_object_get(o, "size"), "done", 1,
-                                   "resource", o);
+            resp->body = json_pack("{s:s,s:O,s:O,s:b,s:o}", "kind", "storage#rewriteResponse",
+                                   "totalBytesRewritten", json_object_get(o, "size"), "objectSize",
+                                   json_object_get(o, "size"), "done", 1, "resource", o);
         }
     }
     free(skey);

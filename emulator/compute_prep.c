@@ -136,8 +136,9 @@ static json_t *subnet_cidrs(const json_t *doc) {
     json_t *out = json_array(), *r;
     size_t i;
     if (json_object_get(doc, "ipCidrRange")) json_array_append(out, json_object_get(doc, "ipCidrRange"));
-    json_array_foreach(json_object_get(doc, "secondaryIpRanges"), i, r)
-        if (json_is_string(json_object_get(r, "ipCidrRange"))) json_array_append(out, json_object_get(r, "ipCidrRange"));
+    json_array_foreach(json_object_get(doc, "secondaryIpRanges"), i,
+                       r) if (json_is_string(json_object_get(r, "ipCidrRange")))
+        json_array_append(out, json_object_get(r, "ipCidrRange"));
     return out;
 }
 
@@ -153,7 +154,8 @@ static int check_overlap(emu_t *emu, const emu_ce_target_t *t, const json_t *doc
     int rc = 0;
     for (i = 0; i < json_array_size(mine) && !rc; i++)
         for (j = i + 1; j < json_array_size(mine) && !rc; j++)
-            if (cidr_overlap(json_string_value(json_array_get(mine, i)), json_string_value(json_array_get(mine, j)))) {
+            if (cidr_overlap(json_string_value(json_array_get(mine, i)),
+                             json_string_value(json_array_get(mine, j)))) {
                 emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
                           "Invalid IPCidrRange: %s conflicts with existing subnetwork '%s' in region '%s'.",
                           json_string_value(json_array_get(mine, j)), t->name ?: "", t->loc ?: "");
@@ -169,11 +171,13 @@ static int check_overlap(emu_t *emu, const emu_ce_target_t *t, const json_t *doc
         json_t *theirs = subnet_cidrs(o);
         for (i = 0; i < json_array_size(mine) && !rc; i++)
             for (j = 0; j < json_array_size(theirs) && !rc; j++)
-                if (cidr_overlap(json_string_value(json_array_get(mine, i)), json_string_value(json_array_get(theirs, j)))) {
+                if (cidr_overlap(json_string_value(json_array_get(mine, i)),
+                                 json_string_value(json_array_get(theirs, j)))) {
                     const char *reg = strrchr(json_string_value(json_object_get(o, "region")) ?: "", '/');
-                    emu_error(resp, 400, "INVALID_ARGUMENT", "invalid",
-                              "Invalid IPCidrRange: %s conflicts with existing subnetwork '%s' in region '%s'.",
-                              json_string_value(json_array_get(mine, i)), oname ?: "", reg ? reg + 1 : "");
+                    emu_error(
+                        resp, 400, "INVALID_ARGUMENT", "invalid",
+                        "Invalid IPCidrRange: %s conflicts with existing subnetwork '%s' in region '%s'.",
+                        json_string_value(json_array_get(mine, i)), oname ?: "", reg ? reg + 1 : "");
                     rc = -1;
                 }
         json_decref(theirs);
@@ -221,7 +225,7 @@ int emu_ce_prep_subnetwork(emu_t *emu, const emu_ce_target_t *t, json_t *doc, em
     if (!json_object_get(doc, "purpose")) json_object_set_new(doc, "purpose", json_string("PRIVATE"));
     if (!json_object_get(doc, "stackType")) json_object_set_new(doc, "stackType", json_string("IPV4_ONLY"));
     emu_ce_net_subnets(emu, json_string_value(json_object_get(doc, "network")),
-                json_string_value(json_object_get(doc, "selfLink")), 1);
+                       json_string_value(json_object_get(doc, "selfLink")), 1);
     return 0;
 }
 
@@ -351,7 +355,8 @@ int emu_ce_prep_instance(emu_t *emu, const emu_ce_target_t *t, json_t *doc, emu_
             uint32_t base;
             int prefix;
             if (!json_object_get(nic, "networkIP") &&
-                emu_ce_parse_cidr(json_string_value(json_object_get(sub, "ipCidrRange")), &base, &prefix) == 0) {
+                emu_ce_parse_cidr(json_string_value(json_object_get(sub, "ipCidrRange")), &base, &prefix) ==
+                    0) {
                 char ip[16];
                 emu_ce_ip_str(base + 2 + (uint32_t)(emu_next_id(emu, "compute.nicip") % 200), ip);
                 json_object_set_new(nic, "networkIP", json_string(ip));
@@ -360,7 +365,8 @@ int emu_ce_prep_instance(emu_t *emu, const emu_ce_target_t *t, json_t *doc, emu_
         if (need_ref(emu, nic, "network", t->project, "global/networks", 1, resp) < 0) return -1;
         if (!json_object_get(nic, "networkIP")) {
             char ip[16];
-            emu_ce_ip_str((10u << 24) | (128u << 16) | (uint32_t)(2 + emu_next_id(emu, "compute.nicip") % 250), ip);
+            emu_ce_ip_str(
+                (10u << 24) | (128u << 16) | (uint32_t)(2 + emu_next_id(emu, "compute.nicip") % 250), ip);
             json_object_set_new(nic, "networkIP", json_string(ip));
         }
         json_t *acs = json_object_get(nic, "accessConfigs"), *ac;
@@ -375,8 +381,8 @@ int emu_ce_prep_instance(emu_t *emu, const emu_ce_target_t *t, json_t *doc, emu_
                 char ip[16];
                 int64_t n = emu_next_id(emu, "compute.extip");
                 emu_ce_ip_str((35u << 24) | (200u << 16) | ((uint32_t)(n / 250 % 250) << 8) |
-                           (uint32_t)(n % 250 + 1),
-                       ip);
+                                  (uint32_t)(n % 250 + 1),
+                              ip);
                 json_object_set_new(ac, "natIP", json_string(ip));
             }
         }
@@ -399,4 +405,3 @@ int emu_ce_prep_instance(emu_t *emu, const emu_ce_target_t *t, json_t *doc, emu_
     free(key);
     return 0;
 }
-

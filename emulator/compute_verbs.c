@@ -34,8 +34,8 @@ void emu_ce_sub_expand(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
         emu_put(emu, key, json_incref(doc));
         resp->body =
             emu_ce_op_start(emu, SC_REGION, &t, "expandIpCidrRange", "compute.subnetworks.expandIpCidrRange",
-                     json_string_value(json_object_get(doc, "selfLink")),
-                     json_string_value(json_object_get(doc, "id")), NULL);
+                            json_string_value(json_object_get(doc, "selfLink")),
+                            json_string_value(json_object_get(doc, "id")), NULL);
     }
     free(key);
 }
@@ -57,9 +57,9 @@ void emu_ce_sub_private_access(emu_t *emu, const emu_req_t *req, emu_resp_t *res
         json_object_set(doc, "privateIpGoogleAccess", v);
         emu_put(emu, key, json_incref(doc));
         resp->body = emu_ce_op_start(emu, SC_REGION, &t, "setPrivateIpGoogleAccess",
-                              "compute.subnetworks.setPrivateIpGoogleAccess",
-                              json_string_value(json_object_get(doc, "selfLink")),
-                              json_string_value(json_object_get(doc, "id")), NULL);
+                                     "compute.subnetworks.setPrivateIpGoogleAccess",
+                                     json_string_value(json_object_get(doc, "selfLink")),
+                                     json_string_value(json_object_get(doc, "id")), NULL);
     }
     free(key);
 }
@@ -88,8 +88,8 @@ static void address_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, c
         free(nfp);
         emu_put(emu, key, json_incref(doc));
         resp->body = emu_ce_op_start(emu, c->scope, &t, "setLabels", "compute.addresses.setLabels",
-                              json_string_value(json_object_get(doc, "selfLink")),
-                              json_string_value(json_object_get(doc, "id")), NULL);
+                                     json_string_value(json_object_get(doc, "selfLink")),
+                                     json_string_value(json_object_get(doc, "id")), NULL);
     }
     free(key);
 }
@@ -124,8 +124,8 @@ void emu_ce_inst_set_metadata(emu_t *emu, const emu_req_t *req, emu_resp_t *resp
     json_object_set_new(doc, "metadata", nmd);
     emu_put(emu, key, json_incref(doc));
     resp->body = emu_ce_op_start(emu, SC_ZONE, &t, "setMetadata", "compute.instances.setMetadata",
-                          json_string_value(json_object_get(doc, "selfLink")),
-                          json_string_value(json_object_get(doc, "id")), NULL);
+                                 json_string_value(json_object_get(doc, "selfLink")),
+                                 json_string_value(json_object_get(doc, "id")), NULL);
 out:
     free(key);
 }
@@ -162,9 +162,9 @@ static void inst_set_part(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, in
     free(nfp);
     emu_put(emu, key, json_incref(doc));
     resp->body = emu_ce_op_start(emu, SC_ZONE, &t, labels ? "setLabels" : "setTags",
-                          labels ? "compute.instances.setLabels" : "compute.instances.setTags",
-                          json_string_value(json_object_get(doc, "selfLink")),
-                          json_string_value(json_object_get(doc, "id")), NULL);
+                                 labels ? "compute.instances.setLabels" : "compute.instances.setTags",
+                                 json_string_value(json_object_get(doc, "selfLink")),
+                                 json_string_value(json_object_get(doc, "id")), NULL);
 out:
     free(key);
 }
@@ -176,4 +176,3 @@ void emu_ce_inst_set_labels(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) 
 void emu_ce_inst_set_tags(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     inst_set_part(emu, req, resp, 0);
 }
-

@@ -66,7 +66,8 @@ void emu_gke_pool_defaults(json_t *np, const json_t *c, const char *p, const cha
 int emu_gke_pool_check(const json_t *np, const char *loc, emu_resp_t *resp) {
     const char *mt = json_string_value(json_object_get(json_object_get(np, "config"), "machineType"));
     if (mt && !emu_machine_find(mt)) {
-        emu_bad_request(resp, "Invalid machine type \"%s\" in zone \"%s\": the machine type does not exist.", mt, loc);
+        emu_bad_request(resp, "Invalid machine type \"%s\" in zone \"%s\": the machine type does not exist.",
+                        mt, loc);
         return -1;
     }
     json_t *acc, *accs = json_object_get(json_object_get(np, "config"), "accelerators");
@@ -110,9 +111,9 @@ void emu_gke_pool_create(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_array_append_new(pools, np);
     json_object_set_new(c, "status", json_string("RECONCILING"));
     emu_gke_recount(c);
-    resp->body =
-        emu_gke_start_op(emu, req->params[0], req->params[1], key, c, "CREATE_NODE_POOL",
-                 json_string_value(json_object_get(np, "selfLink")), "container.nodePools.create", name);
+    resp->body = emu_gke_start_op(emu, req->params[0], req->params[1], key, c, "CREATE_NODE_POOL",
+                                  json_string_value(json_object_get(np, "selfLink")),
+                                  "container.nodePools.create", name);
     emu_put(emu, key, c);
     c = NULL;
 out:
@@ -177,8 +178,9 @@ static void pool_mutate(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, cons
             emu_gke_recount(c);
             const char *kind = !strcmp(type, "DELETE_NODE_POOL") ? "container.nodePools.delete"
                                                                  : "container.nodePools.update";
-            resp->body = emu_gke_start_op(emu, req->params[0], req->params[1], key, c, type,
-                                  json_string_value(json_object_get(np, "selfLink")), kind, req->params[3]);
+            resp->body =
+                emu_gke_start_op(emu, req->params[0], req->params[1], key, c, type,
+                                 json_string_value(json_object_get(np, "selfLink")), kind, req->params[3]);
             emu_put(emu, key, c);
             c = NULL;
         }
@@ -285,4 +287,3 @@ POOLVERB(emu_gke_pool_set_autoscaling, "SetNodePoolAutoscalingRequest", mut_auto
 POOLVERB(emu_gke_pool_set_management, "SetNodePoolManagementRequest", mut_management)
 POOLVERB(emu_gke_pool_update, "UpdateNodePoolRequest", mut_update)
 POOLVERB(emu_gke_pool_delete, "DeleteNodePoolRequest", mut_delete)
-

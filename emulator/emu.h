@@ -46,26 +46,26 @@ typedef struct emu_config {
 } emu_config_t;
 
 typedef struct emu_req {
-    const char *method;    /* "GET" */
-    const char *api;       /* "compute" */
-    const char *path;      /* below the api prefix, no query: "compute/v1/projects/p/global/networks" */
-    json_t *query;         /* object name -> string (last value); BORROWED */
-    json_t *query_multi;   /* object name -> array of strings; BORROWED */
-    json_t *body;          /* parsed JSON body or NULL; BORROWED */
-    const char *raw_body;  /* raw bytes (uploads), may be NULL */
+    const char *method;   /* "GET" */
+    const char *api;      /* "compute" */
+    const char *path;     /* below the api prefix, no query: "compute/v1/projects/p/global/networks" */
+    json_t *query;        /* object name -> string (last value); BORROWED */
+    json_t *query_multi;  /* object name -> array of strings; BORROWED */
+    json_t *body;         /* parsed JSON body or NULL; BORROWED */
+    const char *raw_body; /* raw bytes (uploads), may be NULL */
     size_t raw_len;
     const char *content_type;
-    const char *base_url;  /* "http://127.0.0.1:PORT" */
-    const char *auth;      /* Authorization header or NULL */
+    const char *base_url;      /* "http://127.0.0.1:PORT" */
+    const char *auth;          /* Authorization header or NULL */
     const char *const *params; /* values captured by {name} in the pattern, in order */
     size_t nparams;
-    const char *accept;    /* Accept header or NULL */
+    const char *accept; /* Accept header or NULL */
 } emu_req_t;
 
 typedef struct emu_resp {
-    int status;           /* default 200 */
-    json_t *body;         /* NEW reference set by the handler, or NULL */
-    char *raw;            /* alternatively raw bytes (malloc'ed), e.g. alt=media */
+    int status;   /* default 200 */
+    json_t *body; /* NEW reference set by the handler, or NULL */
+    char *raw;    /* alternatively raw bytes (malloc'ed), e.g. alt=media */
     size_t raw_len;
     char content_type[128];
     char headers[4][256]; /* extra "Name: value" headers */
@@ -84,7 +84,7 @@ typedef struct emu_route {
 } emu_route_t;
 
 typedef struct emu_api {
-    const char *name;         /* the URL prefix: "compute", "container", "k8s" ... */
+    const char *name; /* the URL prefix: "compute", "container", "k8s" ... */
     const emu_route_t *routes;
     size_t nroutes;
     void (*init)(emu_t *emu); /* optional, called once at start with the lock held */
@@ -97,7 +97,7 @@ extern const emu_api_t *const emu_apis[]; /* NULL-terminated (apis.c) */
 emu_t *emu_new(const emu_config_t *cfg, perr_t *e);
 int emu_start(emu_t *emu, perr_t *e); /* binds, starts threads */
 int emu_port(const emu_t *emu);
-void emu_stop(emu_t *emu);            /* flushes the store, stops threads */
+void emu_stop(emu_t *emu); /* flushes the store, stops threads */
 void emu_free(emu_t *emu);
 const emu_config_t *emu_cfg(const emu_t *emu);
 
@@ -134,8 +134,8 @@ char *emu_op_id(emu_t *emu);
 
 /* errors.c: Google's error JSON.  status_name is the canonical code
  * ("NOT_FOUND"); reason is the legacy errors[].reason ("notFound"). */
-void emu_error(emu_resp_t *resp, int http, const char *status_name, const char *reason,
-               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void emu_error(emu_resp_t *resp, int http, const char *status_name, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Validates req->body against a schema message; on problems fills a 400
  * INVALID_ARGUMENT naming the first bad field and returns -1. */
 int emu_validate(emu_resp_t *resp, const char *api, const char *msg, const json_t *body);
@@ -149,8 +149,8 @@ const char *emu_q(const emu_req_t *req, const char *name);
 /* Paging helper for list methods: given all items (BORROWED array), the
  * page size parameter name ("maxResults"/"pageSize") and token, returns a
  * new array for this page and sets *next (new string or NULL). */
-json_t *emu_page(const emu_req_t *req, const json_t *items, const char *size_param,
-                 int default_size, char **next);
+json_t *emu_page(const emu_req_t *req, const json_t *items, const char *size_param, int default_size,
+                 char **next);
 /* RFC 3339 timestamp of now (static per-thread buffer). */
 const char *emu_now(void);
 

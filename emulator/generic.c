@@ -54,12 +54,14 @@ static const char *state_value(const char *api, const char *msg) {
     return NULL;
 }
 
-static char *doc_key(const char *api, const char *name) { return xasprintf("generic/%s/%s", api, name); }
+static char *doc_key(const char *api, const char *name) {
+    return xasprintf("generic/%s/%s", api, name);
+}
 
 /* The answer of a mutating method: the resource itself, or a finished
  * operation carrying it (kept for operations.get). */
-static void answer(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const sch_method_t *m, const char *coll,
-                   json_t *doc) {
+static void answer(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const sch_method_t *m,
+                   const char *coll, json_t *doc) {
     if (!is_op_message(m->response)) {
         resp->body = doc ? emu_strip(doc) : json_object();
         return;
@@ -69,7 +71,8 @@ static void answer(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const sch
     char *id = emu_uuid();
     const char *rn = doc ? json_string_value(json_object_get(doc, "name")) : NULL;
     char *parent = rn ? xstrdup(rn) : xstrdup(coll);
-    char *probe = xasprintf("%.*s%s/operations/%s", (int)(relname(req->path) - req->path), req->path, parent, id);
+    char *probe =
+        xasprintf("%.*s%s/operations/%s", (int)(relname(req->path) - req->path), req->path, parent, id);
     if (!schema_match(req->api, "GET", probe)) {
         char *cut = strstr(parent, "/locations/");
         char *end = cut ? strchr(cut + 11, '/') : strchr(parent + 9, '/');
@@ -78,8 +81,8 @@ static void answer(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const sch
     free(probe);
     char *name = xasprintf("%s/operations/%s", parent, id);
     json_t *r = doc ? emu_strip(doc) : json_object();
-    json_t *op = json_pack("{s:s,s:b,s:o,s:{s:s}}", "name", name, "done", 1, "response", r, "metadata", "createTime",
-                           emu_now());
+    json_t *op = json_pack("{s:s,s:b,s:o,s:{s:s}}", "name", name, "done", 1, "response", r, "metadata",
+                           "createTime", emu_now());
     char *key = doc_key(req->api, name);
     resp->body = json_deep_copy(op);
     emu_put(emu, key, op);
@@ -91,7 +94,8 @@ static void answer(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const sch
 
 /* The ID create gives: the method's <x>Id parameter, the body's name, or
  * a new one.  NULL + resp on a bad one. */
-static char *create_id(emu_t *emu, const sch_method_t *m, const emu_req_t *req, emu_resp_t *resp, const char *coll) {
+static char *create_id(emu_t *emu, const sch_method_t *m, const emu_req_t *req, emu_resp_t *resp,
+                       const char *coll) {
     for (const char *const *q = m->query; q && *q; q++) {
         size_t n = strlen(*q);
         if (n < 3 || strcmp(*q + n - 2, "Id") != 0 || strcmp(*q, "requestId") == 0) continue;
@@ -135,8 +139,10 @@ static void g_create(emu_t *emu, emu_req_t *req, emu_resp_t *resp, const sch_met
         json_t *doc = req->body ? json_deep_copy(req->body) : json_object();
         const char *msg = m->request;
         json_object_set_new(doc, "name", json_string(name));
-        if (has_field(req->api, msg, "createTime")) json_object_set_new(doc, "createTime", json_string(emu_now()));
-        if (has_field(req->api, msg, "updateTime")) json_object_set_new(doc, "updateTime", json_string(emu_now()));
+        if (has_field(req->api, msg, "createTime"))
+            json_object_set_new(doc, "createTime", json_string(emu_now()));
+        if (has_field(req->api, msg, "updateTime"))
+            json_object_set_new(doc, "updateTime", json_string(emu_now()));
         const char *st = state_value(req->api, msg);
         if (st) json_object_set_new(doc, "state", json_string(st));
         answer(emu, req, resp, m, coll, doc);
@@ -204,11 +210,13 @@ static void g_patch(emu_t *emu, emu_req_t *req, emu_resp_t *resp, const sch_meth
     if (!mask || !*mask) {
         const char *k;
         json_t *v;
-        json_object_foreach(req->body, k, v) if (!emu_in_list(fixed, k)) sbuf_addf(&all, "%s%s", all.len ? "," : "", k);
+        json_object_foreach(req->body, k, v) if (!emu_in_list(fixed, k))
+            sbuf_addf(&all, "%s%s", all.len ? "," : "", k);
         mask = all.s;
     }
     if (emu_mask_apply(resp, d, req->body, mask, fixed, 0) == 0) {
-        if (has_field(req->api, m->request, "updateTime")) json_object_set_new(d, "updateTime", json_string(emu_now()));
+        if (has_field(req->api, m->request, "updateTime"))
+            json_object_set_new(d, "updateTime", json_string(emu_now()));
         const char *slash = strrchr(name, '/');
         char *coll = xstrndup(name, (size_t)(slash - name));
         answer(emu, req, resp, m, coll, d);
@@ -238,7 +246,8 @@ int emu_generic_dispatch(emu_t *emu, emu_req_t *req, emu_resp_t *resp, int typed
     if (!m) return 0;
     if (typed) {
         int ok = 0;
-        for (const char *const *p = typed_allowed; *p; p++) ok |= strncmp(m->id, *p, strlen(*p)) == 0;
+        for (const char *const *p = typed_allowed; *p; p++)
+            ok |= strncmp(m->id, *p, strlen(*p)) == 0;
         if (!ok) return 0;
     }
     const char *rel = relname(req->path), *verb = verb_of(m);

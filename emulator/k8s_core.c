@@ -41,8 +41,10 @@ static const struct {
     {"networking.k8s.io/v1", "networkpolicies", "NetworkPolicy", 1, "netpol"},
     {"scheduling.k8s.io/v1", "priorityclasses", "PriorityClass", 0, "pc"},
     {"storage.k8s.io/v1", "storageclasses", "StorageClass", 0, "sc"},
-    {"admissionregistration.k8s.io/v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", 0, ""},
-    {"admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", 0, ""},
+    {"admissionregistration.k8s.io/v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration",
+     0, ""},
+    {"admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", 0,
+     ""},
     {"policy/v1", "poddisruptionbudgets", "PodDisruptionBudget", 1, "pdb"},
     {"autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", 1, "hpa"},
     {"coordination.k8s.io/v1", "leases", "Lease", 1, ""},
@@ -136,7 +138,7 @@ void emu_k8s_types_load(emu_t *emu, const char *cid, emu_ktypes_t *t) {
 }
 
 const emu_ktype_t *emu_k8s_types_find(const emu_ktypes_t *t, const char *group, const char *version,
-                                 const char *resource) {
+                                      const char *resource) {
     for (size_t i = 0; i < t->n; i++)
         if (!strcmp(t->v[i].group, group) && !strcmp(t->v[i].version, version) &&
             !strcmp(t->v[i].resource, resource))
@@ -150,11 +152,11 @@ char *emu_k8s_api_version(const emu_ktype_t *kt) {
 
 /* ---- responses --------------------------------------------------------- */
 
-void emu_k8s_status(emu_resp_t *resp, int code, const char *reason, const emu_ktype_t *kt,
-                       const char *name, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void emu_k8s_status(emu_resp_t *resp, int code, const char *reason, const emu_ktype_t *kt, const char *name,
+                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-void emu_k8s_status(emu_resp_t *resp, int code, const char *reason, const emu_ktype_t *kt,
-                       const char *name, const char *fmt, ...) {
+void emu_k8s_status(emu_resp_t *resp, int code, const char *reason, const emu_ktype_t *kt, const char *name,
+                    const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     sbuf_t b = {0};
@@ -169,14 +171,14 @@ void emu_k8s_status(emu_resp_t *resp, int code, const char *reason, const emu_kt
     json_decref(resp->body);
     resp->status = code;
     resp->body = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:o,s:i}", "kind", "Status", "apiVersion", "v1",
-                           "metadata", "status", "Failure", "message", b.s ? b.s : "", "reason",
-                           reason, "details", details, "code", code);
+                           "metadata", "status", "Failure", "message", b.s ? b.s : "", "reason", reason,
+                           "details", details, "code", code);
     sbuf_free(&b);
 }
 
 void emu_k8s_not_found(emu_resp_t *resp, const emu_ktype_t *kt, const char *name) {
     emu_k8s_status(resp, 404, "NotFound", kt, name, "%s%s%s \"%s\" not found", kt->resource,
-               *kt->group ? "." : "", kt->group, name);
+                   *kt->group ? "." : "", kt->group, name);
 }
 
 /* ---- clusters ------------------------------------------------------------ */
@@ -266,7 +268,8 @@ int emu_k8s_label_match(const char *sel, const json_t *labels) {
     char *s = xstrdup(sel), *save = NULL;
     int ok = 1;
     for (char *t = strtok_r(s, ",", &save); t && ok; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ') t++;
+        while (*t == ' ')
+            t++;
         char *ne = strstr(t, "!="), *eq = strchr(t, '=');
         if (ne) {
             *ne = 0;
@@ -295,8 +298,10 @@ int emu_k8s_field_match(const char *sel, const json_t *obj) {
         char *ne = strstr(t, "!="), *eq = strchr(t, '=');
         int neg = ne != NULL;
         char *val = ne ? ne + 2 : eq ? (eq[1] == '=' ? eq + 2 : eq + 1) : NULL;
-        if (ne) *ne = 0;
-        else if (eq) *eq = 0;
+        if (ne)
+            *ne = 0;
+        else if (eq)
+            *eq = 0;
         if (!val) continue;
         json_t *v = jpath_get(obj, t);
         int m = json_is_string(v) && !strcmp(json_string_value(v), val);
@@ -316,7 +321,9 @@ void emu_k8s_path_free(emu_kpath_t *p) {
     free(p->sub);
 }
 
-static char *seg_dup(char **segs, size_t n, size_t i) { return i < n ? xstrdup(segs[i]) : NULL; }
+static char *seg_dup(char **segs, size_t n, size_t i) {
+    return i < n ? xstrdup(segs[i]) : NULL;
+}
 
 /* Splits "<cid>/api/v1/namespaces/x/pods/y". Returns -1 if not a resource path. */
 int emu_k8s_path_parse(const char *cid, const char *rest, emu_kpath_t *kp) {
@@ -326,7 +333,8 @@ int emu_k8s_path_parse(const char *cid, const char *rest, emu_kpath_t *kp) {
     char *segs[16];
     size_t n = 0;
     char *save = NULL;
-    for (char *t = strtok_r(copy, "/", &save); t && n < 16; t = strtok_r(NULL, "/", &save)) segs[n++] = t;
+    for (char *t = strtok_r(copy, "/", &save); t && n < 16; t = strtok_r(NULL, "/", &save))
+        segs[n++] = t;
     size_t i;
     int rc = 0;
     if (n >= 1 && !strcmp(segs[0], "api")) {
@@ -365,4 +373,3 @@ out:
     free(copy);
     return rc;
 }
-

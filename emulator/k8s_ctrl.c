@@ -10,8 +10,8 @@
 #include "emulator/emu_k8s.h"
 
 static json_t *cond(const char *type, const char *status, const char *reason, const char *msg) {
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", status, "reason", reason,
-                     "message", msg, "lastTransitionTime", emu_now(), "lastUpdateTime", emu_now());
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", status, "reason", reason, "message",
+                     msg, "lastTransitionTime", emu_now(), "lastUpdateTime", emu_now());
 }
 
 /* Progressing of a Deployment whose Pods do not all run: True while within
@@ -26,7 +26,9 @@ static json_t *progressing(emu_t *emu, const char *key, json_t *o, const char *r
         json_object_set_new(o, "plinth:progressStart", start);
     }
     json_t *pd = jpath_get(o, "spec.progressDeadlineSeconds");
-    double scale = emu_cfg(emu)->op_scale > 0 ? emu_cfg(emu)->op_scale : emu_cfg(emu)->op_scale < 0 ? 0.001 : 1.0;
+    double scale = emu_cfg(emu)->op_scale > 0   ? emu_cfg(emu)->op_scale
+                   : emu_cfg(emu)->op_scale < 0 ? 0.001
+                                                : 1.0;
     int64_t deadline = (int64_t)((json_is_integer(pd) ? json_integer_value(pd) : 600) * 1000 * scale);
     int64_t left = json_integer_value(start) + deadline - now;
     char msg[400];
@@ -39,13 +41,16 @@ static json_t *progressing(emu_t *emu, const char *key, json_t *o, const char *r
     return cond("Progressing", "True", "ReplicaSetUpdated", msg);
 }
 
-static void deployment_status(emu_t *emu, const char *key, json_t *o, json_t *st, json_int_t n, json_int_t ready) {
+static void deployment_status(emu_t *emu, const char *key, json_t *o, json_t *st, json_int_t n,
+                              json_int_t ready) {
     json_object_set_new(st, "replicas", json_integer(n));
     json_object_set_new(st, "updatedReplicas", json_integer(n));
     json_object_set_new(st, "readyReplicas", json_integer(ready));
     json_object_set_new(st, "availableReplicas", json_integer(ready));
-    if (ready < n) json_object_set_new(st, "unavailableReplicas", json_integer(n - ready));
-    else json_object_del(st, "unavailableReplicas");
+    if (ready < n)
+        json_object_set_new(st, "unavailableReplicas", json_integer(n - ready));
+    else
+        json_object_del(st, "unavailableReplicas");
     if (!ready) json_object_del(st, "readyReplicas"), json_object_del(st, "availableReplicas");
     char rs[300];
     json_t *hash = jpath_get(o, "metadata.name");
@@ -53,14 +58,16 @@ static void deployment_status(emu_t *emu, const char *key, json_t *o, json_t *st
     if (ready >= n) {
         json_object_del(o, "plinth:progressStart");
         json_object_set_new(st, "conditions",
-                            json_pack("[o,o]", cond("Available", "True", "MinimumReplicasAvailable",
-                                                    "Deployment has minimum availability."),
+                            json_pack("[o,o]",
+                                      cond("Available", "True", "MinimumReplicasAvailable",
+                                           "Deployment has minimum availability."),
                                       cond("Progressing", "True", "NewReplicaSetAvailable",
                                            "ReplicaSet has successfully progressed.")));
     } else {
         json_object_set_new(st, "conditions",
-                            json_pack("[o,o]", cond("Available", "False", "MinimumReplicasUnavailable",
-                                                    "Deployment does not have minimum availability."),
+                            json_pack("[o,o]",
+                                      cond("Available", "False", "MinimumReplicasUnavailable",
+                                           "Deployment does not have minimum availability."),
                                       progressing(emu, key, o, rs)));
     }
 }
@@ -77,8 +84,11 @@ static void job_status(json_t *st, json_int_t n, json_int_t done) {
     json_object_set_new(st, "succeeded", json_integer(n));
     json_object_set_new(st, "completionTime", json_string(emu_now()));
     json_object_set_new(st, "conditions",
-                        json_pack("[o,o]", cond("SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods"),
-                                  cond("Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods")));
+                        json_pack("[o,o]",
+                                  cond("SuccessCriteriaMet", "True", "CompletionsReached",
+                                       "Reached expected number of succeeded pods"),
+                                  cond("Complete", "True", "CompletionsReached",
+                                       "Reached expected number of succeeded pods")));
 }
 
 static void crd_status(json_t *o, json_t *st) {
@@ -86,7 +96,8 @@ static void crd_status(json_t *o, json_t *st) {
     json_object_set_new(st, "acceptedNames", names ? json_deep_copy(names) : json_object());
     json_object_set_new(st, "conditions",
                         json_pack("[o,o]", cond("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
-                                  cond("Established", "True", "InitialNamesAccepted", "the initial names have been accepted")));
+                                  cond("Established", "True", "InitialNamesAccepted",
+                                       "the initial names have been accepted")));
     json_t *sv = json_array(), *v;
     size_t i;
     json_array_foreach(jpath_get(o, "spec.versions"), i, v) if (json_is_true(json_object_get(v, "storage")))
@@ -146,7 +157,8 @@ void emu_k8s_reconcile(emu_t *emu, const char *key) {
     } else if (emu_k8s_key_is(key, "apps/daemonsets")) {
         json_object_set_new(st, "observedGeneration", json_integer(g));
         const char *f[] = {"desiredNumberScheduled", "currentNumberScheduled", "updatedNumberScheduled"};
-        for (size_t i = 0; i < 3; i++) json_object_set_new(st, f[i], json_integer(want));
+        for (size_t i = 0; i < 3; i++)
+            json_object_set_new(st, f[i], json_integer(want));
         json_object_set_new(st, "numberReady", json_integer(ready));
         json_object_set_new(st, "numberAvailable", json_integer(ready));
         json_object_set_new(st, "numberMisscheduled", json_integer(0));
@@ -167,12 +179,15 @@ void emu_k8s_reconcile(emu_t *emu, const char *key) {
     emu_k8s_put(emu, key, o);
 }
 
-void emu_k8s_reconcile_timer(emu_t *emu, const char *key) { emu_k8s_reconcile(emu, key); }
+void emu_k8s_reconcile_timer(emu_t *emu, const char *key) {
+    emu_k8s_reconcile(emu, key);
+}
 
 int emu_k8s_needs_controller(const char *key) {
     return emu_k8s_key_is(key, "apps/deployments") || emu_k8s_key_is(key, "apps/statefulsets") ||
            emu_k8s_key_is(key, "apps/replicasets") || emu_k8s_key_is(key, "apps/daemonsets") ||
-           emu_k8s_key_is(key, "batch/jobs") || emu_k8s_key_is(key, "apiextensions.k8s.io/customresourcedefinitions");
+           emu_k8s_key_is(key, "batch/jobs") ||
+           emu_k8s_key_is(key, "apiextensions.k8s.io/customresourcedefinitions");
 }
 
 /* Defaults and immediate status when an object is first stored. */
@@ -243,8 +258,7 @@ static void cascade(emu_t *emu, const char *key) {
                 p = strchr(p, '/');
                 if (p) p++;
             }
-            if (p && !strncmp(p, ns, strlen(ns)) && p[strlen(ns)] == '/')
-                json_array_append(victims, k);
+            if (p && !strncmp(p, ns, strlen(ns)) && p[strlen(ns)] == '/') json_array_append(victims, k);
         }
         free(pre);
         json_decref(keys);
@@ -307,8 +321,8 @@ void emu_k8s_ensure_namespaces(emu_t *emu, const char *cid) {
     for (const char *const *n = names; *n; n++) {
         char *key = xasprintf("k8s/%s/core/namespaces/_/%s", cid, *n);
         char *uid = emu_k8s_uid();
-        json_t *o = json_pack("{s:{s:s,s:s,s:i,s:s,s:{s:s}},s:{s:[s]},s:{s:s}}", "metadata", "name", *n, "uid", uid,
-                              "generation", 1, "creationTimestamp", emu_now(), "labels",
+        json_t *o = json_pack("{s:{s:s,s:s,s:i,s:s,s:{s:s}},s:{s:[s]},s:{s:s}}", "metadata", "name", *n,
+                              "uid", uid, "generation", 1, "creationTimestamp", emu_now(), "labels",
                               "kubernetes.io/metadata.name", *n, "spec", "finalizers", "kubernetes", "status",
                               "phase", "Active");
         emu_k8s_bump_rv(emu, o);
@@ -336,14 +350,14 @@ void emu_k8s_resume(emu_t *emu) {
     json_decref(keys);
 }
 
-
 void emu_k8s_reconcile_cluster(emu_t *emu, const char *cid) {
     char *pre = xasprintf("k8s/%s/", cid);
     json_t *keys = emu_keys(emu, pre), *k;
     size_t i;
     json_array_foreach(keys, i, k) {
         const char *key = json_string_value(k);
-        if (emu_k8s_needs_controller(key) && !emu_k8s_key_is(key, "apiextensions.k8s.io/customresourcedefinitions"))
+        if (emu_k8s_needs_controller(key) &&
+            !emu_k8s_key_is(key, "apiextensions.k8s.io/customresourcedefinitions"))
             emu_k8s_reconcile(emu, key);
     }
     json_decref(keys);

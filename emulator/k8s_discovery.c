@@ -12,9 +12,8 @@ static json_t *resource_list(const emu_ktypes_t *t, const char *group, const cha
         const emu_ktype_t *k = &t->v[i];
         if (strcmp(k->group, group) || strcmp(k->version, version)) continue;
         json_t *r = json_pack("{s:s,s:s,s:b,s:s,s:[s,s,s,s,s,s,s,s]}", "name", k->resource, "singularName",
-                              k->singular, "namespaced", k->namespaced, "kind", k->kind, "verbs",
-                              "create", "delete", "deletecollection", "get", "list", "patch",
-                              "update", "watch");
+                              k->singular, "namespaced", k->namespaced, "kind", k->kind, "verbs", "create",
+                              "delete", "deletecollection", "get", "list", "patch", "update", "watch");
         if (k->shortnames && *k->shortnames) {
             json_t *sn = json_array();
             char *s = xstrdup(k->shortnames), *save = NULL;
@@ -28,9 +27,9 @@ static json_t *resource_list(const emu_ktypes_t *t, const char *group, const cha
         json_array_append_new(res, r);
         /* status subresource */
         char *sub = xasprintf("%s/status", k->resource);
-        json_array_append_new(res, json_pack("{s:s,s:s,s:b,s:s,s:[s,s,s]}", "name", sub,
-                                             "singularName", "", "namespaced", k->namespaced,
-                                             "kind", k->kind, "verbs", "get", "patch", "update"));
+        json_array_append_new(res, json_pack("{s:s,s:s,s:b,s:s,s:[s,s,s]}", "name", sub, "singularName", "",
+                                             "namespaced", k->namespaced, "kind", k->kind, "verbs", "get",
+                                             "patch", "update"));
         free(sub);
     }
     char *gv = *group ? xasprintf("%s/%s", group, version) : xstrdup(version);
@@ -57,8 +56,10 @@ static json_t *group_list(const emu_ktypes_t *t) {
         json_t *vs = json_object_get(g, "versions"), *v;
         size_t j;
         int have = 0;
-        json_array_foreach(vs, j, v) have |= !strcmp(json_string_value(json_object_get(v, "version")), k->version);
-        if (!have) json_array_append_new(vs, json_pack("{s:s,s:s}", "groupVersion", gv, "version", k->version));
+        json_array_foreach(vs, j, v) have |=
+            !strcmp(json_string_value(json_object_get(v, "version")), k->version);
+        if (!have)
+            json_array_append_new(vs, json_pack("{s:s,s:s}", "groupVersion", gv, "version", k->version));
         free(gv);
     }
     json_decref(seen);
@@ -66,7 +67,7 @@ static json_t *group_list(const emu_ktypes_t *t) {
 }
 
 void emu_k8s_discovery(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const emu_kpath_t *kp,
-                      const emu_ktypes_t *t) {
+                       const emu_ktypes_t *t) {
     (void)emu;
     (void)req;
     if (kp->discovery == 1) {
@@ -91,7 +92,8 @@ void emu_k8s_discovery(emu_t *emu, const emu_req_t *req, emu_resp_t *resp, const
         }
         json_decref(all);
         if (!resp->body)
-            emu_k8s_status(resp, 404, "NotFound", NULL, NULL, "the server could not find the requested resource");
+            emu_k8s_status(resp, 404, "NotFound", NULL, NULL,
+                           "the server could not find the requested resource");
         return;
     }
     int any = 0;
@@ -117,24 +119,28 @@ void emu_k8s_openapi(emu_t *emu, const emu_req_t *req, emu_resp_t *resp) {
     json_t *paths = json_object();
     for (size_t i = 0; i < t.n; i++) {
         const emu_ktype_t *k = &t.v[i];
-        char *gvp = *k->group ? xasprintf("apis/%s/%s", k->group, k->version) : xasprintf("api/%s", k->version);
+        char *gvp =
+            *k->group ? xasprintf("apis/%s/%s", k->group, k->version) : xasprintf("api/%s", k->version);
         if (!*gvpath) {
             char *url = xasprintf("/k8s/%s/openapi/v3/%s?hash=0", cid, gvp);
             json_object_set_new(paths, gvp, json_pack("{s:s}", "serverRelativeURL", url));
             free(url);
         } else if (!strcmp(gvp, gvpath)) {
-            char *path = xasprintf("/%s/%s%s/{name}", gvp, k->namespaced ? "namespaces/{namespace}/" : "", k->resource);
-            json_t *op = json_pack("{s:{s:s,s:s,s:s},s:[{s:s,s:s,s:{s:s}}],s:{}}", "x-kubernetes-group-version-kind",
-                                   "group", k->group, "version", k->version, "kind", k->kind, "parameters",
-                                   "name", "fieldValidation", "in", "query", "schema", "type", "string", "responses");
+            char *path = xasprintf("/%s/%s%s/{name}", gvp, k->namespaced ? "namespaces/{namespace}/" : "",
+                                   k->resource);
+            json_t *op =
+                json_pack("{s:{s:s,s:s,s:s},s:[{s:s,s:s,s:{s:s}}],s:{}}", "x-kubernetes-group-version-kind",
+                          "group", k->group, "version", k->version, "kind", k->kind, "parameters", "name",
+                          "fieldValidation", "in", "query", "schema", "type", "string", "responses");
             json_object_set_new(paths, path, json_pack("{s:o,s:o}", "patch", op, "put", json_deep_copy(op)));
             free(path);
         }
         free(gvp);
     }
     emu_k8s_types_free(&t);
-    if (!*gvpath) resp->body = json_pack("{s:o}", "paths", paths);
-    else resp->body = json_pack("{s:s,s:{s:s,s:s},s:o,s:{s:{}}}", "openapi", "3.0.0", "info", "title", "Kubernetes",
-                                "version", "v1.31.1", "paths", paths, "components", "schemas");
+    if (!*gvpath)
+        resp->body = json_pack("{s:o}", "paths", paths);
+    else
+        resp->body = json_pack("{s:s,s:{s:s,s:s},s:o,s:{s:{}}}", "openapi", "3.0.0", "info", "title",
+                               "Kubernetes", "version", "v1.31.1", "paths", paths, "components", "schemas");
 }
-

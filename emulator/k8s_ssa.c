@@ -6,9 +6,16 @@
 
 #define SEP '\x1f'
 
-static const char *const sys_meta[] = {"name", "namespace", "uid", "resourceVersion", "generation",
-                                       "creationTimestamp", "deletionTimestamp",
-                                       "deletionGracePeriodSeconds", "managedFields", "selfLink",
+static const char *const sys_meta[] = {"name",
+                                       "namespace",
+                                       "uid",
+                                       "resourceVersion",
+                                       "generation",
+                                       "creationTimestamp",
+                                       "deletionTimestamp",
+                                       "deletionGracePeriodSeconds",
+                                       "managedFields",
+                                       "selfLink",
                                        NULL};
 
 static int in_list(const char *const *l, const char *s) {
@@ -21,8 +28,7 @@ static void leaves(const json_t *v, const char *prefix, int depth, strlist_t *ou
     const char *k;
     json_t *x;
     json_object_foreach((json_t *)v, k, x) {
-        if (depth == 0 && (!strcmp(k, "apiVersion") || !strcmp(k, "kind") || !strcmp(k, "status")))
-            continue;
+        if (depth == 0 && (!strcmp(k, "apiVersion") || !strcmp(k, "kind") || !strcmp(k, "status"))) continue;
         if (depth == 1 && !strcmp(prefix, "metadata") && in_list(sys_meta, k)) continue;
         char *p = *prefix ? xasprintf("%s%c%s", prefix, SEP, k) : xstrdup(k);
         if (json_is_object(x) && json_object_size(x)) {
@@ -74,8 +80,10 @@ static void from_f(const json_t *f, const char *prefix, strlist_t *out) {
         }
         const char *name = !strncmp(k, "f:", 2) ? k + 2 : k;
         char *p = *prefix ? xasprintf("%s%c%s", prefix, SEP, name) : xstrdup(name);
-        if (json_is_object(x) && json_object_size(x)) from_f(x, p, out);
-        else strlist_add(out, p);
+        if (json_is_object(x) && json_object_size(x))
+            from_f(x, p, out);
+        else
+            strlist_add(out, p);
         free(p);
     }
 }
@@ -165,16 +173,18 @@ static mentry_t *mlist_find(mlist_t *m, const char *manager, const char *op, con
     return x;
 }
 
-static void now_str(char out[32]) { util_rfc3339(out, (int64_t)time(NULL)); }
+static void now_str(char out[32]) {
+    util_rfc3339(out, (int64_t)time(NULL));
+}
 
 static void mlist_store(mlist_t *m, json_t *obj) {
     json_t *arr = json_array();
     for (size_t i = 0; i < m->n; i++) {
         mentry_t *x = &m->v[i];
         if (x->set.n == 0) continue;
-        json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "manager", x->manager, "operation",
-                              x->operation, "apiVersion", x->api_version, "time", x->time,
-                              "fieldsType", "FieldsV1", "fieldsV1", emu_ssa_to_fieldsv1(&x->set));
+        json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "manager", x->manager, "operation", x->operation,
+                              "apiVersion", x->api_version, "time", x->time, "fieldsType", "FieldsV1",
+                              "fieldsV1", emu_ssa_to_fieldsv1(&x->set));
         if (x->extra) json_object_set(e, "subresource", x->extra);
         json_array_append_new(arr, e);
     }
@@ -183,7 +193,8 @@ static void mlist_store(mlist_t *m, json_t *obj) {
         md = json_object();
         json_object_set_new(obj, "metadata", md);
     }
-    if (json_array_size(arr)) json_object_set_new(md, "managedFields", arr);
+    if (json_array_size(arr))
+        json_object_set_new(md, "managedFields", arr);
     else {
         json_object_del(md, "managedFields");
         json_decref(arr);
@@ -205,8 +216,10 @@ static void mlist_free(mlist_t *m) {
 static void set_remove_overlapping(strlist_t *set, const char *p) {
     size_t w = 0;
     for (size_t i = 0; i < set->n; i++) {
-        if (overlaps(set->v[i], p)) free(set->v[i]);
-        else set->v[w++] = set->v[i];
+        if (overlaps(set->v[i], p))
+            free(set->v[i]);
+        else
+            set->v[w++] = set->v[i];
     }
     set->n = w;
     if (set->v) set->v[w] = NULL;
@@ -217,8 +230,10 @@ static void deep_merge(json_t *dst, const json_t *src) {
     json_t *v;
     json_object_foreach((json_t *)src, k, v) {
         json_t *d = json_object_get(dst, k);
-        if (json_is_object(v) && json_is_object(d) && json_object_size(v)) deep_merge(d, v);
-        else json_object_set_new(dst, k, json_deep_copy(v));
+        if (json_is_object(v) && json_is_object(d) && json_object_size(v))
+            deep_merge(d, v);
+        else
+            json_object_set_new(dst, k, json_deep_copy(v));
     }
 }
 
@@ -231,7 +246,8 @@ json_t *emu_ssa_apply(const json_t *old, const json_t *cfg_in, const char *manag
     json_t *cfg = json_deep_copy(cfg_in);
     json_object_del(cfg, "status");
     json_t *cmd = json_object_get(cfg, "metadata");
-    for (const char *const *s = sys_meta + 2; *s; s++) json_object_del(cmd, *s);
+    for (const char *const *s = sys_meta + 2; *s; s++)
+        json_object_del(cmd, *s);
     strlist_t fields = {0};
     emu_ssa_fields(cfg, &fields);
     char *gv = gv_of(group, version);
@@ -246,7 +262,8 @@ json_t *emu_ssa_apply(const json_t *old, const json_t *cfg_in, const char *manag
             mentry_t *e = &m.v[j];
             if (!strcmp(e->manager, manager) && !strcmp(e->operation, "Apply")) continue;
             int hit = 0;
-            for (size_t k = 0; k < e->set.n && !hit; k++) hit = overlaps(e->set.v[k], fields.v[i]);
+            for (size_t k = 0; k < e->set.n && !hit; k++)
+                hit = overlaps(e->set.v[k], fields.v[i]);
             if (!hit) continue;
             if (force) {
                 set_remove_overlapping(&e->set, fields.v[i]);
@@ -271,12 +288,14 @@ json_t *emu_ssa_apply(const json_t *old, const json_t *cfg_in, const char *manag
     for (size_t i = 0; i < me->set.n; i++) {
         const char *q = me->set.v[i];
         int still = 0;
-        for (size_t k = 0; k < fields.n && !still; k++) still = overlaps(fields.v[k], q);
+        for (size_t k = 0; k < fields.n && !still; k++)
+            still = overlaps(fields.v[k], q);
         if (still) continue;
         int shared = 0;
         for (size_t j = 0; j < m.n && !shared; j++) {
             if (&m.v[j] == me) continue;
-            for (size_t k = 0; k < m.v[j].set.n && !shared; k++) shared = overlaps(m.v[j].set.v[k], q);
+            for (size_t k = 0; k < m.v[j].set.n && !shared; k++)
+                shared = overlaps(m.v[j].set.v[k], q);
         }
         if (!shared) del_seg(out, q);
     }
@@ -284,7 +303,8 @@ json_t *emu_ssa_apply(const json_t *old, const json_t *cfg_in, const char *manag
     /* A no-op apply (same object, same field set) keeps the entry's time,
      * so the object is unchanged and its resourceVersion stays. */
     int same = old && me->set.n == fields.n && *me->time;
-    for (size_t i = 0; same && i < fields.n; i++) same = strlist_has(&me->set, fields.v[i]);
+    for (size_t i = 0; same && i < fields.n; i++)
+        same = strlist_has(&me->set, fields.v[i]);
     if (same) {
         json_t *a = json_deep_copy(out), *b = json_deep_copy(old);
         json_object_del(json_object_get(a, "metadata"), "managedFields");
@@ -294,7 +314,8 @@ json_t *emu_ssa_apply(const json_t *old, const json_t *cfg_in, const char *manag
         json_decref(b);
     }
     strlist_free(&me->set);
-    for (size_t i = 0; i < fields.n; i++) strlist_add(&me->set, fields.v[i]);
+    for (size_t i = 0; i < fields.n; i++)
+        strlist_add(&me->set, fields.v[i]);
     char now[32];
     now_str(now);
     if (!same) {
@@ -333,7 +354,8 @@ void emu_ssa_update(json_t *obj, const json_t *old, const char *manager, const c
     }
     for (size_t i = 0; i < old_f.n; i++) {
         if (get_seg(obj, old_f.v[i])) continue;
-        for (size_t j = 0; j < m.n; j++) set_remove_overlapping(&m.v[j].set, old_f.v[i]);
+        for (size_t j = 0; j < m.n; j++)
+            set_remove_overlapping(&m.v[j].set, old_f.v[i]);
     }
     if (me) {
         char now[32];
@@ -365,7 +387,8 @@ static json_t *strip_directives(const json_t *v) {
         json_t *o = json_object();
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) if (k[0] != '$' && !json_is_null(x)) json_object_set_new(o, k, strip_directives(x));
+        json_object_foreach((json_t *)v, k, x) if (k[0] != '$' && !json_is_null(x))
+            json_object_set_new(o, k, strip_directives(x));
         return o;
     }
     if (json_is_array(v)) {
@@ -400,7 +423,9 @@ void emu_ssa_merge_patch(json_t *target, const json_t *patch, int strategic) {
                 json_t *found = NULL;
                 size_t j, at = 0;
                 json_t *te;
-                json_array_foreach(t, j, te) if (json_is_object(te) && json_equal(json_object_get(te, mk), key)) found = te, at = j;
+                json_array_foreach(t, j, te) if (json_is_object(te) &&
+                                                 json_equal(json_object_get(te, mk), key)) found = te,
+                                                                                           at = j;
                 const char *op = json_string_value(json_object_get(pe, "$patch"));
                 if (op && !strcmp(op, "delete")) {
                     if (found) json_array_remove(t, at);

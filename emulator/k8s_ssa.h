@@ -30,8 +30,8 @@ void emu_ssa_from_fieldsv1(const json_t *f, strlist_t *out);
 /* New object after apply, or NULL with conflicts described in msg
  * ("1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.replicas").
  * old may be NULL (create).  Neither argument is modified. */
-json_t *emu_ssa_apply(const json_t *old, const json_t *cfg, const char *manager, int force,
-                      const char *group, const char *version, char *msg, size_t msglen);
+json_t *emu_ssa_apply(const json_t *old, const json_t *cfg, const char *manager, int force, const char *group,
+                      const char *version, char *msg, size_t msglen);
 /* Records an update by manager in obj's managedFields (old: before, or NULL). */
 void emu_ssa_update(json_t *obj, const json_t *old, const char *manager, const char *group,
                     const char *version);

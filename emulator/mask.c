@@ -16,7 +16,8 @@ int emu_mask_apply(emu_resp_t *resp, json_t *doc, const json_t *patch, const cha
     char *m = xstrdup(mask), *save = NULL;
     int rc = 0;
     for (char *f = strtok_r(m, ",", &save); f && rc == 0; f = strtok_r(NULL, ",", &save)) {
-        while (*f == ' ') f++;
+        while (*f == ' ')
+            f++;
         char top[128];
         snprintf(top, sizeof top, "%.*s", (int)strcspn(f, "."), f);
         if (emu_in_list(fixed, top)) {

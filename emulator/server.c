@@ -192,10 +192,9 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 /* Secret values never reach the log: passwords, keys, tokens, and
  * Secret Manager payloads.  Returns a new reference (or NULL). */
 static json_t *redact(const json_t *v, int in_payload) {
-    static const char *const secret[] = {
-        "password", "rootPassword",  "privateKeyData", "access_token", "refresh_token",
-        "id_token", "client_secret", "assertion",      "private_key",  "token", "accessToken",
-        NULL};
+    static const char *const secret[] = {"password",      "rootPassword", "privateKeyData", "access_token",
+                                         "refresh_token", "id_token",     "client_secret",  "assertion",
+                                         "private_key",   "token",        "accessToken",    NULL};
     if (!v) return NULL;
     if (json_is_array(v)) {
         json_t *out = json_array(), *x;
@@ -450,8 +449,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         /* The change is made; now lose the answer: half the time a 503 (a
          * proxy that timed out), half the time a dropped connection. */
         int drop = rng_draw(emu) < 0.5;
-        log_request(emu, api_name, method, url, qc.q, drop ? 0 : 503, util_now_ms() - ctx->start_ms, logged_body,
-                    NULL);
+        log_request(emu, api_name, method, url, qc.q, drop ? 0 : 503, util_now_ms() - ctx->start_ms,
+                    logged_body, NULL);
         json_decref(logged_body);
         logged_body = NULL;
         json_decref(resp.body);
@@ -465,7 +464,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
             free(api_name);
             return MHD_NO;
         }
-        emu_error(&resp, 503, "UNAVAILABLE", "backendError", "The service is currently unavailable (answer lost).");
+        emu_error(&resp, 503, "UNAVAILABLE", "backendError",
+                  "The service is currently unavailable (answer lost).");
         ctx->lost = 2; /* logged */
     }
 

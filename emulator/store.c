@@ -72,8 +72,10 @@ err:
 }
 
 static void index_free(emu_store_t *s) {
-    for (size_t i = 0; i < s->nkeys; i++) free(s->keys[i]);
-    for (size_t i = 0; i < s->nadded; i++) free(s->added[i]);
+    for (size_t i = 0; i < s->nkeys; i++)
+        free(s->keys[i]);
+    for (size_t i = 0; i < s->nadded; i++)
+        free(s->added[i]);
     free(s->keys);
     free(s->dead);
     free(s->added);

@@ -39,8 +39,8 @@ typedef struct srv_conf {
     strlist_t module_dirs; /* --modules DIR... then the shipped ones */
     strlist_t vars;        /* --var k=v, passed to every run */
     strlist_t backend_config;
-    int max_runs;          /* runs in parallel across environments */
-    const char *plinth;    /* the plinth binary runs are made with */
+    int max_runs;       /* runs in parallel across environments */
+    const char *plinth; /* the plinth binary runs are made with */
 } srv_conf_t;
 
 /* ---- records (srv_db.c) ----

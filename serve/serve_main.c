@@ -51,26 +51,44 @@ static int parse(srv_conf_t *c, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define TAKE(field)                                                                                     \
-    if (!v) {                                                                                           \
-        fprintf(stderr, "Error: %s needs a value\n%s", a, usage);                                       \
-        return -1;                                                                                      \
-    }                                                                                                   \
-    field;                                                                                              \
-    i++;                                                                                                \
+#define TAKE(field)                                                                                          \
+    if (!v) {                                                                                                \
+        fprintf(stderr, "Error: %s needs a value\n%s", a, usage);                                            \
+        return -1;                                                                                           \
+    }                                                                                                        \
+    field;                                                                                                   \
+    i++;                                                                                                     \
     continue
-        if (!strcmp(a, "--listen")) { TAKE(c->listen = v); }
-        if (!strcmp(a, "--users")) { TAKE(c->users_file = v); }
-        if (!strcmp(a, "--data")) { TAKE(c->data_dir = v); }
-        if (!strcmp(a, "--tls-cert")) { TAKE(c->tls_cert = v); }
-        if (!strcmp(a, "--tls-key")) { TAKE(c->tls_key = v); }
-        if (!strcmp(a, "--plinth")) { TAKE(c->plinth = v); }
-        if (!strcmp(a, "--max-runs")) { TAKE(c->max_runs = atoi(v)); }
+        if (!strcmp(a, "--listen")) {
+            TAKE(c->listen = v);
+        }
+        if (!strcmp(a, "--users")) {
+            TAKE(c->users_file = v);
+        }
+        if (!strcmp(a, "--data")) {
+            TAKE(c->data_dir = v);
+        }
+        if (!strcmp(a, "--tls-cert")) {
+            TAKE(c->tls_cert = v);
+        }
+        if (!strcmp(a, "--tls-key")) {
+            TAKE(c->tls_key = v);
+        }
+        if (!strcmp(a, "--plinth")) {
+            TAKE(c->plinth = v);
+        }
+        if (!strcmp(a, "--max-runs")) {
+            TAKE(c->max_runs = atoi(v));
+        }
         if (!strcmp(a, "--modules")) {
             TAKE(char real[PATH_MAX]; strlist_add(&c->module_dirs, realpath(v, real) ? real : v));
         }
-        if (!strcmp(a, "--var")) { TAKE(strlist_add(&c->vars, v)); }
-        if (!strcmp(a, "--backend-config")) { TAKE(strlist_add(&c->backend_config, v)); }
+        if (!strcmp(a, "--var")) {
+            TAKE(strlist_add(&c->vars, v));
+        }
+        if (!strcmp(a, "--backend-config")) {
+            TAKE(strlist_add(&c->backend_config, v));
+        }
 #undef TAKE
         fprintf(stderr, "Error: unknown option %s\n%s", a, usage);
         return -1;
@@ -105,7 +123,8 @@ int serve_main(int argc, char **argv, volatile sig_atomic_t *stop) {
     if (!(s.db = srv_db_open(dbpath, &e))) goto err;
     /* Module directories other than the shipped ones reach runs this way. */
     sbuf_t mp = {0};
-    for (size_t i = 0; i < s.conf.module_dirs.n; i++) sbuf_addf(&mp, "%s%s", i ? ":" : "", s.conf.module_dirs.v[i]);
+    for (size_t i = 0; i < s.conf.module_dirs.n; i++)
+        sbuf_addf(&mp, "%s%s", i ? ":" : "", s.conf.module_dirs.v[i]);
     setenv("PLINTH_MODULES", mp.s ? mp.s : "", 1);
     sbuf_free(&mp);
     srv_run_start(&s);
@@ -114,7 +133,8 @@ int serve_main(int argc, char **argv, volatile sig_atomic_t *stop) {
         srv_run_stop(&s);
         goto err;
     }
-    while (!*stop) usleep(100 * 1000);
+    while (!*stop)
+        usleep(100 * 1000);
     fprintf(stderr, "plinth serve: stopping (runs in flight finish first)\n");
     srv_http_stop(&s);
     srv_run_stop(&s);

@@ -31,9 +31,12 @@ static int parse_roles(json_t *roles, int *out, perr_t *e, const char *where) {
     }
     json_array_foreach(roles, i, r) {
         const char *n = json_string_value(r);
-        if (n && !strcmp(n, "requester")) *out |= SRV_REQUESTER;
-        else if (n && !strcmp(n, "approver")) *out |= SRV_APPROVER;
-        else if (n && !strcmp(n, "admin")) *out |= SRV_ADMIN | SRV_APPROVER | SRV_REQUESTER;
+        if (n && !strcmp(n, "requester"))
+            *out |= SRV_REQUESTER;
+        else if (n && !strcmp(n, "approver"))
+            *out |= SRV_APPROVER;
+        else if (n && !strcmp(n, "admin"))
+            *out |= SRV_ADMIN | SRV_APPROVER | SRV_REQUESTER;
         else {
             perr_set(e, where, "unknown role %s (requester, approver or admin)", n ? n : "(not a string)");
             return -1;
@@ -98,7 +101,8 @@ err:
 }
 
 void srv_users_free(srv_users_t *u) {
-    for (size_t i = 0; i < u->n; i++) free(u->v[i].name);
+    for (size_t i = 0; i < u->n; i++)
+        free(u->v[i].name);
     free(u->v);
     memset(u, 0, sizeof *u);
 }
@@ -139,11 +143,16 @@ long srv_parse_ttl(const char *s) {
     double v = strtod(s, &end);
     if (end == s || v <= 0) return -1;
     long mult;
-    if (!strcmp(end, "s")) mult = 1;
-    else if (!strcmp(end, "m")) mult = 60;
-    else if (!strcmp(end, "h")) mult = 3600;
-    else if (!strcmp(end, "d")) mult = 86400;
-    else return -1;
+    if (!strcmp(end, "s"))
+        mult = 1;
+    else if (!strcmp(end, "m"))
+        mult = 60;
+    else if (!strcmp(end, "h"))
+        mult = 3600;
+    else if (!strcmp(end, "d"))
+        mult = 86400;
+    else
+        return -1;
     double r = v * mult;
     if (r < 1 || r > 366.0 * 86400) return -1;
     return (long)r;

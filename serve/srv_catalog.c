@@ -47,7 +47,8 @@ static const char stub_lua[] =
     "  rawget = rawget, rawset = rawset, unpack = table.unpack, utf8 = utf8,\n"
     "  gcp = P, k8s = P, ssh = P, module = P, provider = P, backend = P, file = p, templatefile = p,\n"
     "  fmt = p, output = function() end, jsonencode = p, yamlencode = p, base64encode = p,\n"
-    "  var = function(n, o) if type(o) == 'table' and o.default ~= nil then return o.default end return P end }\n"
+    "  var = function(n, o) if type(o) == 'table' and o.default ~= nil then return o.default end return P "
+    "end }\n"
     "env._G = env\n"
     "env.require = function(n)\n"
     "  if n == 'util' then return util end\n"
@@ -115,14 +116,19 @@ static void header_facts(const char *text, const char *name, json_t *mod) {
         if (len < 2 || strncmp(l, "--", 2) != 0) break;
         char *line = xstrndup(l + 2, len - 2);
         char *t = line;
-        while (*t == ' ') t++;
-        if (!strncmp(t, "Inputs:", 7)) in_desc = 0, in_outputs = 0;
-        else if (!strncmp(t, "Outputs:", 8)) in_desc = 0, in_outputs = 1, t += 8;
-        else if (in_outputs && t == line + 1) in_outputs = 0; /* not a continuation */
+        while (*t == ' ')
+            t++;
+        if (!strncmp(t, "Inputs:", 7))
+            in_desc = 0, in_outputs = 0;
+        else if (!strncmp(t, "Outputs:", 8))
+            in_desc = 0, in_outputs = 1, t += 8;
+        else if (in_outputs && t == line + 1)
+            in_outputs = 0; /* not a continuation */
         if (in_desc) {
             size_t nlen = strlen(name);
             if (desc.len == 0 && !strncmp(t, name, nlen) && t[nlen] == ':') t += nlen + 1;
-            while (*t == ' ') t++;
+            while (*t == ' ')
+                t++;
             if (*t) {
                 if (desc.len) sbuf_addc(&desc, ' ');
                 sbuf_add(&desc, t);
@@ -137,12 +143,16 @@ static void header_facts(const char *text, const char *name, json_t *mod) {
     json_t *arr = json_object_get(mod, "outputs");
     int depth = 0, at_start = 1;
     for (const char *p = outs.s ? outs.s : ""; *p; p++) {
-        if (*p == '(') depth++;
-        else if (*p == ')') depth--;
-        else if (*p == ',' && depth == 0) at_start = 1;
+        if (*p == '(')
+            depth++;
+        else if (*p == ')')
+            depth--;
+        else if (*p == ',' && depth == 0)
+            at_start = 1;
         else if (at_start && depth == 0 && (*p == '_' || (*p >= 'a' && *p <= 'z'))) {
             const char *s = p;
-            while (*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) p++;
+            while (*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
+                p++;
             char *w = xstrndup(s, (size_t)(p - s));
             json_array_append_new(arr, json_string(w));
             free(w);
@@ -160,7 +170,8 @@ static int cmp_str(const void *a, const void *b) {
 
 static int cmp_name(const void *a, const void *b) {
     const json_t *const *x = a, *const *y = b;
-    return strcmp(json_string_value(json_object_get(*x, "name")), json_string_value(json_object_get(*y, "name")));
+    return strcmp(json_string_value(json_object_get(*x, "name")),
+                  json_string_value(json_object_get(*y, "name")));
 }
 
 /* inputs: the captured spec table at -1 -> array sorted by name. */
@@ -170,22 +181,24 @@ static json_t *inputs_json(lua_State *L) {
     const char *k;
     json_t *v;
     json_object_foreach(spec, k, v) {
-        json_t *in = json_pack("{s:s, s:s, s:b, s:O?, s:s?, s:O?}", "name", k, "type",
-                               json_string_value(json_object_get(v, "type")) ?: "string", "required",
-                               json_is_true(json_object_get(v, "required")), "default",
-                               json_object_get(v, "default"), "description",
-                               json_string_value(json_object_get(v, "description")), "allowed",
-                               json_object_get(v, "one_of"));
+        json_t *in =
+            json_pack("{s:s, s:s, s:b, s:O?, s:s?, s:O?}", "name", k, "type",
+                      json_string_value(json_object_get(v, "type")) ?: "string", "required",
+                      json_is_true(json_object_get(v, "required")), "default", json_object_get(v, "default"),
+                      "description", json_string_value(json_object_get(v, "description")), "allowed",
+                      json_object_get(v, "one_of"));
         if (json_object_get(v, "min")) json_object_set(in, "min", json_object_get(v, "min"));
         json_array_append_new(arr, in);
     }
     json_decref(spec);
     size_t n = json_array_size(arr);
     json_t **items = xcalloc(n ? n : 1, sizeof *items);
-    for (size_t i = 0; i < n; i++) items[i] = json_incref(json_array_get(arr, i));
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_incref(json_array_get(arr, i));
     qsort(items, n, sizeof *items, cmp_name);
     json_array_clear(arr);
-    for (size_t i = 0; i < n; i++) json_array_append_new(arr, items[i]);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, items[i]);
     free(items);
     return arr;
 }
@@ -203,7 +216,8 @@ static json_t *inspect(const char *path, const char *name, const strlist_t *dirs
     json_t *mod = NULL;
     if (luaL_loadbuffer(L, stub_lua, sizeof stub_lua - 1, "=catalog") != LUA_OK) goto out;
     lua_pushstring(L, path);
-    for (size_t i = 0; i < dirs->n; i++) lua_pushstring(L, dirs->v[i]);
+    for (size_t i = 0; i < dirs->n; i++)
+        lua_pushstring(L, dirs->v[i]);
     if (lua_pcall(L, 1 + (int)dirs->n, 2, 0) != LUA_OK || !lua_istable(L, -2)) goto out;
     mod = json_pack("{s:s, s:s, s:[]}", "name", name, "file", path, "outputs");
     if (lua_istable(L, -1)) {

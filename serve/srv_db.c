@@ -26,7 +26,8 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS events_env ON events(env, seq);"
     "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,"
     " user TEXT NOT NULL, action TEXT NOT NULL, env TEXT, detail TEXT);"
-    "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, user TEXT NOT NULL, created_at INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, user TEXT NOT NULL, created_at INTEGER NOT "
+    "NULL);";
 
 srv_db_t *srv_db_open(const char *path, perr_t *e) {
     srv_db_t *db = xcalloc(1, sizeof *db);
@@ -65,8 +66,10 @@ static sqlite3_stmt *prep(srv_db_t *db, const char *sql) {
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v) {
-    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, i);
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
 }
 
 static const char *col_text(sqlite3_stmt *st, int i) {
@@ -96,8 +99,10 @@ int srv_db_env_create(srv_db_t *db, const char *id, const char *name, const char
     bind_text(st, 4, in);
     bind_text(st, 5, user);
     bind_text(st, 6, ttl);
-    if (ttl_s > 0) sqlite3_bind_int64(st, 7, ttl_s);
-    else sqlite3_bind_null(st, 7);
+    if (ttl_s > 0)
+        sqlite3_bind_int64(st, 7, ttl_s);
+    else
+        sqlite3_bind_null(st, 7);
     sqlite3_bind_int64(st, 8, now);
     sqlite3_bind_int64(st, 9, now);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
@@ -125,8 +130,8 @@ static json_t *text_json(sqlite3_stmt *st, int i, int parse) {
     return json_string(v);
 }
 
-#define ENV_COLS                                                                                        \
-    "id, name, module, inputs, status, plan, outputs, error, requested_by, approved_by, ttl, created_at, " \
+#define ENV_COLS                                                                                             \
+    "id, name, module, inputs, status, plan, outputs, error, requested_by, approved_by, ttl, created_at, "   \
     "updated_at, expires_at"
 
 static json_t *env_row(sqlite3_stmt *st) {
@@ -156,7 +161,8 @@ json_t *srv_db_env_list(srv_db_t *db) {
     pthread_mutex_lock(&db->mu);
     json_t *a = json_array();
     sqlite3_stmt *st = prep(db, "SELECT " ENV_COLS " FROM envs ORDER BY created_at, id");
-    while (st && sqlite3_step(st) == SQLITE_ROW) json_array_append_new(a, env_row(st));
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(a, env_row(st));
     sqlite3_finalize(st);
     pthread_mutex_unlock(&db->mu);
     return a;
@@ -166,7 +172,8 @@ json_t *srv_db_env_list(srv_db_t *db) {
 int srv_db_env_set(srv_db_t *db, const char *id, const char *status, const char *col, const char *val) {
     static const char *const cols[] = {"plan", "outputs", "error", "approved_by", "expires_at", NULL};
     int ok_col = col == NULL;
-    for (int i = 0; cols[i] && col; i++) ok_col |= !strcmp(cols[i], col);
+    for (int i = 0; cols[i] && col; i++)
+        ok_col |= !strcmp(cols[i], col);
     if (!ok_col) return -1;
     pthread_mutex_lock(&db->mu);
     char *sql = col ? xasprintf("UPDATE envs SET status = ?, updated_at = ?, %s = ? WHERE id = ?", col)
@@ -176,8 +183,10 @@ int srv_db_env_set(srv_db_t *db, const char *id, const char *status, const char 
     if (st) {
         bind_text(st, 1, status);
         sqlite3_bind_int64(st, 2, (long)time(NULL));
-        if (col && !strcmp(col, "expires_at")) sqlite3_bind_int64(st, 3, atol(val));
-        else if (col) bind_text(st, 3, val);
+        if (col && !strcmp(col, "expires_at"))
+            sqlite3_bind_int64(st, 3, atol(val));
+        else if (col)
+            bind_text(st, 3, val);
         bind_text(st, col ? 4 : 3, id);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     }
@@ -207,17 +216,19 @@ void srv_db_env_ids(srv_db_t *db, const char *status, strlist_t *out) {
     pthread_mutex_lock(&db->mu);
     sqlite3_stmt *st = prep(db, "SELECT id FROM envs WHERE status = ? ORDER BY created_at, id");
     if (st) bind_text(st, 1, status);
-    while (st && sqlite3_step(st) == SQLITE_ROW) strlist_add(out, col_text(st, 0));
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        strlist_add(out, col_text(st, 0));
     sqlite3_finalize(st);
     pthread_mutex_unlock(&db->mu);
 }
 
 void srv_db_env_expired(srv_db_t *db, long now, strlist_t *out) {
     pthread_mutex_lock(&db->mu);
-    sqlite3_stmt *st =
-        prep(db, "SELECT id FROM envs WHERE status = 'applied' AND expires_at IS NOT NULL AND expires_at <= ?");
+    sqlite3_stmt *st = prep(
+        db, "SELECT id FROM envs WHERE status = 'applied' AND expires_at IS NOT NULL AND expires_at <= ?");
     if (st) sqlite3_bind_int64(st, 1, now);
-    while (st && sqlite3_step(st) == SQLITE_ROW) strlist_add(out, col_text(st, 0));
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        strlist_add(out, col_text(st, 0));
     sqlite3_finalize(st);
     pthread_mutex_unlock(&db->mu);
 }
@@ -241,15 +252,16 @@ long srv_db_event(srv_db_t *db, const char *id, const char *type, const char *ms
 json_t *srv_db_events(srv_db_t *db, const char *id, long after) {
     pthread_mutex_lock(&db->mu);
     json_t *a = json_array();
-    sqlite3_stmt *st = prep(db, "SELECT seq, ts, type, message FROM events WHERE env = ? AND seq > ? ORDER BY seq");
+    sqlite3_stmt *st =
+        prep(db, "SELECT seq, ts, type, message FROM events WHERE env = ? AND seq > ? ORDER BY seq");
     if (st) {
         bind_text(st, 1, id);
         sqlite3_bind_int64(st, 2, after);
     }
     while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(a, json_pack("{s:I, s:o, s:s, s:s}", "seq", (json_int_t)sqlite3_column_int64(st, 0),
-                                           "ts", time_json(st, 1), "type", col_text(st, 2), "message",
-                                           col_text(st, 3)));
+        json_array_append_new(a, json_pack("{s:I, s:o, s:s, s:s}", "seq",
+                                           (json_int_t)sqlite3_column_int64(st, 0), "ts", time_json(st, 1),
+                                           "type", col_text(st, 2), "message", col_text(st, 3)));
     sqlite3_finalize(st);
     pthread_mutex_unlock(&db->mu);
     return a;
@@ -276,8 +288,8 @@ json_t *srv_db_audit_list(srv_db_t *db) {
     sqlite3_stmt *st = prep(db, "SELECT seq, ts, user, action, env, detail FROM audit ORDER BY seq");
     while (st && sqlite3_step(st) == SQLITE_ROW)
         json_array_append_new(a, json_pack("{s:I, s:o, s:s, s:s, s:o, s:o}", "seq",
-                                           (json_int_t)sqlite3_column_int64(st, 0), "ts", time_json(st, 1), "user",
-                                           col_text(st, 2), "action", col_text(st, 3), "environment",
+                                           (json_int_t)sqlite3_column_int64(st, 0), "ts", time_json(st, 1),
+                                           "user", col_text(st, 2), "action", col_text(st, 3), "environment",
                                            text_json(st, 4, 0), "detail", text_json(st, 5, 0)));
     sqlite3_finalize(st);
     pthread_mutex_unlock(&db->mu);

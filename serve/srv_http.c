@@ -40,10 +40,10 @@ static void common_headers(struct MHD_Response *r) {
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype, const char *text,
-                                 size_t len, int copy) {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)text, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                 const char *text, size_t len, int copy) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, (void *)text, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
     common_headers(r);
     MHD_add_response_header(r, "Content-Type", ctype);
     enum MHD_Result ret = MHD_queue_response(c, status, r);
@@ -59,10 +59,10 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
     return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *field, const char *fmt,
-                                  ...) __attribute__((format(printf, 4, 5)));
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *field, const char *fmt,
-                                  ...) {
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *field,
+                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *field,
+                                  const char *fmt, ...) {
     char msg[2048];
     va_list ap;
     va_start(ap, fmt);
@@ -127,7 +127,8 @@ static int valid_name(const char *n) {
 }
 
 static enum MHD_Result env_create(srv_t *s, struct MHD_Connection *c, const srv_user_t *u, const req_t *rq) {
-    if (!(u->roles & SRV_REQUESTER)) return send_error(c, 403, NULL, "%s may not request environments", u->name);
+    if (!(u->roles & SRV_REQUESTER))
+        return send_error(c, 403, NULL, "%s may not request environments", u->name);
     if (rq->too_big) return send_error(c, 413, NULL, "request body over %d bytes", MAX_BODY);
     json_error_t je;
     json_t *b = json_loadb(rq->body.s ? rq->body.s : "", rq->body.len, JSON_REJECT_DUPLICATES, &je);
@@ -152,8 +153,10 @@ static enum MHD_Result env_create(srv_t *s, struct MHD_Connection *c, const srv_
         goto out;
     }
     if (!valid_name(name))
-        ret = send_error(c, 400, "name", "name must be 1-30 characters of a-z, 0-9 and -, starting with a letter");
-    else if (!mod) ret = send_error(c, 400, "module", "no module %s in the catalogue", module ? module : "(none)");
+        ret = send_error(c, 400, "name",
+                         "name must be 1-30 characters of a-z, 0-9 and -, starting with a letter");
+    else if (!mod)
+        ret = send_error(c, 400, "module", "no module %s in the catalogue", module ? module : "(none)");
     else if ((ttlv && !ttl) || ttl_s < 0)
         ret = send_error(c, 400, "ttl", "ttl must be a duration such as \"72h\", \"30m\" or \"7d\"");
     else if (srv_catalog_check(mod, json_object_get(b, "inputs"), &clean, &e) != 0)
@@ -161,8 +164,10 @@ static enum MHD_Result env_create(srv_t *s, struct MHD_Connection *c, const srv_
     else {
         char *id = srv_random_hex(6);
         int rc = srv_db_env_create(s->db, id, name, module, clean, ttl, ttl_s, u->name);
-        if (rc == 1) ret = send_error(c, 409, "name", "an environment named %s exists already", name);
-        else if (rc != 0) ret = send_error(c, 500, NULL, "cannot record the request");
+        if (rc == 1)
+            ret = send_error(c, 409, "name", "an environment named %s exists already", name);
+        else if (rc != 0)
+            ret = send_error(c, 500, NULL, "cannot record the request");
         else {
             char *in = json_dumps(clean, JSON_COMPACT | JSON_SORT_KEYS);
             srv_db_audit(s->db, u->name, "request", id, in);
@@ -189,10 +194,13 @@ static enum MHD_Result env_action(srv_t *s, struct MHD_Connection *c, const srv_
     enum MHD_Result ret;
     if (!strcmp(action, "approve")) {
         /* Four eyes: nobody approves their own request, admins included. */
-        if (!(u->roles & SRV_APPROVER)) ret = send_error(c, 403, NULL, "%s may not approve", u->name);
-        else if (own) ret = send_error(c, 403, NULL, "%s requested %s and cannot approve it too", u->name, id);
+        if (!(u->roles & SRV_APPROVER))
+            ret = send_error(c, 403, NULL, "%s may not approve", u->name);
+        else if (own)
+            ret = send_error(c, 403, NULL, "%s requested %s and cannot approve it too", u->name, id);
         else if (!srv_db_env_move(s->db, id, "planned", "approved"))
-            ret = send_error(c, 409, "status", "%s is %s; only a planned environment can be approved", id, status);
+            ret = send_error(c, 409, "status", "%s is %s; only a planned environment can be approved", id,
+                             status);
         else {
             srv_db_env_set(s->db, id, "approved", "approved_by", u->name);
             srv_db_event(s->db, id, "status", "approved");
@@ -205,10 +213,13 @@ static enum MHD_Result env_action(srv_t *s, struct MHD_Connection *c, const srv_
         const char *from[] = {"planned", "failed", destroy ? "applied" : NULL, NULL};
         int moved = 0;
         const char *to = destroy ? "destroying" : "planning";
-        if (!own && !admin) ret = send_error(c, 403, NULL, "only %s or an admin may %s %s", owner, action, id);
+        if (!own && !admin)
+            ret = send_error(c, 403, NULL, "only %s or an admin may %s %s", owner, action, id);
         else {
-            for (int i = 0; from[i] && !moved; i++) moved = srv_db_env_move(s->db, id, from[i], to);
-            if (!moved) ret = send_error(c, 409, "status", "%s is %s: cannot %s it now", id, status, action);
+            for (int i = 0; from[i] && !moved; i++)
+                moved = srv_db_env_move(s->db, id, from[i], to);
+            if (!moved)
+                ret = send_error(c, 409, "status", "%s is %s: cannot %s it now", id, status, action);
             else {
                 srv_db_event(s->db, id, "status", to);
                 srv_db_audit(s->db, u->name, action, id, NULL);
@@ -216,7 +227,8 @@ static enum MHD_Result env_action(srv_t *s, struct MHD_Connection *c, const srv_
                 ret = send_json(c, 202, json_pack("{s:s, s:s}", "id", id, "status", to));
             }
         }
-    } else ret = send_error(c, 404, NULL, "no action %s", action);
+    } else
+        ret = send_error(c, 404, NULL, "no action %s", action);
     json_decref(env);
     return ret;
 }
@@ -266,8 +278,10 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
         int done = !env || terminal(json_string_value(json_object_get(env, "status")));
         json_decref(env);
         if (done || !x->follow || *x->s->stop) return MHD_CONTENT_READER_END_OF_STREAM;
-        if (util_now_ms() - x->last_write > 15000) sbuf_add(&x->pending, ": keep-alive\n\n");
-        else usleep(200 * 1000);
+        if (util_now_ms() - x->last_write > 15000)
+            sbuf_add(&x->pending, ": keep-alive\n\n");
+        else
+            usleep(200 * 1000);
     }
 }
 
@@ -329,10 +343,14 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
         if (!*sub && get) {
             json_t *env = srv_db_env_get(s->db, id, 1);
             ret = env ? send_json(c, 200, env) : send_error(c, 404, NULL, "no environment %s", id);
-        } else if (!*sub && del) ret = env_action(s, c, u, id, "destroy");
-        else if (!strcmp(sub, "events") && get) ret = env_events(s, c, id);
-        else if ((!strcmp(sub, "approve") || !strcmp(sub, "plan")) && post) ret = env_action(s, c, u, id, sub);
-        else ret = send_error(c, 404, NULL, "no such call: %s %s", method, url);
+        } else if (!*sub && del)
+            ret = env_action(s, c, u, id, "destroy");
+        else if (!strcmp(sub, "events") && get)
+            ret = env_events(s, c, id);
+        else if ((!strcmp(sub, "approve") || !strcmp(sub, "plan")) && post)
+            ret = env_action(s, c, u, id, sub);
+        else
+            ret = send_error(c, 404, NULL, "no such call: %s %s", method, url);
         free(id);
         return ret;
     }
@@ -349,8 +367,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     req_t *rq = *con_cls;
     if (*upload_size) {
-        if (rq->body.len + *upload_size > MAX_BODY) rq->too_big = 1;
-        else sbuf_addn(&rq->body, upload, *upload_size);
+        if (rq->body.len + *upload_size > MAX_BODY)
+            rq->too_big = 1;
+        else
+            sbuf_addn(&rq->body, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
@@ -364,8 +384,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                                                                  MHD_RESPMEM_PERSISTENT);
         common_headers(r);
         MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
-        MHD_add_response_header(r, "Content-Security-Policy",
-                                "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+        MHD_add_response_header(
+            r, "Content-Security-Policy",
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
         MHD_add_response_header(r, "X-Frame-Options", "DENY");
         enum MHD_Result ret = MHD_queue_response(c, 200, r);
         MHD_destroy_response(r);
@@ -373,7 +394,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (strncmp(url, "/api/", 5)) return send_error(c, 404, NULL, "not found: %s", url);
     who_t w = caller(s, c);
-    if (!w.user) return send_error(c, 401, NULL, "sign in: Authorization: Bearer TOKEN, or open the page with ?token=");
+    if (!w.user)
+        return send_error(c, 401, NULL,
+                          "sign in: Authorization: Bearer TOKEN, or open the page with ?token=");
     if (w.by_cookie && strcmp(method, "GET") && strcmp(method, "HEAD")) {
         const char *csrf = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Plinth-CSRF");
         if (!csrf || strcmp(csrf, "1")) return send_error(c, 403, NULL, "missing X-Plinth-CSRF header");
@@ -381,7 +404,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return route_api(s, c, url, method, w.user, rq);
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe) {
     (void)cls, (void)c, (void)toe;
     req_t *rq = *con_cls;
     if (rq) sbuf_free(&rq->body), free(rq);
@@ -392,8 +416,8 @@ int srv_http_start(srv_t *s, perr_t *e) {
     char host[64] = "127.0.0.1";
     int port = 8080;
     const char *colon = strrchr(s->conf.listen, ':');
-    if (!colon || colon - s->conf.listen >= (long)sizeof host || sscanf(colon + 1, "%d", &port) != 1 || port < 0 ||
-        port > 65535) {
+    if (!colon || colon - s->conf.listen >= (long)sizeof host || sscanf(colon + 1, "%d", &port) != 1 ||
+        port < 0 || port > 65535) {
         perr_set(e, "--listen", "expected HOST:PORT, got %s", s->conf.listen);
         return -1;
     }
@@ -412,21 +436,22 @@ int srv_http_start(srv_t *s, perr_t *e) {
             perr_set(e, "--tls-cert", "TLS needs both --tls-cert and --tls-key");
             return -1;
         }
-        if (!(cert = util_read_file(s->conf.tls_cert, &n, e)) || !(key = util_read_file(s->conf.tls_key, &n, e))) {
+        if (!(cert = util_read_file(s->conf.tls_cert, &n, e)) ||
+            !(key = util_read_file(s->conf.tls_key, &n, e))) {
             free(cert);
             return -1;
         }
         flags |= MHD_USE_TLS;
     }
     if (cert)
-        g_daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                    MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
-                                    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-                                    (unsigned)600, MHD_OPTION_END);
+        g_daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
+                                    (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT, cert,
+                                    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_NOTIFY_COMPLETED, completed,
+                                    NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_END);
     else
-        g_daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-                                    (unsigned)600, MHD_OPTION_END);
+        g_daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
+                                    (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_END);
     g_cert = cert, g_key = key;
     if (!g_daemon) {
         perr_set(e, "--listen", "cannot listen on %s (in use, or TLS files invalid)", s->conf.listen);

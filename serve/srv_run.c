@@ -25,7 +25,8 @@
 const json_t *srv_catalog_find(const srv_t *s, const char *module) {
     size_t i;
     json_t *m;
-    json_array_foreach(s->catalog, i, m) if (!strcmp(json_string_value(json_object_get(m, "name")), module)) return m;
+    json_array_foreach(s->catalog, i,
+                       m) if (!strcmp(json_string_value(json_object_get(m, "name")), module)) return m;
     return NULL;
 }
 
@@ -40,9 +41,12 @@ static void lua_lit(sbuf_t *b, const json_t *v, int depth) {
     case JSON_STRING: {
         sbuf_addc(b, '"');
         for (const unsigned char *p = (const unsigned char *)json_string_value(v); *p; p++) {
-            if (*p == '"' || *p == '\\') sbuf_addf(b, "\\%c", *p);
-            else if (*p < 0x20 || *p >= 0x7f) sbuf_addf(b, "\\%03u", *p);
-            else sbuf_addc(b, (char)*p);
+            if (*p == '"' || *p == '\\')
+                sbuf_addf(b, "\\%c", *p);
+            else if (*p < 0x20 || *p >= 0x7f)
+                sbuf_addf(b, "\\%03u", *p);
+            else
+                sbuf_addc(b, (char)*p);
         }
         sbuf_addc(b, '"');
         break;
@@ -136,13 +140,15 @@ static int write_spec(srv_t *s, const json_t *env, const char *dir, perr_t *e) {
  * whole stdout is returned in *out when out != NULL; quiet: no events (the
  * output of `plinth output` goes to the record only).  Returns the exit code
  * (or -1 when the child could not be started). */
-static int run_plinth(srv_t *s, const char *id, const char *dir, const char *const *args, char **out, int quiet) {
+static int run_plinth(srv_t *s, const char *id, const char *dir, const char *const *args, char **out,
+                      int quiet) {
     strlist_t av = {0};
     strlist_add(&av, s->conf.plinth);
     strlist_add(&av, "--spec");
     strlist_add_own(&av, xasprintf("%s/spec.lua", dir));
     strlist_add(&av, "--no-color");
-    for (size_t i = 0; i < s->conf.vars.n; i++) strlist_add(&av, "--var"), strlist_add(&av, s->conf.vars.v[i]);
+    for (size_t i = 0; i < s->conf.vars.n; i++)
+        strlist_add(&av, "--var"), strlist_add(&av, s->conf.vars.v[i]);
     int has_prefix = 0;
     for (size_t i = 0; i < s->conf.backend_config.n; i++) {
         const char *kv = s->conf.backend_config.v[i];
@@ -150,13 +156,15 @@ static int run_plinth(srv_t *s, const char *id, const char *dir, const char *con
         if (!strncmp(kv, "prefix=", 7)) {
             strlist_add_own(&av, xasprintf("%s/%s", kv, id));
             has_prefix = 1;
-        } else strlist_add(&av, kv);
+        } else
+            strlist_add(&av, kv);
     }
     if (s->conf.backend_config.n && !has_prefix) {
         strlist_add(&av, "--backend-config");
         strlist_add_own(&av, xasprintf("prefix=plinth-serve/%s", id));
     }
-    for (size_t i = 0; args[i]; i++) strlist_add(&av, args[i]);
+    for (size_t i = 0; args[i]; i++)
+        strlist_add(&av, args[i]);
     strlist_add_own(&av, NULL);
     av.n--;
 
@@ -189,13 +197,15 @@ static int run_plinth(srv_t *s, const char *id, const char *dir, const char *con
     ssize_t n;
     while ((n = getline(&line, &cap, f)) > 0) {
         sbuf_addn(&all, line, (size_t)n);
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
         if (!quiet) srv_db_event(s->db, id, "log", line);
     }
     free(line);
     fclose(f);
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
     strlist_free(&av);
     if (out) *out = sbuf_steal(&all);
     sbuf_free(&all);
@@ -290,7 +300,8 @@ static void op_destroy(srv_t *s, const char *id, json_t *env, const char *dir) {
         char *msg = xasprintf("destroy failed (exit %d); see the events", rc);
         set_status(s, id, "failed", "error", msg);
         free(msg);
-    } else set_status(s, id, "destroyed", "outputs", NULL);
+    } else
+        set_status(s, id, "destroyed", "outputs", NULL);
 }
 
 static void run_one(srv_t *s, const char *id, const char *op) {
@@ -298,9 +309,12 @@ static void run_one(srv_t *s, const char *id, const char *op) {
     if (!env) return;
     char *dir = env_dir(s, id);
     srv_db_event(s->db, id, "run", op);
-    if (!strcmp(op, "plan")) op_plan(s, id, env, dir);
-    else if (!strcmp(op, "apply")) op_apply(s, id, env, dir);
-    else if (!strcmp(op, "destroy")) op_destroy(s, id, env, dir);
+    if (!strcmp(op, "plan"))
+        op_plan(s, id, env, dir);
+    else if (!strcmp(op, "apply"))
+        op_apply(s, id, env, dir);
+    else if (!strcmp(op, "destroy"))
+        op_destroy(s, id, env, dir);
     free(dir);
     json_decref(env);
 }
@@ -316,7 +330,8 @@ static void *worker(void *arg) {
     pthread_mutex_lock(&s->mu);
     for (;;) {
         size_t i = 0;
-        while (i < s->queue_env.n && strlist_has(&s->busy, s->queue_env.v[i])) i++;
+        while (i < s->queue_env.n && strlist_has(&s->busy, s->queue_env.v[i]))
+            i++;
         if (s->quit) break;
         if (i == s->queue_env.n) {
             pthread_cond_wait(&s->cv, &s->mu);
@@ -374,7 +389,8 @@ static void *reaper(void *arg) {
 void srv_run_recover(srv_t *s) {
     static const struct {
         const char *status, *op;
-    } resume[] = {{"planning", "plan"}, {"approved", "apply"}, {"destroying", "destroy"}, {"expired", "destroy"}};
+    } resume[] = {
+        {"planning", "plan"}, {"approved", "apply"}, {"destroying", "destroy"}, {"expired", "destroy"}};
     for (size_t r = 0; r < sizeof resume / sizeof *resume; r++) {
         strlist_t ids = {0};
         srv_db_env_ids(s->db, resume[r].status, &ids);
@@ -401,7 +417,8 @@ int srv_run_start(srv_t *s) {
     pthread_cond_init(&s->cv, NULL);
     s->nworkers = s->conf.max_runs > 0 ? s->conf.max_runs : 4;
     s->workers = xcalloc((size_t)s->nworkers, sizeof *s->workers);
-    for (int i = 0; i < s->nworkers; i++) pthread_create(&s->workers[i], NULL, worker, s);
+    for (int i = 0; i < s->nworkers; i++)
+        pthread_create(&s->workers[i], NULL, worker, s);
     pthread_create(&s->reaper, NULL, reaper, s);
     return 0;
 }
@@ -411,7 +428,8 @@ void srv_run_stop(srv_t *s) {
     s->quit = 1;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
+    for (int i = 0; i < s->nworkers; i++)
+        pthread_join(s->workers[i], NULL);
     pthread_join(s->reaper, NULL);
     free(s->workers);
     strlist_free(&s->queue_env);

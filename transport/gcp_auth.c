@@ -38,7 +38,7 @@ struct gcp_auth {
     char *base_token; /* from the credential */
     int64_t base_expiry_ms;
     int64_t base_margin_ms; /* refresh this long before expiry */
-    char *token; /* what is sent: base or impersonated */
+    char *token;            /* what is sent: base or impersonated */
     int64_t expiry_ms;
 };
 
@@ -47,7 +47,8 @@ struct gcp_auth {
 char *gcp_auth_b64url(const unsigned char *data, size_t len) {
     char *out = xmalloc(4 * ((len + 2) / 3) + 1);
     int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    while (n > 0 && out[n - 1] == '=') n--;
+    while (n > 0 && out[n - 1] == '=')
+        n--;
     out[n] = 0;
     for (int i = 0; i < n; i++) {
         if (out[i] == '+')
@@ -85,8 +86,8 @@ static EVP_PKEY *load_key(const char *pem, char *why, size_t whylen) {
     return k;
 }
 
-char *gcp_auth_make_jwt(const char *pem_key, const char *kid, const char *email, const char *aud,
-                        int64_t now, perr_t *e) {
+char *gcp_auth_make_jwt(const char *pem_key, const char *kid, const char *email, const char *aud, int64_t now,
+                        perr_t *e) {
     char why[300];
     EVP_PKEY *k = load_key(pem_key, why, sizeof why);
     if (!k) {
@@ -158,8 +159,7 @@ static int load_file(gcp_auth_t *a, const char *path, const gcp_opts_t *opts, pe
         if (o)
             perr_set(e, path, "credentials file %s: not a JSON object", path);
         else
-            perr_set(e, path, "credentials file %s: bad JSON at line %d: %s", path, je.line,
-                     je.text);
+            perr_set(e, path, "credentials file %s: bad JSON at line %d: %s", path, je.line, je.text);
         json_decref(o);
         return -1;
     }
@@ -195,15 +195,13 @@ static int load_file(gcp_auth_t *a, const char *path, const gcp_opts_t *opts, pe
         a->refresh_token = dup_str(o, "refresh_token");
         a->token_uri = dup_str(o, "token_uri");
         a->quota_project = dup_str(o, "quota_project_id");
-        if (!a->quota_project && opts->project && opts->project[0])
-            a->quota_project = xstrdup(opts->project);
+        if (!a->quota_project && opts->project && opts->project[0]) a->quota_project = xstrdup(opts->project);
         const char *miss = !a->client_id       ? "client_id"
                            : !a->client_secret ? "client_secret"
                            : !a->refresh_token ? "refresh_token"
                                                : NULL;
         if (miss)
-            perr_set(e, path, "credentials file %s: authorized_user credentials have no %s", path,
-                     miss);
+            perr_set(e, path, "credentials file %s: authorized_user credentials have no %s", path, miss);
         else
             rc = 0;
     } else {
@@ -328,8 +326,8 @@ static void form_add(sbuf_t *b, const char *k, const char *v) {
     sbuf_add(b, k);
     sbuf_addc(b, '=');
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~')
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+            *p == '.' || *p == '_' || *p == '~')
             sbuf_addc(b, (char)*p);
         else
             sbuf_addf(b, "%%%02X", *p);
@@ -359,8 +357,8 @@ static int take_token(gcp_auth_t *a, const gcp_resp_t *r, const char *what, perr
 
 static int post_form(gcp_auth_t *a, const char *body, const char *const *hdrs, gcp_resp_t *r,
                      const char *what, perr_t *e) {
-    if (gcp_http_send(a->c, "POST", "oauth2", a->token_uri, "application/x-www-form-urlencoded",
-                      body, strlen(body), hdrs, 60000, GCP_SEND_RETRY, r, e) < 0) {
+    if (gcp_http_send(a->c, "POST", "oauth2", a->token_uri, "application/x-www-form-urlencoded", body,
+                      strlen(body), hdrs, 60000, GCP_SEND_RETRY, r, e) < 0) {
         perr_wrap(e, "%s", what);
         return -1;
     }
@@ -374,10 +372,8 @@ static int post_form(gcp_auth_t *a, const char *body, const char *const *hdrs, g
 
 static int fetch_sa(gcp_auth_t *a, perr_t *e) {
     char what[600];
-    snprintf(what, sizeof what, "service account %s (%s): token exchange failed", a->client_email,
-             a->file);
-    char *jwt = gcp_auth_make_jwt(a->private_key, a->key_id, a->client_email, a->aud,
-                                  (int64_t)time(NULL), e);
+    snprintf(what, sizeof what, "service account %s (%s): token exchange failed", a->client_email, a->file);
+    char *jwt = gcp_auth_make_jwt(a->private_key, a->key_id, a->client_email, a->aud, (int64_t)time(NULL), e);
     if (!jwt) {
         perr_wrap(e, "%s", a->file);
         return -1;
@@ -417,8 +413,8 @@ static int fetch_user(gcp_auth_t *a, perr_t *e) {
 }
 
 static int fetch_metadata(gcp_auth_t *a, perr_t *e) {
-    char *url = xasprintf("http://%s/computeMetadata/v1/instance/service-accounts/default/token",
-                          a->metadata_host);
+    char *url =
+        xasprintf("http://%s/computeMetadata/v1/instance/service-accounts/default/token", a->metadata_host);
     const char *hdrs[] = {"Metadata-Flavor: Google", NULL};
     gcp_resp_t r;
     perr_t me = {0};
@@ -449,11 +445,11 @@ static int64_t parse_rfc3339(const char *s) {
     if (!p) return -1;
     int64_t t = (int64_t)timegm(&tm);
     if (*p == '.')
-        for (p++; *p >= '0' && *p <= '9'; p++) {}
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+        }
     if (*p == '+' || *p == '-') {
         int hh = 0, mm = 0;
-        if (sscanf(p + 1, "%d:%d", &hh, &mm) >= 1)
-            t -= (*p == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
+        if (sscanf(p + 1, "%d:%d", &hh, &mm) >= 1) t -= (*p == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
     }
     return t;
 }
@@ -466,8 +462,8 @@ static int fetch_impersonated(gcp_auth_t *a, perr_t *e) {
     const char *hdrs[] = {authz, NULL};
     const char *body = "{\"scope\":[\"" SCOPE "\"],\"lifetime\":\"3600s\"}";
     gcp_resp_t r;
-    int rc = gcp_http_send(a->c, "POST", "iamcredentials", url, "application/json", body,
-                           strlen(body), hdrs, 60000, GCP_SEND_RETRY, &r, e);
+    int rc = gcp_http_send(a->c, "POST", "iamcredentials", url, "application/json", body, strlen(body), hdrs,
+                           60000, GCP_SEND_RETRY, &r, e);
     free(authz);
     if (rc == 0 && r.status != 200) {
         gcp_resp_error(&r, "POST", url, e);

@@ -29,8 +29,8 @@ const char *gcp_auth_quota_project(const gcp_auth_t *a);
 
 /* Builds and signs an RS256 JWT (new string) for a service-account key:
  * claims iss=email, scope=cloud-platform, aud, iat=now, exp=now+3600. */
-char *gcp_auth_make_jwt(const char *pem_key, const char *kid, const char *email, const char *aud,
-                        int64_t now, perr_t *e);
+char *gcp_auth_make_jwt(const char *pem_key, const char *kid, const char *email, const char *aud, int64_t now,
+                        perr_t *e);
 /* base64url without padding (new string). */
 char *gcp_auth_b64url(const unsigned char *data, size_t len);
 
@@ -44,9 +44,8 @@ enum {
  * timeout_ms: per attempt (0 = default).  Logged in the HTTP log under api.
  * Same return convention as gcp_call. */
 int gcp_http_send(gcp_client_t *c, const char *method, const char *api, const char *url,
-                  const char *content_type, const char *data, size_t len,
-                  const char *const *extra_headers, long timeout_ms, unsigned flags,
-                  gcp_resp_t *resp, perr_t *e);
+                  const char *content_type, const char *data, size_t len, const char *const *extra_headers,
+                  long timeout_ms, unsigned flags, gcp_resp_t *resp, perr_t *e);
 /* The emulator endpoint (no trailing slash) or NULL (borrowed). */
 const char *gcp_http_endpoint(const gcp_client_t *c);
 /* Sleeps ms; returns -1 early when the client's cancel flag became set. */

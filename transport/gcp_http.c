@@ -68,7 +68,9 @@ struct gcp_client {
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 /* ---- the loop thread ---- */
 
@@ -234,8 +236,7 @@ static void run_attempt(gcp_client_t *c, const char *api, const attempt_t *a, xf
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     long tmo = a->timeout_ms > 0 ? a->timeout_ms : DEFAULT_ATTEMPT_TIMEOUT_MS;
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, tmo);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     tmo < CONNECT_TIMEOUT_MS ? tmo : CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, tmo < CONNECT_TIMEOUT_MS ? tmo : CONNECT_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, a->hdrs);
     if (strcmp(a->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -253,7 +254,8 @@ static void run_attempt(gcp_client_t *c, const char *api, const attempt_t *a, xf
      * the server carried out would be made twice.  A fresh connection is
      * never retried that way, so POST and PATCH never reuse one; do_call
      * decides about resending with what it knows. */
-    if (!strcmp(a->method, "POST") || !strcmp(a->method, "PATCH")) curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+    if (!strcmp(a->method, "POST") || !strcmp(a->method, "PATCH"))
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 
     pthread_mutex_lock(&c->mu);
     if (c->pending_tail)
@@ -264,7 +266,8 @@ static void run_attempt(gcp_client_t *c, const char *api, const attempt_t *a, xf
     pthread_mutex_unlock(&c->mu);
     curl_multi_wakeup(c->multi);
     pthread_mutex_lock(&c->mu);
-    while (!x->done) pthread_cond_wait(&x->cv, &c->mu);
+    while (!x->done)
+        pthread_cond_wait(&x->cv, &c->mu);
     pthread_mutex_unlock(&c->mu);
     curl_easy_cleanup(h);
     x->easy = NULL;
@@ -322,8 +325,7 @@ static long retry_info_ms(const json_t *body) {
                 if (end != json_string_value(rd) && s >= 0) return (long)(s * 1000);
             } else if (json_is_object(rd)) { /* {"seconds": N, "nanos": M} */
                 json_t *sec = json_object_get(rd, "seconds");
-                double s =
-                    json_is_string(sec) ? atof(json_string_value(sec)) : json_number_value(sec);
+                double s = json_is_string(sec) ? atof(json_string_value(sec)) : json_number_value(sec);
                 s += json_number_value(json_object_get(rd, "nanos")) / 1e9;
                 return (long)(s * 1000);
             }
@@ -381,8 +383,7 @@ static _Thread_local uint64_t rng_state;
 
 static uint64_t rng_next(void) {
     if (!rng_state)
-        rng_state =
-            (uint64_t)util_now_ms() ^ ((uint64_t)pthread_self() << 1) ^ 0x9e3779b97f4a7c15ULL;
+        rng_state = (uint64_t)util_now_ms() ^ ((uint64_t)pthread_self() << 1) ^ 0x9e3779b97f4a7c15ULL;
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
@@ -478,10 +479,9 @@ static struct curl_slist *build_headers(gcp_client_t *c, const char *token, cons
 }
 
 /* The retry loop shared by gcp_call_raw and gcp_http_send (see do_call). */
-static int call_loop(gcp_client_t *c, const char *method, const char *api, const char *url,
-                   const char *ctype, const char *data, size_t len, const char *const *extra,
-                   long timeout_ms, unsigned flags, gcp_resp_t *resp, perr_t *e,
-                     bool *landed) {
+static int call_loop(gcp_client_t *c, const char *method, const char *api, const char *url, const char *ctype,
+                     const char *data, size_t len, const char *const *extra, long timeout_ms, unsigned flags,
+                     gcp_resp_t *resp, perr_t *e, bool *landed) {
     memset(resp, 0, sizeof *resp);
     if (check_scheme(url, flags & GCP_SEND_ALLOW_HTTP, e) < 0) return -1;
     int64_t start = util_now_ms();
@@ -528,8 +528,7 @@ static int call_loop(gcp_client_t *c, const char *method, const char *api, const
         }
         long wait_ms = -1;
         if (x.cc != CURLE_OK) {
-            snprintf(lasterr, sizeof lasterr, "%s",
-                     x.errbuf[0] ? x.errbuf : curl_easy_strerror(x.cc));
+            snprintf(lasterr, sizeof lasterr, "%s", x.errbuf[0] ? x.errbuf : curl_easy_strerror(x.cc));
             bool unsent = not_sent(&x, len);
             /* a PATCH lost after it was sent is retried below, but may have
              * been carried out: say so (a 412 then may be its own doing) */
@@ -545,8 +544,8 @@ static int call_loop(gcp_client_t *c, const char *method, const char *api, const
             if (is_post && !unsent) {
                 gcp_resp_free(resp);
                 resp->maybe_applied = true;
-                perr_set(e, "", "%s %s: %s (the request was sent and may have been applied)",
-                         method, url, lasterr);
+                perr_set(e, "", "%s %s: %s (the request was sent and may have been applied)", method, url,
+                         lasterr);
                 return -1;
             }
         } else {
@@ -587,14 +586,13 @@ static int call_loop(gcp_client_t *c, const char *method, const char *api, const
         }
     }
     if (have_resp) return 0;
-    perr_set(e, "", "%s %s: %s after %d attempt%s", method, url, lasterr, attempt,
-             attempt == 1 ? "" : "s");
+    perr_set(e, "", "%s %s: %s after %d attempt%s", method, url, lasterr, attempt, attempt == 1 ? "" : "s");
     return -1;
 }
 
-static int do_call(gcp_client_t *c, const char *method, const char *api, const char *url,
-                   const char *ctype, const char *data, size_t len, const char *const *extra,
-                   long timeout_ms, unsigned flags, gcp_resp_t *resp, perr_t *e) {
+static int do_call(gcp_client_t *c, const char *method, const char *api, const char *url, const char *ctype,
+                   const char *data, size_t len, const char *const *extra, long timeout_ms, unsigned flags,
+                   gcp_resp_t *resp, perr_t *e) {
     bool landed = false;
     int rc = call_loop(c, method, api, url, ctype, data, len, extra, timeout_ms, flags, resp, e, &landed);
     resp->earlier_maybe_applied = landed;
@@ -603,7 +601,9 @@ static int do_call(gcp_client_t *c, const char *method, const char *api, const c
 
 /* ---- public API ---- */
 
-static bool is_loopback_endpoint(const char *ep) { return is_loopback_http(ep); }
+static bool is_loopback_endpoint(const char *ep) {
+    return is_loopback_http(ep);
+}
 
 gcp_client_t *gcp_client_new(const gcp_opts_t *opts, perr_t *e) {
     pthread_once(&curl_once, curl_init_once);
@@ -617,7 +617,8 @@ gcp_client_t *gcp_client_new(const gcp_opts_t *opts, perr_t *e) {
     if (opts->project) c->project = xstrdup(opts->project);
     if (opts->endpoint && opts->endpoint[0]) {
         size_t n = strlen(opts->endpoint);
-        while (n > 0 && opts->endpoint[n - 1] == '/') n--;
+        while (n > 0 && opts->endpoint[n - 1] == '/')
+            n--;
         c->endpoint = xstrndup(opts->endpoint, n);
         if (strncasecmp(c->endpoint, "https://", 8) != 0) {
             if (strncasecmp(c->endpoint, "http://", 7) != 0) {
@@ -681,12 +682,17 @@ void gcp_client_add_secret(gcp_client_t *c, const char *value) {
     if (c && c->log && value) gcp_log_add_secret(c->log, value);
 }
 
-const char *gcp_http_endpoint(const gcp_client_t *c) { return c->endpoint; }
+const char *gcp_http_endpoint(const gcp_client_t *c) {
+    return c->endpoint;
+}
 
-int gcp_http_sleep(gcp_client_t *c, long ms) { return sleep_cancellable(c, ms); }
+int gcp_http_sleep(gcp_client_t *c, long ms) {
+    return sleep_cancellable(c, ms);
+}
 
 char *gcp_url(gcp_client_t *c, const char *api, const char *path) {
-    while (path && *path == '/') path++;
+    while (path && *path == '/')
+        path++;
     if (!path) path = "";
     if (c->endpoint) return xasprintf("%s/%s/%s", c->endpoint, api, path);
     return xasprintf("https://%s.googleapis.com/%s", api, path);
@@ -699,19 +705,20 @@ char *gcp_token(gcp_client_t *c, perr_t *e) {
     return tok;
 }
 
-long gcp_request_count(gcp_client_t *c) { return atomic_load(&c->requests); }
+long gcp_request_count(gcp_client_t *c) {
+    return atomic_load(&c->requests);
+}
 
 int gcp_http_send(gcp_client_t *c, const char *method, const char *api, const char *url,
-                  const char *content_type, const char *data, size_t len,
-                  const char *const *extra_headers, long timeout_ms, unsigned flags,
-                  gcp_resp_t *resp, perr_t *e) {
+                  const char *content_type, const char *data, size_t len, const char *const *extra_headers,
+                  long timeout_ms, unsigned flags, gcp_resp_t *resp, perr_t *e) {
     return do_call(c, method, api, url, content_type, data, len, extra_headers, timeout_ms,
                    flags & (GCP_SEND_RETRY | GCP_SEND_ALLOW_HTTP), resp, e);
 }
 
 int gcp_call_raw(gcp_client_t *c, const char *method, const char *api, const char *path,
-                 const char *content_type, const char *data, size_t len,
-                 const char *const *extra_headers, gcp_resp_t *resp, perr_t *e) {
+                 const char *content_type, const char *data, size_t len, const char *const *extra_headers,
+                 gcp_resp_t *resp, perr_t *e) {
     char *url = gcp_url(c, api, path);
     int rc = do_call(c, method, api, url, content_type, data, len, extra_headers, 0,
                      GCP_SEND_RETRY | SEND_AUTH, resp, e);
@@ -719,8 +726,8 @@ int gcp_call_raw(gcp_client_t *c, const char *method, const char *api, const cha
     return rc;
 }
 
-int gcp_call(gcp_client_t *c, const char *method, const char *api, const char *path,
-             const json_t *body, gcp_resp_t *resp, perr_t *e) {
+int gcp_call(gcp_client_t *c, const char *method, const char *api, const char *path, const json_t *body,
+             gcp_resp_t *resp, perr_t *e) {
     char *data = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     int rc = gcp_call_raw(c, method, api, path, data ? "application/json" : NULL, data,
                           data ? strlen(data) : 0, NULL, resp, e);

@@ -31,13 +31,13 @@
 typedef struct gcp_client gcp_client_t;
 
 typedef struct gcp_opts {
-    const char *endpoint;   /* NULL: real Google Cloud */
-    const char *http_log;   /* NULL: no log (PLINTH_HTTP_LOG is read by the caller) */
-    const char *project;    /* default project (for X-Goog-User-Project with user creds) */
-    int max_in_flight;      /* total concurrent requests (default 64) */
-    int per_api_in_flight;  /* per API (default 16) */
-    int retry_budget_ms;    /* total time spent retrying one call (default 120000) */
-    const char *impersonate;/* service account email to impersonate, or NULL */
+    const char *endpoint;          /* NULL: real Google Cloud */
+    const char *http_log;          /* NULL: no log (PLINTH_HTTP_LOG is read by the caller) */
+    const char *project;           /* default project (for X-Goog-User-Project with user creds) */
+    int max_in_flight;             /* total concurrent requests (default 64) */
+    int per_api_in_flight;         /* per API (default 16) */
+    int retry_budget_ms;           /* total time spent retrying one call (default 120000) */
+    const char *impersonate;       /* service account email to impersonate, or NULL */
     volatile sig_atomic_t *cancel; /* stops retry waits when set */
 } gcp_opts_t;
 
@@ -55,17 +55,17 @@ void gcp_client_free(gcp_client_t *c);
 void gcp_client_add_secret(gcp_client_t *c, const char *value);
 
 typedef struct gcp_resp {
-    long status;        /* HTTP status, 0 when no response */
-    json_t *body;       /* NEW reference: parsed JSON body, or NULL */
-    char *raw;          /* raw body (malloc'ed, NUL-terminated), or NULL */
+    long status;  /* HTTP status, 0 when no response */
+    json_t *body; /* NEW reference: parsed JSON body, or NULL */
+    char *raw;    /* raw body (malloc'ed, NUL-terminated), or NULL */
     size_t raw_len;
     bool maybe_applied; /* POST lost in transit: it may have taken effect */
     /* An earlier attempt of this POST/PATCH was answered 5xx and retried:
      * it may have been carried out (its answer lost), so a 409 now may be
      * this very call's own create. */
     bool earlier_maybe_applied;
-    char error_status[64];  /* "NOT_FOUND", "ALREADY_EXISTS", ... from the error body */
-    char error_reason[64];  /* errors[0].reason / ErrorInfo reason ("notFound") */
+    char error_status[64]; /* "NOT_FOUND", "ALREADY_EXISTS", ... from the error body */
+    char error_reason[64]; /* errors[0].reason / ErrorInfo reason ("notFound") */
 } gcp_resp_t;
 
 void gcp_resp_free(gcp_resp_t *r);
@@ -77,11 +77,11 @@ void gcp_resp_set(gcp_resp_t *r, long status, const char *raw, size_t len);
  * HTTP response arrived (any status: check resp->status), -1 when none did
  * (e filled: "POST https://...: connection refused after 5 attempts").
  * extra_headers: NULL-terminated "Name: value" strings, or NULL. */
-int gcp_call(gcp_client_t *c, const char *method, const char *api, const char *path,
-             const json_t *body, gcp_resp_t *resp, perr_t *e);
+int gcp_call(gcp_client_t *c, const char *method, const char *api, const char *path, const json_t *body,
+             gcp_resp_t *resp, perr_t *e);
 int gcp_call_raw(gcp_client_t *c, const char *method, const char *api, const char *path,
-                 const char *content_type, const char *data, size_t len,
-                 const char *const *extra_headers, gcp_resp_t *resp, perr_t *e);
+                 const char *content_type, const char *data, size_t len, const char *const *extra_headers,
+                 gcp_resp_t *resp, perr_t *e);
 
 /* Fills e from an error response: "<METHOD> <path>: 404 NOT_FOUND: <message>". */
 void gcp_resp_error(const gcp_resp_t *r, const char *method, const char *path, perr_t *e);

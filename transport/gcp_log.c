@@ -107,8 +107,7 @@ static json_t *redact(gcp_log_t *l, json_t *v, bool secret_payload) {
             if (is_secret_key(k) && !json_is_null(x)) {
                 json_object_set_new(v, k, json_string(REDACTED));
             } else if (secret_payload && strcmp(k, "payload") == 0 && json_is_object(x)) {
-                if (json_object_get(x, "data"))
-                    json_object_set_new(x, "data", json_string(REDACTED));
+                if (json_object_get(x, "data")) json_object_set_new(x, "data", json_string(REDACTED));
                 json_incref(x);
                 json_object_set_new(v, k, redact(l, x, secret_payload));
             } else {
@@ -176,7 +175,8 @@ static json_t *body_value(gcp_log_t *l, const char *data, size_t len, const char
         s = json_stringn(data, --n);
     if (!s) {
         sbuf_t b = {0};
-        for (size_t i = 0; i < n; i++) sbuf_addc(&b, (unsigned char)data[i] < 0x80 ? data[i] : '?');
+        for (size_t i = 0; i < n; i++)
+            sbuf_addc(&b, (unsigned char)data[i] < 0x80 ? data[i] : '?');
         s = json_string(b.s ? b.s : "");
         sbuf_free(&b);
     }
@@ -192,8 +192,8 @@ static void format_ts(char out[40], int64_t ms) {
     time_t sec = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&sec, &tm);
-    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
 /* Caller holds l->mu. */

@@ -1,7 +1,6 @@
-/* ssh.h: the SSH transport (libssh2, below the ssh and k8s providers): a pool of authenticated sessions shared
- * by all resources of a run, remote command execution with streamed output,
- * SFTP upload, and local port forwarding through a bastion (tunnels) that
- * other providers (k8s) use to reach private endpoints.
+/* ssh.h: the SSH transport (libssh2, below the ssh and k8s providers): a pool of authenticated sessions
+ * shared by all resources of a run, remote command execution with streamed output, SFTP upload, and local
+ * port forwarding through a bastion (tunnels) that other providers (k8s) use to reach private endpoints.
  *
  * Connection configuration is a JSON object (borrowed everywhere):
  *   { host, port = 22, user, private_key_file | use_agent = true,
@@ -77,8 +76,8 @@ int ssh_sftp_upload(ssh_conn_t *c, const char *remote_path, const char *data, si
  * each accepted connection over a direct-tcpip channel of the bastion
  * session to target_host:target_port.  Identical (bastion, target) pairs
  * share one tunnel; tunnels live until ssh_pool_free. */
-int ssh_tunnel_open(ssh_pool_t *pool, const json_t *bastion_cfg, const char *target_host,
-                    int target_port, int *local_port, perr_t *e);
+int ssh_tunnel_open(ssh_pool_t *pool, const json_t *bastion_cfg, const char *target_host, int target_port,
+                    int *local_port, perr_t *e);
 
 /* ---- internal to providers/ssh ---- */
 /* A session of its own (not shared with other leases), for a tunnel. */

@@ -52,7 +52,9 @@ struct ssh_pool {
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static void lib_init(void) { libssh2_init(0); }
+static void lib_init(void) {
+    libssh2_init(0);
+}
 
 /* ---- configuration ---- */
 
@@ -62,12 +64,20 @@ typedef struct ssh_cfg {
     const json_t *via;
 } ssh_cfg_t;
 
-static const char *const cfg_fields[] = {
-    "host", "port", "user", "private_key_file", "private_key_passphrase", "use_agent",
-    "host_key_sha256", "known_hosts_file", "trust_on_first_use", "connect_timeout", "via", NULL};
+static const char *const cfg_fields[] = {"host",
+                                         "port",
+                                         "user",
+                                         "private_key_file",
+                                         "private_key_passphrase",
+                                         "use_agent",
+                                         "host_key_sha256",
+                                         "known_hosts_file",
+                                         "trust_on_first_use",
+                                         "connect_timeout",
+                                         "via",
+                                         NULL};
 
-static int str_field(const json_t *cfg, const char *name, const char *what, const char **out,
-                     perr_t *e) {
+static int str_field(const json_t *cfg, const char *name, const char *what, const char **out, perr_t *e) {
     json_t *v = json_object_get(cfg, name);
     *out = NULL;
     if (!v || json_is_null(v)) return 0;
@@ -79,8 +89,7 @@ static int str_field(const json_t *cfg, const char *name, const char *what, cons
     return 0;
 }
 
-static int int_field(const json_t *cfg, const char *name, const char *what, int dflt, int *out,
-                     perr_t *e) {
+static int int_field(const json_t *cfg, const char *name, const char *what, int dflt, int *out, perr_t *e) {
     json_t *v = json_object_get(cfg, name);
     *out = dflt;
     if (!v || json_is_null(v)) return 0;
@@ -143,8 +152,10 @@ static int cfg_parse(const json_t *cfg, const char *what, ssh_cfg_t *c, perr_t *
         return -1;
     }
     if (c->host_key && strncmp(c->host_key, "SHA256:", 7) != 0) {
-        perr_set(e, "", "%s%shost_key_sha256: expected \"SHA256:<base64>\" as printed by "
-                        "ssh-keygen -lf, got \"%s\"", pre, dot, c->host_key);
+        perr_set(e, "",
+                 "%s%shost_key_sha256: expected \"SHA256:<base64>\" as printed by "
+                 "ssh-keygen -lf, got \"%s\"",
+                 pre, dot, c->host_key);
         return -1;
     }
     if (c->connect_timeout <= 0) c->connect_timeout = 15;
@@ -161,11 +172,14 @@ int ssh_cfg_check(const json_t *cfg, const char *what, perr_t *e) {
         json_t *v;
         json_object_foreach((json_t *)c.via, k, v) {
             int ok = 0;
-            for (const char *const *f = cfg_fields; *f; f++) ok |= strcmp(*f, k) == 0;
+            for (const char *const *f = cfg_fields; *f; f++)
+                ok |= strcmp(*f, k) == 0;
             if (!ok) {
-                perr_set(e, "", "via.%s: unknown field (known: host, port, user, private_key_file, "
-                                "use_agent, private_key_passphrase, host_key_sha256, "
-                                "known_hosts_file, trust_on_first_use, connect_timeout, via)", k);
+                perr_set(e, "",
+                         "via.%s: unknown field (known: host, port, user, private_key_file, "
+                         "use_agent, private_key_passphrase, host_key_sha256, "
+                         "known_hosts_file, trust_on_first_use, connect_timeout, via)",
+                         k);
                 return -1;
             }
         }
@@ -258,7 +272,8 @@ static void fingerprint(LIBSSH2_SESSION *s, char out[64]) {
     }
     unsigned char b64[64];
     int n = EVP_EncodeBlock(b64, h, 32);
-    while (n > 0 && b64[n - 1] == '=') n--;
+    while (n > 0 && b64[n - 1] == '=')
+        n--;
     b64[n] = 0;
     memcpy(out, "SHA256:", 7);
     memcpy(out + 7, b64, (size_t)n + 1); /* 43 chars + NUL */
@@ -282,11 +297,14 @@ static int verify_host_key(LIBSSH2_SESSION *s, const ssh_cfg_t *c, const char *l
     if (c->host_key) {
         /* ssh-keygen prints no padding; accept a pin written with it. */
         size_t n = strlen(c->host_key);
-        while (n > 7 && c->host_key[n - 1] == '=') n--;
+        while (n > 7 && c->host_key[n - 1] == '=')
+            n--;
         if (strlen(fp) == n && strncmp(fp, c->host_key, n) == 0) return 0;
-        perr_set(e, "", "ssh %s: HOST KEY MISMATCH: expected %s, the server presented %s "
-                        "(possible man-in-the-middle, or the host was rebuilt: update host_key_sha256 "
-                        "if the change is expected)", label, c->host_key, fp);
+        perr_set(e, "",
+                 "ssh %s: HOST KEY MISMATCH: expected %s, the server presented %s "
+                 "(possible man-in-the-middle, or the host was rebuilt: update host_key_sha256 "
+                 "if the change is expected)",
+                 label, c->host_key, fp);
         return -1;
     }
     if (c->known_hosts) {
@@ -301,27 +319,28 @@ static int verify_host_key(LIBSSH2_SESSION *s, const ssh_cfg_t *c, const char *l
         int ktype = 0;
         const char *key = libssh2_session_hostkey(s, &klen, &ktype);
         struct libssh2_knownhost *found = NULL;
-        int chk = libssh2_knownhost_checkp(kh, c->host, c->port, key, klen,
-                                           LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-                                               knownhost_type(ktype),
-                                           &found);
+        int chk = libssh2_knownhost_checkp(
+            kh, c->host, c->port, key, klen,
+            LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | knownhost_type(ktype), &found);
         if (chk == LIBSSH2_KNOWNHOST_CHECK_MATCH) {
             rc = 0;
         } else if (chk == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) {
-            perr_set(e, "", "ssh %s: HOST KEY MISMATCH with %s: the server presented %s "
-                            "(possible man-in-the-middle, or the host was rebuilt)", label, path, fp);
+            perr_set(e, "",
+                     "ssh %s: HOST KEY MISMATCH with %s: the server presented %s "
+                     "(possible man-in-the-middle, or the host was rebuilt)",
+                     label, path, fp);
         } else if (c->tofu) {
             char *name = c->port == 22 ? xstrdup(c->host) : xasprintf("[%s]:%d", c->host, c->port);
-            libssh2_knownhost_addc(kh, name, NULL, key, klen, NULL, 0,
-                                   LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-                                       knownhost_type(ktype),
-                                   NULL);
+            libssh2_knownhost_addc(
+                kh, name, NULL, key, klen, NULL, 0,
+                LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | knownhost_type(ktype), NULL);
             free(name);
             libssh2_knownhost_writefile(kh, path, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
             rc = 0;
         } else {
-            perr_set(e, "", "ssh %s: host key %s is not in known_hosts_file %s (add it, set "
-                            "host_key_sha256 = \"%s\", or trust_on_first_use = true)",
+            perr_set(e, "",
+                     "ssh %s: host key %s is not in known_hosts_file %s (add it, set "
+                     "host_key_sha256 = \"%s\", or trust_on_first_use = true)",
                      label, fp, path, fp);
         }
     out:
@@ -330,8 +349,9 @@ static int verify_host_key(LIBSSH2_SESSION *s, const ssh_cfg_t *c, const char *l
         return rc;
     }
     if (c->tofu) return 0;
-    perr_set(e, "", "ssh %s: the host key is not pinned; the server presented %s: set "
-                    "host_key_sha256 = \"%s\" (or known_hosts_file, or trust_on_first_use = true)",
+    perr_set(e, "",
+             "ssh %s: the host key is not pinned; the server presented %s: set "
+             "host_key_sha256 = \"%s\" (or known_hosts_file, or trust_on_first_use = true)",
              label, fp, fp);
     return -1;
 }
@@ -354,15 +374,17 @@ static int authenticate(LIBSSH2_SESSION *s, const ssh_cfg_t *c, const char *labe
         return -1;
     }
     if (!getenv("SSH_AUTH_SOCK")) {
-        perr_set(e, "", "ssh %s: no authentication configured: set private_key_file, or use_agent "
-                        "with SSH_AUTH_SOCK pointing to a running ssh-agent", label);
+        perr_set(e, "",
+                 "ssh %s: no authentication configured: set private_key_file, or use_agent "
+                 "with SSH_AUTH_SOCK pointing to a running ssh-agent",
+                 label);
         return -1;
     }
     LIBSSH2_AGENT *ag = libssh2_agent_init(s);
     int rc = -1;
     if (!ag || libssh2_agent_connect(ag) != 0) {
-        perr_set(e, "", "ssh %s: cannot connect to the SSH agent at %s: %s", label,
-                 getenv("SSH_AUTH_SOCK"), sess_err(s));
+        perr_set(e, "", "ssh %s: cannot connect to the SSH agent at %s: %s", label, getenv("SSH_AUTH_SOCK"),
+                 sess_err(s));
         goto out;
     }
     if (libssh2_agent_list_identities(ag) != 0) {
@@ -456,7 +478,9 @@ ssh_pool_t *ssh_pool_new(void) {
     return p;
 }
 
-ssh_tunnels_t *ssh_pool_tunnels(ssh_pool_t *p) { return p->tunnels; }
+ssh_tunnels_t *ssh_pool_tunnels(ssh_pool_t *p) {
+    return p->tunnels;
+}
 
 void ssh_pool_free(ssh_pool_t *p) {
     if (!p) return;
@@ -500,13 +524,12 @@ static ssh_host_t *host_get(ssh_pool_t *p, const char *key, const json_t *cfg) {
         if (strcmp(h->key, key) == 0) return h;
     ssh_host_t *h = xcalloc(1, sizeof *h);
     h->key = xstrdup(key);
-    h->label = xasprintf("%s@%s:%d", json_string_value(json_object_get(cfg, "user")),
-                         json_string_value(json_object_get(cfg, "host")),
-                         json_is_integer(json_object_get(cfg, "port"))
-                             ? (int)json_integer_value(json_object_get(cfg, "port"))
-                         : json_is_real(json_object_get(cfg, "port"))
-                             ? (int)json_real_value(json_object_get(cfg, "port"))
-                             : 22);
+    h->label = xasprintf(
+        "%s@%s:%d", json_string_value(json_object_get(cfg, "user")),
+        json_string_value(json_object_get(cfg, "host")),
+        json_is_integer(json_object_get(cfg, "port")) ? (int)json_integer_value(json_object_get(cfg, "port"))
+        : json_is_real(json_object_get(cfg, "port"))  ? (int)json_real_value(json_object_get(cfg, "port"))
+                                                      : 22);
     h->next = p->hosts;
     p->hosts = h;
     return h;
@@ -594,14 +617,30 @@ void ssh_conn_release(ssh_conn_t *c, int broken) {
     free(c);
 }
 
-const char *ssh_conn_label(const ssh_conn_t *c) { return c->sess->host->label; }
-void ssh_conn_lock(ssh_conn_t *c) { pthread_mutex_lock(&c->sess->mu); }
-void ssh_conn_unlock(ssh_conn_t *c) { pthread_mutex_unlock(&c->sess->mu); }
-void ssh_conn_open_lock(ssh_conn_t *c) { pthread_mutex_lock(&c->sess->open_mu); }
-void ssh_conn_open_unlock(ssh_conn_t *c) { pthread_mutex_unlock(&c->sess->open_mu); }
-LIBSSH2_SESSION *ssh_conn_session(ssh_conn_t *c) { return c->sess->s; }
-int ssh_conn_socket(ssh_conn_t *c) { return c->sess->sock; }
-const char *ssh_conn_errmsg(ssh_conn_t *c) { return sess_err(c->sess->s); }
+const char *ssh_conn_label(const ssh_conn_t *c) {
+    return c->sess->host->label;
+}
+void ssh_conn_lock(ssh_conn_t *c) {
+    pthread_mutex_lock(&c->sess->mu);
+}
+void ssh_conn_unlock(ssh_conn_t *c) {
+    pthread_mutex_unlock(&c->sess->mu);
+}
+void ssh_conn_open_lock(ssh_conn_t *c) {
+    pthread_mutex_lock(&c->sess->open_mu);
+}
+void ssh_conn_open_unlock(ssh_conn_t *c) {
+    pthread_mutex_unlock(&c->sess->open_mu);
+}
+LIBSSH2_SESSION *ssh_conn_session(ssh_conn_t *c) {
+    return c->sess->s;
+}
+int ssh_conn_socket(ssh_conn_t *c) {
+    return c->sess->sock;
+}
+const char *ssh_conn_errmsg(ssh_conn_t *c) {
+    return sess_err(c->sess->s);
+}
 
 void ssh_conn_wait(ssh_conn_t *c, int dirs) {
     struct pollfd pfd = {.fd = c->sess->sock, .events = POLLIN};

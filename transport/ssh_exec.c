@@ -23,7 +23,8 @@ static const char wrapper[] =
     "command -v setsid >/dev/null 2>&1 && set -- setsid \"$@\"; "
     "exec 3<&0; "
     "( . \"$d/env\"; rm -f \"$d/env\"; exec \"$@\" ) </dev/null 3<&- & p=$!; "
-    "( cat >/dev/null 2>&1; kill -TERM -- -$p 2>/dev/null || kill -TERM $p 2>/dev/null ) <&3 >/dev/null 2>&1 & w=$!; "
+    "( cat >/dev/null 2>&1; kill -TERM -- -$p 2>/dev/null || kill -TERM $p 2>/dev/null ) <&3 >/dev/null 2>&1 "
+    "& w=$!; "
     "exec 3<&-; wait $p; s=$?; kill $w 2>/dev/null; rm -rf \"$d\"; exit $s";
 
 /* export K='v' with v single-quoted for sh. */
@@ -355,7 +356,7 @@ static int finish(exec_run_t *r, int *exit_status) {
     *exit_status = libssh2_channel_get_exit_status(r->ch);
     ssh_conn_unlock(r->c);
     if (sig) {
-        static const char *const names[] = {"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE",
+        static const char *const names[] = {"HUP",  "INT",  "QUIT", "ILL",  "TRAP", "ABRT", "BUS", "FPE",
                                             "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM"};
         int num = 0;
         for (int i = 0; i < 15; i++)
@@ -380,7 +381,8 @@ int ssh_exec(ssh_conn_t *c, const ssh_exec_opts_t *o, int *exit_status, char **t
     if (rc == 0) rc = finish(&r, exit_status);
     if (r.ch) chan_free(c, r.ch, rc != 0);
     *tail = tail_text(&r.st);
-    for (size_t i = 0; i < SSH_TAIL_LINES; i++) free(r.st.tail[i]);
+    for (size_t i = 0; i < SSH_TAIL_LINES; i++)
+        free(r.st.tail[i]);
     sbuf_free(&r.st.part[0]);
     sbuf_free(&r.st.part[1]);
     strlist_free(&r.st.needles);

@@ -11,37 +11,36 @@
 
 /* Repeats `expr` (an int-returning libssh2 call) under the session lock
  * while it returns EAGAIN, for at most SFTP_WAIT_MS. */
-#define RETRY_INT(c, var, expr)                                              \
-    for (int64_t dl_ = util_now_ms() + SFTP_WAIT_MS;;) {                     \
-        ssh_conn_lock(c);                                                    \
-        var = (expr);                                                        \
-        int dirs_ = libssh2_session_block_directions(ssh_conn_session(c));   \
-        ssh_conn_unlock(c);                                                  \
-        if (var != LIBSSH2_ERROR_EAGAIN) break;                              \
-        if (util_now_ms() > dl_) {                                           \
-            var = LIBSSH2_ERROR_TIMEOUT;                                     \
-            break;                                                           \
-        }                                                                    \
-        ssh_conn_wait(c, dirs_);                                             \
+#define RETRY_INT(c, var, expr)                                                                              \
+    for (int64_t dl_ = util_now_ms() + SFTP_WAIT_MS;;) {                                                     \
+        ssh_conn_lock(c);                                                                                    \
+        var = (expr);                                                                                        \
+        int dirs_ = libssh2_session_block_directions(ssh_conn_session(c));                                   \
+        ssh_conn_unlock(c);                                                                                  \
+        if (var != LIBSSH2_ERROR_EAGAIN) break;                                                              \
+        if (util_now_ms() > dl_) {                                                                           \
+            var = LIBSSH2_ERROR_TIMEOUT;                                                                     \
+            break;                                                                                           \
+        }                                                                                                    \
+        ssh_conn_wait(c, dirs_);                                                                             \
     }
 
 /* Same for calls returning a pointer (NULL + last_errno EAGAIN); on other
  * failures the message is copied to errbuf under the lock. */
-#define RETRY_PTR(c, var, expr, errbuf)                                                    \
-    for (int64_t dl_ = util_now_ms() + SFTP_WAIT_MS;;) {                                   \
-        ssh_conn_lock(c);                                                                  \
-        var = (expr);                                                                      \
-        int err_ = var ? 0 : libssh2_session_last_errno(ssh_conn_session(c));              \
-        int dirs_ = libssh2_session_block_directions(ssh_conn_session(c));                 \
-        if (!var && err_ != LIBSSH2_ERROR_EAGAIN)                                          \
-            snprintf(errbuf, sizeof errbuf, "%s", ssh_conn_errmsg(c));                     \
-        ssh_conn_unlock(c);                                                                \
-        if (var || err_ != LIBSSH2_ERROR_EAGAIN) break;                                    \
-        if (util_now_ms() > dl_) {                                                         \
-            snprintf(errbuf, sizeof errbuf, "no answer in %d s", SFTP_WAIT_MS / 1000);      \
-            break;                                                                         \
-        }                                                                                  \
-        ssh_conn_wait(c, dirs_);                                                           \
+#define RETRY_PTR(c, var, expr, errbuf)                                                                      \
+    for (int64_t dl_ = util_now_ms() + SFTP_WAIT_MS;;) {                                                     \
+        ssh_conn_lock(c);                                                                                    \
+        var = (expr);                                                                                        \
+        int err_ = var ? 0 : libssh2_session_last_errno(ssh_conn_session(c));                                \
+        int dirs_ = libssh2_session_block_directions(ssh_conn_session(c));                                   \
+        if (!var && err_ != LIBSSH2_ERROR_EAGAIN) snprintf(errbuf, sizeof errbuf, "%s", ssh_conn_errmsg(c)); \
+        ssh_conn_unlock(c);                                                                                  \
+        if (var || err_ != LIBSSH2_ERROR_EAGAIN) break;                                                      \
+        if (util_now_ms() > dl_) {                                                                           \
+            snprintf(errbuf, sizeof errbuf, "no answer in %d s", SFTP_WAIT_MS / 1000);                       \
+            break;                                                                                           \
+        }                                                                                                    \
+        ssh_conn_wait(c, dirs_);                                                                             \
     }
 
 static const char *sftp_err(unsigned long code) {
@@ -86,8 +85,7 @@ int ssh_sftp_upload(ssh_conn_t *c, const char *remote_path, const char *data, si
         ssh_conn_lock(c);
         unsigned long code = libssh2_sftp_last_error(sftp);
         ssh_conn_unlock(c);
-        perr_set(e, "", "ssh %s: cannot create %s: %s", label, remote_path,
-                 code ? sftp_err(code) : errbuf);
+        perr_set(e, "", "ssh %s: cannot create %s: %s", label, remote_path, code ? sftp_err(code) : errbuf);
         goto out;
     }
     size_t off = 0;
@@ -102,8 +100,10 @@ int ssh_sftp_upload(ssh_conn_t *c, const char *remote_path, const char *data, si
     }
     RETRY_INT(c, r, libssh2_sftp_close_handle(h));
     if (off == len) {
-        if (r) perr_set(e, "", "ssh %s: closing %s failed", label, remote_path);
-        else rc = 0;
+        if (r)
+            perr_set(e, "", "ssh %s: closing %s failed", label, remote_path);
+        else
+            rc = 0;
     }
 out:
     RETRY_INT(c, r, libssh2_sftp_shutdown(sftp));

@@ -61,7 +61,9 @@ ssh_tunnels_t *ssh_tunnels_new(ssh_pool_t *p) {
     return t;
 }
 
-static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+static void set_nonblock(int fd) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
 
 /* Opens the channel for a new client.  Runs on the tunnel thread, so it
  * may wait (bounded) without hurting other clients for long.  On failure
@@ -191,7 +193,8 @@ static void *tunnel_main(void *arg) {
     struct pollfd *pfd = NULL;
     while (!t->stop) {
         size_t n = 3;
-        for (fwd_t *f = t->fwds; f; f = f->next) n++;
+        for (fwd_t *f = t->fwds; f; f = f->next)
+            n++;
         if (n > cap) {
             cap = n * 2;
             pfd = xrealloc(pfd, cap * sizeof *pfd);
@@ -249,8 +252,8 @@ static void *tunnel_main(void *arg) {
     return NULL;
 }
 
-int ssh_tunnel_open(ssh_pool_t *pool, const json_t *bastion_cfg, const char *target_host,
-                    int target_port, int *local_port, perr_t *e) {
+int ssh_tunnel_open(ssh_pool_t *pool, const json_t *bastion_cfg, const char *target_host, int target_port,
+                    int *local_port, perr_t *e) {
     ssh_tunnels_t *ts = ssh_pool_tunnels(pool);
     char *bkey = ssh_cfg_key(bastion_cfg);
     char *key = xasprintf("%s>%s:%d", bkey, target_host, target_port);
@@ -279,8 +282,8 @@ int ssh_tunnel_open(ssh_pool_t *pool, const json_t *bastion_cfg, const char *tar
     socklen_t al = sizeof a;
     if (t->lfd < 0 || bind(t->lfd, (struct sockaddr *)&a, sizeof a) || listen(t->lfd, 64) ||
         getsockname(t->lfd, (struct sockaddr *)&a, &al) || pipe2(t->wake, O_CLOEXEC)) {
-        perr_set(e, "", "ssh tunnel to %s:%d: cannot listen on 127.0.0.1: %s", target_host,
-                 target_port, strerror(errno));
+        perr_set(e, "", "ssh tunnel to %s:%d: cannot listen on 127.0.0.1: %s", target_host, target_port,
+                 strerror(errno));
         goto err;
     }
     set_nonblock(t->lfd);

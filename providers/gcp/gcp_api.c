@@ -4,15 +4,17 @@
 
 #include <string.h>
 
-static const char *raw_of(const gcp_resp_t *r) { return r->raw ? r->raw : ""; }
+static const char *raw_of(const gcp_resp_t *r) {
+    return r->raw ? r->raw : "";
+}
 
 /* GKE: 400 FAILED_PRECONDITION while another operation runs on the
  * cluster (or its message says so), and 429. */
 static int busy_container(const gcp_resp_t *r) {
     const char *raw = raw_of(r);
-    return (r->status == 400 && (strcmp(r->error_status, "FAILED_PRECONDITION") == 0 ||
-                                 strstr(raw, "incompatible operation") ||
-                                 strstr(raw, "CLUSTER_ALREADY_HAS_OPERATION"))) ||
+    return (r->status == 400 &&
+            (strcmp(r->error_status, "FAILED_PRECONDITION") == 0 || strstr(raw, "incompatible operation") ||
+             strstr(raw, "CLUSTER_ALREADY_HAS_OPERATION"))) ||
            r->status == 429;
 }
 
@@ -54,4 +56,6 @@ const gcp_api_traits_t *gcp_api_traits(const char *api) {
     return &defaults;
 }
 
-int gcp_api_ops_declared(const char *api) { return gcp_api_traits(api)->ops != GCP_OPS_LRO; }
+int gcp_api_ops_declared(const char *api) {
+    return gcp_api_traits(api)->ops != GCP_OPS_LRO;
+}

@@ -17,8 +17,8 @@ typedef enum {
 } gcp_ops_shape_t;
 
 typedef struct gcp_api_traits {
-    const char *name;       /* transport API name ("compute") */
-    gcp_ops_shape_t ops;    /* operation shape */
+    const char *name;    /* transport API name ("compute") */
+    gcp_ops_shape_t ops; /* operation shape */
     /* 1 when the answer says the resource is busy with another operation
      * and the same call should be sent again later; NULL: never. */
     int (*busy)(const gcp_resp_t *r);

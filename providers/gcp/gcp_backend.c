@@ -16,13 +16,13 @@
 
 typedef struct gcs {
     gcp_client_t *c;
-    char *bucket, *obj, *lock_obj; /* names as given */
+    char *bucket, *obj, *lock_obj;         /* names as given */
     char *bucket_enc, *obj_enc, *lock_enc; /* URL-encoded */
-    int64_t gen;                   /* generation last read or written, 0 = none existed */
+    int64_t gen;                           /* generation last read or written, 0 = none existed */
     bool gen_known;
-    state_lock_info_t held;        /* our lock; held.id[0] == 0 when none */
-    bool own_client;               /* opened by gcp_backend_open: free it with the backend */
-    char *prefix;                  /* without leading or trailing '/', may be "" */
+    state_lock_info_t held; /* our lock; held.id[0] == 0 when none */
+    bool own_client;        /* opened by gcp_backend_open: free it with the backend */
+    char *prefix;           /* without leading or trailing '/', may be "" */
     int64_t held_gen;
     time_t heartbeat_at;
     /* The lease: while we hold the lock a thread renews its heartbeat
@@ -43,8 +43,8 @@ static char *url_encode(const char *s) {
     sbuf_t b = {0};
     sbuf_add(&b, "");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~')
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+            *p == '.' || *p == '_' || *p == '~')
             sbuf_addc(&b, (char)*p);
         else
             sbuf_addf(&b, "%%%02X", *p);
@@ -62,8 +62,7 @@ static int64_t generation_of(const json_t *meta) {
 /* Reads an object: 1 found (data/len/gen filled; data may be NULL when
  * not wanted), 0 absent, -1 error.  Metadata first, then the media of
  * exactly that generation, so the bytes and the generation agree. */
-static int get_object(gcs_t *g, const char *enc, char **data, size_t *len, int64_t *gen,
-                      perr_t *e) {
+static int get_object(gcs_t *g, const char *enc, char **data, size_t *len, int64_t *gen, perr_t *e) {
     gcp_resp_t r = {0};
     char *path = xasprintf("storage/v1/b/%s/o/%s", g->bucket_enc, enc);
     int rc = -1;
@@ -115,8 +114,8 @@ out:
 /* Uploads data to an object if its generation is still if_gen (0: only
  * if absent).  Returns 0 (new generation in *gen), 1 precondition failed
  * (412), -1 other error. */
-static int put_object(gcs_t *g, const char *name, const char *data, size_t len, int64_t if_gen,
-                      int64_t *gen, perr_t *e) {
+static int put_object(gcs_t *g, const char *name, const char *data, size_t len, int64_t if_gen, int64_t *gen,
+                      perr_t *e) {
     char *nenc = url_encode(name);
     char *path = xasprintf("upload/storage/v1/b/%s/o?uploadType=media&name=%s&ifGenerationMatch=%lld",
                            g->bucket_enc, nenc, (long long)if_gen);
@@ -242,8 +241,9 @@ static int gcs_write(backend_t *b, const char *data, size_t len, perr_t *e) {
     bool lock_lost = g->lock_lost;
     pthread_mutex_unlock(&g->mu);
     if (lock_lost) {
-        perr_set(e, b->describe, "the state lock was taken over by another run (this run's lease expired); "
-                                 "state not written");
+        perr_set(e, b->describe,
+                 "the state lock was taken over by another run (this run's lease expired); "
+                 "state not written");
         return -1;
     }
     if (!g->gen_known) { /* written without a read: replace what is there now */
@@ -294,8 +294,10 @@ static int read_lock(gcs_t *g, state_lock_info_t *li, int64_t *gen, perr_t *e) {
     rc = state_lock_parse(data, len, where, li, e);
     free(data);
     if (rc != 0) {
-        perr_wrap(e, "state is locked, but the lock object %s cannot be read (if no run is active, "
-                     "delete that object)", where);
+        perr_wrap(e,
+                  "state is locked, but the lock object %s cannot be read (if no run is active, "
+                  "delete that object)",
+                  where);
         free(where);
         return -1;
     }
@@ -386,13 +388,14 @@ static int gcs_unlock(backend_t *b, const char *id, perr_t *e) {
         perr_wrap(e, "lock ID %s does not match the current lock", id ? id : "(none)");
         return -1;
     }
-    char *path = xasprintf("storage/v1/b/%s/o/%s?ifGenerationMatch=%lld", g->bucket_enc,
-                           g->lock_enc, (long long)gen);
+    char *path =
+        xasprintf("storage/v1/b/%s/o/%s?ifGenerationMatch=%lld", g->bucket_enc, g->lock_enc, (long long)gen);
     gcp_resp_t r = {0};
     rc = gcp_call(g->c, "DELETE", "storage", path, NULL, &r, e);
     if (rc == 0 && r.status != 200 && r.status != 204 && r.status != 404) {
         if (r.status == 412)
-            perr_set(e, b->describe, "the lock changed while it was being released; check it with plinth state unlock");
+            perr_set(e, b->describe,
+                     "the lock changed while it was being released; check it with plinth state unlock");
         else
             gcp_resp_error(&r, "DELETE", path, e);
         rc = -1;
@@ -480,24 +483,25 @@ static backend_t *gcs_sibling(backend_t *b, const char *env, perr_t *e) {
     return backend_gcs_new(g->c, g->bucket, g->prefix, env, e); /* borrows our client */
 }
 
-backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *prefix,
-                           const char *env_name, perr_t *e) {
+backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *prefix, const char *env_name,
+                           perr_t *e) {
     if (!gcp_client) {
         perr_set(e, "backend \"gcs\"", "no Google Cloud client");
         return NULL;
     }
     if (!bucket || !*bucket || strchr(bucket, '/')) {
-        perr_set(e, "backend \"gcs\"", "bucket: expected a bucket name, found \"%s\"",
-                 bucket ? bucket : "");
+        perr_set(e, "backend \"gcs\"", "bucket: expected a bucket name, found \"%s\"", bucket ? bucket : "");
         return NULL;
     }
     if (!env_name || !*env_name) env_name = "default";
     sbuf_t base = {0};
     sbuf_add(&base, "");
     if (prefix) {
-        while (*prefix == '/') prefix++;
+        while (*prefix == '/')
+            prefix++;
         size_t n = strlen(prefix);
-        while (n && prefix[n - 1] == '/') n--;
+        while (n && prefix[n - 1] == '/')
+            n--;
         if (n) {
             sbuf_addn(&base, prefix, n);
             sbuf_addc(&base, '/');
@@ -543,8 +547,7 @@ backend_t *gcp_backend_open(const json_t *cfg, const json_t *pcfg, const prov_en
     go.project = json_string_value(json_object_get(pcfg, "project"));
     gcp_client_t *c = gcp_client_new(&go, e);
     if (!c) return NULL;
-    backend_t *b = backend_gcs_new(c, bucket, prefix ? prefix : "plinth",
-                                   env_name ? env_name : "default", e);
+    backend_t *b = backend_gcs_new(c, bucket, prefix ? prefix : "plinth", env_name ? env_name : "default", e);
     if (!b) {
         gcp_client_free(c);
         return NULL;

@@ -14,8 +14,8 @@
 
 /* gcp_client is a gcp_client_t * (gcp_http.h), borrowed, and must outlive
  * the backend.  NULL with e on bad arguments; no request is made here. */
-backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *prefix,
-                           const char *env_name, perr_t *e);
+backend_t *backend_gcs_new(void *gcp_client, const char *bucket, const char *prefix, const char *env_name,
+                           perr_t *e);
 
 /* The provider's backend_open hook (rtype.h): cfg is the backend block
  * ({bucket, prefix}), pcfg the gcp provider block (its project is the

@@ -9,7 +9,6 @@
 #include "providers/gcp/gcp_api.h"
 #include "providers/gcp/gcp_res.h"
 
-
 void gcp_fail(rctx_t *c, const gcp_resp_t *r, const char *method, const char *url) {
     gcp_resp_error(r, method, url, c->err);
     snprintf(c->err->where, sizeof c->err->where, "%s", c->addr ? c->addr : "");
@@ -34,8 +33,8 @@ static int is_busy(const char *api, const gcp_resp_t *r) {
     return A->busy && A->busy(r);
 }
 
-int gcp_call_busy(rctx_t *c, const char *method, const char *api, const char *url,
-                  const json_t *body, gcp_resp_t *resp) {
+int gcp_call_busy(rctx_t *c, const char *method, const char *api, const char *url, const json_t *body,
+                  gcp_resp_t *resp) {
     gcp_prov_t *P = GCP_PROV(c);
     int delay = P->emulated ? 100 : 2000, cap = P->emulated ? 1000 : 15000;
     for (int attempt = 0;; attempt++) {
@@ -162,4 +161,3 @@ char *gcp_project_number(rctx_t *c, const char *project) {
     free(url);
     return num;
 }
-

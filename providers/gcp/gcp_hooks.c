@@ -10,8 +10,7 @@
 #include "providers/gcp/gcp_res.h"
 #include "providers/gcp/schema.h"
 
-void gcp_validate(const rtype_t *t, const json_t *body, const char *addr, const char *where,
-                  diag_t *d) {
+void gcp_validate(const rtype_t *t, const json_t *body, const char *addr, const char *where, diag_t *d) {
     const gcp_type_t *T = t->data;
     if (T && T->validate) { /* a type whose schema depends on its body (gcp.api_resource) */
         T->validate(t, body, addr, where, d);
@@ -19,7 +18,8 @@ void gcp_validate(const rtype_t *t, const json_t *body, const char *addr, const 
     }
     if (!t->api || !t->message || !schema_msg(t->api, t->message)) return;
     json_t *copy = json_deep_copy(body);
-    for (const char *const *x = t->extra_fields; x && *x; x++) json_object_del(copy, *x);
+    for (const char *const *x = t->extra_fields; x && *x; x++)
+        json_object_del(copy, *x);
     diag_t local = {0};
     schema_check(t->api, t->message, copy, 1, where, &local);
     for (size_t i = 0; i < local.n; i++)

@@ -37,15 +37,17 @@ static int binding_is(const json_t *b, const char *role, const json_t *cond) {
 static int members_index(const json_t *members, const char *m) {
     size_t i;
     json_t *v;
-    json_array_foreach(members, i, v) if (json_string_value(v) && member_eq(json_string_value(v), m)) return (int)i;
+    json_array_foreach(members, i,
+                       v) if (json_string_value(v) && member_eq(json_string_value(v), m)) return (int)i;
     return -1;
 }
 
 int gcp_iam_has(const json_t *policy, const char *role, const json_t *condition, const char *member) {
     size_t i;
     json_t *b;
-    json_array_foreach(json_object_get(policy, "bindings"), i, b) if (binding_is(b, role, condition) &&
-                                                                     members_index(json_object_get(b, "members"), member) >= 0) return 1;
+    json_array_foreach(json_object_get(policy, "bindings"), i,
+                       b) if (binding_is(b, role, condition) &&
+                              members_index(json_object_get(b, "members"), member) >= 0) return 1;
     return 0;
 }
 
@@ -72,8 +74,8 @@ int gcp_iam_add(json_t *policy, const char *role, const json_t *condition, const
         size_t j;
         json_t *m;
         json_t *tm = json_object_get(target, "members");
-        json_array_foreach(json_object_get(b, "members"), j, m) if (members_index(tm, json_string_value(m)) < 0)
-            json_array_append(tm, m);
+        json_array_foreach(json_object_get(b, "members"), j,
+                           m) if (members_index(tm, json_string_value(m)) < 0) json_array_append(tm, m);
         json_array_remove(bindings, i);
         changed = 1;
     }
@@ -179,7 +181,8 @@ char *gcp_iam_member_id_of(rctx_t *c, const json_t *desired) {
     char *res = K->res_of(c, v);
     if (!res) return NULL;
     const char *title = json_string_value(jpath_get(desired, "condition.title"));
-    char *id = title ? xasprintf("%s %s %s %s", res, role, member, title) : xasprintf("%s %s %s", res, role, member);
+    char *id =
+        title ? xasprintf("%s %s %s %s", res, role, member, title) : xasprintf("%s %s %s", res, role, member);
     free(res);
     return id;
 }
@@ -205,12 +208,14 @@ static json_t *member_live(rctx_t *c, const iam_id_t *x, const json_t *desired, 
         free(fres);
         perr_clear(c->err);
         if (dm && !member_eq(dm, x->member)) dm = NULL;
-        live = json_pack("{s:s,s:s,s:s}", K->res_field, fv ? fv : (strncmp(x->res, "b/", 2) == 0 ? x->res + 2 : x->res),
-                         "role", x->role, "member", dm ? dm : x->member);
+        live = json_pack("{s:s,s:s,s:s}", K->res_field,
+                         fv ? fv : (strncmp(x->res, "b/", 2) == 0 ? x->res + 2 : x->res), "role", x->role,
+                         "member", dm ? dm : x->member);
         /* Return the binding's full condition. */
         size_t i;
         json_t *b;
-        json_array_foreach(json_object_get(policy, "bindings"), i, b) if (cond && binding_is(b, x->role, cond)) {
+        json_array_foreach(json_object_get(policy, "bindings"), i,
+                           b) if (cond && binding_is(b, x->role, cond)) {
             json_object_set(live, "condition", json_object_get(b, "condition"));
             break;
         }
@@ -222,7 +227,8 @@ static json_t *member_live(rctx_t *c, const iam_id_t *x, const json_t *desired, 
 }
 
 static int bad_id(rctx_t *c, const char *id) {
-    perr_set(c->err, c->addr ? c->addr : "", "bad IAM member ID '%s': expected \"RESOURCE ROLE MEMBER [CONDITION_TITLE]\"", id);
+    perr_set(c->err, c->addr ? c->addr : "",
+             "bad IAM member ID '%s': expected \"RESOURCE ROLE MEMBER [CONDITION_TITLE]\"", id);
     return -1;
 }
 
@@ -247,8 +253,8 @@ int gcp_iam_member_read(rctx_t *c, const char *id, const json_t *desired, json_t
 /* A batch of members: each holder's policy read once (all holders at
  * once), every member answered from it. */
 typedef struct {
-    char **res;       /* distinct holders */
-    json_t **policy;  /* their policies (NULL: holder gone) */
+    char **res;      /* distinct holders */
+    json_t **policy; /* their policies (NULL: holder gone) */
 } holders_t;
 
 static int fetch_policy(rctx_t *c, size_t k, void *ud) {
@@ -278,14 +284,17 @@ int gcp_iam_member_read_many(rctx_t *c, size_t n, const char *const *ids, const 
         slot[i] = (size_t)json_integer_value(at);
     }
     if (rc == 0) rc = gcp_batch_run(c, nres, fetch_policy, &H);
-    for (size_t i = 0; i < n && rc == 0; i++) lives[i] = member_live(c, &xs[i], desired ? desired[i] : NULL, H.policy[slot[i]]);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        lives[i] = member_live(c, &xs[i], desired ? desired[i] : NULL, H.policy[slot[i]]);
     if (rc != 0)
         for (size_t i = 0; i < n; i++) {
             json_decref(lives[i]);
             lives[i] = NULL;
         }
-    for (size_t k = 0; k < nres; k++) json_decref(H.policy[k]);
-    for (size_t i = 0; i < n; i++) iam_id_free(&xs[i]);
+    for (size_t k = 0; k < nres; k++)
+        json_decref(H.policy[k]);
+    for (size_t i = 0; i < n; i++)
+        iam_id_free(&xs[i]);
     free(xs);
     free(H.res);
     free(H.policy);
@@ -392,7 +401,7 @@ static char *iam_canonical_id(rctx_t *c, const char *import_id) {
         return xstrdup(import_id); /* the read below reports the bad form */
     }
     char *res = K->res_of(c, x.res);
-    char *id = !res ? NULL
+    char *id = !res      ? NULL
                : x.title ? xasprintf("%s %s %s %s", res, x.role, x.member, x.title)
                          : xasprintf("%s %s %s", res, x.role, x.member);
     free(res);
@@ -409,7 +418,8 @@ int gcp_iam_member_import(rctx_t *c, const char *import_id, char **id, json_t **
         return -1;
     }
     if (!*live) {
-        perr_set(c->err, c->addr ? c->addr : "", "cannot import '%s': the member is not in the policy", import_id);
+        perr_set(c->err, c->addr ? c->addr : "", "cannot import '%s': the member is not in the policy",
+                 import_id);
         free(canon);
         return -1;
     }

@@ -10,7 +10,7 @@
 /* An IAM member type: how to name, read and write one resource's policy.
  * res is the resource part of the ID ("b/bucket", "projects/p/serviceAccounts/e", "p"). */
 typedef struct gcp_iam_kind {
-    const char *res_field; /* body field naming the resource ("bucket") */
+    const char *res_field;                               /* body field naming the resource ("bucket") */
     char *(*res_of)(rctx_t *c, const char *field_value); /* NULL + c->err on bad input */
     int (*get)(rctx_t *c, const char *res, json_t **policy, gcp_resp_t *r);
     int (*set)(rctx_t *c, const char *res, const json_t *policy, gcp_resp_t *r);
@@ -27,19 +27,22 @@ int gcp_iam_member_remove(rctx_t *c, const char *id, const json_t *live);
 int gcp_iam_member_import(rctx_t *c, const char *import_id, char **id, json_t **live);
 
 /* The rtype_t callbacks of an IAM member type. */
-#define GCP_IAM_CALLBACKS                                                                      \
-    .defaults = gcp_res_defaults, .id_of = gcp_iam_member_id_of, .read = gcp_iam_member_read,          \
-    .read_many = gcp_iam_member_read_many, .create = gcp_iam_member_create,                            \
-    .update = gcp_res_update, .remove = gcp_iam_member_remove, .import = gcp_iam_member_import, \
-    .normalize = gcp_res_normalize, .ignored = gcp_res_ignored
+#define GCP_IAM_CALLBACKS                                                                                    \
+    .defaults = gcp_res_defaults, .id_of = gcp_iam_member_id_of, .read = gcp_iam_member_read,                \
+    .read_many = gcp_iam_member_read_many, .create = gcp_iam_member_create, .update = gcp_res_update,        \
+    .remove = gcp_iam_member_remove, .import = gcp_iam_member_import, .normalize = gcp_res_normalize,        \
+    .ignored = gcp_res_ignored
 /* The gcp_type_t of an IAM member type whose resource policy kind_ is
  * reached through api_, and the rtype_t fields it shares with the others
  * (fields: its extra and immutable fields; .required comes on top). */
-#define GCP_IAM_TYPE(api_, kind_)                                                              \
-    {.api = api_, .iam = kind_, .update_style = GCP_UPDATE_NONE,                               \
-     .ci_paths = (const char *const[]){"member", NULL}}
-#define GCP_IAM_RTYPE(name_, fields_, data_)                                                   \
-    .name = name_, .api = NULL, .message = NULL, .extra_fields = fields_, .immutable = fields_,  \
+#define GCP_IAM_TYPE(api_, kind_)                                                                            \
+    {                                                                                                        \
+        .api = api_, .iam = kind_, .update_style = GCP_UPDATE_NONE, .ci_paths = (const char *const[]) {      \
+            "member", NULL                                                                                   \
+        }                                                                                                    \
+    }
+#define GCP_IAM_RTYPE(name_, fields_, data_)                                                                 \
+    .name = name_, .api = NULL, .message = NULL, .extra_fields = fields_, .immutable = fields_,              \
     GCP_IAM_CALLBACKS, .data = data_
 /* Policy get/set helpers for IAM kinds: method + url, 0 on 2xx (policy is
  * the answer, or the answer's "policy" member), -1 otherwise (r filled;

@@ -9,7 +9,9 @@
 #include "core/jpath.h"
 #include "providers/gcp/gcp_res.h"
 
-static int in_list(const char *const *patterns, const char *path) { return rtype_path_in(patterns, path); }
+static int in_list(const char *const *patterns, const char *path) {
+    return rtype_path_in(patterns, path);
+}
 
 static int str_equiv(int ci, const char *d, const char *l) {
     if (strcmp(d, l) == 0) return 1;
@@ -142,4 +144,3 @@ void gcp_res_normalize(const rtype_t *t, json_t *live, const json_t *desired) {
     if (!live || !desired) return;
     json_decref(norm_val(t->data, "", live, desired));
 }
-

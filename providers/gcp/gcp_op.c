@@ -162,8 +162,7 @@ static char *op_error(shape_t sh, const json_t *op) {
         const char *m = json_string_value(json_object_get(err, "message"));
         json_t *code = json_object_get(err, "code");
         sbuf_add(&b, m && m[0] ? m : "unknown error");
-        if (json_is_integer(code))
-            sbuf_addf(&b, " (code %lld)", (long long)json_integer_value(code));
+        if (json_is_integer(code)) sbuf_addf(&b, " (code %lld)", (long long)json_integer_value(code));
     }
     if (!b.len && sh == SHAPE_CONTAINER) {
         const char *sm = json_string_value(json_object_get(op, "statusMessage"));
@@ -172,8 +171,8 @@ static char *op_error(shape_t sh, const json_t *op) {
     return b.len ? sbuf_steal(&b) : NULL;
 }
 
-int gcp_wait_op(gcp_client_t *c, const char *api, const json_t *op, gcp_progress_fn progress,
-                void *ud, json_t **result, perr_t *e) {
+int gcp_wait_op(gcp_client_t *c, const char *api, const json_t *op, gcp_progress_fn progress, void *ud,
+                json_t **result, perr_t *e) {
     if (result) *result = NULL;
     if (!json_is_object(op)) {
         perr_set(e, "", "%s: the operation is not a JSON object", api);
@@ -189,8 +188,7 @@ int gcp_wait_op(gcp_client_t *c, const char *api, const json_t *op, gcp_progress
     char *papi = NULL, *ppath = NULL;
     int not_found = 0, rc = -1;
     while (!op_done(sh, cur)) {
-        const char *st =
-            sh == SHAPE_LRO ? "RUNNING" : json_string_value(json_object_get(cur, "status"));
+        const char *st = sh == SHAPE_LRO ? "RUNNING" : json_string_value(json_object_get(cur, "status"));
         if (!st) st = "RUNNING";
         if (strcmp(st, last) != 0) {
             snprintf(last, sizeof last, "%s", st);

@@ -19,7 +19,7 @@
  * wanted.  An error inside a finished operation becomes e with the API's
  * message. */
 typedef void (*gcp_progress_fn)(void *ud, const char *msg);
-int gcp_wait_op(gcp_client_t *c, const char *api, const json_t *op, gcp_progress_fn progress,
-                void *ud, json_t **result, perr_t *e);
+int gcp_wait_op(gcp_client_t *c, const char *api, const json_t *op, gcp_progress_fn progress, void *ud,
+                json_t **result, perr_t *e);
 
 #endif

@@ -32,9 +32,11 @@ static void *gcp_open(const json_t *config, const prov_env_t *env, perr_t *e) {
     json_t *v;
     json_object_foreach((json_t *)config, k, v) {
         int ok = 0;
-        for (const char *const *n = known; *n; n++) ok |= strcmp(*n, k) == 0;
+        for (const char *const *n = known; *n; n++)
+            ok |= strcmp(*n, k) == 0;
         if (!ok) {
-            perr_set(e, "provider gcp", "unknown setting '%s' (known: project, region, zone, impersonate_service_account)", k);
+            perr_set(e, "provider gcp",
+                     "unknown setting '%s' (known: project, region, zone, impersonate_service_account)", k);
             return NULL;
         }
         if (!json_is_string(v)) {

@@ -28,8 +28,10 @@ int gcp_is_extra(const rtype_t *t, const char *field) {
 json_t *gcp_send_body(rctx_t *c, const json_t *desired) {
     const gcp_type_t *T = GCP_TYPE(c);
     json_t *b = json_deep_copy(desired);
-    for (const char *const *f = c->type->extra_fields; f && *f; f++) json_object_del(b, *f);
-    for (const char *const *f = T->send_strip; f && *f; f++) json_object_del(b, *f);
+    for (const char *const *f = c->type->extra_fields; f && *f; f++)
+        json_object_del(b, *f);
+    for (const char *const *f = T->send_strip; f && *f; f++)
+        json_object_del(b, *f);
     return b;
 }
 
@@ -163,7 +165,7 @@ static json_t *list_vars(rctx_t *c, const gcp_type_t *T, const char *id, const j
 
 /* One collection of a batch: every page of it, items by name. */
 typedef struct {
-    char **colls; /* distinct collection URLs */
+    char **colls;   /* distinct collection URLs */
     json_t **items; /* per collection: {name: item} */
 } lists_t;
 
@@ -245,7 +247,8 @@ int gcp_res_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t 
             json_decref(lives[i]);
             lives[i] = NULL;
         }
-    for (size_t i = 0; i < n; i++) json_decref(vars[i]);
+    for (size_t i = 0; i < n; i++)
+        json_decref(vars[i]);
     for (size_t k = 0; k < ncoll; k++) {
         free(L.colls[k]);
         json_decref(L.items[k]);
@@ -276,7 +279,8 @@ static int64_t rfc3339_s(const char *t) {
     const char *p = t ? strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
     if (!p) return -1;
     int64_t s = (int64_t)timegm(&tm);
-    while (*p == '.' || (*p >= '0' && *p <= '9')) p++;
+    while (*p == '.' || (*p >= '0' && *p <= '9'))
+        p++;
     if ((*p == '+' || *p == '-') && strlen(p) >= 6) {
         int off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
         s += *p == '+' ? -off : off;
@@ -291,10 +295,14 @@ static int64_t rfc3339_s(const char *t) {
 /* A scalar as the text agrees() compares (a string by its last path
  * segment); 0 when x is not a scalar. */
 static int scalar_text(const json_t *x, char *out, size_t n) {
-    if (json_is_string(x)) snprintf(out, n, "%s", gcp_last_segment(json_string_value(x)));
-    else if (json_is_integer(x)) snprintf(out, n, "%lld", (long long)json_integer_value(x));
-    else if (json_is_boolean(x)) snprintf(out, n, "%s", json_is_true(x) ? "true" : "false");
-    else return 0;
+    if (json_is_string(x))
+        snprintf(out, n, "%s", gcp_last_segment(json_string_value(x)));
+    else if (json_is_integer(x))
+        snprintf(out, n, "%lld", (long long)json_integer_value(x));
+    else if (json_is_boolean(x))
+        snprintf(out, n, "%s", json_is_true(x) ? "true" : "false");
+    else
+        return 0;
     return 1;
 }
 
@@ -329,8 +337,10 @@ static int adopt_own_create(rctx_t *c, const char *id, const json_t *desired, co
     for (int i = 0; created_keys[i] && created < 0; i++)
         created = rfc3339_s(json_string_value(json_object_get(l, created_keys[i])));
     /* clocks differ: allow ten minutes */
-    if (agrees(sent, l) && (created < 0 || created >= started_s - 600)) *live = l;
-    else json_decref(l);
+    if (agrees(sent, l) && (created < 0 || created >= started_s - 600))
+        *live = l;
+    else
+        json_decref(l);
     return 0;
 }
 
@@ -455,7 +465,8 @@ int gcp_res_create(rctx_t *c, const json_t *desired, char **id, json_t **live) {
             json_t *mine = NULL;
             if (gcp_api_traits(T->api)->global_names && (gcp_res_read(c, myid, desired, &mine) < 0 || !mine))
                 perr_set(c->err, c->addr ? c->addr : "",
-                         "bucket name '%s' is already taken by another project (bucket names are global); choose another name",
+                         "bucket name '%s' is already taken by another project (bucket names are global); "
+                         "choose another name",
                          gcp_last_segment(myid));
             else
                 already_exists(c, myid);
@@ -526,18 +537,23 @@ char *gcp_res_import_id(rctx_t *c, const char *import_id) {
     const gcp_type_t *T = GCP_TYPE(c);
     gcp_prov_t *P = GCP_PROV(c);
     json_t *vars = gcp_tmpl_match(T->id_tmpl, import_id);
-    for (const char *const *f = T->import_forms; !vars && f && *f; f++) vars = gcp_tmpl_match(*f, import_id);
+    for (const char *const *f = T->import_forms; !vars && f && *f; f++)
+        vars = gcp_tmpl_match(*f, import_id);
     if (!vars) {
         sbuf_t b = {0};
         sbuf_addf(&b, "cannot import '%s': expected %s", import_id, T->id_tmpl);
-        for (const char *const *f = T->import_forms; f && *f; f++) sbuf_addf(&b, " or %s", *f);
+        for (const char *const *f = T->import_forms; f && *f; f++)
+            sbuf_addf(&b, " or %s", *f);
         perr_set(c->err, c->addr ? c->addr : "", "%s", b.s);
         sbuf_free(&b);
         return NULL;
     }
-    if (!json_object_get(vars, "project") && P->project) json_object_set_new(vars, "project", json_string(P->project));
-    if (!json_object_get(vars, "region") && P->region) json_object_set_new(vars, "region", json_string(P->region));
-    if (!json_object_get(vars, "location") && P->region) json_object_set_new(vars, "location", json_string(P->region));
+    if (!json_object_get(vars, "project") && P->project)
+        json_object_set_new(vars, "project", json_string(P->project));
+    if (!json_object_get(vars, "region") && P->region)
+        json_object_set_new(vars, "region", json_string(P->region));
+    if (!json_object_get(vars, "location") && P->region)
+        json_object_set_new(vars, "location", json_string(P->region));
     if (!json_object_get(vars, "zone") && P->zone) json_object_set_new(vars, "zone", json_string(P->zone));
     char *full = gcp_tmpl_fill(T->id_tmpl, vars, c->err);
     json_decref(vars);
@@ -561,4 +577,3 @@ int gcp_res_import(rctx_t *c, const char *import_id, char **id, json_t **live) {
     *id = full;
     return 0;
 }
-

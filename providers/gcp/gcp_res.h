@@ -30,30 +30,30 @@
 typedef struct gcp_prov {
     gcp_client_t *client;
     char *project;
-    char *region;   /* may be NULL */
-    char *zone;     /* may be NULL */
+    char *region;             /* may be NULL */
+    char *zone;               /* may be NULL */
     pthread_mutex_t iam_lock; /* serialises policy read-modify-writes in this process */
     pthread_mutex_t num_lock;
-    int emulated;             /* talking to plinth-emulator: shorter backoffs */
-    json_t *project_numbers;  /* cache: project id -> number string */
+    int emulated;            /* talking to plinth-emulator: shorter backoffs */
+    json_t *project_numbers; /* cache: project id -> number string */
 } gcp_prov_t;
 
 typedef enum {
-    GCP_CREATE_POST,   /* POST body to the collection URL (create_query appended) */
-    GCP_CREATE_PUT,    /* PUT body to the resource URL */
+    GCP_CREATE_POST,         /* POST body to the collection URL (create_query appended) */
+    GCP_CREATE_PUT,          /* PUT body to the resource URL */
     GCP_CREATE_SERVER_NAMED, /* POST to the collection; the answer's name is the ID (no id_of) */
-    GCP_CREATE_HOOK    /* the type's create hook does everything */
+    GCP_CREATE_HOOK          /* the type's create hook does everything */
 } gcp_create_style_t;
 
 typedef enum {
-    GCP_UPDATE_NONE,        /* everything immutable: nothing to send */
-    GCP_UPDATE_COMPUTE,     /* PATCH changed top-level fields + fingerprint; setLabels verb */
-    GCP_UPDATE_PATCH,       /* PATCH changed top-level fields (JSON merge) */
-    GCP_UPDATE_PATCH_MASK,  /* PATCH ?updateMask=<changed top-level fields> */
-    GCP_UPDATE_MASK_BODY,   /* PATCH {<update_wrap>: body, updateMask: <changed fields>} (pubsub) */
-    GCP_UPDATE_PUT,         /* PUT the whole body to the resource URL (logging metrics) */
-    GCP_UPDATE_SQL,         /* PATCH changed fields + settings.settingsVersion from live */
-    GCP_UPDATE_HOOK         /* the type's update hook */
+    GCP_UPDATE_NONE,       /* everything immutable: nothing to send */
+    GCP_UPDATE_COMPUTE,    /* PATCH changed top-level fields + fingerprint; setLabels verb */
+    GCP_UPDATE_PATCH,      /* PATCH changed top-level fields (JSON merge) */
+    GCP_UPDATE_PATCH_MASK, /* PATCH ?updateMask=<changed top-level fields> */
+    GCP_UPDATE_MASK_BODY,  /* PATCH {<update_wrap>: body, updateMask: <changed fields>} (pubsub) */
+    GCP_UPDATE_PUT,        /* PUT the whole body to the resource URL (logging metrics) */
+    GCP_UPDATE_SQL,        /* PATCH changed fields + settings.settingsVersion from live */
+    GCP_UPDATE_HOOK        /* the type's update hook */
 } gcp_update_style_t;
 
 typedef struct gcp_type gcp_type_t;
@@ -64,33 +64,34 @@ typedef struct gcp_type gcp_type_t;
  * setLabels is {"labels", "setLabels", "labelFingerprint", 0}, an
  * instance's setMetadata {"metadata", "setMetadata", "metadata.fingerprint", 1}. */
 typedef struct gcp_verb {
-    const char *path;        /* top-level field */
+    const char *path; /* top-level field */
     const char *verb;
     const char *fingerprint; /* live path, or NULL */
     int bare;
 } gcp_verb_t;
-#define GCP_VERB_LABELS {"labels", "setLabels", "labelFingerprint", 0}
+#define GCP_VERB_LABELS                                                                                      \
+    { "labels", "setLabels", "labelFingerprint", 0 }
 
 typedef struct gcp_type {
-    const char *api;        /* transport API ("compute") */
-    const char *op_api;     /* operation shape for gcp_wait_op, NULL = synchronous */
-    const char *self;       /* resource URL template */
-    const char *collection; /* collection URL template (create, list) */
-    const char *create_query; /* appended to the collection on create: "repositoryId={repositoryId}" */
-    const char *id_tmpl;    /* natural ID template: "projects/{project}/global/networks/{name}" */
+    const char *api;                 /* transport API ("compute") */
+    const char *op_api;              /* operation shape for gcp_wait_op, NULL = synchronous */
+    const char *self;                /* resource URL template */
+    const char *collection;          /* collection URL template (create, list) */
+    const char *create_query;        /* appended to the collection on create: "repositoryId={repositoryId}" */
+    const char *id_tmpl;             /* natural ID template: "projects/{project}/global/networks/{name}" */
     const char *const *import_forms; /* short import templates besides id_tmpl, NULL-terminated */
-    const char *name_field; /* body field defaulting to the spec name ("name"), or NULL */
-    const char *location_field; /* body field defaulting to the provider region, or NULL */
-    const char *zone_field;     /* body field defaulting to the provider zone, or NULL */
-    const char *wrap;       /* create body wrapped as {"<wrap>": body} (GKE) */
-    const char *const *send_strip; /* body fields never sent besides rtype extra_fields */
+    const char *name_field;          /* body field defaulting to the spec name ("name"), or NULL */
+    const char *location_field;      /* body field defaulting to the provider region, or NULL */
+    const char *zone_field;          /* body field defaulting to the provider zone, or NULL */
+    const char *wrap;                /* create body wrapped as {"<wrap>": body} (GKE) */
+    const char *const *send_strip;   /* body fields never sent besides rtype extra_fields */
     gcp_create_style_t create_style;
     gcp_update_style_t update_style;
     const char *update_wrap; /* GCP_UPDATE_MASK_BODY: the resource's key in the request */
     /* Fields changed through their own verb (POST <self>/<verb>) before
      * the rest is sent with update_style; NULL-terminated by .path. */
     const struct gcp_verb *verbs;
-    const char *list_items; /* key of the items in a list answer; NULL = no read_many */
+    const char *list_items;       /* key of the items in a list answer; NULL = no read_many */
     const char *const *set_paths; /* arrays compared as sets (API reorders) */
     const char *const *ci_paths;  /* strings compared case-insensitively */
     /* Hooks (any may be NULL). */
@@ -115,8 +116,8 @@ typedef struct gcp_type {
 /* The gcp_type_t fields every compute type shares: compute operations,
  * POST to create, PATCH with the fingerprint to update, "items" in list
  * answers, the spec name as "name". */
-#define GCP_COMPUTE_TYPE                                                                       \
-    .api = "compute", .op_api = "compute", .name_field = "name", .create_style = GCP_CREATE_POST, \
+#define GCP_COMPUTE_TYPE                                                                                     \
+    .api = "compute", .op_api = "compute", .name_field = "name", .create_style = GCP_CREATE_POST,            \
     .update_style = GCP_UPDATE_COMPUTE, .list_items = "items"
 /* The verbs of a compute type whose labels change only through setLabels. */
 #define GCP_COMPUTE_LABELS_VERB ((const gcp_verb_t[]){GCP_VERB_LABELS, {NULL, NULL, NULL, 0}})
@@ -149,17 +150,17 @@ int gcp_res_remove_std(rctx_t *c, const char *id, const json_t *live);
 char *gcp_urlenc(const char *s);
 
 /* The rtype_t callbacks of a table-driven type. */
-#define GCP_RTYPE_CALLBACKS_NODEFAULTS                                                         \
-    .id_of = gcp_res_id_of, .read = gcp_res_read, .read_many = gcp_res_read_many,              \
-    .create = gcp_res_create, .update = gcp_res_update, .remove = gcp_res_remove,              \
-    .import = gcp_res_import, .normalize = gcp_res_normalize, .ignored = gcp_res_ignored
+#define GCP_RTYPE_CALLBACKS_NODEFAULTS                                                                       \
+    .id_of = gcp_res_id_of, .read = gcp_res_read, .read_many = gcp_res_read_many, .create = gcp_res_create,  \
+    .update = gcp_res_update, .remove = gcp_res_remove, .import = gcp_res_import,                            \
+    .normalize = gcp_res_normalize, .ignored = gcp_res_ignored
 #define GCP_RTYPE_CALLBACKS .defaults = gcp_res_defaults, GCP_RTYPE_CALLBACKS_NODEFAULTS
 /* A type whose resources the server names (GCP_CREATE_SERVER_NAMED): no
  * id_of, the ID comes from create or import. */
-#define GCP_RTYPE_CALLBACKS_SERVER_NAMED                                                       \
-    .defaults = gcp_res_defaults, .read = gcp_res_read, .read_many = gcp_res_read_many,        \
-    .create = gcp_res_create, .update = gcp_res_update, .remove = gcp_res_remove,              \
-    .import = gcp_res_import, .normalize = gcp_res_normalize, .ignored = gcp_res_ignored
+#define GCP_RTYPE_CALLBACKS_SERVER_NAMED                                                                     \
+    .defaults = gcp_res_defaults, .read = gcp_res_read, .read_many = gcp_res_read_many,                      \
+    .create = gcp_res_create, .update = gcp_res_update, .remove = gcp_res_remove, .import = gcp_res_import,  \
+    .normalize = gcp_res_normalize, .ignored = gcp_res_ignored
 
 /* Never diffed: the paths the schema marks output only (rtype.ignored). */
 int gcp_res_ignored(const rtype_t *t, const char *path);
@@ -170,7 +171,9 @@ int gcp_is_extra(const rtype_t *t, const char *field);
 /* The template variables of an ID per the type's id_tmpl (new object), or
  * NULL + c->err when it does not have that form. */
 json_t *gcp_id_vars(rctx_t *c, const char *id);
-static inline int gcp_resp_ok(const gcp_resp_t *r) { return r->status >= 200 && r->status < 300; }
+static inline int gcp_resp_ok(const gcp_resp_t *r) {
+    return r->status >= 200 && r->status < 300;
+}
 #define GCP_TYPE(c) ((const gcp_type_t *)(c)->type->data)
 #define GCP_PROV(c) ((gcp_prov_t *)(c)->prov)
 
@@ -204,8 +207,8 @@ int gcp_sleep(rctx_t *c, int ms);
  * another operation (GKE 400 FAILED_PRECONDITION, Cloud SQL 409
  * operationInProgress, compute 400 resourceNotReady).  Same contract as
  * gcp_call; resp is filled (caller frees). */
-int gcp_call_busy(rctx_t *c, const char *method, const char *api, const char *url,
-                  const json_t *body, gcp_resp_t *resp);
+int gcp_call_busy(rctx_t *c, const char *method, const char *api, const char *url, const json_t *body,
+                  gcp_resp_t *resp);
 /* One call whose answer is not needed (no retry when busy, no operation):
  * a non-2xx answer fails with c->err. */
 int gcp_call_ok(rctx_t *c, const char *method, const char *api, const char *url, const json_t *body);

@@ -8,7 +8,6 @@
 
 #include "providers/gcp/gcp_res.h"
 
-
 char *gcp_tmpl_fill(const char *tmpl, const json_t *vars, perr_t *e) {
     sbuf_t b = {0};
     for (const char *p = tmpl; *p;) {
@@ -47,7 +46,8 @@ json_t *gcp_tmpl_match(const char *tmpl, const char *s) {
         snprintf(name, sizeof name, "%.*s", (int)(end - p - 1), p + 1);
         char stop = end[1] ? end[1] : '/';
         const char *q = s;
-        while (*q && *q != stop && *q != '/') q++;
+        while (*q && *q != stop && *q != '/')
+            q++;
         if (q == s) goto fail;
         if (!end[1] && *q) goto fail; /* trailing text after the last variable */
         json_object_set_new(vars, name, json_stringn(s, (size_t)(q - s)));
@@ -74,7 +74,9 @@ const char *gcp_projects_tail(const char *s) {
 
 /* Takes "key/value" pairs out of a relative name (projects/p/locations/l/...). */
 static void vars_from_relname(json_t *vars, const char *s) {
-    static const struct { const char *seg, *var; } pairs[] = {
+    static const struct {
+        const char *seg, *var;
+    } pairs[] = {
         {"projects", "project"}, {"locations", "location"}, {"regions", "region"}, {"zones", "zone"}};
     const char *t = gcp_projects_tail(s);
     if (!t) return;
@@ -107,8 +109,7 @@ json_t *gcp_body_vars(rctx_t *c, const json_t *body) {
      * secret), then the provider's configuration. */
     json_object_foreach((json_t *)body, k, v) {
         const char *s = json_string_value(v);
-        if (s && strcmp(k, "network") != 0 && strcmp(k, "subnetwork") != 0)
-            vars_from_relname(vars, s);
+        if (s && strcmp(k, "network") != 0 && strcmp(k, "subnetwork") != 0) vars_from_relname(vars, s);
     }
     if (!json_object_get(vars, "project") && P->project)
         json_object_set_new(vars, "project", json_string(P->project));
@@ -116,8 +117,7 @@ json_t *gcp_body_vars(rctx_t *c, const json_t *body) {
         json_object_set_new(vars, "region", json_string(P->region));
     if (!json_object_get(vars, "location") && P->region)
         json_object_set_new(vars, "location", json_string(P->region));
-    if (!json_object_get(vars, "zone") && P->zone)
-        json_object_set_new(vars, "zone", json_string(P->zone));
+    if (!json_object_get(vars, "zone") && P->zone) json_object_set_new(vars, "zone", json_string(P->zone));
     return vars;
 }
 

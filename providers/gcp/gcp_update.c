@@ -173,9 +173,7 @@ static int send_style(rctx_t *c, const char *url, const char *id, const json_t *
     json_t *b = NULL;
     int rc = 0;
     switch (T->update_style) {
-    case GCP_UPDATE_COMPUTE:
-        rc = update_compute(c, url, id, desired, live, tops);
-        break;
+    case GCP_UPDATE_COMPUTE: rc = update_compute(c, url, id, desired, live, tops); break;
     case GCP_UPDATE_PATCH:
         b = changed_body(desired, tops);
         rc = send_update(c, "PATCH", url, b);
@@ -183,7 +181,8 @@ static int send_style(rctx_t *c, const char *url, const char *id, const json_t *
     case GCP_UPDATE_PATCH_MASK: {
         sbuf_t u = {0};
         sbuf_addf(&u, "%s%supdateMask=", url, strchr(url, '?') ? "&" : "?");
-        for (size_t i = 0; i < tops->n; i++) sbuf_addf(&u, "%s%s", i ? "," : "", tops->v[i]);
+        for (size_t i = 0; i < tops->n; i++)
+            sbuf_addf(&u, "%s%s", i ? "," : "", tops->v[i]);
         b = gcp_send_body(c, desired);
         if (T->prepare && T->prepare(c, desired, b) < 0) rc = -1;
         if (rc == 0) rc = send_update(c, "PATCH", u.s, b);
@@ -193,7 +192,8 @@ static int send_style(rctx_t *c, const char *url, const char *id, const json_t *
     case GCP_UPDATE_MASK_BODY: {
         sbuf_t m = {0};
         sbuf_add(&m, "");
-        for (size_t i = 0; i < tops->n; i++) sbuf_addf(&m, "%s%s", i ? "," : "", tops->v[i]);
+        for (size_t i = 0; i < tops->n; i++)
+            sbuf_addf(&m, "%s%s", i ? "," : "", tops->v[i]);
         json_t *res = gcp_send_body(c, desired);
         if (T->prepare && T->prepare(c, desired, res) < 0) rc = -1;
         b = json_pack("{s:o,s:s}", T->update_wrap, res, "updateMask", m.s);
@@ -214,8 +214,7 @@ static int send_style(rctx_t *c, const char *url, const char *id, const json_t *
         rc = send_update(c, "PATCH", url, b);
         break;
     }
-    default:
-        break;
+    default: break;
     }
     json_decref(b);
     return rc;
@@ -241,7 +240,8 @@ int gcp_res_update_std(rctx_t *c, const char *id, const json_t *desired, const j
             rc = -1;
         }
     }
-    if (rc == 0 && tops.n && T->update_style != GCP_UPDATE_NONE) rc = send_style(c, url, id, desired, cur, &tops);
+    if (rc == 0 && tops.n && T->update_style != GCP_UPDATE_NONE)
+        rc = send_style(c, url, id, desired, cur, &tops);
     json_decref(cur);
     if (rc == 0) {
         rc = gcp_res_read(c, id, desired, newlive);
@@ -255,4 +255,3 @@ int gcp_res_update_std(rctx_t *c, const char *id, const json_t *desired, const j
     json_decref(vars);
     return rc;
 }
-

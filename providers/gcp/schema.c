@@ -45,31 +45,32 @@ typedef struct {
 
 static uint64_t smap_hash(const char *s) {
     uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
 }
 
 static void smap_init(smap_t *m, size_t n) {
     m->cap = 16;
-    while (m->cap < n * 2) m->cap <<= 1;
+    while (m->cap < n * 2)
+        m->cap <<= 1;
     m->keys = xcalloc(m->cap, sizeof *m->keys);
     m->vals = xcalloc(m->cap, sizeof *m->vals);
 }
 
 static void smap_put(smap_t *m, const char *key, void *val) {
     size_t i = smap_hash(key) & (m->cap - 1);
-    while (m->keys[i] && strcmp(m->keys[i], key) != 0) i = (i + 1) & (m->cap - 1);
+    while (m->keys[i] && strcmp(m->keys[i], key) != 0)
+        i = (i + 1) & (m->cap - 1);
     m->keys[i] = key;
     m->vals[i] = val;
 }
 
 static void *smap_get(const smap_t *m, const char *key) {
-    if (!m->cap)
-        return NULL;
+    if (!m->cap) return NULL;
     size_t i = smap_hash(key) & (m->cap - 1);
     while (m->keys[i]) {
-        if (strcmp(m->keys[i], key) == 0)
-            return m->vals[i];
+        if (strcmp(m->keys[i], key) == 0) return m->vals[i];
         i = (i + 1) & (m->cap - 1);
     }
     return NULL;
@@ -88,9 +89,9 @@ typedef enum { SEG_LIT, SEG_PARAM, SEG_REST } seg_kind_t;
 
 typedef struct {
     seg_kind_t kind;
-    const char *text;   /* SEG_LIT: the whole segment */
-    char *prefix;       /* SEG_PARAM/REST: literal before '{' */
-    char *suffix;       /* SEG_PARAM/REST: literal after '}' (":enable") */
+    const char *text; /* SEG_LIT: the whole segment */
+    char *prefix;     /* SEG_PARAM/REST: literal before '{' */
+    char *suffix;     /* SEG_PARAM/REST: literal after '}' (":enable") */
 } seg_t;
 
 typedef struct {
@@ -127,12 +128,11 @@ static sch_kind_t kind_of(const char *s) {
     static const struct {
         const char *name;
         sch_kind_t kind;
-    } kinds[] = {{"string", SCH_STRING}, {"int", SCH_INT},         {"int64", SCH_INT64},
-                 {"double", SCH_DOUBLE}, {"bool", SCH_BOOL},       {"enum", SCH_ENUM},
-                 {"message", SCH_MESSAGE}, {"map", SCH_MAP},       {"any", SCH_ANY}};
+    } kinds[] = {{"string", SCH_STRING},   {"int", SCH_INT},   {"int64", SCH_INT64},
+                 {"double", SCH_DOUBLE},   {"bool", SCH_BOOL}, {"enum", SCH_ENUM},
+                 {"message", SCH_MESSAGE}, {"map", SCH_MAP},   {"any", SCH_ANY}};
     for (size_t i = 0; s && i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strcmp(kinds[i].name, s) == 0)
-            return kinds[i].kind;
+        if (strcmp(kinds[i].name, s) == 0) return kinds[i].kind;
     return SCH_ANY;
 }
 
@@ -151,15 +151,13 @@ static void load_msg(sch_msg_t *m, const char *name, const json_t *arr) {
         const json_t *row = json_array_get(arr, i);
         sch_field_t *f = &m->fields[i];
         f->name = json_string_value(json_array_get(row, 0));
-        if (!f->name)
-            f->name = "";
+        if (!f->name) f->name = "";
         f->kind = kind_of(json_string_value(json_array_get(row, 1)));
         json_int_t flags = json_integer_value(json_array_get(row, 2));
         f->repeated = (flags & 1) != 0;
         f->output_only = (flags & 2) != 0;
         f->ref = json_string_value(json_array_get(row, 3));
-        f->value_kind = f->kind == SCH_MAP ? kind_of(json_string_value(json_array_get(row, 4)))
-                                           : SCH_ANY;
+        f->value_kind = f->kind == SCH_MAP ? kind_of(json_string_value(json_array_get(row, 4))) : SCH_ANY;
         m->by_name[i] = f;
     }
     qsort(m->by_name, m->nfields, sizeof *m->by_name, field_cmp);
@@ -169,8 +167,7 @@ static void load_msg(sch_msg_t *m, const char *name, const json_t *arr) {
 static void load_tmpl(tmpl_t *t, const char *path) {
     size_t n = 1;
     for (const char *p = path; *p; p++)
-        if (*p == '/')
-            n++;
+        if (*p == '/') n++;
     t->segs = xcalloc(n, sizeof *t->segs);
     t->nsegs = 0;
     t->score = 0;
@@ -188,15 +185,13 @@ static void load_tmpl(tmpl_t *t, const char *path) {
             t->has_rest |= rest;
             s->prefix = xstrndup(p, (size_t)(open - p));
             s->suffix = xstrndup(close + 1, len - (size_t)(close + 1 - p));
-            if (*s->prefix || *s->suffix)
-                t->score += 1;
+            if (*s->prefix || *s->suffix) t->score += 1;
         } else {
             s->kind = SEG_LIT;
             s->text = xstrndup(p, len);
             t->score += 2;
         }
-        if (!end)
-            break;
+        if (!end) break;
         p = end + 1;
     }
 }
@@ -222,8 +217,7 @@ static void load_api(api_t *a, const char *name, const json_t *doc) {
         const char **vals = xcalloc(n + 1, sizeof *vals);
         for (size_t i = 0; i < n; i++) {
             vals[i] = json_string_value(json_array_get(val, i));
-            if (!vals[i])
-                vals[i] = "";
+            if (!vals[i]) vals[i] = "";
         }
         smap_put(&a->enums, key, vals);
     }
@@ -237,20 +231,16 @@ static void load_api(api_t *a, const char *name, const json_t *doc) {
         m->id = json_string_value(json_object_get(mj, "id"));
         m->http_method = json_string_value(json_object_get(mj, "m"));
         m->path = json_string_value(json_object_get(mj, "p"));
-        if (!m->id)
-            m->id = "";
-        if (!m->http_method)
-            m->http_method = "";
-        if (!m->path)
-            m->path = "";
+        if (!m->id) m->id = "";
+        if (!m->http_method) m->http_method = "";
+        if (!m->path) m->path = "";
         m->request = json_string_value(json_object_get(mj, "b"));
         m->response = json_string_value(json_object_get(mj, "r"));
         const json_t *q = json_object_get(mj, "q");
         size_t nq = json_array_size(q);
         const char **qs = xcalloc(nq + 1, sizeof *qs);
         for (size_t k = 0, o = 0; k < nq; k++)
-            if (json_string_value(json_array_get(q, k)))
-                qs[o++] = json_string_value(json_array_get(q, k));
+            if (json_string_value(json_array_get(q, k))) qs[o++] = json_string_value(json_array_get(q, k));
         m->query = qs;
         load_tmpl(&a->tmpls[i], m->path);
     }
@@ -260,7 +250,8 @@ static void load_api(api_t *a, const char *name, const json_t *doc) {
  * just past it.  Only structure matters here: strings (with escapes),
  * nesting, and scalars up to a delimiter. */
 static size_t skip_ws(const char *t, size_t i, size_t n) {
-    while (i < n && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' || t[i] == '\r')) i++;
+    while (i < n && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' || t[i] == '\r'))
+        i++;
     return i;
 }
 
@@ -287,7 +278,8 @@ static size_t skip_value(const char *t, size_t i, size_t n) {
         }
         return n;
     }
-    while (i < n && t[i] != ',' && t[i] != '}' && t[i] != ']') i++;
+    while (i < n && t[i] != ',' && t[i] != '}' && t[i] != ']')
+        i++;
     return i;
 }
 
@@ -334,7 +326,8 @@ static void db_load(void) {
     g_db.api_names[g_db.napis] = NULL;
     g_db.roots = xcalloc(g_db.napis + 1, sizeof *g_db.roots);
     g_db.once = xcalloc(g_db.napis + 1, sizeof *g_db.once);
-    for (size_t k = 0; k < g_db.napis; k++) g_db.once[k] = (pthread_once_t)PTHREAD_ONCE_INIT;
+    for (size_t k = 0; k < g_db.napis; k++)
+        g_db.once[k] = (pthread_once_t)PTHREAD_ONCE_INIT;
 }
 
 /* pthread_once takes no argument: the API being loaded is passed through a
@@ -355,8 +348,7 @@ static const api_t *api_get(const char *api) {
     static __thread const api_t *last;
     if (last && api && strcmp(last->name, api) == 0) return last;
     pthread_once(&g_once, db_load);
-    if (!api)
-        return NULL;
+    if (!api) return NULL;
     for (size_t i = 0; i < g_db.napis; i++) /* a dozen APIs: a scan is fine */
         if (strcmp(g_db.apis[i].name, api) == 0) {
             tl_loading = i;
@@ -383,14 +375,12 @@ const char *schema_msg_name(const sch_msg_t *m) {
 }
 
 const sch_field_t *schema_field(const sch_msg_t *m, const char *name) {
-    if (!m || !name)
-        return NULL;
+    if (!m || !name) return NULL;
     size_t lo = 0, hi = m->nfields;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(name, m->by_name[mid]->name);
-        if (c == 0)
-            return m->by_name[mid];
+        if (c == 0) return m->by_name[mid];
         if (c < 0)
             hi = mid;
         else
@@ -400,8 +390,7 @@ const sch_field_t *schema_field(const sch_msg_t *m, const char *name) {
 }
 
 const sch_field_t *schema_fields(const sch_msg_t *m, size_t *n) {
-    if (n)
-        *n = m ? m->nfields : 0;
+    if (n) *n = m ? m->nfields : 0;
     return m ? m->fields : NULL;
 }
 
@@ -417,12 +406,10 @@ static int loose_equal(const char *a, const char *b) {
             b++;
             continue;
         }
-        if (!*a || !*b)
-            return 0;
+        if (!*a || !*b) return 0;
         char ca = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
         char cb = *b >= 'A' && *b <= 'Z' ? (char)(*b + 32) : *b;
-        if (ca != cb)
-            return 0;
+        if (ca != cb) return 0;
         a++, b++;
     }
     return 1;
@@ -431,16 +418,14 @@ static int loose_equal(const char *a, const char *b) {
 /* The closest candidate among n names, or NULL when none is close enough:
  * at most 1 edit for short names, 2 up to 8 chars, else a third of the
  * length.  Candidates equal up to case/underscores always win. */
-static const char *closest_of(const char *name, const char *const *cands, size_t n,
-                              size_t stride) {
+static const char *closest_of(const char *name, const char *const *cands, size_t n, size_t stride) {
     size_t len = strlen(name);
     size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : len / 3;
     const char *best = NULL;
     size_t best_d = (size_t)-1;
     for (size_t i = 0; i < n; i++) {
         const char *c = *(const char *const *)((const char *)cands + i * stride);
-        if (loose_equal(name, c))
-            return c;
+        if (loose_equal(name, c)) return c;
         size_t d = util_edit_distance(name, c);
         if (d < best_d) {
             best_d = d;
@@ -451,8 +436,7 @@ static const char *closest_of(const char *name, const char *const *cands, size_t
 }
 
 const char *schema_closest(const sch_msg_t *m, const char *name) {
-    if (!m || !name || !m->nfields)
-        return NULL;
+    if (!m || !name || !m->nfields) return NULL;
     return closest_of(name, &m->fields[0].name, m->nfields, sizeof(sch_field_t));
 }
 
@@ -464,15 +448,13 @@ const char *const *schema_enum_values(const char *api, const char *enum_name) {
 int schema_enum_has(const char *api, const char *enum_name, const char *value) {
     const char *const *v = schema_enum_values(api, enum_name);
     for (size_t i = 0; v && value && v[i]; i++)
-        if (strcmp(v[i], value) == 0)
-            return 1;
+        if (strcmp(v[i], value) == 0) return 1;
     return 0;
 }
 
 const sch_method_t *schema_methods(const char *api, size_t *n) {
     const api_t *a = api_get(api);
-    if (n)
-        *n = a ? a->nmethods : 0;
+    if (n) *n = a ? a->nmethods : 0;
     return a ? a->methods : NULL;
 }
 
@@ -495,11 +477,9 @@ static const char *json_kind_name(const json_t *v) {
 
 static int is_numeric_string(const char *s, int allow_frac) {
     char *end;
-    if (!s || !*s)
-        return 0;
+    if (!s || !*s) return 0;
     if (allow_frac) {
-        if (!strcmp(s, "NaN") || !strcmp(s, "Infinity") || !strcmp(s, "-Infinity"))
-            return 1;
+        if (!strcmp(s, "NaN") || !strcmp(s, "Infinity") || !strcmp(s, "-Infinity")) return 1;
         (void)strtod(s, &end);
     } else {
         (void)strtoll(s, &end, 10);
@@ -525,8 +505,7 @@ static const char *path_or_root(const sbuf_t *p) {
     return p->len ? p->s : "(body)";
 }
 
-static void problem(chk_t *c, const sbuf_t *path, const char *fmt, const char *a,
-                    const char *b) {
+static void problem(chk_t *c, const sbuf_t *path, const char *fmt, const char *a, const char *b) {
     diag_add(c->d, c->where, "%s: %s%s%s", path_or_root(path), fmt, a ? a : "", b ? b : "");
     c->n++;
 }
@@ -535,27 +514,25 @@ static void check_msg(chk_t *c, const sch_msg_t *m, const json_t *obj, sbuf_t *p
 
 static void check_enum(chk_t *c, const char *enum_name, const json_t *v, sbuf_t *path) {
     if (!json_is_string(v)) {
-        diag_add(c->d, c->where, "%s: expected a string (enum value), got %s",
-                 path_or_root(path), json_kind_name(v));
+        diag_add(c->d, c->where, "%s: expected a string (enum value), got %s", path_or_root(path),
+                 json_kind_name(v));
         c->n++;
         return;
     }
     const char *s = json_string_value(v);
     const char *const *vals = enum_name ? smap_get(&c->api->enums, enum_name) : NULL;
-    if (!vals)
-        return; /* enum unknown to the data: accept */
+    if (!vals) return; /* enum unknown to the data: accept */
     size_t nv = 0;
     for (; vals[nv]; nv++)
-        if (strcmp(vals[nv], s) == 0)
-            return;
+        if (strcmp(vals[nv], s) == 0) return;
     sbuf_t msg = {0};
     sbuf_addf(&msg, "invalid value '%s'", s);
     const char *near = closest_of(s, vals, nv, sizeof *vals);
-    if (near)
-        sbuf_addf(&msg, " (did you mean '%s'?)", near);
+    if (near) sbuf_addf(&msg, " (did you mean '%s'?)", near);
     if (nv <= 12) {
         sbuf_add(&msg, "; expected one of ");
-        for (size_t i = 0; i < nv; i++) sbuf_addf(&msg, "%s%s", i ? ", " : "", vals[i]);
+        for (size_t i = 0; i < nv; i++)
+            sbuf_addf(&msg, "%s%s", i ? ", " : "", vals[i]);
     }
     diag_add(c->d, c->where, "%s: %s", path_or_root(path), msg.s);
     sbuf_free(&msg);
@@ -563,65 +540,51 @@ static void check_enum(chk_t *c, const char *enum_name, const json_t *v, sbuf_t 
 }
 
 /* One value of kind/ref (not repeated). */
-static void check_value(chk_t *c, sch_kind_t kind, const char *ref, const json_t *v,
-                        sbuf_t *path) {
-    if (json_is_null(v) || is_deferred(c, v))
-        return;
+static void check_value(chk_t *c, sch_kind_t kind, const char *ref, const json_t *v, sbuf_t *path) {
+    if (json_is_null(v) || is_deferred(c, v)) return;
     switch (kind) {
     case SCH_STRING:
-        if (!json_is_string(v))
-            problem(c, path, "expected a string, got ", json_kind_name(v), NULL);
+        if (!json_is_string(v)) problem(c, path, "expected a string, got ", json_kind_name(v), NULL);
         break;
     case SCH_INT:
     case SCH_INT64:
-        if (json_is_integer(v))
-            break;
+        if (json_is_integer(v)) break;
         if (json_is_real(v) && json_real_value(v) > -9.2e18 && json_real_value(v) < 9.2e18 &&
             json_real_value(v) == (double)(long long)json_real_value(v))
             break; /* 3.0 is an integer; the range test keeps the cast defined */
-        if (json_is_string(v) && is_numeric_string(json_string_value(v), 0))
-            break;
+        if (json_is_string(v) && is_numeric_string(json_string_value(v), 0)) break;
         problem(c, path, "expected an integer, got ", json_kind_name(v), NULL);
         break;
     case SCH_DOUBLE:
-        if (json_is_number(v))
-            break;
-        if (json_is_string(v) && is_numeric_string(json_string_value(v), 1))
-            break;
+        if (json_is_number(v)) break;
+        if (json_is_string(v) && is_numeric_string(json_string_value(v), 1)) break;
         problem(c, path, "expected a number, got ", json_kind_name(v), NULL);
         break;
     case SCH_BOOL:
-        if (!json_is_boolean(v))
-            problem(c, path, "expected a boolean, got ", json_kind_name(v), NULL);
+        if (!json_is_boolean(v)) problem(c, path, "expected a boolean, got ", json_kind_name(v), NULL);
         break;
-    case SCH_ENUM:
-        check_enum(c, ref, v, path);
-        break;
+    case SCH_ENUM: check_enum(c, ref, v, path); break;
     case SCH_MESSAGE: {
         if (!json_is_object(v)) {
             problem(c, path, "expected an object, got ", json_kind_name(v), NULL);
             break;
         }
         const sch_msg_t *m = ref ? smap_get(&c->api->msgs, ref) : NULL;
-        if (m)
-            check_msg(c, m, v, path);
+        if (m) check_msg(c, m, v, path);
         break;
     }
     case SCH_MAP:
-    case SCH_ANY:
-        break; /* maps are handled by check_field; any is anything */
+    case SCH_ANY: break; /* maps are handled by check_field; any is anything */
     }
 }
 
 static void check_field(chk_t *c, const sch_field_t *f, const json_t *v, sbuf_t *path) {
-    if (json_is_null(v) || is_deferred(c, v))
-        return;
+    if (json_is_null(v) || is_deferred(c, v)) return;
     size_t base = path->len;
     if (f->repeated) {
         /* A spec written in Lua cannot tell {} from []: when checking spec
          * bodies (skip_deferred), an empty table passes as an empty list. */
-        if (c->skip_deferred && json_is_object(v) && json_object_size(v) == 0)
-            return;
+        if (c->skip_deferred && json_is_object(v) && json_object_size(v) == 0) return;
         if (!json_is_array(v)) {
             problem(c, path, "expected an array, got ", json_kind_name(v), NULL);
             return;
@@ -659,15 +622,13 @@ static void check_msg(chk_t *c, const sch_msg_t *m, const json_t *obj, sbuf_t *p
     json_t *v;
     size_t base = path->len;
     json_object_foreach((json_t *)obj, k, v) {
-        if (base)
-            sbuf_addc(path, '.');
+        if (base) sbuf_addc(path, '.');
         sbuf_add(path, k);
         const sch_field_t *f = schema_field(m, k);
         if (!f) {
             const char *near = schema_closest(m, k);
             if (near)
-                diag_add(c->d, c->where, "%s: unknown field '%s' (did you mean '%s'?)", path->s, k,
-                         near);
+                diag_add(c->d, c->where, "%s: unknown field '%s' (did you mean '%s'?)", path->s, k, near);
             else
                 diag_add(c->d, c->where, "%s: unknown field '%s' in %s", path->s, k, m->name);
             c->n++;
@@ -675,23 +636,21 @@ static void check_msg(chk_t *c, const sch_msg_t *m, const json_t *obj, sbuf_t *p
             check_field(c, f, v, path);
         }
         path->len = base;
-        if (path->s)
-            path->s[base] = '\0';
+        if (path->s) path->s[base] = '\0';
     }
 }
 
-int schema_check(const char *api, const char *msg, const json_t *body, int skip_deferred,
-                 const char *where, diag_t *d) {
+int schema_check(const char *api, const char *msg, const json_t *body, int skip_deferred, const char *where,
+                 diag_t *d) {
     const api_t *a = api_get(api);
     const sch_msg_t *m = a && msg ? smap_get(&a->msgs, msg) : NULL;
-    if (!where)
-        where = "";
+    if (!where) where = "";
     if (!m) {
         diag_add(d, where, "unknown message %s.%s", api ? api : "?", msg ? msg : "?");
         return 1;
     }
-    if (!body || json_is_null(body) || (skip_deferred && json_is_object(body) &&
-                                        json_object_get(body, "$plinth")))
+    if (!body || json_is_null(body) ||
+        (skip_deferred && json_is_object(body) && json_object_get(body, "$plinth")))
         return 0;
     chk_t c = {a, skip_deferred, where, d, 0};
     sbuf_t path = {0};
@@ -709,8 +668,7 @@ static int fix_msg(const api_t *a, const sch_msg_t *m, json_t *obj);
 
 /* Repairs one value of message kind (ref) inside a list, map or field. */
 static int fix_value(const api_t *a, const char *ref, json_t *v) {
-    if (!json_is_object(v) || json_object_get(v, "$plinth") || !ref)
-        return 0;
+    if (!json_is_object(v) || json_object_get(v, "$plinth") || !ref) return 0;
     const sch_msg_t *m = smap_get(&a->msgs, ref);
     return m ? fix_msg(a, m, v) : 0;
 }
@@ -721,8 +679,7 @@ static int fix_msg(const api_t *a, const sch_msg_t *m, json_t *obj) {
     json_t *v;
     json_object_foreach(obj, k, v) {
         const sch_field_t *f = schema_field(m, k);
-        if (!f)
-            continue;
+        if (!f) continue;
         if (f->repeated && json_is_object(v) && json_object_size(v) == 0) {
             /* replacing the value of the current key is safe while iterating */
             json_object_set_new(obj, k, json_array());
@@ -730,8 +687,7 @@ static int fix_msg(const api_t *a, const sch_msg_t *m, json_t *obj) {
             continue;
         }
         int is_msg = f->kind == SCH_MESSAGE || (f->kind == SCH_MAP && f->value_kind == SCH_MESSAGE);
-        if (!is_msg)
-            continue;
+        if (!is_msg) continue;
         if (f->repeated && json_is_array(v)) {
             size_t i;
             json_t *el;
@@ -750,8 +706,7 @@ static int fix_msg(const api_t *a, const sch_msg_t *m, json_t *obj) {
 int schema_fix_empty_lists(const char *api, const char *msg, json_t *body) {
     const api_t *a = api_get(api);
     const sch_msg_t *m = a && msg ? smap_get(&a->msgs, msg) : NULL;
-    if (!m || !json_is_object(body) || json_object_get(body, "$plinth"))
-        return 0;
+    if (!m || !json_is_object(body) || json_object_get(body, "$plinth")) return 0;
     return fix_msg(a, m, body);
 }
 
@@ -768,8 +723,7 @@ static int ends_with(const char *s, size_t len, const char *suf) {
  * suffix?  The variable part must be non-empty. */
 static int seg_param_ok(const seg_t *t, const char *s, size_t len) {
     size_t pl = strlen(t->prefix), sl = strlen(t->suffix);
-    if (len < pl + sl + 1)
-        return 0;
+    if (len < pl + sl + 1) return 0;
     return memcmp(s, t->prefix, pl) == 0 && ends_with(s, len, t->suffix);
 }
 
@@ -781,69 +735,57 @@ static int tmpl_match_at(const tmpl_t *t, size_t i, int allow_colon, const char 
                          const size_t *lens, size_t j, size_t n) {
     for (; i < t->nsegs; i++, j++) {
         const seg_t *s = &t->segs[i];
-        if (j >= n)
-            return 0;
+        if (j >= n) return 0;
         if (s->kind == SEG_REST) {
             size_t pl = strlen(s->prefix), sl = strlen(s->suffix);
-            if (lens[j] < pl || memcmp(segs[j], s->prefix, pl) != 0)
-                return 0;
+            if (lens[j] < pl || memcmp(segs[j], s->prefix, pl) != 0) return 0;
             size_t left = t->nsegs - i - 1; /* template segments after this one */
-            if (n - j < left + 1)
-                return 0;
+            if (n - j < left + 1) return 0;
             size_t total = 0;
             for (size_t k = j; k < n - left; k++) {
                 total += lens[k];
                 size_t last_k = k; /* the rest would be segs[j..last_k] */
-                if (!ends_with(segs[last_k], lens[last_k], s->suffix) || total <= pl + sl)
-                    continue;
+                if (!ends_with(segs[last_k], lens[last_k], s->suffix) || total <= pl + sl) continue;
                 if (left == 0) {
-                    if (last_k + 1 != n)
-                        continue;
-                    if (!sl && !allow_colon && memchr(segs[last_k], ':', lens[last_k]))
-                        return 0;
+                    if (last_k + 1 != n) continue;
+                    if (!sl && !allow_colon && memchr(segs[last_k], ':', lens[last_k])) return 0;
                     return 1;
                 }
-                if (tmpl_match_at(t, i + 1, allow_colon, segs, lens, last_k + 1, n))
-                    return 1;
+                if (tmpl_match_at(t, i + 1, allow_colon, segs, lens, last_k + 1, n)) return 1;
             }
             return 0;
         }
         if (s->kind == SEG_LIT) {
-            if (strlen(s->text) != lens[j] || memcmp(s->text, segs[j], lens[j]) != 0)
-                return 0;
+            if (strlen(s->text) != lens[j] || memcmp(s->text, segs[j], lens[j]) != 0) return 0;
         } else {
-            if (!seg_param_ok(s, segs[j], lens[j]))
-                return 0;
+            if (!seg_param_ok(s, segs[j], lens[j])) return 0;
             /* a trailing {x} does not swallow a custom verb ("x:enable") */
-            if (!*s->suffix && !allow_colon && i + 1 == t->nsegs &&
-                memchr(segs[j], ':', lens[j]))
-                return 0;
+            if (!*s->suffix && !allow_colon && i + 1 == t->nsegs && memchr(segs[j], ':', lens[j])) return 0;
         }
     }
     return j == n;
 }
 
-static int tmpl_match(const tmpl_t *t, int allow_colon, const char *const *segs,
-                      const size_t *lens, size_t n) {
+static int tmpl_match(const tmpl_t *t, int allow_colon, const char *const *segs, const size_t *lens,
+                      size_t n) {
     return tmpl_match_at(t, 0, allow_colon, segs, lens, 0, n);
 }
 
 /* Splits a concrete path ("/a/b?q" -> "a", "b") into at most MAX_SEGS
  * segments pointing into path; 0 when there are more. */
 static size_t split_path(const char *path, const char **segs, size_t *lens) {
-    while (*path == '/') path++;
+    while (*path == '/')
+        path++;
     const char *p = path, *end = path + strcspn(path, "?#");
     size_t n = 0;
     while (1) {
         const char *slash = memchr(p, '/', (size_t)(end - p));
         const char *e = slash ? slash : end;
-        if (n == MAX_SEGS)
-            return 0;
+        if (n == MAX_SEGS) return 0;
         segs[n] = p;
         lens[n] = (size_t)(e - p);
         n++;
-        if (!slash)
-            break;
+        if (!slash) break;
         p = slash + 1;
     }
     return n;
@@ -851,24 +793,20 @@ static size_t split_path(const char *path, const char **segs, size_t *lens) {
 
 const sch_method_t *schema_match(const char *api, const char *http_method, const char *path) {
     const api_t *a = api_get(api);
-    if (!a || !http_method || !path)
-        return NULL;
+    if (!a || !http_method || !path) return NULL;
     const char *segs[MAX_SEGS];
     size_t lens[MAX_SEGS];
     size_t n = split_path(path, segs, lens);
-    if (n == 0)
-        return NULL;
+    if (n == 0) return NULL;
     /* Object names in storage may hold ':'; elsewhere a ':' in the last
      * segment is a custom verb. */
     int allow_colon = strcmp(a->name, "storage") == 0;
     const sch_method_t *best = NULL;
     int best_score = -1;
     for (size_t i = 0; i < a->nmethods; i++) {
-        if (strcasecmp(a->methods[i].http_method, http_method) != 0)
-            continue;
+        if (strcasecmp(a->methods[i].http_method, http_method) != 0) continue;
         const tmpl_t *t = &a->tmpls[i];
-        if (t->score <= best_score || (!t->has_rest && t->nsegs != n))
-            continue;
+        if (t->score <= best_score || (!t->has_rest && t->nsegs != n)) continue;
         if (tmpl_match(t, allow_colon, segs, lens, n)) {
             best = &a->methods[i];
             best_score = t->score;

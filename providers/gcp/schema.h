@@ -23,28 +23,28 @@ typedef enum {
     SCH_BOOL,
     SCH_ENUM,
     SCH_MESSAGE,
-    SCH_MAP,    /* JSON object with arbitrary keys; values of value_kind/ref */
-    SCH_ANY     /* JsonValue / google.protobuf.Value / Struct: anything */
+    SCH_MAP, /* JSON object with arbitrary keys; values of value_kind/ref */
+    SCH_ANY  /* JsonValue / google.protobuf.Value / Struct: anything */
 } sch_kind_t;
 
 typedef struct sch_field {
     const char *name;
     sch_kind_t kind;
     int repeated;
-    int output_only;      /* the docs say Output only / [Output Only] */
-    const char *ref;      /* message name (MESSAGE, MAP of messages) or enum name (ENUM) */
-    sch_kind_t value_kind;/* for MAP */
+    int output_only;       /* the docs say Output only / [Output Only] */
+    const char *ref;       /* message name (MESSAGE, MAP of messages) or enum name (ENUM) */
+    sch_kind_t value_kind; /* for MAP */
 } sch_field_t;
 
 typedef struct sch_msg sch_msg_t;
 
 typedef struct sch_method {
-    const char *id;          /* "compute.networks.insert" */
-    const char *http_method; /* "POST" */
-    const char *path;        /* full path below the host: "compute/v1/projects/{project}/global/networks" */
-    const char *const *query;/* allowed query parameter names, NULL-terminated */
-    const char *request;     /* body message name, or NULL for no body */
-    const char *response;    /* response message name, or NULL (media) */
+    const char *id;           /* "compute.networks.insert" */
+    const char *http_method;  /* "POST" */
+    const char *path;         /* full path below the host: "compute/v1/projects/{project}/global/networks" */
+    const char *const *query; /* allowed query parameter names, NULL-terminated */
+    const char *request;      /* body message name, or NULL for no body */
+    const char *response;     /* response message name, or NULL (media) */
 } sch_method_t;
 
 /* Message by API and name ("compute", "Network"); NULL if unknown. */
@@ -64,8 +64,8 @@ const char *const *schema_enum_values(const char *api, const char *enum_name);
  * you mean 'rangeName'?").  skip_deferred: values that are plinth deferred
  * values (objects with "$plinth") are accepted for any field.  Returns the
  * number of problems added. */
-int schema_check(const char *api, const char *msg, const json_t *body, int skip_deferred,
-                 const char *where, diag_t *d);
+int schema_check(const char *api, const char *msg, const json_t *body, int skip_deferred, const char *where,
+                 diag_t *d);
 
 /* Turns empty objects into empty arrays wherever msg's schema says the
  * field is repeated, recursively (a Lua spec's {} cannot say it meant []).

@@ -16,7 +16,9 @@
 #include "providers/gcp/gcp_res.h"
 #include "providers/gcp/schema.h"
 
-static const char *str(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+static const char *str(const json_t *o, const char *k) {
+    return json_string_value(json_object_get(o, k));
+}
 
 /* The method "<api>.<collection>.<verb>", or NULL. */
 static const sch_method_t *method(const char *api, const char *coll, const char *verb) {
@@ -41,7 +43,8 @@ static char *segment_of(const sch_method_t *get) {
     const char *last = strrchr(get->path, '{');
     if (!last || last == get->path) return NULL;
     const char *end = last - 1, *start = end;
-    while (start > get->path && start[-1] != '/') start--;
+    while (start > get->path && start[-1] != '/')
+        start--;
     return xstrndup(start, (size_t)(end - start));
 }
 
@@ -75,7 +78,8 @@ static int ar_methods(rctx_t *c, ar_t *a, const char *api, const char *coll) {
 static int ar_parse(rctx_t *c, const char *id, ar_t *a, char **api, char **coll) {
     const char *s1 = strchr(id, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
     if (!s1 || !s2 || !gcp_projects_tail(s2 + 1)) {
-        perr_set(c->err, c->addr ? c->addr : "", "ID '%s' does not have the form API/COLLECTION/projects/...", id);
+        perr_set(c->err, c->addr ? c->addr : "", "ID '%s' does not have the form API/COLLECTION/projects/...",
+                 id);
         return -1;
     }
     *api = xstrndup(id, (size_t)(s1 - id));
@@ -118,7 +122,8 @@ static int ar_read(rctx_t *c, const char *id, const json_t *desired, json_t **li
         rc = gcp_get(c, api, url, &r);
         if (rc == 0 && r) {
             const char *slash = strrchr(a.name, '/'), *pslash = slash;
-            while (pslash > a.name && pslash[-1] != '/') pslash--;
+            while (pslash > a.name && pslash[-1] != '/')
+                pslash--;
             char *parent = xstrndup(a.name, pslash > a.name ? (size_t)(pslash - a.name - 1) : 0);
             *live = json_pack("{s:s,s:s,s:s,s:s,s:o}", "api", api, "collection", coll, "parent", parent, "id",
                               slash + 1, "body", r);
@@ -155,14 +160,15 @@ static int ar_finish(rctx_t *c, const char *api, const json_t *ans, char **name)
     return 0;
 }
 
-static int ar_call(rctx_t *c, const char *method_, const char *api, const char *url, const json_t *body, char **name) {
+static int ar_call(rctx_t *c, const char *method_, const char *api, const char *url, const json_t *body,
+                   char **name) {
     gcp_resp_t r = {0};
     int rc = gcp_call_busy(c, method_, api, url, body, &r);
     if (rc == 0 && r.status == 404 && strcmp(method_, "DELETE") == 0)
         ;
     else if (rc == 0 && r.status == 409) {
-        perr_set(c->err, c->addr ? c->addr : "", "%s already exists outside plinth's state; adopt it with plinth import",
-                 url);
+        perr_set(c->err, c->addr ? c->addr : "",
+                 "%s already exists outside plinth's state; adopt it with plinth import", url);
         rc = -1;
     } else if (rc == 0 && !gcp_resp_ok(&r)) {
         gcp_fail(c, &r, method_, url);
@@ -179,7 +185,8 @@ static int ar_create(rctx_t *c, const json_t *desired, char **id, json_t **live)
     if (ar_methods(c, &a, str(desired, "api"), str(desired, "collection")) < 0) return -1;
     const char *parent = str(desired, "parent"), *rid = str(desired, "id"), *q = id_param(a.create);
     char *seg = segment_of(a.get), *coll_url = ar_url(a.create, parent ? parent : "");
-    json_t *body = json_object_get(desired, "body") ? json_deep_copy(json_object_get(desired, "body")) : json_object();
+    json_t *body =
+        json_object_get(desired, "body") ? json_deep_copy(json_object_get(desired, "body")) : json_object();
     sbuf_t u = {0};
     sbuf_addf(&u, "%s/%s", coll_url, seg ? seg : "");
     if (rid && q) {
@@ -226,13 +233,14 @@ static char *ar_mask(const strlist_t *changed) {
     }
     sbuf_t m = {0};
     sbuf_add(&m, "");
-    for (size_t i = 0; i < tops.n; i++) sbuf_addf(&m, "%s%s", i ? "," : "", tops.v[i]);
+    for (size_t i = 0; i < tops.n; i++)
+        sbuf_addf(&m, "%s%s", i ? "," : "", tops.v[i]);
     strlist_free(&tops);
     return sbuf_steal(&m);
 }
 
-static int ar_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live, const strlist_t *changed,
-                     json_t **newlive) {
+static int ar_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
+                     const strlist_t *changed, json_t **newlive) {
     *newlive = NULL;
     ar_t a;
     char *api = NULL, *coll = NULL, *mask = ar_mask(changed);
@@ -293,10 +301,13 @@ static void ar_defaults(const rtype_t *t, void *prov, const char *spec_name, jso
         json_object_set_new(body, "parent", json_sprintf("projects/%s", P->project));
 }
 
-static void ar_validate(const rtype_t *t, const json_t *body, const char *addr, const char *where, diag_t *d) {
+static void ar_validate(const rtype_t *t, const json_t *body, const char *addr, const char *where,
+                        diag_t *d) {
     const json_t *api = json_object_get(body, "api"), *coll = json_object_get(body, "collection");
     if (!json_is_string(api) || !json_is_string(coll)) {
-        diag_add(d, where, "%s: api and collection must be strings (\"workflows\", \"projects.locations.workflows\")", addr);
+        diag_add(d, where,
+                 "%s: api and collection must be strings (\"workflows\", \"projects.locations.workflows\")",
+                 addr);
         return;
     }
     perr_t e = {0};
@@ -311,16 +322,20 @@ static void ar_validate(const rtype_t *t, const json_t *body, const char *addr, 
     json_t *v;
     json_object_foreach((json_t *)body, k, v) {
         int ok = 0;
-        for (const char *const *n = known; *n; n++) ok |= strcmp(*n, k) == 0;
-        if (!ok) diag_add(d, where, "%s: unknown field '%s' (known: api, collection, parent, id, body)", addr, k);
+        for (const char *const *n = known; *n; n++)
+            ok |= strcmp(*n, k) == 0;
+        if (!ok)
+            diag_add(d, where, "%s: unknown field '%s' (known: api, collection, parent, id, body)", addr, k);
     }
     if (!json_object_get(body, "id") && id_param(a.create))
-        diag_add(d, where, "%s: id is required (%s.%s.create takes %s)", addr, a.api, a.coll, id_param(a.create));
+        diag_add(d, where, "%s: id is required (%s.%s.create takes %s)", addr, a.api, a.coll,
+                 id_param(a.create));
     const json_t *b = json_object_get(body, "body");
     if (b && a.create->request) {
         diag_t local = {0};
         schema_check(a.api, a.create->request, b, 1, where, &local);
-        for (size_t i = 0; i < local.n; i++) diag_add(d, local.items[i].where, "%s: body.%s", addr, local.items[i].msg);
+        for (size_t i = 0; i < local.n; i++)
+            diag_add(d, local.items[i].where, "%s: body.%s", addr, local.items[i].msg);
         diag_free(&local);
     }
 }
@@ -337,10 +352,19 @@ static const gcp_type_t api_resource_t = {
     .validate = ar_validate,
 };
 const rtype_t gcp_api_resource = {
-    .name = "gcp.api_resource", .api = NULL, .message = NULL,
+    .name = "gcp.api_resource",
+    .api = NULL,
+    .message = NULL,
     .extra_fields = (const char *const[]){"api", "collection", "parent", "id", "body", NULL},
     .required = (const char *const[]){"api", "collection", NULL},
     .immutable = (const char *const[]){"api", "collection", "parent", "id", NULL},
-    .defaults = ar_defaults, .id_of = gcp_res_id_of, .read = ar_read, .create = ar_create, .update = ar_update,
-    .remove = ar_remove, .import = ar_import, .normalize = gcp_res_normalize, .data = &api_resource_t,
+    .defaults = ar_defaults,
+    .id_of = gcp_res_id_of,
+    .read = ar_read,
+    .create = ar_create,
+    .update = ar_update,
+    .remove = ar_remove,
+    .import = ar_import,
+    .normalize = gcp_res_normalize,
+    .data = &api_resource_t,
 };

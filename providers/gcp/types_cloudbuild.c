@@ -12,13 +12,17 @@ static const gcp_type_t trigger_t = {
     .import_forms = (const char *const[]){"{project}/{location}/{name}", "{location}/{name}", NULL},
     .name_field = "name",
     .location_field = "location",
-    .create_style = GCP_CREATE_POST, .update_style = GCP_UPDATE_PATCH_MASK,
+    .create_style = GCP_CREATE_POST,
+    .update_style = GCP_UPDATE_PATCH_MASK,
     .list_items = "triggers",
 };
 const rtype_t gcp_cloudbuild_trigger = {
-    .name = "gcp.cloudbuild_trigger", .api = "cloudbuild", .message = "BuildTrigger",
+    .name = "gcp.cloudbuild_trigger",
+    .api = "cloudbuild",
+    .message = "BuildTrigger",
     .extra_fields = (const char *const[]){"project", "location", NULL},
     .immutable = (const char *const[]){"project", "location", "name", NULL},
     .ignore = (const char *const[]){"resourceName", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &trigger_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &trigger_t,
 };

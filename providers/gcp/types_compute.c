@@ -56,12 +56,18 @@ static const gcp_type_t network_t = {
     .id_tmpl = "projects/{project}/global/networks/{name}",
     .import_forms = net_forms,
 };
-static const char *const net_immutable[] = {"name", "autoCreateSubnetworks", "description", "internalIpv6Range",
-                                            "networkProfile", "enableUlaInternalIpv6", "IPv4Range", NULL};
+static const char *const net_immutable[] = {
+    "name",           "autoCreateSubnetworks", "description", "internalIpv6Range",
+    "networkProfile", "enableUlaInternalIpv6", "IPv4Range",   NULL};
 const rtype_t gcp_compute_network = {
-    .name = "gcp.compute_network", .api = "compute", .message = "Network",
-    .extra_fields = extra_project, .immutable = net_immutable,
-    GCP_RTYPE_CALLBACKS_NODEFAULTS, .defaults = network_defaults, .data = &network_t,
+    .name = "gcp.compute_network",
+    .api = "compute",
+    .message = "Network",
+    .extra_fields = extra_project,
+    .immutable = net_immutable,
+    GCP_RTYPE_CALLBACKS_NODEFAULTS,
+    .defaults = network_defaults,
+    .data = &network_t,
 };
 
 /* ---- subnetwork ---- */
@@ -89,10 +95,15 @@ static const gcp_type_t subnet_t = {
 static const char *const subnet_immutable[] = {"name", "network", "region", "description", NULL};
 static const char *const subnet_required[] = {"network", "ipCidrRange", NULL};
 const rtype_t gcp_compute_subnetwork = {
-    .name = "gcp.compute_subnetwork", .api = "compute", .message = "Subnetwork",
-    .extra_fields = extra_project, .required = subnet_required, .immutable = subnet_immutable,
+    .name = "gcp.compute_subnetwork",
+    .api = "compute",
+    .message = "Subnetwork",
+    .extra_fields = extra_project,
+    .required = subnet_required,
+    .immutable = subnet_immutable,
     .ignore = (const char *const[]){"fingerprint", "internalIpv6Prefix", "externalIpv6Prefix", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &subnet_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &subnet_t,
 };
 
 /* ---- firewall ---- */
@@ -103,18 +114,22 @@ static const gcp_type_t firewall_t = {
     .collection = "compute/v1/projects/{project}/global/firewalls",
     .id_tmpl = "projects/{project}/global/firewalls/{name}",
     .import_forms = net_forms,
-    .set_paths = (const char *const[]){"allowed", "denied", "allowed.*.ports", "denied.*.ports", "sourceRanges",
-                                       "destinationRanges", "sourceTags", "targetTags", "sourceServiceAccounts",
-                                       "targetServiceAccounts", NULL},
+    .set_paths = (const char *const[]){"allowed", "denied", "allowed.*.ports", "denied.*.ports",
+                                       "sourceRanges", "destinationRanges", "sourceTags", "targetTags",
+                                       "sourceServiceAccounts", "targetServiceAccounts", NULL},
     .ci_paths = (const char *const[]){"allowed.*.IPProtocol", "denied.*.IPProtocol", NULL},
     .prepare = prepare_network_ref,
 };
 const rtype_t gcp_compute_firewall = {
-    .name = "gcp.compute_firewall", .api = "compute", .message = "Firewall",
-    .extra_fields = extra_project, .required = (const char *const[]){"network", NULL},
+    .name = "gcp.compute_firewall",
+    .api = "compute",
+    .message = "Firewall",
+    .extra_fields = extra_project,
+    .required = (const char *const[]){"network", NULL},
     .immutable = (const char *const[]){"name", "direction", "network", NULL},
     .ignore = compute_output,
-    GCP_RTYPE_CALLBACKS, .data = &firewall_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &firewall_t,
 };
 
 /* ---- router (NATs are its nats[] array; a PATCH replaces the list) ---- */
@@ -131,11 +146,15 @@ static const gcp_type_t router_t = {
     .prepare = prepare_network_ref,
 };
 const rtype_t gcp_compute_router = {
-    .name = "gcp.compute_router", .api = "compute", .message = "Router",
-    .extra_fields = extra_project, .required = (const char *const[]){"network", NULL},
+    .name = "gcp.compute_router",
+    .api = "compute",
+    .message = "Router",
+    .extra_fields = extra_project,
+    .required = (const char *const[]){"network", NULL},
     .immutable = (const char *const[]){"name", "network", "region", "encryptedInterconnectRouter", NULL},
     .ignore = compute_output,
-    GCP_RTYPE_CALLBACKS, .data = &router_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &router_t,
 };
 
 /* ---- global address (private services access range) ---- */
@@ -150,12 +169,15 @@ static const gcp_type_t address_t = {
     .prepare = prepare_network_ref,
 };
 const rtype_t gcp_compute_global_address = {
-    .name = "gcp.compute_global_address", .api = "compute", .message = "Address",
+    .name = "gcp.compute_global_address",
+    .api = "compute",
+    .message = "Address",
     .extra_fields = extra_project,
     .immutable = (const char *const[]){"name", "address", "addressType", "prefixLength", "network", "purpose",
                                        "ipVersion", "description", "subnetwork", "networkTier", NULL},
     .ignore = (const char *const[]){"labelFingerprint", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &address_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &address_t,
 };
 
 /* ---- instance ---- */
@@ -172,8 +194,9 @@ static int instance_prepare(rctx_t *c, const json_t *desired, json_t *body) {
         expand_ref(ni, "network", body_project(c, desired), "global/networks");
         const char *sub = json_string_value(json_object_get(ni, "subnetwork"));
         if (sub && !strchr(sub, '/') && GCP_PROV(c)->region)
-            json_object_set_new(ni, "subnetwork", json_sprintf("projects/%s/regions/%s/subnetworks/%s",
-                                                               body_project(c, desired), GCP_PROV(c)->region, sub));
+            json_object_set_new(ni, "subnetwork",
+                                json_sprintf("projects/%s/regions/%s/subnetworks/%s",
+                                             body_project(c, desired), GCP_PROV(c)->region, sub));
     }
     return 0;
 }
@@ -201,7 +224,9 @@ static const gcp_type_t instance_t = {
     .prepare = instance_prepare,
 };
 const rtype_t gcp_compute_instance = {
-    .name = "gcp.compute_instance", .api = "compute", .message = "Instance",
+    .name = "gcp.compute_instance",
+    .api = "compute",
+    .message = "Instance",
     .extra_fields = extra_project,
     .required = (const char *const[]){"machineType", "disks", "networkInterfaces", NULL},
     .immutable = (const char *const[]){"name", "zone", "machineType", "disks", "networkInterfaces",
@@ -210,5 +235,6 @@ const rtype_t gcp_compute_instance = {
                                        "minCpuPlatform", "advancedMachineFeatures", NULL},
     .ignore = (const char *const[]){"labelFingerprint", "fingerprint", "metadata.fingerprint",
                                     "tags.fingerprint", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &instance_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &instance_t,
 };

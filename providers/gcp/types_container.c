@@ -11,8 +11,8 @@
 
 /* What both GKE types share: container operations, POST to create (body
  * wrapped), updates through the type's hook, the spec name as "name". */
-#define GKE_TYPE                                                                                       \
-    .api = "container", .op_api = "container", .name_field = "name", .create_style = GCP_CREATE_POST,  \
+#define GKE_TYPE                                                                                             \
+    .api = "container", .op_api = "container", .name_field = "name", .create_style = GCP_CREATE_POST,        \
     .update_style = GCP_UPDATE_HOOK
 
 /* PUT/POST one mutation and wait for its operation. */
@@ -58,7 +58,8 @@ static const struct {
 /* The value a ClusterUpdate field carries for a changed path. */
 static json_t *update_value(const char *desired_field, const char *path, const json_t *desired) {
     if (strcmp(desired_field, "desiredIntraNodeVisibilityConfig") == 0)
-        return json_pack("{s:O}", "enabled", jpath_get(desired, path) ? jpath_get(desired, path) : json_false());
+        return json_pack("{s:O}", "enabled",
+                         jpath_get(desired, path) ? jpath_get(desired, path) : json_false());
     json_t *v = jpath_get(desired, path);
     return v ? json_deep_copy(v) : json_null();
 }
@@ -67,7 +68,8 @@ int gcp_container_cluster_update_field(const char *path, char *out, size_t n); /
 int gcp_container_cluster_update_field(const char *path, char *out, size_t n) {
     for (size_t i = 0; i < sizeof cluster_updates / sizeof *cluster_updates; i++)
         if (jpath_under(path, cluster_updates[i].path)) {
-            snprintf(out, n, "%s", cluster_updates[i].desired ? cluster_updates[i].desired : cluster_updates[i].verb);
+            snprintf(out, n, "%s",
+                     cluster_updates[i].desired ? cluster_updates[i].desired : cluster_updates[i].verb);
             return (int)i;
         }
     /* Fall back on the naming rule: field -> desiredField. */
@@ -126,8 +128,10 @@ static int cluster_update(rctx_t *c, const char *id, const json_t *desired, cons
 static int cluster_remove(rctx_t *c, const char *id, const json_t *live) {
     if (json_is_true(json_object_get(live, "deletion_protection")) ||
         json_is_true(json_object_get(live, "deletionProtection"))) {
-        perr_set(c->err, c->addr ? c->addr : "",
-                 "cluster %s has deletion protection: set deletion_protection = false, run apply, then destroy", id);
+        perr_set(
+            c->err, c->addr ? c->addr : "",
+            "cluster %s has deletion protection: set deletion_protection = false, run apply, then destroy",
+            id);
         return -1;
     }
     char *url = xasprintf("v1/%s", id);
@@ -158,7 +162,8 @@ static void cluster_after_read(rctx_t *c, const json_t *desired, json_t **live) 
     int removed = json_is_true(json_object_get(desired, "remove_default_node_pool"));
     for (int i = 0; i < 3; i++) {
         json_t *d = json_object_get(desired, create_only[i]);
-        if (d && (removed || !json_object_get(*live, create_only[i]))) json_object_set(*live, create_only[i], d);
+        if (d && (removed || !json_object_get(*live, create_only[i])))
+            json_object_set(*live, create_only[i], d);
     }
 }
 
@@ -217,17 +222,22 @@ static const gcp_type_t cluster_t = {
     .after_read = cluster_after_read,
 };
 const rtype_t gcp_container_cluster = {
-    .name = "gcp.container_cluster", .api = "container", .message = "Cluster",
-    .extra_fields = (const char *const[]){"project", "location", "deletion_protection", "remove_default_node_pool", NULL},
+    .name = "gcp.container_cluster",
+    .api = "container",
+    .message = "Cluster",
+    .extra_fields =
+        (const char *const[]){"project", "location", "deletion_protection", "remove_default_node_pool", NULL},
     .options = (const char *const[]){"deletion_protection", "remove_default_node_pool", NULL},
-    .immutable = (const char *const[]){"name", "location", "network", "subnetwork", "clusterIpv4Cidr",
-                                       "ipAllocationPolicy", "privateClusterConfig.masterIpv4CidrBlock",
-                                       "privateClusterConfig.privateEndpointSubnetwork", "defaultMaxPodsConstraint",
-                                       "enableKubernetesAlpha", "initialNodeCount", "nodePools", "nodeConfig",
-                                       "description", "confidentialNodes", "autopilot", "initialClusterVersion",
-                                       "project", NULL},
+    .immutable =
+        (const char *const[]){"name", "location", "network", "subnetwork", "clusterIpv4Cidr",
+                              "ipAllocationPolicy", "privateClusterConfig.masterIpv4CidrBlock",
+                              "privateClusterConfig.privateEndpointSubnetwork", "defaultMaxPodsConstraint",
+                              "enableKubernetesAlpha", "initialNodeCount", "nodePools", "nodeConfig",
+                              "description", "confidentialNodes", "autopilot", "initialClusterVersion",
+                              "project", NULL},
     .ignore = (const char *const[]){"conditions", "labelFingerprint", "etag", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &cluster_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &cluster_t,
 };
 
 /* ---- node pool ---- */
@@ -271,9 +281,12 @@ static int pool_update(rctx_t *c, const char *id, const json_t *desired, const j
         const char *p = changed->v[i];
         const char *verb = NULL, *key = NULL;
         json_t *val = NULL;
-        if (jpath_under(p, "autoscaling")) verb = "setAutoscaling", key = "autoscaling";
-        else if (jpath_under(p, "management")) verb = "setManagement", key = "management";
-        else if (jpath_under(p, "node_count")) verb = "setSize", key = "nodeCount";
+        if (jpath_under(p, "autoscaling"))
+            verb = "setAutoscaling", key = "autoscaling";
+        else if (jpath_under(p, "management"))
+            verb = "setManagement", key = "management";
+        else if (jpath_under(p, "node_count"))
+            verb = "setSize", key = "nodeCount";
         if (verb) {
             if (strlist_has(&done, verb)) continue;
             strlist_add(&done, verb);
@@ -305,12 +318,15 @@ static int pool_update(rctx_t *c, const char *id, const json_t *desired, const j
         json_t *v = jpath_get(desired, pool_updates[j].path);
         if (pool_updates[j].inner) {
             json_t *w = json_object();
-            json_object_set_new(w, pool_updates[j].inner,
-                                v ? json_deep_copy(v) : (strcmp(pool_updates[j].inner, "labels") == 0 ? json_object() : json_array()));
+            json_object_set_new(
+                w, pool_updates[j].inner,
+                v ? json_deep_copy(v)
+                  : (strcmp(pool_updates[j].inner, "labels") == 0 ? json_object() : json_array()));
             json_object_set_new(b, pool_updates[j].field, w);
         } else if (v)
             json_object_set(b, pool_updates[j].field, v);
-        if (strcmp(pool_updates[j].field, "machineType") == 0 || strcmp(pool_updates[j].field, "diskSizeGb") == 0 ||
+        if (strcmp(pool_updates[j].field, "machineType") == 0 ||
+            strcmp(pool_updates[j].field, "diskSizeGb") == 0 ||
             strcmp(pool_updates[j].field, "diskType") == 0) {
             /* These three travel together (the nodes are recreated once). */
             static const char *const trio[] = {"machineType", "diskSizeGb", "diskType"};
@@ -336,24 +352,46 @@ static const gcp_type_t pool_t = {
     .self = "v1/projects/{project}/locations/{location}/clusters/{cluster}/nodePools/{name}",
     .collection = "v1/projects/{project}/locations/{location}/clusters/{cluster}/nodePools",
     .id_tmpl = "projects/{project}/locations/{location}/clusters/{cluster}/nodePools/{name}",
-    .import_forms = (const char *const[]){"{project}/{location}/{cluster}/{name}", "{location}/{cluster}/{name}", NULL},
+    .import_forms =
+        (const char *const[]){"{project}/{location}/{cluster}/{name}", "{location}/{cluster}/{name}", NULL},
     .wrap = "nodePool",
     .list_items = "nodePools",
-    .set_paths = (const char *const[]){"locations", "config.oauthScopes", "config.taints", "config.tags", NULL},
+    .set_paths =
+        (const char *const[]){"locations", "config.oauthScopes", "config.taints", "config.tags", NULL},
     .prepare = pool_prepare,
     .update = pool_update,
 };
 const rtype_t gcp_container_node_pool = {
-    .name = "gcp.container_node_pool", .api = "container", .message = "NodePool",
+    .name = "gcp.container_node_pool",
+    .api = "container",
+    .message = "NodePool",
     .extra_fields = (const char *const[]){"project", "location", "cluster", "node_count", NULL},
     .required = (const char *const[]){"cluster", NULL},
-    .immutable = (const char *const[]){"name", "cluster", "location", "project", "initialNodeCount",
-                                       "maxPodsConstraint", "networkConfig", "placementPolicy", "queuedProvisioning",
-                                       "config.accelerators", "config.spot", "config.preemptible",
-                                       "config.serviceAccount", "config.oauthScopes", "config.metadata",
-                                       "config.minCpuPlatform", "config.localSsdCount", "config.shieldedInstanceConfig",
-                                       "config.reservationAffinity", "config.sandboxConfig", "config.bootDiskKmsKey",
-                                       "config.nodeGroup", "config.advancedMachineFeatures", NULL},
+    .immutable = (const char *const[]){"name",
+                                       "cluster",
+                                       "location",
+                                       "project",
+                                       "initialNodeCount",
+                                       "maxPodsConstraint",
+                                       "networkConfig",
+                                       "placementPolicy",
+                                       "queuedProvisioning",
+                                       "config.accelerators",
+                                       "config.spot",
+                                       "config.preemptible",
+                                       "config.serviceAccount",
+                                       "config.oauthScopes",
+                                       "config.metadata",
+                                       "config.minCpuPlatform",
+                                       "config.localSsdCount",
+                                       "config.shieldedInstanceConfig",
+                                       "config.reservationAffinity",
+                                       "config.sandboxConfig",
+                                       "config.bootDiskKmsKey",
+                                       "config.nodeGroup",
+                                       "config.advancedMachineFeatures",
+                                       NULL},
     .ignore = (const char *const[]){"conditions", "etag", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &pool_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &pool_t,
 };

@@ -21,13 +21,16 @@ static const gcp_type_t zone_t = {
     .ci_paths = (const char *const[]){"visibility", NULL},
 };
 const rtype_t gcp_dns_managed_zone = {
-    .name = "gcp.dns_managed_zone", .api = "dns", .message = "ManagedZone",
+    .name = "gcp.dns_managed_zone",
+    .api = "dns",
+    .message = "ManagedZone",
     .extra_fields = (const char *const[]){"project", NULL},
     .required = (const char *const[]){"dnsName", NULL},
     .immutable = (const char *const[]){"name", "project", "dnsName", "visibility", "reverseLookupConfig",
                                        "serviceDirectoryConfig", NULL},
     .ignore = (const char *const[]){"id", "kind", "creationTime", "nameServers", "nameServerSet", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &zone_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &zone_t,
 };
 
 /* ---- record set ---- */
@@ -90,8 +93,10 @@ static int rr_change(rctx_t *c, const rrid_t *x, const json_t *del, const json_t
     gcp_resp_t r = {0};
     int rc = gcp_call_busy(c, "POST", "dns", url, ch, &r);
     if (rc == 0 && r.status == 409) {
-        perr_set(c->err, c->addr, "record set %s %s already exists outside plinth's state; adopt it with: plinth import %s "
-                 "%s/%s/%s", x->name, x->type, c->addr, x->zone, x->name, x->type);
+        perr_set(c->err, c->addr,
+                 "record set %s %s already exists outside plinth's state; adopt it with: plinth import %s "
+                 "%s/%s/%s",
+                 x->name, x->type, c->addr, x->zone, x->name, x->type);
         rc = -1;
     } else if (rc == 0 && !gcp_resp_ok(&r)) {
         gcp_fail(c, &r, "POST", url);
@@ -138,8 +143,8 @@ static int rr_create(rctx_t *c, const json_t *desired, char **id, json_t **live)
     return rc;
 }
 
-static int rr_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live, const strlist_t *changed,
-                     json_t **newlive) {
+static int rr_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
+                     const strlist_t *changed, json_t **newlive) {
     rrid_t x;
     *newlive = NULL;
     if (rr_parse(c, id, &x) < 0) return -1;
@@ -155,7 +160,9 @@ static int rr_is_apex(rctx_t *c, const rrid_t *x) {
     char *url = xasprintf(ZONE_URL, x->project, x->zone);
     json_t *z = NULL;
     int apex = gcp_get(c, "dns", url, &z) == 0 && z &&
-               strcmp(json_string_value(json_object_get(z, "dnsName")) ? json_string_value(json_object_get(z, "dnsName")) : "",
+               strcmp(json_string_value(json_object_get(z, "dnsName"))
+                          ? json_string_value(json_object_get(z, "dnsName"))
+                          : "",
                       x->name) == 0;
     json_decref(z);
     free(url);
@@ -168,7 +175,8 @@ static int rr_remove(rctx_t *c, const char *id, const json_t *live) {
     json_t *cur = NULL;
     int rc = rr_read(c, id, NULL, &cur);
     if (rc == 0 && cur && rr_is_apex(c, &x)) {
-        if (c->progress) c->progress(c->ud, c->addr, "the zone's own NS/SOA record set is kept; forgotten only");
+        if (c->progress)
+            c->progress(c->ud, c->addr, "the zone's own NS/SOA record set is kept; forgotten only");
     } else if (rc == 0 && cur)
         rc = rr_change(c, &x, cur, NULL);
     json_decref(cur);
@@ -179,7 +187,8 @@ static int rr_remove(rctx_t *c, const char *id, const json_t *live) {
 static const gcp_type_t rrset_t = {
     .api = "dns",
     .id_tmpl = RRSET_ID,
-    .import_forms = (const char *const[]){"{project}/{managed_zone}/{name}/{type}", "{managed_zone}/{name}/{type}", NULL},
+    .import_forms =
+        (const char *const[]){"{project}/{managed_zone}/{name}/{type}", "{managed_zone}/{name}/{type}", NULL},
     .create_style = GCP_CREATE_HOOK,
     .update_style = GCP_UPDATE_HOOK,
     .read = rr_read,
@@ -189,10 +198,13 @@ static const gcp_type_t rrset_t = {
     .set_paths = (const char *const[]){"rrdatas", NULL},
 };
 const rtype_t gcp_dns_record_set = {
-    .name = "gcp.dns_record_set", .api = "dns", .message = "ResourceRecordSet",
+    .name = "gcp.dns_record_set",
+    .api = "dns",
+    .message = "ResourceRecordSet",
     .extra_fields = (const char *const[]){"project", "managed_zone", NULL},
     .required = (const char *const[]){"managed_zone", "name", "type", "rrdatas", NULL},
     .immutable = (const char *const[]){"project", "managed_zone", "name", "type", NULL},
     .ignore = (const char *const[]){"kind", "signatureRrdatas", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &rrset_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &rrset_t,
 };

@@ -28,7 +28,8 @@ static int sa_update(rctx_t *c, const char *id, const json_t *desired, const jso
     static const char *const fields[] = {"displayName", "description"};
     for (int i = 0; i < 2; i++) {
         int hit = 0;
-        for (size_t j = 0; j < changed->n; j++) hit |= jpath_under(changed->v[j], fields[i]);
+        for (size_t j = 0; j < changed->n; j++)
+            hit |= jpath_under(changed->v[j], fields[i]);
         if (!hit) continue;
         json_t *v = json_object_get(desired, fields[i]);
         json_object_set_new(sa, fields[i], v ? json_deep_copy(v) : json_string(""));
@@ -53,8 +54,9 @@ static const gcp_type_t sa_t = {
     .self = "v1/projects/{project}/serviceAccounts/{accountId}@{project}.iam.gserviceaccount.com",
     .collection = "v1/projects/{project}/serviceAccounts",
     .id_tmpl = "projects/{project}/serviceAccounts/{accountId}@{project}.iam.gserviceaccount.com",
-    .import_forms = (const char *const[]){"{project}/{accountId}@{project}.iam.gserviceaccount.com",
-                                          "{accountId}@{project}.iam.gserviceaccount.com", "{accountId}", NULL},
+    .import_forms =
+        (const char *const[]){"{project}/{accountId}@{project}.iam.gserviceaccount.com",
+                              "{accountId}@{project}.iam.gserviceaccount.com", "{accountId}", NULL},
     .name_field = "accountId",
     .create_style = GCP_CREATE_POST,
     .update_style = GCP_UPDATE_HOOK,
@@ -63,11 +65,14 @@ static const gcp_type_t sa_t = {
     .list_items = "accounts", /* serviceAccounts.list answers full accounts */
 };
 const rtype_t gcp_service_account = {
-    .name = "gcp.service_account", .api = "iam", .message = "ServiceAccount",
+    .name = "gcp.service_account",
+    .api = "iam",
+    .message = "ServiceAccount",
     .extra_fields = (const char *const[]){"project", "accountId", NULL},
     .immutable = (const char *const[]){"accountId", "project", NULL},
     .ignore = (const char *const[]){"name", "etag", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &sa_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &sa_t,
 };
 
 /* ---- service account IAM member ---- */
@@ -78,7 +83,8 @@ static char *sa_res(rctx_t *c, const char *v) {
     if (strncmp(v, "serviceAccount:", 15) == 0) v += 15;
     const char *at = strchr(v, '@');
     if (!at) {
-        perr_set(c->err, c->addr ? c->addr : "", "service_account must be an email or projects/P/serviceAccounts/EMAIL, not '%s'", v);
+        perr_set(c->err, c->addr ? c->addr : "",
+                 "service_account must be an email or projects/P/serviceAccounts/EMAIL, not '%s'", v);
         return NULL;
     }
     const char *dom = ".iam.gserviceaccount.com";
@@ -137,7 +143,8 @@ static int project_iam_get(rctx_t *c, const char *res, json_t **policy, gcp_resp
 }
 
 static int project_iam_set(rctx_t *c, const char *res, const json_t *policy, gcp_resp_t *r) {
-    return set_policy_post(c, "cloudresourcemanager", xasprintf("v1/projects/%s:setIamPolicy", res), policy, r);
+    return set_policy_post(c, "cloudresourcemanager", xasprintf("v1/projects/%s:setIamPolicy", res), policy,
+                           r);
 }
 
 static const gcp_iam_kind_t project_iam = {"project", project_res, project_iam_get, project_iam_set};

@@ -8,20 +8,20 @@
 #include "providers/gcp/gcp_iam.h"
 
 /* GET <res>:getIamPolicy and POST <res>:setIamPolicy of a v1 API. */
-#define V1_POLICY_FNS(pfx, api_)                                                                   \
-    static int pfx##_get(rctx_t *c, const char *res, json_t **policy, gcp_resp_t *r) {             \
-        char *url = xasprintf("v1/%s:getIamPolicy?options.requestedPolicyVersion=3", res);          \
-        int rc = gcp_iam_get(c, api_, "GET", url, NULL, policy, r);                                 \
-        free(url);                                                                                   \
-        return rc;                                                                                   \
-    }                                                                                                \
-    static int pfx##_set(rctx_t *c, const char *res, const json_t *policy, gcp_resp_t *r) {        \
-        char *url = xasprintf("v1/%s:setIamPolicy", res);                                           \
-        json_t *b = json_pack("{s:O}", "policy", policy);                                            \
-        int rc = gcp_iam_set(c, api_, "POST", url, b, r);                                            \
-        json_decref(b);                                                                              \
-        free(url);                                                                                   \
-        return rc;                                                                                   \
+#define V1_POLICY_FNS(pfx, api_)                                                                             \
+    static int pfx##_get(rctx_t *c, const char *res, json_t **policy, gcp_resp_t *r) {                       \
+        char *url = xasprintf("v1/%s:getIamPolicy?options.requestedPolicyVersion=3", res);                   \
+        int rc = gcp_iam_get(c, api_, "GET", url, NULL, policy, r);                                          \
+        free(url);                                                                                           \
+        return rc;                                                                                           \
+    }                                                                                                        \
+    static int pfx##_set(rctx_t *c, const char *res, const json_t *policy, gcp_resp_t *r) {                  \
+        char *url = xasprintf("v1/%s:setIamPolicy", res);                                                    \
+        json_t *b = json_pack("{s:O}", "policy", policy);                                                    \
+        int rc = gcp_iam_set(c, api_, "POST", url, b, r);                                                    \
+        json_decref(b);                                                                                      \
+        free(url);                                                                                           \
+        return rc;                                                                                           \
     }
 
 /* ---- secret ---- */
@@ -67,7 +67,9 @@ static char *repo_res(rctx_t *c, const char *v) {
     gcp_prov_t *P = GCP_PROV(c);
     if (!*v || strchr(v, '/') || !P->region) {
         perr_set(c->err, c->addr ? c->addr : "",
-                 "repository must be projects/P/locations/L/repositories/R (or R with a provider region), not '%s'", v);
+                 "repository must be projects/P/locations/L/repositories/R (or R with a provider region), "
+                 "not '%s'",
+                 v);
         return NULL;
     }
     return xasprintf("projects/%s/locations/%s/repositories/%s", P->project, P->region, v);

@@ -8,7 +8,8 @@
 #include "providers/gcp/gcp_iam.h"
 
 static int ring_forget(rctx_t *c, const char *id, const json_t *live) {
-    if (c->progress) c->progress(c->ud, c->addr, "key rings cannot be deleted: forgotten, the ring stays in the project");
+    if (c->progress)
+        c->progress(c->ud, c->addr, "key rings cannot be deleted: forgotten, the ring stays in the project");
     return 0;
 }
 
@@ -27,10 +28,14 @@ static const gcp_type_t ring_t = {
     .remove = ring_forget,
 };
 const rtype_t gcp_kms_key_ring = {
-    .name = "gcp.kms_key_ring", .api = "cloudkms", .message = "KeyRing",
+    .name = "gcp.kms_key_ring",
+    .api = "cloudkms",
+    .message = "KeyRing",
     .extra_fields = (const char *const[]){"project", "location", "name", NULL},
     .immutable = (const char *const[]){"project", "location", "name", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &ring_t, .adopt_existing = 1,
+    GCP_RTYPE_CALLBACKS,
+    .data = &ring_t,
+    .adopt_existing = 1,
 };
 
 /* Destroys every ENABLED or DISABLED version, then forgets the key. */
@@ -53,7 +58,8 @@ static int key_remove(rctx_t *c, const char *id, const json_t *live) {
     }
     if (rc == 0 && c->progress) {
         char msg[160];
-        snprintf(msg, sizeof msg, "crypto keys cannot be deleted: destroyed %d version(s), the key is forgotten", n);
+        snprintf(msg, sizeof msg,
+                 "crypto keys cannot be deleted: destroyed %d version(s), the key is forgotten", n);
         c->progress(c->ud, c->addr, msg);
     }
     json_decref(page);
@@ -75,8 +81,8 @@ static const gcp_type_t ckey_t = {
     .collection = "v1/projects/{project}/locations/{location}/keyRings/{key_ring}/cryptoKeys",
     .create_query = "cryptoKeyId={name}",
     .id_tmpl = "projects/{project}/locations/{location}/keyRings/{key_ring}/cryptoKeys/{name}",
-    .import_forms = (const char *const[]){"{project}/{location}/{key_ring}/{name}", "{location}/{key_ring}/{name}",
-                                          NULL},
+    .import_forms =
+        (const char *const[]){"{project}/{location}/{key_ring}/{name}", "{location}/{key_ring}/{name}", NULL},
     .name_field = "name",
     .create_style = GCP_CREATE_POST,
     .update_style = GCP_UPDATE_PATCH_MASK,
@@ -85,12 +91,16 @@ static const gcp_type_t ckey_t = {
     .after_read = key_after_read,
 };
 const rtype_t gcp_kms_crypto_key = {
-    .name = "gcp.kms_crypto_key", .api = "cloudkms", .message = "CryptoKey",
+    .name = "gcp.kms_crypto_key",
+    .api = "cloudkms",
+    .message = "CryptoKey",
     .extra_fields = (const char *const[]){"project", "key_ring", "name", NULL},
     .required = (const char *const[]){"key_ring", "purpose", NULL},
-    .immutable = (const char *const[]){"project", "key_ring", "name", "purpose", "versionTemplate.protectionLevel",
-                                       "importOnly", "destroyScheduledDuration", "cryptoKeyBackend", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &ckey_t,
+    .immutable =
+        (const char *const[]){"project", "key_ring", "name", "purpose", "versionTemplate.protectionLevel",
+                              "importOnly", "destroyScheduledDuration", "cryptoKeyBackend", NULL},
+    GCP_RTYPE_CALLBACKS,
+    .data = &ckey_t,
 };
 
 /* ---- crypto key IAM member ---- */
@@ -98,7 +108,8 @@ const rtype_t gcp_kms_crypto_key = {
 static char *key_res(rctx_t *c, const char *v) {
     const char *t = gcp_projects_tail(v);
     if (t && strstr(t, "/cryptoKeys/")) return xstrdup(t);
-    perr_set(c->err, c->addr ? c->addr : "", "crypto_key_id must be projects/P/locations/L/keyRings/R/cryptoKeys/K, not '%s'", v);
+    perr_set(c->err, c->addr ? c->addr : "",
+             "crypto_key_id must be projects/P/locations/L/keyRings/R/cryptoKeys/K, not '%s'", v);
     return NULL;
 }
 

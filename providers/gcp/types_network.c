@@ -14,10 +14,14 @@ static const gcp_type_t address_t = {
     .verbs = GCP_COMPUTE_LABELS_VERB,
 };
 const rtype_t gcp_compute_address = {
-    .name = "gcp.compute_address", .api = "compute", .message = "Address",
+    .name = "gcp.compute_address",
+    .api = "compute",
+    .message = "Address",
     .extra_fields = (const char *const[]){"project", NULL},
-    .immutable = (const char *const[]){"name", "region", "address", "addressType", "prefixLength", "network",
-                                       "subnetwork", "purpose", "ipVersion", "description", "networkTier", NULL},
+    .immutable =
+        (const char *const[]){"name", "region", "address", "addressType", "prefixLength", "network",
+                              "subnetwork", "purpose", "ipVersion", "description", "networkTier", NULL},
     .ignore = (const char *const[]){"labelFingerprint", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &address_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &address_t,
 };

@@ -13,7 +13,8 @@ static int repo_prepare(rctx_t *c, const json_t *desired, json_t *body) {
         const char *v = json_string_value(json_object_get(body, enums[i]));
         if (!v) continue;
         char *up = xstrdup(v);
-        for (char *p = up; *p; p++) *p = (char)toupper((unsigned char)*p);
+        for (char *p = up; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
         json_object_set_new(body, enums[i], json_string(up));
         free(up);
     }
@@ -27,7 +28,8 @@ static const gcp_type_t repo_t = {
     .collection = "v1/projects/{project}/locations/{location}/repositories",
     .create_query = "repositoryId={repositoryId}",
     .id_tmpl = "projects/{project}/locations/{location}/repositories/{repositoryId}",
-    .import_forms = (const char *const[]){"{project}/{location}/{repositoryId}", "{location}/{repositoryId}", NULL},
+    .import_forms =
+        (const char *const[]){"{project}/{location}/{repositoryId}", "{location}/{repositoryId}", NULL},
     .name_field = "repositoryId",
     .location_field = "location",
     .create_style = GCP_CREATE_POST,
@@ -38,12 +40,15 @@ static const gcp_type_t repo_t = {
     .prepare = repo_prepare,
 };
 const rtype_t gcp_artifact_registry_repository = {
-    .name = "gcp.artifact_registry_repository", .api = "artifactregistry", .message = "Repository",
+    .name = "gcp.artifact_registry_repository",
+    .api = "artifactregistry",
+    .message = "Repository",
     .extra_fields = (const char *const[]){"project", "location", "repositoryId", NULL},
     .required = (const char *const[]){"format", NULL},
     .immutable = (const char *const[]){"repositoryId", "location", "project", "format", "mode", "kmsKeyName",
                                        "remoteRepositoryConfig", "mavenConfig.versionPolicy",
                                        "mavenConfig.allowSnapshotOverwrites", NULL},
     .ignore = (const char *const[]){"name", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &repo_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &repo_t,
 };

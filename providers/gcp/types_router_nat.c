@@ -71,8 +71,10 @@ static int nat_patch_once(rctx_t *c, const natid_t *x, const char *url, const js
     nats = nats ? json_deep_copy(nats) : json_array();
     int k = nat_index(r, x->name), rc = 0;
     if (op == NAT_ADD && k >= 0) {
-        perr_set(c->err, c->addr, "router %s already has a NAT named %s outside plinth's state; adopt it with: plinth "
-                 "import %s %s/%s/%s", x->router, x->name, c->addr, x->region, x->router, x->name);
+        perr_set(c->err, c->addr,
+                 "router %s already has a NAT named %s outside plinth's state; adopt it with: plinth "
+                 "import %s %s/%s/%s",
+                 x->router, x->name, c->addr, x->region, x->router, x->name);
         rc = -1;
     } else if (op == NAT_DEL && k < 0)
         rc = 2; /* nothing to do */
@@ -134,19 +136,22 @@ static int nat_create(rctx_t *c, const json_t *desired, char **id, json_t **live
     return rc;
 }
 
-static int nat_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live, const strlist_t *changed,
-                      json_t **newlive) {
+static int nat_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
+                      const strlist_t *changed, json_t **newlive) {
     *newlive = NULL;
     int rc = nat_patch(c, id, desired, NAT_SET);
     return rc == 0 ? nat_read(c, id, desired, newlive) : rc;
 }
 
-static int nat_remove(rctx_t *c, const char *id, const json_t *live) { return nat_patch(c, id, NULL, NAT_DEL); }
+static int nat_remove(rctx_t *c, const char *id, const json_t *live) {
+    return nat_patch(c, id, NULL, NAT_DEL);
+}
 
 static const gcp_type_t nat_t = {
     .api = "compute",
     .id_tmpl = "projects/{project}/regions/{region}/routers/{router}/{name}",
-    .import_forms = (const char *const[]){"{project}/{region}/{router}/{name}", "{region}/{router}/{name}", NULL},
+    .import_forms =
+        (const char *const[]){"{project}/{region}/{router}/{name}", "{region}/{router}/{name}", NULL},
     .name_field = "name",
     .location_field = "region",
     .create_style = GCP_CREATE_HOOK,
@@ -158,9 +163,12 @@ static const gcp_type_t nat_t = {
     .set_paths = (const char *const[]){"subnetworks", "natIps", NULL},
 };
 const rtype_t gcp_compute_router_nat = {
-    .name = "gcp.compute_router_nat", .api = "compute", .message = "RouterNat",
+    .name = "gcp.compute_router_nat",
+    .api = "compute",
+    .message = "RouterNat",
     .extra_fields = (const char *const[]){"project", "region", "router", NULL},
     .required = (const char *const[]){"router", "natIpAllocateOption", "sourceSubnetworkIpRangesToNat", NULL},
     .immutable = (const char *const[]){"project", "region", "router", "name", "type", "endpointTypes", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &nat_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &nat_t,
 };

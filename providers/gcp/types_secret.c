@@ -40,11 +40,15 @@ static const gcp_type_t secret_t = {
     .set_paths = (const char *const[]){"replication.userManaged.replicas", "topics", NULL},
 };
 const rtype_t gcp_secret = {
-    .name = "gcp.secret", .api = "secretmanager", .message = "Secret",
+    .name = "gcp.secret",
+    .api = "secretmanager",
+    .message = "Secret",
     .extra_fields = (const char *const[]){"project", "secretId", NULL},
     .immutable = (const char *const[]){"secretId", "project", "replication", NULL},
     .ignore = (const char *const[]){"etag", "ttl", NULL},
-    GCP_RTYPE_CALLBACKS_NODEFAULTS, .defaults = secret_defaults, .data = &secret_t,
+    GCP_RTYPE_CALLBACKS_NODEFAULTS,
+    .defaults = secret_defaults,
+    .data = &secret_t,
 };
 
 /* ---- secret version ---- */
@@ -76,7 +80,8 @@ static int access_data(rctx_t *c, const char *id, json_t *live) {
         unsigned char *out = xmalloc(n + 1);
         int len = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n);
         if (len >= 0) {
-            while (n > 0 && b64[n - 1] == '=' && len > 0) n--, len--; /* padding */
+            while (n > 0 && b64[n - 1] == '=' && len > 0)
+                n--, len--; /* padding */
             json_t *pt = json_stringn((const char *)out, (size_t)len);
             if (pt) {
                 gcp_client_add_secret(GCP_PROV(c)->client, json_string_value(pt));
@@ -114,8 +119,8 @@ static int version_live(rctx_t *c, const char *id, const json_t *vars, const jso
     *live = NULL;
     if (!v || (st && strcmp(st, "DESTROYED") == 0)) return 0;
     json_t *ds = desired ? json_object_get(desired, "secret") : NULL;
-    if (json_is_string(ds) &&
-        strcmp(gcp_last_segment(json_string_value(ds)), json_string_value(json_object_get(vars, "secret"))) != 0)
+    if (json_is_string(ds) && strcmp(gcp_last_segment(json_string_value(ds)),
+                                     json_string_value(json_object_get(vars, "secret"))) != 0)
         ds = NULL; /* a different secret: let it diff */
     *live = json_pack("{s:O,s:O,s:b}", "project", json_object_get(vars, "project"), "secret",
                       json_is_string(ds) ? ds : json_object_get(vars, "secret"), "enabled",
@@ -200,15 +205,22 @@ static int version_from_list(rctx_t *c, size_t i, void *ud) {
 
 static int version_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t *const *desired,
                              json_t **lives) {
-    vbatch_t B = {n, ids, desired, lives, xcalloc(n + 1, sizeof(json_t *)), xcalloc(n + 1, sizeof(size_t)),
-                  xcalloc(n + 1, sizeof(char *)), xcalloc(n + 1, sizeof(json_t *))};
+    vbatch_t B = {n,
+                  ids,
+                  desired,
+                  lives,
+                  xcalloc(n + 1, sizeof(json_t *)),
+                  xcalloc(n + 1, sizeof(size_t)),
+                  xcalloc(n + 1, sizeof(char *)),
+                  xcalloc(n + 1, sizeof(json_t *))};
     json_t *index = json_object();
     size_t nsec = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         lives[i] = NULL;
         B.vars[i] = gcp_tmpl_match(VERSION_TMPL, ids[i]);
-        char *sec = B.vars[i] ? gcp_tmpl_fill("projects/{project}/secrets/{secret}", B.vars[i], c->err) : NULL;
+        char *sec =
+            B.vars[i] ? gcp_tmpl_fill("projects/{project}/secrets/{secret}", B.vars[i], c->err) : NULL;
         if (!sec) {
             rc = -1;
             break;
@@ -324,12 +336,15 @@ static int version_update(rctx_t *c, const char *id, const json_t *desired, cons
     int rc = 0;
     for (size_t i = 0; i < changed->n && rc == 0; i++)
         if (jpath_under(changed->v[i], "enabled"))
-            rc = version_verb(c, id, json_is_false(json_object_get(desired, "enabled")) ? "disable" : "enable");
+            rc = version_verb(c, id,
+                              json_is_false(json_object_get(desired, "enabled")) ? "disable" : "enable");
     if (rc == 0) rc = version_read(c, id, desired, newlive);
     return rc;
 }
 
-static int version_remove(rctx_t *c, const char *id, const json_t *live) { return version_verb(c, id, "destroy"); }
+static int version_remove(rctx_t *c, const char *id, const json_t *live) {
+    return version_verb(c, id, "destroy");
+}
 
 static const gcp_type_t version_t = {
     .api = "secretmanager",
@@ -345,11 +360,14 @@ static const gcp_type_t version_t = {
     .remove = version_remove,
 };
 const rtype_t gcp_secret_version = {
-    .name = "gcp.secret_version", .api = "secretmanager", .message = "SecretVersion",
+    .name = "gcp.secret_version",
+    .api = "secretmanager",
+    .message = "SecretVersion",
     .extra_fields = (const char *const[]){"project", "secret", "secret_data", "enabled", "generate", NULL},
     .required = (const char *const[]){"secret", NULL},
     .immutable = (const char *const[]){"project", "secret", "secret_data", NULL},
     .sensitive = (const char *const[]){"secret_data", "payload.data", NULL},
     .ignore = (const char *const[]){"generate", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &version_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &version_t,
 };

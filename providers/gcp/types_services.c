@@ -55,13 +55,16 @@ static const gcp_type_t service_t = {
     .remove = service_remove,
 };
 const rtype_t gcp_project_service = {
-    .name = "gcp.project_service", .api = NULL, .message = NULL,
+    .name = "gcp.project_service",
+    .api = NULL,
+    .message = NULL,
     .extra_fields = (const char *const[]){"project", "service", "disable_on_destroy", NULL},
     .options = (const char *const[]){"disable_on_destroy", NULL},
     .required = (const char *const[]){"service", NULL},
     .immutable = (const char *const[]){"project", "service", NULL},
     .adopt_existing = 1,
-    GCP_RTYPE_CALLBACKS, .data = &service_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &service_t,
 };
 
 /* ---- service_networking_connection ----
@@ -89,7 +92,8 @@ static int conn_parse(rctx_t *c, const char *id, conn_ref_t *out) {
     memset(out, 0, sizeof *out);
     json_t *v = gcp_tmpl_match("projects/{project}/global/networks/{network}:{service}", id);
     if (!v) {
-        perr_set(c->err, c->addr ? c->addr : "", "bad connection ID '%s': expected projects/P/global/networks/N:SERVICE", id);
+        perr_set(c->err, c->addr ? c->addr : "",
+                 "bad connection ID '%s': expected projects/P/global/networks/N:SERVICE", id);
         return -1;
     }
     out->project = xstrdup(json_string_value(json_object_get(v, "project")));
@@ -107,8 +111,8 @@ static int conn_read(rctx_t *c, const char *id, const json_t *desired, json_t **
         conn_ref_free(&r);
         return -1;
     }
-    char *url = xasprintf("v1/services/%s/connections?network=projects/%s/global/networks/%s", r.service, r.num,
-                          r.network);
+    char *url = xasprintf("v1/services/%s/connections?network=projects/%s/global/networks/%s", r.service,
+                          r.num, r.network);
     json_t *list = NULL;
     int rc = gcp_get(c, "servicenetworking", url, &list);
     size_t i;
@@ -126,7 +130,8 @@ static int conn_read(rctx_t *c, const char *id, const json_t *desired, json_t **
         if (json_is_string(dn) && strcmp(gcp_last_segment(json_string_value(dn)), r.network) == 0)
             json_object_set(*live, "network", dn);
         else
-            json_object_set_new(*live, "network", json_sprintf("projects/%s/global/networks/%s", r.project, r.network));
+            json_object_set_new(*live, "network",
+                                json_sprintf("projects/%s/global/networks/%s", r.project, r.network));
         json_object_set_new(*live, "project", json_string(r.project));
         /* The API says "services/servicenetworking.googleapis.com". */
         json_object_set_new(*live, "service", json_string(r.service));
@@ -143,7 +148,8 @@ static int conn_send(rctx_t *c, const conn_ref_t *r, const json_t *desired, int 
     json_object_set_new(b, "network", json_sprintf("projects/%s/global/networks/%s", r->num, r->network));
     json_t *ranges = json_object_get(desired, "reservedPeeringRanges");
     json_object_set_new(b, "reservedPeeringRanges", ranges ? json_deep_copy(ranges) : json_array());
-    char *url = patch ? xasprintf("v1/services/%s/connections/-?updateMask=reservedPeeringRanges&force=true", r->service)
+    char *url = patch ? xasprintf("v1/services/%s/connections/-?updateMask=reservedPeeringRanges&force=true",
+                                  r->service)
                       : xasprintf("v1/services/%s/connections", r->service);
     gcp_resp_t resp = {0};
     int rc = gcp_call_busy(c, patch ? "PATCH" : "POST", "servicenetworking", url, b, &resp);
@@ -194,7 +200,8 @@ static int conn_update(rctx_t *c, const char *id, const json_t *desired, const j
     conn_ref_t r;
     int rc = conn_parse(c, id, &r);
     int need = 0;
-    for (size_t i = 0; i < changed->n; i++) need |= jpath_under(changed->v[i], "reservedPeeringRanges");
+    for (size_t i = 0; i < changed->n; i++)
+        need |= jpath_under(changed->v[i], "reservedPeeringRanges");
     if (rc == 0 && need) rc = conn_send(c, &r, desired, 1);
     if (rc == 0) rc = conn_read(c, id, desired, newlive);
     conn_ref_free(&r);
@@ -214,7 +221,8 @@ static int conn_remove(rctx_t *c, const char *id, const json_t *live) {
             if (*p == '.') *p = '-';
         char *url = xasprintf("v1/services/%s/connections/%s", r.service, cid);
         json_t *b = json_object();
-        json_object_set_new(b, "consumerNetwork", json_sprintf("projects/%s/global/networks/%s", r.num, r.network));
+        json_object_set_new(b, "consumerNetwork",
+                            json_sprintf("projects/%s/global/networks/%s", r.num, r.network));
         gcp_resp_t resp = {0};
         rc = gcp_call_busy(c, "POST", "servicenetworking", url, b, &resp);
         if (rc == 0 && resp.status == 404) {
@@ -235,8 +243,9 @@ static int conn_remove(rctx_t *c, const char *id, const json_t *live) {
         } else if (rc == 0)
             rc = gcp_wait(c, "servicenetworking", resp.body);
         if (rc < 0 && strstr(c->err->msg, "still using this connection"))
-            perr_wrap(c->err, "the connection is still used by a producer service (Cloud SQL keeps it for days); "
-                              "set deletion_policy = \"ABANDON\" to leave it");
+            perr_wrap(c->err,
+                      "the connection is still used by a producer service (Cloud SQL keeps it for days); "
+                      "set deletion_policy = \"ABANDON\" to leave it");
         gcp_resp_free(&resp);
         json_decref(b);
         free(url);
@@ -260,10 +269,14 @@ static const gcp_type_t conn_t = {
     .remove = conn_remove,
 };
 const rtype_t gcp_service_networking_connection = {
-    .name = "gcp.service_networking_connection", .api = "servicenetworking", .message = "Connection",
+    .name = "gcp.service_networking_connection",
+    .api = "servicenetworking",
+    .message = "Connection",
     .extra_fields = (const char *const[]){"project", "deletion_policy", NULL},
     .options = (const char *const[]){"deletion_policy", NULL},
     .required = (const char *const[]){"network", "reservedPeeringRanges", NULL},
     .immutable = (const char *const[]){"network", "service", "project", NULL},
-    GCP_RTYPE_CALLBACKS_NODEFAULTS, .defaults = conn_defaults, .data = &conn_t,
+    GCP_RTYPE_CALLBACKS_NODEFAULTS,
+    .defaults = conn_defaults,
+    .data = &conn_t,
 };

@@ -36,7 +36,8 @@ static void instance_after_read(rctx_t *c, const json_t *desired, json_t **live)
     const char *lv = json_string_value(json_object_get(*live, "databaseVersion"));
     if (dv && lv && strncmp(lv, dv, strlen(dv)) == 0 && lv[strlen(dv)] == '_')
         json_object_set_new(*live, "databaseVersion", json_string(dv));
-    json_t *dd = jpath_get(desired, "settings.dataDiskSizeGb"), *ld = jpath_get(*live, "settings.dataDiskSizeGb");
+    json_t *dd = jpath_get(desired, "settings.dataDiskSizeGb"),
+           *ld = jpath_get(*live, "settings.dataDiskSizeGb");
     json_t *ar = jpath_get(*live, "settings.storageAutoResize");
     if (dd && ld && (!ar || json_is_true(ar))) {
         long long d = json_is_string(dd) ? atoll(json_string_value(dd)) : json_integer_value(dd);
@@ -48,10 +49,11 @@ static void instance_after_read(rctx_t *c, const json_t *desired, json_t **live)
 
 static int instance_remove(rctx_t *c, const char *id, const json_t *live) {
     if (json_is_true(jpath_get(live, "settings.deletionProtectionEnabled"))) {
-        perr_set(c->err, c->addr ? c->addr : "",
-                 "Cloud SQL instance %s has deletion protection: set settings.deletionProtectionEnabled = false, "
-                 "run apply, then destroy",
-                 id);
+        perr_set(
+            c->err, c->addr ? c->addr : "",
+            "Cloud SQL instance %s has deletion protection: set settings.deletionProtectionEnabled = false, "
+            "run apply, then destroy",
+            id);
         return -1;
     }
     return gcp_res_remove_std(c, id, live);
@@ -70,13 +72,16 @@ static const gcp_type_t instance_t = {
     .update_style = GCP_UPDATE_SQL,
     .list_items = "items",
     .ci_paths = (const char *const[]){"settings.dataDiskType", NULL},
-    .set_paths = (const char *const[]){"settings.ipConfiguration.authorizedNetworks", "settings.databaseFlags", NULL},
+    .set_paths =
+        (const char *const[]){"settings.ipConfiguration.authorizedNetworks", "settings.databaseFlags", NULL},
     .prepare = instance_prepare,
     .after_read = instance_after_read,
     .remove = instance_remove,
 };
 const rtype_t gcp_sql_instance = {
-    .name = "gcp.sql_instance", .api = "sqladmin", .message = "DatabaseInstance",
+    .name = "gcp.sql_instance",
+    .api = "sqladmin",
+    .message = "DatabaseInstance",
     .extra_fields = sql_extra,
     .required = (const char *const[]){"databaseVersion", "settings", NULL},
     .immutable = (const char *const[]){"name", "region", "project", "diskEncryptionConfiguration",
@@ -86,7 +91,8 @@ const rtype_t gcp_sql_instance = {
                                     "serviceAccountEmailAddress", "state", "gceZone", "secondaryGceZone",
                                     "backendType", "maintenanceVersion", "selfLink",
                                     "settings.settingsVersion", "instanceType", "kind", "etag", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &instance_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &instance_t,
 };
 
 /* ---- database ---- */
@@ -103,8 +109,8 @@ static const gcp_type_t database_t = {
     .self = "sql/v1beta4/projects/{project}/instances/{instance}/databases/{name}",
     .collection = "sql/v1beta4/projects/{project}/instances/{instance}/databases",
     .id_tmpl = "projects/{project}/instances/{instance}/databases/{name}",
-    .import_forms = (const char *const[]){"{project}/{instance}/{name}", "instances/{instance}/databases/{name}",
-                                          "{instance}/{name}", NULL},
+    .import_forms = (const char *const[]){"{project}/{instance}/{name}",
+                                          "instances/{instance}/databases/{name}", "{instance}/{name}", NULL},
     .name_field = "name",
     .create_style = GCP_CREATE_POST,
     .update_style = GCP_UPDATE_PATCH,
@@ -113,12 +119,15 @@ static const gcp_type_t database_t = {
     .prepare = instance_ref_prepare,
 };
 const rtype_t gcp_sql_database = {
-    .name = "gcp.sql_database", .api = "sqladmin", .message = "Database",
+    .name = "gcp.sql_database",
+    .api = "sqladmin",
+    .message = "Database",
     .extra_fields = sql_extra,
     .required = (const char *const[]){"instance", NULL},
     .immutable = (const char *const[]){"name", "instance", "project", NULL},
     .ignore = (const char *const[]){"selfLink", "kind", "etag", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &database_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &database_t,
 };
 
 /* ---- user ----
@@ -135,7 +144,8 @@ static char *user_url(rctx_t *c, const char *id, const char *host, int by_query)
         return NULL;
     }
     sbuf_t b = {0};
-    const char *p = json_string_value(json_object_get(v, "project")), *i = json_string_value(json_object_get(v, "instance"));
+    const char *p = json_string_value(json_object_get(v, "project")),
+               *i = json_string_value(json_object_get(v, "instance"));
     char *name = gcp_urlenc(json_string_value(json_object_get(v, "name")));
     if (by_query)
         sbuf_addf(&b, "sql/v1beta4/projects/%s/instances/%s/users?name=%s", p, i, name);
@@ -168,7 +178,8 @@ static int user_read(rctx_t *c, const char *id, const json_t *desired, json_t **
     }
     const char *name = json_string_value(json_object_get(v, "name"));
     const char *host = user_host(desired, NULL);
-    char *url = xasprintf("sql/v1beta4/projects/%s/instances/%s/users", json_string_value(json_object_get(v, "project")),
+    char *url = xasprintf("sql/v1beta4/projects/%s/instances/%s/users",
+                          json_string_value(json_object_get(v, "project")),
                           json_string_value(json_object_get(v, "instance")));
     json_t *list = NULL;
     int rc = gcp_get(c, "sqladmin", url, &list);
@@ -214,7 +225,8 @@ static int user_prepare(rctx_t *c, const json_t *desired, json_t *body) {
 static int user_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
                        const strlist_t *changed, json_t **newlive) {
     int need = 0;
-    for (size_t i = 0; i < changed->n; i++) need |= jpath_under(changed->v[i], "password");
+    for (size_t i = 0; i < changed->n; i++)
+        need |= jpath_under(changed->v[i], "password");
     int rc = 0;
     if (need) {
         const char *pw = json_string_value(json_object_get(desired, "password"));
@@ -258,11 +270,14 @@ static const gcp_type_t user_t = {
     .remove = user_remove,
 };
 const rtype_t gcp_sql_user = {
-    .name = "gcp.sql_user", .api = "sqladmin", .message = "User",
+    .name = "gcp.sql_user",
+    .api = "sqladmin",
+    .message = "User",
     .extra_fields = sql_extra,
     .required = (const char *const[]){"instance", NULL},
     .immutable = (const char *const[]){"name", "host", "instance", "type", "project", NULL},
     .sensitive = (const char *const[]){"password", NULL},
     .ignore = (const char *const[]){"etag", "kind", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &user_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &user_t,
 };

@@ -103,8 +103,10 @@ static int bucket_remove(rctx_t *c, const char *id, const json_t *live) {
             continue;
         }
         if (st == 409)
-            perr_set(c->err, c->addr ? c->addr : "",
-                     "bucket %s is not empty: delete its objects, or set force_destroy = true and apply first", name);
+            perr_set(
+                c->err, c->addr ? c->addr : "",
+                "bucket %s is not empty: delete its objects, or set force_destroy = true and apply first",
+                name);
         else
             gcp_fail(c, &r, "DELETE", url);
         gcp_resp_free(&r);
@@ -130,7 +132,9 @@ static const gcp_type_t bucket_t = {
     .remove = bucket_remove,
 };
 const rtype_t gcp_storage_bucket = {
-    .name = "gcp.storage_bucket", .api = "storage", .message = "Bucket",
+    .name = "gcp.storage_bucket",
+    .api = "storage",
+    .message = "Bucket",
     .extra_fields = (const char *const[]){"project", "force_destroy", NULL},
     .options = (const char *const[]){"force_destroy", NULL},
     .immutable = (const char *const[]){"name", "location", "project", "customPlacementConfig",
@@ -139,7 +143,8 @@ const rtype_t gcp_storage_bucket = {
                                     "timeCreated", "updated", "locationType", "owner", "generation",
                                     "softDeleteTime", "hardDeleteTime", "softDeletePolicy.effectiveTime",
                                     "satisfiesPZS", NULL},
-    GCP_RTYPE_CALLBACKS, .data = &bucket_t,
+    GCP_RTYPE_CALLBACKS,
+    .data = &bucket_t,
 };
 
 /* ---- bucket IAM member ---- */

@@ -43,7 +43,7 @@ int k8s_kubeconfig_parse(const char *text, size_t len, const char *name, const c
                          k8s_kubeconfig_ctx_t *out, perr_t *e);
 void k8s_kubeconfig_ctx_free(k8s_kubeconfig_ctx_t *k);
 
-int k8s_kubeconfig(const char *endpoint_override, const json_t *cluster_attrs, const char *name,
-                   char **yaml, perr_t *e);
+int k8s_kubeconfig(const char *endpoint_override, const json_t *cluster_attrs, const char *name, char **yaml,
+                   perr_t *e);
 
 #endif

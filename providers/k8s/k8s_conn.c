@@ -54,7 +54,8 @@ int k8s_split_id(const char *id, char *parts[5]) {
     for (int i = 0; i < 5; i++) {
         const char *bar = i < 4 ? strchr(p, '|') : NULL;
         if (i < 4 && !bar) {
-            for (int j = 0; j < i; j++) free(parts[j]);
+            for (int j = 0; j < i; j++)
+                free(parts[j]);
             return -1;
         }
         parts[i] = bar ? xstrndup(p, (size_t)(bar - p)) : xstrdup(p);
@@ -64,7 +65,8 @@ int k8s_split_id(const char *id, char *parts[5]) {
 }
 
 void k8s_free_parts(char *parts[5]) {
-    for (int i = 0; i < 5; i++) free(parts[i]);
+    for (int i = 0; i < 5; i++)
+        free(parts[i]);
 }
 
 /* ---- server URL rule ---------------------------------------------------- */
@@ -77,7 +79,8 @@ char *k8s_server_url(const char *endpoint_override, const json_t *cluster, perr_
             return NULL;
         }
         size_t n = strlen(endpoint_override);
-        while (n && endpoint_override[n - 1] == '/') n--;
+        while (n && endpoint_override[n - 1] == '/')
+            n--;
         return xasprintf("%.*s/k8s/%s", (int)n, endpoint_override, id);
     }
     const char *ep = k8s_jstr(cluster, "endpoint");
@@ -156,8 +159,9 @@ static char *gke_key(k8s_prov_t *P, const json_t *cl, perr_t *e) {
     char *proj = cluster_project(P, cl);
     const char *loc = k8s_jstr(cl, "location"), *name = k8s_jstr(cl, "name");
     if (!proj || !loc || !name) {
-        perr_set(e, "", "cluster needs name, location and a project (cluster.project, cluster.self_link, "
-                        "provider \"k8s\" { project = ... } or GOOGLE_CLOUD_PROJECT)");
+        perr_set(e, "",
+                 "cluster needs name, location and a project (cluster.project, cluster.self_link, "
+                 "provider \"k8s\" { project = ... } or GOOGLE_CLOUD_PROJECT)");
         free(proj);
         return NULL;
     }
@@ -238,9 +242,18 @@ static conn_t *conn_kubeconfig(k8s_prov_t *P, const char *path, const char *cont
 
 /* ---- tunnels (`via`) --------------------------------------------------------- */
 
-static const char *const via_fields[] = {
-    "host", "port", "user", "private_key_file", "private_key_passphrase", "use_agent",
-    "host_key_sha256", "known_hosts_file", "trust_on_first_use", "connect_timeout", "via", NULL};
+static const char *const via_fields[] = {"host",
+                                         "port",
+                                         "user",
+                                         "private_key_file",
+                                         "private_key_passphrase",
+                                         "use_agent",
+                                         "host_key_sha256",
+                                         "known_hosts_file",
+                                         "trust_on_first_use",
+                                         "connect_timeout",
+                                         "via",
+                                         NULL};
 
 /* The body's via when set and resolved, else NULL. */
 const json_t *k8s_body_via(const json_t *body) {
@@ -250,19 +263,23 @@ const json_t *k8s_body_via(const json_t *body) {
 
 int k8s_via_check(const json_t *via, perr_t *e) {
     if (!json_is_object(via)) {
-        perr_set(e, "", "via: expected a table of SSH settings for the bastion ({ host, user, "
-                        "private_key_file | use_agent, host_key_sha256 | known_hosts_file, ... })");
+        perr_set(e, "",
+                 "via: expected a table of SSH settings for the bastion ({ host, user, "
+                 "private_key_file | use_agent, host_key_sha256 | known_hosts_file, ... })");
         return -1;
     }
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)via, k, v) {
         int ok = 0;
-        for (const char *const *f = via_fields; *f; f++) ok |= !strcmp(*f, k);
+        for (const char *const *f = via_fields; *f; f++)
+            ok |= !strcmp(*f, k);
         if (!ok) {
-            perr_set(e, "", "via.%s: unknown field (known: host, port, user, private_key_file, use_agent, "
-                            "private_key_passphrase, host_key_sha256, known_hosts_file, "
-                            "trust_on_first_use, connect_timeout, via)", k);
+            perr_set(e, "",
+                     "via.%s: unknown field (known: host, port, user, private_key_file, use_agent, "
+                     "private_key_passphrase, host_key_sha256, known_hosts_file, "
+                     "trust_on_first_use, connect_timeout, via)",
+                     k);
             return -1;
         }
     }
@@ -295,8 +312,7 @@ json_t *k8s_prov_via(k8s_prov_t *P, const char *id) {
 /* Opens (or finds: ssh_tunnel_open shares them) the tunnel to c's API server
  * through via.  *connect_to (new string) is the CURLOPT_CONNECT_TO entry,
  * *label (new string) names the bastion; both NULL without via. */
-int k8s_conn_tunnel(k8s_prov_t *P, conn_t *c, const json_t *via, char **connect_to, char **label,
-                       perr_t *e) {
+int k8s_conn_tunnel(k8s_prov_t *P, conn_t *c, const json_t *via, char **connect_to, char **label, perr_t *e) {
     *connect_to = *label = NULL;
     if (!via) return 0;
     char *host = NULL, *port = NULL;
@@ -353,9 +369,10 @@ char *k8s_body_conn_key(k8s_prov_t *P, const json_t *body, perr_t *e) {
         }
         return xasprintf("kubeconfig:%s@%s", abs, k8s_jstr(body, "context") ?: "");
     }
-    perr_set(e, "", "no cluster: set cluster = { endpoint = gke.endpoint, ca_certificate = "
-                    "gke.masterAuth.clusterCaCertificate, id = gke.id, name = gke.name, location = "
-                    "gke.location, self_link = gke.selfLink } or kubeconfig = \"path\"");
+    perr_set(e, "",
+             "no cluster: set cluster = { endpoint = gke.endpoint, ca_certificate = "
+             "gke.masterAuth.clusterCaCertificate, id = gke.id, name = gke.name, location = "
+             "gke.location, self_link = gke.selfLink } or kubeconfig = \"path\"");
     return NULL;
 }
 
@@ -364,7 +381,8 @@ conn_t *k8s_conn_for_body(k8s_prov_t *P, const json_t *body, perr_t *e) {
     char *key = k8s_body_conn_key(P, body, e);
     if (!key) return NULL;
     conn_t *c;
-    if (!strncmp(key, "kubeconfig:", 11)) c = conn_kubeconfig(P, k8s_jstr(body, "kubeconfig"), k8s_jstr(body, "context"), e);
+    if (!strncmp(key, "kubeconfig:", 11))
+        c = conn_kubeconfig(P, k8s_jstr(body, "kubeconfig"), k8s_jstr(body, "context"), e);
     else {
         const json_t *cl = json_object_get(body, "cluster");
         perr_t ignore = {0};
@@ -424,4 +442,3 @@ conn_t *k8s_conn_for_key(k8s_prov_t *P, const char *key, int *gone, perr_t *e) {
     free(path);
     return c;
 }
-

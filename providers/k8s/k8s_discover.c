@@ -25,10 +25,9 @@
 
 /* ---- discovery -------------------------------------------------------------- */
 
-
 /* 1 found, 0 unknown kind, -1 error. */
 int k8s_discover(k8s_prov_t *P, conn_t *c, const json_t *via, const char *api_version, const char *kind,
-                    kres_t *out, volatile sig_atomic_t *cancel, perr_t *e) {
+                 kres_t *out, volatile sig_atomic_t *cancel, perr_t *e) {
     char *key = xasprintf("%s|%s", api_version, kind);
     for (int pass = 0; pass < 2; pass++) {
         pthread_mutex_lock(&c->mu);
@@ -43,7 +42,8 @@ int k8s_discover(k8s_prov_t *P, conn_t *c, const json_t *via, const char *api_ve
             return 1;
         }
         if (pass) break;
-        char *path = strchr(api_version, '/') ? xasprintf("/apis/%s", api_version) : xasprintf("/api/%s", api_version);
+        char *path =
+            strchr(api_version, '/') ? xasprintf("/apis/%s", api_version) : xasprintf("/api/%s", api_version);
         kresp_t r;
         if (k8s_kcall(P, c, via, "GET", path, NULL, NULL, &r, cancel, e) != 0) {
             free(path);
@@ -69,8 +69,9 @@ int k8s_discover(k8s_prov_t *P, conn_t *c, const json_t *via, const char *api_ve
             const char *name = k8s_jstr(x, "name"), *k = k8s_jstr(x, "kind");
             if (!name || !k || strchr(name, '/')) continue;
             char *kk = xasprintf("%s|%s", api_version, k);
-            json_object_set_new(c->disc, kk, json_pack("{s:s,s:b}", "resource", name, "namespaced",
-                                                       json_is_true(json_object_get(x, "namespaced"))));
+            json_object_set_new(c->disc, kk,
+                                json_pack("{s:s,s:b}", "resource", name, "namespaced",
+                                          json_is_true(json_object_get(x, "namespaced"))));
             free(kk);
         }
         pthread_mutex_unlock(&c->mu);
@@ -89,4 +90,3 @@ char *k8s_object_path(const char *api_version, const kres_t *kr, const char *ns,
     if (name) sbuf_addf(&b, "/%s", name);
     return sbuf_steal(&b);
 }
-

@@ -62,8 +62,8 @@ typedef struct kreq {
 
 /* A handle for r on connection c; *hd and *cto are the header and
  * connect-to lists to free after the transfer. */
-static CURL *kreq_handle(k8s_prov_t *P, conn_t *c, const kreq_t *r, sbuf_t *resp,
-                         struct curl_slist **hd, struct curl_slist **cto) {
+static CURL *kreq_handle(k8s_prov_t *P, conn_t *c, const kreq_t *r, sbuf_t *resp, struct curl_slist **hd,
+                         struct curl_slist **cto) {
     CURL *h = curl_easy_init();
     *hd = NULL;
     *cto = NULL;
@@ -123,11 +123,18 @@ static CURLcode kreq_attempt(k8s_prov_t *P, conn_t *c, const kreq_t *r, int atte
     *status = 0;
     if (cc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
     if (P->log) {
-        gcp_log_entry_t le = {.api = "k8s", .method = r->method, .url = r->url,
-                              .addr = util_current_addr(), .req_type = r->ctype, .req = r->body,
-                              .req_len = r->body ? strlen(r->body) : 0, .resp = resp->s,
-                              .resp_len = resp->len, .status = *status,
-                              .ms = (long)(util_now_ms() - t0), .attempt = attempt};
+        gcp_log_entry_t le = {.api = "k8s",
+                              .method = r->method,
+                              .url = r->url,
+                              .addr = util_current_addr(),
+                              .req_type = r->ctype,
+                              .req = r->body,
+                              .req_len = r->body ? strlen(r->body) : 0,
+                              .resp = resp->s,
+                              .resp_len = resp->len,
+                              .status = *status,
+                              .ms = (long)(util_now_ms() - t0),
+                              .attempt = attempt};
         gcp_log_write(P->log, &le);
     }
     curl_easy_cleanup(h);
@@ -137,8 +144,7 @@ static CURLcode kreq_attempt(k8s_prov_t *P, conn_t *c, const kreq_t *r, int atte
 }
 
 int k8s_kcall(k8s_prov_t *P, conn_t *c, const json_t *via, const char *method, const char *path,
-              const char *ctype, const char *body, kresp_t *out, volatile sig_atomic_t *cancel,
-              perr_t *e) {
+              const char *ctype, const char *body, kresp_t *out, volatile sig_atomic_t *cancel, perr_t *e) {
     memset(out, 0, sizeof *out);
     char *token = NULL, *connect_to = NULL, *label = NULL;
     if (conn_token(P, c, &token, e) != 0) return -1;
@@ -154,8 +160,8 @@ int k8s_kcall(k8s_prov_t *P, conn_t *c, const json_t *via, const char *method, c
         sbuf_t resp = {0};
         long status;
         CURLcode cc = kreq_attempt(P, c, &r, attempt, &resp, &status);
-        int retry = cc != CURLE_OK || status == 429 || status == 500 || status == 502 ||
-                    status == 503 || status == 504;
+        int retry = cc != CURLE_OK || status == 429 || status == 500 || status == 502 || status == 503 ||
+                    status == 504;
         if (!retry || attempt == 8 || (cancel && *cancel)) {
             if (cc != CURLE_OK && connect_to)
                 perr_set(e, "", "%s %s (through the ssh tunnel via %s): %s", method, url, label,
@@ -190,4 +196,3 @@ void k8s_kerr(const kresp_t *r, const char *method, const char *path, perr_t *e)
     perr_set(e, "", "%s %s: %ld %s: %s", method, path, r->status, reason ? reason : "",
              msg ? msg : (r->raw ? r->raw : ""));
 }
-

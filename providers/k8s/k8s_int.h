@@ -23,19 +23,19 @@
 #define DEFAULT_WAIT_S 300
 
 typedef struct conn {
-    char *key;        /* ID prefix */
-    char *server;     /* base URL, no trailing slash */
-    char *ca_pem;     /* CA bundle (PEM) or NULL */
+    char *key;                /* ID prefix */
+    char *server;             /* base URL, no trailing slash */
+    char *ca_pem;             /* CA bundle (PEM) or NULL */
     char *cert_pem, *key_pem; /* client certificate (kubeconfig) or NULL */
-    char *token;      /* static bearer token (kubeconfig) or NULL */
-    int gcp_auth;     /* bearer token from the provider's Google client */
-    json_t *disc;     /* "apiVersion|Kind" -> {"resource": , "namespaced": } */
+    char *token;              /* static bearer token (kubeconfig) or NULL */
+    int gcp_auth;             /* bearer token from the provider's Google client */
+    json_t *disc;             /* "apiVersion|Kind" -> {"resource": , "namespaced": } */
     pthread_mutex_t mu;
     struct conn *next;
 } conn_t;
 
 typedef struct k8s_prov {
-    char *endpoint;   /* Google endpoint override (emulator) or NULL */
+    char *endpoint; /* Google endpoint override (emulator) or NULL */
     char *http_log;
     char *project;
     gcp_client_t *gcp; /* opened on first need */
@@ -49,7 +49,6 @@ typedef struct k8s_prov {
     ssh_pool_t *ssh; /* bastion sessions and tunnels (`via`) */
     json_t *vias;    /* resource ID -> the last resolved `via` its body had */
 } k8s_prov_t;
-
 
 typedef struct {
     long status;
@@ -88,12 +87,14 @@ int k8s_split_id(const char *id, char *parts[5]);
 int k8s_via_check(const json_t *via, perr_t *e);
 
 /* k8s_http.c */
-int k8s_kcall(k8s_prov_t *P, conn_t *c, const json_t *via, const char *method, const char *path, const char *ctype, const char *body, kresp_t *out, volatile sig_atomic_t *cancel, perr_t *e);
+int k8s_kcall(k8s_prov_t *P, conn_t *c, const json_t *via, const char *method, const char *path,
+              const char *ctype, const char *body, kresp_t *out, volatile sig_atomic_t *cancel, perr_t *e);
 void k8s_kerr(const kresp_t *r, const char *method, const char *path, perr_t *e);
 void k8s_kresp_free(kresp_t *r);
 
 /* k8s_discover.c */
-int k8s_discover(k8s_prov_t *P, conn_t *c, const json_t *via, const char *api_version, const char *kind, kres_t *out, volatile sig_atomic_t *cancel, perr_t *e);
+int k8s_discover(k8s_prov_t *P, conn_t *c, const json_t *via, const char *api_version, const char *kind,
+                 kres_t *out, volatile sig_atomic_t *cancel, perr_t *e);
 char *k8s_object_path(const char *api_version, const kres_t *kr, const char *ns, const char *name);
 
 /* k8s_object.c */
@@ -108,7 +109,8 @@ int k8s_obj_read(rctx_t *c, const char *id, const json_t *desired, json_t **live
 int k8s_obj_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t *const *desired,
                       json_t **lives);
 int k8s_obj_remove(rctx_t *c, const char *id, const json_t *live);
-int k8s_obj_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live, const strlist_t *changed, json_t **newlive);
+int k8s_obj_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
+                   const strlist_t *changed, json_t **newlive);
 extern const char *const k8s_plinth_fields[];
 void k8s_strip_live(json_t *live);
 

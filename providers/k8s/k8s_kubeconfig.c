@@ -30,17 +30,18 @@ int k8s_kubeconfig(const char *endpoint_override, const json_t *cl, const char *
             return -1;
         }
         json_object_set_new(cluster, "certificate-authority-data", json_string(ca));
-        user = json_pack("{s:{s:s,s:s,s:s,s:b}}", "exec", "apiVersion",
-                         "client.authentication.k8s.io/v1beta1", "command", "gke-gcloud-auth-plugin",
-                         "installHint",
-                         "Install gke-gcloud-auth-plugin for use with kubectl by following "
-                         "https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl#install_plugin",
-                         "provideClusterInfo", 1);
+        user =
+            json_pack("{s:{s:s,s:s,s:s,s:b}}", "exec", "apiVersion", "client.authentication.k8s.io/v1beta1",
+                      "command", "gke-gcloud-auth-plugin", "installHint",
+                      "Install gke-gcloud-auth-plugin for use with kubectl by following "
+                      "https://cloud.google.com/kubernetes-engine/docs/how-to/"
+                      "cluster-access-for-kubectl#install_plugin",
+                      "provideClusterInfo", 1);
     }
     json_t *kc = json_pack("{s:s,s:s,s:[{s:s,s:o}],s:[{s:s,s:{s:s,s:s}}],s:s,s:{},s:[{s:s,s:o}]}",
-                           "apiVersion", "v1", "kind", "Config", "clusters", "name", n, "cluster",
-                           cluster, "contexts", "name", n, "context", "cluster", n, "user", n,
-                           "current-context", n, "preferences", "users", "name", n, "user", user);
+                           "apiVersion", "v1", "kind", "Config", "clusters", "name", n, "cluster", cluster,
+                           "contexts", "name", n, "context", "cluster", n, "user", n, "current-context", n,
+                           "preferences", "users", "name", n, "user", user);
     *yaml = k8s_yaml_dump(kc);
     json_decref(kc);
     free(server);
@@ -110,12 +111,14 @@ int k8s_kubeconfig_parse(const char *text, size_t len, const char *name, const c
         goto fail;
     }
     const char *ctxname = context && *context ? context : k8s_jstr(kc, "current-context");
-    json_t *ctx = ctxname ? json_object_get(named(json_object_get(kc, "contexts"), ctxname), "context") : NULL;
+    json_t *ctx =
+        ctxname ? json_object_get(named(json_object_get(kc, "contexts"), ctxname), "context") : NULL;
     if (!ctx || !json_is_object(ctx)) {
         perr_set(e, "", "kubeconfig %s: no context %s", name, ctxname ? ctxname : "(no current-context)");
         goto fail;
     }
-    json_t *cl = json_object_get(named(json_object_get(kc, "clusters"), k8s_jstr(ctx, "cluster") ?: ""), "cluster");
+    json_t *cl =
+        json_object_get(named(json_object_get(kc, "clusters"), k8s_jstr(ctx, "cluster") ?: ""), "cluster");
     json_t *user = json_object_get(named(json_object_get(kc, "users"), k8s_jstr(ctx, "user") ?: ""), "user");
     if (!cl || !k8s_jstr(cl, "server")) {
         perr_set(e, "", "kubeconfig %s: context %s has no cluster server", name, ctxname);
@@ -123,14 +126,19 @@ int k8s_kubeconfig_parse(const char *text, size_t len, const char *name, const c
     }
     k->server = xstrdup(k8s_jstr(cl, "server"));
     size_t sl = strlen(k->server);
-    while (sl && k->server[sl - 1] == '/') k->server[--sl] = 0;
+    while (sl && k->server[sl - 1] == '/')
+        k->server[--sl] = 0;
     if (b64_field(cl, "certificate-authority-data", &k->ca_pem, name, e)) goto fail;
-    if (!k->ca_pem && k8s_jstr(cl, "certificate-authority")) k->ca_file = xstrdup(k8s_jstr(cl, "certificate-authority"));
+    if (!k->ca_pem && k8s_jstr(cl, "certificate-authority"))
+        k->ca_file = xstrdup(k8s_jstr(cl, "certificate-authority"));
     /* plinth always verifies TLS: a kubeconfig that turns it off is refused
      * rather than silently obeyed. */
-    if (json_is_true(json_object_get(cl, "insecure-skip-tls-verify")) && strncmp(k->server, "https:", 6) == 0) {
-        perr_set(e, "", "kubeconfig %s: cluster of context %s sets insecure-skip-tls-verify; plinth always "
-                 "verifies TLS: give certificate-authority-data instead", name, ctxname);
+    if (json_is_true(json_object_get(cl, "insecure-skip-tls-verify")) &&
+        strncmp(k->server, "https:", 6) == 0) {
+        perr_set(e, "",
+                 "kubeconfig %s: cluster of context %s sets insecure-skip-tls-verify; plinth always "
+                 "verifies TLS: give certificate-authority-data instead",
+                 name, ctxname);
         goto fail;
     }
     if (user_part(user, name, k, e) != 0) goto fail;

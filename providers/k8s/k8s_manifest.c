@@ -9,13 +9,28 @@
 #include "core/ref.h"
 #include "providers/k8s/k8s_yaml.h"
 
-static const char *const cluster_kinds[] = {
-    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding",
-    "CustomResourceDefinition", "IngressClass", "PriorityClass", "StorageClass",
-    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "APIService", "CSIDriver",
-    "CSINode", "VolumeAttachment", "RuntimeClass", "CertificateSigningRequest",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "FlowSchema",
-    "PriorityLevelConfiguration", NULL};
+static const char *const cluster_kinds[] = {"Namespace",
+                                            "Node",
+                                            "PersistentVolume",
+                                            "ClusterRole",
+                                            "ClusterRoleBinding",
+                                            "CustomResourceDefinition",
+                                            "IngressClass",
+                                            "PriorityClass",
+                                            "StorageClass",
+                                            "ValidatingWebhookConfiguration",
+                                            "MutatingWebhookConfiguration",
+                                            "APIService",
+                                            "CSIDriver",
+                                            "CSINode",
+                                            "VolumeAttachment",
+                                            "RuntimeClass",
+                                            "CertificateSigningRequest",
+                                            "ValidatingAdmissionPolicy",
+                                            "ValidatingAdmissionPolicyBinding",
+                                            "FlowSchema",
+                                            "PriorityLevelConfiguration",
+                                            NULL};
 
 static const char *const conn_fields[] = {"cluster", "kubeconfig", "context", "wait_timeout", "via", NULL};
 
@@ -111,14 +126,17 @@ int k8s_manifest_expand(const json_t *body, const char *spec_dir, json_t **items
     json_array_foreach(flat, i, d) {
         int line = (int)json_integer_value(json_array_get(flines, i));
         if (!json_is_object(d)) {
-            perr_set(e, "", "%s:%d:1: a manifest document must be a mapping (a Kubernetes object)", name, line);
+            perr_set(e, "", "%s:%d:1: a manifest document must be a mapping (a Kubernetes object)", name,
+                     line);
             rc = -1;
             break;
         }
         const char *kind = sget(d, "kind"), *av = sget(d, "apiVersion"), *oname = sget(d, "metadata.name");
         if (!kind || !av || !oname) {
             perr_set(e, "", "%s:%d:1: object without %s", name, line,
-                     !av ? "apiVersion" : !kind ? "kind" : "metadata.name");
+                     !av     ? "apiVersion"
+                     : !kind ? "kind"
+                             : "metadata.name");
             rc = -1;
             break;
         }
@@ -166,7 +184,8 @@ static const char *kind_of(const spec_res_t *r) {
 
 static const char *name_of(const spec_res_t *r) {
     const char *n = sget(r->body, "metadata.name");
-    if (!n && !json_object_get(json_object_get(r->body, "metadata"), "name")) n = r->name; /* defaults to the spec name */
+    if (!n && !json_object_get(json_object_get(r->body, "metadata"), "name"))
+        n = r->name; /* defaults to the spec name */
     return n;
 }
 
@@ -212,8 +231,7 @@ void k8s_link(const spec_t *s, rtype_link_fn add, void *ud) {
     json_decref(nss);
 }
 
-int k8s_expand(const char *type, const json_t *body, const char *spec_dir, json_t **items,
-               perr_t *e) {
+int k8s_expand(const char *type, const json_t *body, const char *spec_dir, json_t **items, perr_t *e) {
     if (strcmp(type, "k8s.manifest") != 0) return 0;
     if (k8s_manifest_expand(body, spec_dir, items, e) != 0) return -1;
     size_t i;

@@ -39,7 +39,6 @@ void k8s_link(const spec_t *s, rtype_link_fn add, void *ud);
 
 /* The provider's expand hook (rtype.h): k8s.manifest into k8s.object
  * items; 0 for any other type. */
-int k8s_expand(const char *type, const json_t *body, const char *spec_dir, json_t **items,
-               perr_t *e);
+int k8s_expand(const char *type, const json_t *body, const char *spec_dir, json_t **items, perr_t *e);
 
 #endif

@@ -32,7 +32,6 @@ void k8s_strip_live(json_t *live) {
     if (json_is_object(md)) json_object_del(md, "managedFields");
 }
 
-
 static void target_free(target_t *t) {
     json_decref(t->via);
     free(t->api_version);
@@ -73,9 +72,10 @@ static int target_from_id(rctx_t *c, const char *id, const json_t *desired, targ
     }
     if (via || !desired) t->via = k8s_prov_via(t->P, id);
     if (via && !t->via) {
-        perr_set(c->err, "", "via refers to attributes of other resources, which are not resolved when "
-                             "reading an existing object: set via with values known before the run "
-                             "(literals or variables)");
+        perr_set(c->err, "",
+                 "via refers to attributes of other resources, which are not resolved when "
+                 "reading an existing object: set via with values known before the run "
+                 "(literals or variables)");
         return -1;
     }
     int d = k8s_discover(t->P, t->conn, t->via, t->api_version, t->kind, &t->kr, c->cancel, c->err);
@@ -113,12 +113,14 @@ int k8s_obj_read(rctx_t *c, const char *id, const json_t *desired, json_t **live
     char *path = k8s_object_path(t.api_version, &t.kr, t.ns, t.name);
     kresp_t r;
     if (k8s_kcall(t.P, t.conn, t.via, "GET", path, NULL, NULL, &r, c->cancel, c->err) == 0) {
-        if (r.status == 404) rc = 0;
+        if (r.status == 404)
+            rc = 0;
         else if (r.status == 200 && json_is_object(r.body)) {
             *live = json_incref(r.body);
             k8s_strip_live(*live);
             rc = 0;
-        } else k8s_kerr(&r, "GET", path, c->err);
+        } else
+            k8s_kerr(&r, "GET", path, c->err);
         k8s_kresp_free(&r);
     }
     free(path);
@@ -126,7 +128,6 @@ out:
     target_free(&t);
     return rc;
 }
-
 
 /* One LIST of a kind in a namespace: {name: object}, or NULL when the
  * API answers 404 (namespace gone: its objects with it).  Items of a list
@@ -180,7 +181,8 @@ int k8s_obj_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t 
                       json_t **lives) {
     json_t *lists = json_object(); /* "server|list path" -> {name: object} or null */
     int rc = 0;
-    for (size_t i = 0; i < n; i++) lives[i] = NULL;
+    for (size_t i = 0; i < n; i++)
+        lives[i] = NULL;
     for (size_t i = 0; i < n && rc == 0; i++) {
         target_t t;
         if (target_from_id(c, ids[i], desired ? desired[i] : NULL, &t) != 0) {
@@ -217,7 +219,8 @@ int k8s_obj_read_many(rctx_t *c, size_t n, const char *const *ids, const json_t 
 
 static json_t *wire_body(const json_t *desired) {
     json_t *o = json_deep_copy(desired);
-    for (const char *const *f = k8s_plinth_fields; *f; f++) json_object_del(o, *f);
+    for (const char *const *f = k8s_plinth_fields; *f; f++)
+        json_object_del(o, *f);
     return o;
 }
 
@@ -234,7 +237,8 @@ static int wait_for_kind(rctx_t *c, target_t *t, const json_t *desired) {
     int64_t start = util_now_ms(), delay = t->P->endpoint ? 50 : 1000;
     int64_t limit = t->P->endpoint ? 5000 : 60000;
     json_t *wt = json_object_get(desired, "wait_timeout");
-    if (json_is_number(wt) && json_number_value(wt) * 1000 < limit) limit = (int64_t)(json_number_value(wt) * 1000);
+    if (json_is_number(wt) && json_number_value(wt) * 1000 < limit)
+        limit = (int64_t)(json_number_value(wt) * 1000);
     if (c->progress) {
         char m[256];
         snprintf(m, sizeof m, "waiting for the cluster to serve %s %s", t->api_version, t->kind);
@@ -254,8 +258,7 @@ static int wait_for_kind(rctx_t *c, target_t *t, const json_t *desired) {
  * 404 for the object's namespace (which may be on its way too), up to 5 s
  * against an emulator, 60 s otherwise.  k8s_kcall's result; *r is set
  * when it is 0. */
-static int patch_when_namespace_exists(rctx_t *c, target_t *t, const char *q, const char *text,
-                                       kresp_t *r) {
+static int patch_when_namespace_exists(rctx_t *c, target_t *t, const char *q, const char *text, kresp_t *r) {
     int64_t start = util_now_ms(), delay = t->P->endpoint ? 50 : 1000;
     for (;;) {
         int hr = k8s_kcall(t->P, t->conn, t->via, "PATCH", q, "application/apply-patch+yaml", text, r,
@@ -309,8 +312,10 @@ static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **li
      * newer version) is an error, as it would silently vanish otherwise. */
     char *q = xasprintf("%s?fieldManager=plinth&force=true&fieldValidation=Strict", path);
     json_t *wb = wire_body(desired);
-    if (t.kr.namespaced) jpath_set_new(wb, "metadata.namespace", json_string(t.ns));
-    else jpath_del(wb, "metadata.namespace");
+    if (t.kr.namespaced)
+        jpath_set_new(wb, "metadata.namespace", json_string(t.ns));
+    else
+        jpath_del(wb, "metadata.namespace");
     text = json_dumps(wb, JSON_COMPACT);
     json_decref(wb);
     kresp_t r;
@@ -321,8 +326,10 @@ static int apply_obj(rctx_t *c, const json_t *desired, char **idout, json_t **li
         k8s_kerr(&r, "PATCH", path, c->err);
         if (is_immutable_error(&r) && immutable) *immutable = 1;
         if (is_immutable_error(&r))
-            perr_wrap(c->err, "a field that cannot change was changed; recreate the object with "
-                              "plinth apply --replace %s", c->addr ? c->addr : "ADDR");
+            perr_wrap(c->err,
+                      "a field that cannot change was changed; recreate the object with "
+                      "plinth apply --replace %s",
+                      c->addr ? c->addr : "ADDR");
         k8s_kresp_free(&r);
         goto out;
     }
@@ -356,11 +363,10 @@ int k8s_obj_create(rctx_t *c, const json_t *desired, char **id, json_t **live) {
     return apply_obj(c, desired, id, live, NULL);
 }
 
-
 /* A Job's template cannot change: the Job is run again (deleted and
  * recreated); any other kind asks for --replace. */
 int k8s_obj_update(rctx_t *c, const char *id, const json_t *desired, const json_t *live,
-                      const strlist_t *changed, json_t **newlive) {
+                   const strlist_t *changed, json_t **newlive) {
     int immutable = 0;
     if (apply_obj(c, desired, NULL, newlive, &immutable) == 0) return 0;
     const char *kind = k8s_jstr(desired, "kind");

@@ -66,14 +66,14 @@ static void share_unlock(CURL *h, curl_lock_data d, void *ud) {
     pthread_mutex_unlock(&((k8s_prov_t *)ud)->share_mu[d]);
 }
 
-
 static void obj_defaults(const rtype_t *t, void *prov, const char *spec_name, json_t *body) {
     json_t *md = json_object_get(body, "metadata");
     if (!md) {
         md = json_object();
         json_object_set_new(body, "metadata", md);
     }
-    if (json_is_object(md) && !json_object_get(md, "name")) json_object_set_new(md, "name", json_string(spec_name));
+    if (json_is_object(md) && !json_object_get(md, "name"))
+        json_object_set_new(md, "name", json_string(spec_name));
 }
 
 static void ns_defaults(const rtype_t *t, void *prov, const char *spec_name, json_t *body) {
@@ -88,7 +88,8 @@ static const char *const obj_required[] = {"apiVersion", "kind", NULL};
  * reported with the --replace hint: listing it would replace Deployments on
  * every template change). */
 static const char *const obj_immutable[] = {"spec.selector", "spec.clusterIP", NULL};
-static const char *const obj_ignore[] = {"cluster", "kubeconfig", "context", "wait_timeout", "via", "status", NULL};
+static const char *const obj_ignore[] = {"cluster", "kubeconfig", "context", "wait_timeout",
+                                         "via",     "status",     NULL};
 static const char *const obj_sensitive[] = {"via.private_key_passphrase", "via.via.private_key_passphrase",
                                             "via.via.via.private_key_passphrase", NULL};
 
@@ -167,7 +168,8 @@ static void *k8s_open(const json_t *config, const prov_env_t *env, perr_t *e) {
     P->ssh = ssh_pool_new();
     P->vias = json_object();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&P->share_mu[i], NULL);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&P->share_mu[i], NULL);
     P->share = curl_share_init();
     if (P->share) {
         curl_share_setopt(P->share, CURLSHOPT_LOCKFUNC, share_lock);
@@ -201,7 +203,8 @@ static void k8s_close(void *prov) {
     /* After curl's connections (to the tunnels' local ports) are closed. */
     ssh_pool_free(P->ssh);
     json_decref(P->vias);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&P->share_mu[i]);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&P->share_mu[i]);
     pthread_mutex_destroy(&P->mu);
     free(P->endpoint);
     free(P->http_log);
@@ -223,8 +226,7 @@ static void k8s_validate(const rtype_t *t, const json_t *body, const char *addr,
             diag_add(d, where, "%s: %s: expected a string", addr, *f);
     }
     json_t *md = json_object_get(body, "metadata");
-    if (md && !json_is_object(md))
-        diag_add(d, where, "%s: metadata: expected a table", addr);
+    if (md && !json_is_object(md)) diag_add(d, where, "%s: metadata: expected a table", addr);
     if (json_object_get(body, "cluster") && json_object_get(body, "kubeconfig"))
         diag_add(d, where, "%s: set either cluster or kubeconfig, not both", addr);
     json_t *via = json_object_get(body, "via");
@@ -243,4 +245,3 @@ const provider_def_t k8s_provider = {
     .link = k8s_link,
     .kubeconfig = k8s_kubeconfig,
 };
-

@@ -48,7 +48,8 @@ static void conditions_text(const json_t *obj, sbuf_t *b) {
     json_array_foreach(cs, i, x) {
         sbuf_addf(b, " %s=%s", k8s_jstr(x, "type") ?: "?", k8s_jstr(x, "status") ?: "?");
         if (k8s_jstr(x, "reason") || k8s_jstr(x, "message"))
-            sbuf_addf(b, " (%s%s%s)", k8s_jstr(x, "reason") ?: "", k8s_jstr(x, "message") ? ": " : "", k8s_jstr(x, "message") ?: "");
+            sbuf_addf(b, " (%s%s%s)", k8s_jstr(x, "reason") ?: "", k8s_jstr(x, "message") ? ": " : "",
+                      k8s_jstr(x, "message") ?: "");
     }
 }
 
@@ -58,7 +59,8 @@ static int ready(const char *kind, const json_t *o, char *msg, size_t n) {
     if (!strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet")) {
         json_int_t want = jint(o, "spec.replicas", 1);
         json_int_t upd = jint(o, "status.updatedReplicas", 0);
-        json_int_t av = jint(o, !strcmp(kind, "Deployment") ? "status.availableReplicas" : "status.readyReplicas", 0);
+        json_int_t av =
+            jint(o, !strcmp(kind, "Deployment") ? "status.availableReplicas" : "status.readyReplicas", 0);
         const json_t *pc = condition(o, "Progressing");
         if (pc && k8s_jstr(pc, "reason") && !strcmp(k8s_jstr(pc, "reason"), "ProgressDeadlineExceeded")) {
             snprintf(msg, n, "rollout failed: %s", k8s_jstr(pc, "message") ?: "progress deadline exceeded");
@@ -77,7 +79,8 @@ static int ready(const char *kind, const json_t *o, char *msg, size_t n) {
     }
     if (!strcmp(kind, "DaemonSet")) {
         json_int_t want = jint(o, "status.desiredNumberScheduled", -1);
-        json_int_t av = jint(o, "status.numberAvailable", 0), upd = jint(o, "status.updatedNumberScheduled", 0);
+        json_int_t av = jint(o, "status.numberAvailable", 0),
+                   upd = jint(o, "status.updatedNumberScheduled", 0);
         if (og < gen || want < 0) {
             snprintf(msg, n, "waiting for rollout: generation %lld not yet observed", (long long)gen);
             return 0;
@@ -102,7 +105,8 @@ static int ready(const char *kind, const json_t *o, char *msg, size_t n) {
         }
         const json_t *cc = condition(o, "Complete");
         if (cc && k8s_jstr(cc, "status") && !strcmp(k8s_jstr(cc, "status"), "True")) return 1;
-        snprintf(msg, n, "waiting for the job to complete: %lld succeeded", (long long)jint(o, "status.succeeded", 0));
+        snprintf(msg, n, "waiting for the job to complete: %lld succeeded",
+                 (long long)jint(o, "status.succeeded", 0));
         return 0;
     }
     if (!strcmp(kind, "Namespace")) {
@@ -162,8 +166,8 @@ int k8s_wait_ready(rctx_t *c, target_t *t, const char *path, const json_t *desir
         }
         if (util_now_ms() - start >= timeout_ms) {
             sbuf_t b = {0};
-            sbuf_addf(&b, "timed out after %lld s: %s %s%s%s is not ready (%s)", (long long)(timeout_ms / 1000),
-                      t->kind, t->ns, *t->ns ? "/" : "", t->name, msg);
+            sbuf_addf(&b, "timed out after %lld s: %s %s%s%s is not ready (%s)",
+                      (long long)(timeout_ms / 1000), t->kind, t->ns, *t->ns ? "/" : "", t->name, msg);
             conditions_text(r.body, &b);
             perr_set(c->err, "", "%s", b.s);
             sbuf_free(&b);
@@ -175,4 +179,3 @@ int k8s_wait_ready(rctx_t *c, target_t *t, const char *path, const json_t *desir
         delay = delay * 3 / 2 > (t->P->endpoint ? 500 : 5000) ? (t->P->endpoint ? 500 : 5000) : delay * 3 / 2;
     }
 }
-

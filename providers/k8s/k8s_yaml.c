@@ -53,7 +53,9 @@ static int all_digits(const char *s, int base) {
     if (!*s) return 0;
     for (; *s; s++) {
         if (*s == '_') continue;
-        if (base == 16 ? !isxdigit((unsigned char)*s) : base == 8 ? (*s < '0' || *s > '7') : !isdigit((unsigned char)*s))
+        if (base == 16  ? !isxdigit((unsigned char)*s)
+            : base == 8 ? (*s < '0' || *s > '7')
+                        : !isdigit((unsigned char)*s))
             return 0;
     }
     return 1;
@@ -81,23 +83,29 @@ static json_t *plain_scalar(const char *s) {
         long long v = strtoll(s, NULL, 10);
         if (errno == 0) return json_integer(v);
     }
-    if (!strcmp(d, ".inf") || !strcmp(d, ".Inf") || !strcmp(d, ".INF")) return json_real(neg ? -INFINITY : INFINITY);
-    if (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN")) return json_string(s); /* JSON has no NaN */
+    if (!strcmp(d, ".inf") || !strcmp(d, ".Inf") || !strcmp(d, ".INF"))
+        return json_real(neg ? -INFINITY : INFINITY);
+    if (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN"))
+        return json_string(s); /* JSON has no NaN */
     /* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
     const char *q = d;
     int digits = 0;
-    while (isdigit((unsigned char)*q)) q++, digits++;
+    while (isdigit((unsigned char)*q))
+        q++, digits++;
     if (*q == '.') {
         q++;
-        while (isdigit((unsigned char)*q)) q++, digits++;
+        while (isdigit((unsigned char)*q))
+            q++, digits++;
     }
     if (digits && (*q == 'e' || *q == 'E')) {
         q++;
         if (*q == '+' || *q == '-') q++;
         if (!isdigit((unsigned char)*q)) return json_string(s);
-        while (isdigit((unsigned char)*q)) q++;
+        while (isdigit((unsigned char)*q))
+            q++;
     }
-    if (digits && !*q && (strchr(d, '.') || strchr(d, 'e') || strchr(d, 'E'))) return json_real(strtod(s, NULL));
+    if (digits && !*q && (strchr(d, '.') || strchr(d, 'e') || strchr(d, 'E')))
+        return json_real(strtod(s, NULL));
     return json_string(s);
 }
 
@@ -105,9 +113,12 @@ static json_t *scalar(yctx_t *y, yaml_event_t *ev) {
     const char *val = (const char *)ev->data.scalar.value;
     const char *tag = (const char *)ev->data.scalar.tag;
     json_t *v;
-    if (tag && !strcmp(tag, YAML_STR_TAG)) v = json_stringn(val, ev->data.scalar.length);
-    else if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) v = json_stringn(val, ev->data.scalar.length);
-    else v = plain_scalar(val);
+    if (tag && !strcmp(tag, YAML_STR_TAG))
+        v = json_stringn(val, ev->data.scalar.length);
+    else if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        v = json_stringn(val, ev->data.scalar.length);
+    else
+        v = plain_scalar(val);
     if (!v) {
         yerr(y, ev->start_mark.line, ev->start_mark.column, "invalid UTF-8 in a scalar");
         return NULL;
@@ -191,10 +202,14 @@ static json_t *mapping(yctx_t *y, yaml_event_t *start) {
         }
         char buf[64];
         const char *key = NULL;
-        if (json_is_string(k)) key = json_string_value(k);
-        else if (json_is_integer(k)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(k)), key = buf;
-        else if (json_is_boolean(k)) key = json_is_true(k) ? "true" : "false";
-        else if (json_is_null(k)) key = "null";
+        if (json_is_string(k))
+            key = json_string_value(k);
+        else if (json_is_integer(k))
+            snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(k)), key = buf;
+        else if (json_is_boolean(k))
+            key = json_is_true(k) ? "true" : "false";
+        else if (json_is_null(k))
+            key = "null";
         if (!key) {
             yerr(y, kmark.line, kmark.column, "mapping keys must be scalars");
             json_decref(k);
@@ -272,9 +287,7 @@ static json_t *node(yctx_t *y, yaml_event_t *ev) {
             return NULL;
         return json_deep_copy(json_array_get(a, 0));
     }
-    default:
-        yerr(y, ev->start_mark.line, ev->start_mark.column, "unexpected YAML event");
-        return NULL;
+    default: yerr(y, ev->start_mark.line, ev->start_mark.column, "unexpected YAML event"); return NULL;
     }
 }
 
@@ -325,8 +338,10 @@ json_t *k8s_yaml_parse(const char *data, size_t len, const char *name, json_t **
         json_decref(starts);
         return NULL;
     }
-    if (lines) *lines = starts;
-    else json_decref(starts);
+    if (lines)
+        *lines = starts;
+    else
+        json_decref(starts);
     return docs;
 }
 
@@ -358,13 +373,15 @@ static void dump_str(sbuf_t *b, const char *s) {
 }
 
 static void indent(sbuf_t *b, int n) {
-    for (int i = 0; i < n; i++) sbuf_addc(b, ' ');
+    for (int i = 0; i < n; i++)
+        sbuf_addc(b, ' ');
 }
 
 static void dump(sbuf_t *b, const json_t *v, int ind, int inline_first);
 
 static void dump_scalar(sbuf_t *b, const json_t *v) {
-    if (json_is_string(v)) dump_str(b, json_string_value(v));
+    if (json_is_string(v))
+        dump_str(b, json_string_value(v));
     else {
         char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
         sbuf_add(b, s);
@@ -391,9 +408,12 @@ static void dump(sbuf_t *b, const json_t *v, int ind, int inline_first) {
                 dump(b, x, json_is_array(x) ? ind : ind + 2, 0);
             } else {
                 sbuf_addc(b, ' ');
-                if (json_is_object(x)) sbuf_add(b, "{}");
-                else if (json_is_array(x)) sbuf_add(b, "[]");
-                else dump_scalar(b, x);
+                if (json_is_object(x))
+                    sbuf_add(b, "{}");
+                else if (json_is_array(x))
+                    sbuf_add(b, "[]");
+                else
+                    dump_scalar(b, x);
                 sbuf_addc(b, '\n');
             }
         }
@@ -411,17 +431,23 @@ static void dump(sbuf_t *b, const json_t *v, int ind, int inline_first) {
                     dump(b, x, ind + 2, 1);
                 }
             } else {
-                if (json_is_object(x)) sbuf_add(b, "{}");
-                else if (json_is_array(x)) sbuf_add(b, "[]");
-                else dump_scalar(b, x);
+                if (json_is_object(x))
+                    sbuf_add(b, "{}");
+                else if (json_is_array(x))
+                    sbuf_add(b, "[]");
+                else
+                    dump_scalar(b, x);
                 sbuf_addc(b, '\n');
             }
         }
     } else {
         if (!inline_first) indent(b, ind);
-        if (json_is_object(v)) sbuf_add(b, "{}");
-        else if (json_is_array(v)) sbuf_add(b, "[]");
-        else dump_scalar(b, v);
+        if (json_is_object(v))
+            sbuf_add(b, "{}");
+        else if (json_is_array(v))
+            sbuf_add(b, "[]");
+        else
+            dump_scalar(b, v);
         sbuf_addc(b, '\n');
     }
 }

@@ -17,16 +17,44 @@ typedef struct ssh_prov {
     json_t *config; /* provider block: defaults for connection fields */
 } ssh_prov_t;
 
-static const char *const conn_fields[] = {
-    "host", "port", "user", "private_key_file", "private_key_passphrase", "use_agent",
-    "host_key_sha256", "known_hosts_file", "trust_on_first_use", "connect_timeout", "via", NULL};
+static const char *const conn_fields[] = {"host",
+                                          "port",
+                                          "user",
+                                          "private_key_file",
+                                          "private_key_passphrase",
+                                          "use_agent",
+                                          "host_key_sha256",
+                                          "known_hosts_file",
+                                          "trust_on_first_use",
+                                          "connect_timeout",
+                                          "via",
+                                          NULL};
 
-static const char *const exec_fields[] = {
-    "host", "port", "user", "private_key_file", "private_key_passphrase", "use_agent",
-    "host_key_sha256", "known_hosts_file", "trust_on_first_use", "connect_timeout", "via",
-    "script", "script_file", "env", "sensitive_env", "files", "triggers", "timeout",
-    "destroy_script", "_spec_dir", "script_sha256", "env_sha256", "files_sha256",
-    "triggers_sha256", NULL};
+static const char *const exec_fields[] = {"host",
+                                          "port",
+                                          "user",
+                                          "private_key_file",
+                                          "private_key_passphrase",
+                                          "use_agent",
+                                          "host_key_sha256",
+                                          "known_hosts_file",
+                                          "trust_on_first_use",
+                                          "connect_timeout",
+                                          "via",
+                                          "script",
+                                          "script_file",
+                                          "env",
+                                          "sensitive_env",
+                                          "files",
+                                          "triggers",
+                                          "timeout",
+                                          "destroy_script",
+                                          "_spec_dir",
+                                          "script_sha256",
+                                          "env_sha256",
+                                          "files_sha256",
+                                          "triggers_sha256",
+                                          NULL};
 
 static int in_list(const char *const *l, const char *s) {
     for (; *l; l++)
@@ -85,11 +113,13 @@ static int check_env(const json_t *body, const char *name, perr_t *e) {
     json_object_foreach(env, k, v) {
         int ok = (k[0] == '_' || (k[0] >= 'A' && k[0] <= 'Z') || (k[0] >= 'a' && k[0] <= 'z'));
         for (const char *q = k; *q && ok; q++)
-            ok = *q == '_' || (*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') ||
-                 (*q >= '0' && *q <= '9');
+            ok =
+                *q == '_' || (*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9');
         if (!ok) {
-            perr_set(e, "", "%s.%s: not a valid environment variable name "
-                            "(letters, digits, _; not starting with a digit)", name, k);
+            perr_set(e, "",
+                     "%s.%s: not a valid environment variable name "
+                     "(letters, digits, _; not starting with a digit)",
+                     name, k);
             return -1;
         }
         if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v) && !is_deferred(v)) {
@@ -108,10 +138,12 @@ static int fields_check(const json_t *body, perr_t *e) {
     json_t *v;
     json_object_foreach((json_t *)body, k, v) {
         if (!in_list(exec_fields, k)) {
-            perr_set(e, "", "%s: unknown field of ssh.exec (known: host, port, user, "
-                            "private_key_file, use_agent, private_key_passphrase, host_key_sha256, "
-                            "known_hosts_file, trust_on_first_use, via, script, script_file, env, "
-                            "sensitive_env, files, triggers, timeout, destroy_script)", k);
+            perr_set(e, "",
+                     "%s: unknown field of ssh.exec (known: host, port, user, "
+                     "private_key_file, use_agent, private_key_passphrase, host_key_sha256, "
+                     "known_hosts_file, trust_on_first_use, via, script, script_file, env, "
+                     "sensitive_env, files, triggers, timeout, destroy_script)",
+                     k);
             return -1;
         }
     }
@@ -338,8 +370,8 @@ static int upload_files(rctx_t *c, ssh_conn_t *conn, const json_t *body, const c
 
 /* Runs the script: 0 (see *status), -2 not started, -3 failed midway
  * (the session is suspect). */
-static int exec_on(rctx_t *c, ssh_conn_t *conn, const json_t *body, const char *script,
-                   size_t slen, int *status, char **tail) {
+static int exec_on(rctx_t *c, ssh_conn_t *conn, const json_t *body, const char *script, size_t slen,
+                   int *status, char **tail) {
     json_t *to = json_object_get(body, "timeout");
     line_ctx_t lc = {c};
     ssh_exec_opts_t o = {
@@ -460,8 +492,7 @@ static int exec_remove(rctx_t *c, const char *id, const json_t *live) {
 static const char *const exec_required[] = {"host", NULL};
 static const char *const exec_sensitive[] = {"sensitive_env", "private_key_passphrase",
                                              "via.private_key_passphrase", NULL};
-static const char *const exec_ignore[] = {"_spec_dir", "timeout", "connect_timeout", "exit_status",
-                                          NULL};
+static const char *const exec_ignore[] = {"_spec_dir", "timeout", "connect_timeout", "exit_status", NULL};
 static const char *const exec_immutable[] = {NULL};
 
 static const rtype_t ssh_exec_type = {
@@ -491,9 +522,11 @@ static void *ssh_open(const json_t *config, const prov_env_t *env, perr_t *e) {
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)config, k, v) if (!in_list(conn_fields, k)) {
-            perr_set(e, "provider.ssh", "%s: unknown field (the ssh provider block takes "
-                                        "connection defaults: user, port, private_key_file, "
-                                        "use_agent, known_hosts_file, via, ...)", k);
+            perr_set(e, "provider.ssh",
+                     "%s: unknown field (the ssh provider block takes "
+                     "connection defaults: user, port, private_key_file, "
+                     "use_agent, known_hosts_file, via, ...)",
+                     k);
             return NULL;
         }
     }

@@ -48,8 +48,12 @@ static void mutate(const buf_t *a, const buf_t *other, buf_t *out) {
     for (int i = 0; i < k; i++) {
         size_t at = out->n ? next() % out->n : 0;
         switch (next() % 5) {
-        case 0: if (out->n) out->d[at] ^= (uint8_t)(1u << (next() % 8)); break;
-        case 1: if (out->n) out->d[at] = (uint8_t)tokens[next() % (sizeof tokens - 1)]; break;
+        case 0:
+            if (out->n) out->d[at] ^= (uint8_t)(1u << (next() % 8));
+            break;
+        case 1:
+            if (out->n) out->d[at] = (uint8_t)tokens[next() % (sizeof tokens - 1)];
+            break;
         case 2: /* insert a token */
             if (out->n + 1 < cap) {
                 memmove(out->d + at + 1, out->d + at, out->n - at);
@@ -104,7 +108,8 @@ int main(int argc, char **argv) {
     const char *m = getenv("FUZZ_MUTATIONS");
     long muts = m ? atol(m) : 300;
     size_t runs = 0;
-    for (size_t i = 0; i < n; i++, runs++) LLVMFuzzerTestOneInput(in[i].d, in[i].n);
+    for (size_t i = 0; i < n; i++, runs++)
+        LLVMFuzzerTestOneInput(in[i].d, in[i].n);
     for (size_t i = 0; i < n; i++)
         for (long k = 0; k < muts; k++, runs++) {
             buf_t o;
@@ -112,7 +117,8 @@ int main(int argc, char **argv) {
             LLVMFuzzerTestOneInput(o.d, o.n);
             free(o.d);
         }
-    for (size_t i = 0; i < n; i++) free(in[i].d);
+    for (size_t i = 0; i < n; i++)
+        free(in[i].d);
     free(in);
     printf("%zu inputs (%zu corpus files)\n", runs, n);
     return 0;

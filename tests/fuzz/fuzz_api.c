@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     gcp_resp_t r = {0};
     gcp_resp_set(&r, st, (const char *)data, size);
     FUZZ_CHECK(r.raw_len == size);
-    FUZZ_CHECK(strlen(r.error_status) < sizeof r.error_status && strlen(r.error_reason) < sizeof r.error_reason);
+    FUZZ_CHECK(strlen(r.error_status) < sizeof r.error_status &&
+               strlen(r.error_reason) < sizeof r.error_reason);
     if (st >= 400) {
         perr_t e = {0};
         gcp_resp_error(&r, "POST", "compute/v1/x", &e);

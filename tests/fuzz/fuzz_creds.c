@@ -27,8 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     o.endpoint = "http://127.0.0.1:9";
     perr_t e = {0};
     gcp_client_t *c = gcp_client_new(&o, &e);
-    if (c) gcp_client_free(c);
-    else FUZZ_CHECK(e.msg[0] != '\0');
+    if (c)
+        gcp_client_free(c);
+    else
+        FUZZ_CHECK(e.msg[0] != '\0');
     /* the PEM of a key file, as the JWT signer reads it */
     perr_t e2 = {0};
     char *pem = size ? strndup((const char *)data, size) : strdup("");

@@ -15,8 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int ok = jsoncheck((const char *)data, size, NULL) == 0;
     int nul = memchr(data, 0, size) != NULL;
     if (ok ? j == NULL : (j != NULL && !nul)) {
-        fprintf(stderr, "jansson %s, jsoncheck %s: %.*s\n", j ? "accepts" : "refuses", ok ? "accepts" : "refuses",
-                (int)size, (const char *)data);
+        fprintf(stderr, "jansson %s, jsoncheck %s: %.*s\n", j ? "accepts" : "refuses",
+                ok ? "accepts" : "refuses", (int)size, (const char *)data);
         abort();
     }
     json_decref(j);

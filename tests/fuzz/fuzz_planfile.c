@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (planfile_check(pf, "fuzz", &e) == 0) {
         strlist_t vars = {0};
         planfile_get_vars(pf, &vars);
-        for (size_t i = 0; i < vars.n; i++) FUZZ_CHECK(strchr(vars.v[i], '='));
+        for (size_t i = 0; i < vars.n; i++)
+            FUZZ_CHECK(strchr(vars.v[i], '='));
         strlist_free(&vars);
         spec_t spec = {0};
         perr_t e2 = {0};

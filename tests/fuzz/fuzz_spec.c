@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     diag_t d = {0};
     int rc = spec_load(path, &o, &s, &d);
     FUZZ_CHECK(rc == 0 ? s != NULL : d.n > 0);
-    for (size_t i = 0; i < d.n; i++) FUZZ_CHECK(d.items[i].where[0] != '\0');
+    for (size_t i = 0; i < d.n; i++)
+        FUZZ_CHECK(d.items[i].where[0] != '\0');
     diag_free(&d);
     spec_free(s);
     return 0;

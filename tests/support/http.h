@@ -10,9 +10,9 @@
 typedef struct thttp {
     long status;
     int curl_rc;
-    char *body;            /* never NULL after a request */
-    json_t *json;          /* the body parsed (any JSON value), or NULL */
-    char retry_after[32];  /* the Retry-After header, or "" */
+    char *body;           /* never NULL after a request */
+    json_t *json;         /* the body parsed (any JSON value), or NULL */
+    char retry_after[32]; /* the Retry-After header, or "" */
 } thttp_t;
 
 /* One request.  c may be a handle to reuse (reset first, its connections

@@ -20,16 +20,17 @@
 #include "core/util.h"
 
 /* Keys that identify or guard a write rather than change the resource. */
-static const char *const bookkeeping[] = {"fingerprint", "labelFingerprint", "etag", "kind", "apiVersion",
-                                          "name", "id", "selfLink", "resourceVersion", NULL};
+static const char *const bookkeeping[] = {
+    "fingerprint", "labelFingerprint", "etag", "kind", "apiVersion", "name", "id",
+    "selfLink",    "resourceVersion",  NULL};
 
 typedef struct {
     const char *addr, *action;
-    json_t *paths;   /* changed_paths (borrowed) */
-    bool state_only; /* only plinth-only options changed: no API call */
+    json_t *paths;    /* changed_paths (borrowed) */
+    bool state_only;  /* only plinth-only options changed: no API call */
     strlist_t fields; /* written fields */
     int writes;
-    bool full;       /* some write was a whole object */
+    bool full; /* some write was a whole object */
 } item_t;
 
 static int problems;
@@ -75,8 +76,10 @@ static int mask_fields(const char *url, strlist_t *out) {
 static char *camel(const char *s) {
     sbuf_t b = {0};
     for (; *s; s++) {
-        if (*s == '_' && s[1]) sbuf_addc(&b, (char)(s[1] >= 'a' && s[1] <= 'z' ? s[1] - 32 : s[1])), s++;
-        else sbuf_addc(&b, *s);
+        if (*s == '_' && s[1])
+            sbuf_addc(&b, (char)(s[1] >= 'a' && s[1] <= 'z' ? s[1] - 32 : s[1])), s++;
+        else
+            sbuf_addc(&b, *s);
     }
     return sbuf_steal(&b);
 }
@@ -103,7 +106,8 @@ static void note_write(item_t *it, const char *method, const char *url, const ch
         free(u);
     }
     if (mask.n || mask_fields(url, &mask)) {
-        for (size_t i = 0; i < mask.n; i++) strlist_add_own(&it->fields, camel(mask.v[i]));
+        for (size_t i = 0; i < mask.n; i++)
+            strlist_add_own(&it->fields, camel(mask.v[i]));
         strlist_free(&mask);
         return;
     }
@@ -111,7 +115,8 @@ static void note_write(item_t *it, const char *method, const char *url, const ch
     json_t *v;
     json_object_foreach(body, k, v) {
         bool skip = false;
-        for (size_t i = 0; bookkeeping[i]; i++) skip |= strcmp(k, bookkeeping[i]) == 0;
+        for (size_t i = 0; bookkeeping[i]; i++)
+            skip |= strcmp(k, bookkeeping[i]) == 0;
         if (!skip && !strlist_has(&it->fields, k)) strlist_add(&it->fields, k);
     }
 }
@@ -121,14 +126,17 @@ static void check_update(item_t *it) {
     json_t *p;
     json_array_foreach(it->paths, i, p) {
         bool covered = it->full && !it->fields.n;
-        for (size_t k = 0; k < it->fields.n && !covered; k++) covered = related(json_string_value(p), it->fields.v[k]);
-        if (!covered) problem("%s: the plan changes %s but apply did not write it", it->addr, json_string_value(p));
+        for (size_t k = 0; k < it->fields.n && !covered; k++)
+            covered = related(json_string_value(p), it->fields.v[k]);
+        if (!covered)
+            problem("%s: the plan changes %s but apply did not write it", it->addr, json_string_value(p));
     }
     if (it->full) return;
     for (size_t k = 0; k < it->fields.n; k++) {
         bool planned = false;
         json_array_foreach(it->paths, i, p) planned |= related(json_string_value(p), it->fields.v[k]);
-        if (!planned) problem("%s: apply wrote %s, which the plan does not change", it->addr, it->fields.v[k]);
+        if (!planned)
+            problem("%s: apply wrote %s, which the plan does not change", it->addr, it->fields.v[k]);
     }
 }
 

@@ -26,10 +26,10 @@
 
 /* Standard query parameters every Google API accepts (StandardQueryParameters
  * in the generated clients, plus the media upload protocol's). */
-static const char *const system_params[] = {
-    "alt",         "fields",    "key",          "prettyPrint", "quotaUser",
-    "uploadType",  "upload_id", "upload_protocol", "$.xgafv",  "access_token",
-    "callback",    "oauth_token", "userIp",     "trace",       NULL};
+static const char *const system_params[] = {"alt",       "fields",       "key",       "prettyPrint",
+                                            "quotaUser", "uploadType",   "upload_id", "upload_protocol",
+                                            "$.xgafv",   "access_token", "callback",  "oauth_token",
+                                            "userIp",    "trace",        NULL};
 
 typedef struct {
     const char *file;
@@ -43,8 +43,7 @@ static void report(ctx_t *c, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     if (c->method || c->url)
-        printf("%s:%zu: %s %s: ", c->file, c->line, c->method ? c->method : "?",
-               c->url ? c->url : "?");
+        printf("%s:%zu: %s %s: ", c->file, c->line, c->method ? c->method : "?", c->url ? c->url : "?");
     else
         printf("%s:%zu: ", c->file, c->line);
     vprintf(fmt, ap);
@@ -83,8 +82,7 @@ static const char *url_path(const char *url, const char *api) {
     p = p ? p + 3 : url;
     const char *host = p;
     p = strchr(p, '/');
-    if (!p)
-        return "";
+    if (!p) return "";
     size_t hlen = (size_t)(p - host);
     int real = hlen >= 14 && memcmp(p - 14, "googleapis.com", 14) == 0;
     if (!real) {
@@ -94,8 +92,7 @@ static const char *url_path(const char *url, const char *api) {
          * its own is handled by looking for the first "/<api>/". */
         size_t al = strlen(api);
         const char *q = p;
-        if (!(strncmp(p + 1, api, al) == 0 && (p[al + 1] == '/' || p[al + 1] == '?' ||
-                                               p[al + 1] == '\0'))) {
+        if (!(strncmp(p + 1, api, al) == 0 && (p[al + 1] == '/' || p[al + 1] == '?' || p[al + 1] == '\0'))) {
             q = NULL;
             if (strncmp(p, "/upload/", 8) != 0 && strncmp(p, "/download/", 10) != 0 &&
                 strncmp(p, "/resumable/", 11) != 0) {
@@ -107,20 +104,18 @@ static const char *url_path(const char *url, const char *api) {
                     }
             }
         }
-        if (q)
-            p = q + 1 + al;
+        if (q) p = q + 1 + al;
     }
-    while (*p == '/') p++;
+    while (*p == '/')
+        p++;
     return p;
 }
 
 static int param_allowed(const sch_method_t *m, const char *name) {
     for (size_t i = 0; system_params[i]; i++)
-        if (strcmp(system_params[i], name) == 0)
-            return 1;
+        if (strcmp(system_params[i], name) == 0) return 1;
     for (size_t i = 0; m->query && m->query[i]; i++)
-        if (strcmp(m->query[i], name) == 0)
-            return 1;
+        if (strcmp(m->query[i], name) == 0) return 1;
     return 0;
 }
 
@@ -133,8 +128,7 @@ static void check_query(ctx_t *c, const sch_method_t *m, const char *query) {
         size_t nlen = eq ? (size_t)(eq - p) : len;
         if (nlen) {
             char *name = pct_decode(p, nlen);
-            if (!param_allowed(m, name))
-                report(c, "query parameter '%s' is not accepted by %s", name, m->id);
+            if (!param_allowed(m, name)) report(c, "query parameter '%s' is not accepted by %s", name, m->id);
             free(name);
         }
         p = amp ? amp + 1 : NULL;
@@ -147,8 +141,7 @@ static int is_upload_path(const char *path) {
 
 static void check_body(ctx_t *c, const char *api, const sch_method_t *m, const char *path,
                        const json_t *body) {
-    if (!body || json_is_null(body))
-        return;
+    if (!body || json_is_null(body)) return;
     if (!m->request) {
         if ((json_is_object(body) && json_object_size(body) > 0) ||
             (json_is_array(body) && json_array_size(body) > 0))
@@ -157,17 +150,16 @@ static void check_body(ctx_t *c, const char *api, const sch_method_t *m, const c
     }
     /* A media upload's body is the object's content (which may well be
      * JSON, like plinth's state), not the object's metadata. */
-    if (is_upload_path(path) && strstr(c->url ? c->url : "", "uploadType=media"))
-        return;
+    if (is_upload_path(path) && strstr(c->url ? c->url : "", "uploadType=media")) return;
     if (!json_is_object(body)) {
-        if (is_upload_path(path))
-            return; /* media bytes or a multipart body, not JSON metadata */
+        if (is_upload_path(path)) return; /* media bytes or a multipart body, not JSON metadata */
         report(c, "request body is not a JSON object (%s expects %s)", m->id, m->request);
         return;
     }
     diag_t d = {0};
     schema_check(api, m->request, body, 0, "", &d);
-    for (size_t i = 0; i < d.n; i++) report(c, "%s body: %s", m->request, d.items[i].msg);
+    for (size_t i = 0; i < d.n; i++)
+        report(c, "%s body: %s", m->request, d.items[i].msg);
     diag_free(&d);
 }
 
@@ -185,8 +177,7 @@ static void check_response(ctx_t *c, const char *api, const sch_method_t *m, con
                            const json_t *rec) {
     json_int_t status = json_integer_value(json_object_get(rec, "status"));
     const json_t *body = json_object_get(rec, "resp_body");
-    if (status < 200 || status > 299 || !m->response || !json_is_object(body) ||
-        is_media_download(path))
+    if (status < 200 || status > 299 || !m->response || !json_is_object(body) || is_media_download(path))
         return;
     diag_t d = {0};
     schema_check(api, m->response, body, 0, "", &d);
@@ -230,11 +221,10 @@ static void check_line(const char *file, size_t lineno, const char *line, totals
         static const char *const verbs[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
         sbuf_t other = {0};
         for (size_t i = 0; verbs[i]; i++)
-            if (schema_match(api, verbs[i], path))
-                sbuf_addf(&other, "%s%s", other.len ? ", " : "", verbs[i]);
+            if (schema_match(api, verbs[i], path)) sbuf_addf(&other, "%s%s", other.len ? ", " : "", verbs[i]);
         if (other.len)
-            report(&c, "no %s method matches %s /%.*s (the path takes %s)", api, c.method,
-                   (int)plen, path, other.s);
+            report(&c, "no %s method matches %s /%.*s (the path takes %s)", api, c.method, (int)plen, path,
+                   other.s);
         else
             report(&c, "no %s method matches %s /%.*s", api, c.method, (int)plen, path);
         sbuf_free(&other);
@@ -247,8 +237,7 @@ static void check_line(const char *file, size_t lineno, const char *line, totals
         free(query);
     }
     check_body(&c, api, m, path, json_object_get(o, "req_body"));
-    if (t->responses)
-        check_response(&c, api, m, path, o);
+    if (t->responses) check_response(&c, api, m, path, o);
 out:
     t->problems += (size_t)c.problems;
     json_decref(o);
@@ -265,9 +254,9 @@ static int check_file(const char *file, totals_t *t) {
     ssize_t n;
     while ((n = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-        if (n == 0)
-            continue;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0) continue;
         check_line(file, lineno, line, t);
     }
     free(line);
@@ -288,14 +277,12 @@ int main(int argc, char **argv) {
     }
     int io_err = 0;
     for (int i = first; i < argc; i++)
-        if (check_file(argv[i], &t) < 0)
-            io_err = 1;
+        if (check_file(argv[i], &t) < 0) io_err = 1;
     printf("reqcheck: %zu requests checked, %zu problems", t.requests, t.problems);
     if (t.skipped_other || t.unknown_api)
         printf(" (%zu oauth2/k8s not checked, %zu of APIs without schema data)", t.skipped_other,
                t.unknown_api);
     putchar('\n');
-    if (io_err)
-        return 2;
+    if (io_err) return 2;
     return t.problems ? 1 : 0;
 }

@@ -66,7 +66,9 @@ static void test_split_unknown_and_sensitive(void **st) {
     json_array_append_new(json_object_get(body, "tags"), ref_new("gcp.x.y", "id"));
     json_t *unk, *sens;
     json_t *after = tfjson_split(&secret_type, body, &unk, &sens);
-    assert_json(after, "{\"name\":\"n\",\"labels\":{\"a\":\"b\"},\"auth\":[{\"user\":\"u\"}],\"tags\":[\"x\",\"y\",null]}");
+    assert_json(
+        after,
+        "{\"name\":\"n\",\"labels\":{\"a\":\"b\"},\"auth\":[{\"user\":\"u\"}],\"tags\":[\"x\",\"y\",null]}");
     assert_json(unk, "{\"network\":true,\"tags\":[false,false,true]}");
     assert_json(sens, "{\"password\":true,\"auth\":[{\"token\":true}]}");
     char *dump = json_dumps(after, JSON_COMPACT);

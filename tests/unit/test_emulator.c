@@ -26,7 +26,7 @@ extern const emu_api_t emu_api_compute, emu_api_serviceusage, emu_api_storage;
 
 /* One request; curl may be a reused handle (NULL: a fresh one). */
 static thttp_t req_with(CURL *c, const char *method, const char *url, const char *body, const char *ctype,
-                       const char *auth) {
+                        const char *auth) {
     return thttp_req(c, method, url, body, ctype, auth, 10L);
 }
 
@@ -173,8 +173,8 @@ static void test_compute_insert_runs_then_done_and_duplicate_is_409(void **state
     assert_int_equal(h.status, 200);
     assert_string_equal(tjson_str(h.json, "kind"), "compute#operation");
     assert_string_equal(tjson_str(h.json, "status"), "RUNNING");
-    char *opurl =
-        xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base, tjson_str(h.json, "name"));
+    char *opurl = xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base,
+                            tjson_str(h.json, "name"));
     thttp_free(&h);
     json_t *op = wait_op(opurl, "status");
     assert_non_null(op);
@@ -288,8 +288,8 @@ static void test_auto_mode_network_brings_and_removes_its_subnetworks(void **sta
     char *nets = u(f, "/compute/compute/v1/projects/p/global/networks");
     thttp_t h = req("POST", nets, "{\"name\":\"auto\",\"autoCreateSubnetworks\":true}");
     /* Wait for the insert: deleting a network still being created is refused. */
-    char *insop =
-        xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base, tjson_str(h.json, "name"));
+    char *insop = xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base,
+                            tjson_str(h.json, "name"));
     thttp_free(&h);
     json_decref(wait_op(insop, "status"));
     free(insop);
@@ -302,8 +302,8 @@ static void test_auto_mode_network_brings_and_removes_its_subnetworks(void **sta
     char *net = u(f, "/compute/compute/v1/projects/p/global/networks/auto");
     h = req("DELETE", net, NULL);
     assert_int_equal(h.status, 200);
-    char *opurl =
-        xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base, tjson_str(h.json, "name"));
+    char *opurl = xasprintf("%s/compute/compute/v1/projects/p/global/operations/%s", f->base,
+                            tjson_str(h.json, "name"));
     thttp_free(&h);
     json_decref(wait_op(opurl, "status"));
     h = req("GET", sub, NULL);
@@ -600,7 +600,7 @@ static void test_http_log_has_one_json_line_per_request_without_authorization(vo
     fx_t *f = *state;
     char *url = u(f, "/storage/storage/v1/b?project=p");
     thttp_t h = req_with(NULL, "POST", url, "{\"name\":\"logged\",\"labels\":{\"password\":\"hunter2\"}}",
-                        NULL, "Bearer sekret-token");
+                         NULL, "Bearer sekret-token");
     thttp_free(&h);
     free(url);
     size_t len = 0;
@@ -673,7 +673,7 @@ static void test_fault_rates_match_configuration_and_store_survives(void **state
         char body[64];
         snprintf(body, sizeof body, "write %d", i);
         thttp_t h = i % 4 ? req_with(c, "GET", url, NULL, NULL, NULL)
-                         : req_with(c, "POST", up, body, "text/plain", NULL);
+                          : req_with(c, "POST", up, body, "text/plain", NULL);
         if (h.curl_rc != 0)
             nreset++;
         else if (h.status == 503)

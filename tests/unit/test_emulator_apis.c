@@ -222,7 +222,7 @@ static void test_gke_update_takes_exactly_one_desired_field(void **state) {
 static void test_gke_node_pool_create_set_size_and_delete(void **state) {
     make_cluster("c4");
     thttp_t h = call("POST", "{\"nodePool\":{\"name\":\"gpu\",\"initialNodeCount\":1}}",
-                    GKE "/clusters/c4/nodePools");
+                     GKE "/clusters/c4/nodePools");
     assert_int_equal(h.status, 200);
     assert_string_equal(tjson_str(h.json, "operationType"), "CREATE_NODE_POOL");
     json_t *op = json_incref(h.json);
@@ -460,10 +460,11 @@ static void test_setiampolicy_accepts_url_safe_etag(void **state) {
 
 static void test_iam_service_account_create_duplicate_and_email(void **state) {
     thttp_t h = call("POST", "{\"accountId\":\"builder\",\"serviceAccount\":{\"displayName\":\"B\"}}",
-                    "/iam/v1/projects/p/serviceAccounts");
+                     "/iam/v1/projects/p/serviceAccounts");
     assert_int_equal(h.status, 200);
     assert_string_equal(tjson_str(h.json, "email"), "builder@p.iam.gserviceaccount.com");
-    assert_string_equal(tjson_str(h.json, "name"), "projects/p/serviceAccounts/builder@p.iam.gserviceaccount.com");
+    assert_string_equal(tjson_str(h.json, "name"),
+                        "projects/p/serviceAccounts/builder@p.iam.gserviceaccount.com");
     assert_int_equal(strlen(tjson_str(h.json, "uniqueId")), 21);
     thttp_free(&h);
     h = call("POST", "{\"accountId\":\"builder\"}", "/iam/v1/projects/p/serviceAccounts");
@@ -598,8 +599,8 @@ static void test_jwt_grant_with_created_key_issues_working_token(void **state) {
     assert_int_equal(h.status, 400);
     assert_string_equal(tjson_str(h.json, "error"), "invalid_grant");
     thttp_free(&h);
-    char *aud = sign_jwt(k, tjson_str(file, "private_key_id"), tjson_str(file, "client_email"), "https://example.com/",
-                         now, now + 600);
+    char *aud = sign_jwt(k, tjson_str(file, "private_key_id"), tjson_str(file, "client_email"),
+                         "https://example.com/", now, now + 600);
     h = token_request(aud);
     assert_int_equal(h.status, 400);
     thttp_free(&h);
@@ -669,7 +670,7 @@ static void test_refresh_token_grant_and_token_ttl(void **state) {
 
 static void test_secret_versions_access_disable_destroy(void **state) {
     thttp_t h = call("POST", "{\"replication\":{\"automatic\":{}}}",
-                    "/secretmanager/v1/projects/p/secrets?secretId=s1");
+                     "/secretmanager/v1/projects/p/secrets?secretId=s1");
     assert_int_equal(h.status, 200);
     const char *name = tjson_str(h.json, "name");
     assert_non_null(strstr(name, "projects/"));
@@ -736,7 +737,7 @@ static void test_secret_versions_access_disable_destroy(void **state) {
 
 static void test_ar_repository_create_is_lro_and_format_immutable(void **state) {
     thttp_t h = call("POST", "{\"format\":\"DOCKER\"}",
-                    "/artifactregistry/v1/projects/p/locations/europe-west1/repositories?repositoryId=r1");
+                     "/artifactregistry/v1/projects/p/locations/europe-west1/repositories?repositoryId=r1");
     assert_int_equal(h.status, 200);
     assert_false(json_is_true(json_object_get(h.json, "done")));
     char *op = xasprintf("/artifactregistry/v1/%s", tjson_str(h.json, "name"));

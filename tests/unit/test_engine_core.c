@@ -205,7 +205,8 @@ static void walk_stops_starting_steps_when_interrupted(void **st) {
     (void)st;
     wrec_t r = {.mu = PTHREAD_MUTEX_INITIALIZER, .fail_step = -1};
     walk_t *w = walk_new(5);
-    for (size_t i = 0; i + 1 < 5; i++) walk_edge(w, i, i + 1);
+    for (size_t i = 0; i + 1 < 5; i++)
+        walk_edge(w, i, i + 1);
     volatile sig_atomic_t stop = 1;
     assert_int_equal(walk_run(w, 2, rec_fn, &r, &stop), -1);
     assert_int_equal(r.n, 0);

@@ -90,8 +90,8 @@ static char *write_tmp(const char *name, const char *text) {
 
 static char *sa_key_json(const char *email, const char *pem) {
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "service_account", "project_id", "p",
-                          "private_key_id", "kid-1", "client_email", email, "client_id", "123",
-                          "token_uri", "https://oauth2.googleapis.com/token");
+                          "private_key_id", "kid-1", "client_email", email, "client_id", "123", "token_uri",
+                          "https://oauth2.googleapis.com/token");
     if (pem) json_object_set_new(o, "private_key", json_string(pem));
     char *s = json_dumps(o, JSON_INDENT(2));
     json_decref(o);
@@ -108,9 +108,11 @@ static gcp_client_t *client_for(tsrv_t *s, const char *endpoint, const char *log
 
 static unsigned char *b64url_decode(const char *in, size_t len, size_t *outlen) {
     sbuf_t b = {0};
-    for (size_t i = 0; i < len; i++) sbuf_addc(&b, in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i]);
+    for (size_t i = 0; i < len; i++)
+        sbuf_addc(&b, in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i]);
     int pad = (4 - (int)(len % 4)) % 4;
-    for (int i = 0; i < pad; i++) sbuf_addc(&b, '=');
+    for (int i = 0; i < pad; i++)
+        sbuf_addc(&b, '=');
     unsigned char *out = malloc(b.len + 1);
     int n = EVP_DecodeBlock(out, (unsigned char *)b.s, (int)b.len);
     assert_true(n >= 0);
@@ -179,12 +181,10 @@ static void test_service_account_jwt_verifies_and_token_is_sent(void **state) {
     assert_string_equal(json_string_value(json_object_get(h, "kid")), "kid-1");
     json_decref(h);
     json_t *cl = b64url_json(d1 + 1, (size_t)(d2 - d1 - 1));
-    assert_string_equal(json_string_value(json_object_get(cl, "iss")),
-                        "robot@p.iam.gserviceaccount.com");
+    assert_string_equal(json_string_value(json_object_get(cl, "iss")), "robot@p.iam.gserviceaccount.com");
     assert_string_equal(json_string_value(json_object_get(cl, "scope")),
                         "https://www.googleapis.com/auth/cloud-platform");
-    assert_string_equal(json_string_value(json_object_get(cl, "aud")),
-                        "https://oauth2.googleapis.com/token");
+    assert_string_equal(json_string_value(json_object_get(cl, "aud")), "https://oauth2.googleapis.com/token");
     json_int_t iat = json_integer_value(json_object_get(cl, "iat"));
     assert_true(llabs((long long)iat - (long long)time(NULL)) < 60);
     assert_int_equal(json_integer_value(json_object_get(cl, "exp")) - iat, 3600);
@@ -198,14 +198,12 @@ static void test_service_account_jwt_verifies_and_token_is_sent(void **state) {
     assert_non_null(pub);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub), 1);
-    assert_int_equal(EVP_DigestVerify(md, sig, siglen, (unsigned char *)jwt, (size_t)(d2 - jwt)),
-                     1);
+    assert_int_equal(EVP_DigestVerify(md, sig, siglen, (unsigned char *)jwt, (size_t)(d2 - jwt)), 1);
     /* and a tampered input does not */
     jwt[5] ^= 1;
     EVP_MD_CTX_reset(md);
     EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub);
-    assert_int_not_equal(
-        EVP_DigestVerify(md, sig, siglen, (unsigned char *)jwt, (size_t)(d2 - jwt)), 1);
+    assert_int_not_equal(EVP_DigestVerify(md, sig, siglen, (unsigned char *)jwt, (size_t)(d2 - jwt)), 1);
     jwt[5] ^= 1;
     EVP_MD_CTX_free(md);
     EVP_PKEY_free(pub);
@@ -257,14 +255,11 @@ static void test_token_refreshed_near_expiry_and_after_401(void **state) {
     tsrv_t *s = *state;
     /* A token living 0.2 s is reused at once, refreshed once a quarter of its
      * life is left; a 401 forces one refresh and a retry. */
-    tsrv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"short-1\",\"expires_in\":0.2}",
-             -1, 1, 0);
-    tsrv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-2\",\"expires_in\":3600}",
-             -1, 1, 0);
-    tsrv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-3\",\"expires_in\":3600}",
-             -1, 1, 0);
-    tsrv_rule(s, "GET", "/iam/v1/y", 401,
-             "{\"error\":{\"code\":401,\"status\":\"UNAUTHENTICATED\"}}", -1, 1, 0);
+    tsrv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"short-1\",\"expires_in\":0.2}", -1, 1, 0);
+    tsrv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-2\",\"expires_in\":3600}", -1, 1, 0);
+    tsrv_rule(s, "POST", "/oauth2/token", 200, "{\"access_token\":\"long-3\",\"expires_in\":3600}", -1, 1, 0);
+    tsrv_rule(s, "GET", "/iam/v1/y", 401, "{\"error\":{\"code\":401,\"status\":\"UNAUTHENTICATED\"}}", -1, 1,
+              0);
     char *key = sa_key_json("robot@p.iam.gserviceaccount.com", pem_priv);
     char *path = write_tmp("sa.json", key);
     free(key);
@@ -310,8 +305,7 @@ static void test_authorized_user_refresh_sends_quota_project(void **state) {
     gcp_client_t *c = client_for(s, NULL, NULL, &e);
     if (!c) fail_msg("%s", e.msg);
     gcp_resp_t r;
-    assert_int_equal(
-        gcp_call(c, "GET", "container", "v1/projects/p/locations/-/clusters", NULL, &r, &e), 0);
+    assert_int_equal(gcp_call(c, "GET", "container", "v1/projects/p/locations/-/clusters", NULL, &r, &e), 0);
     gcp_resp_free(&r);
     const tsrv_seen_t *tr = tsrv_nth(s, "/oauth2/token", 0);
     assert_non_null(tr);
@@ -346,12 +340,10 @@ static void test_malformed_key_files_are_named_and_explained(void **state) {
     char *nomail = sa_key_json("", pem_priv);
     expect_key_error("nomail.json", nomail, "client_email");
     free(nomail);
-    char *badkey =
-        sa_key_json("a@b.c", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    char *badkey = sa_key_json("a@b.c", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
     expect_key_error("badkey.json", badkey, "private_key");
     free(badkey);
-    expect_key_error("user.json", "{\"type\":\"authorized_user\",\"client_id\":\"x\"}",
-                     "client_secret");
+    expect_key_error("user.json", "{\"type\":\"authorized_user\",\"client_id\":\"x\"}", "client_secret");
     expect_key_error("ext.json", "{\"type\":\"external_account\"}", "external_account");
     setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json", 1);
     gcp_opts_t o = {0};
@@ -428,8 +420,8 @@ static void test_impersonation_exchanges_base_token(void **state) {
     tsrv_t *s = *state;
     const char *ip = "/iamcredentials/v1/projects/-/serviceAccounts/"
                      "deployer@p.iam.gserviceaccount.com:generateAccessToken";
-    tsrv_rule(s, "POST", ip, 200,
-             "{\"accessToken\":\"imp-tok\",\"expireTime\":\"2099-01-01T00:00:00Z\"}", -1, -1, 0);
+    tsrv_rule(s, "POST", ip, 200, "{\"accessToken\":\"imp-tok\",\"expireTime\":\"2099-01-01T00:00:00Z\"}", -1,
+              -1, 0);
     setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "base-tok", 1);
     gcp_opts_t o = {0};
     o.endpoint = s->base;
@@ -456,18 +448,14 @@ static void test_impersonation_exchanges_base_token(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_service_account_jwt_verifies_and_token_is_sent, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_service_account_jwt_verifies_and_token_is_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cached_token_is_reused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_refreshed_near_expiry_and_after_401, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_authorized_user_refresh_sends_quota_project, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_key_files_are_named_and_explained, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_token_refreshed_near_expiry_and_after_401, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authorized_user_refresh_sends_quota_project, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_key_files_are_named_and_explained, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_token_env_wins_over_key_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_metadata_server_used_last_and_failure_explains_offline_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_server_used_last_and_failure_explains_offline_use,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_impersonation_exchanges_base_token, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -63,11 +63,11 @@ static void test_retries_503_and_429_honouring_retry_after_then_succeeds(void **
     tsrv_t *s = *state;
     tsrv_rule(s, "GET", "/compute/compute/v1/x", 503, "{\"error\":{\"code\":503}}", 1, 1, 0);
     tsrv_rule(s, "GET", "/compute/compute/v1/x", 429,
-             "{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\","
-             "\"details\":[{\"@type\":"
-             "\"type.googleapis.com/"
-             "google.rpc.RetryInfo\",\"retryDelay\":\"0.3s\"}]}}",
-             -1, 1, 0);
+              "{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\","
+              "\"details\":[{\"@type\":"
+              "\"type.googleapis.com/"
+              "google.rpc.RetryInfo\",\"retryDelay\":\"0.3s\"}]}}",
+              -1, 1, 0);
     tsrv_rule(s, "GET", "/compute/compute/v1/x", 200, "{\"name\":\"x\"}", -1, 1, 0);
     gcp_client_t *c = client(s, 20000, NULL);
     gcp_resp_t r;
@@ -86,8 +86,7 @@ static void test_retries_503_and_429_honouring_retry_after_then_succeeds(void **
 
 static void test_gives_up_after_retry_budget_with_last_response(void **state) {
     tsrv_t *s = *state;
-    tsrv_rule(s, "", "/storage/b", 503, "{\"error\":{\"code\":503,\"status\":\"UNAVAILABLE\"}}", -1,
-             -1, 0);
+    tsrv_rule(s, "", "/storage/b", 503, "{\"error\":{\"code\":503,\"status\":\"UNAVAILABLE\"}}", -1, -1, 0);
     gcp_client_t *c = client(s, 1500, NULL);
     gcp_resp_t r;
     perr_t e = {0};
@@ -282,8 +281,10 @@ static void test_concurrent_calls_from_8_threads_complete_within_limits(void **s
         w[i].c = c;
         pthread_create(&th[i], NULL, work, &w[i]);
     }
-    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
-    for (int i = 0; i < 8; i++) assert_int_equal(w[i].ok, 10);
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(w[i].ok, 10);
     assert_int_equal(gcp_request_count(c), 80);
     assert_int_equal(tsrv_count(s, NULL), 80);
     assert_true(s->max_active <= 3);
@@ -303,8 +304,10 @@ static void test_concurrent_calls_from_8_threads_complete_within_limits(void **s
         w[i].api = "compute";
         pthread_create(&th[i], NULL, work, &w[i]);
     }
-    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
-    for (int i = 0; i < 8; i++) assert_int_equal(w[i].ok, 10);
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(w[i].ok, 10);
     assert_int_equal(s->max_active, 2);
     gcp_client_free(c);
 }
@@ -363,24 +366,23 @@ static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state)
     char log[128];
     snprintf(log, sizeof log, "%s/http.log", tmpdir);
     tsrv_rule(s, "POST", "/sqladmin/users", 200,
-             "{\"name\":\"u\",\"password\":\"pw-echo\",\"note\":\"has "
-             "s3cr3t-value inside\"}",
-             -1, 1, 0);
+              "{\"name\":\"u\",\"password\":\"pw-echo\",\"note\":\"has "
+              "s3cr3t-value inside\"}",
+              -1, 1, 0);
     tsrv_rule(s, "POST", "/secretmanager/v1/projects/p/secrets/s:addVersion", 200,
-             "{\"name\":\"projects/1/secrets/s/versions/1\"}", -1, 1, 0);
+              "{\"name\":\"projects/1/secrets/s/versions/1\"}", -1, 1, 0);
     tsrv_rule(s, "GET", "/storage/text", 503, "plain text error s3cr3t-value", -1, 1, 0);
     tsrv_rule(s, "GET", "/storage/text", 404, "not json at all", -1, 1, 0);
     gcp_client_t *c = client(s, 5000, log);
     gcp_client_add_secret(c, "s3cr3t-value");
     gcp_resp_t r;
     perr_t e = {0};
-    json_t *b1 =
-        json_pack("{s:s,s:s,s:i}", "password", "pw-plain", "desc", "x s3cr3t-value y", "n", 1);
+    json_t *b1 = json_pack("{s:s,s:s,s:i}", "password", "pw-plain", "desc", "x s3cr3t-value y", "n", 1);
     assert_int_equal(gcp_call(c, "POST", "sqladmin", "users", b1, &r, &e), 0);
     gcp_resp_free(&r);
     json_t *b2 = json_pack("{s:{s:s}}", "payload", "data", "c2VjcmV0LWRhdGE=");
-    assert_int_equal(
-        gcp_call(c, "POST", "secretmanager", "v1/projects/p/secrets/s:addVersion", b2, &r, &e), 0);
+    assert_int_equal(gcp_call(c, "POST", "secretmanager", "v1/projects/p/secrets/s:addVersion", b2, &r, &e),
+                     0);
     gcp_resp_free(&r);
     assert_int_equal(gcp_call(c, "GET", "storage", "text", NULL, &r, &e), 0);
     assert_int_equal(r.status, 404);
@@ -404,7 +406,8 @@ static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state)
         json_t *o = json_loads(line, 0, &je);
         if (!o) fail_msg("log line is not JSON: %s (%s)", line, je.text);
         assert_int_equal(json_object_size(o), 9);
-        for (size_t k = 0; k < 9; k++) assert_non_null(json_object_get(o, keys[k]));
+        for (size_t k = 0; k < 9; k++)
+            assert_non_null(json_object_get(o, keys[k]));
         const char *ts = json_string_value(json_object_get(o, "ts"));
         assert_non_null(ts);
         assert_int_equal(strlen(ts), 24); /* 2026-01-01T00:00:00.000Z */
@@ -416,8 +419,7 @@ static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state)
             assert_int_equal(json_integer_value(json_object_get(o, "status")), 200);
             assert_int_equal(json_integer_value(json_object_get(o, "attempt")), 1);
             assert_true(json_is_object(json_object_get(o, "req_body")));
-            assert_int_equal(
-                json_integer_value(json_object_get(json_object_get(o, "req_body"), "n")), 1);
+            assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "req_body"), "n")), 1);
         }
         if (lines == 2) { /* the 503 text body */
             assert_true(json_is_string(json_object_get(o, "resp_body")));
@@ -425,8 +427,7 @@ static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state)
         }
         if (lines == 3) {
             assert_int_equal(json_integer_value(json_object_get(o, "attempt")), 2);
-            assert_string_equal(json_string_value(json_object_get(o, "resp_body")),
-                                "not json at all");
+            assert_string_equal(json_string_value(json_object_get(o, "resp_body")), "not json at all");
         }
         json_decref(o);
         lines++;
@@ -437,17 +438,17 @@ static void test_http_log_lines_have_exact_keys_and_redact_secrets(void **state)
 static void test_error_body_fills_status_reason_and_message(void **state) {
     tsrv_t *s = *state;
     tsrv_rule(s, "GET", "/compute/compute/v1/x", 404,
-             "{\"error\":{\"code\":404,\"message\":\"The resource 'x' was not "
-             "found\",\"status\":\"NOT_FOUND\","
-             "\"errors\":[{\"domain\":\"global\",\"reason\":\"notFound\","
-             "\"message\":\"m\"}]}}",
-             -1, 1, 0);
+              "{\"error\":{\"code\":404,\"message\":\"The resource 'x' was not "
+              "found\",\"status\":\"NOT_FOUND\","
+              "\"errors\":[{\"domain\":\"global\",\"reason\":\"notFound\","
+              "\"message\":\"m\"}]}}",
+              -1, 1, 0);
     tsrv_rule(s, "POST", "/container/v1/c", 409,
-             "{\"error\":{\"code\":409,\"message\":\"Already exists: "
-             "c\",\"status\":\"ALREADY_EXISTS\","
-             "\"details\":[{\"@type\":\"type.googleapis.com/"
-             "google.rpc.ErrorInfo\",\"reason\":\"RESOURCE_EXISTS\"}]}}",
-             -1, 1, 0);
+              "{\"error\":{\"code\":409,\"message\":\"Already exists: "
+              "c\",\"status\":\"ALREADY_EXISTS\","
+              "\"details\":[{\"@type\":\"type.googleapis.com/"
+              "google.rpc.ErrorInfo\",\"reason\":\"RESOURCE_EXISTS\"}]}}",
+              -1, 1, 0);
     gcp_client_t *c = client(s, 5000, NULL);
     gcp_resp_t r;
     perr_t e = {0};
@@ -484,11 +485,9 @@ static void test_wait_op_compute_polls_selflink_until_done(void **state) {
     const char *path = "/compute/compute/v1/projects/p/zones/z/operations/op1";
     tsrv_rule(s, "GET", path, 200, "{\"name\":\"op1\",\"status\":\"RUNNING\"}", -1, 1, 0);
     tsrv_rule(s, "GET", path, 404, "{\"error\":{\"code\":404}}", -1, 1, 0);
-    tsrv_rule(s, "GET", path, 200, "{\"name\":\"op1\",\"status\":\"DONE\",\"targetLink\":\"t\"}", -1,
-             1, 0);
+    tsrv_rule(s, "GET", path, 200, "{\"name\":\"op1\",\"status\":\"DONE\",\"targetLink\":\"t\"}", -1, 1, 0);
     gcp_client_t *c = client(s, 5000, NULL);
-    json_t *op =
-        json_pack("{s:s,s:s,s:s}", "kind", "compute#operation", "name", "op1", "status", "PENDING");
+    json_t *op = json_pack("{s:s,s:s,s:s}", "kind", "compute#operation", "name", "op1", "status", "PENDING");
     json_object_set_new(op, "selfLink",
                         json_string("https://www.googleapis.com/compute/v1/"
                                     "projects/p/zones/z/operations/op1"));
@@ -519,9 +518,9 @@ static void test_wait_op_container_polls_locations_path(void **state) {
     json_decref(op);
     /* DONE with a statusMessage is a failure */
     tsrv_rule(s, "GET", path, 200,
-             "{\"name\":\"op2\",\"status\":\"DONE\",\"statusMessage\":"
-             "\"Insufficient regional quota\"}",
-             -1, 1, 0);
+              "{\"name\":\"op2\",\"status\":\"DONE\",\"statusMessage\":"
+              "\"Insufficient regional quota\"}",
+              -1, 1, 0);
     op = json_pack("{s:s,s:s,s:s}", "name", "op2", "status", "RUNNING", "selfLink",
                    "https://container.googleapis.com/v1/projects/p/locations/"
                    "us-central1/operations/op2");
@@ -534,18 +533,18 @@ static void test_wait_op_container_polls_locations_path(void **state) {
 static void test_wait_op_sqladmin_and_error_message(void **state) {
     tsrv_t *s = *state;
     const char *path = "/sqladmin/sql/v1beta4/projects/p/operations/op3";
+    tsrv_rule(s, "GET", path, 200, "{\"kind\":\"sql#operation\",\"name\":\"op3\",\"status\":\"RUNNING\"}", -1,
+              1, 0);
     tsrv_rule(s, "GET", path, 200,
-             "{\"kind\":\"sql#operation\",\"name\":\"op3\",\"status\":\"RUNNING\"}", -1, 1, 0);
-    tsrv_rule(s, "GET", path, 200,
-             "{\"kind\":\"sql#operation\",\"name\":\"op3\",\"status\":\"DONE\","
-             "\"error\":{\"errors\":"
-             "[{\"kind\":\"sql#operationError\",\"code\":\"INTERNAL_ERROR\","
-             "\"message\":\"The instance is broken\"}]}}",
-             -1, 1, 0);
+              "{\"kind\":\"sql#operation\",\"name\":\"op3\",\"status\":\"DONE\","
+              "\"error\":{\"errors\":"
+              "[{\"kind\":\"sql#operationError\",\"code\":\"INTERNAL_ERROR\","
+              "\"message\":\"The instance is broken\"}]}}",
+              -1, 1, 0);
     gcp_client_t *c = client(s, 5000, NULL);
-    json_t *op = json_pack("{s:s,s:s,s:s,s:s}", "kind", "sql#operation", "name", "op3", "status",
-                           "PENDING", "selfLink",
-                           "https://sqladmin.googleapis.com/sql/v1beta4/projects/p/operations/op3");
+    json_t *op =
+        json_pack("{s:s,s:s,s:s,s:s}", "kind", "sql#operation", "name", "op3", "status", "PENDING",
+                  "selfLink", "https://sqladmin.googleapis.com/sql/v1beta4/projects/p/operations/op3");
     perr_t e = {0};
     json_t *res = NULL;
     assert_int_equal(gcp_wait_op(c, "sqladmin", op, NULL, NULL, &res, &e), -1);
@@ -561,17 +560,16 @@ static void test_wait_op_longrunning_done_noop_and_error(void **state) {
     const char *path = "/serviceusage/v1/operations/acat.p2-1";
     tsrv_rule(s, "GET", path, 200, "{\"name\":\"operations/acat.p2-1\"}", -1, 1, 0);
     tsrv_rule(s, "GET", path, 200,
-             "{\"name\":\"operations/"
-             "acat.p2-1\",\"done\":true,\"response\":{\"service\":\"x\"}}",
-             -1, 1, 0);
+              "{\"name\":\"operations/"
+              "acat.p2-1\",\"done\":true,\"response\":{\"service\":\"x\"}}",
+              -1, 1, 0);
     gcp_client_t *c = client(s, 5000, NULL);
     json_t *op = json_pack("{s:s}", "name", "operations/acat.p2-1");
     perr_t e = {0};
     json_t *res = NULL;
     prog_t p = {""};
     if (gcp_wait_op(c, "serviceusage", op, on_progress, &p, &res, &e) != 0) fail_msg("%s", e.msg);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(res, "response"), "service")), "x");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(res, "response"), "service")), "x");
     assert_string_equal(p.log, "RUNNING,DONE");
     json_decref(res);
     json_decref(op);
@@ -583,10 +581,10 @@ static void test_wait_op_longrunning_done_noop_and_error(void **state) {
     json_decref(op);
 
     tsrv_rule(s, "GET", "/servicenetworking/v1/operations/o9", 200,
-             "{\"name\":\"operations/"
-             "o9\",\"done\":true,\"error\":{\"code\":9,\"message\":\"Producer "
-             "services are still using this connection\"}}",
-             -1, 1, 0);
+              "{\"name\":\"operations/"
+              "o9\",\"done\":true,\"error\":{\"code\":9,\"message\":\"Producer "
+              "services are still using this connection\"}}",
+              -1, 1, 0);
     op = json_pack("{s:s,s:b}", "name", "operations/o9", "done", 0);
     assert_int_equal(gcp_wait_op(c, "servicenetworking", op, NULL, NULL, NULL, &e), -1);
     assert_non_null(strstr(e.msg, "Producer services are still using this connection"));
@@ -597,7 +595,7 @@ static void test_wait_op_longrunning_done_noop_and_error(void **state) {
 static void test_wait_op_stops_when_cancelled(void **state) {
     tsrv_t *s = *state;
     tsrv_rule(s, "GET", "/artifactregistry/v1/projects/p/locations/l/operations/x", 200,
-             "{\"name\":\"projects/p/locations/l/operations/x\"}", -1, -1, 0);
+              "{\"name\":\"projects/p/locations/l/operations/x\"}", -1, -1, 0);
     volatile sig_atomic_t cancel = 0;
     gcp_opts_t o = {0};
     o.endpoint = s->base;
@@ -614,35 +612,28 @@ static void test_wait_op_stops_when_cancelled(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(
-            test_retries_503_and_429_honouring_retry_after_then_succeeds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gives_up_after_retry_budget_with_last_response, setup,
+        cmocka_unit_test_setup_teardown(test_retries_503_and_429_honouring_retry_after_then_succeeds, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_post_lost_after_send_is_not_retried_and_maybe_applied,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gives_up_after_retry_budget_with_last_response, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_post_lost_after_send_is_not_retried_and_maybe_applied, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_get_lost_in_transit_is_retried, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_post_connection_refused_is_retried_then_fails_cleanly,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_post_connection_refused_is_retried_then_fails_cleanly, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cancel_stops_retry_waits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plain_http_to_non_loopback_is_refused, setup,
+        cmocka_unit_test_setup_teardown(test_plain_http_to_non_loopback_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_url_rule_for_real_google_and_emulator, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_calls_from_8_threads_complete_within_limits, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_url_rule_for_real_google_and_emulator, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_calls_from_8_threads_complete_within_limits,
+        cmocka_unit_test_setup_teardown(test_sends_user_agent_content_type_and_logs_raw_bodies_truncated,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_sends_user_agent_content_type_and_logs_raw_bodies_truncated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_log_lines_have_exact_keys_and_redact_secrets,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_body_fills_status_reason_and_message, setup,
+        cmocka_unit_test_setup_teardown(test_http_log_lines_have_exact_keys_and_redact_secrets, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_wait_op_compute_polls_selflink_until_done, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_wait_op_container_polls_locations_path, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_error_body_fills_status_reason_and_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_op_compute_polls_selflink_until_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_op_container_polls_locations_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_op_sqladmin_and_error_message, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wait_op_longrunning_done_noop_and_error, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_wait_op_longrunning_done_noop_and_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_op_stops_when_cancelled, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,7 +41,8 @@ static void test_ignore_lists_repeat_nothing_the_schema_marks_output_only(void *
     for (const rtype_t *const *tp = gcp_provider.types; *tp; tp++) {
         const rtype_t *t = *tp;
         for (const char *const *p = t->ignore; p && *p; p++)
-            if (gcp_res_ignored(t, *p)) fail_msg("%s: .ignore lists '%s', which the schema marks output only", t->name, *p);
+            if (gcp_res_ignored(t, *p))
+                fail_msg("%s: .ignore lists '%s', which the schema marks output only", t->name, *p);
         if (t->api && t->ignored) derived++;
     }
     assert_true(derived > 15);
@@ -76,7 +77,7 @@ static void test_api_traits_say_operation_shape_busy_rule_and_paging(void **stat
     assert_null(gcp_api_traits("artifactregistry")->page_query);
     assert_true(gcp_api_traits("storage")->global_names);
     assert_string_equal(gcp_api_traits("run")->ops_prefix, "v2/"); /* Cloud Run v2 polls v2/{operation} */
-    assert_null(gcp_api_traits("aiplatform")->ops_prefix);          /* the default: v1/ */
+    assert_null(gcp_api_traits("aiplatform")->ops_prefix);         /* the default: v1/ */
     assert_false(gcp_api_traits("compute")->global_names);
     gcp_resp_t busy = {.status = 409};
     snprintf(busy.error_reason, sizeof busy.error_reason, "operationInProgress");
@@ -94,13 +95,15 @@ static void test_update_verbs_are_methods_of_the_api(void **state) {
     for (const rtype_t *const *tp = gcp_provider.types; *tp; tp++) {
         const gcp_type_t *T = (*tp)->data;
         for (const gcp_verb_t *v = T->verbs; v && v->path; v++) {
-            json_t *vars = json_pack("{s:s,s:s,s:s,s:s}", "project", "p", "region", "r", "zone", "z", "name", "n");
+            json_t *vars =
+                json_pack("{s:s,s:s,s:s,s:s}", "project", "p", "region", "r", "zone", "z", "name", "n");
             perr_t e;
             char *self = gcp_tmpl_fill(T->self, vars, &e);
             assert_non_null(self);
             char path[512];
             snprintf(path, sizeof path, "%s/%s", self, v->verb);
-            if (!schema_match(T->api, "POST", path)) fail_msg("%s: POST %s is no method of %s", (*tp)->name, path, T->api);
+            if (!schema_match(T->api, "POST", path))
+                fail_msg("%s: POST %s is no method of %s", (*tp)->name, path, T->api);
             free(self);
             json_decref(vars);
             checked++;
@@ -111,9 +114,12 @@ static void test_update_verbs_are_methods_of_the_api(void **state) {
 
 /* An IAM kind whose holder disappears between the policy read and the
  * write (the write answers 404). */
-static char *gone_res(rctx_t *c, const char *v) { return xstrdup(v); }
+static char *gone_res(rctx_t *c, const char *v) {
+    return xstrdup(v);
+}
 static int gone_get(rctx_t *c, const char *res, json_t **policy, gcp_resp_t *r) {
-    *policy = json_pack("{s:[{s:s,s:[s]}]}", "bindings", "role", "roles/viewer", "members", "user:ann@example.com");
+    *policy =
+        json_pack("{s:[{s:s,s:[s]}]}", "bindings", "role", "roles/viewer", "members", "user:ann@example.com");
     return 0;
 }
 static int gone_set(rctx_t *c, const char *res, const json_t *policy, gcp_resp_t *r) {
@@ -141,7 +147,8 @@ static void test_removing_a_grant_whose_holder_vanished_meanwhile_succeeds(void 
     const gcp_type_t T2 = GCP_IAM_TYPE("x", &kind2);
     const rtype_t t2 = {.name = "gcp.test_iam_member", .data = &T2};
     c.type = &t2;
-    json_t *d = json_pack("{s:s,s:s,s:s}", "holder", "h", "role", "roles/editor", "member", "user:bob@example.com");
+    json_t *d =
+        json_pack("{s:s,s:s,s:s}", "holder", "h", "role", "roles/editor", "member", "user:bob@example.com");
     char *id = NULL;
     json_t *live = NULL;
     assert_int_equal(gcp_iam_member_create(&c, d, &id, &live), -1);

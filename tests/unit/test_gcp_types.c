@@ -90,7 +90,8 @@ static void test_immutable_and_required_fields_exist_in_the_schema(void **state)
                 if (is_extra(t, top)) continue;
                 if (!t->api) fail_msg("%s: %s is neither an extra field nor in a schema", t->name, *p);
                 if (!m) continue; /* no schema data for this message (yet) */
-                if (!schema_field(m, top)) fail_msg("%s: '%s' is not a field of %s.%s", t->name, top, t->api, t->message);
+                if (!schema_field(m, top))
+                    fail_msg("%s: '%s' is not a field of %s.%s", t->name, top, t->api, t->message);
                 checked++;
             }
     }
@@ -103,11 +104,12 @@ static void test_immutable_and_required_fields_exist_in_the_schema(void **state)
 /* Every URL a type builds matches a method of the API in the schema data
  * (taken from gcloud's generated clients): catches typos in templates. */
 static char *sample_url(const char *tmpl) {
-    json_t *v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "project", "p", "region", "r",
-                          "zone", "z", "location", "l", "name", "n", "repositoryId", "n", "secretId", "n", "accountId",
-                          "sa", "cluster", "c", "instance", "i", "service", "s.googleapis.com", "network", "net",
-                          "key_ring", "kr", "id", "123", "workloadIdentityPoolId", "wp",
-                          "workloadIdentityPoolProviderId", "wpp", "datasetId", "ds");
+    json_t *v =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "project", "p",
+                  "region", "r", "zone", "z", "location", "l", "name", "n", "repositoryId", "n", "secretId",
+                  "n", "accountId", "sa", "cluster", "c", "instance", "i", "service", "s.googleapis.com",
+                  "network", "net", "key_ring", "kr", "id", "123", "workloadIdentityPoolId", "wp",
+                  "workloadIdentityPoolProviderId", "wpp", "datasetId", "ds");
     perr_t e;
     char *u = gcp_tmpl_fill(tmpl, v, &e);
     json_decref(v);
@@ -155,7 +157,8 @@ static const struct {
     {"gcp.compute_network", "main", "{}", "projects/p/global/networks/main"},
     {"gcp.compute_subnetwork", "main", "{\"network\":\"x\",\"ipCidrRange\":\"10.0.0.0/20\"}",
      "projects/p/regions/europe-west1/subnetworks/main"},
-    {"gcp.compute_subnetwork", "main", "{\"region\":\"https://www.googleapis.com/compute/v1/projects/p/regions/us-east1\"}",
+    {"gcp.compute_subnetwork", "main",
+     "{\"region\":\"https://www.googleapis.com/compute/v1/projects/p/regions/us-east1\"}",
      "projects/p/regions/us-east1/subnetworks/main"},
     {"gcp.compute_firewall", "ssh", "{}", "projects/p/global/firewalls/ssh"},
     {"gcp.compute_router", "r", "{}", "projects/p/regions/europe-west1/routers/r"},
@@ -164,14 +167,16 @@ static const struct {
     {"gcp.project_service", "x", "{\"service\":\"container.googleapis.com\"}",
      "projects/p/services/container.googleapis.com"},
     {"gcp.service_networking_connection", "c",
-     "{\"network\":\"https://www.googleapis.com/compute/v1/projects/p/global/networks/vpc\",\"reservedPeeringRanges\":[\"r\"]}",
+     "{\"network\":\"https://www.googleapis.com/compute/v1/projects/p/global/networks/"
+     "vpc\",\"reservedPeeringRanges\":[\"r\"]}",
      "projects/p/global/networks/vpc:servicenetworking.googleapis.com"},
     {"gcp.container_cluster", "ml", "{}", "projects/p/locations/europe-west1/clusters/ml"},
     {"gcp.container_node_pool", "gpu", "{\"cluster\":\"projects/p/locations/europe-west1-b/clusters/ml\"}",
      "projects/p/locations/europe-west1-b/clusters/ml/nodePools/gpu"},
     {"gcp.sql_instance", "db", "{}", "projects/p/instances/db"},
     {"gcp.sql_database", "app", "{\"instance\":\"db\"}", "projects/p/instances/db/databases/app"},
-    {"gcp.sql_user", "app", "{\"instance\":\"projects/p/instances/db\"}", "projects/p/instances/db/users/app"},
+    {"gcp.sql_user", "app", "{\"instance\":\"projects/p/instances/db\"}",
+     "projects/p/instances/db/users/app"},
     {"gcp.storage_bucket", "b", "{\"name\":\"acme-b\"}", "projects/_/buckets/acme-b"},
     {"gcp.storage_bucket_iam_member", "m",
      "{\"bucket\":\"acme-b\",\"role\":\"roles/storage.objectViewer\",\"member\":\"user:a@x.com\"}",
@@ -185,7 +190,8 @@ static const struct {
     {"gcp.project_iam_member", "v", "{\"role\":\"roles/viewer\",\"member\":\"group:g@x.com\"}",
      "p roles/viewer group:g@x.com"},
     {"gcp.project_iam_member", "v",
-     "{\"role\":\"roles/viewer\",\"member\":\"group:g@x.com\",\"condition\":{\"title\":\"until 2030\",\"expression\":\"e\"}}",
+     "{\"role\":\"roles/viewer\",\"member\":\"group:g@x.com\",\"condition\":{\"title\":\"until "
+     "2030\",\"expression\":\"e\"}}",
      "p roles/viewer group:g@x.com until 2030"},
     {"gcp.artifact_registry_repository", "images", "{\"format\":\"DOCKER\"}",
      "projects/p/locations/europe-west1/repositories/images"},
@@ -204,7 +210,8 @@ static void test_id_of_gives_the_relative_resource_name_for_every_type(void **st
         t->defaults(t, &fake_prov, id_cases[i].spec_name, body);
         char *id = t->id_of(&c, body);
         if (!id || strcmp(id, id_cases[i].id) != 0)
-            fail_msg("%s: id_of = %s (%s), want %s", id_cases[i].type, id ? id : "NULL", e.msg, id_cases[i].id);
+            fail_msg("%s: id_of = %s (%s), want %s", id_cases[i].type, id ? id : "NULL", e.msg,
+                     id_cases[i].id);
         free(id);
         json_decref(body);
     }
@@ -238,7 +245,8 @@ static const struct {
      "projects/p/global/networks/vpc:servicenetworking.googleapis.com"},
     {"gcp.container_cluster", "europe-west1/ml", "projects/p/locations/europe-west1/clusters/ml"},
     {"gcp.container_cluster", "q/us-central1/ml", "projects/q/locations/us-central1/clusters/ml"},
-    {"gcp.container_node_pool", "europe-west1/ml/gpu", "projects/p/locations/europe-west1/clusters/ml/nodePools/gpu"},
+    {"gcp.container_node_pool", "europe-west1/ml/gpu",
+     "projects/p/locations/europe-west1/clusters/ml/nodePools/gpu"},
     {"gcp.sql_instance", "db", "projects/p/instances/db"},
     {"gcp.sql_database", "instances/db/databases/app", "projects/p/instances/db/databases/app"},
     {"gcp.sql_database", "db/app", "projects/p/instances/db/databases/app"},
@@ -246,7 +254,8 @@ static const struct {
     {"gcp.storage_bucket", "acme-b", "projects/_/buckets/acme-b"},
     {"gcp.storage_bucket", "p/acme-b", "projects/_/buckets/acme-b"},
     {"gcp.storage_bucket", "gs://acme-b", "projects/_/buckets/acme-b"},
-    {"gcp.service_account", "builder@q.iam.gserviceaccount.com", "projects/q/serviceAccounts/builder@q.iam.gserviceaccount.com"},
+    {"gcp.service_account", "builder@q.iam.gserviceaccount.com",
+     "projects/q/serviceAccounts/builder@q.iam.gserviceaccount.com"},
     {"gcp.service_account", "builder", "projects/p/serviceAccounts/builder@p.iam.gserviceaccount.com"},
     {"gcp.artifact_registry_repository", "us/images", "projects/p/locations/us/repositories/images"},
     {"gcp.secret", "db-pass", "projects/p/secrets/db-pass"},
@@ -295,23 +304,30 @@ static int compares_equal(const char *type, const char *live_text, const char *d
 }
 
 static void test_normalize_matches_self_links_to_short_and_relative_names(void **state) {
-    const char *live = "{\"network\":\"https://www.googleapis.com/compute/v1/projects/p/global/networks/main\","
-                       "\"region\":\"https://www.googleapis.com/compute/v1/projects/p/regions/europe-west1\"}";
-    assert_true(compares_equal("gcp.compute_subnetwork", live, "{\"network\":\"projects/p/global/networks/main\"}"));
-    assert_true(compares_equal("gcp.compute_subnetwork", live, "{\"network\":\"main\",\"region\":\"europe-west1\"}"));
+    const char *live =
+        "{\"network\":\"https://www.googleapis.com/compute/v1/projects/p/global/networks/main\","
+        "\"region\":\"https://www.googleapis.com/compute/v1/projects/p/regions/europe-west1\"}";
+    assert_true(
+        compares_equal("gcp.compute_subnetwork", live, "{\"network\":\"projects/p/global/networks/main\"}"));
+    assert_true(
+        compares_equal("gcp.compute_subnetwork", live, "{\"network\":\"main\",\"region\":\"europe-west1\"}"));
     assert_true(compares_equal(
         "gcp.compute_subnetwork", live,
         "{\"network\":\"https://compute.googleapis.com/compute/v1/projects/p/global/networks/main\"}"));
     assert_false(compares_equal("gcp.compute_subnetwork", live, "{\"network\":\"other\"}"));
-    assert_false(compares_equal("gcp.compute_subnetwork", live, "{\"network\":\"projects/q/global/networks/main\"}"));
+    assert_false(
+        compares_equal("gcp.compute_subnetwork", live, "{\"network\":\"projects/q/global/networks/main\"}"));
     /* GKE answers with short names where the spec passed a self link. */
-    assert_true(compares_equal("gcp.container_cluster", "{\"network\":\"main\"}",
-                               "{\"network\":\"https://www.googleapis.com/compute/v1/projects/p/global/networks/main\"}"));
+    assert_true(compares_equal(
+        "gcp.container_cluster", "{\"network\":\"main\"}",
+        "{\"network\":\"https://www.googleapis.com/compute/v1/projects/p/global/networks/main\"}"));
 }
 
 static void test_normalize_ignores_case_only_where_the_api_folds_case(void **state) {
-    assert_true(compares_equal("gcp.storage_bucket", "{\"location\":\"EUROPE-WEST1\"}", "{\"location\":\"europe-west1\"}"));
-    assert_true(compares_equal("gcp.artifact_registry_repository", "{\"format\":\"DOCKER\"}", "{\"format\":\"docker\"}"));
+    assert_true(compares_equal("gcp.storage_bucket", "{\"location\":\"EUROPE-WEST1\"}",
+                               "{\"location\":\"europe-west1\"}"));
+    assert_true(compares_equal("gcp.artifact_registry_repository", "{\"format\":\"DOCKER\"}",
+                               "{\"format\":\"docker\"}"));
     assert_false(compares_equal("gcp.storage_bucket", "{\"name\":\"ABC\"}", "{\"name\":\"abc\"}"));
     assert_false(compares_equal("gcp.compute_network", "{\"description\":\"X\"}", "{\"description\":\"x\"}"));
 }
@@ -325,19 +341,21 @@ static void test_normalize_treats_int64_strings_and_numbers_alike(void **state) 
 }
 
 static void test_normalize_reorders_sets_the_api_reorders_but_not_lists(void **state) {
-    assert_true(compares_equal("gcp.compute_firewall",
-                               "{\"sourceRanges\":[\"192.168.0.0/16\",\"10.0.0.0/8\"],"
-                               "\"allowed\":[{\"IPProtocol\":\"udp\"},{\"IPProtocol\":\"TCP\",\"ports\":[\"80\",\"22\"]}]}",
-                               "{\"sourceRanges\":[\"10.0.0.0/8\",\"192.168.0.0/16\"],"
-                               "\"allowed\":[{\"IPProtocol\":\"tcp\",\"ports\":[\"22\",\"80\"]},{\"IPProtocol\":\"udp\"}]}"));
+    assert_true(compares_equal(
+        "gcp.compute_firewall",
+        "{\"sourceRanges\":[\"192.168.0.0/16\",\"10.0.0.0/8\"],"
+        "\"allowed\":[{\"IPProtocol\":\"udp\"},{\"IPProtocol\":\"TCP\",\"ports\":[\"80\",\"22\"]}]}",
+        "{\"sourceRanges\":[\"10.0.0.0/8\",\"192.168.0.0/16\"],"
+        "\"allowed\":[{\"IPProtocol\":\"tcp\",\"ports\":[\"22\",\"80\"]},{\"IPProtocol\":\"udp\"}]}"));
     assert_false(compares_equal("gcp.compute_firewall", "{\"sourceRanges\":[\"10.0.0.0/8\"]}",
                                 "{\"sourceRanges\":[\"10.0.0.0/8\",\"192.168.0.0/16\"]}"));
     /* secondaryIpRanges is a set of objects keyed by content */
-    assert_true(compares_equal("gcp.compute_subnetwork",
-                               "{\"secondaryIpRanges\":[{\"rangeName\":\"svc\",\"ipCidrRange\":\"10.8.0.0/20\"},"
-                               "{\"rangeName\":\"pods\",\"ipCidrRange\":\"10.4.0.0/14\"}]}",
-                               "{\"secondaryIpRanges\":[{\"rangeName\":\"pods\",\"ipCidrRange\":\"10.4.0.0/14\"},"
-                               "{\"rangeName\":\"svc\",\"ipCidrRange\":\"10.8.0.0/20\"}]}"));
+    assert_true(
+        compares_equal("gcp.compute_subnetwork",
+                       "{\"secondaryIpRanges\":[{\"rangeName\":\"svc\",\"ipCidrRange\":\"10.8.0.0/20\"},"
+                       "{\"rangeName\":\"pods\",\"ipCidrRange\":\"10.4.0.0/14\"}]}",
+                       "{\"secondaryIpRanges\":[{\"rangeName\":\"pods\",\"ipCidrRange\":\"10.4.0.0/14\"},"
+                       "{\"rangeName\":\"svc\",\"ipCidrRange\":\"10.8.0.0/20\"}]}"));
     /* a list that is not a set keeps its order */
     assert_false(compares_equal("gcp.compute_network", "{\"x\":[\"b\",\"a\"]}", "{\"x\":[\"a\",\"b\"]}"));
 }
@@ -359,11 +377,13 @@ static void test_sql_version_auto_advance_is_not_a_diff(void **state) {
 /* ---- IAM policy editing ---- */
 
 static int nmembers(const json_t *policy, size_t i) {
-    return (int)json_array_size(json_object_get(json_array_get(json_object_get(policy, "bindings"), i), "members"));
+    return (int)json_array_size(
+        json_object_get(json_array_get(json_object_get(policy, "bindings"), i), "members"));
 }
 
 static void test_iam_add_appends_to_the_existing_binding_case_insensitively(void **state) {
-    json_t *p = J("{\"etag\":\"e1\",\"bindings\":[{\"role\":\"roles/viewer\",\"members\":[\"user:a@x.com\"]}]}");
+    json_t *p =
+        J("{\"etag\":\"e1\",\"bindings\":[{\"role\":\"roles/viewer\",\"members\":[\"user:a@x.com\"]}]}");
     assert_int_equal(gcp_iam_add(p, "roles/viewer", NULL, "user:b@x.com"), 1);
     assert_int_equal(json_array_size(json_object_get(p, "bindings")), 1);
     assert_int_equal(nmembers(p, 0), 2);
@@ -386,8 +406,9 @@ static void test_iam_add_creates_a_binding_for_a_new_role(void **state) {
 }
 
 static void test_iam_remove_drops_only_our_member_and_keeps_other_bindings(void **state) {
-    json_t *p = J("{\"bindings\":[{\"role\":\"roles/viewer\",\"members\":[\"user:a@x.com\",\"user:b@x.com\"]},"
-                  "{\"role\":\"roles/editor\",\"members\":[\"user:b@x.com\"]}]}");
+    json_t *p =
+        J("{\"bindings\":[{\"role\":\"roles/viewer\",\"members\":[\"user:a@x.com\",\"user:b@x.com\"]},"
+          "{\"role\":\"roles/editor\",\"members\":[\"user:b@x.com\"]}]}");
     assert_int_equal(gcp_iam_remove(p, "roles/viewer", NULL, "user:B@x.com"), 1);
     assert_true(gcp_iam_has(p, "roles/viewer", NULL, "user:a@x.com"));
     assert_false(gcp_iam_has(p, "roles/viewer", NULL, "user:b@x.com"));
@@ -401,7 +422,8 @@ static void test_iam_remove_drops_only_our_member_and_keeps_other_bindings(void 
 static void test_iam_conditions_key_bindings_separately(void **state) {
     json_t *cond = J("{\"title\":\"t\",\"expression\":\"request.time < timestamp('2030-01-01T00:00:00Z')\"}");
     json_t *p = J("{\"bindings\":[{\"role\":\"roles/viewer\",\"members\":[\"user:a@x.com\"],"
-                  "\"condition\":{\"title\":\"t\",\"expression\":\"request.time < timestamp('2030-01-01T00:00:00Z')\"}}]}");
+                  "\"condition\":{\"title\":\"t\",\"expression\":\"request.time < "
+                  "timestamp('2030-01-01T00:00:00Z')\"}}]}");
     assert_false(gcp_iam_has(p, "roles/viewer", NULL, "user:a@x.com"));
     assert_true(gcp_iam_has(p, "roles/viewer", cond, "user:a@x.com"));
     json_t *title_only = J("{\"title\":\"t\"}");
@@ -490,9 +512,9 @@ static rctx_t wctx(world_t *w, const rtype_t *t, perr_t *e) {
     return c;
 }
 
-#define NEED_EMU(w)                                                                                \
-    do {                                                                                           \
-        assert_non_null((w)->emu);                                                                 \
+#define NEED_EMU(w)                                                                                          \
+    do {                                                                                                     \
+        assert_non_null((w)->emu);                                                                           \
     } while (0)
 
 static void test_network_create_read_update_remove_against_the_emulator(void **state) {
@@ -567,7 +589,8 @@ static void test_bucket_and_member_grant_against_the_emulator(void **state) {
     perr_t e;
     perr_clear(&e);
     rctx_t c = wctx(w, t, &e);
-    json_t *desired = J("{\"name\":\"types-test-bkt\",\"location\":\"europe-west1\",\"labels\":{\"a\":\"1\"}}");
+    json_t *desired =
+        J("{\"name\":\"types-test-bkt\",\"location\":\"europe-west1\",\"labels\":{\"a\":\"1\"}}");
     t->defaults(t, w->prov, "b", desired);
     char *id = NULL;
     json_t *live = NULL;
@@ -592,7 +615,8 @@ static void test_bucket_and_member_grant_against_the_emulator(void **state) {
     /* a member grant on it, leaving the bucket's other bindings alone */
     const rtype_t *mt = find("gcp.storage_bucket_iam_member");
     rctx_t mc = wctx(w, mt, &e);
-    json_t *md = J("{\"bucket\":\"types-test-bkt\",\"role\":\"roles/storage.objectViewer\",\"member\":\"user:Ann@example.com\"}");
+    json_t *md = J("{\"bucket\":\"types-test-bkt\",\"role\":\"roles/"
+                   "storage.objectViewer\",\"member\":\"user:Ann@example.com\"}");
     mt->defaults(mt, w->prov, "m", md);
     char *mid = NULL;
     json_t *ml = NULL;
@@ -600,14 +624,16 @@ static void test_bucket_and_member_grant_against_the_emulator(void **state) {
     assert_string_equal(mid, "b/types-test-bkt roles/storage.objectViewer user:Ann@example.com");
     json_decref(ml);
     /* the spec now names another bucket: live must keep the real one so it diffs */
-    json_t *moved = J("{\"bucket\":\"other-bkt\",\"role\":\"roles/storage.objectViewer\",\"member\":\"user:ann@example.com\"}");
+    json_t *moved = J("{\"bucket\":\"other-bkt\",\"role\":\"roles/"
+                      "storage.objectViewer\",\"member\":\"user:ann@example.com\"}");
     assert_int_equal(mt->read(&mc, mid, moved, &ml), 0);
     assert_non_null(ml);
     assert_string_equal(json_string_value(json_object_get(ml, "bucket")), "types-test-bkt");
     assert_string_equal(json_string_value(json_object_get(ml, "member")), "user:ann@example.com");
     json_decref(ml);
     json_decref(moved);
-    json_t *md2 = J("{\"bucket\":\"types-test-bkt\",\"role\":\"roles/storage.objectViewer\",\"member\":\"user:bob@example.com\"}");
+    json_t *md2 = J("{\"bucket\":\"types-test-bkt\",\"role\":\"roles/"
+                    "storage.objectViewer\",\"member\":\"user:bob@example.com\"}");
     char *mid2 = NULL;
     if (mt->create(&mc, md2, &mid2, &ml) < 0) fail_msg("grant 2: %s", e.msg);
     json_decref(ml);
@@ -707,12 +733,15 @@ static const struct {
      "{\"purpose\":\"VPC_PEERING\",\"addressType\":\"INTERNAL\",\"prefixLength\":16,"
      "\"network\":\"projects/types-proj/global/networks/plat-net\"}"},
     {"gcp.service_networking_connection", "psa",
-     "{\"network\":\"projects/types-proj/global/networks/plat-net\",\"reservedPeeringRanges\":[\"plat-psa\"]}"},
+     "{\"network\":\"projects/types-proj/global/networks/"
+     "plat-net\",\"reservedPeeringRanges\":[\"plat-psa\"]}"},
     {"gcp.container_cluster", "plat-gke",
      "{\"network\":\"projects/types-proj/global/networks/plat-net\","
-     "\"subnetwork\":\"projects/types-proj/regions/europe-west1/subnetworks/plat-sub\",\"initialNodeCount\":1,"
+     "\"subnetwork\":\"projects/types-proj/regions/europe-west1/subnetworks/"
+     "plat-sub\",\"initialNodeCount\":1,"
      "\"releaseChannel\":{\"channel\":\"REGULAR\"},\"resourceLabels\":{\"env\":\"dev\"},"
-     "\"workloadIdentityConfig\":{\"workloadPool\":\"types-proj.svc.id.goog\"},\"remove_default_node_pool\":true}"},
+     "\"workloadIdentityConfig\":{\"workloadPool\":\"types-proj.svc.id.goog\"},\"remove_default_node_pool\":"
+     "true}"},
     {"gcp.container_node_pool", "gpu",
      "{\"cluster\":\"projects/types-proj/locations/europe-west1/clusters/plat-gke\",\"initialNodeCount\":0,"
      "\"autoscaling\":{\"enabled\":true,\"minNodeCount\":0,\"maxNodeCount\":2},"
@@ -724,17 +753,20 @@ static const struct {
      "\"networkInterfaces\":[{\"network\":\"plat-net\",\"subnetwork\":\"plat-sub\"}],"
      "\"metadata\":{\"items\":[{\"key\":\"enable-oslogin\",\"value\":\"TRUE\"}]}}"},
     {"gcp.sql_instance", "plat-db",
-     "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-custom-2-7680\",\"dataDiskSizeGb\":\"20\","
+     "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-custom-2-7680\",\"dataDiskSizeGb\":"
+     "\"20\","
      "\"userLabels\":{\"env\":\"dev\"}}}"},
     {"gcp.sql_database", "mlflow", "{\"instance\":\"plat-db\"}"},
     {"gcp.sql_user", "mlflow", "{\"instance\":\"plat-db\",\"password\":\"s3cret-pw-123\"}"},
     {"gcp.storage_bucket", "art", "{\"name\":\"types-plat-artifacts\",\"location\":\"EU\"}"},
     {"gcp.service_account", "mlflow-sa", "{\"displayName\":\"MLflow\"}"},
     {"gcp.service_account_iam_member", "wi",
-     "{\"service_account\":\"mlflow-sa@types-proj.iam.gserviceaccount.com\",\"role\":\"roles/iam.workloadIdentityUser\","
+     "{\"service_account\":\"mlflow-sa@types-proj.iam.gserviceaccount.com\",\"role\":\"roles/"
+     "iam.workloadIdentityUser\","
      "\"member\":\"serviceAccount:types-proj.svc.id.goog[mlflow/mlflow]\"}"},
     {"gcp.project_iam_member", "sql-client",
-     "{\"role\":\"roles/cloudsql.client\",\"member\":\"serviceAccount:mlflow-sa@types-proj.iam.gserviceaccount.com\"}"},
+     "{\"role\":\"roles/"
+     "cloudsql.client\",\"member\":\"serviceAccount:mlflow-sa@types-proj.iam.gserviceaccount.com\"}"},
     {"gcp.artifact_registry_repository", "images", "{\"format\":\"docker\",\"description\":\"images\"}"},
 };
 
@@ -753,7 +785,8 @@ static void test_platform_types_round_trip_against_the_emulator(void **state) {
         t->defaults(t, w->prov, platform[i].name, d);
         bodies[i] = d;
         json_t *live = NULL;
-        if (t->create(&c, d, &ids[i], &live) < 0) fail_msg("%s.%s create: %s", platform[i].type, platform[i].name, e.msg);
+        if (t->create(&c, d, &ids[i], &live) < 0)
+            fail_msg("%s.%s create: %s", platform[i].type, platform[i].name, e.msg);
         json_t *again = NULL;
         if (strcmp(platform[i].type, "gcp.container_cluster") == 0) {
             json_t *pool = NULL;
@@ -773,7 +806,8 @@ static void test_platform_types_round_trip_against_the_emulator(void **state) {
         }
         char *want = jpath_canonical(cmp), *got = jpath_canonical(again);
         if (jpath_each_leaf(cmp, leaf_eq, again) != 0)
-            fail_msg("%s: live does not match spec after normalize\nspec: %s\nlive: %s", platform[i].type, want, got);
+            fail_msg("%s: live does not match spec after normalize\nspec: %s\nlive: %s", platform[i].type,
+                     want, got);
         free(want);
         free(got);
         json_decref(cmp);
@@ -791,7 +825,8 @@ static void test_platform_types_round_trip_against_the_emulator(void **state) {
         if (t->remove(&c, ids[i], live) < 0) {
             /* The real API deletes with POST .../connections/{c} (no verb). */
             if (conn && strstr(e.msg, "404")) {
-                print_message("note: emulator does not serve deleteConnection at the API's path: %s\n", e.msg);
+                print_message("note: emulator does not serve deleteConnection at the API's path: %s\n",
+                              e.msg);
                 json_decref(live);
                 free(ids[i]);
                 json_decref(bodies[i]);
@@ -802,7 +837,8 @@ static void test_platform_types_round_trip_against_the_emulator(void **state) {
         json_decref(live);
         live = NULL;
         if (strcmp(platform[i].type, "gcp.project_service") != 0) {
-            if (t->read(&c, ids[i], bodies[i], &live) < 0) fail_msg("%s read after remove: %s", platform[i].type, e.msg);
+            if (t->read(&c, ids[i], bodies[i], &live) < 0)
+                fail_msg("%s read after remove: %s", platform[i].type, e.msg);
             if (live) fail_msg("%s still exists after remove", platform[i].type);
         }
         free(ids[i]);
@@ -822,7 +858,8 @@ static const struct {
      "\"secondaryIpRanges\":[{\"rangeName\":\"pods\",\"ipCidrRange\":\"10.4.0.0/14\"}]}",
      "ipCidrRange,privateIpGoogleAccess,secondaryIpRanges"},
     {"gcp.compute_firewall", "upd-fw",
-     "{\"network\":\"upd-net\",\"sourceRanges\":[\"10.0.0.0/8\"],\"allowed\":[{\"IPProtocol\":\"tcp\",\"ports\":[\"22\"]}]}",
+     "{\"network\":\"upd-net\",\"sourceRanges\":[\"10.0.0.0/"
+     "8\"],\"allowed\":[{\"IPProtocol\":\"tcp\",\"ports\":[\"22\"]}]}",
      "{\"network\":\"upd-net\",\"sourceRanges\":[\"10.0.0.0/8\",\"192.168.0.0/16\"],"
      "\"allowed\":[{\"IPProtocol\":\"tcp\",\"ports\":[\"22\",\"443\"]}]}",
      "sourceRanges,allowed.0.ports"},
@@ -836,32 +873,38 @@ static const struct {
      "\"labels\":{\"team\":\"ml\"}}",
      "labels.team"},
     {"gcp.container_cluster", "upd-gke", "{\"initialNodeCount\":1,\"resourceLabels\":{\"env\":\"dev\"}}",
-     "{\"initialNodeCount\":1,\"resourceLabels\":{\"env\":\"prod\"},\"releaseChannel\":{\"channel\":\"STABLE\"},"
+     "{\"initialNodeCount\":1,\"resourceLabels\":{\"env\":\"prod\"},\"releaseChannel\":{\"channel\":"
+     "\"STABLE\"},"
      "\"workloadIdentityConfig\":{\"workloadPool\":\"types-proj.svc.id.goog\"}}",
      "resourceLabels.env,releaseChannel.channel,workloadIdentityConfig.workloadPool"},
     {"gcp.container_node_pool", "upd-pool",
      "{\"cluster\":\"projects/types-proj/locations/europe-west1/clusters/upd-gke\",\"initialNodeCount\":1,"
      "\"config\":{\"labels\":{\"a\":\"1\"}}}",
      "{\"cluster\":\"projects/types-proj/locations/europe-west1/clusters/upd-gke\",\"initialNodeCount\":1,"
-     "\"config\":{\"labels\":{\"a\":\"2\"}},\"autoscaling\":{\"enabled\":true,\"minNodeCount\":1,\"maxNodeCount\":3},"
+     "\"config\":{\"labels\":{\"a\":\"2\"}},\"autoscaling\":{\"enabled\":true,\"minNodeCount\":1,"
+     "\"maxNodeCount\":3},"
      "\"management\":{\"autoRepair\":true,\"autoUpgrade\":true}}",
      "config.labels.a,autoscaling,management"},
     {"gcp.compute_instance", "upd-vm",
-     "{\"zone\":\"europe-west1-b\",\"machineType\":\"e2-medium\",\"disks\":[{\"boot\":true,\"initializeParams\":"
+     "{\"zone\":\"europe-west1-b\",\"machineType\":\"e2-medium\",\"disks\":[{\"boot\":true,"
+     "\"initializeParams\":"
      "{\"sourceImage\":\"projects/debian-cloud/global/images/family/debian-12\"}}],"
      "\"networkInterfaces\":[{\"network\":\"upd-net\"}]}",
-     "{\"zone\":\"europe-west1-b\",\"machineType\":\"e2-medium\",\"disks\":[{\"boot\":true,\"initializeParams\":"
+     "{\"zone\":\"europe-west1-b\",\"machineType\":\"e2-medium\",\"disks\":[{\"boot\":true,"
+     "\"initializeParams\":"
      "{\"sourceImage\":\"projects/debian-cloud/global/images/family/debian-12\"}}],"
      "\"networkInterfaces\":[{\"network\":\"upd-net\"}],"
      "\"metadata\":{\"items\":[{\"key\":\"startup-script\",\"value\":\"echo hi\"}]}}",
      "metadata.items"},
-    {"gcp.sql_instance", "upd-db", "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-f1-micro\"}}",
-     "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-custom-2-7680\",\"userLabels\":{\"x\":\"y\"}}}",
+    {"gcp.sql_instance", "upd-db",
+     "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-f1-micro\"}}",
+     "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-custom-2-7680\",\"userLabels\":{\"x\":"
+     "\"y\"}}}",
      "settings.tier,settings.userLabels.x"},
     {"gcp.sql_user", "upd-user", "{\"instance\":\"upd-db\",\"password\":\"first-password-1\"}",
      "{\"instance\":\"upd-db\",\"password\":\"second-password-2\"}", "password"},
-    {"gcp.service_account", "upd-sa", "{\"displayName\":\"one\"}", "{\"displayName\":\"two\",\"description\":\"d\"}",
-     "displayName,description"},
+    {"gcp.service_account", "upd-sa", "{\"displayName\":\"one\"}",
+     "{\"displayName\":\"two\",\"description\":\"d\"}", "displayName,description"},
     {"gcp.artifact_registry_repository", "upd-repo", "{\"format\":\"DOCKER\"}",
      "{\"format\":\"DOCKER\",\"description\":\"new\",\"labels\":{\"a\":\"b\"}}", "description,labels.a"},
 };
@@ -890,11 +933,13 @@ static void test_in_place_updates_use_each_apis_verbs_against_the_emulator(void 
         }
         free(list);
         json_t *nl = NULL;
-        if (t->update(&c, ids[i], d, live, &changed, &nl) < 0) fail_msg("%s update: %s", updates[i].type, e.msg);
+        if (t->update(&c, ids[i], d, live, &changed, &nl) < 0)
+            fail_msg("%s update: %s", updates[i].type, e.msg);
         json_t *again = NULL;
         if (t->read(&c, ids[i], d, &again) < 0 || !again) fail_msg("%s read: %s", updates[i].type, e.msg);
         t->normalize(t, again, d);
-        for (const char *const *sp = t->sensitive; sp && *sp; sp++) jpath_del(d, *sp);
+        for (const char *const *sp = t->sensitive; sp && *sp; sp++)
+            jpath_del(d, *sp);
         if (jpath_each_leaf(d, leaf_eq, again) != 0) {
             char *want = jpath_canonical(d), *got = jpath_canonical(again);
             fail_msg("%s: not updated\nspec: %s\nlive: %s", updates[i].type, want, got);
@@ -977,7 +1022,8 @@ static void *create_pool(void *arg) {
     perr_t e;
     perr_clear(&e);
     rctx_t c = mkctx(t, j->w->prov, &e);
-    json_t *d = J("{\"cluster\":\"projects/types-proj/locations/europe-west1/clusters/busy-gke\",\"initialNodeCount\":1}");
+    json_t *d = J("{\"cluster\":\"projects/types-proj/locations/europe-west1/clusters/"
+                  "busy-gke\",\"initialNodeCount\":1}");
     t->defaults(t, j->w->prov, j->name, d);
     char *id = NULL;
     json_t *live = NULL;
@@ -1003,8 +1049,10 @@ static void test_concurrent_node_pool_creates_wait_out_the_cluster_lock(void **s
     if (ct->create(&c, d, &id, &live) < 0) fail_msg("cluster: %s", e.msg);
     pool_job_t jobs[3] = {{w, "p1", 0, ""}, {w, "p2", 0, ""}, {w, "p3", 0, ""}};
     pthread_t th[3];
-    for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, create_pool, &jobs[i]);
-    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, create_pool, &jobs[i]);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
     for (int i = 0; i < 3; i++)
         if (jobs[i].rc != 0) fail_msg("node pool %s: %s", jobs[i].name, jobs[i].msg);
     if (ct->remove(&c, id, live) < 0) fail_msg("cluster remove: %s", e.msg);
@@ -1041,7 +1089,10 @@ static void *create_any(void *arg) {
 static void test_concurrent_sql_children_wait_out_the_instance_lock(void **state) {
     world_t *w = *state;
     NEED_EMU(w);
-    create_job_t inst = {w, "gcp.sql_instance", "busy-db", "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-f1-micro\"}}", 0, ""};
+    create_job_t inst = {
+        w,         "gcp.sql_instance",
+        "busy-db", "{\"databaseVersion\":\"POSTGRES_16\",\"settings\":{\"tier\":\"db-f1-micro\"}}",
+        0,         ""};
     create_any(&inst);
     if (inst.rc) fail_msg("instance: %s", inst.msg);
     create_job_t jobs[4] = {
@@ -1051,8 +1102,10 @@ static void test_concurrent_sql_children_wait_out_the_instance_lock(void **state
         {w, "gcp.sql_user", "u2", "{\"instance\":\"busy-db\",\"password\":\"pw-two-1234\"}", 0, ""},
     };
     pthread_t th[4];
-    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, create_any, &jobs[i]);
-    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, create_any, &jobs[i]);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
     for (int i = 0; i < 4; i++)
         if (jobs[i].rc != 0) fail_msg("%s %s: %s", jobs[i].type, jobs[i].name, jobs[i].msg);
     perr_t e;
@@ -1088,8 +1141,9 @@ static void test_protected_resources_refuse_removal_with_a_way_out(void **state)
     if (t->create(&c, d, &id, &live) < 0) fail_msg("bucket: %s", e.msg);
     gcp_resp_t r = {0};
     if (gcp_call_raw(((gcp_prov_t *)w->prov)->client, "POST", "storage",
-                     "upload/storage/v1/b/types-full-bkt/o?uploadType=media&name=a%2Fb.txt", "text/plain", "hi", 2, NULL,
-                     &r, &e) < 0 || r.status != 200)
+                     "upload/storage/v1/b/types-full-bkt/o?uploadType=media&name=a%2Fb.txt", "text/plain",
+                     "hi", 2, NULL, &r, &e) < 0 ||
+        r.status != 200)
         fail_msg("upload: %ld %s", r.status, e.msg);
     gcp_resp_free(&r);
     assert_int_equal(t->remove(&c, id, live), -1);

@@ -35,9 +35,11 @@
 static char *repeat(const char *a, size_t n, const char *mid, const char *b) {
     size_t la = strlen(a), lb = strlen(b), lm = strlen(mid);
     char *s = xmalloc(n * (la + lb) + lm + 1), *p = s;
-    for (size_t i = 0; i < n; i++, p += la) memcpy(p, a, la);
+    for (size_t i = 0; i < n; i++, p += la)
+        memcpy(p, a, la);
     memcpy(p, mid, lm), p += lm;
-    for (size_t i = 0; i < n; i++, p += lb) memcpy(p, b, lb);
+    for (size_t i = 0; i < n; i++, p += lb)
+        memcpy(p, b, lb);
     *p = '\0';
     return s;
 }
@@ -59,7 +61,8 @@ static void yaml_nested_50000_levels_is_an_error_with_file_line_not_a_crash(void
     sbuf_t b = {0};
     sbuf_add(&b, "kind: ConfigMap\ndata:\n");
     for (int i = 1; i <= 2000; i++) {
-        for (int k = 0; k < i; k++) sbuf_add(&b, " ");
+        for (int k = 0; k < i; k++)
+            sbuf_add(&b, " ");
         sbuf_add(&b, "k:\n");
     }
     perr_t e2 = {0};
@@ -86,7 +89,8 @@ static void yaml_alias_bomb_is_refused_quickly(void **st) {
     sbuf_add(&b, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for (int i = 1; i < 10; i++) {
         sbuf_addf(&b, "a%d: &a%d [", i, i);
-        for (int k = 0; k < 10; k++) sbuf_addf(&b, "%s*a%d", k ? ", " : "", i - 1);
+        for (int k = 0; k < 10; k++)
+            sbuf_addf(&b, "%s*a%d", k ? ", " : "", i - 1);
         sbuf_add(&b, "]\n");
     }
     perr_t e = {0};
@@ -127,9 +131,15 @@ static char *state_text(const char *serial, const char *attrs) {
 
 static void state_with_corrupt_attrs_is_refused_not_read_as_null(void **st) {
     (void)st;
-    const char *bad[] = {"{\"name\": \"a\", \"x\": tru}", "{\"name\": \"a\",}", "{\"name\": \"a\" \"b\": 1}",
-                         "{\"name\": \"\\q\"}", "{\"name\": \"a\", \"name\": \"b\"}", "{\"n\": 01}",
-                         "{\"n\": \"\\ud800\"}", "{\"n\": 99999999999999999999}", "{\"n\": 1e999}"};
+    const char *bad[] = {"{\"name\": \"a\", \"x\": tru}",
+                         "{\"name\": \"a\",}",
+                         "{\"name\": \"a\" \"b\": 1}",
+                         "{\"name\": \"\\q\"}",
+                         "{\"name\": \"a\", \"name\": \"b\"}",
+                         "{\"n\": 01}",
+                         "{\"n\": \"\\ud800\"}",
+                         "{\"n\": 99999999999999999999}",
+                         "{\"n\": 1e999}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *t = state_text("3", bad[i]);
         state_t *s = NULL;
@@ -263,24 +273,78 @@ static void check_agrees(const char *text, size_t len) {
     jsoncheck_err_t ce;
     int rc = jsoncheck(text, len, &ce);
     if ((j != NULL) != (rc == 0))
-        fail_msg("jansson %s, jsoncheck %s (%s) for: %.*s", j ? "accepts" : "refuses", rc ? "refuses" : "accepts",
-                 rc ? ce.text : je.text, (int)len, text);
+        fail_msg("jansson %s, jsoncheck %s (%s) for: %.*s", j ? "accepts" : "refuses",
+                 rc ? "refuses" : "accepts", rc ? ce.text : je.text, (int)len, text);
     json_decref(j);
 }
 
 static void jsoncheck_accepts_exactly_what_jansson_accepts(void **st) {
     (void)st;
     const char *cases[] = {
-        "{}", "[]", "1", "-0", "-", "01", "1.", ".5", "1e", "1e+", "1E-5", "0.0e0", "true", "tru", "truex",
-        "nul", "null", "[1,]", "[,1]", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":1 \"b\":2}", "{1:2}", "\"\\u0000\"",
-        "\"\\u00\"", "\"\\ud83d\\ude00\"", "\"\\ud83d\"", "\"\\ude00\"", "\"\\ud83d\\u0041\"", "\"\\x\"",
-        "\"a\tb\"", "\"\xc3\xa9\"", "\"\xc3\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xe0\x80\xaf\"",
-        "\"\xc0\xaf\"", "{\"a\":1,\"a\":2}", "{\"a\":1,\"\\u0061\":2}", "{\"ab\":1,\"a\":2}",
-        "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
-        "1e308", "1e309", "-1e309", "1e-400", "123456789012345678.5", " [1] ", "[1] x", "[1]]", "\"abc",
-        "[\"a\",", "{\"a\":", "{\"a\"", "", " ", "[1 2]", "[true false]", "{\"a\":{\"b\":{\"b\":1,\"b\":2}}}",
+        "{}",
+        "[]",
+        "1",
+        "-0",
+        "-",
+        "01",
+        "1.",
+        ".5",
+        "1e",
+        "1e+",
+        "1E-5",
+        "0.0e0",
+        "true",
+        "tru",
+        "truex",
+        "nul",
+        "null",
+        "[1,]",
+        "[,1]",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{\"a\":1 \"b\":2}",
+        "{1:2}",
+        "\"\\u0000\"",
+        "\"\\u00\"",
+        "\"\\ud83d\\ude00\"",
+        "\"\\ud83d\"",
+        "\"\\ude00\"",
+        "\"\\ud83d\\u0041\"",
+        "\"\\x\"",
+        "\"a\tb\"",
+        "\"\xc3\xa9\"",
+        "\"\xc3\"",
+        "\"\xed\xa0\x80\"",
+        "\"\xf4\x90\x80\x80\"",
+        "\"\xe0\x80\xaf\"",
+        "\"\xc0\xaf\"",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":1,\"\\u0061\":2}",
+        "{\"ab\":1,\"a\":2}",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "1e308",
+        "1e309",
+        "-1e309",
+        "1e-400",
+        "123456789012345678.5",
+        " [1] ",
+        "[1] x",
+        "[1]]",
+        "\"abc",
+        "[\"a\",",
+        "{\"a\":",
+        "{\"a\"",
+        "",
+        " ",
+        "[1 2]",
+        "[true false]",
+        "{\"a\":{\"b\":{\"b\":1,\"b\":2}}}",
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_agrees(cases[i], strlen(cases[i]));
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        check_agrees(cases[i], strlen(cases[i]));
     check_agrees("[1,\0]", 5);
     check_agrees("\"a\0b\"", 5);
     char *deep = repeat("[", 2047, "1", "]");
@@ -300,7 +364,8 @@ static void jsoncheck_accepts_exactly_what_jansson_accepts(void **st) {
     for (int n = 0; n < 20000; n++) {
         memcpy(buf, base, bl);
         int muts = 1 + rand() % 3;
-        for (int m = 0; m < muts; m++) buf[rand() % bl] = "{}[],:\"\\ae0-.Eu\x80\xc3 1n"[rand() % 21];
+        for (int m = 0; m < muts; m++)
+            buf[rand() % bl] = "{}[],:\"\\ae0-.Eu\x80\xc3 1n"[rand() % 21];
         check_agrees(buf, bl);
     }
 }
@@ -337,7 +402,8 @@ static void tls_self_signed_certificate_fails_at_once_with_the_reason(void **st)
     char dir[] = "/tmp/plinth-test-tls-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char *gen = xasprintf("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 "
-                          "-keyout %s/k.pem -out %s/c.pem >/dev/null 2>&1", dir, dir);
+                          "-keyout %s/k.pem -out %s/c.pem >/dev/null 2>&1",
+                          dir, dir);
     assert_int_equal(system(gen), 0);
     free(gen);
     int port = free_port();
@@ -429,7 +495,8 @@ static void *rs_conn(void *a) {
                 atomic_fetch_add(&rs_posts, 1);
                 break;
             }
-            static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+            static const char ok[] =
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
             if (write(fd, ok, sizeof ok - 1) < 0) break;
         }
         close(fd);
@@ -557,15 +624,18 @@ static void spec_getenv_sees_only_plinth_vars_and_allowed_names(void **st) {
     setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.planted-secret", 1);
     setenv("PLINTH_VAR_region", "eu", 1);
     setenv("HARDEN_OK", "fine", 1);
-    assert_int_equal(load_spec(HEAD "local t = os.getenv('GOOGLE_OAUTH_ACCESS_TOKEN')\n", NULL, msg, sizeof msg), -1);
+    assert_int_equal(
+        load_spec(HEAD "local t = os.getenv('GOOGLE_OAUTH_ACCESS_TOKEN')\n", NULL, msg, sizeof msg), -1);
     assert_non_null(strstr(msg, "main.lua:2"));
     assert_non_null(strstr(msg, "--allow-env"));
     assert_null(strstr(msg, "planted-secret"));
-    assert_int_equal(load_spec(HEAD "assert(os.getenv('PLINTH_VAR_region') == 'eu')\n", NULL, msg, sizeof msg), 0);
+    assert_int_equal(
+        load_spec(HEAD "assert(os.getenv('PLINTH_VAR_region') == 'eu')\n", NULL, msg, sizeof msg), 0);
     spec_opts_t o = {0};
     strlist_add(&o.allow_env, "HARDEN_OK");
     assert_int_equal(load_spec(HEAD "assert(os.getenv('HARDEN_OK') == 'fine')\n", &o, msg, sizeof msg), 0);
-    assert_int_equal(load_spec(HEAD "local t = os.getenv('GOOGLE_OAUTH_ACCESS_TOKEN')\n", &o, msg, sizeof msg), -1);
+    assert_int_equal(
+        load_spec(HEAD "local t = os.getenv('GOOGLE_OAUTH_ACCESS_TOKEN')\n", &o, msg, sizeof msg), -1);
     strlist_free(&o.allow_env);
     unsetenv("GOOGLE_OAUTH_ACCESS_TOKEN");
 }
@@ -592,7 +662,8 @@ static void spec_file_reads_stay_inside_the_spec_tree(void **st) {
     spec_opts_t o = {0};
     char *out = xasprintf("%s/outside", sdir);
     strlist_add(&o.allow_read, out);
-    assert_int_equal(load_spec(HEAD "assert(file('../outside/secret.txt') == 's3cret')\n", &o, msg, sizeof msg), 0);
+    assert_int_equal(
+        load_spec(HEAD "assert(file('../outside/secret.txt') == 's3cret')\n", &o, msg, sizeof msg), 0);
     assert_int_equal(load_spec(HEAD "assert(file('link.txt') == 's3cret')\n", &o, msg, sizeof msg), 0);
     strlist_free(&o.allow_read);
     free(out);
@@ -672,7 +743,8 @@ static void spec_stop_signal_interrupts_a_pattern_at_once(void **st) {
     pthread_t th;
     pthread_create(&th, NULL, set_stop_later, NULL);
     int64_t t0 = util_now_ms();
-    int rc = load_spec(HEAD "local x = string.find(string.rep('a', 30000), '.-.-.-.-.-.-.-b')\n", &o, msg, sizeof msg);
+    int rc = load_spec(HEAD "local x = string.find(string.rep('a', 30000), '.-.-.-.-.-.-.-b')\n", &o, msg,
+                       sizeof msg);
     int64_t ms = util_now_ms() - t0;
     pthread_join(th, NULL);
     sigaction(SIGUSR1, &old, NULL);
@@ -697,9 +769,11 @@ static const char *DIFF_LUA =
     "  for i = 1, a.n do if a[i] ~= b[i] then return false end end\n"
     "  return true\n"
     "end\n"
-    "local atoms = {'a', 'b', '.', '%a', '%d', '%s', '%S', '[ab]', '[^a]', '[a-c]', '[%a_]', '%%', '%.', '(', ')',\n"
+    "local atoms = {'a', 'b', '.', '%a', '%d', '%s', '%S', '[ab]', '[^a]', '[a-c]', '[%a_]', '%%', '%.', "
+    "'(', ')',\n"
     "  '()', '*', '+', '-', '?', '^', '$', '%b()', '%f[%a]', '%1', '[]]', '[^]a]', 'x', '%', '['}\n"
-    "local subj = {'', 'a', 'ab', 'aab', 'abcabc', 'a.b', '(a(b)c)', 'hello world 12', 'aaaa', 'x^$y', ' a b ',\n"
+    "local subj = {'', 'a', 'ab', 'aab', 'abcabc', 'a.b', '(a(b)c)', 'hello world 12', 'aaaa', 'x^$y', ' a b "
+    "',\n"
     "  'ba]a', 'key = value', 'THE (quick) fox', 'a\\0b'}\n"
     "local seed = 7\n"
     "local function rnd(n) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n + 1 end\n"
@@ -719,13 +793,15 @@ static const char *DIFF_LUA =
     "    local rp = reps[rnd(#reps)]\n"
     "    r1, r2 = pack(pcall(O.gsub, s, p, rp)), pack(pcall(N.gsub, s, p, rp))\n"
     "  elseif f == 3 then\n"
-    "    local function all(g) local t = {} for a, b in g(s, p) do t[#t + 1] = tostring(a) .. '|' .. tostring(b)\n"
+    "    local function all(g) local t = {} for a, b in g(s, p) do t[#t + 1] = tostring(a) .. '|' .. "
+    "tostring(b)\n"
     "      if #t > 100 then break end end return table.concat(t, ',') end\n"
     "    r1, r2 = pack(pcall(all, O.gmatch)), pack(pcall(all, N.gmatch))\n"
     "  else r1, r2 = pack(pcall(O.find, s, p, init, true)), pack(pcall(N.find, s, p, init, true)) end\n"
     "  if not same(r1, r2) then\n"
     "    bad = bad + 1\n"
-    "    if bad < 5 then io.stderr:write(string.format('differs: f=%d s=%q p=%q init=%d: %s/%s %s/%s\\n', f, s, p,\n"
+    "    if bad < 5 then io.stderr:write(string.format('differs: f=%d s=%q p=%q init=%d: %s/%s %s/%s\\n', f, "
+    "s, p,\n"
     "      init, tostring(r1.ok), tostring(r2.ok), tostring(r1[1]), tostring(r2[1]))) end\n"
     "  end\n"
     "end\n"
@@ -767,11 +843,16 @@ int main(void) {
         cmocka_unit_test(tls_self_signed_certificate_fails_at_once_with_the_reason),
         cmocka_unit_test(dns_failure_fails_at_once_with_the_reason),
         cmocka_unit_test(post_with_lost_answer_is_sent_once_not_retried_by_libcurl),
-        cmocka_unit_test_setup_teardown(spec_getenv_sees_only_plinth_vars_and_allowed_names, sandbox_setup, sandbox_teardown),
-        cmocka_unit_test_setup_teardown(spec_file_reads_stay_inside_the_spec_tree, sandbox_setup, sandbox_teardown),
-        cmocka_unit_test_setup_teardown(spec_file_reads_are_bounded_and_regular_files_only, sandbox_setup, sandbox_teardown),
-        cmocka_unit_test_setup_teardown(spec_pattern_bomb_stops_at_the_time_budget, sandbox_setup, sandbox_teardown),
-        cmocka_unit_test_setup_teardown(spec_stop_signal_interrupts_a_pattern_at_once, sandbox_setup, sandbox_teardown),
+        cmocka_unit_test_setup_teardown(spec_getenv_sees_only_plinth_vars_and_allowed_names, sandbox_setup,
+                                        sandbox_teardown),
+        cmocka_unit_test_setup_teardown(spec_file_reads_stay_inside_the_spec_tree, sandbox_setup,
+                                        sandbox_teardown),
+        cmocka_unit_test_setup_teardown(spec_file_reads_are_bounded_and_regular_files_only, sandbox_setup,
+                                        sandbox_teardown),
+        cmocka_unit_test_setup_teardown(spec_pattern_bomb_stops_at_the_time_budget, sandbox_setup,
+                                        sandbox_teardown),
+        cmocka_unit_test_setup_teardown(spec_stop_signal_interrupts_a_pattern_at_once, sandbox_setup,
+                                        sandbox_teardown),
         cmocka_unit_test(spec_patterns_agree_with_the_lua_string_library),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -95,7 +95,8 @@ static void yaml_every_testdata_manifest_parses_with_documented_doc_count(void *
             char *k = k8s_object_key(doc);
             /* except generateName objects (an Argo Workflow to submit) and
              * *List documents (expanded item by item) */
-            if (!k && !jpath_get(doc, "metadata.generateName") && !json_is_array(json_object_get(doc, "items")))
+            if (!k && !jpath_get(doc, "metadata.generateName") &&
+                !json_is_array(json_object_get(doc, "items")))
                 fail_msg("%s doc %zu has no kind/name", want[i].file, j);
             free(k);
         }
@@ -113,8 +114,11 @@ static void yaml_quoted_scalars_stay_strings_and_plain_ones_resolve(void **st) {
                                 "rbac.authorization.k8s.io/aggregate-to-admin");
     assert_true(json_is_string(v));
     assert_string_equal(json_string_value(v), "true");
-    assert_string_equal(json_string_value(jpath_get(json_array_get(d, 36), "data.namespaceParallelism")), "10");
-    assert_string_equal(json_string_value(jpath_get(json_array_get(d, 50), "spec.template.spec.containers.0.env.0.value")), "80");
+    assert_string_equal(json_string_value(jpath_get(json_array_get(d, 36), "data.namespaceParallelism")),
+                        "10");
+    assert_string_equal(
+        json_string_value(jpath_get(json_array_get(d, 50), "spec.template.spec.containers.0.env.0.value")),
+        "80");
     assert_int_equal(json_integer_value(jpath_get(json_array_get(d, 44), "spec.ports.0.port")), 2746);
     json_decref(d);
 }
@@ -172,8 +176,8 @@ static void yaml_malformed_document_error_names_file_line_and_column(void **st) 
 
 static json_t *expand_argo(perr_t *e) {
     char *path = xasprintf("%s/argo-workflows/quick-start-minimal.yaml", testdata());
-    json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s}}", "file", path, "namespace", "argo", "cluster",
-                             "id", "abc", "name", "c");
+    json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s}}", "file", path, "namespace", "argo", "cluster", "id",
+                             "abc", "name", "c");
     json_t *items = NULL;
     int rc = k8s_manifest_expand(body, "/nonexistent", &items, e);
     json_decref(body);
@@ -223,7 +227,9 @@ static void manifest_malformed_yaml_names_file_line_col_and_returns_nothing(void
     assert_non_null(mkdtemp(dir));
     char *path = xasprintf("%s/bad.yaml", dir);
     FILE *f = fopen(path, "w");
-    fputs("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\n  metadata: x\n", f);
+    fputs("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\n  "
+          "metadata: x\n",
+          f);
     fclose(f);
     json_t *body = json_pack("{s:s}", "file", "bad.yaml");
     json_t *items = NULL;
@@ -263,7 +269,8 @@ static void manifest_list_documents_expand_to_their_items(void **st) {
     perr_t e = {0};
     if (k8s_manifest_expand(body, NULL, &items, &e) != 0) fail_msg("%s", e.msg);
     assert_int_equal(json_array_size(items), 33);
-    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(items, 0), "key")), "ConfigMap/monitoring/"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_array_get(items, 0), "key")), "ConfigMap/monitoring/"));
     json_decref(items);
     json_decref(body);
     free(path);
@@ -272,7 +279,8 @@ static void manifest_list_documents_expand_to_their_items(void **st) {
 static void manifest_crd_scope_decides_whether_default_namespace_applies(void **st) {
     (void)st;
     const char *y = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
-                    "metadata: {name: gadgets.x.io}\nspec: {group: x.io, scope: Cluster, names: {kind: Gadget, plural: gadgets}}\n"
+                    "metadata: {name: gadgets.x.io}\nspec: {group: x.io, scope: Cluster, names: {kind: "
+                    "Gadget, plural: gadgets}}\n"
                     "---\napiVersion: x.io/v1\nkind: Gadget\nmetadata: {name: g}\n"
                     "---\napiVersion: x.io/v1\nkind: Widget\nmetadata: {name: w}\n";
     json_t *body = json_pack("{s:s,s:s}", "yaml", y, "namespace", "ns1"), *items = NULL;
@@ -367,11 +375,16 @@ static const rtype_t *obj_type(void);
 static void normalize_makes_canonical_quantities_and_secret_data_comparable(void **st) {
     (void)st;
     json_t *desired = json_loads("{\"kind\":\"Secret\",\"stringData\":{\"k\":\"hello\"},"
-                                 "\"spec\":{\"resources\":{\"limits\":{\"cpu\":\"1000m\",\"memory\":\"1Gi\"},\"requests\":{\"cpu\":0.5}}},"
-                                 "\"metadata\":{\"labels\":{\"v\":\"1k\"},\"creationTimestamp\":null}}", 0, NULL);
+                                 "\"spec\":{\"resources\":{\"limits\":{\"cpu\":\"1000m\",\"memory\":\"1Gi\"},"
+                                 "\"requests\":{\"cpu\":0.5}}},"
+                                 "\"metadata\":{\"labels\":{\"v\":\"1k\"},\"creationTimestamp\":null}}",
+                                 0, NULL);
     json_t *live = json_loads("{\"kind\":\"Secret\",\"data\":{\"k\":\"aGVsbG8=\"},"
-                              "\"spec\":{\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"1024Mi\"},\"requests\":{\"cpu\":\"500m\"}}},"
-                              "\"metadata\":{\"labels\":{\"v\":\"1000\"},\"managedFields\":[],\"creationTimestamp\":\"2024-01-01T00:00:00Z\"}}", 0, NULL);
+                              "\"spec\":{\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"1024Mi\"},"
+                              "\"requests\":{\"cpu\":\"500m\"}}},"
+                              "\"metadata\":{\"labels\":{\"v\":\"1000\"},\"managedFields\":[],"
+                              "\"creationTimestamp\":\"2024-01-01T00:00:00Z\"}}",
+                              0, NULL);
     assert_non_null(desired);
     assert_non_null(live);
     obj_type()->normalize(obj_type(), live, desired);
@@ -379,7 +392,8 @@ static void normalize_makes_canonical_quantities_and_secret_data_comparable(void
     assert_string_equal(json_string_value(jpath_get(live, "spec.resources.limits.cpu")), "1000m");
     assert_string_equal(json_string_value(jpath_get(live, "spec.resources.limits.memory")), "1Gi");
     assert_true(json_is_number(jpath_get(live, "spec.resources.requests.cpu")));
-    assert_string_equal(json_string_value(jpath_get(live, "metadata.labels.v")), "1000"); /* not a quantity field */
+    assert_string_equal(json_string_value(jpath_get(live, "metadata.labels.v")),
+                        "1000"); /* not a quantity field */
     assert_null(jpath_get(live, "metadata.managedFields"));
     assert_true(json_is_null(jpath_get(live, "metadata.creationTimestamp")));
     json_decref(desired);
@@ -411,8 +425,8 @@ static int psetup(void **state) {
     emu_lock(f->emu);
     /* A cluster with one node: the emulator schedules Pods onto its Nodes. */
     emu_put(f->emu, "container/projects/p/locations/l/clusters/c",
-            json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:i,s:[s],s:{s:s}}]}", "name", "c", "id", "cid1", "location", "l",
-                      "endpoint", "34.0.0.1", "nodePools", "name", "default-pool", "plinth:nodeCount", 1,
+            json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:i,s:[s],s:{s:s}}]}", "name", "c", "id", "cid1", "location",
+                      "l", "endpoint", "34.0.0.1", "nodePools", "name", "default-pool", "plinth:nodeCount", 1,
                       "locations", "l-a", "config", "machineType", "e2-standard-4"));
     emu_unlock(f->emu);
     prov_env_t env = {.endpoint = f->base};
@@ -472,19 +486,23 @@ static void provider_applies_waits_for_rollout_and_reads_back(void **state) {
     assert_string_equal(id, "projects/p/locations/l/clusters/c|v1|Namespace||apps");
     free(id);
     json_decref(live);
-    json_t *d = obj(f, "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"w\",\"namespace\":\"apps\"},"
-                       "\"spec\":{\"replicas\":2,\"selector\":{\"matchLabels\":{\"app\":\"w\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"w\"}},"
+    json_t *d = obj(f, "{\"apiVersion\":\"apps/"
+                       "v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"w\",\"namespace\":\"apps\"},"
+                       "\"spec\":{\"replicas\":2,\"selector\":{\"matchLabels\":{\"app\":\"w\"}},\"template\":"
+                       "{\"metadata\":{\"labels\":{\"app\":\"w\"}},"
                        "\"spec\":{\"containers\":[{\"name\":\"w\",\"image\":\"nginx\"}]}}}}");
     if (obj_type()->create(&c, d, &id, &live) != 0) fail_msg("%s", e.msg);
     assert_int_equal(json_integer_value(jpath_get(live, "status.availableReplicas")), 2);
     assert_null(jpath_get(live, "metadata.managedFields"));
     assert_null(json_object_get(live, "cluster"));
     int waited = 0;
-    for (size_t i = 0; i < f->progress.n; i++) waited |= strstr(f->progress.v[i], "waiting for rollout") != NULL;
+    for (size_t i = 0; i < f->progress.n; i++)
+        waited |= strstr(f->progress.v[i], "waiting for rollout") != NULL;
     assert_true(waited);
     /* read without a resolved body: the connection comes from the ID */
     json_t *r = NULL;
-    json_t *unresolved = json_pack("{s:{s:s,s:s,s:s}}", "cluster", "$plinth", "ref", "addr", "gcp.container_cluster.c", "path", "id");
+    json_t *unresolved = json_pack("{s:{s:s,s:s,s:s}}", "cluster", "$plinth", "ref", "addr",
+                                   "gcp.container_cluster.c", "path", "id");
     assert_int_equal(obj_type()->read(&c, id, unresolved, &r), 0);
     assert_non_null(r);
     assert_string_equal(json_string_value(jpath_get(r, "metadata.name")), "w");
@@ -524,7 +542,9 @@ static void provider_discovers_custom_kinds_after_their_crd(void **state) {
     rctx_t c;
     perr_t e = {0};
     ctx(f, &c, &e);
-    json_t *cr = obj(f, "{\"apiVersion\":\"x.io/v1\",\"kind\":\"Gadget\",\"metadata\":{\"name\":\"g\"},\"spec\":{\"a\":1}}");
+    json_t *cr = obj(
+        f,
+        "{\"apiVersion\":\"x.io/v1\",\"kind\":\"Gadget\",\"metadata\":{\"name\":\"g\"},\"spec\":{\"a\":1}}");
     char *id = NULL;
     json_t *live = NULL;
     /* before the CRD: reads as absent, create explains */
@@ -536,9 +556,12 @@ static void provider_discovers_custom_kinds_after_their_crd(void **state) {
     assert_int_equal(obj_type()->create(&c, cr, &id, &live), -1);
     assert_non_null(strstr(e.msg, "CustomResourceDefinition"));
     json_object_del(cr, "wait_timeout");
-    json_t *crd = obj(f, "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\",\"metadata\":{\"name\":\"gadgets.x.io\"},"
-                         "\"spec\":{\"group\":\"x.io\",\"scope\":\"Cluster\",\"names\":{\"kind\":\"Gadget\",\"plural\":\"gadgets\"},"
-                         "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true}]}}");
+    json_t *crd =
+        obj(f, "{\"apiVersion\":\"apiextensions.k8s.io/"
+               "v1\",\"kind\":\"CustomResourceDefinition\",\"metadata\":{\"name\":\"gadgets.x.io\"},"
+               "\"spec\":{\"group\":\"x.io\",\"scope\":\"Cluster\",\"names\":{\"kind\":\"Gadget\",\"plural\":"
+               "\"gadgets\"},"
+               "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true}]}}");
     perr_clear(&e);
     if (obj_type()->create(&c, crd, &id, &live) != 0) fail_msg("%s", e.msg);
     free(id);
@@ -572,7 +595,8 @@ static void provider_waits_for_a_namespace_created_meanwhile(void **state) {
     bg_t b = {0};
     ctx(f, &b.c, &e2);
     b.c.progress = NULL;
-    b.obj = obj(f, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\",\"namespace\":\"late\"},\"data\":{\"a\":\"1\"}}");
+    b.obj = obj(f, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\",\"namespace\":"
+                   "\"late\"},\"data\":{\"a\":\"1\"}}");
     pthread_t th;
     pthread_create(&th, NULL, bg_create, &b);
     usleep(200 * 1000);
@@ -606,8 +630,9 @@ static void provider_connects_through_a_kubeconfig_file(void **state) {
     free(yaml);
     rctx_t c;
     ctx(f, &c, &e);
-    json_t *cm = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s},s:s,s:s}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
-                           "name", "kc", "namespace", "default", "data", "x", "y", "kubeconfig", path, "context", "emu");
+    json_t *cm = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s},s:s,s:s}", "apiVersion", "v1", "kind", "ConfigMap",
+                           "metadata", "name", "kc", "namespace", "default", "data", "x", "y", "kubeconfig",
+                           path, "context", "emu");
     char *id = NULL;
     json_t *live = NULL;
     if (obj_type()->create(&c, cm, &id, &live) != 0) fail_msg("%s", e.msg);
@@ -642,9 +667,12 @@ static void provider_reports_unready_job_conditions_on_timeout(void **state) {
     free(id);
     json_decref(live);
     /* op_scale 0.2: the job completes after 60 ms; a 0 s timeout fails first */
-    json_t *job = obj(f, "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"j\",\"namespace\":\"jobs\"},"
-                         "\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"j\",\"image\":\"busybox\"}]}}},"
-                         "\"wait_timeout\":0}");
+    json_t *job = obj(
+        f,
+        "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"j\",\"namespace\":\"jobs\"},"
+        "\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"j\","
+        "\"image\":\"busybox\"}]}}},"
+        "\"wait_timeout\":0}");
     assert_int_equal(obj_type()->create(&c, job, &id, &live), -1);
     if (!strstr(e.msg, "timed out") || !strstr(e.msg, "Job jobs/j")) fail_msg("%s", e.msg);
     json_object_set_new(job, "wait_timeout", json_integer(30));
@@ -656,7 +684,8 @@ static void provider_reports_unready_job_conditions_on_timeout(void **state) {
     json_t *nl = NULL;
     const char *before = json_string_value(jpath_get(live, "metadata.uid"));
     if (obj_type()->update(&c, id, job, live, NULL, &nl) != 0) fail_msg("%s", e.msg);
-    assert_string_equal(json_string_value(jpath_get(nl, "spec.template.spec.containers.0.image")), "busybox:2");
+    assert_string_equal(json_string_value(jpath_get(nl, "spec.template.spec.containers.0.image")),
+                        "busybox:2");
     assert_string_not_equal(json_string_value(jpath_get(nl, "metadata.uid")), before);
     json_decref(nl);
     free(id);
@@ -682,7 +711,8 @@ int main(void) {
         cmocka_unit_test(normalize_makes_canonical_quantities_and_secret_data_comparable),
         cmocka_unit_test_setup_teardown(provider_applies_waits_for_rollout_and_reads_back, psetup, pteardown),
         cmocka_unit_test_setup_teardown(provider_discovers_custom_kinds_after_their_crd, psetup, pteardown),
-        cmocka_unit_test_setup_teardown(provider_reports_unready_job_conditions_on_timeout, psetup, pteardown),
+        cmocka_unit_test_setup_teardown(provider_reports_unready_job_conditions_on_timeout, psetup,
+                                        pteardown),
         cmocka_unit_test_setup_teardown(provider_waits_for_a_namespace_created_meanwhile, psetup, pteardown),
         cmocka_unit_test_setup_teardown(provider_connects_through_a_kubeconfig_file, psetup, pteardown),
     };

@@ -88,7 +88,8 @@ static int group_setup(void **state) {
     emu_unlock(g.emu);
     const char *helper = tsshd_helper();
     if (access("/usr/sbin/sshd", X_OK) != 0 || !helper) {
-        fprintf(stderr, "test_k8s_tunnel: SKIP (needs /usr/sbin/sshd, which make deps installs; and tests/integration/lib/sshd.sh)\n");
+        fprintf(stderr, "test_k8s_tunnel: SKIP (needs /usr/sbin/sshd, which make deps installs; and "
+                        "tests/integration/lib/sshd.sh)\n");
         return 0;
     }
     snprintf(g.dir, sizeof g.dir, "/tmp/plinth-test-k8s-tunnel-XXXXXX");

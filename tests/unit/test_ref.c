@@ -41,8 +41,8 @@ static void test_ref_new_encodes_addr_and_path(void **st) {
 static void test_concat_merges_adjacent_strings_and_flattens(void **st) {
     (void)st;
     json_t *inner = json_pack("[s, o]", "b", ref_new("a.b.c", "x"));
-    json_t *parts = json_pack("[s, s, o, s, i, o]", "pro", "jects/", ref_new("a.b.c", "id"), "/",
-                              7, ref_concat_new(inner));
+    json_t *parts = json_pack("[s, s, o, s, i, o]", "pro", "jects/", ref_new("a.b.c", "id"), "/", 7,
+                              ref_concat_new(inner));
     json_t *c = ref_concat_new(parts);
     assert_json(c, "{\"$plinth\":\"concat\",\"parts\":[\"projects/\","
                    "{\"$plinth\":\"ref\",\"addr\":\"a.b.c\",\"path\":\"id\"},\"/7b\","
@@ -69,10 +69,9 @@ static void test_concat_without_deferred_parts_is_a_plain_string(void **st) {
 
 static void test_contains_and_collect_find_deep_references(void **st) {
     (void)st;
-    json_t *body = json_pack("{s:s, s:{s:[i, o]}, s:o}", "plain", "x", "deep", "list", 1,
-                             ref_new("gcp.a.b", "id"), "c",
-                             ref_concat_new(json_pack("[s, o, o]", "p", ref_new("gcp.c.d", "x"),
-                                                      ref_new("gcp.a.b", "y"))));
+    json_t *body = json_pack(
+        "{s:s, s:{s:[i, o]}, s:o}", "plain", "x", "deep", "list", 1, ref_new("gcp.a.b", "id"), "c",
+        ref_concat_new(json_pack("[s, o, o]", "p", ref_new("gcp.c.d", "x"), ref_new("gcp.a.b", "y"))));
     assert_true(ref_contains(body));
     assert_false(ref_is_deferred(body));
     strlist_t addrs = {0};
@@ -107,9 +106,8 @@ static void test_resolve_replaces_known_values(void **st) {
     (void)st;
     json_t *live = parse("{\"id\":\"ID\",\"n\":5,\"t\":true,\"obj\":{\"k\":1},\"nul\":null}");
     json_t *v = json_pack("{s:o, s:[o], s:o, s:i}", "a", ref_new("gcp.a.b", "obj"), "b",
-                          ref_concat_new(json_pack("[s, o, s, o, o]", "x/", ref_new("gcp.a.b", "id"),
-                                                   "/", ref_new("gcp.a.b", "n"),
-                                                   ref_new("gcp.a.b", "t"))),
+                          ref_concat_new(json_pack("[s, o, s, o, o]", "x/", ref_new("gcp.a.b", "id"), "/",
+                                                   ref_new("gcp.a.b", "n"), ref_new("gcp.a.b", "t"))),
                           "c", ref_new("gcp.a.b", "n"), "d", 1);
     int unknown = 0;
     perr_t e = {0};
@@ -126,8 +124,8 @@ static void test_resolve_replaces_known_values(void **st) {
 static void test_resolve_keeps_unknown_values_deferred(void **st) {
     (void)st;
     json_t *live = parse("{\"id\":\"ID\"}");
-    json_t *c = ref_concat_new(json_pack("[o, s, o]", ref_new("gcp.a.b", "id"), "/",
-                                         ref_new("gcp.new.x", "id")));
+    json_t *c =
+        ref_concat_new(json_pack("[o, s, o]", ref_new("gcp.a.b", "id"), "/", ref_new("gcp.new.x", "id")));
     json_t *v = json_pack("{s:O, s:o, s:o}", "c", c, "r", ref_new("gcp.new.x", "selfLink"), "k",
                           ref_new("gcp.a.b", "id"));
     int unknown = 0;

@@ -58,15 +58,24 @@ static int check(const char *api, const char *msg, const char *json, int skip, d
 }
 
 static void test_all_expected_apis_are_present(void **state) {
-    const char *want[] = {"compute", "container", "sqladmin", "storage", "iam",
-                          "iamcredentials", "cloudresourcemanager", "serviceusage",
-                          "servicenetworking", "artifactregistry", "secretmanager",
+    const char *want[] = {"compute",
+                          "container",
+                          "sqladmin",
+                          "storage",
+                          "iam",
+                          "iamcredentials",
+                          "cloudresourcemanager",
+                          "serviceusage",
+                          "servicenetworking",
+                          "artifactregistry",
+                          "secretmanager",
                           "aiplatform"};
     const char *const *apis = schema_apis();
     assert_non_null(apis);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         int found = 0;
-        for (size_t k = 0; apis[k]; k++) found |= strcmp(apis[k], want[i]) == 0;
+        for (size_t k = 0; apis[k]; k++)
+            found |= strcmp(apis[k], want[i]) == 0;
         assert_true(found);
         size_t n = 0;
         assert_non_null(schema_methods(want[i], &n));
@@ -189,9 +198,7 @@ static void test_int64_accepts_numbers_and_numeric_strings(void **state) {
 
 static void test_maps_accept_any_keys_but_check_values(void **state) {
     diag_t d = {0};
-    assert_int_equal(check("storage", "Bucket", "{\"labels\":{\"any-key\":\"v\",\"k2\":\"w\"}}", 0,
-                           &d),
-                     0);
+    assert_int_equal(check("storage", "Bucket", "{\"labels\":{\"any-key\":\"v\",\"k2\":\"w\"}}", 0, &d), 0);
     assert_int_equal(check("storage", "Bucket", "{\"labels\":{\"k\":1}}", 0, &d), 1);
     assert_non_null(strstr(d.items[0].msg, "labels.k: expected a string"));
     diag_free(&d);
@@ -216,20 +223,16 @@ static void test_unknown_message_is_a_problem(void **state) {
 static void expect_match(const char *api, const char *m, const char *path, const char *id) {
     const sch_method_t *meth = schema_match(api, m, path);
     if (!id) {
-        if (meth)
-            fail_msg("%s %s %s matched %s, expected no match", api, m, path, meth->id);
+        if (meth) fail_msg("%s %s %s matched %s, expected no match", api, m, path, meth->id);
         return;
     }
-    if (!meth)
-        fail_msg("%s %s %s: no match, expected %s", api, m, path, id);
+    if (!meth) fail_msg("%s %s %s: no match, expected %s", api, m, path, id);
     assert_string_equal(meth->id, id);
 }
 
 static void test_paths_match_their_methods(void **state) {
-    expect_match("compute", "POST", "compute/v1/projects/p/global/networks",
-                 "compute.networks.insert");
-    expect_match("compute", "GET", "compute/v1/projects/p/global/networks/n",
-                 "compute.networks.get");
+    expect_match("compute", "POST", "compute/v1/projects/p/global/networks", "compute.networks.insert");
+    expect_match("compute", "GET", "compute/v1/projects/p/global/networks/n", "compute.networks.get");
     expect_match("compute", "POST", "/compute/v1/projects/p/global/networks?requestId=1",
                  "compute.networks.insert");
     expect_match("compute", "GET", "compute/v1/projects/p/regions/r/subnetworks/s",
@@ -238,8 +241,7 @@ static void test_paths_match_their_methods(void **state) {
                  "serviceusage.services.enable");
     expect_match("serviceusage", "GET", "v1/projects/p/services/x.googleapis.com",
                  "serviceusage.services.get");
-    expect_match("sqladmin", "GET", "sql/v1beta4/projects/p/instances/i",
-                 "sql.instances.get");
+    expect_match("sqladmin", "GET", "sql/v1beta4/projects/p/instances/i", "sql.instances.get");
     expect_match("secretmanager", "POST", "v1/projects/p/secrets/s:addVersion",
                  "secretmanager.projects.secrets.addVersion");
     expect_match("storage", "POST", "upload/storage/v1/b/bkt/o", "storage.objects.insert");
@@ -297,8 +299,8 @@ static void test_fix_empty_lists_turns_empty_tables_into_arrays(void **state) {
     assert_non_null(b);
     assert_int_equal(schema_fix_empty_lists("container", "CreateClusterRequest", b), 3);
     json_t *c = json_object_get(b, "cluster");
-    assert_true(json_is_array(
-        json_object_get(json_object_get(c, "masterAuthorizedNetworksConfig"), "cidrBlocks")));
+    assert_true(
+        json_is_array(json_object_get(json_object_get(c, "masterAuthorizedNetworksConfig"), "cidrBlocks")));
     json_t *np = json_array_get(json_object_get(c, "nodePools"), 0);
     assert_true(json_is_array(json_object_get(np, "locations")));
     assert_true(json_is_array(json_object_get(json_object_get(np, "config"), "tags")));
@@ -330,8 +332,7 @@ static void test_wrong_paths_and_methods_do_not_match(void **state) {
 }
 
 static void test_method_query_params_are_listed(void **state) {
-    const sch_method_t *m =
-        schema_match("compute", "POST", "compute/v1/projects/p/global/networks");
+    const sch_method_t *m = schema_match("compute", "POST", "compute/v1/projects/p/global/networks");
     assert_non_null(m);
     assert_string_equal(m->request, "Network");
     assert_non_null(m->query);

@@ -122,7 +122,8 @@ static void test_fixture_loads_resources_with_module_prefixes_and_lines(void **s
                            "module.mlflow.module.inner.gcp.storage_bucket.b",
                            "module.mlflow.module.inner.gcp.storage_bucket.c"};
     assert_int_equal(s->nres, 6);
-    for (size_t i = 0; i < 6; i++) assert_string_equal(s->res[i].addr, addrs[i]);
+    for (size_t i = 0; i < 6; i++)
+        assert_string_equal(s->res[i].addr, addrs[i]);
 
     spec_res_t *net = spec_find(s, "gcp.compute_network.main");
     assert_non_null(net);
@@ -289,8 +290,7 @@ static void test_concat_table_concat_and_gsub_keep_references(void **st) {
 
 static void test_reference_used_as_number_is_an_error_at_its_line(void **st) {
     (void)st;
-    const char *cases[] = {"x = n.mtu + 1", "x = n.mtu < 3", "x = #n.list", "x = -n.mtu",
-                           "x = 2 * n.mtu"};
+    const char *cases[] = {"x = n.mtu + 1", "x = n.mtu < 3", "x = #n.list", "x = -n.mtu", "x = 2 * n.mtu"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char src[256];
         snprintf(src, sizeof src, "local n = gcp.compute_network 'n' {}\n\n%s\n", cases[i]);
@@ -488,8 +488,7 @@ static void test_var_declared_again_gives_the_same_value(void **st) {
     assert_int_equal(s->nvars, 1);
     assert_json(s->outputs[0].value, "\"given\"");
     spec_free(s);
-    assert_int_equal(load_src("var('p', { default = 'x' })\n\nvar('p', { type = 'number' })\n", &o,
-                              &s, &d),
+    assert_int_equal(load_src("var('p', { default = 'x' })\n\nvar('p', { type = 'number' })\n", &o, &s, &d),
                      -1);
     assert_diag(&d, "variable \"p\" is declared again as number", 3);
     diag_free(&d);
@@ -515,8 +514,9 @@ static void test_many_mistakes_are_reported_together(void **st) {
     assert_diag(&d, "variable \"size\" (number): --var size: \"big\" is not a number", 1);
     assert_diag(&d, "duplicate resource gcp.compute_network.main (first declared at", 3);
     assert_non_null(strstr(find_diag(&d, "duplicate resource")->msg, ".lua:2)"));
-    assert_diag(&d, "body of gcp.compute_subnetwork.sub, at \"ranges\": table mixes list items "
-                    "and named keys (key \"name\")",
+    assert_diag(&d,
+                "body of gcp.compute_subnetwork.sub, at \"ranges\": table mixes list items "
+                "and named keys (key \"name\")",
                 4);
     assert_diag(&d, "invalid resource name \"bad name!\"", 5);
     assert_diag(&d, "key [1.5] is not a string", 6);
@@ -557,9 +557,8 @@ static void test_module_mistakes_are_errors(void **st) {
     assert_int_equal(load_src("module 'm' { source = 'util' }\n", &o, &s, &d), -1);
     assert_diag(&d, "must return a function(inputs)", 1);
     diag_free(&d);
-    assert_int_equal(load_src("module 'x' { source = 'inner' }\nmodule 'x' { source = 'inner' }\n",
-                              &o, &s, &d),
-                     -1);
+    assert_int_equal(
+        load_src("module 'x' { source = 'inner' }\nmodule 'x' { source = 'inner' }\n", &o, &s, &d), -1);
     assert_diag(&d, "module \"x\" is declared twice", 2);
     assert_int_equal(d.n, 1);
     diag_free(&d);
@@ -613,7 +612,8 @@ static void test_declaration_mistakes(void **st) {
     assert_int_equal(load_src(src, NULL, &s, &d), -1);
     assert_diag(&d, "variable \"y\" is not set", 2);
     diag_free(&d);
-    assert_int_equal(load_src("local n = gcp.storage_bucket 'a' {}\ngcp.storage_bucket (n.name) {}\n", NULL, &s, &d), -1);
+    assert_int_equal(
+        load_src("local n = gcp.storage_bucket 'a' {}\ngcp.storage_bucket (n.name) {}\n", NULL, &s, &d), -1);
     assert_diag(&d, "must be a plain string, not a reference", 2);
     diag_free(&d);
 }

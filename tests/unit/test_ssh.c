@@ -45,13 +45,15 @@ static int group_setup(void **state) {
     snprintf(g.user, sizeof g.user, "%s", pw ? pw->pw_name : "root");
     const char *helper = tsshd_helper();
     if (access("/usr/sbin/sshd", X_OK) != 0 || !helper) {
-        fprintf(stderr, "test_ssh: SKIP (needs /usr/sbin/sshd, which make deps installs; and tests/integration/lib/sshd.sh)\n");
+        fprintf(stderr, "test_ssh: SKIP (needs /usr/sbin/sshd, which make deps installs; and "
+                        "tests/integration/lib/sshd.sh)\n");
         return 0;
     }
     snprintf(g.dir, sizeof g.dir, "/tmp/plinth-test-ssh-XXXXXX");
     if (!mkdtemp(g.dir)) return -1;
     int rc = 0;
-    for (int attempt = 0; attempt < 3 && rc == 0; attempt++) rc = tsshd_start(helper, g.dir, NULL, "test_ssh", &g.sshd, &g.port);
+    for (int attempt = 0; attempt < 3 && rc == 0; attempt++)
+        rc = tsshd_start(helper, g.dir, NULL, "test_ssh", &g.sshd, &g.port);
     if (rc <= 0) {
         char out[512];
         snprintf(out, sizeof out, "%s/helper.out", g.dir);
@@ -74,19 +76,20 @@ static int group_teardown(void **state) {
     return tsshd_stop(g.sshd, g.dir);
 }
 
-#define NEED_SSHD()                                                                            \
-    do {                                                                                       \
-        if (!g.port) skip();                                                                   \
+#define NEED_SSHD()                                                                                          \
+    do {                                                                                                     \
+        if (!g.port) skip();                                                                                 \
     } while (0)
 
-static char *path_in(const char *name) { return xasprintf("%s/%s", g.dir, name); }
+static char *path_in(const char *name) {
+    return xasprintf("%s/%s", g.dir, name);
+}
 
 /* A body with connection fields for the test sshd and the given script. */
 static json_t *body_new(const char *script) {
     char *key = path_in("user_ed25519");
-    json_t *b = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "host", "127.0.0.1", "port", g.port,
-                          "user", g.user, "private_key_file", key, "host_key_sha256", g.fp,
-                          "script", script);
+    json_t *b = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "host", "127.0.0.1", "port", g.port, "user",
+                          g.user, "private_key_file", key, "host_key_sha256", g.fp, "script", script);
     free(key);
     return b;
 }
@@ -123,8 +126,12 @@ static void fix_init(fix_t *f) {
     assert_non_null(f->prov);
     f->t = ssh_provider.types[0];
     assert_string_equal(f->t->name, "ssh.exec");
-    f->c = (rctx_t){.type = f->t, .addr = "ssh.exec.test", .prov = f->prov, .err = &f->err,
-                    .progress = rec_progress, .ud = &f->rec};
+    f->c = (rctx_t){.type = f->t,
+                    .addr = "ssh.exec.test",
+                    .prov = f->prov,
+                    .err = &f->err,
+                    .progress = rec_progress,
+                    .ud = &f->rec};
 }
 
 static void fix_free(fix_t *f) {
@@ -350,7 +357,8 @@ static void test_agent_auth(void **state) {
         execl("/usr/bin/ssh-agent", "ssh-agent", "-D", "-a", sock, (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 100 && access(sock, F_OK) != 0; i++) usleep(20000);
+    for (int i = 0; i < 100 && access(sock, F_OK) != 0; i++)
+        usleep(20000);
     char *old = getenv("SSH_AUTH_SOCK") ? xstrdup(getenv("SSH_AUTH_SOCK")) : NULL;
     setenv("SSH_AUTH_SOCK", sock, 1);
     char *cmd = xasprintf("ssh-add -q '%s/user_ed25519' 2>/dev/null", g.dir);
@@ -421,7 +429,8 @@ static void test_twenty_concurrent_execs_on_one_host_all_finish(void **state) {
         ps[i] = (par_t){.f = &f, .i = i};
         assert_int_equal(pthread_create(&th[i], NULL, par_main, &ps[i]), 0);
     }
-    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
     for (int i = 0; i < N; i++) {
         if (ps[i].rc) fail_msg("exec %d failed: %s", i, ps[i].msg);
         char want[32];
@@ -432,7 +441,8 @@ static void test_twenty_concurrent_execs_on_one_host_all_finish(void **state) {
      * is for loaded CI machines (and ThreadSanitizer: still under the 20 s
      * that one after another would take). */
     int64_t ms = util_now_ms() - t0;
-    if (ms >= (TEST_UNDER_TSAN ? 19000 : 10000)) fail_msg("20 execs of 1 s took %lld ms: not concurrent", (long long)ms);
+    if (ms >= (TEST_UNDER_TSAN ? 19000 : 10000))
+        fail_msg("20 execs of 1 s took %lld ms: not concurrent", (long long)ms);
     fix_free(&f);
 }
 
@@ -490,13 +500,14 @@ static int kill_sshd_connections(void) {
 /* Sends 200 KB through the tunnel at lport and checks the echo. */
 static void echo_roundtrip(int lport, int round) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lport),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)lport), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(s, (struct sockaddr *)&a, sizeof a), 0);
     /* 200 KB through the tunnel and back */
     size_t total = 200000, sent = 0, got = 0;
     char *out = xmalloc(total), *in = xmalloc(total);
-    for (size_t i = 0; i < total; i++) out[i] = (char)('a' + (i * 7 + round) % 26);
+    for (size_t i = 0; i < total; i++)
+        out[i] = (char)('a' + (i * 7 + round) % 26);
     while (got < total) {
         if (sent < total) {
             ssize_t w = write(s, out + sent, total - sent > 16384 ? 16384 : total - sent);
@@ -504,8 +515,10 @@ static void echo_roundtrip(int lport, int round) {
             sent += (size_t)w;
         }
         ssize_t n = recv(s, in + got, total - got, sent < total ? MSG_DONTWAIT : 0);
-        if (n > 0) got += (size_t)n;
-        else if (n == 0) break;
+        if (n > 0)
+            got += (size_t)n;
+        else if (n == 0)
+            break;
     }
     assert_int_equal(got, total);
     assert_memory_equal(in, out, total);
@@ -561,7 +574,8 @@ static void test_exec_via_bastion(void **state) {
         ps[i] = (par_t){.f = &f, .i = 100 + i, .via = 1};
         assert_int_equal(pthread_create(&th[i], NULL, par_main, &ps[i]), 0);
     }
-    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
     for (int i = 0; i < N; i++)
         if (ps[i].rc) fail_msg("via exec %d failed: %s", i, ps[i].msg);
     json_decref(b);
@@ -577,7 +591,8 @@ static void test_sensitive_env_values_never_in_progress_or_errors(void **state) 
     json_object_set_new(b, "sensitive_env", json_pack("{s:s}", "SECRET", "s3cr3t-v4lue"));
     json_object_set_new(b, "env", json_pack("{s:s}", "PLAIN", "visible"));
     assert_int_equal(create(&f, b, NULL), -1);
-    for (size_t i = 0; i < f.rec.lines.n; i++) assert_null(strstr(f.rec.lines.v[i], "s3cr3t-v4lue"));
+    for (size_t i = 0; i < f.rec.lines.n; i++)
+        assert_null(strstr(f.rec.lines.v[i], "s3cr3t-v4lue"));
     assert_true(has_line(&f, "token=<redacted>"));
     assert_true(has_line(&f, "plain=visible"));
     assert_null(strstr(f.err.msg, "s3cr3t-v4lue"));
@@ -725,7 +740,8 @@ static void test_invalid_bodies_are_rejected_before_connecting(void **state) {
     fix_t f;
     fix_init(&f);
     static const char *const bad[][2] = {
-        {"{\"host\":\"h\",\"user\":\"u\",\"script\":\"x\",\"scirpt_file\":\"y\"}", "scirpt_file: unknown field"},
+        {"{\"host\":\"h\",\"user\":\"u\",\"script\":\"x\",\"scirpt_file\":\"y\"}",
+         "scirpt_file: unknown field"},
         {"{\"host\":\"h\",\"user\":\"u\",\"script\":\"x\",\"script_file\":\"y\"}", "exclusive"},
         {"{\"host\":\"h\",\"user\":\"u\"}", "script or script_file"},
         {"{\"host\":\"h\",\"script\":\"x\"}", "user: required"},
@@ -733,7 +749,9 @@ static void test_invalid_bodies_are_rejected_before_connecting(void **state) {
         {"{\"host\":\"h\",\"user\":\"u\",\"script\":\"x\",\"env\":{\"1BAD\":\"v\"}}", "env.1BAD"},
         {"{\"host\":\"h\",\"user\":\"u\",\"script\":\"x\",\"host_key_sha256\":\"abc\"}", "SHA256:"},
         {"{\"host\":\"h\",\"user\":\"u\",\"script\":\"x\",\"via\":{\"host\":\"b\"}}", "via.user: required"},
-        {"{\"host\":\"h\",\"user\":\"u\",\"script\":\"x\",\"via\":{\"host\":\"b\",\"user\":\"u\",\"bogus\":1}}", "via.bogus"},
+        {"{\"host\":\"h\",\"user\":\"u\",\"script\":\"x\",\"via\":{\"host\":\"b\",\"user\":\"u\",\"bogus\":1}"
+         "}",
+         "via.bogus"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         json_t *b = json_loads(bad[i][0], 0, NULL);
@@ -747,7 +765,8 @@ static void test_invalid_bodies_are_rejected_before_connecting(void **state) {
     }
     /* A deferred host is fine at plan time. */
     json_t *ok = json_loads("{\"host\":{\"$plinth\":\"ref\",\"addr\":\"gcp.x.y\",\"path\":\"ip\"},"
-                            "\"user\":\"u\",\"script\":\"x\"}", 0, NULL);
+                            "\"user\":\"u\",\"script\":\"x\"}",
+                            0, NULL);
     char *id = f.t->id_of(&f.c, ok);
     if (!id) fail_msg("deferred host rejected: %s", f.err.msg);
     free(id);
@@ -778,8 +797,8 @@ static void test_provider_block_supplies_connection_defaults(void **state) {
     (void)state;
     NEED_SSHD();
     char *key = path_in("user_ed25519");
-    json_t *cfg = json_pack("{s:s, s:i, s:s, s:s}", "user", g.user, "port", g.port,
-                            "private_key_file", key, "host_key_sha256", g.fp);
+    json_t *cfg = json_pack("{s:s, s:i, s:s, s:s}", "user", g.user, "port", g.port, "private_key_file", key,
+                            "host_key_sha256", g.fp);
     prov_env_t env = {.parallelism = 4};
     perr_t e = {0};
     fix_t f;

@@ -39,7 +39,9 @@ static int teardown_dir(void **st) {
     return rc == 0 ? 0 : -1;
 }
 
-static char *tpath(const char *name) { return xasprintf("%s/%s", tmpdir, name); }
+static char *tpath(const char *name) {
+    return xasprintf("%s/%s", tmpdir, name);
+}
 
 static char *slurp(const char *path) {
     perr_t e;
@@ -58,8 +60,7 @@ static state_t *sample_state(void) {
     state_t *s = state_new();
     state_res_t *r = state_upsert(s, "gcp.compute_network.main", "gcp.compute_network");
     r->id = xstrdup("projects/p/global/networks/main");
-    r->attrs = json_pack("{s:s, s:b, s:{s:i}}", "name", "main", "autoCreateSubnetworks", 0,
-                         "nested", "n", 3);
+    r->attrs = json_pack("{s:s, s:b, s:{s:i}}", "name", "main", "autoCreateSubnetworks", 0, "nested", "n", 3);
     r->applied = json_pack("{s:s}", "name", "main");
     util_sha256_hex("x", 1, r->applied_hash);
     r = state_upsert(s, "gcp.compute_subnetwork.a", "gcp.compute_subnetwork");
@@ -67,8 +68,7 @@ static state_t *sample_state(void) {
     r->pending = xstrdup("create");
     r->resume = json_pack("{s:s}", "operation", "operations/op-1");
     state_upsert(s, "gcp.storage_bucket.b", "gcp.storage_bucket");
-    json_object_set_new(s->outputs, "net",
-                        json_pack("{s:s, s:b}", "value", "main", "sensitive", 0));
+    json_object_set_new(s->outputs, "net", json_pack("{s:s, s:b}", "value", "main", "sensitive", 0));
     s->serial = 7;
     return s;
 }
@@ -101,8 +101,7 @@ static void test_dump_parse_round_trip_is_identical(void **st) {
     assert_null(r->id);
     assert_int_equal(r->deps.n, 1);
     assert_string_equal(r->deps.v[0], "gcp.compute_network.main");
-    assert_string_equal(json_string_value(json_object_get(r->resume, "operation")),
-                        "operations/op-1");
+    assert_string_equal(json_string_value(json_object_get(r->resume, "operation")), "operations/op-1");
     r = state_find(p, "gcp.compute_network.main");
     assert_string_equal(r->applied_hash, state_find(s, r->addr)->applied_hash);
     assert_true(json_equal(state_attrs(r), state_find(s, r->addr)->attrs));
@@ -130,7 +129,6 @@ static void test_dump_is_sorted_one_resource_per_line_with_trailing_newline(void
     free(d);
     state_free(s);
 }
-
 
 /* Attributes are cut out of the text and parsed on first use: tricky text
  * (braces and quotes inside strings, indented or compact layouts, a
@@ -239,7 +237,8 @@ static void test_parse_survives_truncated_and_mutated_input(void **st) {
     for (int round = 0; round < 3000; round++) {
         memcpy(m, d, n + 1);
         int edits = 1 + rand() % 4;
-        for (int j = 0; j < edits; j++) m[rand() % n] = junk[rand() % (sizeof junk - 1)];
+        for (int j = 0; j < edits; j++)
+            m[rand() % n] = junk[rand() % (sizeof junk - 1)];
         state_t *p = NULL;
         perr_t e = {0};
         if (state_parse(m, n, "t", &p, &e) == 0) {
@@ -495,8 +494,8 @@ static void test_second_lock_fails_naming_holder(void **st) {
     assert_int_equal(li.pid, getpid());
     assert_int_equal(b->lock(b, "plan", NULL, &e), -1);
     char want[512];
-    snprintf(want, sizeof want, "state is locked by %s@%s (pid %d) for apply since %s (lock ID %s)",
-             li.who, li.host, li.pid, li.created, li.id);
+    snprintf(want, sizeof want, "state is locked by %s@%s (pid %d) for apply since %s (lock ID %s)", li.who,
+             li.host, li.pid, li.created, li.id);
     if (!strstr(e.msg, want)) fail_msg("got '%s', want '%s'", e.msg, want);
     assert_non_null(strstr(e.msg, "plinth state unlock "));
     assert_null(strstr(e.msg, "stale"));
@@ -564,7 +563,6 @@ static void test_corrupt_lock_file_is_reported(void **st) {
     free(lp);
 }
 
-
 /* Eight processes race for the lock: exactly one gets it. */
 static void test_concurrent_lockers_exactly_one_wins(void **st) {
     char *p = tpath("race.json");
@@ -619,7 +617,8 @@ static void test_writes_while_locked_keep_the_lock_valid(void **st) {
     assert_int_equal(b->lock(b, "apply", &li, &e), 0);
     state_t *s = NULL;
     assert_int_equal(state_load(b, &s, &e), 0);
-    for (int i = 0; i < 3; i++) assert_int_equal(state_save(b, s, &e), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(state_save(b, s, &e), 0);
     assert_int_equal(b->lock_info(b, &info, &e), 1);
     assert_string_equal(info.id, li.id);
     assert_int_equal(b->unlock(b, li.id, &e), 0);
@@ -635,8 +634,7 @@ static void test_ten_thousand_resources_dump_and_parse_quickly(void **st) {
         snprintf(addr, sizeof addr, "gcp.compute_subnetwork.s%05d", i);
         state_res_t *r = state_upsert(s, addr, "gcp.compute_subnetwork");
         r->id = xasprintf("projects/p/regions/r/subnetworks/s%05d", i);
-        r->attrs = json_pack("{s:s, s:s, s:i}", "name", addr, "ipCidrRange", "10.0.0.0/24",
-                             "n", i);
+        r->attrs = json_pack("{s:s, s:s, s:i}", "name", addr, "ipCidrRange", "10.0.0.0/24", "n", i);
         strlist_add(&r->deps, "gcp.compute_network.main");
     }
     int64_t t0 = util_now_ms();
@@ -675,7 +673,8 @@ static void test_lock_parse_refuses_truncated_input(void **st) {
     state_lock_init(&li, "apply");
     char *j = state_lock_json(&li);
     size_t n = strlen(j);
-    while (n && (j[n - 1] == '\n' || j[n - 1] == ' ')) n--; /* trailing space is not content */
+    while (n && (j[n - 1] == '\n' || j[n - 1] == ' '))
+        n--; /* trailing space is not content */
     for (size_t k = 0; k < n; k++) {
         perr_t e = {0};
         if (state_lock_parse(j, k, "w", &back, &e) != -1)
@@ -717,7 +716,6 @@ static void test_lock_json_round_trips(void **st) {
     assert_non_null(strstr(e.msg, "lock.who"));
     free(j);
 }
-
 
 /* ---- GCS backend against a small in-process fake of the Storage JSON
  * API (objects with generations, ifGenerationMatch, media upload and
@@ -765,23 +763,24 @@ static void fake_del(fobj_t *o) {
     *o = fake.objs[--fake.nobjs];
 }
 
-static size_t fake_no_unescape(void *cls, struct MHD_Connection *c, char *s) { return strlen(s); }
+static size_t fake_no_unescape(void *cls, struct MHD_Connection *c, char *s) {
+    return strlen(s);
+}
 
 typedef struct fbody {
     sbuf_t b;
 } fbody_t;
 
 static enum MHD_Result fake_reply(struct MHD_Connection *con, int status, char *body) {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     enum MHD_Result ret = MHD_queue_response(con, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
 static char *fake_err(int code, const char *msg) {
-    return xasprintf("{\"error\":{\"code\":%d,\"message\":\"%s\",\"errors\":[{\"reason\":\"%s\"}]}}",
-                     code, msg, code == 412 ? "conditionNotMet" : "notFound");
+    return xasprintf("{\"error\":{\"code\":%d,\"message\":\"%s\",\"errors\":[{\"reason\":\"%s\"}]}}", code,
+                     msg, code == 412 ? "conditionNotMet" : "notFound");
 }
 
 static char *fake_meta(const char *bucket, const fobj_t *o) {
@@ -790,9 +789,9 @@ static char *fake_meta(const char *bucket, const fobj_t *o) {
                      bucket, o->name, o->gen, o->len);
 }
 
-static enum MHD_Result fake_handle(void *cls, struct MHD_Connection *con, const char *url,
-                                   const char *method, const char *version, const char *upload,
-                                   size_t *upload_size, void **con_cls) {
+static enum MHD_Result fake_handle(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+                                   const char *version, const char *upload, size_t *upload_size,
+                                   void **con_cls) {
     if (!*con_cls) {
         *con_cls = xcalloc(1, sizeof(fbody_t));
         return MHD_YES;
@@ -811,8 +810,7 @@ static enum MHD_Result fake_handle(void *cls, struct MHD_Connection *con, const 
     char *out = NULL;
     pthread_mutex_lock(&fake.mu);
     fake.requests++;
-    if (strcmp(method, "POST") == 0 &&
-        sscanf(url, "/storage/upload/storage/v1/b/%63[^/]/o", bucket) == 1) {
+    if (strcmp(method, "POST") == 0 && sscanf(url, "/storage/upload/storage/v1/b/%63[^/]/o", bucket) == 1) {
         const char *n = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "name");
         snprintf(name, sizeof name, "%s", n ? n : "");
         pct_decode(name);
@@ -878,10 +876,10 @@ static void fake_done(void *cls, struct MHD_Connection *con, void **con_cls,
 }
 
 static struct MHD_Daemon *fake_start(int *port) {
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
-        fake_handle, NULL, MHD_OPTION_UNESCAPE_CALLBACK, fake_no_unescape, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, fake_done, NULL, MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
+                         fake_handle, NULL, MHD_OPTION_UNESCAPE_CALLBACK, fake_no_unescape, NULL,
+                         MHD_OPTION_NOTIFY_COMPLETED, fake_done, NULL, MHD_OPTION_END);
     assert_non_null(d);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     *port = info->port;
@@ -890,7 +888,8 @@ static struct MHD_Daemon *fake_start(int *port) {
 
 static void fake_reset(void) {
     pthread_mutex_lock(&fake.mu);
-    while (fake.nobjs) fake_del(&fake.objs[0]);
+    while (fake.nobjs)
+        fake_del(&fake.objs[0]);
     fake.fail_next_upload_after_apply = 0;
     pthread_mutex_unlock(&fake.mu);
 }
@@ -1017,8 +1016,8 @@ static void test_gcs_lock_is_exclusive_and_unlock_checks_id(void **st) {
     pthread_mutex_unlock(&fake.mu);
     assert_int_equal(b->lock(b, "plan", NULL, &e), -1);
     char want[512];
-    snprintf(want, sizeof want, "state is locked by %s@%s (pid %d) for apply since %s (lock ID %s)",
-             li.who, li.host, li.pid, li.created, li.id);
+    snprintf(want, sizeof want, "state is locked by %s@%s (pid %d) for apply since %s (lock ID %s)", li.who,
+             li.host, li.pid, li.created, li.id);
     if (!strstr(e.msg, want)) fail_msg("got '%s', want '%s'", e.msg, want);
     assert_int_equal(b->lock_info(b, &info, &e), 1);
     assert_string_equal(info.id, li.id);
@@ -1100,13 +1099,11 @@ static void test_emulator_gcs_state_saves_loads_and_detects_conflicts(void **st)
     assert_int_equal(state_save(b, sb, &e), 0);
     state_upsert(sa, "gcp.compute_network.other", "gcp.compute_network");
     assert_int_equal(state_save(a, sa, &e), -1); /* a's generation is stale now */
-    if (!strstr(e.msg, "state was changed by another run since it was read"))
-        fail_msg("got '%s'", e.msg);
+    if (!strstr(e.msg, "state was changed by another run since it was read")) fail_msg("got '%s'", e.msg);
     /* the object is where the contract says */
     gcp_resp_t r = {0};
     assert_int_equal(gcp_call(env->c, "GET", "storage",
-                              "storage/v1/b/emu-state-bkt/o/ml%2Fplatform%2Fdev.plinth.json", NULL,
-                              &r, &e),
+                              "storage/v1/b/emu-state-bkt/o/ml%2Fplatform%2Fdev.plinth.json", NULL, &r, &e),
                      0);
     assert_int_equal(r.status, 200);
     gcp_resp_free(&r);
