@@ -1,5 +1,6 @@
 /* state.c: the state model (resources plinth manages), its JSON form and
  * validation, the addr index, and state_load/state_save over a backend.
+ * Lock records are in state_lock.c, the journal in state_journal.c.
  * The backends themselves live in backend_local.c and backend_gcs.c. */
 #include "state.h"
 #include "state_int.h"
@@ -243,7 +244,7 @@ static json_t *str_or_null(const char *s) {
 
 /* json_string() refuses invalid UTF-8; an addr or id never is, but a
  * dump must not lose an entry silently, so fall back to a lossy copy. */
-static json_t *jstr(const char *s) {
+json_t *state_jstr(const char *s) {
     json_t *j = str_or_null(s);
     if (j) return j;
     char *c = xstrdup(s);
@@ -256,18 +257,18 @@ static json_t *jstr(const char *s) {
 
 json_t *state_res_json(const state_res_t *r) {
     json_t *o = json_object();
-    json_object_set_new(o, "addr", jstr(r->addr));
-    json_object_set_new(o, "type", r->type ? jstr(r->type) : json_null());
-    json_object_set_new(o, "id", r->id ? jstr(r->id) : json_null());
+    json_object_set_new(o, "addr", state_jstr(r->addr));
+    json_object_set_new(o, "type", r->type ? state_jstr(r->type) : json_null());
+    json_object_set_new(o, "id", r->id ? state_jstr(r->id) : json_null());
     json_t *attrs = state_attrs((state_res_t *)r);
     json_object_set(o, "attrs", attrs ? attrs : json_null());
     json_object_set(o, "applied", r->applied ? r->applied : json_null());
     json_object_set_new(o, "applied_hash", json_string(r->applied_hash));
     json_t *deps = json_array();
     for (size_t d = 0; d < r->deps.n; d++)
-        json_array_append_new(deps, jstr(r->deps.v[d]));
+        json_array_append_new(deps, state_jstr(r->deps.v[d]));
     json_object_set_new(o, "deps", deps);
-    json_object_set_new(o, "pending", r->pending ? jstr(r->pending) : json_null());
+    json_object_set_new(o, "pending", r->pending ? state_jstr(r->pending) : json_null());
     json_object_set(o, "resume", r->resume ? r->resume : json_null());
     return o;
 }
@@ -343,7 +344,7 @@ static const char *jtype_name(const json_t *j) {
     return "?";
 }
 
-static int bad(perr_t *e, const char *where, const char *path, const char *want, const json_t *got) {
+int state_bad(perr_t *e, const char *where, const char *path, const char *want, const json_t *got) {
     if (got)
         perr_set(e, where, "%s: expected %s, found %s", path, want, jtype_name(got));
     else
@@ -379,30 +380,33 @@ static int parse_res(json_t *o, size_t i, const char *where, state_res_t *r, per
 #define P(key) (snprintf(path, sizeof path, "resources[%zu].%s", i, key), path)
     if (!json_is_object(o)) {
         snprintf(path, sizeof path, "resources[%zu]", i);
-        return bad(e, where, path, "an object", o);
+        return state_bad(e, where, path, "an object", o);
     }
     v = json_object_get(o, "addr");
-    if (!json_is_string(v)) return bad(e, where, P("addr"), "a string", v);
+    if (!json_is_string(v)) return state_bad(e, where, P("addr"), "a string", v);
     if (!json_string_length(v) || strlen(json_string_value(v)) != json_string_length(v)) {
         perr_set(e, where, "resources[%zu].addr: must be a non-empty string without NUL", i);
         return -1;
     }
     r->addr = xstrdup(json_string_value(v));
     v = json_object_get(o, "type");
-    if (!json_is_string(v)) return bad(e, where, P("type"), "a string", v);
+    if (!json_is_string(v)) return state_bad(e, where, P("type"), "a string", v);
     r->type = xstrdup(json_string_value(v));
     v = json_object_get(o, "id");
-    if (v && !json_is_null(v) && !json_is_string(v)) return bad(e, where, P("id"), "a string or null", v);
+    if (v && !json_is_null(v) && !json_is_string(v))
+        return state_bad(e, where, P("id"), "a string or null", v);
     if (json_is_string(v)) r->id = xstrdup(json_string_value(v));
     v = json_object_get(o, "attrs");
-    if (v && !json_is_null(v) && !json_is_object(v)) return bad(e, where, P("attrs"), "an object or null", v);
+    if (v && !json_is_null(v) && !json_is_object(v))
+        return state_bad(e, where, P("attrs"), "an object or null", v);
     if (json_is_object(v)) r->attrs = json_incref(v);
     v = json_object_get(o, "applied");
     if (v && !json_is_null(v) && !json_is_object(v))
-        return bad(e, where, P("applied"), "an object or null", v);
+        return state_bad(e, where, P("applied"), "an object or null", v);
     if (json_is_object(v)) r->applied = json_incref(v);
     v = json_object_get(o, "applied_hash");
-    if (v && !json_is_null(v) && !json_is_string(v)) return bad(e, where, P("applied_hash"), "a string", v);
+    if (v && !json_is_null(v) && !json_is_string(v))
+        return state_bad(e, where, P("applied_hash"), "a string", v);
     if (json_is_string(v) && json_string_length(v)) {
         if (!is_hex64(json_string_value(v))) {
             perr_set(e, where, "resources[%zu].applied_hash: expected 64 lowercase hex characters", i);
@@ -411,20 +415,21 @@ static int parse_res(json_t *o, size_t i, const char *where, state_res_t *r, per
         memcpy(r->applied_hash, json_string_value(v), 65);
     }
     v = json_object_get(o, "deps");
-    if (v && !json_is_null(v) && !json_is_array(v)) return bad(e, where, P("deps"), "an array of strings", v);
+    if (v && !json_is_null(v) && !json_is_array(v))
+        return state_bad(e, where, P("deps"), "an array of strings", v);
     size_t k;
     json_t *d;
     json_array_foreach(v, k, d) {
         if (!json_is_string(d)) {
             snprintf(path, sizeof path, "resources[%zu].deps[%zu]", i, k);
-            return bad(e, where, path, "a string", d);
+            return state_bad(e, where, path, "a string", d);
         }
         strlist_add(&r->deps, json_string_value(d));
     }
     v = json_object_get(o, "pending");
     if (v && !json_is_null(v)) {
         if (!json_is_string(v))
-            return bad(e, where, P("pending"), "null, \"create\", \"update\" or \"delete\"", v);
+            return state_bad(e, where, P("pending"), "null, \"create\", \"update\" or \"delete\"", v);
         if (!valid_pending(json_string_value(v))) {
             perr_set(e, where,
                      "resources[%zu].pending: expected null, \"create\", \"update\" or \"delete\", found "
@@ -661,12 +666,12 @@ static int state_parse_whole(const char *data, size_t len, const char *where, st
     state_t *s = NULL;
     json_t *v;
     if (!json_is_object(root)) {
-        bad(e, where, "top level", "an object", root);
+        state_bad(e, where, "top level", "an object", root);
         goto fail;
     }
     v = json_object_get(root, "format");
     if (!json_is_integer(v)) {
-        bad(e, where, "format", "an integer", v);
+        state_bad(e, where, "format", "an integer", v);
         goto fail;
     }
     json_int_t fmt = json_integer_value(v);
@@ -683,14 +688,14 @@ static int state_parse_whole(const char *data, size_t len, const char *where, st
     }
     v = json_object_get(root, "plinth_version");
     if (v && !json_is_string(v)) {
-        bad(e, where, "plinth_version", "a string", v);
+        state_bad(e, where, "plinth_version", "a string", v);
         goto fail;
     }
     s = state_alloc();
     s->format = (int)fmt;
     v = json_object_get(root, "lineage");
     if (!json_is_string(v)) {
-        bad(e, where, "lineage", "a string", v);
+        state_bad(e, where, "lineage", "a string", v);
         goto fail;
     }
     if (json_string_length(v) == 0 || json_string_length(v) > 36) {
@@ -700,7 +705,7 @@ static int state_parse_whole(const char *data, size_t len, const char *where, st
     snprintf(s->lineage, sizeof s->lineage, "%s", json_string_value(v));
     v = json_object_get(root, "serial");
     if (!json_is_integer(v)) {
-        bad(e, where, "serial", "an integer", v);
+        state_bad(e, where, "serial", "an integer", v);
         goto fail;
     }
     if (json_integer_value(v) < 0) {
@@ -717,7 +722,7 @@ static int state_parse_whole(const char *data, size_t len, const char *where, st
     s->serial = json_integer_value(v);
     v = json_object_get(root, "outputs");
     if (v && !json_is_null(v) && !json_is_object(v)) {
-        bad(e, where, "outputs", "an object", v);
+        state_bad(e, where, "outputs", "an object", v);
         goto fail;
     }
     if (json_is_object(v)) {
@@ -726,13 +731,13 @@ static int state_parse_whole(const char *data, size_t len, const char *where, st
     }
     v = json_object_get(root, "environment");
     if (v && !json_is_null(v) && !json_is_object(v)) {
-        bad(e, where, "environment", "an object", v);
+        state_bad(e, where, "environment", "an object", v);
         goto fail;
     }
     if (json_is_object(v)) s->env = json_incref(v);
     v = json_object_get(root, "resources");
     if (v && !json_is_null(v) && !json_is_array(v)) {
-        bad(e, where, "resources", "an array", v);
+        state_bad(e, where, "resources", "an array", v);
         goto fail;
     }
     size_t n = json_array_size(v);
@@ -908,184 +913,5 @@ int state_save(backend_t *b, state_t *s, perr_t *e) {
     }
     state_clear_changes(s);
     state_saved_whole(b, s);
-    return 0;
-}
-
-/* ---- lock records ---- */
-
-/* Start time of process pid (clock ticks since boot, field 22 of
- * /proc/PID/stat), 0 when unknown. */
-static long long proc_start(int pid) {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    if (!p) return 0;
-    p++;
-    for (int field = 3; field < 22 && *p; field++) { /* skip fields 3..21 */
-        while (*p == ' ')
-            p++;
-        while (*p && *p != ' ')
-            p++;
-    }
-    return strtoll(p, NULL, 10);
-}
-
-void state_lock_init(state_lock_info_t *li, const char *op) {
-    memset(li, 0, sizeof *li);
-    char hex[33];
-    util_random_hex(hex, 16);
-    snprintf(li->id, sizeof li->id, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-    const char *who = NULL;
-    struct passwd *pw = getpwuid(geteuid());
-    if (pw && pw->pw_name && *pw->pw_name) who = pw->pw_name;
-    if (!who) who = getenv("USER");
-    snprintf(li->who, sizeof li->who, "%s", who && *who ? who : "unknown");
-    if (gethostname(li->host, sizeof li->host) != 0 || !li->host[0])
-        snprintf(li->host, sizeof li->host, "unknown");
-    li->host[sizeof li->host - 1] = '\0';
-    li->pid = (int)getpid();
-    li->pid_start = proc_start(li->pid);
-    snprintf(li->op, sizeof li->op, "%s", op && *op ? op : "unknown");
-    util_rfc3339(li->created, (int64_t)time(NULL));
-    memcpy(li->heartbeat, li->created, sizeof li->heartbeat);
-}
-
-char *state_lock_json(const state_lock_info_t *li) {
-    json_t *o = json_object();
-    json_object_set_new(o, "id", jstr(li->id));
-    json_object_set_new(o, "who", jstr(li->who));
-    json_object_set_new(o, "host", jstr(li->host));
-    json_object_set_new(o, "pid", json_integer(li->pid));
-    json_object_set_new(o, "op", jstr(li->op));
-    json_object_set_new(o, "created", jstr(li->created));
-    json_object_set_new(o, "heartbeat", jstr(li->heartbeat));
-    if (li->pid_start) json_object_set_new(o, "pid_start", json_integer(li->pid_start));
-    char *out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    char *res = xasprintf("%s\n", out ? out : "{}");
-    free(out);
-    return res;
-}
-
-int state_lock_parse(const char *data, size_t len, const char *where, state_lock_info_t *li, perr_t *e) {
-    memset(li, 0, sizeof *li);
-    json_error_t je;
-    json_t *o = data && len ? json_loadb(data, len, JSON_REJECT_DUPLICATES, &je) : NULL;
-    if (!o) {
-        if (data && len)
-            perr_set(e, where, "lock is not valid JSON at line %d column %d: %s", je.line, je.column,
-                     je.text);
-        else
-            perr_set(e, where, "lock is empty");
-        return -1;
-    }
-    static const struct {
-        const char *key;
-        size_t off, size;
-    } f[] = {
-        {"id", offsetof(state_lock_info_t, id), sizeof li->id},
-        {"who", offsetof(state_lock_info_t, who), sizeof li->who},
-        {"host", offsetof(state_lock_info_t, host), sizeof li->host},
-        {"op", offsetof(state_lock_info_t, op), sizeof li->op},
-        {"created", offsetof(state_lock_info_t, created), sizeof li->created},
-        {"heartbeat", offsetof(state_lock_info_t, heartbeat), sizeof li->heartbeat},
-    };
-    int rc = -1;
-    if (!json_is_object(o)) {
-        bad(e, where, "lock", "an object", o);
-        goto out;
-    }
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        json_t *v = json_object_get(o, f[i].key);
-        if (!json_is_string(v) && !(v == NULL && !strcmp(f[i].key, "heartbeat"))) {
-            char path[32];
-            snprintf(path, sizeof path, "lock.%s", f[i].key);
-            bad(e, where, path, "a string", v);
-            goto out;
-        }
-        snprintf((char *)li + f[i].off, f[i].size, "%s", v ? json_string_value(v) : "");
-    }
-    json_t *pid = json_object_get(o, "pid");
-    if (!json_is_integer(pid)) {
-        bad(e, where, "lock.pid", "an integer", pid);
-        goto out;
-    }
-    li->pid = (int)json_integer_value(pid);
-    json_t *ps = json_object_get(o, "pid_start");
-    if (ps && !json_is_integer(ps)) {
-        bad(e, where, "lock.pid_start", "an integer", ps);
-        goto out;
-    }
-    li->pid_start = ps ? json_integer_value(ps) : 0;
-    if (!li->id[0]) {
-        perr_set(e, where, "lock.id: must not be empty");
-        goto out;
-    }
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
-}
-
-/* Seconds since an RFC 3339 UTC timestamp ("2026-01-02T03:04:05Z"), or -1. */
-static long long age_of(const char *ts) {
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *end = strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!end) return -1;
-    long long age = (long long)time(NULL) - (long long)timegm(&tm);
-    return age >= 0 ? age : -1;
-}
-
-/* Beyond this, a lock's heartbeat age is worth mentioning: the holder
- * refreshes it on its state writes, so a long silence hints that the run
- * is gone (or waiting on one slow operation). */
-#define HEARTBEAT_NOTE_AFTER 300
-
-void state_lock_held_error(perr_t *e, const char *where, const state_lock_info_t *li) {
-    char host[128] = "", stale[128] = "";
-    long long age;
-    if (gethostname(host, sizeof host) == 0 && strcmp(host, li->host) == 0 && li->pid > 0 &&
-        kill((pid_t)li->pid, 0) != 0 && errno == ESRCH)
-        snprintf(stale, sizeof stale, " (stale: process %d is no longer running)", li->pid);
-    else if ((age = age_of(li->heartbeat[0] ? li->heartbeat : li->created)) > HEARTBEAT_NOTE_AFTER)
-        snprintf(stale, sizeof stale, " (last heartbeat %lld minutes ago)", age / 60);
-    perr_set(e, where,
-             "state is locked by %s@%s (pid %d) for %s since %s (lock ID %s)%s; if that run is "
-             "gone, run: plinth state unlock %s",
-             li->who, li->host, li->pid, li->op, li->created, li->id, stale, li->id);
-}
-
-int state_lock_lease_s(void) {
-    const char *v = getenv("PLINTH_LOCK_LEASE_S");
-    int n = v ? atoi(v) : 0;
-    return n > 0 ? n : 120;
-}
-
-int state_lock_stale(const state_lock_info_t *li, int lease_s, char *why, size_t whylen) {
-    char host[128] = "";
-    if (gethostname(host, sizeof host) == 0 && strcmp(host, li->host) == 0 && li->pid > 0) {
-        if (kill((pid_t)li->pid, 0) != 0 && errno == ESRCH) {
-            snprintf(why, whylen, "process %d on this host is gone", li->pid);
-            return 1;
-        }
-        long long st = proc_start(li->pid);
-        if (li->pid_start && st && st != li->pid_start) {
-            snprintf(why, whylen, "process %d on this host is gone (the PID now belongs to another process)",
-                     li->pid);
-            return 1;
-        }
-        return 0; /* alive here: its heartbeat does not matter */
-    }
-    long long age = age_of(li->heartbeat[0] ? li->heartbeat : li->created);
-    if (lease_s > 0 && age > lease_s) {
-        snprintf(why, whylen, "its lease expired: no heartbeat for %lld s (lease %d s)", age, lease_s);
-        return 1;
-    }
     return 0;
 }

@@ -1,5 +1,5 @@
-/* state_int.h: what state.c shares with state_journal.c (private to the
- * state module; the engine uses state.h only). */
+/* state_int.h: what state.c shares with state_journal.c and state_lock.c
+ * (private to the state module; the engine uses state.h only). */
 #ifndef PLINTH_STATE_INT_H
 #define PLINTH_STATE_INT_H
 
@@ -18,5 +18,10 @@ void state_clear_changes(state_t *s);
 int state_save_check(backend_t *b, state_t *s, perr_t *e);
 /* After a whole write landed: remembers the lineage, drops the journal. */
 void state_saved_whole(backend_t *b, const state_t *s);
+
+/* A JSON string of s (a lossy copy if s is not valid UTF-8); NEW. */
+json_t *state_jstr(const char *s);
+/* Fills e with "PATH: expected WANT, found TYPE" (or missing); returns -1. */
+int state_bad(perr_t *e, const char *where, const char *path, const char *want, const json_t *got);
 
 #endif
